@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { EVENT_CATALOG, EVENT_TYPES, type EventData, type EventType } from './event-types.js';
+import { subjectToken } from './subject-token.js';
+import { newEventId } from './event-id.js';
+
+const envelopeFields = {
+  id: z.uuid(),
+  tenantId: subjectToken,
+  occurredAt: z.iso.datetime(),
+  producer: z.string().min(1).max(200),
+  correlationId: z.string().min(1).max(200).nullable(),
+  causationId: z.string().min(1).max(200).nullable(),
+};
+
+function envelopeFor<T extends EventType>(type: T) {
+  const entry = EVENT_CATALOG[type];
+  return z
+    .object({
+      ...envelopeFields,
+      type: z.literal(type),
+      version: z.literal(entry.version),
+      data: entry.data,
+    })
+    .strict();
+}
+
+const envelopeSchemas = EVENT_TYPES.map((type) => envelopeFor(type)) as [
+  ReturnType<typeof envelopeFor>,
+  ...ReturnType<typeof envelopeFor>[],
+];
+
+/** The one envelope every event travels in; `data` is checked against the schema of `type`. */
+export const eventEnvelope = z.discriminatedUnion('type', envelopeSchemas);
+
+export type Envelope<T extends EventType = EventType> = {
+  [K in T]: {
+    id: string;
+    type: K;
+    version: number;
+    tenantId: string;
+    occurredAt: string;
+    producer: string;
+    correlationId: string | null;
+    causationId: string | null;
+    data: EventData<K>;
+  };
+}[T];
+
+export interface ContractViolation {
+  /** Dotted path of the first offending field, e.g. `data.intervalMs`. */
+  field: string;
+  message: string;
+  issues: { path: string; message: string }[];
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ContractViolation };
+
+export function parseEnvelope(raw: unknown): ParseResult<Envelope> {
+  const result = eventEnvelope.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data as Envelope };
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(root)',
+    message: issue.message,
+  }));
+  const first = issues[0];
+  return {
+    ok: false,
+    error: { field: first.path, message: `${first.path}: ${first.message}`, issues },
+  };
+}
+
+export interface NewEventInput<T extends EventType> {
+  tenantId: string;
+  producer: string;
+  data: EventData<T>;
+  correlationId?: string | null;
+  causationId?: string | null;
+  occurredAt?: Date;
+}
+
+/** Builds a valid envelope or throws: producers inside the repo never publish what consumers would reject. */
+export function newEvent<T extends EventType>(type: T, input: NewEventInput<T>): Envelope<T> {
+  const occurredAt = input.occurredAt ?? new Date();
+  const candidate = {
+    id: newEventId(occurredAt.getTime()),
+    type,
+    version: EVENT_CATALOG[type].version,
+    tenantId: input.tenantId,
+    occurredAt: occurredAt.toISOString(),
+    producer: input.producer,
+    correlationId: input.correlationId ?? null,
+    causationId: input.causationId ?? null,
+    data: input.data,
+  };
+  const parsed = parseEnvelope(candidate);
+  if (!parsed.ok) throw new Error(`refusing to build invalid ${type} event: ${parsed.error.message}`);
+  return parsed.value as Envelope<T>;
+}

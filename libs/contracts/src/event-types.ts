@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import { heartbeatData, stoppingData } from './events/health.events.js';
+import { incidentOpenedData, incidentResolvedData, incidentUpdatedData } from './events/incident.events.js';
+import {
+  remediationApprovedData,
+  remediationAwaitingApprovalData,
+  remediationEscalatedData,
+  remediationFailedData,
+  remediationPlannedData,
+  remediationRejectedData,
+  remediationRolledBackData,
+  remediationStartedData,
+  remediationSucceededData,
+} from './events/remediation.events.js';
+import { complianceActionRefusedData } from './events/compliance.events.js';
+
+/**
+ * Every event type that crosses a service boundary, with the schema of its `data` and its
+ * current version. Adding a type here is the only way to make it publishable.
+ */
+export const EVENT_CATALOG = {
+  'health.heartbeat': { version: 1, data: heartbeatData },
+  'health.stopping': { version: 1, data: stoppingData },
+  'incident.opened': { version: 1, data: incidentOpenedData },
+  'incident.updated': { version: 1, data: incidentUpdatedData },
+  'incident.resolved': { version: 1, data: incidentResolvedData },
+  'remediation.planned': { version: 1, data: remediationPlannedData },
+  'remediation.awaiting_approval': { version: 1, data: remediationAwaitingApprovalData },
+  'remediation.approved': { version: 1, data: remediationApprovedData },
+  'remediation.rejected': { version: 1, data: remediationRejectedData },
+  'remediation.escalated': { version: 1, data: remediationEscalatedData },
+  'remediation.started': { version: 1, data: remediationStartedData },
+  'remediation.succeeded': { version: 1, data: remediationSucceededData },
+  'remediation.failed': { version: 1, data: remediationFailedData },
+  'remediation.rolled_back': { version: 1, data: remediationRolledBackData },
+  'compliance.action_refused': { version: 1, data: complianceActionRefusedData },
+} as const;
+
+export type EventType = keyof typeof EVENT_CATALOG;
+export type EventData<T extends EventType> = z.infer<(typeof EVENT_CATALOG)[T]['data']>;
+export const EVENT_TYPES = Object.keys(EVENT_CATALOG) as EventType[];
+
+export function isEventType(value: string): value is EventType {
+  return Object.prototype.hasOwnProperty.call(EVENT_CATALOG, value);
+}

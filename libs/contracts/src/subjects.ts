@@ -1,0 +1,86 @@
+import type { EventType } from './event-types.js';
+import type { Envelope } from './envelope.js';
+import { assertSubjectToken, SUBJECT_TOKEN_PATTERN } from './subject-token.js';
+
+/** The JetStream streams and the subjects each one captures. */
+export const STREAMS = {
+  health: { name: 'HEALTH', subjects: ['health.>'] },
+  incidents: { name: 'INCIDENTS', subjects: ['incident.>'] },
+  remediations: { name: 'REMEDIATIONS', subjects: ['remediation.>'] },
+  compliance: { name: 'COMPLIANCE', subjects: ['compliance.>'] },
+  deadLetter: { name: 'DEAD_LETTER', subjects: ['deadletter.>'] },
+} as const;
+
+export type StreamKey = keyof typeof STREAMS;
+
+export function healthSubject(tenantId: string, service: string, instance: string): string {
+  return `health.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
+}
+
+export interface HealthSubjectParts {
+  tenantId: string;
+  service: string;
+  instance: string;
+}
+
+/** Parses `health.<tenant>.<service>.<instance>`; null when the subject is not one. */
+export function parseHealthSubject(subject: string): HealthSubjectParts | null {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || parts[0] !== 'health') return null;
+  const [, tenantId, service, instance] = parts;
+  if (![tenantId, service, instance].every((t) => SUBJECT_TOKEN_PATTERN.test(t))) return null;
+  return { tenantId, service, instance };
+}
+
+/** `incident.<tenant>.<opened|updated|resolved>`, `remediation.<tenant>.<event>`, `compliance.<tenant>.<event>`. */
+export function domainSubject(type: Exclude<EventType, `health.${string}`>, tenantId: string): string {
+  const [domain, name] = type.split('.');
+  return `${domain}.${assertSubjectToken('tenantId', tenantId)}.${name}`;
+}
+
+export interface DomainSubjectParts {
+  domain: string;
+  tenantId: string;
+  name: string;
+}
+
+export function parseDomainSubject(subject: string): DomainSubjectParts | null {
+  const parts = subject.split('.');
+  if (parts.length !== 3) return null;
+  const [domain, tenantId, name] = parts;
+  if (!SUBJECT_TOKEN_PATTERN.test(tenantId) || !/^[a-z_]+$/.test(name)) return null;
+  return { domain, tenantId, name };
+}
+
+/** The subject an event is published on, derived from its type, tenant and (for health) target. */
+export function subjectFor(event: Envelope): string {
+  switch (event.type) {
+    case 'health.heartbeat':
+    case 'health.stopping':
+      return healthSubject(event.tenantId, event.data.service, event.data.instance);
+    default:
+      return domainSubject(event.type, event.tenantId);
+  }
+}
+
+/**
+ * Checks that an envelope belongs on the subject it arrived on, so that a producer cannot
+ * write tenant B's event onto tenant A's subject. Returns a reason when it does not.
+ */
+export function subjectMismatch(subject: string, event: Envelope): string | null {
+  const expected = subjectFor(event);
+  return expected === subject ? null : `subject ${subject} does not match event (expected ${expected})`;
+}
+
+/** Request/reply subject on which the agent supervising an instance takes a restart. */
+export function agentRestartSubject(tenantId: string, service: string, instance: string): string {
+  return `agent.restart.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
+}
+
+export const AGENT_RESTART_WILDCARD = 'agent.restart.>';
+export const AGENT_STATUS_SUBJECT = 'agent.status';
+
+/** `deadletter.<stream>.<consumer>` */
+export function deadLetterSubject(stream: string, consumer: string): string {
+  return `deadletter.${assertSubjectToken('stream', stream)}.${assertSubjectToken('consumer', consumer)}`;
+}
