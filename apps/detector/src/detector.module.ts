@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
+import { PersistenceModule } from '@autoheal/persistence';
+import { ObservabilityModule } from '@autoheal/telemetry';
+import { CLOCK, systemClock } from './clock.js';
+import type { DetectorConfig } from './config.js';
+import { DETECTOR_SCHEMA } from './data-source.js';
+import { DETECTOR_CONFIG } from './detector.tokens.js';
+import { DetectionService } from './heartbeat/detection.service.js';
+import { HealthEventsHandler } from './heartbeat/health-events.handler.js';
+import { IncidentsService } from './incidents/incidents.service.js';
+import { detectorMigrations } from './migrations/index.js';
+
+@Module({})
+export class DetectorModule {
+  static register(config: DetectorConfig): DynamicModule {
+    return {
+      module: DetectorModule,
+      imports: [
+        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'detector' }),
+        PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DETECTOR_SCHEMA, migrations: detectorMigrations, applicationName: 'autoheal-detector' }),
+        OutboxRelayModule.forRoot({ schema: DETECTOR_SCHEMA }),
+        ObservabilityModule.forRoot({ service: 'detector' }),
+      ],
+      controllers: [HealthEventsHandler],
+      providers: [{ provide: DETECTOR_CONFIG, useValue: config }, { provide: CLOCK, useValue: systemClock }, IncidentsService, DetectionService],
+    };
+  }
+}

@@ -1,0 +1,1 @@
+export const DETECTOR_CONFIG = Symbol('DETECTOR_CONFIG');

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { HeartbeatTracker, type InstanceRef } from './heartbeat-tracker.js';
+
+const api1: InstanceRef = { tenantId: 'acme', service: 'api', instance: 'api-1' };
+const api2: InstanceRef = { tenantId: 'acme', service: 'api', instance: 'api-2' };
+
+describe('HeartbeatTracker', () => {
+  it.each([
+    { name: 'within the window: nothing missed', beats: [0, 1000, 2000], now: 4999, missed: [] as string[] },
+    { name: 'exactly N intervals after the last beat: missed', beats: [0, 1000, 2000], now: 5000, missed: ['api-1'] },
+    { name: 'a late beat moves the deadline', beats: [0, 4000], now: 6999, missed: [] },
+    { name: 'an out-of-order older beat does not move it back', beats: [4000, 1000], now: 6999, missed: [] },
+  ])('$name', ({ beats, now, missed }) => {
+    const tracker = new HeartbeatTracker(3);
+    for (const at of beats) tracker.observeHeartbeat(api1, 1000, at);
+    expect(tracker.expire(now).map((m) => m.target.instance)).toEqual(missed);
+  });
+
+  it('reports a missed instance once, then recovered on its next heartbeat', () => {
+    const tracker = new HeartbeatTracker(3);
+    expect(tracker.observeHeartbeat(api1, 1000, 0)).toBe('first_seen');
+    tracker.observeHeartbeat(api2, 500, 0);
+    const missed = tracker.expire(10_000);
+    expect(missed.map((m) => [m.target.instance, m.deadlineAt])).toEqual([
+      ['api-2', 1500],
+      ['api-1', 3000],
+    ]);
+    expect(tracker.expire(20_000)).toEqual([]);
+    expect(tracker.observeHeartbeat(api1, 1000, 20_001)).toBe('recovered');
+    expect(tracker.observeHeartbeat(api1, 1000, 21_000)).toBe('alive');
+  });
+
+  it('opens nothing for a planned stop', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeStopping(api1);
+    expect(tracker.expire(60_000)).toEqual([]);
+    expect(tracker.get(api1)?.state).toBe('stopped');
+  });
+
+  it('gives restored instances a full window after a restart', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.restore([{ ...api1, intervalMs: 1000, lastSeenAt: 0, state: 'alive' }, { ...api2, intervalMs: 1000, lastSeenAt: 0, state: 'missing' }], 50_000);
+    expect(tracker.expire(52_999)).toEqual([]);
+    expect(tracker.expire(53_000).map((m) => m.target.instance)).toEqual(['api-1']);
+    expect(tracker.observeHeartbeat(api2, 1000, 53_001)).toBe('recovered');
+  });
+
+  it('never reports an instance missing twice without a heartbeat between (any sequence)', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('beat' as const), at: fc.integer({ min: 0, max: 100 }) }),
+      fc.record({ kind: fc.constant('tick' as const), at: fc.integer({ min: 0, max: 100 }) }),
+      fc.constant({ kind: 'stop' as const, at: 0 }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 100 }), (steps) => {
+        const tracker = new HeartbeatTracker(2);
+        let clock = 0;
+        let open = false;
+        for (const s of steps) {
+          clock += s.at * 10;
+          if (s.kind === 'beat') {
+            const seen = tracker.observeHeartbeat(api1, 100, clock);
+            if (seen === 'recovered') {
+              expect(open).toBe(true);
+              open = false;
+            }
+          } else if (s.kind === 'stop') {
+            if (tracker.observeStopping(api1)) {
+              expect(open).toBe(true);
+              open = false;
+            }
+          } else {
+            for (const m of tracker.expire(clock)) {
+              expect(open).toBe(false);
+              expect(clock).toBeGreaterThanOrEqual(m.deadlineAt);
+              open = true;
+            }
+          }
+        }
+      }),
+    );
+  });
+});

@@ -1,0 +1,129 @@
+import { DeadlineHeap } from './deadline-heap.js';
+
+export interface InstanceRef {
+  tenantId: string;
+  service: string;
+  instance: string;
+}
+
+export type InstanceState = 'alive' | 'missing' | 'stopped';
+
+export interface TrackedInstance extends InstanceRef {
+  intervalMs: number;
+  /** Epoch ms of the newest heartbeat seen. */
+  lastSeenAt: number;
+  state: InstanceState;
+}
+
+export interface MissedHeartbeat {
+  target: TrackedInstance;
+  deadlineAt: number;
+  missedIntervals: number;
+}
+
+export type HeartbeatObservation = 'first_seen' | 'alive' | 'recovered';
+
+export function instanceKey(ref: InstanceRef): string {
+  return `${ref.tenantId}.${ref.service}.${ref.instance}`;
+}
+
+/**
+ * Per-instance heartbeat state and deadlines, in memory, no I/O. An instance that misses
+ * `missedIntervals` of the interval it announced becomes `missing` once (the caller opens
+ * an incident); its next heartbeat makes it `recovered` (the caller resolves it).
+ */
+export class HeartbeatTracker {
+  private readonly instances = new Map<string, TrackedInstance>();
+  private readonly deadlines = new DeadlineHeap();
+  private readonly dirty = new Set<string>();
+
+  constructor(private readonly missedIntervals: number) {
+    if (!Number.isInteger(missedIntervals) || missedIntervals < 1) throw new Error('missedIntervals must be a positive integer');
+  }
+
+  get size(): number {
+    return this.instances.size;
+  }
+
+  get(ref: InstanceRef): TrackedInstance | undefined {
+    return this.instances.get(instanceKey(ref));
+  }
+
+  observeHeartbeat(ref: InstanceRef, intervalMs: number, seenAt: number): HeartbeatObservation {
+    const key = instanceKey(ref);
+    const current = this.instances.get(key);
+    this.dirty.add(key);
+    if (!current) {
+      this.instances.set(key, { ...ref, intervalMs, lastSeenAt: seenAt, state: 'alive' });
+      this.deadlines.set(key, seenAt + intervalMs * this.missedIntervals);
+      return 'first_seen';
+    }
+    const previousState = current.state;
+    current.intervalMs = intervalMs;
+    current.lastSeenAt = Math.max(current.lastSeenAt, seenAt);
+    current.state = 'alive';
+    this.deadlines.set(key, current.lastSeenAt + intervalMs * this.missedIntervals);
+    return previousState === 'missing' ? 'recovered' : 'alive';
+  }
+
+  /**
+   * A planned stop: no deadline until the instance heartbeats again. Returns true when the
+   * instance was missing — it spoke, so it is not hung, and its incident should resolve.
+   */
+  observeStopping(ref: InstanceRef): boolean {
+    const key = instanceKey(ref);
+    const current = this.instances.get(key);
+    if (!current) return false;
+    const wasMissing = current.state === 'missing';
+    current.state = 'stopped';
+    this.deadlines.delete(key);
+    this.dirty.add(key);
+    return wasMissing;
+  }
+
+  nextDeadline(): number | undefined {
+    return this.deadlines.peek()?.deadline;
+  }
+
+  /** Every instance whose deadline passed by `now`, now marked missing. */
+  expire(now: number): MissedHeartbeat[] {
+    return this.deadlines.popDue(now).map(({ key, deadline }) => {
+      const target = this.instances.get(key)!;
+      target.state = 'missing';
+      this.dirty.add(key);
+      return { target: { ...target }, deadlineAt: deadline, missedIntervals: this.missedIntervals };
+    });
+  }
+
+  /**
+   * Restores state saved before a restart. Heartbeats acknowledged after the last snapshot
+   * are gone, so an alive instance gets at least one full window from `now` before it can
+   * be declared missing: a restart must not open incidents on its own.
+   */
+  restore(saved: TrackedInstance[], now: number): void {
+    for (const s of saved) {
+      const key = instanceKey(s);
+      this.instances.set(key, { ...s });
+      if (s.state === 'alive') {
+        const window = s.intervalMs * this.missedIntervals;
+        this.deadlines.set(key, Math.max(s.lastSeenAt + window, now + window));
+      }
+    }
+  }
+
+  /** Instances changed since the last call; the caller persists them. */
+  takeDirty(): TrackedInstance[] {
+    const out: TrackedInstance[] = [];
+    for (const key of this.dirty) {
+      const i = this.instances.get(key);
+      if (i) out.push({ ...i });
+    }
+    this.dirty.clear();
+    return out;
+  }
+
+  /** Puts instances back in the dirty set after a failed save. */
+  markDirty(instances: InstanceRef[]): void {
+    for (const i of instances) this.dirty.add(instanceKey(i));
+  }
+}

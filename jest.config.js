@@ -1,0 +1,50 @@
+// One Jest run, three projects: unit (pure logic, no I/O), integration (real Postgres and a
+// nats-server per suite) and e2e (the services as processes). `npm test` runs all three.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
+const shared = {
+  rootDir: __dirname,
+  transform: { '^.+\\.ts$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: {
+    // Tests run against the sources of our libraries, not their build output.
+    '^@autoheal/telemetry/register$': '<rootDir>/libs/telemetry/src/register.ts',
+    '^@autoheal/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
+    // nodenext wants `.js` in relative imports; the .ts file is what exists in src.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  setupFiles: ['reflect-metadata'],
+};
+
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'],
+      globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
+      testTimeout: 60_000,
+    },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
+      testTimeout: 180_000,
+    },
+  ],
+};

@@ -1,0 +1,66 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { context, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
+import { subjectFor, type Envelope } from '@autoheal/contracts';
+import { contextFromCarrier, injectTraceContext } from './trace-headers.js';
+
+const tracer = trace.getTracer('autoheal-messaging');
+const encoder = new TextEncoder();
+
+/** An event as the outbox stores it: already serialised, with the trace context of the code that caused it. */
+export interface StoredEvent {
+  id: string;
+  subject: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+export interface PublishAck {
+  stream: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+/**
+ * Publishes envelopes to JetStream with `Nats-Msg-Id` = event id (a retried publish is stored
+ * once) and a producer span whose context travels in the headers.
+ */
+export class EventPublisher {
+  private readonly js: JetStreamClient;
+
+  constructor(nc: NatsConnection) {
+    this.js = jetstream(nc);
+  }
+
+  /** Publishes now, as a child of the active span. */
+  publish(event: Envelope): Promise<PublishAck> {
+    return this.send(event.id, subjectFor(event), event, context.active());
+  }
+
+  /** Publishes an outbox row, as a child of the span that wrote it. */
+  publishStored(row: StoredEvent): Promise<PublishAck> {
+    return this.send(row.id, row.subject, row.payload, contextFromCarrier(row.headers ?? {}));
+  }
+
+  private async send(id: string, subject: string, payload: unknown, parent: Context): Promise<PublishAck> {
+    const span = tracer.startSpan(
+      `${subject} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': id },
+      },
+      parent,
+    );
+    try {
+      const h = injectTraceContext(natsHeaders(), trace.setSpan(parent, span));
+      const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(payload)), { msgID: id, headers: h });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { isObservable, lastValueFrom } from 'rxjs';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startConsumer, type ConsumerLogger, type RunConsumerSpec, type RunningConsumer } from './event-consumer.js';
+
+export interface JetStreamTransportOptions {
+  connection: NatsConnection;
+  consumers: RunConsumerSpec[];
+  logger?: ConsumerLogger;
+}
+
+/**
+ * NestJS has no JetStream transport; this one binds each durable pull consumer to the
+ * handler decorated `@EventPattern('<durable>')`. Everything about delivery (validation,
+ * spans, ack/nak/dead-letter) lives in `startConsumer`; this class only wires it to Nest.
+ */
+export class JetStreamTransport extends Server implements CustomTransportStrategy {
+  private running: RunningConsumer[] = [];
+
+  constructor(private readonly options: JetStreamTransportOptions) {
+    super();
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      const jsm = await jetstreamManager(this.options.connection);
+      for (const spec of this.options.consumers) {
+        const handler = this.getHandlerByPattern(spec.durable);
+        if (!handler) throw new Error(`no @EventPattern('${spec.durable}') handler is registered for consumer ${spec.durable}`);
+        const consumer = await startConsumer(
+          this.options.connection,
+          spec,
+          async (event, ctx) => {
+            const result: unknown = await handler(event, ctx);
+            if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+          },
+          { logger: this.options.logger, jsm },
+        );
+        this.running.push(consumer);
+      }
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const running = this.running;
+    this.running = [];
+    await Promise.all(running.map((c) => c.stop()));
+  }
+
+  on(): never {
+    throw new Error('JetStreamTransport has no status events');
+  }
+
+  unwrap<T>(): T {
+    return this.options.connection as T;
+  }
+}

@@ -1,0 +1,50 @@
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { EventPublisher } from './event-publisher.js';
+import { closeNats, connectNats } from './nats-connection.js';
+import { provisionStreams } from './stream-provisioning.js';
+
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+
+export interface MessagingModuleOptions {
+  servers: string;
+  /** Connection name, normally the service name. */
+  name: string;
+}
+
+class NatsConnectionLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeNats(this.nc);
+  }
+}
+
+/** One NATS connection per service (streams provisioned at boot) and the publisher over it. */
+@Module({})
+export class MessagingModule {
+  static forRoot(options: MessagingModuleOptions): DynamicModule {
+    return {
+      module: MessagingModule,
+      global: true,
+      providers: [
+        {
+          provide: NATS_CONNECTION,
+          useFactory: async () => {
+            const nc = await connectNats({ servers: options.servers, name: options.name });
+            await provisionStreams(nc);
+            return nc;
+          },
+        },
+        { provide: EventPublisher, useFactory: (nc: NatsConnection) => new EventPublisher(nc), inject: [NATS_CONNECTION] },
+        NatsConnectionLifecycle,
+      ],
+      exports: [NATS_CONNECTION, EventPublisher],
+    };
+  }
+}
+
+/** For /health: connected and not closing. */
+export function natsIsHealthy(nc: NatsConnection): boolean {
+  return !nc.isClosed() && !nc.isDraining();
+}

@@ -1,0 +1,54 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export interface ConnectNatsOptions {
+  servers: string | string[];
+  /** Connection name shown by the server (`nats server report connections`). */
+  name: string;
+  logger?: { info(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  /**
+   * Called when the connection closes for good without us asking. The default exits the
+   * process non-zero so that its supervisor restarts it: a service that silently stops
+   * consuming is worse than one that restarts.
+   */
+  onClosedForGood?: (error: Error | undefined) => void;
+}
+
+const closingOnPurpose = new WeakSet<NatsConnection>();
+
+/** Connects with unlimited reconnects; exits the process when the connection is lost for good. */
+export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: options.servers,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+  const log = options.logger;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect') {
+        log?.info({ nats: status.type, server: 'server' in status ? status.server : undefined }, `nats ${status.type}`);
+      }
+    }
+  })();
+  void nc.closed().then((error) => {
+    if (closingOnPurpose.has(nc)) return;
+    const err = error instanceof Error ? error : undefined;
+    if (options.onClosedForGood) {
+      options.onClosedForGood(err);
+      return;
+    }
+    log?.error({ err }, 'nats connection closed for good; exiting so the supervisor restarts us');
+    process.exit(70);
+  });
+  return nc;
+}
+
+/** Drains (finishes in-flight work, flushes publishes) and closes without triggering the exit. */
+export async function closeNats(nc: NatsConnection): Promise<void> {
+  closingOnPurpose.add(nc);
+  if (nc.isClosed()) return;
+  await nc.drain();
+}

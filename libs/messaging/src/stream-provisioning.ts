@@ -1,0 +1,90 @@
+import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { STREAMS, type StreamKey } from '@autoheal/contracts';
+
+/** Store-side dedup window for Nats-Msg-Id: a retried publish within it is stored once. */
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+const STREAM_LIMITS: Record<StreamKey, { maxAgeMs: number }> = {
+  health: { maxAgeMs: 60 * 60_000 },
+  incidents: { maxAgeMs: 7 * 24 * 60 * 60_000 },
+  remediations: { maxAgeMs: 7 * 24 * 60 * 60_000 },
+  compliance: { maxAgeMs: 30 * 24 * 60 * 60_000 },
+  deadLetter: { maxAgeMs: 30 * 24 * 60 * 60_000 },
+};
+
+export function streamConfig(key: StreamKey, replicas = 1): Partial<StreamConfig> & { name: string } {
+  const stream = STREAMS[key];
+  return {
+    name: stream.name,
+    subjects: [...stream.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    num_replicas: replicas,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    max_age: nanos(STREAM_LIMITS[key].maxAgeMs),
+  };
+}
+
+/**
+ * Creates every stream, or updates it to the configuration in code. Safe to run from every
+ * service at every boot, concurrently.
+ */
+export async function provisionStreams(nc: NatsConnection, replicas = Number(process.env.NATS_STREAM_REPLICAS ?? 1)): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  for (const key of Object.keys(STREAMS) as StreamKey[]) {
+    const config = streamConfig(key, replicas);
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      try {
+        await jsm.streams.add(config);
+      } catch (addError) {
+        // Another service created it between our info and add: that is the outcome we wanted.
+        if (!/already in use|already exists/i.test(String(addError))) throw addError;
+      }
+    }
+  }
+  return jsm;
+}
+
+export interface ConsumerSpec {
+  stream: StreamKey;
+  /** Durable name; also the pattern a Nest handler is registered under. */
+  durable: string;
+  filterSubject: string;
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliver?: number;
+  ackWaitMs?: number;
+  maxAckPending?: number;
+}
+
+export const DEFAULT_MAX_DELIVER = 5;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+
+/** Durable pull consumer with explicit ack, added or updated to match the spec. */
+export async function provisionConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  const stream = STREAMS[spec.stream].name;
+  const config = {
+    durable_name: spec.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: spec.filterSubject,
+    max_deliver: spec.maxDeliver ?? DEFAULT_MAX_DELIVER,
+    ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+    max_ack_pending: spec.maxAckPending ?? 1000,
+  };
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (error) {
+    if (!/already exists|already in use/i.test(String(error))) throw error;
+    const { durable_name: _name, deliver_policy: _deliver, ...updatable } = config;
+    await jsm.consumers.update(stream, spec.durable, updatable);
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return /not found/i.test(String(error));
+}

@@ -1,0 +1,42 @@
+import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import { assertSchemaName } from './schema-name.js';
+
+export interface CreateDataSourceOptions {
+  /** postgres://user:pass@host:port/database */
+  url: string;
+  /** The service's own Postgres schema; its tables, migrations table and outbox live there. */
+  schema: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for migration and entity classes
+  migrations: MixedList<Function | string>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- as above
+  entities?: MixedList<Function | string | EntitySchema>;
+  /** Shows up in pg_stat_activity, so a connection can be traced to its service. */
+  applicationName: string;
+  /** Pool size; a service rarely needs more than a handful of concurrent transactions. */
+  poolMax?: number;
+}
+
+/**
+ * A TypeORM DataSource bound to one service schema. Migrations never run implicitly and the
+ * schema is never synchronised from entities: `runMigrations` is an explicit step.
+ */
+export function createDataSource(options: CreateDataSourceOptions): DataSource {
+  const schema = assertSchemaName(options.schema);
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    schema,
+    entities: options.entities ?? [],
+    migrations: options.migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    extra: {
+      application_name: options.applicationName,
+      max: options.poolMax ?? 10,
+      // Unqualified names in raw SQL resolve to the service's schema first.
+      options: `-c search_path=${schema},public`,
+    },
+  });
+}

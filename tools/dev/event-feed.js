@@ -1,0 +1,48 @@
+// Prints incidents and remediations as they happen, one readable line each, for `npm start`.
+'use strict';
+const { connect } = require('@nats-io/transport-node');
+
+function describe(event) {
+  const d = event.data || {};
+  const target = d.instance ? `${event.tenantId}/${d.service}/${d.instance}` : event.tenantId;
+  switch (event.type) {
+    case 'incident.opened':
+      return `incident opened     ${target}  ${d.kind}, detected ${Math.round(d.detectionLatencyMs)} ms after the deadline`;
+    case 'incident.resolved':
+      return `incident resolved   ${target}  ${d.reason} after ${(d.durationMs / 1000).toFixed(1)} s`;
+    case 'remediation.planned':
+      return `plan                ${target}  ${d.action} (${d.reason})`;
+    case 'remediation.escalated':
+      return `escalated           ${target}  ${d.reason}`;
+    case 'remediation.started':
+      return `restart started     ${target}`;
+    case 'remediation.succeeded':
+      return `restart succeeded   ${target}  in ${Math.round(d.durationMs)} ms${d.details && d.details.pid ? ` (pid ${d.details.pid})` : ''}`;
+    case 'remediation.failed':
+      return `restart FAILED      ${target}  ${d.error ? d.error.message : ''}`;
+    case 'compliance.action_refused':
+      return `compliance refusal  ${target}  ${d.rule}: ${d.reason}`;
+    default:
+      return `${event.type.padEnd(20)}${target}`;
+  }
+}
+
+async function startEventFeed(natsUrl) {
+  const nc = await connect({ servers: natsUrl, name: 'autoheal-event-feed', maxReconnectAttempts: -1 });
+  const subs = ['incident.>', 'remediation.>', 'compliance.>'].map((subject) =>
+    nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const event = JSON.parse(new TextDecoder().decode(msg.data));
+          console.log(`${new Date().toISOString().slice(11, 23)}  ${describe(event)}`);
+        } catch {
+          /* not ours to judge: consumers dead-letter invalid events */
+        }
+      },
+    }),
+  );
+  return { stop: async () => { subs.forEach((s) => s.unsubscribe()); await nc.drain(); } };
+}
+
+module.exports = { startEventFeed, describe };

@@ -1,0 +1,138 @@
+// `npm start`: the whole system plus a demo fleet it heals, on one machine.
+// Uses NATS and Postgres where NATS_URL / DATABASE_URL answer, otherwise starts local ones.
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { Client } = require('pg');
+const { startSystem, migrateAll, ROOT } = require('./system.js');
+const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
+const { ensurePostgres } = require('../infra/ensure-postgres.js');
+const { startEventFeed } = require('./event-feed.js');
+
+const STATE_DIR = path.join(ROOT, '.autoheal');
+const DATABASE_NAME = 'autoheal';
+
+function answers(url, fallbackPort) {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port || fallbackPort), timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+async function ensureNats() {
+  const url = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+  if (await answers(url, 4222)) return { url, stop: async () => undefined };
+  const bin = ensureNatsServerBinary();
+  const port = new URL(url).port || '4222';
+  const storeDir = path.join(STATE_DIR, 'nats');
+  fs.mkdirSync(storeDir, { recursive: true });
+  console.log(`starting nats-server (JetStream) on :${port}, store ${path.relative(ROOT, storeDir)}`);
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', port, '-js', '-sd', storeDir], { stdio: 'ignore' });
+  for (let i = 0; i < 50 && !(await answers(url, 4222)); i++) await new Promise((r) => setTimeout(r, 100));
+  return { url, stop: async () => void child.kill('SIGTERM') };
+}
+
+async function ensureDatabase(adminUrl) {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
+  if (rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE_NAME}`);
+  await client.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${DATABASE_NAME}`;
+  return u.toString();
+}
+
+/** Local API keys, kept across runs so bookmarks and scripts keep working. */
+function localApiKeys(fleet) {
+  const file = path.join(STATE_DIR, 'api-keys.json');
+  const keys = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { ops: undefined, tenants: {} };
+  keys.ops = keys.ops || `ops_${crypto.randomBytes(18).toString('base64url')}`;
+  for (const t of fleet.tenants) keys.tenants[t.tenantId] = keys.tenants[t.tenantId] || `tnt_${crypto.randomBytes(18).toString('base64url')}`;
+  fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  return keys;
+}
+
+async function main() {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  const fleetFile = process.env.FLEET_FILE || path.join(ROOT, 'deploy/demo/fleet.json');
+  const fleet = JSON.parse(fs.readFileSync(fleetFile, 'utf8'));
+  const nats = await ensureNats();
+  const pg = await ensurePostgres({ stateDir: STATE_DIR });
+  const databaseUrl = process.env.DATABASE_URL && pg.url === process.env.DATABASE_URL ? pg.url : await ensureDatabase(pg.url);
+  console.log('applying migrations');
+  migrateAll(databaseUrl);
+  const keys = localApiKeys(fleet);
+
+  const system = await startSystem({
+    natsUrl: nats.url,
+    databaseUrl,
+    stateDir: STATE_DIR,
+    fleetFile,
+    restartOnExit: true,
+    env: {
+      AUDITOR_OPS_API_KEY: keys.ops,
+      AUDITOR_TENANT_API_KEYS: Object.entries(keys.tenants).map(([t, k]) => `${t}=${k}`).join(','),
+      LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+    },
+    onExit: (name, code, signal) => console.log(`! ${name} exited (${signal || code}); restarting`),
+  });
+  let feed;
+  let shuttingDown = false;
+  const shutdown = async () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log('\nstopping…');
+    if (feed) await feed.stop().catch(() => undefined);
+    await system.stop();
+    await nats.stop();
+    await pg.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  await system.waitHealthy();
+  feed = await startEventFeed(nats.url);
+  const firstTenant = fleet.tenants[0];
+  const api = `http://127.0.0.1:${system.ports.auditor}`;
+  console.log(`
+autoheal is running — services: auditor :${system.ports.auditor}, detector :${system.ports.detector}, decision :${system.ports.decision}, executor :${system.ports.executor}
+  audit trail   curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit
+  verify chain  curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit/verify
+  API docs      ${api}/docs
+  ops API key   ${keys.ops}   (tenant keys: ${path.relative(ROOT, path.join(STATE_DIR, 'api-keys.json'))})
+  metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
+  logs          ${path.relative(ROOT, system.logDir)}/<service>.log
+  break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
+                npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
+`);
+  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoChaos(fleet, nats.url);
+}
+
+/** Breaks two demo instances on a timer so that a first run shows healing without any typing. */
+function scheduleDemoChaos(fleet, natsUrl) {
+  const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
+  const pick = (tenantIndex) => {
+    const t = fleet.tenants[tenantIndex % fleet.tenants.length];
+    const s = t.services[0];
+    return [t.tenantId, s.service, s.instances[s.instances.length - 1]];
+  };
+  const run = (action, target) => {
+    console.log(`\n>>> demo: ${action} ${target.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
+    spawn(process.execPath, [chaos, action, ...target], { stdio: 'ignore', env: { ...process.env, NATS_URL: natsUrl } });
+  };
+  setTimeout(() => run('kill', pick(0)), 5_000).unref();
+  setTimeout(() => run('hang', pick(1)), 25_000).unref();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+// Starts the four services and the demo fleet agent as child processes, each with the
+// OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
+// the tests run the system exactly the way a developer does.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const http = require('node:http');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const OTEL_PRELOAD = require.resolve('@autoheal/telemetry/register', { paths: [ROOT] });
+
+const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003 };
+
+function serviceTable(ports) {
+  return {
+    auditor: { entry: 'apps/auditor/dist/main.js', env: { AUDITOR_PORT: String(ports.auditor) }, port: ports.auditor },
+    detector: { entry: 'apps/detector/dist/main.js', env: { DETECTOR_PORT: String(ports.detector) }, port: ports.detector },
+    decision: { entry: 'apps/decision/dist/main.js', env: { DECISION_PORT: String(ports.decision) }, port: ports.decision },
+    executor: { entry: 'apps/executor/dist/main.js', env: { EXECUTOR_PORT: String(ports.executor) }, port: ports.executor },
+    agent: { entry: 'apps/demo-fleet/dist/agent/agent.main.js', env: {}, port: undefined },
+  };
+}
+
+/** Applies every service's migrations (each owns its schema). */
+function migrateAll(databaseUrl) {
+  for (const svc of ['auditor', 'detector', 'decision', 'executor']) {
+    execFileSync(process.execPath, [path.join(ROOT, `apps/${svc}/dist/migrate.js`)], {
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  }
+}
+
+/** A child process that can be killed and started again under the same name and settings. */
+class ManagedProcess {
+  constructor(name, spec, env, logDir, options) {
+    this.name = name;
+    this.spec = spec;
+    this.env = env;
+    this.logPath = path.join(logDir, `${name}.log`);
+    this.options = options;
+    this.child = undefined;
+    this.stopping = false;
+    this.restarts = 0;
+  }
+
+  start() {
+    this.stopping = false;
+    const log = fs.openSync(this.logPath, 'a');
+    const args = this.name === 'agent' ? [] : ['--require', OTEL_PRELOAD];
+    const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
+      cwd: ROOT,
+      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'demo-fleet-agent' : this.name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (chunk) => {
+        fs.writeSync(log, chunk);
+        if (this.options.onOutput) this.options.onOutput(this.name, chunk);
+      });
+    }
+    child.once('exit', (code, signal) => {
+      fs.closeSync(log);
+      if (this.child === child) this.child = undefined;
+      if (this.options.onExit) this.options.onExit(this.name, code, signal);
+      // Supervisor behaviour: a service that dies on its own is started again.
+      if (!this.stopping && this.options.restartOnExit) {
+        this.restarts += 1;
+        setTimeout(() => this.stopping || this.start(), Math.min(5000, 250 * 2 ** Math.min(this.restarts, 5))).unref();
+      }
+    });
+    return child;
+  }
+
+  get pid() {
+    return this.child ? this.child.pid : undefined;
+  }
+
+  /** Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash. */
+  async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
+    this.stopping = true;
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function httpStatus(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
+  });
+}
+
+async function waitForHealth(name, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await httpStatus(`http://127.0.0.1:${port}/health`)) === 200) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} did not report healthy on :${port}/health within ${timeoutMs} ms (see its log)`);
+}
+
+/**
+ * Starts everything. Options: natsUrl, databaseUrl, stateDir, ports, env (extra variables for
+ * every process), fleetFile, restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ */
+async function startSystem(options) {
+  const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
+  const stateDir = options.stateDir;
+  const logDir = path.join(stateDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const fleetFile = options.fleetFile || path.join(ROOT, 'deploy/demo/fleet.json');
+  const env = {
+    ...process.env,
+    NATS_URL: options.natsUrl,
+    DATABASE_URL: options.databaseUrl,
+    DECISION_TENANTS_FILE: fleetFile,
+    FLEET_FILE: fleetFile,
+    AGENT_STATE_DIR: path.join(stateDir, 'agent'),
+    ...(options.env || {}),
+  };
+  const table = serviceTable(ports);
+  const services = new Map();
+  for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
+    const proc = new ManagedProcess(name, table[name], env, logDir, options);
+    services.set(name, proc);
+    proc.start();
+  }
+  const system = {
+    ports,
+    services,
+    logDir,
+    async waitHealthy(timeoutMs = 60_000) {
+      await Promise.all(
+        [...services.entries()].filter(([, p]) => p.spec.port).map(([name, p]) => waitForHealth(name, p.spec.port, timeoutMs)),
+      );
+    },
+    async restart(name) {
+      const proc = services.get(name);
+      proc.start();
+      if (proc.spec.port) await waitForHealth(name, proc.spec.port, 60_000);
+    },
+    async stop() {
+      // The agent last: it owns the demo processes.
+      const order = ['detector', 'decision', 'executor', 'auditor', 'agent'];
+      for (const name of order) await services.get(name).stop();
+    },
+  };
+  return system;
+}
+
+module.exports = { startSystem, migrateAll, waitForHealth, DEFAULT_PORTS, ROOT };
