@@ -3,7 +3,7 @@ import { z } from 'zod';
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
-  DETECTOR_PORT: z.coerce.number().int().min(1).max(65535).default(3001),
+  DETECTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   /** Heartbeat intervals an instance may miss before it is declared hung. */
   DETECTOR_MISSED_INTERVALS: z.coerce.number().int().min(1).max(100).default(3),
   DETECTOR_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),

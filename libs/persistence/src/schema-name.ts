@@ -11,11 +11,6 @@ export function assertSchemaName(schema: string): string {
   return schema;
 }
 
-/** `"<schema>"."<table>"`, after checking both names. */
-export function qualifiedTable(schema: string, table: string): string {
-  return `"${assertSchemaName(schema)}"."${assertSchemaName(table)}"`;
-}
-
 /**
  * The channel a schema's outbox NOTIFYs on. Identifiers longer than 63 bytes are truncated by
  * Postgres in LISTEN but rejected by pg_notify, so both sides use the same truncated name.

@@ -1,0 +1,161 @@
+import type { Envelope } from '@autoheal/contracts';
+import type { JsonValue, Outcome } from './hash-chain.js';
+
+/**
+ * What an audit row says, before it is placed in the chain: who (actor), what (action,
+ * event type), when (occurredAt), where (source), which resource, and the outcome —
+ * the PCI DSS 10.2.2 questions.
+ */
+export interface AuditEntry {
+  tenantId: string;
+  eventId: string;
+  eventType: string;
+  /** RFC 3339 UTC, milliseconds. */
+  occurredAt: string;
+  actor: string;
+  action: string;
+  outcome: Outcome;
+  resource: { [key: string]: JsonValue };
+  source: string;
+  correlationId: string | null;
+  causationId: string | null;
+  payload: JsonValue;
+}
+
+/** Event type of the rows the auditor writes about reads of the audit log itself. */
+export const AUDIT_READ = 'audit.read';
+export const AUDIT_VERIFY = 'audit.verify';
+
+/**
+ * Timestamps are stored as timestamptz (microseconds) and read back as JS dates
+ * (milliseconds); hashing the millisecond form, and storing exactly that, keeps a row's
+ * hash reproducible from what the database returns.
+ */
+export function normalizeTimestamp(value: string | Date): string {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new RangeError(`invalid timestamp ${String(value)}`);
+  return date.toISOString();
+}
+
+function resourceOf(data: Record<string, unknown>, keys: readonly string[]): { [key: string]: JsonValue } {
+  const resource: { [key: string]: JsonValue } = {};
+  for (const key of keys) {
+    const value = data[key];
+    if (typeof value === 'string') resource[key] = value;
+  }
+  return resource;
+}
+
+const RESOURCE_KEYS = ['service', 'instance', 'incidentId', 'remediationId'] as const;
+
+interface Description {
+  actor?: string;
+  action: string;
+  outcome: Outcome;
+}
+
+/** The who/what/outcome of each event type; a new event type fails to compile until it is described here. */
+function describe(event: Envelope): Description {
+  switch (event.type) {
+    case 'incident.opened':
+      return { action: 'incident.open', outcome: 'info' };
+    case 'incident.updated':
+      return { action: 'incident.update', outcome: 'info' };
+    case 'incident.resolved':
+      return { action: 'incident.resolve', outcome: 'success' };
+    case 'remediation.planned':
+      return { action: `${event.data.action}.plan`, outcome: 'info' };
+    case 'remediation.awaiting_approval':
+      return { action: `${event.data.action}.request_approval`, outcome: 'info' };
+    case 'remediation.approved':
+      // The person who approved is who acted; the producer only relayed it.
+      return { actor: event.data.approvedBy, action: `${event.data.action}.approve`, outcome: 'success' };
+    case 'remediation.rejected':
+      return { actor: event.data.rejectedBy, action: `${event.data.action}.reject`, outcome: 'refused' };
+    case 'remediation.escalated':
+      return { action: 'remediation.escalate', outcome: 'refused' };
+    case 'remediation.started':
+      return { action: `${event.data.action}.start`, outcome: 'info' };
+    case 'remediation.succeeded':
+      return { action: `${event.data.action}.execute`, outcome: 'success' };
+    case 'remediation.failed':
+      return { action: `${event.data.action}.execute`, outcome: 'failure' };
+    case 'remediation.rolled_back':
+      return { action: `${event.data.action}.roll_back`, outcome: 'failure' };
+    case 'compliance.action_refused':
+      return { action: `${event.data.action}.authorize`, outcome: 'refused' };
+    case 'health.heartbeat':
+    case 'health.stopping':
+      // Not routed to the auditor (no consumer on health.>); described for completeness.
+      return { action: event.type, outcome: 'info' };
+    default: {
+      const unreachable: never = event;
+      throw new Error(`no audit description for ${(unreachable as Envelope).type}`);
+    }
+  }
+}
+
+/** The audit entry for a domain event received on `subject`. The payload is the whole envelope. */
+export function auditEntryForEvent(event: Envelope, subject: string): AuditEntry {
+  const d = describe(event);
+  return {
+    tenantId: event.tenantId,
+    eventId: event.id,
+    eventType: event.type,
+    occurredAt: normalizeTimestamp(event.occurredAt),
+    actor: d.actor ?? event.producer,
+    action: d.action,
+    outcome: d.outcome,
+    resource: resourceOf(event.data as Record<string, unknown>, RESOURCE_KEYS),
+    source: subject,
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    payload: event as unknown as JsonValue,
+  };
+}
+
+export interface ApiAccess {
+  eventId: string;
+  tenantId: string;
+  /** Id of the API key used. */
+  actor: string;
+  /** e.g. `GET /v1/tenants/acme/audit from 10.0.0.7` */
+  source: string;
+  at: Date;
+}
+
+/** The entry recording that someone read a tenant's audit log (the query is the payload). */
+export function auditEntryForRead(access: ApiAccess, query: { [key: string]: JsonValue }, returnedItems: number): AuditEntry {
+  return {
+    tenantId: access.tenantId,
+    eventId: access.eventId,
+    eventType: AUDIT_READ,
+    occurredAt: normalizeTimestamp(access.at),
+    actor: access.actor,
+    action: 'audit_log.read',
+    outcome: 'success',
+    resource: { auditLog: access.tenantId },
+    source: access.source,
+    correlationId: null,
+    causationId: null,
+    payload: { query, returnedItems },
+  };
+}
+
+/** The entry recording that someone verified a tenant's chain, and what they were told. */
+export function auditEntryForVerify(access: ApiAccess, result: { ok: boolean; checkedRows: number; headSeq: number; firstBreakSeq: number | null }): AuditEntry {
+  return {
+    tenantId: access.tenantId,
+    eventId: access.eventId,
+    eventType: AUDIT_VERIFY,
+    occurredAt: normalizeTimestamp(access.at),
+    actor: access.actor,
+    action: 'audit_log.verify',
+    outcome: result.ok ? 'success' : 'failure',
+    resource: { auditLog: access.tenantId },
+    source: access.source,
+    correlationId: null,
+    causationId: null,
+    payload: result,
+  };
+}

@@ -1,0 +1,13 @@
+import type { RunConsumerSpec } from '@autoheal/messaging';
+
+// One durable consumer per stream: nats-server 2.9 has no multi-filter consumers. Durable name
+// = @EventPattern name = inbox consumer name. An audit event must not be given up on lightly:
+// 20 deliveries with the transport's backoff (capped at 30 s) ride out about eight minutes of
+// database outage before the message goes to the dead-letter stream.
+const MAX_DELIVER = 20;
+
+export const INCIDENTS_AUDIT_CONSUMER = { stream: 'incidents', durable: 'auditor-incidents', filterSubject: 'incident.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
+export const REMEDIATIONS_AUDIT_CONSUMER = { stream: 'remediations', durable: 'auditor-remediations', filterSubject: 'remediation.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
+export const COMPLIANCE_AUDIT_CONSUMER = { stream: 'compliance', durable: 'auditor-compliance', filterSubject: 'compliance.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
+
+export const AUDIT_CONSUMERS: RunConsumerSpec[] = [INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, COMPLIANCE_AUDIT_CONSUMER];

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Client } from 'pg';
+import { subjectFor, type Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats, EventPublisher } from '@autoheal/messaging';
+import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../auditor.test-support';
+import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
+import { AuditLogService } from './audit-log.service';
+import { GENESIS_HASH } from './hash-chain';
+
+interface Row {
+  tenant_id: string;
+  seq: string;
+  event_id: string;
+  event_type: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  source: string;
+  resource: Record<string, unknown>;
+  trace_id: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+describe('audit log (real Postgres and nats-server)', () => {
+  let nats: NatsServerHandle;
+  let db: TestDatabase;
+  let pg: Client;
+  let nc: NatsConnection;
+  let publisher: EventPublisher;
+  let auditor: RunningAuditor;
+  let service: AuditLogService;
+  const caller = { actor: 'ak_test', source: 'test' };
+
+  const rows = async (tenantId: string): Promise<Row[]> =>
+    (await pg.query<Row>(`SELECT * FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq`, [tenantId])).rows;
+
+  beforeAll(async () => {
+    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    auditor = await startAuditor({ databaseUrl: db.url, natsUrl: nats.url });
+    service = auditor.app.get(AuditLogService);
+    nc = await connectNats({ servers: nats.url, name: 'audit-log-int-spec' });
+    publisher = new EventPublisher(nc);
+  });
+
+  afterAll(async () => {
+    await auditor?.stop();
+    if (nc) await closeNats(nc);
+    await pg?.end();
+    await db?.drop();
+    await nats?.stop();
+  });
+
+  it('records incident, remediation and compliance events from their streams as a hash chain', async () => {
+    const incidentId = randomUUID();
+    const opened = incidentOpened('initech', incidentId);
+    const succeeded = remediationSucceeded('initech', incidentId, opened.id);
+    const refused = complianceRefused('initech', incidentId);
+    for (const event of [opened, succeeded, refused]) await publisher.publish(event);
+
+    const recorded = await expectEventually(async () => {
+      const r = await rows('initech');
+      expect(r.map((x) => x.event_id).sort()).toEqual([opened.id, succeeded.id, refused.id].sort());
+      return r;
+    });
+    expect(recorded.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
+    expect(recorded[0].prev_hash).toBe(GENESIS_HASH);
+    expect(recorded[1].prev_hash).toBe(recorded[0].hash);
+    expect(recorded[2].prev_hash).toBe(recorded[1].hash);
+    const byType = Object.fromEntries(recorded.map((r) => [r.event_type, r]));
+    expect(byType['incident.opened']).toMatchObject({ actor: 'detector', action: 'incident.open', outcome: 'info', source: subjectFor(opened) });
+    expect(byType['incident.opened'].resource).toEqual({ service: 'api', instance: 'api-1', incidentId });
+    expect(byType['remediation.succeeded']).toMatchObject({ actor: 'executor', action: 'restart.execute', outcome: 'success' });
+    expect(byType['compliance.action_refused']).toMatchObject({ actor: 'decision', outcome: 'refused' });
+
+    const report = await service.verify('initech', caller);
+    expect(report).toMatchObject({ tenantId: 'initech', ok: true, checkedRows: 3, headSeq: 3, headHash: recorded[2].hash, firstBreak: null });
+  });
+
+  it('gives one row for an event delivered twice', async () => {
+    const event = incidentOpened('dupco');
+    await publisher.publish(event);
+    // A second message with the same event but another Nats-Msg-Id passes JetStream's
+    // de-duplication: only the inbox stands between it and a second row.
+    await jetstream(nc).publish(subjectFor(event), JSON.stringify(event), { msgID: `${event.id}-again` });
+    const later = incidentOpened('dupco');
+    await publisher.publish(later);
+
+    // The later event is recorded after both copies of the first were handled (one consumer, in order).
+    await expectEventually(async () => expect((await rows('dupco')).map((r) => r.event_id)).toContain(later.id));
+    const r = await rows('dupco');
+    expect(r.map((x) => x.event_id)).toEqual([event.id, later.id]);
+    const inbox = await pg.query(`SELECT consumer FROM auditor.inbox WHERE event_id = $1`, [event.id]);
+    expect(inbox.rows).toEqual([{ consumer: INCIDENTS_AUDIT_CONSUMER.durable }]);
+  });
+
+  it('records an event once when several deliveries race', async () => {
+    const event = incidentOpened('racer');
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) })),
+    );
+    expect(outcomes.filter((o) => o === 'appended')).toHaveLength(1);
+    expect(await rows('racer')).toHaveLength(1);
+  });
+
+  it('keeps one unbroken chain per tenant under concurrent writers', async () => {
+    const events: Envelope[] = [];
+    for (let i = 0; i < 40; i++) events.push(incidentOpened(i % 2 ? 'tenant-a' : 'tenant-b', randomUUID(), `i-${i}`));
+    await Promise.all(events.map((e) => service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })));
+
+    for (const tenant of ['tenant-a', 'tenant-b']) {
+      const r = await rows(tenant);
+      expect(r.map((x) => Number(x.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(r.every((x) => x.tenant_id === tenant)).toBe(true);
+      expect(r[0].prev_hash).toBe(GENESIS_HASH);
+      expect(await service.verify(tenant, caller)).toMatchObject({ ok: true, checkedRows: 20, headSeq: 20 });
+    }
+    // Two chains, not one interleaved: each starts from genesis.
+    const [a, b] = [await rows('tenant-a'), await rows('tenant-b')];
+    expect(a[0].hash).not.toBe(b[0].hash);
+  });
+
+  describe('append-only in the database', () => {
+    const tenant = 'immutable';
+
+    beforeAll(async () => {
+      for (let i = 0; i < 4; i++) {
+        const e = incidentOpened(tenant, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+      }
+    });
+
+    async function asAppRole<T>(sql: string): Promise<T> {
+      await pg.query('BEGIN');
+      try {
+        await pg.query('SET LOCAL ROLE autoheal_auditor_app');
+        return (await pg.query(sql)) as T;
+      } finally {
+        await pg.query('ROLLBACK');
+      }
+    }
+
+    it.each([
+      ['UPDATE', `UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = '${tenant}'`],
+      ['DELETE', `DELETE FROM auditor.audit_log WHERE tenant_id = '${tenant}'`],
+      ['TRUNCATE', `TRUNCATE auditor.audit_log`],
+    ])('refuses %s to the application role', async (_op, sql) => {
+      await expect(asAppRole(sql)).rejects.toThrow('permission denied for table audit_log');
+      expect(await rows(tenant)).toHaveLength(4);
+    });
+
+    it('lets the application role read audit rows', async () => {
+      const result = await asAppRole<{ rows: { n: string }[] }>(`SELECT count(*) AS n FROM auditor.audit_log WHERE tenant_id = '${tenant}'`);
+      expect(result.rows[0].n).toBe('4');
+    });
+
+    it('writes as the application role: without its INSERT grant the service cannot append', async () => {
+      const e = incidentOpened(tenant);
+      await pg.query('REVOKE INSERT ON auditor.audit_log FROM autoheal_auditor_app');
+      try {
+        await expect(service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).rejects.toThrow(
+          'permission denied for table audit_log',
+        );
+      } finally {
+        await pg.query('GRANT INSERT ON auditor.audit_log TO autoheal_auditor_app');
+      }
+      // Nothing half-done: the inbox claim rolled back with the failed insert, so the retry appends.
+      expect(await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).toBe('appended');
+      expect(await rows(tenant)).toHaveLength(5);
+    });
+
+    it.each([
+      ['UPDATE', `UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = '${tenant}' AND seq = 2`],
+      ['DELETE', `DELETE FROM auditor.audit_log WHERE tenant_id = '${tenant}' AND seq = 2`],
+      ['TRUNCATE', `TRUNCATE auditor.audit_log`],
+    ])('refuses %s to a superuser too (trigger naming the table)', async (op, sql) => {
+      await expect(pg.query(sql)).rejects.toThrow(`auditor.audit_log is append-only: ${op} is not allowed`);
+      expect(await rows(tenant)).toHaveLength(4);
+      expect((await rows(tenant)).map((r) => r.actor)).not.toContain('mallory');
+    });
+
+    it('exposes a superuser who bypasses the trigger: verify names the edited seq', async () => {
+      expect(await service.verify(tenant, caller)).toMatchObject({ ok: true, firstBreak: null });
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET payload = jsonb_set(payload, '{data,instance}', '"elsewhere"') WHERE tenant_id = $1 AND seq = 3`, [tenant]);
+      // Also prove the trigger was what stopped the earlier attempts: here it let the change through.
+      expect((await rows(tenant)).find((r) => Number(r.seq) === 3)?.resource).toBeDefined();
+      await pg.query('COMMIT');
+
+      const report = await service.verify(tenant, caller);
+      expect(report.ok).toBe(false);
+      expect(report.firstBreak).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
+      const stored = (await rows(tenant)).find((r) => Number(r.seq) === 3);
+      expect(report.firstBreak?.actualHash).toBe(stored?.hash);
+      // The verification was itself recorded, with its verdict, and the chain goes on from the stored head.
+      const last = (await rows(tenant)).at(-1);
+      expect(last).toMatchObject({ event_type: 'audit.verify', outcome: 'failure' });
+    });
+
+    it('exposes a deleted row (trigger disabled) as a gap at its seq', async () => {
+      const other = 'gapco';
+      for (let i = 0; i < 3; i++) {
+        const e = incidentOpened(other, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+      }
+      await pg.query('BEGIN');
+      await pg.query('ALTER TABLE auditor.audit_log DISABLE TRIGGER audit_log_no_update_delete');
+      await pg.query(`DELETE FROM auditor.audit_log WHERE tenant_id = $1 AND seq = 2`, [other]);
+      await pg.query('ALTER TABLE auditor.audit_log ENABLE TRIGGER audit_log_no_update_delete');
+      await pg.query('COMMIT');
+      expect((await service.verify(other, caller)).firstBreak).toMatchObject({ seq: 2, reason: 'seq_gap' });
+    });
+  });
+
+  it('reports Postgres and NATS in /health and the appends in /metrics', async () => {
+    const health = await fetch(`${auditor.baseUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', checks: { postgres: { ok: true }, nats: { ok: true } } });
+    const metrics = await (await fetch(`${auditor.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/autoheal_auditor_rows_appended_total\{event_type="incident.opened",service="auditor"\} \d+/);
+    expect(metrics).toMatch(/autoheal_auditor_append_duration_seconds_count\{service="auditor",kind="event"\} [1-9]\d*/);
+  });
+});

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The tamper-evident part of the audit log, as plain functions over data.
+ *
+ * Each tenant has one chain. A row's hash is sha256 over a canonical, length-prefixed
+ * encoding of every column of the row (its own hash aside), including the previous row's
+ * hash; the first row's previous hash is GENESIS_HASH. Changing, removing or reordering a
+ * row therefore changes a hash that the next row — or a recomputation — disagrees with.
+ */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Bumped if the encoding below ever changes; it is the first field hashed. */
+export const HASH_FORMAT = 'autoheal.audit.v1';
+
+export type Outcome = 'success' | 'failure' | 'refused' | 'info';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One audit row as hashed. Timestamps are RFC 3339 UTC with milliseconds (`toISOString()`). */
+export interface ChainedFields {
+  tenantId: string;
+  seq: number;
+  prevHash: string;
+  eventId: string;
+  eventType: string;
+  occurredAt: string;
+  recordedAt: string;
+  actor: string;
+  action: string;
+  outcome: Outcome;
+  resource: JsonValue;
+  source: string;
+  correlationId: string | null;
+  causationId: string | null;
+  traceId: string | null;
+  payload: JsonValue;
+}
+
+export interface ChainedRow extends ChainedFields {
+  hash: string;
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code unit, as Array.prototype.sort does) and no
+ * whitespace. Postgres jsonb reorders keys, so the hash must not depend on key order.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot hash non-finite number ${value}`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+    }
+    default:
+      throw new TypeError(`cannot hash a ${typeof value}`);
+  }
+}
+
+/**
+ * `<byte length>:<utf-8 bytes>,` per field (a netstring), `~` for null. A length prefix
+ * makes the concatenation unambiguous: no choice of field values can make two different
+ * rows encode to the same bytes.
+ */
+export function encodeFields(fields: ChainedFields): Buffer {
+  const parts: (string | null)[] = [
+    HASH_FORMAT,
+    fields.tenantId,
+    String(fields.seq),
+    fields.prevHash,
+    fields.eventId,
+    fields.eventType,
+    fields.occurredAt,
+    fields.recordedAt,
+    fields.actor,
+    fields.action,
+    fields.outcome,
+    canonicalJson(fields.resource),
+    fields.source,
+    fields.correlationId,
+    fields.causationId,
+    fields.traceId,
+    canonicalJson(fields.payload),
+  ];
+  return Buffer.concat(
+    parts.map((p) => {
+      if (p === null) return Buffer.from('~');
+      const bytes = Buffer.from(p, 'utf8');
+      return Buffer.concat([Buffer.from(`${bytes.length}:`), bytes, Buffer.from(',')]);
+    }),
+  );
+}
+
+export function hashRow(fields: ChainedFields): string {
+  return createHash('sha256').update(encodeFields(fields)).digest('hex');
+}
+
+/** The tenant's last row, or the genesis position for an empty chain. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export const EMPTY_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
+
+/** The next row after `head`: its seq and prev_hash follow from the head, its hash from all fields. */
+export function chainNext(head: ChainHead, fields: Omit<ChainedFields, 'seq' | 'prevHash'>): ChainedRow {
+  const full: ChainedFields = { ...fields, seq: head.seq + 1, prevHash: head.hash };
+  return { ...full, hash: hashRow(full) };
+}
+
+export type ChainBreakReason = 'seq_gap' | 'prev_hash_mismatch' | 'hash_mismatch';
+
+export interface ChainBreak {
+  /** The seq at which the chain stops being what was written: for a gap, the first missing seq. */
+  seq: number;
+  reason: ChainBreakReason;
+  /** What the chain says should be there (previous hash, or recomputed hash); null for a gap. */
+  expectedHash: string | null;
+  /** What the row holds; null for a gap. */
+  actualHash: string | null;
+  detail: string;
+}
+
+/** Where a verification stands; lets a long chain be verified in batches. */
+export interface ChainVerification {
+  ok: boolean;
+  checkedRows: number;
+  headSeq: number;
+  headHash: string;
+  firstBreak: ChainBreak | null;
+}
+
+export const START_OF_CHAIN: ChainVerification = { ok: true, checkedRows: 0, headSeq: 0, headHash: GENESIS_HASH, firstBreak: null };
+
+/**
+ * Checks rows of one tenant, given in ascending seq, continuing from `from` (the result of
+ * the previous batch). Every row is read, so checkedRows and the head describe the whole
+ * chain, but only the first break is reported: after it, the chain is followed from what
+ * is stored, so that one tampered row is reported once rather than as a cascade.
+ */
+export function verifyChain(rows: readonly ChainedRow[], from: ChainVerification = START_OF_CHAIN): ChainVerification {
+  let { checkedRows, headSeq, headHash, firstBreak } = from;
+  for (const row of rows) {
+    const found = checkRow(row, headSeq + 1, headHash);
+    if (found && !firstBreak) firstBreak = found;
+    checkedRows += 1;
+    headSeq = row.seq;
+    headHash = row.hash;
+  }
+  return { ok: firstBreak === null, checkedRows, headSeq, headHash, firstBreak };
+}
+
+function checkRow(row: ChainedRow, expectedSeq: number, expectedPrevHash: string): ChainBreak | null {
+  if (row.seq !== expectedSeq) {
+    return {
+      seq: expectedSeq,
+      reason: 'seq_gap',
+      expectedHash: null,
+      actualHash: null,
+      detail: `expected seq ${expectedSeq}, found ${row.seq}`,
+    };
+  }
+  if (row.prevHash !== expectedPrevHash) {
+    return {
+      seq: row.seq,
+      reason: 'prev_hash_mismatch',
+      expectedHash: expectedPrevHash,
+      actualHash: row.prevHash,
+      detail: `prev_hash of seq ${row.seq} is not the hash of seq ${row.seq - 1}`,
+    };
+  }
+  const recomputed = hashRow(row);
+  if (recomputed !== row.hash) {
+    return {
+      seq: row.seq,
+      reason: 'hash_mismatch',
+      expectedHash: recomputed,
+      actualHash: row.hash,
+      detail: `the content of seq ${row.seq} does not match its hash`,
+    };
+  }
+  return null;
+}

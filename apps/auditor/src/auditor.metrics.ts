@@ -1,0 +1,19 @@
+import { createCounter, createHistogram } from '@autoheal/telemetry';
+
+export const auditorMetrics = {
+  rowsAppended: createCounter({
+    name: 'autoheal_auditor_rows_appended_total',
+    help: 'Rows appended to the audit log',
+    labelNames: ['event_type'],
+  }),
+  duplicatesSkipped: createCounter({
+    name: 'autoheal_auditor_duplicates_skipped_total',
+    help: 'Events delivered again after they were recorded; no row was added',
+  }),
+  appendDuration: createHistogram({
+    name: 'autoheal_auditor_append_duration_seconds',
+    help: 'One append transaction: inbox claim, chain lock, head read, insert, commit',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+};

@@ -1,0 +1,45 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { MessagingModule } from '@autoheal/messaging';
+import { PersistenceModule } from '@autoheal/persistence';
+import { ObservabilityModule } from '@autoheal/telemetry';
+import { AuditLogModule } from './audit-log/audit-log.module.js';
+import { AuditorHealthChecks } from './auditor.health.js';
+import { AUDITOR_CONFIG } from './auditor.tokens.js';
+import { CLOCK, systemClock, type Clock } from './clock.js';
+import type { AuditorConfig } from './config.js';
+import { AUDITOR_APPLICATION_NAME, AUDITOR_SCHEMA } from './data-source.js';
+import { auditorMigrations } from './migrations/index.js';
+
+/** Configuration and clock, visible to every feature module. */
+@Module({})
+class AuditorCoreModule {}
+
+/**
+ * No OutboxRelayModule: the auditor publishes nothing (its outbox table exists only because
+ * every service's first migration has one).
+ */
+@Module({})
+export class AuditorModule {
+  static register(options: { config: AuditorConfig; clock?: Clock }): DynamicModule {
+    const { config } = options;
+    return {
+      module: AuditorModule,
+      imports: [
+        {
+          module: AuditorCoreModule,
+          global: true,
+          providers: [
+            { provide: AUDITOR_CONFIG, useValue: config },
+            { provide: CLOCK, useValue: options.clock ?? systemClock },
+          ],
+          exports: [AUDITOR_CONFIG, CLOCK],
+        },
+        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'auditor' }),
+        PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: AUDITOR_SCHEMA, migrations: auditorMigrations, applicationName: AUDITOR_APPLICATION_NAME }),
+        ObservabilityModule.forRoot({ service: 'auditor' }),
+        AuditLogModule,
+      ],
+      providers: [AuditorHealthChecks],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export const DECISION_CONFIG = Symbol('DECISION_CONFIG');
+/** The tenant profiles read from the tenants file at boot. */
+export const TENANT_PROFILES = Symbol('TENANT_PROFILES');

@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const schema = z.object({
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  FLEET_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
+  /** Instance i listens on FLEET_BASE_PORT + i; 0 picks free ports. */
+  FLEET_BASE_PORT: z.coerce.number().int().min(0).max(65_000).default(4100),
+  AGENT_STATE_DIR: z.string().min(1).default('.autoheal/agent'),
+  /** Heartbeat interval the instances announce. */
+  HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+  /** How long a restarted instance has to answer GET /healthz before the restart is reported not_ready. */
+  AGENT_READY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** The compiled api-server entry point, next to this file's directory in dist. */
+  API_SERVER_ENTRY: z.string().min(1).default(join(__dirname, '..', 'api-server', 'api-server.main.js')),
+});
+
+export type AgentConfig = z.infer<typeof schema>;
+
+/** Reads the environment once at boot; the error lists every bad variable at once. */
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid agent configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

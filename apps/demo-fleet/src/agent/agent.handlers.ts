@@ -1,0 +1,58 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { AGENT_RESTART_WILDCARD, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import type { Logger } from '../logger.js';
+import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
+import type { ChaosService } from './chaos.service.js';
+import type { FleetSupervisor } from './fleet-supervisor.js';
+import type { RestartService } from './restart.service.js';
+
+/** Agents form one queue group, so each request is answered once however many agents listen. */
+export const AGENT_QUEUE_GROUP = 'agents';
+
+export interface AgentHandlerDeps {
+  restart: RestartService;
+  chaos: ChaosService;
+  supervisor: FleetSupervisor;
+  logger: Logger;
+}
+
+/** The agent's request/reply entry points: decode, delegate, reply. */
+export function serveAgentRequests(nc: NatsConnection, deps: AgentHandlerDeps): Subscription[] {
+  const { restart, chaos, supervisor, logger } = deps;
+  return [
+    reply(nc, AGENT_RESTART_WILDCARD, logger, (msg) => restart.handle(msg.subject, decode(msg))),
+    reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
+    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
+  ];
+}
+
+/** A body that is not JSON is passed on as undefined, which every request schema rejects as invalid. */
+function decode(msg: Msg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
+}
+
+function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>): Subscription {
+  return nc.subscribe(subject, {
+    queue: AGENT_QUEUE_GROUP,
+    callback: (error, msg) => {
+      if (error) {
+        logger.error({ err: error, subject }, 'subscription failed');
+        return;
+      }
+      handle(msg).then(
+        (body) => {
+          if (!msg.respond(JSON.stringify(body))) logger.warn({ subject: msg.subject }, 'request had no reply subject');
+        },
+        (cause: unknown) => {
+          // A bug, not a domain outcome: say so rather than leave the caller to time out.
+          logger.error({ err: cause, subject: msg.subject }, 'request handler failed');
+          msg.respond(JSON.stringify({ ok: false, code: 'internal_error', message: String(cause) }));
+        },
+      );
+    },
+  });
+}

@@ -1,0 +1,263 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AGENT_STATUS_SUBJECT,
+  agentRestartReply,
+  agentRestartSubject,
+  newEventId,
+  type AgentRestartReply,
+} from '@autoheal/contracts';
+import { expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
+import { AGENT_CHAOS_SUBJECT, type AgentChaosReply } from './chaos.contract.js';
+import type { InstanceStatus } from './managed-instance.js';
+import { startAgent, type RunningAgent } from './agent.js';
+
+// The agent spawns the compiled api-server, as it does in production.
+const API_SERVER_ENTRY = join(__dirname, '..', '..', 'dist', 'api-server', 'api-server.main.js');
+
+const fleet = parseFleetFile({
+  tenants: [
+    {
+      tenantId: 'acme-health',
+      displayName: 'Acme Health',
+      frameworks: ['HIPAA'],
+      maxAutoActionsPerHour: 6,
+      autoActions: ['restart'],
+      services: [{ service: 'patient-api', instances: ['patient-api-1', 'patient-api-2'] }],
+    },
+  ],
+});
+const ONE: InstanceRef = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1' };
+const TWO: InstanceRef = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-2' };
+
+describe('fleet agent with real api-server processes and a real nats-server', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let stateDir: string;
+  let agent: RunningAgent | undefined;
+
+  const start = () =>
+    startAgent({
+      natsUrl: server.url,
+      fleet,
+      basePort: 0,
+      stateDir,
+      heartbeatMs: 200,
+      readyTimeoutMs: 15_000,
+      apiServerEntry: API_SERVER_ENTRY,
+      logger: pino({ level: 'silent' }),
+      childStdio: 'ignore',
+    });
+
+  async function status(): Promise<InstanceStatus[]> {
+    return (await nc.request(AGENT_STATUS_SUBJECT, '', { timeout: 5_000 })).json<InstanceStatus[]>();
+  }
+
+  async function statusOf(ref: InstanceRef): Promise<InstanceStatus> {
+    const found = (await status()).find((s) => s.instance === ref.instance);
+    if (!found) throw new Error(`${ref.instance} missing from agent.status`);
+    return found;
+  }
+
+  async function restart(ref: InstanceRef, remediationId: string): Promise<AgentRestartReply> {
+    const body = JSON.stringify({ remediationId, ...ref });
+    const reply = await nc.request(agentRestartSubject(ref.tenantId, ref.service, ref.instance), body, { timeout: 20_000 });
+    return agentRestartReply.parse(reply.json());
+  }
+
+  async function chaos(action: string, ref: InstanceRef): Promise<AgentChaosReply> {
+    return (await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify({ action, ...ref }), { timeout: 10_000 })).json<AgentChaosReply>();
+  }
+
+  /** The pid that answers GET /healthz on a port, or null when nothing answers. */
+  async function healthzPid(port: number): Promise<number | null> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
+      return res.status === 200 ? ((await res.json()) as { pid: number }).pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function messagesOn(subject: string): Promise<number> {
+    const info = await jsm.streams.info('HEALTH', { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  }
+
+  function isAlive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(API_SERVER_ENTRY)) {
+      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b libs/contracts libs/sdk apps/demo-fleet)`);
+    }
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'HEALTH', subjects: ['health.>'] });
+    stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-'));
+    agent = await start();
+    for (const s of agent.supervisor.status()) {
+      await expectEventually(async () => expect(await healthzPid(s.port)).toBe(s.pid), { timeoutMs: 15_000 });
+    }
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await nc?.close();
+    await server?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('runs one api-server per instance, each answering /healthz with its pid and heartbeating on its own subject', async () => {
+    const instances = await status();
+    expect(instances.map((s) => [s.instance, s.state, s.restarts])).toEqual([
+      ['patient-api-1', 'running', 0],
+      ['patient-api-2', 'running', 0],
+    ]);
+    for (const s of instances) {
+      expect(await healthzPid(s.port)).toBe(s.pid);
+      const subject = `health.${s.tenantId}.${s.service}.${s.instance}`;
+      await expectEventually(async () => expect(await messagesOn(subject)).toBeGreaterThanOrEqual(2));
+    }
+    const orders = await fetch(`http://127.0.0.1:${instances[0].port}/v1/orders`);
+    expect(orders.status).toBe(200);
+    expect(await orders.json()).toMatchObject({ tenantId: 'acme-health', servedBy: 'patient-api-1' });
+  });
+
+  it('restarts an instance once per remediation: new pid that answers /healthz, then replays', async () => {
+    const before = await statusOf(ONE);
+    const other = await statusOf(TWO);
+    const remediationId = newEventId();
+
+    const first = await restart(ONE, remediationId);
+    expect(first).toMatchObject({ ok: true, remediationId, replayed: false });
+    if (!first.ok) throw new Error('unreachable');
+    expect(first.pid).not.toBe(before.pid);
+    expect(isAlive(before.pid!)).toBe(false);
+    expect(await healthzPid(before.port)).toBe(first.pid);
+    expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, port: before.port, state: 'running', restarts: 1, lastRestartRemediationId: remediationId });
+
+    const again = await restart(ONE, remediationId);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, restarts: 1 });
+    expect(await healthzPid(before.port)).toBe(first.pid);
+
+    // The other instance was not touched.
+    expect(await statusOf(TWO)).toMatchObject({ pid: other.pid, restarts: 0 });
+  });
+
+  it('makes concurrent duplicates wait for the first restart instead of restarting twice', async () => {
+    const before = await statusOf(ONE);
+    const remediationId = newEventId();
+    const replies = await Promise.all([restart(ONE, remediationId), restart(ONE, remediationId), restart(ONE, remediationId)]);
+    expect(replies.every((r) => r.ok)).toBe(true);
+    const pids = new Set(replies.map((r) => (r.ok ? r.pid : 0)));
+    expect(pids.size).toBe(1);
+    expect(replies.map((r) => (r.ok ? r.replayed : null)).sort()).toEqual([false, true, true]);
+    expect(await statusOf(ONE)).toMatchObject({ restarts: before.restarts + 1, pid: [...pids][0] });
+  });
+
+  it('chaos kill leaves the instance dead until a restart brings it back', async () => {
+    const before = await statusOf(TWO);
+    const killed = await chaos('kill', TWO);
+    expect(killed).toMatchObject({ ok: true, action: 'kill', instance: { state: 'exited', pid: null } });
+    expect(await statusOf(TWO)).toMatchObject({ state: 'exited', pid: null, lastExit: { signal: 'SIGKILL' } });
+    expect(await healthzPid(before.port)).toBeNull();
+    // Healing is autoheal's job: the agent does not bring it back by itself.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await statusOf(TWO)).toMatchObject({ state: 'exited', pid: null });
+    expect(await chaos('kill', TWO)).toMatchObject({ ok: false, code: 'not_running' });
+
+    const healed = await restart(TWO, newEventId());
+    expect(healed).toMatchObject({ ok: true, replayed: false });
+    expect(await statusOf(TWO)).toMatchObject({ state: 'running', pid: healed.ok ? healed.pid : -1 });
+  });
+
+  it('chaos hang stops heartbeats and /healthz; resume brings them back; a restart also clears a hang', async () => {
+    const subject = 'health.acme-health.patient-api.patient-api-1';
+    const before = await statusOf(ONE);
+    expect(await chaos('hang', ONE)).toMatchObject({ ok: true, instance: { state: 'hung', pid: before.pid } });
+    expect(await statusOf(ONE)).toMatchObject({ state: 'hung', pid: before.pid });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const frozenCount = await messagesOn(subject);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await messagesOn(subject)).toBe(frozenCount);
+    expect(await healthzPid(before.port)).toBeNull();
+
+    expect(await chaos('resume', ONE)).toMatchObject({ ok: true, instance: { state: 'running', pid: before.pid } });
+    await expectEventually(async () => expect(await messagesOn(subject)).toBeGreaterThan(frozenCount + 1));
+    expect(await healthzPid(before.port)).toBe(before.pid);
+
+    await chaos('hang', ONE);
+    const restarted = await restart(ONE, newEventId());
+    expect(restarted).toMatchObject({ ok: true });
+    expect(isAlive(before.pid!)).toBe(false);
+    expect(await statusOf(ONE)).toMatchObject({ state: 'running', pid: restarted.ok ? restarted.pid : -1 });
+  });
+
+  it('rejects invalid and unknown requests without touching any process', async () => {
+    const before = await status();
+    const unknown = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-9' };
+    expect(await restart(unknown, newEventId())).toMatchObject({ ok: false, code: 'unknown_instance' });
+    const garbage = await nc.request(agentRestartSubject(ONE.tenantId, ONE.service, ONE.instance), 'not json', { timeout: 5_000 });
+    expect(agentRestartReply.parse(garbage.json())).toMatchObject({ ok: false, code: 'invalid_request' });
+    expect(await chaos('explode', ONE)).toMatchObject({ ok: false, code: 'invalid_request' });
+    expect(await chaos('kill', unknown)).toMatchObject({ ok: false, code: 'unknown_instance' });
+    expect((await status()).map((s) => s.pid)).toEqual(before.map((s) => s.pid));
+  });
+
+  it('remembers restarts across an agent restart, and its instances stop gracefully with it', async () => {
+    const remediationId = newEventId();
+    const first = await restart(ONE, remediationId);
+    if (!first.ok) throw new Error(`restart failed: ${first.message}`);
+
+    const old = agent!;
+    agent = undefined;
+    await old.stop();
+    // SIGTERM reached the api-servers: each exited 0 and announced its stop.
+    for (const s of old.supervisor.status()) expect(s).toMatchObject({ state: 'exited', lastExit: { code: 0, signal: null } });
+    expect(isAlive(first.pid)).toBe(false);
+    for (const ref of [ONE, TWO]) {
+      const last = await jsm.streams.getMessage('HEALTH', { last_by_subj: `health.${ref.tenantId}.${ref.service}.${ref.instance}` });
+      expect(last?.json()).toMatchObject({ type: 'health.stopping', data: { instance: ref.instance, reason: 'shutdown' } });
+    }
+
+    agent = await start();
+    const fresh = agent.supervisor.status().find((s) => s.instance === ONE.instance)!;
+    await expectEventually(async () => expect(await healthzPid(fresh.port)).toBe(fresh.pid), { timeoutMs: 15_000 });
+
+    const replay = await restart(ONE, remediationId);
+    expect(replay).toEqual({ ...first, replayed: true });
+    // Nothing was restarted: same process as the new agent started, no restart counted.
+    expect(await statusOf(ONE)).toMatchObject({ pid: fresh.pid, restarts: 0, lastRestartRemediationId: null });
+  });
+
+  it('kills instances an agent that died left behind, even a hung one that cannot notice', async () => {
+    await chaos('hang', ONE);
+    const abandoned = agent!;
+    const leftovers = abandoned.supervisor.status().map((s) => s.pid!);
+    // As if the agent had been SIGKILLed: it stops answering and never stops its instances.
+    await abandoned.nc.close();
+    expect(leftovers.every(isAlive)).toBe(true);
+
+    agent = await start();
+    expect(leftovers.some(isAlive)).toBe(false);
+    const instances = await status();
+    expect(instances.map((s) => s.state)).toEqual(['running', 'running']);
+    expect(instances.filter((s) => leftovers.includes(s.pid!))).toEqual([]);
+    await abandoned.stop();
+  });
+});

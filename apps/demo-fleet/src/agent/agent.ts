@@ -1,0 +1,134 @@
+import { spawn, type StdioOptions } from 'node:child_process';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { agentRestartReply, type AgentRestartReply } from '@autoheal/contracts';
+import { systemClock, type Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import { fleetInstances, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
+import { serveAgentRequests } from './agent.handlers.js';
+import { ChaosService } from './chaos.service.js';
+import { FleetSupervisor } from './fleet-supervisor.js';
+import { JsonFileOutcomeStorage } from './json-file-outcome-storage.js';
+import type { LaunchInstance } from './managed-instance.js';
+import { OutcomeStore } from './outcome-store.js';
+import { isFinalOutcome, RestartService } from './restart.service.js';
+import { InstancePidFile, killLeftoverInstances } from './leftover-instances.js';
+
+export interface AgentOptions {
+  natsUrl: string;
+  fleet: FleetFile;
+  basePort: number;
+  stateDir: string;
+  heartbeatMs: number;
+  readyTimeoutMs: number;
+  apiServerEntry: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Where the instances' stdout/stderr go; the agent's own by default. */
+  childStdio?: 'inherit' | 'ignore';
+}
+
+export interface RunningAgent {
+  supervisor: FleetSupervisor;
+  nc: NatsConnection;
+  /** Stops answering requests, stops every instance and closes the connection. */
+  stop(): Promise<void>;
+  /** Resolves when the NATS connection is closed, by stop() or for good. */
+  closed: Promise<void | Error>;
+}
+
+export const OUTCOMES_FILE = 'restart-outcomes.json';
+export const PIDS_FILE = 'instance-pids.json';
+
+/** Wires the agent: instances first (they report their own health), then NATS request/reply. */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  const storage = new JsonFileOutcomeStorage<AgentRestartReply>(join(options.stateDir, OUTCOMES_FILE), agentRestartReply, (movedTo, reason) =>
+    logger.error({ movedTo, reason }, 'restart outcomes file unreadable; moved aside, starting without remembered outcomes'),
+  );
+  const outcomes = await OutcomeStore.open(storage, {
+    keep: isFinalOutcome,
+    onSaveError: (error) => logger.error({ err: error, path: storage.path }, 'could not save restart outcomes'),
+  });
+  const pidFile = new InstancePidFile(join(options.stateDir, PIDS_FILE));
+  await killLeftoverInstances(pidFile.path, options.apiServerEntry, logger);
+  const supervisor = await FleetSupervisor.create({
+    instances: fleetInstances(options.fleet),
+    basePort: options.basePort,
+    launch: recordingPids(nodeLauncher(options), pidFile),
+    logger,
+  });
+  supervisor.startAll();
+
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: options.natsUrl, name: 'demo-fleet-agent', maxReconnectAttempts: -1, waitOnFirstConnect: true });
+  } catch (error) {
+    await supervisor.stopAll();
+    throw error;
+  }
+  const subscriptions = serveAgentRequests(nc, {
+    restart: new RestartService({ supervisor, outcomes, clock, readyTimeoutMs: options.readyTimeoutMs, logger }),
+    chaos: new ChaosService(supervisor, logger),
+    supervisor,
+    logger,
+  });
+  await nc.flush();
+  logger.info(
+    { instances: supervisor.status().map((s) => ({ instance: `${s.tenantId}/${s.service}/${s.instance}`, port: s.port, instancePid: s.pid })), rememberedOutcomes: outcomes.size },
+    'agent ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    supervisor,
+    nc,
+    closed: nc.closed(),
+    stop() {
+      stopping ??= (async () => {
+        for (const subscription of subscriptions) subscription.unsubscribe();
+        await supervisor.stopAll();
+        if (!nc.isClosed()) await nc.drain().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): LaunchInstance {
+  return (ref, port) => {
+    const child = launch(ref, port);
+    const pid = child.pid;
+    if (pid !== undefined) {
+      const key = instanceKey(ref);
+      pidFile.set(key, pid);
+      child.once('exit', () => pidFile.delete(key, pid));
+    }
+    return child;
+  };
+}
+
+/** Each instance is a node process running the compiled api-server, with its identity in the environment. */
+function nodeLauncher(options: AgentOptions): LaunchInstance {
+  const stdio: StdioOptions = [
+    'ignore',
+    options.childStdio ?? 'inherit',
+    options.childStdio ?? 'inherit',
+    // The IPC channel lets the instance notice when the agent is gone (see api-server.main.ts).
+    'ipc',
+  ];
+  return (ref, port) =>
+    spawn(process.execPath, [options.apiServerEntry], {
+      env: {
+        ...process.env,
+        TENANT_ID: ref.tenantId,
+        SERVICE: ref.service,
+        INSTANCE: ref.instance,
+        PORT: String(port),
+        NATS_URL: options.natsUrl,
+        HEARTBEAT_MS: String(options.heartbeatMs),
+      },
+      stdio,
+    });
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { subjectToken } from '@autoheal/contracts';
+import type { InstanceStatus } from './managed-instance.js';
+
+/**
+ * Breaking instances on purpose. Only the demo fleet and its CLI speak this, so it lives here
+ * and not in the contracts library.
+ */
+export const AGENT_CHAOS_SUBJECT = 'agent.chaos';
+
+export const CHAOS_ACTIONS = ['kill', 'hang', 'resume'] as const;
+export type ChaosAction = (typeof CHAOS_ACTIONS)[number];
+
+export const agentChaosRequest = z
+  .object({
+    action: z.enum(CHAOS_ACTIONS),
+    tenantId: subjectToken,
+    service: subjectToken,
+    instance: subjectToken,
+  })
+  .strict();
+
+export type AgentChaosRequest = z.infer<typeof agentChaosRequest>;
+
+export type ChaosFailureCode = 'invalid_request' | 'unknown_instance' | 'not_running';
+
+export type AgentChaosReply =
+  | { ok: true; action: ChaosAction; instance: InstanceStatus }
+  | { ok: false; code: ChaosFailureCode; message: string };

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { subjectToken } from '@autoheal/contracts';
+
+const schema = z.object({
+  TENANT_ID: subjectToken,
+  SERVICE: subjectToken,
+  INSTANCE: subjectToken,
+  /** 0 lets the OS choose; the agent always assigns one. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+});
+
+export type ApiServerConfig = z.infer<typeof schema>;
+
+/** Reads the environment once at boot; the error lists every bad variable at once. */
+export function loadApiServerConfig(env: NodeJS.ProcessEnv = process.env): ApiServerConfig {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid api-server configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,62 @@
+import { connect } from '@nats-io/transport-node';
+import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { AGENT_CHAOS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type ChaosAction } from './agent/chaos.contract.js';
+import type { InstanceStatus } from './agent/managed-instance.js';
+
+const USAGE = `usage: chaos <kill|hang|resume> <tenant> <service> <instance>
+       chaos status
+
+  kill     SIGKILL the instance; it stays down until autoheal restarts it
+  hang     SIGSTOP the instance; it keeps its port but stops answering and heartbeating
+  resume   SIGCONT a hung instance
+  status   list every instance the agent runs
+
+NATS_URL selects the server (default nats://127.0.0.1:4222).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, tenantId, service, instance] = argv;
+  const isAction = (CHAOS_ACTIONS as readonly string[]).includes(command);
+  if (command !== 'status' && !(isAction && tenantId && service && instance)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'demo-fleet-chaos' });
+  try {
+    if (command === 'status') {
+      const reply = await nc.request(AGENT_STATUS_SUBJECT, '', { timeout: 5_000 });
+      printStatus(reply.json<InstanceStatus[]>());
+      return 0;
+    }
+    const body = { action: command as ChaosAction, tenantId, service, instance };
+    const reply = (await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify(body), { timeout: 15_000 })).json<AgentChaosReply>();
+    console.log(JSON.stringify(reply, null, 2));
+    return reply.ok ? 0 : 1;
+  } finally {
+    await nc.close();
+  }
+}
+
+function printStatus(instances: InstanceStatus[]): void {
+  const rows = instances.map((s) => [
+    s.tenantId,
+    s.service,
+    s.instance,
+    s.state,
+    s.pid === null ? '-' : String(s.pid),
+    String(s.port),
+    String(s.restarts),
+    s.lastRestartRemediationId ?? '-',
+  ]);
+  const header = ['TENANT', 'SERVICE', 'INSTANCE', 'STATE', 'PID', 'PORT', 'RESTARTS', 'LAST REMEDIATION'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // no responders / timeout: most likely no agent is running.
+    console.error(`chaos: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

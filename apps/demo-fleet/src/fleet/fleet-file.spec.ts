@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FleetFileError, fleetInstances, parseFleetFile } from './fleet-file.js';
+
+const DEMO_FLEET = join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json');
+
+function tenant(overrides: Record<string, unknown> = {}) {
+  return {
+    tenantId: 'acme-health',
+    displayName: 'Acme Health',
+    frameworks: ['HIPAA'],
+    maxAutoActionsPerHour: 6,
+    autoActions: ['restart'],
+    services: [{ service: 'patient-api', instances: ['patient-api-1', 'patient-api-2'] }],
+    ...overrides,
+  };
+}
+
+function problemsOf(raw: unknown): string[] {
+  try {
+    parseFleetFile(raw);
+  } catch (error) {
+    if (error instanceof FleetFileError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the fleet file to be rejected');
+}
+
+describe('parseFleetFile', () => {
+  it('accepts the demo fleet shipped in deploy/demo: three tenants, different frameworks, about six instances', () => {
+    const fleet = parseFleetFile(JSON.parse(readFileSync(DEMO_FLEET, 'utf8')), DEMO_FLEET);
+    expect(fleet.tenants.map((t) => t.tenantId)).toEqual(['acme-health', 'globex-pay', 'initech-eu']);
+    expect(new Set(fleet.tenants.map((t) => t.frameworks.join('+'))).size).toBe(3);
+    expect(fleetInstances(fleet)).toHaveLength(6);
+  });
+
+  it('lists instances in file order with their tenant and service', () => {
+    const fleet = parseFleetFile({
+      tenants: [
+        tenant(),
+        tenant({
+          tenantId: 'initech-eu',
+          frameworks: ['GDPR'],
+          services: [
+            { service: 'ledger-api', instances: ['ledger-api-1'] },
+            { service: 'reports-api', instances: ['reports-api-1'] },
+          ],
+        }),
+      ],
+    });
+    expect(fleetInstances(fleet)).toEqual([
+      { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1' },
+      { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-2' },
+      { tenantId: 'initech-eu', service: 'ledger-api', instance: 'ledger-api-1' },
+      { tenantId: 'initech-eu', service: 'reports-api', instance: 'reports-api-1' },
+    ]);
+  });
+
+  it('keeps profile fields it does not know, for the other readers of the file', () => {
+    const fleet = parseFleetFile({ tenants: [tenant({ allowedRegions: ['eu-west-1'] })] });
+    expect(fleet.tenants[0]).toMatchObject({ allowedRegions: ['eu-west-1'] });
+  });
+
+  it.each([
+    ['no tenants', { tenants: [] }, 'tenants'],
+    ['a tenant id with a dot', { tenants: [tenant({ tenantId: 'acme.health' })] }, 'tenants.0.tenantId'],
+    ['a wildcard instance', { tenants: [tenant({ services: [{ service: 'api', instances: ['*'] }] })] }, 'tenants.0.services.0.instances.0'],
+    ['an unknown framework', { tenants: [tenant({ frameworks: ['ISO9001'] })] }, 'tenants.0.frameworks.0'],
+    ['a service without instances', { tenants: [tenant({ services: [{ service: 'api', instances: [] }] })] }, 'tenants.0.services.0.instances'],
+    ['a negative action budget', { tenants: [tenant({ maxAutoActionsPerHour: -1 })] }, 'tenants.0.maxAutoActionsPerHour'],
+    ['a duplicate tenant', { tenants: [tenant(), tenant()] }, 'tenants.1.tenantId'],
+  ])('rejects %s', (_name, raw, path) => {
+    expect(problemsOf(raw).some((p) => p.startsWith(`${path}:`))).toBe(true);
+  });
+
+  it('rejects an instance listed twice under one tenant and service', () => {
+    const raw = { tenants: [tenant({ services: [{ service: 'api', instances: ['api-1', 'api-1'] }] })] };
+    expect(problemsOf(raw)).toEqual(['tenants.0.services.0.instances.1: duplicate instance acme-health/api/api-1']);
+  });
+
+  it('reports every problem at once', () => {
+    const raw = { tenants: [tenant({ tenantId: 'a b', frameworks: [] }), { tenantId: 'x' }] };
+    const problems = problemsOf(raw);
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    expect(problems.join('\n')).toMatch(/tenants\.0\.tenantId/);
+    expect(problems.join('\n')).toMatch(/tenants\.1\.services/);
+  });
+});

@@ -1,0 +1,134 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Client } from 'pg';
+import { newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats, EventPublisher, JetStreamTransport, NATS_CONNECTION, provisionStreams } from '@autoheal/messaging';
+import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { loadConfig } from '../config.js';
+import { DetectorModule } from '../detector.module.js';
+import { HEALTH_CONSUMER } from './health-events.handler.js';
+
+const INTERVAL_MS = 100;
+
+async function incidentEvents(nc: NatsConnection): Promise<Envelope[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(STREAMS.incidents.name);
+  const out: Envelope[] = [];
+  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(STREAMS.incidents.name, { seq });
+    if (m) out.push(m.json<Envelope>());
+  }
+  return out;
+}
+
+describe('detector (real NATS and Postgres)', () => {
+  let nats: NatsServerHandle;
+  let db: TestDatabase;
+  let nc: NatsConnection;
+  let publisher: EventPublisher;
+  let app: INestApplication | undefined;
+  let sequence = 0;
+
+  async function startDetector(): Promise<void> {
+    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
+    app = await NestFactory.create(DetectorModule.register(config), { logger: false });
+    app.connectMicroservice({ strategy: new JetStreamTransport({ connection: app.get(NATS_CONNECTION), consumers: [HEALTH_CONSUMER] }) });
+    await app.startAllMicroservices();
+    await app.init();
+  }
+
+  async function stopDetector(): Promise<void> {
+    await app?.close();
+    app = undefined;
+  }
+
+  function beat(instance: string) {
+    return publisher.publish(
+      newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance, intervalMs: INTERVAL_MS, sequence: ++sequence } }),
+    );
+  }
+
+  function beatEvery(instance: string): () => void {
+    const timer = setInterval(() => void beat(instance), INTERVAL_MS / 2);
+    return () => clearInterval(timer);
+  }
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    db = await createTestDatabase();
+    nc = await connectNats({ servers: nats.url, name: 'detector-test', onClosedForGood: () => undefined });
+    await provisionStreams(nc);
+    publisher = new EventPublisher(nc);
+  });
+
+  afterAll(async () => {
+    await stopDetector();
+    await closeNats(nc);
+    await nats.stop();
+    await db.drop();
+  });
+
+  it('opens one incident when heartbeats stop and resolves it when they resume', async () => {
+    await startDetector();
+    const stopBeating = beatEvery('api-1');
+    await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
+    expect((await incidentEvents(nc)).filter((e) => e.type === 'incident.opened')).toHaveLength(0);
+    stopBeating();
+
+    await expectEventually(async () => {
+      const opened = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened');
+      expect(opened).toHaveLength(1);
+      expect(opened[0].data).toMatchObject({ service: 'api', instance: 'api-1', kind: 'heartbeat_missed' });
+    });
+    // Long after the deadline: still exactly one.
+    await new Promise((r) => setTimeout(r, 6 * INTERVAL_MS));
+    const opened = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened');
+    expect(opened).toHaveLength(1);
+    const incidentId = (opened[0] as Envelope<'incident.opened'>).data.incidentId;
+    expect(opened[0].correlationId).toBe(incidentId);
+
+    await beat('api-1');
+    await expectEventually(async () => {
+      const resolved = (await incidentEvents(nc)).filter((e) => e.type === 'incident.resolved');
+      expect(resolved.map((e) => (e as Envelope<'incident.resolved'>).data.incidentId)).toEqual([incidentId]);
+    });
+    await stopDetector();
+  });
+
+  it('opens nothing for a planned stop', async () => {
+    await startDetector();
+    await beat('api-2');
+    await publisher.publish(newEvent('health.stopping', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance: 'api-2', reason: 'deploy' } }));
+    await new Promise((r) => setTimeout(r, 8 * INTERVAL_MS));
+    const forApi2 = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened' && (e as Envelope<'incident.opened'>).data.instance === 'api-2');
+    expect(forApi2).toHaveLength(0);
+    await stopDetector();
+  });
+
+  it('restarts without opening incidents for live instances or reopening open ones', async () => {
+    await startDetector();
+    const stopBeating = beatEvery('api-3');
+    await beat('api-4');
+    await expectEventually(async () => {
+      const ids = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened').map((e) => (e as Envelope<'incident.opened'>).data.instance);
+      expect(ids).toContain('api-4');
+    });
+    await stopDetector();
+    await new Promise((r) => setTimeout(r, 4 * INTERVAL_MS));
+    await startDetector();
+    await new Promise((r) => setTimeout(r, 8 * INTERVAL_MS));
+    stopBeating();
+    const opened = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened').map((e) => (e as Envelope<'incident.opened'>).data.instance);
+    expect(opened.filter((i) => i === 'api-3')).toHaveLength(0);
+    expect(opened.filter((i) => i === 'api-4')).toHaveLength(1);
+
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    const { rows } = await pg.query(`SELECT instance, status FROM detector.incidents WHERE instance IN ('api-3', 'api-4')`);
+    await pg.end();
+    expect(rows).toEqual([{ instance: 'api-4', status: 'open' }]);
+    await stopDetector();
+  });
+});

@@ -1,0 +1,8 @@
+/** Time for logic comes from here, so tests can move it. */
+export interface Clock {
+  now(): Date;
+}
+
+export const CLOCK = Symbol('CLOCK');
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { RemediationAction } from '@autoheal/contracts';
+import { appendToOutbox } from '@autoheal/persistence';
+import { createLogger } from '@autoheal/telemetry';
+import { CLOCK, type Clock } from '../clock.js';
+import { EXECUTOR_SCHEMA } from '../data-source.js';
+import { DriverError } from '../drivers/driver.errors.js';
+import { REMEDIATION_DRIVER, type DriverResult, type RemediationDriver, type RemediationTarget } from '../drivers/remediation-driver.js';
+import { executorMetrics } from '../executor.metrics.js';
+import { outcomeEvent, startedEvent, type ExecutableEvent } from './execution-events.js';
+import { executionsRepository } from './executions.repository.js';
+
+const log = createLogger('executor');
+
+export type FinalStatus = 'succeeded' | 'failed';
+
+export type ExecutionOutcome =
+  /** A final status was already recorded: a redelivery, nothing to do. */
+  | { kind: 'already_finished'; status: FinalStatus }
+  | { kind: 'finished'; status: FinalStatus; attempts: number }
+  /** Another delivery of the same remediation recorded the outcome while this one waited. */
+  | { kind: 'finished_elsewhere' };
+
+export interface ExecuteOptions {
+  /** The last delivery the stream will make: report an unreachable driver as a failure instead of retrying. */
+  finalAttempt: boolean;
+}
+
+/**
+ * Carries a remediation out at most once per remediation id:
+ *   1. claim the execution (insert-if-absent) and, the first time, queue remediation.started;
+ *   2. stop if it already has a final status;
+ *   3. ask the driver — idempotent by remediation id, so asking again after a crash replays
+ *      the first outcome instead of acting twice;
+ *   4. record the final status and queue remediation.succeeded / remediation.failed.
+ * Steps 1 and 4 are each one transaction with their events (outbox). A driver that gives no
+ * answer throws DriverError: the row stays `started` and the message is retried.
+ */
+@Injectable()
+export class ExecutionService {
+  constructor(
+    private readonly db: DataSource,
+    @Inject(REMEDIATION_DRIVER) private readonly driver: RemediationDriver,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async execute(event: ExecutableEvent, options: ExecuteOptions): Promise<ExecutionOutcome> {
+    const { remediationId, incidentId, service, instance, action } = event.data;
+    const target: RemediationTarget = { tenantId: event.tenantId, service, instance };
+
+    const attempt = await this.db.transaction(async (m) => {
+      const now = this.clock.now();
+      const claimed = await executionsRepository.claim(m, { remediationId, incidentId, ...target, action, driver: this.driver.name, startedAt: now });
+      if (claimed) await appendToOutbox(m, EXECUTOR_SCHEMA, [startedEvent(event, this.driver.name, now)]);
+      return executionsRepository.beginAttempt(m, remediationId);
+    });
+    if (!attempt) {
+      const row = await executionsRepository.find(this.db.manager, remediationId);
+      return { kind: 'already_finished', status: row?.status === 'failed' ? 'failed' : 'succeeded' };
+    }
+
+    let result: DriverResult;
+    try {
+      result = await this.perform(action, target, remediationId);
+      executorMetrics.driverCalls.inc({ driver: this.driver.name, result: result.ok ? 'ok' : 'failed' });
+    } catch (error) {
+      if (!(error instanceof DriverError)) throw error;
+      executorMetrics.driverCalls.inc({ driver: this.driver.name, result: error.code });
+      log.warn({ remediationId, attempt: attempt.attempts, code: error.code, err: error.message, finalAttempt: options.finalAttempt }, 'driver gave no answer');
+      if (!options.finalAttempt) throw error;
+      // Out of deliveries: a human must look, so say it failed rather than leave it started forever.
+      result = { ok: false, error: { code: error.code, message: `no answer after ${attempt.attempts} attempts: ${error.message}` } };
+    }
+
+    const status: FinalStatus = result.ok ? 'succeeded' : 'failed';
+    const finished = await this.db.transaction(async (m) => {
+      const now = this.clock.now();
+      const row = await executionsRepository.finish(m, remediationId, {
+        status,
+        finishedAt: now,
+        result: result.ok ? { details: result.details } : { error: result.error },
+      });
+      if (row) await appendToOutbox(m, EXECUTOR_SCHEMA, [outcomeEvent(event, row, result, now)]);
+      return row;
+    });
+    if (!finished) return { kind: 'finished_elsewhere' };
+
+    executorMetrics.executions.inc({ action, status });
+    if (finished.finishedAt) executorMetrics.duration.observe({ action }, (finished.finishedAt.getTime() - finished.startedAt.getTime()) / 1000);
+    log.info({ remediationId, incidentId, tenantId: event.tenantId, instance, status, attempts: finished.attempts }, 'remediation executed');
+    return { kind: 'finished', status, attempts: finished.attempts };
+  }
+
+  private perform(action: RemediationAction, target: RemediationTarget, remediationId: string): Promise<DriverResult> {
+    switch (action) {
+      case 'restart':
+        return this.driver.restart(target, remediationId);
+      default: {
+        const unreachable: never = action;
+        throw new Error(`no driver operation for action ${String(unreachable)}`);
+      }
+    }
+  }
+}

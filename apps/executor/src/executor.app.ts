@@ -1,0 +1,29 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetStreamTransport, NATS_CONNECTION } from '@autoheal/messaging';
+import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
+import type { Clock } from './clock.js';
+import type { ExecutorConfig } from './config.js';
+import { remediationsConsumer } from './executor.consumers.js';
+import { ExecutorModule } from './executor.module.js';
+
+/**
+ * Builds the executor: HTTP (health, metrics) plus the JetStream consumer. Shared by main.ts
+ * and the integration tests, so the tests run the wiring that production runs.
+ */
+export async function createExecutorApp(config: ExecutorConfig, options: { clock?: Clock } = {}): Promise<INestApplication> {
+  const logger = createLogger('executor');
+  const app = await NestFactory.create(ExecutorModule.register({ config, clock: options.clock }), { logger: new PinoNestLogger(logger) });
+  app.connectMicroservice(
+    {
+      strategy: new JetStreamTransport({
+        connection: app.get<NatsConnection>(NATS_CONNECTION),
+        consumers: [remediationsConsumer(config)],
+        logger,
+      }),
+    },
+    { inheritAppConfig: true },
+  );
+  return app;
+}

@@ -1,0 +1,43 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
+import { PersistenceModule } from '@autoheal/persistence';
+import { ObservabilityModule } from '@autoheal/telemetry';
+import { CLOCK, systemClock, type Clock } from './clock.js';
+import type { ExecutorConfig } from './config.js';
+import { EXECUTOR_APPLICATION_NAME, EXECUTOR_SCHEMA } from './data-source.js';
+import { NatsAgentDriver } from './drivers/nats-agent.driver.js';
+import { REMEDIATION_DRIVER } from './drivers/remediation-driver.js';
+import { ExecutionService } from './execution/execution.service.js';
+import { RemediationEventsHandler } from './execution/remediation-events.handler.js';
+import { ExecutorHealthChecks } from './executor.health.js';
+import { EXECUTOR_CONFIG } from './executor.tokens.js';
+import { executorMigrations } from './migrations/index.js';
+
+export interface ExecutorModuleOptions {
+  config: ExecutorConfig;
+  clock?: Clock;
+}
+
+@Module({})
+export class ExecutorModule {
+  static register({ config, clock = systemClock }: ExecutorModuleOptions): DynamicModule {
+    return {
+      module: ExecutorModule,
+      imports: [
+        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'executor' }),
+        PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: EXECUTOR_SCHEMA, migrations: executorMigrations, applicationName: EXECUTOR_APPLICATION_NAME }),
+        OutboxRelayModule.forRoot({ schema: EXECUTOR_SCHEMA }),
+        ObservabilityModule.forRoot({ service: 'executor' }),
+      ],
+      controllers: [RemediationEventsHandler],
+      providers: [
+        { provide: EXECUTOR_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: clock },
+        // The one driver today; choosing among several would happen here.
+        { provide: REMEDIATION_DRIVER, useClass: NatsAgentDriver },
+        ExecutorHealthChecks,
+        ExecutionService,
+      ],
+    };
+  }
+}

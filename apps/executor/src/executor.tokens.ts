@@ -1,0 +1,1 @@
+export const EXECUTOR_CONFIG = Symbol('EXECUTOR_CONFIG');

@@ -1,0 +1,24 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { HealthCheckRegistry } from './health-check.registry.js';
+import { configureMetrics } from './metrics.js';
+import { ObservabilityController } from './observability.controller.js';
+
+export interface ObservabilityModuleOptions {
+  /** Added as the `service` label of every metric. */
+  service: string;
+}
+
+/** GET /health (checks registered in HealthCheckRegistry) and GET /metrics (prom-client). */
+@Module({})
+export class ObservabilityModule {
+  static forRoot(options: ObservabilityModuleOptions): DynamicModule {
+    configureMetrics(options.service);
+    return {
+      module: ObservabilityModule,
+      global: true,
+      controllers: [ObservabilityController],
+      providers: [HealthCheckRegistry],
+      exports: [HealthCheckRegistry],
+    };
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The whole pipeline as processes, the way `npm start` runs it: real nats-server, real
+ * Postgres, the four services and the demo fleet agent with real API server processes.
+ */
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import type { DeadLetterRecord, Envelope } from '@autoheal/contracts';
+import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startSystem } = require('../tools/dev/system.js') as typeof import('../tools/dev/system.js');
+
+type System = Awaited<ReturnType<typeof startSystem>>;
+type ServiceName = 'detector' | 'decision' | 'executor' | 'auditor';
+
+const OPS_KEY = 'ops_e2e_key_0123456789';
+const TENANT_B_KEY = 'tnt_e2e_b_key_0123456789';
+const FLOW: Envelope['type'][] = ['incident.opened', 'remediation.planned', 'remediation.started', 'remediation.succeeded', 'incident.resolved'];
+
+interface AgentInstance {
+  tenantId: string;
+  service: string;
+  instance: string;
+  pid?: number;
+  state: string;
+  restarts: number;
+}
+
+describe('autoheal end to end', () => {
+  let nats: NatsServerHandle;
+  let db: TestDatabase;
+  let nc: NatsConnection;
+  let system: System;
+  let stateDir: string;
+  let traceFile: string;
+  let auditorUrl: string;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    db = await createTestDatabase();
+    stateDir = mkdtempSync(join(tmpdir(), 'autoheal-e2e-'));
+    traceFile = join(stateDir, 'spans.jsonl');
+    const fleetFile = join(stateDir, 'fleet.json');
+    writeFileSync(
+      fleetFile,
+      JSON.stringify({
+        tenants: [
+          {
+            tenantId: 'e2e-a',
+            frameworks: ['HIPAA'],
+            maxAutoActionsPerHour: 50,
+            autoActions: ['restart'],
+            services: [{ service: 'api', instances: ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'] }],
+          },
+          { tenantId: 'e2e-b', frameworks: ['GDPR'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances: ['b-1'] }] },
+        ],
+      }),
+    );
+    const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
+    auditorUrl = `http://127.0.0.1:${ports.auditor}`;
+    system = await startSystem({
+      natsUrl: nats.url,
+      databaseUrl: db.url,
+      stateDir,
+      fleetFile,
+      ports,
+      restartOnExit: false,
+      env: {
+        HEARTBEAT_MS: '200',
+        FLEET_BASE_PORT: String(await freePort()),
+        DETECTOR_MISSED_INTERVALS: '3',
+        DETECTOR_SNAPSHOT_INTERVAL_MS: '200',
+        AUDITOR_OPS_API_KEY: OPS_KEY,
+        AUDITOR_TENANT_API_KEYS: `e2e-b=${TENANT_B_KEY}`,
+        AUTOHEAL_TRACE_FILE: traceFile,
+        LOG_LEVEL: 'info',
+      },
+    });
+    await system.waitHealthy(60_000);
+    nc = await connect({ servers: nats.url, name: 'e2e-observer' });
+    // Every instance is up and heartbeating before we break any.
+    await expectEventually(async () => {
+      const status = await agentStatus();
+      expect(status.filter((i) => i.state === 'running')).toHaveLength(6);
+    }, { timeoutMs: 30_000 });
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+    await nc?.drain();
+    await nats?.stop();
+    await db?.drop();
+  });
+
+  async function agentStatus(): Promise<AgentInstance[]> {
+    const reply = await nc.request('agent.status', new Uint8Array(), { timeout: 5000 });
+    const body = reply.json<{ instances: AgentInstance[] } | AgentInstance[]>();
+    return Array.isArray(body) ? body : body.instances;
+  }
+
+  async function chaos(action: 'kill' | 'hang', instance: string, tenantId = 'e2e-a'): Promise<void> {
+    const reply = await nc.request('agent.chaos', JSON.stringify({ action, tenantId, service: 'api', instance }), { timeout: 5000 });
+    expect(reply.json<{ ok: boolean }>().ok).toBe(true);
+  }
+
+  async function eventsFor(instance: string): Promise<Envelope[]> {
+    const all = [...(await readStream<Envelope>(nc, 'INCIDENTS')), ...(await readStream<Envelope>(nc, 'REMEDIATIONS'))];
+    return all
+      .filter((e) => (e.data as { instance?: string }).instance === instance)
+      .sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+  }
+
+  async function expectHealedOnce(instance: string): Promise<string> {
+    await expectEventually(async () => {
+      const types = (await eventsFor(instance)).map((e) => e.type);
+      expect(types).toEqual(expect.arrayContaining(FLOW));
+    }, { timeoutMs: 45_000, intervalMs: 250 });
+    const events = await eventsFor(instance);
+    for (const type of FLOW) expect(events.filter((e) => e.type === type)).toHaveLength(1);
+    const restarted = (await agentStatus()).find((i) => i.instance === instance);
+    expect(restarted).toMatchObject({ state: 'running', restarts: 1 });
+    return events.find((e) => e.type === 'incident.opened')!.correlationId!;
+  }
+
+  async function audit(tenantId: string, query: string, key = OPS_KEY): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${auditorUrl}/v1/tenants/${tenantId}/audit${query}`, { headers: { authorization: `Bearer ${key}` } });
+    return { status: res.status, body: await res.json() };
+  }
+
+  async function crash(name: ServiceName): Promise<void> {
+    await system.services.get(name)!.stop('SIGKILL');
+  }
+
+  it('heals a killed instance: incident → plan → restart → resolved, audited in a verified chain and one trace', async () => {
+    await chaos('kill', 'a-1');
+    const incidentId = await expectHealedOnce('a-1');
+
+    await expectEventually(async () => {
+      const { status, body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
+      expect(status).toBe(200);
+      expect(body.items.map((r: { eventType: string }) => r.eventType)).toEqual(expect.arrayContaining(FLOW));
+    }, { timeoutMs: 20_000 });
+    const verify = await audit('e2e-a', '/verify');
+    expect(verify.status).toBe(200);
+    expect(verify.body).toMatchObject({ ok: true, firstBreak: null });
+
+    // One trace per incident, spanning all four services.
+    const { body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
+    const traceIds = new Set(body.items.map((r: { traceId: string }) => r.traceId));
+    expect(traceIds.size).toBe(1);
+    const [traceId] = [...traceIds];
+    await expectEventually(() => {
+      expect(existsSync(traceFile)).toBe(true);
+      const services = new Set(
+        readFileSync(traceFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { traceId: string; service: string })
+          .filter((s) => s.traceId === traceId)
+          .map((s) => s.service),
+      );
+      expect([...services].sort()).toEqual(expect.arrayContaining(['auditor', 'decision', 'detector', 'executor']));
+    }, { timeoutMs: 15_000 });
+  });
+
+  it('heals a hung instance', async () => {
+    await chaos('hang', 'b-1', 'e2e-b');
+    await expectHealedOnce('b-1');
+  });
+
+  it.each<[ServiceName, string]>([
+    ['detector', 'a-2'],
+    ['decision', 'a-3'],
+    ['auditor', 'a-5'],
+  ])('loses no incident and repeats no restart when the %s is killed mid-flow', async (service, instance) => {
+    await crash(service);
+    await chaos('kill', instance);
+    if (service !== 'detector') {
+      await expectEventually(async () => expect((await eventsFor(instance)).map((e) => e.type)).toContain('incident.opened'), { timeoutMs: 20_000 });
+    } else {
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    await system.restart(service);
+    const incidentId = await expectHealedOnce(instance);
+    await expectEventually(async () => {
+      const { body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
+      const types: string[] = body.items.map((r: { eventType: string }) => r.eventType);
+      for (const type of FLOW) expect(types.filter((t) => t === type)).toHaveLength(1);
+    }, { timeoutMs: 20_000 });
+  });
+
+  it('repeats no restart when the executor is killed between starting and reporting a restart', async () => {
+    const sub = nc.subscribe('remediation.e2e-a.started', {
+      callback: (_err, msg) => {
+        if (msg.json<Envelope>().data && (msg.json<Envelope<'remediation.started'>>().data.instance === 'a-4')) {
+          const pid = system.services.get('executor')!.pid;
+          if (pid) process.kill(pid, 'SIGKILL');
+        }
+      },
+    });
+    await chaos('kill', 'a-4');
+    await expectEventually(async () => expect((await eventsFor('a-4')).map((e) => e.type)).toContain('remediation.started'), { timeoutMs: 20_000 });
+    sub.unsubscribe();
+    await expectEventually(() => expect(system.services.get('executor')!.pid).toBeUndefined());
+    await system.restart('executor');
+    await expectHealedOnce('a-4');
+  });
+
+  it('dead-letters a malformed health event with its reason and keeps running', async () => {
+    const js = jetstream(nc);
+    await js.publish('health.e2e-a.api.a-1', new TextEncoder().encode(JSON.stringify({ type: 'health.heartbeat', data: { intervalMs: 'soon' } })));
+    await expectEventually(async () => {
+      const records = (await readStream<DeadLetterRecord>(nc, 'DEAD_LETTER')).filter((r) => r.consumer === 'detector-health');
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ reason: 'invalid_payload', subject: 'health.e2e-a.api.a-1' });
+      expect(records[0].detail).toMatch(/invalid envelope/);
+    });
+    const res = await fetch(`http://127.0.0.1:${system.ports.detector}/health`);
+    expect(res.status).toBe(200);
+  });
+
+  it('scopes API keys to their tenant', async () => {
+    expect((await audit('e2e-a', '', TENANT_B_KEY)).status).toBe(403);
+    expect((await audit('e2e-b', '', TENANT_B_KEY)).status).toBe(200);
+    expect((await audit('e2e-b', '', OPS_KEY)).status).toBe(200);
+    expect((await audit('e2e-a', '', 'not-a-key')).status).toBe(401);
+    const bad = await audit('e2e-a', '?limit=abc');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/limit/);
+  });
+});

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `npm test`: everything against a real nats-server and a real Postgres.
+//   1. nats-server binary (installed with apt-get when missing and possible)
+//   2. Postgres: DATABASE_URL / TEST_DATABASE_URL, the local server, or an embedded one
+//   3. build (the integration tests migrate their template database from apps/*/dist)
+//   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e)
+// A failed build stops the run; lint and type errors are reported after the tests, and any
+// failure makes the exit code non-zero. Extra arguments go to jest (`npm test -- --selectProjects unit`).
+const { spawn } = require('node:child_process');
+const { join } = require('node:path');
+const { constants } = require('node:os');
+const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
+const { ensurePostgres, answers, redact } = require('../infra/ensure-postgres.js');
+
+const ROOT = join(__dirname, '..', '..');
+const jestArgs = process.argv.slice(2);
+const results = [];
+let current = null;
+let postgres = null;
+
+function log(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+function banner(name) {
+  log(`\n=== ${name} ===`);
+}
+
+function run(command, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+    current = child;
+    child.on('error', (error) => {
+      process.stderr.write(`${command}: ${error.message}\n`);
+      current = null;
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => {
+      current = null;
+      resolve(code ?? 128 + (constants.signals[signal] || 0));
+    });
+  });
+}
+
+async function step(name, fn) {
+  banner(name);
+  const started = Date.now();
+  let code;
+  try {
+    code = await fn();
+  } catch (error) {
+    process.stderr.write(`${error.stack || error.message || error}\n`);
+    code = 1;
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  results.push({ name, code, seconds });
+  log(`--- ${name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${seconds} s`);
+  return code;
+}
+
+async function main() {
+  const env = { NX_DAEMON: 'false' };
+
+  if ((await step('nats-server', () => (log(ensureNatsServerBinary()), 0))) !== 0) return finish();
+
+  const pgCode = await step('postgres', async () => {
+    const explicit = process.env.TEST_DATABASE_URL;
+    if (explicit && (await answers(explicit))) {
+      log(`using TEST_DATABASE_URL ${redact(explicit)}`);
+      return 0;
+    }
+    postgres = await ensurePostgres();
+    process.env.TEST_DATABASE_URL = postgres.url;
+    log(`using ${redact(postgres.url)}${postgres.embedded ? ' (embedded, stopped at the end)' : ''}`);
+    return 0;
+  });
+  if (pgCode !== 0) return finish();
+
+  if ((await step('build', () => run('npx', ['tsc', '-b', 'tsconfig.build.json'], env))) !== 0) return finish();
+  await step('lint', () => run('npx', ['eslint', '.'], env));
+  await step('typecheck tests', () => run('npx', ['tsc', '-p', 'tsconfig.spec.json'], env));
+  await step('jest', () => run('npx', ['jest', '--maxWorkers=2', ...jestArgs], env));
+  return finish();
+}
+
+async function finish() {
+  await stopPostgres();
+  const failed = results.filter((r) => r.code !== 0);
+  log('\n=== summary ===');
+  for (const r of results) log(`${r.code === 0 ? 'ok    ' : 'FAILED'} ${r.name} (${r.seconds} s)`);
+  if (failed.length > 0) {
+    log(`\nnpm test failed: ${failed.map((r) => r.name).join(', ')}`);
+    return failed[0].code || 1;
+  }
+  log('\nall steps passed');
+  return 0;
+}
+
+async function stopPostgres() {
+  const pg = postgres;
+  postgres = null;
+  if (pg && pg.embedded) {
+    log('stopping embedded Postgres');
+    await pg.stop().catch((error) => process.stderr.write(`stopping embedded Postgres failed: ${error.message}\n`));
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`\n${signal}: stopping`);
+    if (current) current.kill(signal);
+    stopPostgres().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error) => {
+    process.stderr.write(`${error.stack || error}\n`);
+    await stopPostgres();
+    process.exit(1);
+  },
+);
