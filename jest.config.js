@@ -37,14 +37,17 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
-      testTimeout: 60_000,
+      globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
+      // A project-level testTimeout is ignored by Jest; these files set it.
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-integration.js'],
     },
     {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
-      testTimeout: 180_000,
+      globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-e2e.js'],
     },
   ],
 };

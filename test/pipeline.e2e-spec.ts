@@ -50,12 +50,13 @@ describe('autoheal end to end', () => {
         tenants: [
           {
             tenantId: 'e2e-a',
+            displayName: 'E2E A',
             frameworks: ['HIPAA'],
             maxAutoActionsPerHour: 50,
             autoActions: ['restart'],
             services: [{ service: 'api', instances: ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'] }],
           },
-          { tenantId: 'e2e-b', frameworks: ['GDPR'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances: ['b-1'] }] },
+          { tenantId: 'e2e-b', displayName: 'E2E B', frameworks: ['GDPR'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances: ['b-1'] }] },
         ],
       }),
     );

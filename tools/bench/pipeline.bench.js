@@ -120,7 +120,7 @@ async function main() {
   const fleetFile = path.join(dir, 'fleet.json');
   fs.writeFileSync(
     fleetFile,
-    JSON.stringify({ tenants: [{ tenantId: 'bench', frameworks: ['SOC2'], maxAutoActionsPerHour: 100000, autoActions: ['restart'], services: [{ service: 'api', instances }] }] }),
+    JSON.stringify({ tenants: [{ tenantId: 'bench', displayName: 'Bench', frameworks: ['SOC2'], maxAutoActionsPerHour: 100000, autoActions: ['restart'], services: [{ service: 'api', instances }] }] }),
   );
   const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
   const system = await startSystem({

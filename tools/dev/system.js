@@ -8,7 +8,8 @@ const path = require('node:path');
 const http = require('node:http');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const OTEL_PRELOAD = require.resolve('@autoheal/telemetry/register', { paths: [ROOT] });
+// The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
+const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
 
 const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003 };
 
@@ -105,13 +106,14 @@ function httpStatus(url) {
   });
 }
 
-async function waitForHealth(name, port, timeoutMs) {
+async function waitForHealth(name, port, timeoutMs, logPath) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await httpStatus(`http://127.0.0.1:${port}/health`)) === 200) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${name} did not report healthy on :${port}/health within ${timeoutMs} ms (see its log)`);
+  const tail = logPath && fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
+  throw new Error(`${name} did not report healthy on :${port}/health within ${timeoutMs} ms; last lines of ${logPath}:\n${tail}`);
 }
 
 /**
@@ -146,13 +148,13 @@ async function startSystem(options) {
     logDir,
     async waitHealthy(timeoutMs = 60_000) {
       await Promise.all(
-        [...services.entries()].filter(([, p]) => p.spec.port).map(([name, p]) => waitForHealth(name, p.spec.port, timeoutMs)),
+        [...services.entries()].filter(([, p]) => p.spec.port).map(([name, p]) => waitForHealth(name, p.spec.port, timeoutMs, p.logPath)),
       );
     },
     async restart(name) {
       const proc = services.get(name);
       proc.start();
-      if (proc.spec.port) await waitForHealth(name, proc.spec.port, 60_000);
+      if (proc.spec.port) await waitForHealth(name, proc.spec.port, 60_000, proc.logPath);
     },
     async stop() {
       // The agent last: it owns the demo processes.

@@ -1,14 +1,14 @@
-import { HealthCheckRegistry, runHealthCheck } from './health-check.registry';
+import { HealthCheckRegistry, runHealthCheck, type HealthCheck } from './health-check.registry';
 
 describe('runHealthCheck', () => {
-  it.each([
+  it.each<[string, HealthCheck, object]>([
     ['true', () => true, { ok: true }],
     ['false', () => false, { ok: false }],
     ['object ok', async () => ({ ok: true, detail: { lagMs: 3 } }), { ok: true, detail: { lagMs: 3 } }],
     ['object failed', async () => ({ ok: false, detail: 'closed' }), { ok: false, detail: 'closed' }],
     ['throws', async () => { throw new Error('ECONNREFUSED'); }, { ok: false, detail: 'ECONNREFUSED' }],
   ])('%s', async (_name, check, expected) => {
-    const outcome = await runHealthCheck(check as () => Promise<boolean>, 1_000);
+    const outcome = await runHealthCheck(check, 1_000);
     expect(outcome).toMatchObject(expected);
     expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
   });

@@ -107,10 +107,13 @@ export function flushOnSignals(
 
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const signal of SIGNALS) {
-    const handler = (): Promise<void> => {
+    const handler = (): void => {
       const othersListen = target.listeners(signal).some((l) => l !== handler);
-      if (othersListen) return withTimeout(flush());
-      return withTimeout(flush().then(() => sdk.shutdown())).then(() => {
+      if (othersListen) {
+        void withTimeout(flush());
+        return;
+      }
+      void withTimeout(flush().then(() => sdk.shutdown())).then(() => {
         target.removeListener(signal, handler);
         target.kill(target.pid, signal);
       });

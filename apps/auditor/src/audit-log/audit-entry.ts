@@ -37,10 +37,10 @@ export function normalizeTimestamp(value: string | Date): string {
   return date.toISOString();
 }
 
-function resourceOf(data: Record<string, unknown>, keys: readonly string[]): { [key: string]: JsonValue } {
+function resourceOf(data: object, keys: readonly string[]): { [key: string]: JsonValue } {
   const resource: { [key: string]: JsonValue } = {};
   for (const key of keys) {
-    const value = data[key];
+    const value: unknown = (data as Record<string, unknown>)[key];
     if (typeof value === 'string') resource[key] = value;
   }
   return resource;
@@ -90,7 +90,7 @@ function describe(event: Envelope): Description {
       return { action: event.type, outcome: 'info' };
     default: {
       const unreachable: never = event;
-      throw new Error(`no audit description for ${(unreachable as Envelope).type}`);
+      throw new Error(`no audit description for ${JSON.stringify(unreachable)}`);
     }
   }
 }
@@ -106,7 +106,7 @@ export function auditEntryForEvent(event: Envelope, subject: string): AuditEntry
     actor: d.actor ?? event.producer,
     action: d.action,
     outcome: d.outcome,
-    resource: resourceOf(event.data as Record<string, unknown>, RESOURCE_KEYS),
+    resource: resourceOf(event.data, RESOURCE_KEYS),
     source: subject,
     correlationId: event.correlationId,
     causationId: event.causationId,

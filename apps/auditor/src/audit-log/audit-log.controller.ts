@@ -52,7 +52,7 @@ export class AuditLogController {
     @Req() req: RequestOrigin,
   ): Promise<AuditPageDto> {
     const page = await this.audit.list(params.tenantId, query, caller(principal, req));
-    return { items: page.items.map(AuditItemDto.from), nextCursor: page.nextCursor };
+    return { items: page.items.map((row) => AuditItemDto.from(row)), nextCursor: page.nextCursor };
   }
 
   @Get('verify')

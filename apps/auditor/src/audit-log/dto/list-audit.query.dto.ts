@@ -43,6 +43,6 @@ export class ListAuditQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
-  @Matches(/^[^\u0000-\u001f]+$/, { message: 'correlationId must not contain control characters' })
+  @Matches(/^[\x20-\u{10FFFF}]+$/u, { message: 'correlationId must not contain control characters' })
   correlationId?: string;
 }

@@ -2,8 +2,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { newEvent, type Envelope } from '@autoheal/contracts';
-import { createAuditorApp } from './auditor.app.js';
-import { loadConfig, type AuditorConfig } from './config.js';
+import { createAuditorApp } from '../auditor.app.js';
+import { loadConfig, type AuditorConfig } from '../config.js';
 
 export const OPS_KEY = 'ops_it_key_0123456789abcdef';
 export const ACME_KEY = 'tnt_it_acme_0123456789abcdef';

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { newEvent, type Envelope } from '@autoheal/contracts';
+import { auditEntryForEvent, auditEntryForRead, normalizeTimestamp } from './audit-entry';
+
+const incidentId = randomUUID();
+const remediationId = randomUUID();
+const target = { remediationId, incidentId, service: 'api', instance: 'api-1', action: 'restart' as const };
+
+describe('auditEntryForEvent', () => {
+  it.each<[string, Envelope, { actor: string; action: string; outcome: string }]>([
+    [
+      'incident opened by the detector',
+      newEvent('incident.opened', {
+        tenantId: 'acme',
+        producer: 'detector',
+        data: { incidentId, service: 'api', instance: 'api-1', kind: 'heartbeat_missed', severity: 'major', signalAt: '2025-01-01T00:00:00Z', detectedAt: '2025-01-01T00:00:01Z', detectionLatencyMs: 1, evidence: {} },
+      }),
+      { actor: 'detector', action: 'incident.open', outcome: 'info' },
+    ],
+    [
+      'approval: the approver is the actor',
+      newEvent('remediation.approved', { tenantId: 'acme', producer: 'decision', data: { ...target, approvedBy: 'alice@acme' } }),
+      { actor: 'alice@acme', action: 'restart.approve', outcome: 'success' },
+    ],
+    [
+      'rejection: refused, by the rejecter',
+      newEvent('remediation.rejected', { tenantId: 'acme', producer: 'decision', data: { ...target, rejectedBy: 'bob', reason: 'no' } }),
+      { actor: 'bob', action: 'restart.reject', outcome: 'refused' },
+    ],
+    [
+      'failed restart',
+      newEvent('remediation.failed', { tenantId: 'acme', producer: 'executor', data: { ...target, durationMs: 5, error: { code: 'agent_timeout', message: 'x' } } }),
+      { actor: 'executor', action: 'restart.execute', outcome: 'failure' },
+    ],
+    [
+      'compliance refusal',
+      newEvent('compliance.action_refused', {
+        tenantId: 'acme',
+        producer: 'decision',
+        data: { incidentId, service: 'api', instance: 'api-1', action: 'restart', rule: 'freeze', reason: 'freeze', policyVersion: 'p' },
+      }),
+      { actor: 'decision', action: 'restart.authorize', outcome: 'refused' },
+    ],
+  ])('%s', (_name, event, expected) => {
+    const entry = auditEntryForEvent(event, 'remediation.acme.x');
+    expect(entry).toMatchObject({ ...expected, tenantId: 'acme', eventId: event.id, eventType: event.type, source: 'remediation.acme.x', payload: event });
+  });
+
+  it('names the resource by the ids the event carries', () => {
+    const event = newEvent('remediation.succeeded', { tenantId: 'acme', producer: 'executor', correlationId: incidentId, data: { ...target, durationMs: 3, details: {} } });
+    expect(auditEntryForEvent(event, 's').resource).toEqual({ service: 'api', instance: 'api-1', incidentId, remediationId });
+    expect(auditEntryForEvent(event, 's').correlationId).toBe(incidentId);
+  });
+});
+
+describe('normalizeTimestamp', () => {
+  it.each([
+    ['2025-03-01T10:00:00Z', '2025-03-01T10:00:00.000Z'],
+    ['2025-03-01T10:00:00.123456Z', '2025-03-01T10:00:00.123Z'],
+    ['2025-03-01T12:00:00+02:00', '2025-03-01T10:00:00.000Z'],
+  ])('%s → %s (what Postgres hands back to JS)', (input, expected) => {
+    expect(normalizeTimestamp(input)).toBe(expected);
+  });
+
+  it('refuses garbage', () => {
+    expect(() => normalizeTimestamp('soon')).toThrow(RangeError);
+  });
+});
+
+describe('auditEntryForRead', () => {
+  it('records who read, from where, and the query', () => {
+    const at = new Date('2025-05-05T05:05:05.005Z');
+    const entry = auditEntryForRead({ eventId: 'e1', tenantId: 'acme', actor: 'ak_1', source: 'GET /v1/tenants/acme/audit from ::1', at }, { limit: 10 }, 7);
+    expect(entry).toEqual({
+      tenantId: 'acme',
+      eventId: 'e1',
+      eventType: 'audit.read',
+      occurredAt: '2025-05-05T05:05:05.005Z',
+      actor: 'ak_1',
+      action: 'audit_log.read',
+      outcome: 'success',
+      resource: { auditLog: 'acme' },
+      source: 'GET /v1/tenants/acme/audit from ::1',
+      correlationId: null,
+      causationId: null,
+      payload: { query: { limit: 10 }, returnedItems: 7 },
+    });
+  });
+});

@@ -1,0 +1,48 @@
+import { loadConfig } from './config';
+
+const valid = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/autoheal' };
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    expect(loadConfig(valid)).toEqual({
+      DATABASE_URL: valid.DATABASE_URL,
+      NATS_URL: 'nats://127.0.0.1:4222',
+      AUDITOR_PORT: 3000,
+      AUDITOR_TENANT_API_KEYS: [],
+      AUDITOR_DB_ROLE: 'autoheal_auditor_app',
+    });
+  });
+
+  it('parses tenant keys', () => {
+    const config = loadConfig({ ...valid, AUDITOR_TENANT_API_KEYS: ' acme=tnt_acme_0123456789abcdef , globex-2=tnt_globex_0123456789abcdef,' });
+    expect(config.AUDITOR_TENANT_API_KEYS).toEqual([
+      { tenantId: 'acme', key: 'tnt_acme_0123456789abcdef' },
+      { tenantId: 'globex-2', key: 'tnt_globex_0123456789abcdef' },
+    ]);
+  });
+
+  it('lists every bad variable at once, without echoing secrets', () => {
+    let message = '';
+    try {
+      loadConfig({
+        DATABASE_URL: 'not a url',
+        AUDITOR_PORT: 'eighty',
+        AUDITOR_OPS_API_KEY: 'short',
+        AUDITOR_TENANT_API_KEYS: 'acme=tooshort,bad.tenant=tnt_0123456789abcdefgh,noequals',
+        AUDITOR_DB_ROLE: 'Robert"; DROP',
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const name of ['DATABASE_URL', 'AUDITOR_PORT', 'AUDITOR_OPS_API_KEY', 'AUDITOR_TENANT_API_KEYS', 'AUDITOR_DB_ROLE']) expect(message).toContain(name);
+    expect(message).toContain('entry 1 (acme)');
+    expect(message).toContain('entry 2');
+    expect(message).toContain('entry 3');
+    expect(message).not.toContain('tooshort');
+    expect(message).not.toContain('tnt_0123456789abcdefgh');
+  });
+
+  it('turns role switching off with an empty AUDITOR_DB_ROLE', () => {
+    expect(loadConfig({ ...valid, AUDITOR_DB_ROLE: '' }).AUDITOR_DB_ROLE).toBe('');
+  });
+});
