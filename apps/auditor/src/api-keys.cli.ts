@@ -55,7 +55,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const revoked = await apiKeysRepository.revoke(ds.manager, rest[0], new Date());
-    if (!revoked) return fail(`no active key ${rest[0]}`);
+    if (!revoked) {
+      console.error(`no active key ${rest[0]}`);
+      return 1;
+    }
     console.log(JSON.stringify({ id: rest[0], revoked: true }));
     return 0;
   } finally {

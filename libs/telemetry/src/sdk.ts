@@ -101,7 +101,7 @@ export function flushOnSignals(
   options: { timeoutMs?: number; target?: SignalTarget } = {},
 ): () => void {
   const target = options.target ?? process;
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutMs = options.timeoutMs ?? 3_000;
   const withTimeout = (p: Promise<void>) =>
     Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]);
 
