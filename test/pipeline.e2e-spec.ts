@@ -10,15 +10,23 @@ import { jetstream } from '@nats-io/jetstream';
 import type { DeadLetterRecord, Envelope } from '@autoheal/contracts';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { startSystem } = require('../tools/dev/system.js') as typeof import('../tools/dev/system.js');
+import { startSystem, type RunningSystem } from '../tools/dev/system.js';
 
-type System = Awaited<ReturnType<typeof startSystem>>;
+type System = RunningSystem;
 type ServiceName = 'detector' | 'decision' | 'executor' | 'auditor';
 
 const OPS_KEY = 'ops_e2e_key_0123456789';
 const TENANT_B_KEY = 'tnt_e2e_b_key_0123456789';
 const FLOW: Envelope['type'][] = ['incident.opened', 'remediation.planned', 'remediation.started', 'remediation.succeeded', 'incident.resolved'];
+
+interface AuditRow {
+  eventType: string;
+  traceId: string;
+}
+
+interface AuditPage {
+  items: AuditRow[];
+}
 
 interface AgentInstance {
   tenantId: string;
@@ -126,9 +134,9 @@ describe('autoheal end to end', () => {
     return events.find((e) => e.type === 'incident.opened')!.correlationId!;
   }
 
-  async function audit(tenantId: string, query: string, key = OPS_KEY): Promise<{ status: number; body: any }> {
+  async function audit(tenantId: string, query: string, key = OPS_KEY): Promise<{ status: number; body: AuditPage }> {
     const res = await fetch(`${auditorUrl}/v1/tenants/${tenantId}/audit${query}`, { headers: { authorization: `Bearer ${key}` } });
-    return { status: res.status, body: await res.json() };
+    return { status: res.status, body: (await res.json()) as AuditPage };
   }
 
   async function crash(name: ServiceName): Promise<void> {
@@ -142,7 +150,7 @@ describe('autoheal end to end', () => {
     await expectEventually(async () => {
       const { status, body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
       expect(status).toBe(200);
-      expect(body.items.map((r: { eventType: string }) => r.eventType)).toEqual(expect.arrayContaining(FLOW));
+      expect(body.items.map((r) => r.eventType)).toEqual(expect.arrayContaining(FLOW));
     }, { timeoutMs: 20_000 });
     const verify = await audit('e2e-a', '/verify');
     expect(verify.status).toBe(200);
@@ -150,7 +158,7 @@ describe('autoheal end to end', () => {
 
     // One trace per incident, spanning all four services.
     const { body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
-    const traceIds = new Set(body.items.map((r: { traceId: string }) => r.traceId));
+    const traceIds = new Set(body.items.map((r) => r.traceId));
     expect(traceIds.size).toBe(1);
     const [traceId] = [...traceIds];
     await expectEventually(() => {
@@ -188,7 +196,7 @@ describe('autoheal end to end', () => {
     const incidentId = await expectHealedOnce(instance);
     await expectEventually(async () => {
       const { body } = await audit('e2e-a', `?correlationId=${incidentId}&limit=100`);
-      const types: string[] = body.items.map((r: { eventType: string }) => r.eventType);
+      const types: string[] = body.items.map((r) => r.eventType);
       for (const type of FLOW) expect(types.filter((t) => t === type)).toHaveLength(1);
     }, { timeoutMs: 20_000 });
   });

@@ -41,15 +41,16 @@ describe('envelope', () => {
     expect(parseEnvelope(JSON.parse(JSON.stringify(heartbeat()))).ok).toBe(true);
   });
 
-  it.each([
-    ['data.intervalMs', (e: any) => ({ ...e, data: { ...e.data, intervalMs: 5 } })],
-    ['data.instance', (e: any) => ({ ...e, data: { ...e.data, instance: 'a.b' } })],
-    ['occurredAt', (e: any) => ({ ...e, occurredAt: '2026-01-01 10:00' })],
-    ['type', (e: any) => ({ ...e, type: 'health.unknown' })],
-    ['version', (e: any) => ({ ...e, version: 2 })],
-    ['data.extra', (e: any) => ({ ...e, data: { ...e.data, extra: 1 } })],
+  type Raw = Record<string, unknown> & { data: Record<string, unknown> };
+  it.each<[string, (e: Raw) => Raw]>([
+    ['data.intervalMs', (e) => ({ ...e, data: { ...e.data, intervalMs: 5 } })],
+    ['data.instance', (e) => ({ ...e, data: { ...e.data, instance: 'a.b' } })],
+    ['occurredAt', (e) => ({ ...e, occurredAt: '2026-01-01 10:00' })],
+    ['type', (e) => ({ ...e, type: 'health.unknown' })],
+    ['version', (e) => ({ ...e, version: 2 })],
+    ['data.extra', (e) => ({ ...e, data: { ...e.data, extra: 1 } })],
   ])('names the offending field %s', (field, mutate) => {
-    const result = parseEnvelope(mutate(JSON.parse(JSON.stringify(heartbeat()))));
+    const result = parseEnvelope(mutate(JSON.parse(JSON.stringify(heartbeat())) as Raw));
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error.message).toContain(field === 'data.extra' ? 'data' : field);
   });
@@ -61,7 +62,7 @@ describe('envelope', () => {
 
 describe('published JSON Schema', () => {
   it('is up to date with the zod contracts (run `npm run schema` after changing them)', () => {
-    const published = JSON.parse(readFileSync(join(__dirname, '..', 'schema', 'autoheal-events.schema.json'), 'utf8'));
+    const published: unknown = JSON.parse(readFileSync(join(__dirname, '..', 'schema', 'autoheal-events.schema.json'), 'utf8'));
     expect(published).toEqual(JSON.parse(JSON.stringify(buildEventsJsonSchema())));
   });
 });

@@ -96,3 +96,11 @@ export function newEvent<T extends EventType>(type: T, input: NewEventInput<T>):
   if (!parsed.ok) throw new Error(`refusing to build invalid ${type} event: ${parsed.error.message}`);
   return parsed.value as Envelope<T>;
 }
+
+/** The member of the envelope union with this type. */
+export type EventOf<T extends EventType> = Extract<Envelope, { type: T }>;
+
+/** Narrows an envelope to one type (e.g. to filter what a stream holds). */
+export function isEvent<T extends EventType>(event: Envelope, type: T): event is EventOf<T> {
+  return event.type === type;
+}

@@ -1,10 +1,10 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { context, trace } from '@opentelemetry/api';
 import { deadLetterRecord, newEvent, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
-import { expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { closeNats, connectNats, EventPublisher, PermanentError, provisionStreams, startConsumer, TransientError, type RunningConsumer } from './index.js';
 
 const spans = new InMemorySpanExporter();
@@ -15,14 +15,7 @@ function heartbeat(instance: string, sequence = 1) {
 }
 
 async function deadLetters(nc: NatsConnection): Promise<DeadLetterRecord[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(STREAMS.deadLetter.name);
-  const out: DeadLetterRecord[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(STREAMS.deadLetter.name, { seq });
-    if (m) out.push(deadLetterRecord.parse(m.json()));
-  }
-  return out;
+  return (await readStream<unknown>(nc, STREAMS.deadLetter.name)).map((r) => deadLetterRecord.parse(r));
 }
 
 describe('JetStream consumer (real nats-server)', () => {

@@ -35,7 +35,7 @@ export function dispositionOf(error: unknown): DispositionPayload {
     const p = payload as DispositionPayload;
     if (p.disposition === 'transient' || p.disposition === 'permanent') return p;
   }
-  const message = error instanceof Error ? error.message : typeof payload === 'object' && payload && 'message' in payload ? String((payload as { message: unknown }).message) : String(error);
+  const message = error instanceof Error ? error.message : typeof payload === 'object' && payload && 'message' in payload ? String(payload.message) : String(error);
   return { disposition: 'transient', code: 'unexpected_error', message };
 }
 

@@ -1,26 +1,22 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
-import { newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
+import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType } from '@autoheal/contracts';
 import { closeNats, connectNats, EventPublisher, JetStreamTransport, NATS_CONNECTION, provisionStreams } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
 import { DetectorModule } from '../detector.module.js';
 import { HEALTH_CONSUMER } from './health-events.handler.js';
 
 const INTERVAL_MS = 100;
 
+function ofType<T extends EventType>(events: Envelope[], type: T): EventOf<T>[] {
+  return events.filter((e) => isEvent(e, type));
+}
+
 async function incidentEvents(nc: NatsConnection): Promise<Envelope[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(STREAMS.incidents.name);
-  const out: Envelope[] = [];
-  for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(STREAMS.incidents.name, { seq });
-    if (m) out.push(m.json<Envelope>());
-  }
-  return out;
+  return readStream<Envelope>(nc, STREAMS.incidents.name);
 }
 
 describe('detector (real NATS and Postgres)', () => {
@@ -86,13 +82,13 @@ describe('detector (real NATS and Postgres)', () => {
     await new Promise((r) => setTimeout(r, 6 * INTERVAL_MS));
     const opened = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened');
     expect(opened).toHaveLength(1);
-    const incidentId = (opened[0] as Envelope<'incident.opened'>).data.incidentId;
+    const incidentId = ofType(opened, 'incident.opened')[0].data.incidentId;
     expect(opened[0].correlationId).toBe(incidentId);
 
     await beat('api-1');
     await expectEventually(async () => {
-      const resolved = (await incidentEvents(nc)).filter((e) => e.type === 'incident.resolved');
-      expect(resolved.map((e) => (e as Envelope<'incident.resolved'>).data.incidentId)).toEqual([incidentId]);
+      const resolved = ofType(await incidentEvents(nc), 'incident.resolved');
+      expect(resolved.map((e) => e.data.incidentId)).toEqual([incidentId]);
     });
     await stopDetector();
   });
@@ -102,7 +98,7 @@ describe('detector (real NATS and Postgres)', () => {
     await beat('api-2');
     await publisher.publish(newEvent('health.stopping', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance: 'api-2', reason: 'deploy' } }));
     await new Promise((r) => setTimeout(r, 8 * INTERVAL_MS));
-    const forApi2 = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened' && (e as Envelope<'incident.opened'>).data.instance === 'api-2');
+    const forApi2 = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance === 'api-2');
     expect(forApi2).toHaveLength(0);
     await stopDetector();
   });
@@ -112,7 +108,7 @@ describe('detector (real NATS and Postgres)', () => {
     const stopBeating = beatEvery('api-3');
     await beat('api-4');
     await expectEventually(async () => {
-      const ids = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened').map((e) => (e as Envelope<'incident.opened'>).data.instance);
+      const ids = ofType(await incidentEvents(nc), 'incident.opened').map((e) => e.data.instance);
       expect(ids).toContain('api-4');
     });
     await stopDetector();
@@ -120,7 +116,7 @@ describe('detector (real NATS and Postgres)', () => {
     await startDetector();
     await new Promise((r) => setTimeout(r, 8 * INTERVAL_MS));
     stopBeating();
-    const opened = (await incidentEvents(nc)).filter((e) => e.type === 'incident.opened').map((e) => (e as Envelope<'incident.opened'>).data.instance);
+    const opened = ofType(await incidentEvents(nc), 'incident.opened').map((e) => e.data.instance);
     expect(opened.filter((i) => i === 'api-3')).toHaveLength(0);
     expect(opened.filter((i) => i === 'api-4')).toHaveLength(1);
 

@@ -1,0 +1,45 @@
+// Types for system.js, so the end-to-end tests drive the system type-checked.
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number | undefined;
+  readonly logPath: string;
+  readonly restarts: number;
+  start(): unknown;
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
+}
+
+export interface ServicePorts {
+  auditor: number;
+  detector: number;
+  decision: number;
+  executor: number;
+}
+
+export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'agent';
+
+export interface StartSystemOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  stateDir: string;
+  ports?: Partial<ServicePorts>;
+  env?: Record<string, string>;
+  fleetFile?: string;
+  restartOnExit?: boolean;
+  onOutput?: (name: ProcessName, chunk: Buffer) => void;
+  onExit?: (name: ProcessName, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+export interface RunningSystem {
+  ports: ServicePorts;
+  services: Map<ProcessName, ManagedProcess>;
+  logDir: string;
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  restart(name: ProcessName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startSystem(options: StartSystemOptions): Promise<RunningSystem>;
+export function migrateAll(databaseUrl: string): void;
+export function waitForHealth(name: string, port: number, timeoutMs: number, logPath?: string): Promise<void>;
+export const DEFAULT_PORTS: ServicePorts;
+export const ROOT: string;
