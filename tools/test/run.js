@@ -8,6 +8,7 @@
 // failure makes the exit code non-zero. Extra arguments go to jest (`npm test -- --selectProjects unit`).
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
+const { existsSync, readFileSync, rmSync, mkdirSync } = require('node:fs');
 const { constants } = require('node:os');
 const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
 const { ensurePostgres, answers, redact } = require('../infra/ensure-postgres.js');
@@ -79,8 +80,21 @@ async function main() {
   if ((await step('build', () => run('npx', ['tsc', '-b', 'tsconfig.build.json'], env))) !== 0) return finish();
   await step('lint', () => run('npx', ['eslint', '.'], env));
   await step('typecheck tests', () => run('npx', ['tsc', '-p', 'tsconfig.spec.json'], env));
-  await step('jest', () => run('npx', ['jest', '--maxWorkers=2', ...jestArgs], env));
+  const resultsFile = join(ROOT, '.autoheal', 'jest-results.json');
+  mkdirSync(join(ROOT, '.autoheal'), { recursive: true });
+  rmSync(resultsFile, { force: true });
+  // Services under test log at warn unless asked otherwise; the e2e processes log to files.
+  const jestEnv = { ...env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' };
+  await step('jest', () => run('npx', ['jest', '--maxWorkers=2', '--json', `--outputFile=${resultsFile}`, ...jestArgs], jestEnv));
+  printTestCounts(resultsFile);
   return finish();
+}
+
+/** One plain closing line with the counts, whatever reporter Jest used. */
+function printTestCounts(file) {
+  if (!existsSync(file)) return;
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
 }
 
 async function finish() {

@@ -1,9 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { MessagingModule } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
-import { AuditorHealthChecks } from './auditor.health.js';
 import { AUDITOR_CONFIG } from './auditor.tokens.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import type { AuditorConfig } from './config.js';
@@ -37,9 +36,9 @@ export class AuditorModule {
         MessagingModule.forRoot({ servers: config.NATS_URL, name: 'auditor' }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: AUDITOR_SCHEMA, migrations: auditorMigrations, applicationName: AUDITOR_APPLICATION_NAME }),
         ObservabilityModule.forRoot({ service: 'auditor' }),
+        DependencyHealthModule,
         AuditLogModule,
       ],
-      providers: [AuditorHealthChecks],
     };
   }
 }

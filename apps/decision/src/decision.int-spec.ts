@@ -62,7 +62,9 @@ describe('decision service (real Postgres and nats-server)', () => {
     const info = await jsm.streams.info(name);
     const out: Envelope<T>[] = [];
     for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
-      const event = (await jsm.streams.getMessage(name, { seq })).json<Envelope>();
+      const stored = await jsm.streams.getMessage(name, { seq });
+      if (!stored) continue;
+      const event = stored.json<Envelope>();
       if (event.type === type) out.push(event as Envelope<T>);
     }
     return out;
@@ -74,7 +76,7 @@ describe('decision service (real Postgres and nats-server)', () => {
       const info = await jsm.consumers.info(STREAMS[stream].name, durable);
       expect(info.ack_floor.stream_seq).toBeGreaterThanOrEqual(seq);
       expect(info.num_ack_pending).toBe(0);
-      const [{ n }] = (await pg.query(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows;
+      const [{ n }] = (await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows;
       expect(n).toBe(0);
     }, { timeoutMs: 15_000 });
   }
@@ -127,7 +129,7 @@ describe('decision service (real Postgres and nats-server)', () => {
       data: { incidentId: incident.data.incidentId, service: 'api', instance: 'api-1', action: 'restart', policyVersion: policyVersionOf(TENANTS[0]) },
     });
     const { rows } = await pg.query(`SELECT remediation_id, status, planned_at FROM decision.remediations WHERE incident_id = $1`, [incident.data.incidentId]);
-    expect(rows).toEqual([{ remediation_id: plans[0].data.remediationId, status: 'planned', planned_at: expect.any(Date) }]);
+    expect(rows).toEqual([{ remediation_id: plans[0].data.remediationId, status: 'planned', planned_at: expect.any(Date) as Date }]);
   });
 
   it('plans once when the same event is delivered twice', async () => {
@@ -137,7 +139,7 @@ describe('decision service (real Postgres and nats-server)', () => {
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
 
     expect(forIncident(await published('remediations', 'remediation.planned'), incident.data.incidentId)).toHaveLength(1);
-    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM decision.inbox WHERE consumer = $1 AND event_id = $2`, [INCIDENTS_CONSUMER.durable, incident.id]);
+    const { rows } = await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.inbox WHERE consumer = $1 AND event_id = $2`, [INCIDENTS_CONSUMER.durable, incident.id]);
     expect(rows[0].n).toBe(1);
   });
 
@@ -208,7 +210,7 @@ describe('decision service (real Postgres and nats-server)', () => {
     const outcomes = await Promise.all(incidents.map((i) => planning.onIncidentOpened(i)));
     expect(outcomes.filter((o) => o.kind === 'planned')).toHaveLength(3);
     expect(outcomes.filter((o) => o.kind === 'escalated')).toHaveLength(9);
-    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = 'burst' AND planned_at IS NOT NULL`);
+    const { rows } = await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = 'burst' AND planned_at IS NOT NULL`);
     expect(rows[0].n).toBe(3);
   });
 

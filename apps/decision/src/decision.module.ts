@@ -1,12 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import type { DecisionConfig } from './config.js';
 import { DECISION_APPLICATION_NAME, DECISION_SCHEMA } from './data-source.js';
-import { DecisionHealthChecks } from './decision.health.js';
-import { DECISION_CONFIG, TENANT_PROFILES } from './decision.tokens.js';
+import { TENANT_PROFILES } from './decision.tokens.js';
 import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
@@ -32,13 +31,12 @@ export class DecisionModule {
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DECISION_SCHEMA, migrations: decisionMigrations, applicationName: DECISION_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: DECISION_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'decision' }),
+        DependencyHealthModule,
       ],
       controllers: [IncidentEventsHandler, OutcomeEventsHandler],
       providers: [
-        { provide: DECISION_CONFIG, useValue: config },
         { provide: TENANT_PROFILES, useValue: tenants },
         { provide: CLOCK, useValue: clock },
-        DecisionHealthChecks,
         TenantsService,
         PlanningService,
         OutcomesService,

@@ -1,3 +1,2 @@
-export const DECISION_CONFIG = Symbol('DECISION_CONFIG');
 /** The tenant profiles read from the tenants file at boot. */
 export const TENANT_PROFILES = Symbol('TENANT_PROFILES');

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock } from './clock.js';
@@ -21,6 +21,7 @@ export class DetectorModule {
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DETECTOR_SCHEMA, migrations: detectorMigrations, applicationName: 'autoheal-detector' }),
         OutboxRelayModule.forRoot({ schema: DETECTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'detector' }),
+        DependencyHealthModule,
       ],
       controllers: [HealthEventsHandler],
       providers: [{ provide: DETECTOR_CONFIG, useValue: config }, { provide: CLOCK, useValue: systemClock }, IncidentsService, DetectionService],

@@ -16,6 +16,8 @@ async function bootstrap(): Promise<void> {
     { strategy: new JetStreamTransport({ connection: app.get<NatsConnection>(NATS_CONNECTION), consumers: [HEALTH_CONSUMER], logger }) },
     { inheritAppConfig: true },
   );
+  // Module init first (state restored, outbox relay running), then the consumer, then HTTP.
+  await app.init();
   await app.startAllMicroservices();
   await app.listen(config.DETECTOR_PORT);
   logger.info({ port: config.DETECTOR_PORT }, 'detector listening');

@@ -4,8 +4,9 @@ import type { ExecutorConfig } from './config.js';
 export const REMEDIATIONS_DURABLE = 'executor-remediations';
 
 /**
- * Remediations to carry out. The ack deadline outlasts two agent timeouts, so a message is
- * not redelivered to another executor while this one still waits for the agent.
+ * Remediations to carry out. Several at once: each targets its own instance and waiting for
+ * an agent must not hold up the rest. A message stays ours while we wait for the agent (the
+ * transport sends in-progress acks), and comes back within the ack wait if we die.
  */
 export function remediationsConsumer(config: ExecutorConfig): RunConsumerSpec & { maxDeliver: number } {
   return {
@@ -13,6 +14,6 @@ export function remediationsConsumer(config: ExecutorConfig): RunConsumerSpec & 
     durable: REMEDIATIONS_DURABLE,
     filterSubject: 'remediation.>',
     maxDeliver: config.EXECUTOR_MAX_DELIVER,
-    ackWaitMs: Math.max(30_000, config.AGENT_TIMEOUT_MS * 2),
+    concurrency: 16,
   };
 }

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock, type Clock } from './clock.js';
@@ -9,7 +9,6 @@ import { NatsAgentDriver } from './drivers/nats-agent.driver.js';
 import { REMEDIATION_DRIVER } from './drivers/remediation-driver.js';
 import { ExecutionService } from './execution/execution.service.js';
 import { RemediationEventsHandler } from './execution/remediation-events.handler.js';
-import { ExecutorHealthChecks } from './executor.health.js';
 import { EXECUTOR_CONFIG } from './executor.tokens.js';
 import { executorMigrations } from './migrations/index.js';
 
@@ -28,6 +27,7 @@ export class ExecutorModule {
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: EXECUTOR_SCHEMA, migrations: executorMigrations, applicationName: EXECUTOR_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: EXECUTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'executor' }),
+        DependencyHealthModule,
       ],
       controllers: [RemediationEventsHandler],
       providers: [
@@ -35,7 +35,6 @@ export class ExecutorModule {
         { provide: CLOCK, useValue: clock },
         // The one driver today; choosing among several would happen here.
         { provide: REMEDIATION_DRIVER, useClass: NatsAgentDriver },
-        ExecutorHealthChecks,
         ExecutionService,
       ],
     };

@@ -5,7 +5,7 @@ import { parseEnvelope, STREAMS, subjectMismatch, type Envelope } from '@autohea
 import { deadLetter } from './dead-letter.js';
 import { dispositionOf, retryDelayMs } from './handler-errors.js';
 import { JetStreamContext } from './jetstream-context.js';
-import { DEFAULT_MAX_DELIVER, provisionConsumer, type ConsumerSpec } from './stream-provisioning.js';
+import { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, provisionConsumer, type ConsumerSpec } from './stream-provisioning.js';
 import { extractTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
@@ -80,11 +80,12 @@ export async function startConsumer(
   const concurrency = Math.max(1, spec.concurrency ?? 1);
   const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 2) });
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  const keepAliveMs = Math.max(100, Math.floor((spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
   const inFlight = new Set<Promise<void>>();
 
   const loop = (async () => {
     for await (const msg of messages) {
-      const work = handleMessage(js, msg, spec.durable, maxDeliver, handler, options.logger).finally(() => inFlight.delete(work));
+      const work = handleMessage(js, msg, spec.durable, maxDeliver, keepAliveMs, handler, options.logger).finally(() => inFlight.delete(work));
       inFlight.add(work);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
@@ -105,6 +106,7 @@ async function handleMessage(
   msg: JsMsg,
   durable: string,
   maxDeliver: number,
+  keepAliveMs: number,
   handler: EventHandler,
   logger: ConsumerLogger | undefined,
 ): Promise<void> {
@@ -129,11 +131,16 @@ async function handleMessage(
     outcome = { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail };
   } else {
     span.setAttribute('messaging.message.id', decoded.event.id);
+    // While the handler works (an agent restarting a process can take seconds), tell the
+    // server so; the ack wait can then stay short and a crashed consumer's messages come back fast.
+    const keepAlive = setInterval(() => msg.working(), keepAliveMs);
     try {
       await context.with(active, () => handler(decoded.event, new JetStreamContext(msg, durable)));
       outcome = { kind: 'ack' };
     } catch (error) {
       outcome = outcomeOfFailure(error, msg.info.deliveryCount, maxDeliver);
+    } finally {
+      clearInterval(keepAlive);
     }
   }
   await context.with(active, () => settle(js, msg, outcome, logger));

@@ -9,3 +9,4 @@ export * from './event-consumer.js';
 export * from './jetstream-transport.js';
 export * from './messaging.module.js';
 export * from './outbox-relay.module.js';
+export * from './dependency-health.module.js';

@@ -62,7 +62,11 @@ export interface ConsumerSpec {
 }
 
 export const DEFAULT_MAX_DELIVER = 5;
-export const DEFAULT_ACK_WAIT_MS = 30_000;
+/**
+ * Short, so that a consumer that dies mid-message has it redelivered within seconds; a
+ * handler that takes longer keeps its message with in-progress acks (see startConsumer).
+ */
+export const DEFAULT_ACK_WAIT_MS = 10_000;
 
 /** Durable pull consumer with explicit ack, added or updated to match the spec. */
 export async function provisionConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {

@@ -60,7 +60,7 @@ describe('planRemediation', () => {
     expect(decision.kind).toBe(expected.kind);
     if (expected.kind === 'plan') {
       expect(decision).toMatchObject({ kind: 'plan', action: expected.action });
-      expect(decision.candidates).toEqual([{ action: 'restart', allowed: true, reason: expect.any(String) }]);
+      expect(decision.candidates).toEqual([{ action: 'restart', allowed: true, reason: expect.any(String) as string }]);
       return;
     }
     if (decision.kind !== 'escalate') throw new Error('expected an escalation');
@@ -95,6 +95,6 @@ describe('planRemediation', () => {
 
   it('escalates without a refusal when the playbook has nothing for the incident', () => {
     const decision = planRemediation({ incident, now, profile: profile(), actionsInLastHour: 0, playbook: { heartbeat_missed: [] } });
-    expect(decision).toEqual({ kind: 'escalate', reason: expect.stringMatching(/no playbook/), candidates: [] });
+    expect(decision).toEqual({ kind: 'escalate', reason: expect.stringMatching(/no playbook/) as string, candidates: [] });
   });
 });

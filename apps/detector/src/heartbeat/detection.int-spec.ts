@@ -31,8 +31,8 @@ describe('detector (real NATS and Postgres)', () => {
     const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
     app = await NestFactory.create(DetectorModule.register(config), { logger: false });
     app.connectMicroservice({ strategy: new JetStreamTransport({ connection: app.get(NATS_CONNECTION), consumers: [HEALTH_CONSUMER] }) });
-    await app.startAllMicroservices();
     await app.init();
+    await app.startAllMicroservices();
   }
 
   async function stopDetector(): Promise<void> {

@@ -20,11 +20,15 @@ export type ExecutionOutcome =
   | { kind: 'already_finished'; status: FinalStatus }
   | { kind: 'finished'; status: FinalStatus; attempts: number }
   /** Another delivery of the same remediation recorded the outcome while this one waited. */
-  | { kind: 'finished_elsewhere' };
+  | { kind: 'finished_elsewhere' }
+  /** Another delivery holds the lease and is asking the driver right now: try again later. */
+  | { kind: 'in_progress_elsewhere' };
 
 export interface ExecuteOptions {
   /** The last delivery the stream will make: report an unreachable driver as a failure instead of retrying. */
   finalAttempt: boolean;
+  /** How long one attempt may hold the execution: longer than a driver call may take. */
+  leaseMs: number;
 }
 
 /**
@@ -53,11 +57,14 @@ export class ExecutionService {
       const now = this.clock.now();
       const claimed = await executionsRepository.claim(m, { remediationId, incidentId, ...target, action, driver: this.driver.name, startedAt: now });
       if (claimed) await appendToOutbox(m, EXECUTOR_SCHEMA, [startedEvent(event, this.driver.name, now)]);
-      return executionsRepository.beginAttempt(m, remediationId);
+      return executionsRepository.beginAttempt(m, remediationId, now, new Date(now.getTime() + options.leaseMs));
     });
     if (!attempt) {
+      // No lease: the row has a final status, or another delivery is asking the driver now.
       const row = await executionsRepository.find(this.db.manager, remediationId);
-      return { kind: 'already_finished', status: row?.status === 'failed' ? 'failed' : 'succeeded' };
+      if (!row) throw new Error(`execution ${remediationId} vanished after its claim`);
+      if (row.status === 'started') return { kind: 'in_progress_elsewhere' };
+      return { kind: 'already_finished', status: row.status };
     }
 
     let result: DriverResult;
@@ -68,7 +75,10 @@ export class ExecutionService {
       if (!(error instanceof DriverError)) throw error;
       executorMetrics.driverCalls.inc({ driver: this.driver.name, result: error.code });
       log.warn({ remediationId, attempt: attempt.attempts, code: error.code, err: error.message, finalAttempt: options.finalAttempt }, 'driver gave no answer');
-      if (!options.finalAttempt) throw error;
+      if (!options.finalAttempt) {
+        await executionsRepository.releaseLease(this.db.manager, remediationId);
+        throw error;
+      }
       // Out of deliveries: a human must look, so say it failed rather than leave it started forever.
       result = { ok: false, error: { code: error.code, message: `no answer after ${attempt.attempts} attempts: ${error.message}` } };
     }

@@ -73,16 +73,24 @@ export const executionsRepository = {
     return inserted.length === 1;
   },
 
-  /** Counts one more try at an unfinished execution; null when it has a final status. */
-  async beginAttempt(m: EntityManager, remediationId: string): Promise<ExecutionRow | null> {
+  /**
+   * Takes the lease on an unfinished execution and counts one more try; null when it has a
+   * final status or another delivery holds a lease that has not run out.
+   */
+  async beginAttempt(m: EntityManager, remediationId: string, now: Date, leaseUntil: Date): Promise<ExecutionRow | null> {
     const result: unknown = await m.query(
-      `UPDATE executor.executions SET attempts = attempts + 1
-       WHERE remediation_id = $1 AND status = 'started'
+      `UPDATE executor.executions SET attempts = attempts + 1, lease_until = $3
+       WHERE remediation_id = $1 AND status = 'started' AND (lease_until IS NULL OR lease_until <= $2)
        RETURNING ${COLUMNS}`,
-      [remediationId],
+      [remediationId, now, leaseUntil],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Gives the lease back after an attempt that ended without an answer, so a retry need not wait it out. */
+  async releaseLease(m: EntityManager, remediationId: string): Promise<void> {
+    await m.query(`UPDATE executor.executions SET lease_until = NULL WHERE remediation_id = $1 AND status = 'started'`, [remediationId]);
   },
 
   /** Sets the final status once; null when another attempt got there first. */
@@ -92,7 +100,7 @@ export const executionsRepository = {
     outcome: { status: 'succeeded' | 'failed'; finishedAt: Date; result: Record<string, unknown> },
   ): Promise<ExecutionRow | null> {
     const result: unknown = await m.query(
-      `UPDATE executor.executions SET status = $2, finished_at = $3, result = $4::jsonb
+      `UPDATE executor.executions SET status = $2, finished_at = $3, result = $4::jsonb, lease_until = NULL
        WHERE remediation_id = $1 AND status = 'started'
        RETURNING ${COLUMNS}`,
       [remediationId, outcome.status, outcome.finishedAt, JSON.stringify(outcome.result)],

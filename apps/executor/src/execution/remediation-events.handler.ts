@@ -6,7 +6,7 @@ import type { ExecutorConfig } from '../config.js';
 import { DriverError, DriverErrorCode } from '../drivers/driver.errors.js';
 import { REMEDIATIONS_DURABLE } from '../executor.consumers.js';
 import { EXECUTOR_CONFIG } from '../executor.tokens.js';
-import { ExecutionService } from './execution.service.js';
+import { ExecutionService, type ExecutionOutcome } from './execution.service.js';
 
 /** JetStream entry for remediation.>: executes planned and approved remediations, acks the rest. */
 @Controller()
@@ -21,15 +21,36 @@ export class RemediationEventsHandler {
     switch (event.type) {
       case 'remediation.planned':
       case 'remediation.approved':
-        try {
-          await this.execution.execute(event, { finalAttempt: ctx.deliveryCount >= this.config.EXECUTOR_MAX_DELIVER });
-        } catch (error) {
-          throw toTransportError(error);
-        }
-        return;
+        return this.execute(event, ctx);
       default:
         // Progress and outcomes (ours and others'), plans awaiting approval, escalations: not ours to act on.
         return;
+    }
+  }
+
+  private async execute(event: Envelope<'remediation.planned' | 'remediation.approved'>, ctx: JetStreamContext): Promise<void> {
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await this.execution.execute(event, {
+        finalAttempt: ctx.deliveryCount >= this.config.EXECUTOR_MAX_DELIVER,
+        // A driver call may take AGENT_TIMEOUT_MS; the lease outlasts it with a margin.
+        leaseMs: this.config.AGENT_TIMEOUT_MS + 5_000,
+      });
+    } catch (error) {
+      throw toTransportError(error);
+    }
+    switch (outcome.kind) {
+      case 'already_finished':
+      case 'finished':
+      case 'finished_elsewhere':
+        return;
+      case 'in_progress_elsewhere':
+        // Come back once the holder has finished or its lease has run out.
+        throw new TransientError('execution_in_progress', `remediation ${event.data.remediationId} is being executed by another delivery`);
+      default: {
+        const unreachable: never = outcome;
+        throw new Error(`unhandled execution outcome ${JSON.stringify(unreachable)}`);
+      }
     }
   }
 }

@@ -20,6 +20,9 @@ export class ExecutorInitial1763700200000 implements MigrationInterface {
         status         text NOT NULL CHECK (status IN ('started', 'succeeded', 'failed')),
         -- How many times the driver was asked; more than one after a crash or an unreachable agent.
         attempts       integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        -- The fencing lease: while it runs, only its holder asks the driver. A holder that
+        -- dies lets it run out, and the next delivery takes over.
+        lease_until    timestamptz,
         started_at     timestamptz NOT NULL,
         finished_at    timestamptz,
         result         jsonb,

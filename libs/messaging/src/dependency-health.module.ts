@@ -1,12 +1,11 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
-import { NATS_CONNECTION, natsIsHealthy } from '@autoheal/messaging';
 import { HealthCheckRegistry } from '@autoheal/telemetry';
+import { NATS_CONNECTION, natsIsHealthy } from './messaging.module.js';
 
-/** GET /health is ready when both things this service cannot work without answer. */
 @Injectable()
-export class ExecutorHealthChecks implements OnModuleInit {
+class DependencyHealthChecks implements OnModuleInit {
   constructor(
     private readonly registry: HealthCheckRegistry,
     private readonly db: DataSource,
@@ -21,3 +20,11 @@ export class ExecutorHealthChecks implements OnModuleInit {
     this.registry.register('nats', () => natsIsHealthy(this.nc));
   }
 }
+
+/**
+ * `GET /health` answers 200 only while both things every service cannot work without
+ * answer: its Postgres and its NATS connection. Needs ObservabilityModule, PersistenceModule
+ * and MessagingModule.
+ */
+@Module({ providers: [DependencyHealthChecks] })
+export class DependencyHealthModule {}
