@@ -18,6 +18,7 @@ const jestArgs = process.argv.slice(2);
 const results = [];
 let current = null;
 let postgres = null;
+let countsLine = null;
 
 function log(line) {
   process.stdout.write(`${line}\n`);
@@ -86,15 +87,15 @@ async function main() {
   // Services under test log at warn unless asked otherwise; the e2e processes log to files.
   const jestEnv = { ...env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' };
   await step('jest', () => run('npx', ['jest', '--maxWorkers=2', '--json', `--outputFile=${resultsFile}`, ...jestArgs], jestEnv));
-  printTestCounts(resultsFile);
+  countsLine = testCounts(resultsFile);
   return finish();
 }
 
 /** One plain closing line with the counts, whatever reporter Jest used. */
-function printTestCounts(file) {
-  if (!existsSync(file)) return;
+function testCounts(file) {
+  if (!existsSync(file)) return null;
   const r = JSON.parse(readFileSync(file, 'utf8'));
-  log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  return `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`;
 }
 
 async function finish() {
@@ -104,9 +105,11 @@ async function finish() {
   for (const r of results) log(`${r.code === 0 ? 'ok    ' : 'FAILED'} ${r.name} (${r.seconds} s)`);
   if (failed.length > 0) {
     log(`\nnpm test failed: ${failed.map((r) => r.name).join(', ')}`);
+    if (countsLine) log(countsLine);
     return failed[0].code || 1;
   }
   log('\nall steps passed');
+  if (countsLine) log(countsLine);
   return 0;
 }
 

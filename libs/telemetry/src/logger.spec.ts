@@ -16,6 +16,16 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
   return { stream, lines: () => chunks.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
+// These tests read info lines; the test runner may set a quieter level for everything else.
+const savedLevel = process.env.LOG_LEVEL;
+beforeAll(() => {
+  process.env.LOG_LEVEL = 'info';
+});
+afterAll(() => {
+  if (savedLevel === undefined) delete process.env.LOG_LEVEL;
+  else process.env.LOG_LEVEL = savedLevel;
+});
+
 describe('createLogger', () => {
   const saved = process.env.OTEL_SERVICE_NAME;
   beforeAll(() => context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
