@@ -26,6 +26,7 @@ export interface StartSystemOptions {
   fleetFile?: string;
   restartOnExit?: boolean;
   onOutput?: (name: ProcessName, chunk: Buffer) => void;
+  /** Called when a process exits without having been asked to stop. */
   onExit?: (name: ProcessName, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 

@@ -65,7 +65,7 @@ class ManagedProcess {
     child.once('exit', (code, signal) => {
       fs.closeSync(log);
       if (this.child === child) this.child = undefined;
-      if (this.options.onExit) this.options.onExit(this.name, code, signal);
+      if (this.options.onExit && !this.stopping) this.options.onExit(this.name, code, signal);
       // Supervisor behaviour: a service that dies on its own is started again.
       if (!this.stopping && this.options.restartOnExit) {
         this.restarts += 1;
