@@ -189,6 +189,8 @@ async function main() {
     const opened = rows.map(([, r]) => r.opened - r.signalAt);
     const restarted = rows.map(([, r]) => r.succeeded - r.signalAt);
     const restartOnly = rows.map(([, r]) => r.restartMs);
+    // What autoheal adds around the restart: detection, two decisions, three hops.
+    const overhead = rows.map(([, r]) => r.succeeded - r.signalAt - r.restartMs);
     const audited = rows.filter(([id]) => auditAt.has(id)).map(([id, r]) => auditAt.get(id) - r.signalAt);
 
     const line = (name, values, floorValues) => {
@@ -206,6 +208,7 @@ async function main() {
     line('restart done (3 hops)', restarted, floor[3]);
     line('audit row committed (4 hops)', audited, floor[4]);
     line('  of which the restart itself', restartOnly);
+    line('  the rest: autoheal overhead (3 hops)', overhead, floor[3]);
     console.log('\nThe restart itself (kill, spawn a Node process, wait for its /healthz) is real work the floor does not include.');
   } finally {
     await nc.drain().catch(() => undefined);
