@@ -1,10 +1,11 @@
 import type { z } from 'zod';
-import { heartbeatData, stoppingData } from './events/health.events.js';
+import { alertData, exitedData, heartbeatData, metricsData, stoppingData } from './events/health.events.js';
 import { incidentOpenedData, incidentResolvedData, incidentUpdatedData } from './events/incident.events.js';
 import {
   remediationApprovedData,
   remediationAwaitingApprovalData,
   remediationEscalatedData,
+  remediationEscalationDeliveredData,
   remediationFailedData,
   remediationPlannedData,
   remediationRejectedData,
@@ -12,7 +13,7 @@ import {
   remediationStartedData,
   remediationSucceededData,
 } from './events/remediation.events.js';
-import { complianceActionRefusedData } from './events/compliance.events.js';
+import { complianceActionRefusedData, complianceBreachData, compliancePolicyChangedData, complianceTtrAtRiskData } from './events/compliance.events.js';
 
 /**
  * Every event type that crosses a service boundary, with the schema of its `data` and its
@@ -21,6 +22,9 @@ import { complianceActionRefusedData } from './events/compliance.events.js';
 export const EVENT_CATALOG = {
   'health.heartbeat': { version: 1, data: heartbeatData },
   'health.stopping': { version: 1, data: stoppingData },
+  'health.metrics': { version: 1, data: metricsData },
+  'health.exited': { version: 1, data: exitedData },
+  'health.alert': { version: 1, data: alertData },
   'incident.opened': { version: 1, data: incidentOpenedData },
   'incident.updated': { version: 1, data: incidentUpdatedData },
   'incident.resolved': { version: 1, data: incidentResolvedData },
@@ -29,11 +33,15 @@ export const EVENT_CATALOG = {
   'remediation.approved': { version: 1, data: remediationApprovedData },
   'remediation.rejected': { version: 1, data: remediationRejectedData },
   'remediation.escalated': { version: 1, data: remediationEscalatedData },
+  'remediation.escalation_delivered': { version: 1, data: remediationEscalationDeliveredData },
   'remediation.started': { version: 1, data: remediationStartedData },
   'remediation.succeeded': { version: 1, data: remediationSucceededData },
   'remediation.failed': { version: 1, data: remediationFailedData },
   'remediation.rolled_back': { version: 1, data: remediationRolledBackData },
   'compliance.action_refused': { version: 1, data: complianceActionRefusedData },
+  'compliance.policy_changed': { version: 1, data: compliancePolicyChangedData },
+  'compliance.ttr_at_risk': { version: 1, data: complianceTtrAtRiskData },
+  'compliance.breach': { version: 1, data: complianceBreachData },
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOG;

@@ -57,6 +57,9 @@ export function subjectFor(event: Envelope): string {
   switch (event.type) {
     case 'health.heartbeat':
     case 'health.stopping':
+    case 'health.metrics':
+    case 'health.exited':
+    case 'health.alert':
       return healthSubject(event.tenantId, event.data.service, event.data.instance);
     default:
       return domainSubject(event.type, event.tenantId);

@@ -84,8 +84,19 @@ function describe(event: Envelope): Description {
       return { action: `${event.data.action}.roll_back`, outcome: 'failure' };
     case 'compliance.action_refused':
       return { action: `${event.data.action}.authorize`, outcome: 'refused' };
+    case 'compliance.policy_changed':
+      return { actor: event.data.changedBy, action: 'policy.change', outcome: 'success' };
+    case 'compliance.ttr_at_risk':
+      return { action: 'time_to_remediate.at_risk', outcome: 'info' };
+    case 'compliance.breach':
+      return { action: `${event.data.rule}.breach`, outcome: 'failure' };
+    case 'remediation.escalation_delivered':
+      return { action: `escalation.deliver.${event.data.kind}`, outcome: event.data.outcome === 'delivered' ? 'success' : 'failure' };
     case 'health.heartbeat':
     case 'health.stopping':
+    case 'health.metrics':
+    case 'health.exited':
+    case 'health.alert':
       // Not routed to the auditor (no consumer on health.>); described for completeness.
       return { action: event.type, outcome: 'info' };
     default: {

@@ -106,6 +106,13 @@ export class ExecutionService {
     switch (action) {
       case 'restart':
         return this.driver.restart(target, remediationId);
+      case 'replace':
+      case 'scale_out':
+      case 'failover':
+      case 'rollback':
+      case 'throttle':
+        // Planned only where a driver can carry it out; none can yet, so say so instead of pretending.
+        return Promise.resolve({ ok: false, error: { code: 'unsupported_action', message: `driver ${this.driver.name} cannot ${action}` } });
       default: {
         const unreachable: never = action;
         throw new Error(`no driver operation for action ${String(unreachable)}`);

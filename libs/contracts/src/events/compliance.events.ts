@@ -15,4 +15,45 @@ export const complianceActionRefusedData = z
   })
   .strict();
 
+/** A tenant document was applied: a new policy version is in force. */
+export const compliancePolicyChangedData = z
+  .object({
+    policyVersion: z.string().min(1),
+    previousVersion: z.string().min(1).nullable(),
+    changedBy: z.string().min(1),
+    /** Dotted paths of what changed, e.g. `profile.maxAutoActionsPerHour`. */
+    changes: z.array(z.object({ path: z.string(), from: z.unknown().optional(), to: z.unknown().optional() }).strict()),
+  })
+  .strict();
+
+/** An open incident is close to exceeding the tenant's maximum time to remediate. */
+export const complianceTtrAtRiskData = z
+  .object({
+    incidentId: z.uuid(),
+    service: subjectToken,
+    instance: z.union([subjectToken, z.literal('*')]),
+    openedAt: z.iso.datetime(),
+    deadlineAt: z.iso.datetime(),
+    maxTimeToRemediateMs: z.number().int().positive(),
+    policyVersion: z.string().min(1),
+  })
+  .strict();
+
+/** A compliance threshold was breached. */
+export const complianceBreachData = z
+  .object({
+    rule: z.enum(['time_to_remediate', 'availability']),
+    incidentId: z.uuid().optional(),
+    service: subjectToken.optional(),
+    observed: z.number(),
+    threshold: z.number(),
+    windowMs: z.number().int().positive().optional(),
+    reason: z.string().min(1),
+    policyVersion: z.string().min(1),
+  })
+  .strict();
+
+export type CompliancePolicyChangedData = z.infer<typeof compliancePolicyChangedData>;
+export type ComplianceTtrAtRiskData = z.infer<typeof complianceTtrAtRiskData>;
+export type ComplianceBreachData = z.infer<typeof complianceBreachData>;
 export type ComplianceActionRefusedData = z.infer<typeof complianceActionRefusedData>;

@@ -1,14 +1,48 @@
 import { z } from 'zod';
 import { subjectToken } from '../subject-token.js';
 
-export const incidentKind = z.enum(['heartbeat_missed']);
+/**
+ * heartbeat_missed: a hang (N intervals silent); crashed: the process ended; error_rate, latency,
+ * saturation: a threshold held; anomaly: a jump against the instance's own baseline; slo_burn:
+ * the error budget burns too fast; predicted: a metric is on course to cross its threshold;
+ * check_failed: a named custom check; alert: a firing Alertmanager alert.
+ */
+export const incidentKind = z.enum([
+  'heartbeat_missed',
+  'crashed',
+  'error_rate',
+  'latency',
+  'saturation',
+  'anomaly',
+  'slo_burn',
+  'predicted',
+  'check_failed',
+  'alert',
+]);
+
+/**
+ * Why nothing should act on an incident blindly: a large share of the whole fleet failing
+ * at once points at the detector or the network, not at the instances.
+ */
+export const suspectedCause = z.enum(['detector_or_network']);
 export const incidentSeverity = z.enum(['critical', 'major', 'minor']);
 
 const incidentTarget = {
   incidentId: z.uuid(),
   service: subjectToken,
-  instance: subjectToken,
+  /** The instance, or `*` for a service-level incident that groups failing instances. */
+  instance: z.union([subjectToken, z.literal('*')]),
   kind: incidentKind,
+};
+
+/** Optional facts on opened/updated incidents; absent means false / none. */
+const incidentFlags = {
+  scope: z.enum(['instance', 'service']).optional(),
+  /** The instance flapped inside the window: one incident is kept instead of new ones. */
+  flapping: z.boolean().optional(),
+  suspectedCause: suspectedCause.optional(),
+  /** For a service-level incident: the instance incidents it groups. */
+  members: z.array(subjectToken).max(1000).optional(),
 };
 
 export const incidentOpenedData = z
@@ -21,6 +55,7 @@ export const incidentOpenedData = z
     /** signalAt → incident published, as measured by the detector. */
     detectionLatencyMs: z.number().nonnegative(),
     evidence: z.record(z.string(), z.unknown()),
+    ...incidentFlags,
   })
   .strict();
 
@@ -29,6 +64,7 @@ export const incidentUpdatedData = z
     ...incidentTarget,
     severity: incidentSeverity,
     evidence: z.record(z.string(), z.unknown()),
+    ...incidentFlags,
   })
   .strict();
 
@@ -42,6 +78,7 @@ export const incidentResolvedData = z
   .strict();
 
 export type IncidentKind = z.infer<typeof incidentKind>;
+export type SuspectedCause = z.infer<typeof suspectedCause>;
 export type IncidentSeverity = z.infer<typeof incidentSeverity>;
 export type IncidentOpenedData = z.infer<typeof incidentOpenedData>;
 export type IncidentUpdatedData = z.infer<typeof incidentUpdatedData>;

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { subjectToken } from '../subject-token.js';
 
-export const remediationAction = z.enum(['restart']);
+/**
+ * restart the process; replace it with a fresh instance; scale_out the service; failover to a
+ * standby; rollback the last deployment; throttle incoming traffic.
+ */
+export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle']);
 
 const target = {
   remediationId: z.uuid(),
@@ -16,12 +20,25 @@ export const candidateConsidered = z
   .object({ action: remediationAction, allowed: z.boolean(), reason: z.string() })
   .strict();
 
+/** What the policy looked at to decide, kept with the decision for the auditor. */
+const explanation = {
+  policyVersion: z.string().min(1),
+  reason: z.string().min(1),
+  candidates: z.array(candidateConsidered),
+  /** Inputs the policy used (profile thresholds, counters, windows), as it saw them. */
+  inputs: z.record(z.string(), z.unknown()).optional(),
+};
+
 export const remediationPlannedData = z
   .object({
     ...target,
-    policyVersion: z.string().min(1),
-    reason: z.string().min(1),
-    candidates: z.array(candidateConsidered),
+    ...explanation,
+    /** Allowed candidates to try, in order, if verification of this one fails. */
+    fallbacks: z.array(remediationAction).optional(),
+    /** Recorded but not to be executed (tenant or playbook in dry-run mode). */
+    dryRun: z.boolean().optional(),
+    /** Allowed during a change freeze because the playbook marks the action as emergency. */
+    emergency: z.boolean().optional(),
   })
   .strict();
 
@@ -38,10 +55,22 @@ export const remediationEscalatedData = z
     incidentId: z.uuid(),
     remediationId: z.uuid().optional(),
     service: subjectToken,
-    instance: subjectToken,
-    policyVersion: z.string().min(1),
-    reason: z.string().min(1),
-    candidates: z.array(candidateConsidered),
+    instance: z.union([subjectToken, z.literal('*')]),
+    ...explanation,
+  })
+  .strict();
+
+/** An escalation was delivered to (or finally failed to reach) a paging or webhook target. */
+export const remediationEscalationDeliveredData = z
+  .object({
+    incidentId: z.uuid(),
+    target: z.string().min(1).max(200),
+    kind: z.enum(['pagerduty', 'webhook']),
+    outcome: z.enum(['delivered', 'failed']),
+    attempts: z.number().int().positive(),
+    status: z.number().int().optional(),
+    error: z.string().max(1000).optional(),
+    dedupKey: z.string().min(1).max(255),
   })
   .strict();
 
@@ -65,6 +94,7 @@ export type RemediationAction = z.infer<typeof remediationAction>;
 export type CandidateConsidered = z.infer<typeof candidateConsidered>;
 export type RemediationPlannedData = z.infer<typeof remediationPlannedData>;
 export type RemediationEscalatedData = z.infer<typeof remediationEscalatedData>;
+export type RemediationEscalationDeliveredData = z.infer<typeof remediationEscalationDeliveredData>;
 export type RemediationStartedData = z.infer<typeof remediationStartedData>;
 export type RemediationSucceededData = z.infer<typeof remediationSucceededData>;
 export type RemediationFailedData = z.infer<typeof remediationFailedData>;
