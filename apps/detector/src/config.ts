@@ -7,6 +7,12 @@ const schema = z.object({
   /** Heartbeat intervals an instance may miss before it is declared hung. */
   DETECTOR_MISSED_INTERVALS: z.coerce.number().int().min(1).max(100).default(3),
   DETECTOR_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Optional JSON file: per-tenant/service rule overrides and maintenance windows (validated at boot). */
+  DETECTOR_RULES_FILE: z.string().min(1).optional(),
+  /** Flapping: an incident whose fingerprint opened DETECTOR_FLAP_MAX_OPENS times within the window is held open. */
+  DETECTOR_FLAP_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
+  DETECTOR_FLAP_MAX_OPENS: z.coerce.number().int().min(1).max(1_000).default(3),
+  DETECTOR_FLAP_HOLD_MS: z.coerce.number().int().min(0).default(60_000),
 });
 
 export type DetectorConfig = z.infer<typeof schema>;

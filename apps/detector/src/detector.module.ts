@@ -5,11 +5,13 @@ import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock } from './clock.js';
 import type { DetectorConfig } from './config.js';
 import { DETECTOR_SCHEMA } from './data-source.js';
-import { DETECTOR_CONFIG } from './detector.tokens.js';
+import { DETECTOR_CONFIG, RULES_FILE } from './detector.tokens.js';
 import { DetectionService } from './heartbeat/detection.service.js';
 import { HealthEventsHandler } from './heartbeat/health-events.handler.js';
 import { IncidentsService } from './incidents/incidents.service.js';
+import { IngestModule } from './ingest/ingest.module.js';
 import { detectorMigrations } from './migrations/index.js';
+import { loadRulesFile } from './signals/rules-file.js';
 
 @Module({})
 export class DetectorModule {
@@ -22,9 +24,17 @@ export class DetectorModule {
         OutboxRelayModule.forRoot({ schema: DETECTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'detector' }),
         DependencyHealthModule,
+        IngestModule.forRoot(),
       ],
       controllers: [HealthEventsHandler],
-      providers: [{ provide: DETECTOR_CONFIG, useValue: config }, { provide: CLOCK, useValue: systemClock }, IncidentsService, DetectionService],
+      providers: [
+        { provide: DETECTOR_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: systemClock },
+        // Read and validated while the module is built: a bad rules file stops the boot.
+        { provide: RULES_FILE, useValue: loadRulesFile(config.DETECTOR_RULES_FILE) },
+        IncidentsService,
+        DetectionService,
+      ],
     };
   }
 }

@@ -19,6 +19,12 @@ export class HealthEventsHandler {
           return await this.detection.onHeartbeat(event);
         case 'health.stopping':
           return await this.detection.onStopping(event);
+        case 'health.metrics':
+          return await this.detection.onMetrics(event);
+        case 'health.exited':
+          return await this.detection.onExited(event);
+        case 'health.alert':
+          return await this.detection.onAlert(event);
         default:
           // Only health.* is routed here; anything else is acknowledged and ignored.
           return;

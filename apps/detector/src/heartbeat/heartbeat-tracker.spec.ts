@@ -46,6 +46,16 @@ describe('HeartbeatTracker', () => {
     expect(tracker.observeHeartbeat(api2, 1000, 53_001)).toBe('recovered');
   });
 
+  it('lets no heartbeat replayed after a restart set a deadline inside the first window', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.restore([{ ...api1, intervalMs: 1000, lastSeenAt: 40_000, state: 'alive' }], 50_000);
+    // Sent while the detector was down, read after it came back: not a reason to open at once.
+    tracker.observeHeartbeat(api1, 1000, 45_000);
+    tracker.observeHeartbeat(api2, 1000, 46_000);
+    expect(tracker.expire(52_999)).toEqual([]);
+    expect(tracker.expire(53_000).map((m) => m.target.instance).sort()).toEqual(['api-1', 'api-2']);
+  });
+
   it('never reports an instance missing twice without a heartbeat between (any sequence)', () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant('beat' as const), at: fc.integer({ min: 0, max: 100 }) }),
@@ -80,5 +90,30 @@ describe('HeartbeatTracker', () => {
         }
       }),
     );
+  });
+  it('an exit removes the deadline unless the instance announced a planned stop', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api2, 1000, 0);
+    expect(tracker.observeExited(api1)).toBe(true);
+    tracker.observeStopping(api2);
+    expect(tracker.observeExited(api2)).toBe(false);
+    expect(tracker.get(api1)?.state).toBe('exited');
+    expect(tracker.expire(10_000)).toEqual([]);
+    expect(tracker.observeHeartbeat(api1, 1000, 11_000)).toBe('alive');
+    expect(tracker.expire(13_999)).toEqual([]);
+    expect(tracker.expire(14_000).map((m) => m.target.instance)).toEqual(['api-1']);
+  });
+
+  it('rechecks a missing instance at the time asked, and only a missing one', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api2, 1000, 0);
+    expect(tracker.expire(3_000)).toHaveLength(2);
+    tracker.observeHeartbeat(api2, 1000, 3_500);
+    tracker.recheckAt(api1, 5_000);
+    tracker.recheckAt(api2, 4_000);
+    expect(tracker.expire(4_999).map((m) => m.target.instance)).toEqual([]);
+    expect(tracker.expire(5_000).map((m) => [m.target.instance, m.deadlineAt])).toEqual([['api-1', 5_000]]);
   });
 });

@@ -6,7 +6,8 @@ export interface InstanceRef {
   instance: string;
 }
 
-export type InstanceState = 'alive' | 'missing' | 'stopped';
+/** `stopped`: a planned stop; `exited`: its supervisor saw the process end (a crash). Neither has a deadline. */
+export type InstanceState = 'alive' | 'missing' | 'stopped' | 'exited';
 
 export interface TrackedInstance extends InstanceRef {
   intervalMs: number;
@@ -36,6 +37,12 @@ export class HeartbeatTracker {
   private readonly instances = new Map<string, TrackedInstance>();
   private readonly deadlines = new DeadlineHeap();
   private readonly dirty = new Set<string>();
+  /**
+   * When this tracker began watching (a restart's `now`). No deadline falls less than one full
+   * window after it: heartbeats replayed from the backlog carry old send times, and a deadline
+   * computed from one of them would have passed before the newer ones behind it are read.
+   */
+  private watchingSince = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly missedIntervals: number) {
     if (!Number.isInteger(missedIntervals) || missedIntervals < 1) throw new Error('missedIntervals must be a positive integer');
@@ -55,14 +62,14 @@ export class HeartbeatTracker {
     this.dirty.add(key);
     if (!current) {
       this.instances.set(key, { ...ref, intervalMs, lastSeenAt: seenAt, state: 'alive' });
-      this.deadlines.set(key, seenAt + intervalMs * this.missedIntervals);
+      this.deadlines.set(key, this.deadlineAfter(seenAt, intervalMs));
       return 'first_seen';
     }
     const previousState = current.state;
     current.intervalMs = intervalMs;
     current.lastSeenAt = Math.max(current.lastSeenAt, seenAt);
     current.state = 'alive';
-    this.deadlines.set(key, current.lastSeenAt + intervalMs * this.missedIntervals);
+    this.deadlines.set(key, this.deadlineAfter(current.lastSeenAt, intervalMs));
     return previousState === 'missing' ? 'recovered' : 'alive';
   }
 
@@ -79,6 +86,29 @@ export class HeartbeatTracker {
     this.deadlines.delete(key);
     this.dirty.add(key);
     return wasMissing;
+  }
+
+  /**
+   * The supervisor saw the process end. Returns false for an instance that announced a planned
+   * stop (its exit is expected); otherwise the deadline goes — the crash is the incident, a
+   * hang incident for the same death would be a duplicate.
+   */
+  observeExited(ref: InstanceRef): boolean {
+    const key = instanceKey(ref);
+    const current = this.instances.get(key);
+    if (current?.state === 'stopped') return false;
+    if (current) {
+      current.state = 'exited';
+      this.deadlines.delete(key);
+      this.dirty.add(key);
+    }
+    return true;
+  }
+
+  /** Looks at a missing instance again at `at` (a maintenance window may be over by then). */
+  recheckAt(ref: InstanceRef, at: number): void {
+    const key = instanceKey(ref);
+    if (this.instances.get(key)?.state === 'missing') this.deadlines.set(key, at);
   }
 
   nextDeadline(): number | undefined {
@@ -101,14 +131,17 @@ export class HeartbeatTracker {
    * be declared missing: a restart must not open incidents on its own.
    */
   restore(saved: TrackedInstance[], now: number): void {
+    this.watchingSince = now;
     for (const s of saved) {
       const key = instanceKey(s);
       this.instances.set(key, { ...s });
-      if (s.state === 'alive') {
-        const window = s.intervalMs * this.missedIntervals;
-        this.deadlines.set(key, Math.max(s.lastSeenAt + window, now + window));
-      }
+      if (s.state === 'alive') this.deadlines.set(key, this.deadlineAfter(s.lastSeenAt, s.intervalMs));
     }
+  }
+
+  private deadlineAfter(lastSeenAt: number, intervalMs: number): number {
+    const window = intervalMs * this.missedIntervals;
+    return Math.max(lastSeenAt, this.watchingSince) + window;
   }
 
   /** Instances changed since the last call; the caller persists them. */

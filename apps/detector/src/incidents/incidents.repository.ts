@@ -1,33 +1,129 @@
 import type { EntityManager } from 'typeorm';
-import type { IncidentKind, IncidentSeverity } from '@autoheal/contracts';
-import type { InstanceRef } from '../heartbeat/heartbeat-tracker.js';
+import type { IncidentKind, IncidentSeverity, SuspectedCause } from '@autoheal/contracts';
+import type { FingerprintParts } from './lifecycle/lifecycle.types.js';
 
-export interface OpenIncidentRow extends InstanceRef {
+export interface OpenIncidentRow extends FingerprintParts {
   incidentId: string;
-  kind: IncidentKind;
+  fingerprint: string;
+  scope: 'instance' | 'service';
+  severity: IncidentSeverity;
   signalAt: Date;
   openedAt: Date;
+  flapping: boolean;
+  suspectedCause?: SuspectedCause;
+  members?: string[];
   traceContext: Record<string, string>;
 }
 
 export interface NewIncidentRow extends OpenIncidentRow {
+  evidence: Record<string, unknown>;
+}
+
+export interface IncidentChange {
   severity: IncidentSeverity;
   evidence: Record<string, unknown>;
+  flapping: boolean;
+  suspectedCause?: SuspectedCause;
+  members?: string[];
+  updatedAt: Date;
+}
+
+interface OpenRowRecord {
+  incident_id: string;
+  fingerprint: string;
+  tenant_id: string;
+  service: string;
+  instance: string;
+  kind: IncidentKind;
+  rule_key: string;
+  scope: 'instance' | 'service';
+  severity: IncidentSeverity;
+  signal_at: Date;
+  opened_at: Date;
+  flapping: boolean;
+  suspected_cause: SuspectedCause | null;
+  members: string[] | null;
+  trace_context: Record<string, string>;
+}
+
+const OPEN_COLUMNS = `incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, signal_at, opened_at,
+  flapping, suspected_cause, members, trace_context`;
+
+function toRow(r: OpenRowRecord): OpenIncidentRow {
+  return {
+    incidentId: r.incident_id,
+    fingerprint: r.fingerprint,
+    tenantId: r.tenant_id,
+    service: r.service,
+    instance: r.instance,
+    kind: r.kind,
+    ruleKey: r.rule_key,
+    scope: r.scope,
+    severity: r.severity,
+    signalAt: r.signal_at,
+    openedAt: r.opened_at,
+    flapping: r.flapping,
+    suspectedCause: r.suspected_cause ?? undefined,
+    members: r.members ?? undefined,
+    traceContext: r.trace_context,
+  };
+}
+
+/** pg returns [rows, count] for UPDATE … RETURNING through TypeORM. */
+function affected(result: unknown[]): number {
+  return Array.isArray(result[0]) ? (result[0] as unknown[]).length : result.length;
 }
 
 /** The only SQL about incidents. Every write takes the caller's transaction. */
 export const incidentsRepository = {
-  /** Inserts unless the instance already has an open incident of this kind; true when inserted. */
+  /** Inserts unless the fingerprint already has an open incident; true when inserted. */
   async insertOpen(m: EntityManager, row: NewIncidentRow): Promise<boolean> {
     const inserted: unknown[] = await m.query(
       `INSERT INTO detector.incidents
-         (incident_id, tenant_id, service, instance, kind, severity, status, signal_at, opened_at, evidence, trace_context)
-       VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10)
-       ON CONFLICT (tenant_id, service, instance, kind) WHERE status = 'open' DO NOTHING
+         (incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, status, signal_at, opened_at,
+          evidence, trace_context, flapping, suspected_cause, members)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $15, $16)
+       ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
        RETURNING incident_id`,
-      [row.incidentId, row.tenantId, row.service, row.instance, row.kind, row.severity, row.signalAt, row.openedAt, row.evidence, row.traceContext],
+      [
+        row.incidentId,
+        row.fingerprint,
+        row.tenantId,
+        row.service,
+        row.instance,
+        row.kind,
+        row.ruleKey,
+        row.scope,
+        row.severity,
+        row.signalAt,
+        row.openedAt,
+        row.evidence,
+        row.traceContext,
+        row.flapping,
+        row.suspectedCause ?? null,
+        row.members === undefined ? null : JSON.stringify(row.members),
+      ],
     );
     return inserted.length === 1;
+  },
+
+  /** Applies a change to a still-open incident; true when it was open. */
+  async update(m: EntityManager, incidentId: string, change: IncidentChange): Promise<boolean> {
+    const updated: unknown[] = await m.query(
+      `UPDATE detector.incidents
+         SET severity = $2, evidence = $3, flapping = $4, suspected_cause = $5, members = $6, updated_at = $7
+       WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
+      [
+        incidentId,
+        change.severity,
+        change.evidence,
+        change.flapping,
+        change.suspectedCause ?? null,
+        change.members === undefined ? null : JSON.stringify(change.members),
+        change.updatedAt,
+      ],
+    );
+    return affected(updated) === 1;
   },
 
   /** Marks it resolved if it is still open; true when this call resolved it. */
@@ -37,34 +133,16 @@ export const incidentsRepository = {
        WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
       [incidentId, resolvedAt, reason],
     );
-    // pg returns [rows, count] for UPDATE … RETURNING through TypeORM.
-    const rows = Array.isArray(updated[0]) ? (updated[0] as unknown[]) : updated;
-    return rows.length === 1;
+    return affected(updated) === 1;
   },
 
   async findOpen(m: EntityManager): Promise<OpenIncidentRow[]> {
-    const rows: {
-      incident_id: string;
-      tenant_id: string;
-      service: string;
-      instance: string;
-      kind: IncidentKind;
-      signal_at: Date;
-      opened_at: Date;
-      trace_context: Record<string, string>;
-    }[] = await m.query(
-      `SELECT incident_id, tenant_id, service, instance, kind, signal_at, opened_at, trace_context
-       FROM detector.incidents WHERE status = 'open'`,
-    );
-    return rows.map((r) => ({
-      incidentId: r.incident_id,
-      tenantId: r.tenant_id,
-      service: r.service,
-      instance: r.instance,
-      kind: r.kind,
-      signalAt: r.signal_at,
-      openedAt: r.opened_at,
-      traceContext: r.trace_context,
-    }));
+    const rows: OpenRowRecord[] = await m.query(`SELECT ${OPEN_COLUMNS} FROM detector.incidents WHERE status = 'open'`);
+    return rows.map(toRow);
+  },
+
+  async findOpenByFingerprint(m: EntityManager, fingerprint: string): Promise<OpenIncidentRow | undefined> {
+    const rows: OpenRowRecord[] = await m.query(`SELECT ${OPEN_COLUMNS} FROM detector.incidents WHERE status = 'open' AND fingerprint = $1`, [fingerprint]);
+    return rows.length === 0 ? undefined : toRow(rows[0]);
   },
 };

@@ -1,24 +1,40 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
-import { newEvent, newEventId, type IncidentSeverity } from '@autoheal/contracts';
+import { newEvent, newEventId } from '@autoheal/contracts';
 import { contextFromCarrier } from '@autoheal/messaging';
 import { appendToOutbox } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
-import type { MissedHeartbeat } from '../heartbeat/heartbeat-tracker.js';
-import { incidentsRepository, type OpenIncidentRow } from './incidents.repository.js';
+import { incidentsRepository, type NewIncidentRow, type OpenIncidentRow } from './incidents.repository.js';
+import type { IncidentCommand, IncidentFlags } from './lifecycle/lifecycle.types.js';
 
 export const DETECTOR_PRODUCER = 'detector';
 const tracer = trace.getTracer('autoheal-detector');
 
-/** Severity of a hang: every instance of a tenant's API answers its users, so a hang is major by default. */
-export function severityForMissedHeartbeat(missed: MissedHeartbeat): IncidentSeverity {
-  return missed.missedIntervals >= 10 ? 'critical' : 'major';
+type OpenCommand = Extract<IncidentCommand, { type: 'open' }>;
+type UpdateCommand = Extract<IncidentCommand, { type: 'update' }>;
+
+/** The optional flags as the contract carries them: absent means false / none. */
+function flagsData(flags: IncidentFlags): { scope: 'instance' | 'service'; flapping?: true; suspectedCause?: 'detector_or_network'; members?: string[] } {
+  return {
+    scope: flags.scope,
+    ...(flags.flapping ? { flapping: true as const } : {}),
+    ...(flags.suspectedCause ? { suspectedCause: flags.suspectedCause } : {}),
+    ...(flags.members ? { members: flags.members } : {}),
+  };
+}
+
+export interface OpenResult {
+  row: OpenIncidentRow;
+  /** False when the database already held an open incident for the fingerprint (adopted, nothing published). */
+  opened: boolean;
+  /** signalAt → commit, as published. */
+  detectionLatencyMs: number;
 }
 
 /**
- * Opens and resolves incidents: the row and its event commit in one transaction (outbox),
- * and the database refuses a second open incident for the same instance.
+ * Opens, updates and resolves incidents: the row and its event commit in one transaction
+ * (outbox), and the database refuses a second open incident for the same fingerprint.
  */
 @Injectable()
 export class IncidentsService {
@@ -27,42 +43,46 @@ export class IncidentsService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** Returns the opened incident, or null when one was already open. */
-  async openForMissedHeartbeat(missed: MissedHeartbeat): Promise<OpenIncidentRow | null> {
+  /** Opens it, or returns the incident already open for the fingerprint. */
+  async open(command: OpenCommand): Promise<OpenResult> {
     // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
-    const span = tracer.startSpan('incident.detect', { root: true, attributes: { 'autoheal.tenant': missed.target.tenantId, 'autoheal.instance': missed.target.instance } }, ROOT_CONTEXT);
-    const ctx = trace.setSpan(ROOT_CONTEXT, span);
+    const span = tracer.startSpan(
+      'incident.detect',
+      { root: true, attributes: { 'autoheal.tenant': command.target.tenantId, 'autoheal.instance': command.target.instance, 'autoheal.kind': command.target.kind } },
+      ROOT_CONTEXT,
+    );
     try {
-      return await context.with(ctx, () => this.open(missed));
+      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command));
     } finally {
       span.end();
     }
   }
 
-  private async open(missed: MissedHeartbeat): Promise<OpenIncidentRow | null> {
-    const now = this.clock.now();
-    const { target } = missed;
+  private async openInTrace(command: OpenCommand): Promise<OpenResult> {
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
-    const row = {
-      incidentId: newEventId(now.getTime()),
-      tenantId: target.tenantId,
-      service: target.service,
-      instance: target.instance,
-      kind: 'heartbeat_missed' as const,
-      severity: severityForMissedHeartbeat(missed),
-      signalAt: new Date(missed.deadlineAt),
-      openedAt: now,
-      traceContext,
-      evidence: {
-        lastHeartbeatAt: new Date(target.lastSeenAt).toISOString(),
-        intervalMs: target.intervalMs,
-        missedIntervals: missed.missedIntervals,
-        deadlineAt: new Date(missed.deadlineAt).toISOString(),
-      },
-    };
-    const opened = await this.db.transaction(async (m) => {
-      if (!(await incidentsRepository.insertOpen(m, row))) return false;
+    return this.db.transaction(async (m) => {
+      const now = this.clock.now();
+      const row: NewIncidentRow = {
+        ...command.target,
+        incidentId: newEventId(now.getTime()),
+        fingerprint: command.fingerprint,
+        scope: command.flags.scope,
+        severity: command.severity,
+        signalAt: new Date(command.signalAt),
+        openedAt: now,
+        flapping: command.flags.flapping,
+        suspectedCause: command.flags.suspectedCause,
+        members: command.flags.members,
+        traceContext,
+        evidence: command.evidence,
+      };
+      const detectionLatencyMs = Math.max(0, now.getTime() - command.signalAt);
+      if (!(await incidentsRepository.insertOpen(m, row))) {
+        const existing = await incidentsRepository.findOpenByFingerprint(m, command.fingerprint);
+        if (!existing) throw new Error(`incident ${command.fingerprint} neither inserted nor open`);
+        return { row: existing, opened: false, detectionLatencyMs };
+      }
       const event = newEvent('incident.opened', {
         tenantId: row.tenantId,
         producer: DETECTOR_PRODUCER,
@@ -76,50 +96,89 @@ export class IncidentsService {
           severity: row.severity,
           signalAt: row.signalAt.toISOString(),
           detectedAt: now.toISOString(),
-          detectionLatencyMs: Math.max(0, now.getTime() - missed.deadlineAt),
-          evidence: row.evidence,
+          detectionLatencyMs,
+          evidence: { ...row.evidence, ruleKey: row.ruleKey },
+          ...flagsData(command.flags),
         },
       });
       await appendToOutbox(m, 'detector', [event]);
-      return true;
+      return { row, opened: true, detectionLatencyMs };
     });
-    return opened ? row : null;
+  }
+
+  /** Publishes new severity, evidence or flags of a still-open incident, in its trace; false when it was no longer open. */
+  async update(incident: OpenIncidentRow, command: UpdateCommand): Promise<boolean> {
+    return this.inIncidentTrace(incident, 'incident.update', () =>
+      this.db.transaction(async (m) => {
+        const now = this.clock.now();
+        const changed = await incidentsRepository.update(m, incident.incidentId, {
+          severity: command.severity,
+          evidence: command.evidence,
+          flapping: command.flags.flapping,
+          suspectedCause: command.flags.suspectedCause,
+          members: command.flags.members,
+          updatedAt: now,
+        });
+        if (!changed) return false;
+        const event = newEvent('incident.updated', {
+          tenantId: incident.tenantId,
+          producer: DETECTOR_PRODUCER,
+          correlationId: incident.incidentId,
+          occurredAt: now,
+          data: {
+            incidentId: incident.incidentId,
+            service: incident.service,
+            instance: incident.instance,
+            kind: incident.kind,
+            severity: command.severity,
+            evidence: { ...command.evidence, ruleKey: incident.ruleKey },
+            ...flagsData(command.flags),
+          },
+        });
+        await appendToOutbox(m, 'detector', [event]);
+        return true;
+      }),
+    );
   }
 
   /** Resolves it if still open, inside the incident's own trace. */
   async resolve(incident: OpenIncidentRow, reason: string): Promise<boolean> {
-    const parent = contextFromCarrier(incident.traceContext);
-    const span = tracer.startSpan('incident.resolve', { attributes: { 'autoheal.incident_id': incident.incidentId } }, parent);
-    try {
-      return await context.with(trace.setSpan(parent, span), async () => {
+    return this.inIncidentTrace(incident, 'incident.resolve', () =>
+      this.db.transaction(async (m) => {
         const now = this.clock.now();
-        return this.db.transaction(async (m) => {
-          if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason))) return false;
-          const event = newEvent('incident.resolved', {
-            tenantId: incident.tenantId,
-            producer: DETECTOR_PRODUCER,
-            correlationId: incident.incidentId,
-            occurredAt: now,
-            data: {
-              incidentId: incident.incidentId,
-              service: incident.service,
-              instance: incident.instance,
-              kind: incident.kind,
-              resolvedAt: now.toISOString(),
-              reason,
-              durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
-            },
-          });
-          await appendToOutbox(m, 'detector', [event]);
-          return true;
+        if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason))) return false;
+        const event = newEvent('incident.resolved', {
+          tenantId: incident.tenantId,
+          producer: DETECTOR_PRODUCER,
+          correlationId: incident.incidentId,
+          occurredAt: now,
+          data: {
+            incidentId: incident.incidentId,
+            service: incident.service,
+            instance: incident.instance,
+            kind: incident.kind,
+            resolvedAt: now.toISOString(),
+            reason: reason.slice(0, 500),
+            durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
+          },
         });
-      });
-    } finally {
-      span.end();
-    }
+        await appendToOutbox(m, 'detector', [event]);
+        return true;
+      }),
+    );
   }
 
   findOpen(): Promise<OpenIncidentRow[]> {
     return incidentsRepository.findOpen(this.db.manager);
+  }
+
+  private async inIncidentTrace<T>(incident: OpenIncidentRow, name: string, work: () => Promise<T>): Promise<T> {
+    const parent: Context = contextFromCarrier(incident.traceContext);
+    const span = tracer.startSpan(name, { attributes: { 'autoheal.incident_id': incident.incidentId } }, parent);
+    try {
+      return await context.with(trace.setSpan(parent, span), work);
+    } finally {
+      span.end();
+    }
   }
 }

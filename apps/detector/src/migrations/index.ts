@@ -1,3 +1,4 @@
 import { DetectorInitial1763700000000 } from './1763700000000-detector-initial.js';
+import { DetectorIncidentLifecycle1763800000000 } from './1763800000000-detector-incident-lifecycle.js';
 
-export const detectorMigrations = [DetectorInitial1763700000000];
+export const detectorMigrations = [DetectorInitial1763700000000, DetectorIncidentLifecycle1763800000000];

@@ -1,0 +1,376 @@
+import type { IncidentKind, IncidentSeverity } from '@autoheal/contracts';
+import { DeadlineHeap } from '../../heartbeat/deadline-heap.js';
+import {
+  fingerprintOf,
+  type FingerprintParts,
+  type IncidentCommand,
+  type IncidentFlags,
+  type LifecycleConfig,
+  type LifecycleSignal,
+  type RestoredIncident,
+} from './lifecycle.types.js';
+
+interface OpenIncident {
+  fingerprint: string;
+  target: FingerprintParts;
+  severity: IncidentSeverity;
+  signalAt: number;
+  evidence: Record<string, unknown>;
+  flags: IncidentFlags;
+  lastPublishedAt: number;
+  /** Set while a flapping incident waits out its hold before resolving. */
+  holdUntil?: number;
+}
+
+const SEVERITY_RANK: Record<IncidentSeverity, number> = { minor: 0, major: 1, critical: 2 };
+const MAX_MEMBERS = 1000;
+
+export const SERVICE_RULE_KEY = 'service';
+
+export function serviceFingerprintOf(tenantId: string, service: string): string {
+  return `${tenantId}.${service}.*.${SERVICE_RULE_KEY}`;
+}
+
+function serviceKeyOf(tenantId: string, service: string): string {
+  return `${tenantId}.${service}`;
+}
+
+/**
+ * Turns level signals into incident commands, in memory, no I/O, time passed in.
+ *
+ * - One open incident per fingerprint; a repeated firing level updates it (severity or flag
+ *   changes at once, evidence at most every `evidenceUpdateIntervalMs`).
+ * - Flapping: once a fingerprint has opened `maxOpens` times inside the window, its incident is
+ *   held open, marked flapping, and resolves only after the condition stayed resolved `holdMs`.
+ * - Service level: when enough of a service's known instances have open incidents, one extra
+ *   incident (instance `*`) groups them; the instance incidents stay.
+ * - Fleet wide: when a large share of every known instance starts failing inside a short
+ *   window, new incidents carry `suspectedCause: detector_or_network`.
+ * - A suppressed (maintenance, planned stop) firing signal opens nothing.
+ */
+export class IncidentLifecycle {
+  private readonly open = new Map<string, OpenIncident>();
+  /** Epoch ms of each open per fingerprint inside the flapping window, oldest first. */
+  private readonly opens = new Map<string, number[]>();
+  private readonly historyExpiry = new DeadlineHeap();
+  private readonly holds = new DeadlineHeap();
+  /** service key → instance → open instance-scope fingerprints of it. */
+  private readonly failing = new Map<string, Map<string, Map<string, IncidentKind>>>();
+  private readonly known = new Map<string, Set<string>>();
+  private knownTotal = 0;
+  /** Instances that went from healthy to failing, newest last, for the fleet-wide check. */
+  private readonly starts: { at: number; instanceKey: string }[] = [];
+  private startsHead = 0;
+  private readonly recentStarts = new Map<string, number>();
+  private fleetSuspect = false;
+
+  constructor(private readonly config: LifecycleConfig) {}
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  get suspectingFleet(): boolean {
+    return this.fleetSuspect;
+  }
+
+  isOpen(fingerprint: string): boolean {
+    return this.open.has(fingerprint);
+  }
+
+  /** Whether any instance-scope incident of the instance is open: two map lookups, for the heartbeat hot path. */
+  hasOpenFor(tenantId: string, service: string, instance: string): boolean {
+    return this.failing.get(serviceKeyOf(tenantId, service))?.has(instance) ?? false;
+  }
+
+  /** signalAt of the open incident, if any: a liveness signal older than that cannot end it. */
+  openSignalAt(fingerprint: string): number | undefined {
+    return this.open.get(fingerprint)?.signalAt;
+  }
+
+  /** Incidents the database holds open at boot; call before anything else. */
+  restore(incidents: readonly RestoredIncident[]): void {
+    for (const r of incidents) {
+      const target: FingerprintParts = { tenantId: r.tenantId, service: r.service, instance: r.instance, kind: r.kind, ruleKey: r.ruleKey };
+      const scope = r.instance === '*' ? 'service' : 'instance';
+      this.open.set(r.fingerprint, {
+        fingerprint: r.fingerprint,
+        target,
+        severity: r.severity,
+        signalAt: r.signalAt,
+        evidence: {},
+        flags: { scope, flapping: r.flapping, suspectedCause: r.suspectedCause, members: r.members },
+        lastPublishedAt: Number.NEGATIVE_INFINITY,
+      });
+      if (scope === 'instance') {
+        this.noteInstance(r.tenantId, r.service, r.instance);
+        this.markFailing(target, r.fingerprint);
+      }
+    }
+  }
+
+  /** An instance exists (it spoke): it counts towards its service's and the fleet's size. */
+  noteInstance(tenantId: string, service: string, instance: string): void {
+    const key = serviceKeyOf(tenantId, service);
+    let set = this.known.get(key);
+    if (!set) this.known.set(key, (set = new Set()));
+    if (!set.has(instance)) {
+      set.add(instance);
+      this.knownTotal++;
+    }
+  }
+
+  /**
+   * A planned stop: every open incident of the instance resolves (no flapping hold — the stop is
+   * the explanation) and the instance no longer counts towards its service.
+   */
+  forgetInstance(tenantId: string, service: string, instance: string, now: number, reason: string): IncidentCommand[] {
+    const commands: IncidentCommand[] = [];
+    const key = serviceKeyOf(tenantId, service);
+    const mine = this.failing.get(key)?.get(instance);
+    if (mine) for (const fp of [...mine.keys()]) this.resolve(fp, now, reason, commands);
+    const set = this.known.get(key);
+    if (set?.delete(instance)) {
+      this.knownTotal--;
+      if (set.size === 0) this.known.delete(key);
+    }
+    this.regroupService(tenantId, service, now, now, commands);
+    return commands;
+  }
+
+  apply(signal: LifecycleSignal, now: number): IncidentCommand[] {
+    const commands: IncidentCommand[] = [];
+    const fingerprint = fingerprintOf(signal);
+    const current = this.open.get(fingerprint);
+    if (signal.instance !== '*') this.noteInstance(signal.tenantId, signal.service, signal.instance);
+    if (signal.firing) {
+      if (current) this.refresh(current, signal, now, commands);
+      else if (!signal.suppressed) this.openFor(fingerprint, signal, now, commands);
+    } else if (current && current.holdUntil === undefined) {
+      if (current.flags.flapping || this.opensInWindow(fingerprint, now) >= this.config.flapping.maxOpens) {
+        current.holdUntil = now + this.config.flapping.holdMs;
+        this.holds.set(fingerprint, current.holdUntil);
+        if (!current.flags.flapping) {
+          current.flags = { ...current.flags, flapping: true };
+          this.publishUpdate(current, now, commands);
+        }
+      } else {
+        this.resolve(fingerprint, now, 'resolve condition holds', commands);
+      }
+    }
+    return commands;
+  }
+
+  /** Held resolutions that came due, and housekeeping of flapping history. */
+  tick(now: number): IncidentCommand[] {
+    const commands: IncidentCommand[] = [];
+    for (const { key } of this.holds.popDue(now)) {
+      const incident = this.open.get(key);
+      if (incident?.holdUntil !== undefined && incident.holdUntil <= now) {
+        this.resolve(key, now, `stable for ${this.config.flapping.holdMs} ms after flapping`, commands);
+      }
+    }
+    for (const { key } of this.historyExpiry.popDue(now)) {
+      const history = this.opens.get(key);
+      if (!history) continue;
+      this.trim(history, now);
+      if (history.length === 0) this.opens.delete(key);
+      else this.historyExpiry.set(key, history[history.length - 1] + this.config.flapping.windowMs);
+    }
+    return commands;
+  }
+
+  /** When `tick` next has work, so the caller arms one timer instead of polling. */
+  nextDueAt(): number | undefined {
+    const a = this.holds.peek()?.deadline;
+    const b = this.historyExpiry.peek()?.deadline;
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return Math.min(a, b);
+  }
+
+  private refresh(current: OpenIncident, signal: LifecycleSignal, now: number, commands: IncidentCommand[]): void {
+    let urgent = false;
+    if (current.holdUntil !== undefined) {
+      // The condition came back while a flapping incident was held: it stays the one incident.
+      this.holds.delete(current.fingerprint);
+      current.holdUntil = undefined;
+      this.recordOpen(current.fingerprint, now);
+    }
+    if (current.severity !== signal.severity) {
+      current.severity = signal.severity;
+      urgent = true;
+    }
+    current.evidence = signal.evidence;
+    if (urgent || now - current.lastPublishedAt >= this.config.evidenceUpdateIntervalMs) this.publishUpdate(current, now, commands);
+  }
+
+  private openFor(fingerprint: string, signal: LifecycleSignal, now: number, commands: IncidentCommand[]): void {
+    const opens = this.recordOpen(fingerprint, now);
+    const target: FingerprintParts = { tenantId: signal.tenantId, service: signal.service, instance: signal.instance, kind: signal.kind, ruleKey: signal.ruleKey };
+    const instanceKey = `${signal.tenantId}.${signal.service}.${signal.instance}`;
+    const wasHealthy = !this.failing.get(serviceKeyOf(signal.tenantId, signal.service))?.has(signal.instance);
+    this.updateFleet(now, wasHealthy ? instanceKey : undefined, commands);
+    const incident: OpenIncident = {
+      fingerprint,
+      target,
+      severity: signal.severity,
+      signalAt: signal.signalAt,
+      evidence: signal.evidence,
+      flags: { scope: 'instance', flapping: opens > this.config.flapping.maxOpens, suspectedCause: this.fleetSuspect ? 'detector_or_network' : undefined },
+      lastPublishedAt: now,
+    };
+    this.open.set(fingerprint, incident);
+    commands.push({ type: 'open', fingerprint, target, severity: incident.severity, signalAt: incident.signalAt, evidence: incident.evidence, flags: { ...incident.flags } });
+    this.markFailing(target, fingerprint);
+    this.regroupService(signal.tenantId, signal.service, signal.signalAt, now, commands);
+  }
+
+  private resolve(fingerprint: string, now: number, reason: string, commands: IncidentCommand[]): void {
+    const incident = this.open.get(fingerprint);
+    if (!incident) return;
+    this.open.delete(fingerprint);
+    if (incident.holdUntil !== undefined) this.holds.delete(fingerprint);
+    commands.push({ type: 'resolve', fingerprint, target: incident.target, reason, at: now });
+    if (incident.flags.scope === 'instance') {
+      const { tenantId, service, instance } = incident.target;
+      const byInstance = this.failing.get(serviceKeyOf(tenantId, service));
+      const mine = byInstance?.get(instance);
+      mine?.delete(fingerprint);
+      if (mine?.size === 0) byInstance!.delete(instance);
+      if (byInstance?.size === 0) this.failing.delete(serviceKeyOf(tenantId, service));
+      this.regroupService(tenantId, service, now, now, commands);
+    }
+  }
+
+  private publishUpdate(incident: OpenIncident, now: number, commands: IncidentCommand[]): void {
+    incident.lastPublishedAt = now;
+    commands.push({ type: 'update', fingerprint: incident.fingerprint, target: incident.target, severity: incident.severity, evidence: incident.evidence, flags: { ...incident.flags } });
+  }
+
+  private markFailing(target: FingerprintParts, fingerprint: string): void {
+    const key = serviceKeyOf(target.tenantId, target.service);
+    let byInstance = this.failing.get(key);
+    if (!byInstance) this.failing.set(key, (byInstance = new Map<string, Map<string, IncidentKind>>()));
+    let mine = byInstance.get(target.instance);
+    if (!mine) byInstance.set(target.instance, (mine = new Map<string, IncidentKind>()));
+    mine.set(fingerprint, target.kind);
+  }
+
+  /** Opens, updates or resolves the service-level incident after a member changed. */
+  private regroupService(tenantId: string, service: string, signalAt: number, now: number, commands: IncidentCommand[]): void {
+    const key = serviceKeyOf(tenantId, service);
+    const byInstance = this.failing.get(key);
+    const failingCount = byInstance?.size ?? 0;
+    const knownCount = this.known.get(key)?.size ?? 0;
+    const needed = Math.max(this.config.service.minInstances, Math.ceil(this.config.service.share * knownCount));
+    const fingerprint = serviceFingerprintOf(tenantId, service);
+    const current = this.open.get(fingerprint);
+    if (failingCount < needed || !byInstance) {
+      if (current) this.resolve(fingerprint, now, `${failingCount} of ${knownCount} instances failing, below ${needed}`, commands);
+      return;
+    }
+    const members = [...byInstance.keys()].sort().slice(0, MAX_MEMBERS);
+    const evidence = { failingInstances: failingCount, knownInstances: knownCount, threshold: needed };
+    const severity = this.worstSeverity(byInstance);
+    if (!current) {
+      const target: FingerprintParts = { tenantId, service, instance: '*', kind: this.commonKind(byInstance), ruleKey: SERVICE_RULE_KEY };
+      const incident: OpenIncident = {
+        fingerprint,
+        target,
+        severity,
+        signalAt,
+        evidence,
+        flags: { scope: 'service', flapping: false, members, suspectedCause: this.fleetSuspect ? 'detector_or_network' : undefined },
+        lastPublishedAt: now,
+      };
+      this.open.set(fingerprint, incident);
+      commands.push({ type: 'open', fingerprint, target, severity, signalAt, evidence, flags: { ...incident.flags } });
+      return;
+    }
+    const before = current.flags.members?.join(',');
+    if (before === members.join(',') && current.severity === severity) return;
+    current.flags = { ...current.flags, members };
+    current.severity = severity;
+    current.evidence = evidence;
+    this.publishUpdate(current, now, commands);
+  }
+
+  private worstSeverity(byInstance: Map<string, Map<string, IncidentKind>>): IncidentSeverity {
+    let worst: IncidentSeverity = 'minor';
+    for (const fps of byInstance.values()) {
+      for (const fp of fps.keys()) {
+        const s = this.open.get(fp)?.severity;
+        if (s && SEVERITY_RANK[s] > SEVERITY_RANK[worst]) worst = s;
+      }
+    }
+    return worst;
+  }
+
+  private commonKind(byInstance: Map<string, Map<string, IncidentKind>>): IncidentKind {
+    const counts = new Map<IncidentKind, number>();
+    for (const fps of byInstance.values()) for (const kind of fps.values()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    let best: IncidentKind = 'heartbeat_missed';
+    let bestCount = 0;
+    for (const [kind, count] of counts) {
+      if (count > bestCount) [best, bestCount] = [kind, count];
+    }
+    return best;
+  }
+
+  private recordOpen(fingerprint: string, now: number): number {
+    let history = this.opens.get(fingerprint);
+    if (!history) this.opens.set(fingerprint, (history = []));
+    this.trim(history, now);
+    history.push(now);
+    this.historyExpiry.set(fingerprint, now + this.config.flapping.windowMs);
+    return history.length;
+  }
+
+  private opensInWindow(fingerprint: string, now: number): number {
+    const history = this.opens.get(fingerprint);
+    if (!history) return 0;
+    this.trim(history, now);
+    return history.length;
+  }
+
+  private trim(history: number[], now: number): void {
+    const from = now - this.config.flapping.windowMs;
+    let drop = 0;
+    while (drop < history.length && history[drop] <= from) drop++;
+    if (drop > 0) history.splice(0, drop);
+  }
+
+  /**
+   * Called on every open; `startedKey` is an instance that went from healthy to failing. When enough of the fleet did so inside the window,
+   * the detector (or its network) is the likelier fault: flag what opened in the window too.
+   */
+  private updateFleet(now: number, startedKey: string | undefined, commands: IncidentCommand[]): void {
+    const from = now - this.config.fleet.windowMs;
+    while (this.startsHead < this.starts.length && this.starts[this.startsHead].at <= from) {
+      const old = this.starts[this.startsHead++];
+      if (this.recentStarts.get(old.instanceKey) === old.at) this.recentStarts.delete(old.instanceKey);
+    }
+    if (this.startsHead > 1024 && this.startsHead * 2 > this.starts.length) {
+      this.starts.splice(0, this.startsHead);
+      this.startsHead = 0;
+    }
+    if (startedKey !== undefined) {
+      this.starts.push({ at: now, instanceKey: startedKey });
+      this.recentStarts.set(startedKey, now);
+    }
+    const needed = Math.max(this.config.fleet.minInstances, Math.ceil(this.config.fleet.share * this.knownTotal));
+    const suspect = this.recentStarts.size >= needed;
+    if (suspect && !this.fleetSuspect) {
+      for (const incident of this.open.values()) {
+        const { tenantId, service, instance } = incident.target;
+        const key = instance === '*' ? undefined : `${tenantId}.${service}.${instance}`;
+        if (key !== undefined && this.recentStarts.has(key) && incident.flags.suspectedCause === undefined) {
+          incident.flags = { ...incident.flags, suspectedCause: 'detector_or_network' };
+          this.publishUpdate(incident, now, commands);
+        }
+      }
+    }
+    this.fleetSuspect = suspect;
+  }
+}

@@ -1,0 +1,31 @@
+/** Why an ingest request was refused. The exception filter maps each to an HTTP status. */
+export enum IngestErrorCode {
+  MissingApiKey = 'missing_api_key',
+  UnknownApiKey = 'unknown_api_key',
+  TenantForbidden = 'tenant_forbidden',
+  PayloadTooLarge = 'payload_too_large',
+  MalformedJson = 'malformed_json',
+  InvalidEvent = 'invalid_event',
+  RateLimited = 'rate_limited',
+  Unavailable = 'ingest_unavailable',
+}
+
+/** One rejected event (or alert): its position in the request and the first offending field. */
+export interface IngestViolation {
+  /** Position in `events` / `alerts`; null when the request as a whole is malformed. */
+  index: number | null;
+  /** Dotted path from the request body's root, e.g. `events.3.data.intervalMs`. */
+  field: string;
+  message: string;
+}
+
+export class IngestError extends Error {
+  constructor(
+    readonly code: IngestErrorCode,
+    message: string,
+    readonly details: { violations?: IngestViolation[]; retryAfterSeconds?: number } = {},
+  ) {
+    super(message);
+    this.name = 'IngestError';
+  }
+}

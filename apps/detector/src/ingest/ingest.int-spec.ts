@@ -1,0 +1,216 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
+import { readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { IngestModule } from './ingest.module.js';
+
+const KEYS = 'acme=acme-key-1234,globex=globex-key-1234,initech=initech-key-1234';
+let nowMs = Date.parse('2026-01-01T00:00:00Z');
+const clock = { now: () => new Date(nowMs) };
+
+function heartbeat(tenantId: string, instance: string, overrides: Record<string, unknown> = {}): Envelope {
+  const event = newEvent('health.heartbeat', { tenantId, producer: 'http-test', data: { service: 'api', instance, intervalMs: 1000, sequence: 0 } });
+  return { ...event, ...overrides };
+}
+
+describe('HTTP ingest (real NATS)', () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  let app: INestApplication;
+  let base: string;
+
+  async function post(path: string, body: unknown, key: string | null = 'acme-key-1234', raw?: string) {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
+      body: raw ?? JSON.stringify(body),
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  const healthEvents = async () => readStream<Envelope>(nc, STREAMS.health.name);
+  const deadLetters = async (consumer: string) =>
+    (await readStream<DeadLetterRecord>(nc, STREAMS.deadLetter.name)).filter((r) => r.consumer === consumer);
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connectNats({ servers: nats.url, name: 'ingest-test', onClosedForGood: () => undefined });
+    await provisionStreams(nc);
+    @Module({
+      imports: [
+        MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-test' }),
+        IngestModule.forRoot({ DETECTOR_INGEST_API_KEYS: KEYS, DETECTOR_INGEST_RATE_PER_SEC: '10', DETECTOR_INGEST_BURST: '500', DETECTOR_INGEST_MAX_BODY_BYTES: '262144' }, clock),
+      ],
+    })
+    class TestIngestRoot {}
+    app = await NestFactory.create(TestIngestRoot, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    const address = (app.getHttpServer() as Server).address() as AddressInfo;
+    base = `http://127.0.0.1:${address.port}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await closeNats(nc);
+    await nats?.stop();
+  });
+
+  describe('health-events', () => {
+    it('accepts one envelope and a batch, publishing each with its id as Nats-Msg-Id', async () => {
+      const single = heartbeat('acme', 'api-1');
+      const one = await post('/v1/tenants/acme/health-events', single);
+      expect(one).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [single.id] } });
+
+      const batch = [heartbeat('acme', 'api-2'), newEvent('health.metrics', { tenantId: 'acme', producer: 'http-test', data: { service: 'api', instance: 'api-2', samples: [{ at: new Date().toISOString(), windowMs: 1000, requests: 10, errors: 1 }] } })];
+      const many = await post('/v1/tenants/acme/health-events', { events: batch });
+      expect(many).toMatchObject({ status: 202, body: { accepted: 2 } });
+
+      const again = await post('/v1/tenants/acme/health-events', single);
+      expect(again).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 1 } });
+
+      const stored = await healthEvents();
+      expect(stored.map((e) => e.id).sort()).toEqual([single.id, ...batch.map((e) => e.id)].sort());
+      const jsm = await jetstreamManager(nc);
+      const first = await jsm.streams.getMessage(STREAMS.health.name, { seq: 1 });
+      expect(first?.subject).toBe('health.acme.api.api-1');
+      expect(first?.header.get('Nats-Msg-Id')).toBe(single.id);
+    });
+
+    it('refuses a batch with an invalid event: 400 naming index and field, nothing published, the invalid one dead-lettered', async () => {
+      const before = (await healthEvents()).length;
+      const good = heartbeat('acme', 'api-3');
+      const bad = heartbeat('acme', 'api-4');
+      (bad.data as { intervalMs: number }).intervalMs = 5;
+      const res = await post('/v1/tenants/acme/health-events', { events: [good, bad] });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'invalid_event', violations: [{ index: 1, field: 'events.1.data.intervalMs' }] });
+      expect(res.body.message).toContain('events.1.data.intervalMs');
+      expect(await healthEvents()).toHaveLength(before);
+
+      const letters = await deadLetters('http-ingest');
+      expect(letters).toHaveLength(1);
+      const letter = deadLetterRecord.parse(letters[0]);
+      expect(letter).toMatchObject({ reason: 'invalid_payload', stream: 'HEALTH', subject: 'POST /v1/tenants/acme/health-events' });
+      expect(letter.detail).toContain('events.1.data.intervalMs');
+      expect(letter.headers['Autoheal-Event-Index']).toEqual(['1']);
+      expect(JSON.parse(letter.payload)).toEqual(bad);
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(STREAMS.deadLetter.name, { subjects_filter: 'deadletter.HEALTH.http-ingest' });
+      expect(info.state.subjects).toEqual({ 'deadletter.HEALTH.http-ingest': 1 });
+    });
+
+    it.each([
+      ['another tenant', heartbeat('globex', 'api-1'), 'tenantId'],
+      ['a non-health type', newEvent('incident.resolved', { tenantId: 'acme', producer: 'x', data: { incidentId: '0195f3c0-0000-7000-8000-000000000000', service: 'api', instance: 'api-1', kind: 'heartbeat_missed', resolvedAt: new Date().toISOString(), reason: 'x', durationMs: 1 } }), 'type'],
+      ['a wildcard instance', heartbeat('acme', 'api-1', { data: { service: 'api', instance: '*', intervalMs: 1000, sequence: 0 } }), 'data.instance'],
+    ])('refuses %s', async (_name, event, field) => {
+      const res = await post('/v1/tenants/acme/health-events', event);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ violations: [{ index: 0, field }] });
+    });
+
+    it('dead-letters a body that is not JSON', async () => {
+      const res = await post('/v1/tenants/acme/health-events', null, 'acme-key-1234', '{"id": ');
+      expect(res).toMatchObject({ status: 400, body: { code: 'malformed_json' } });
+      const letters = await deadLetters('http-ingest');
+      expect(letters.some((l) => l.payload === '{"id": ' && l.reason === 'invalid_payload')).toBe(true);
+    });
+
+    it.each([
+      ['no key', null, 401, 'missing_api_key'],
+      ['an unknown key', 'nobody-key-1234', 401, 'unknown_api_key'],
+      ["another tenant's key", 'globex-key-1234', 403, 'tenant_forbidden'],
+    ])('refuses %s', async (_name, key, status, code) => {
+      const res = await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-1'), key);
+      expect(res).toMatchObject({ status, body: { code } });
+    });
+
+    it('refuses a body over the limit with 413', async () => {
+      const res = await post('/v1/tenants/acme/health-events', { events: [heartbeat('acme', 'api-1', { producer: 'x'.repeat(300_000) })] });
+      expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+    });
+
+    it('accepts a body larger than the default 100 KB JSON limit', async () => {
+      const events = Array.from({ length: 400 }, (_, i) => heartbeat('initech', `api-${i}`, { producer: 'p'.repeat(150) }));
+      expect(JSON.stringify({ events }).length).toBeGreaterThan(120_000);
+      const res = await post('/v1/tenants/initech/health-events', { events }, 'initech-key-1234');
+      expect(res).toMatchObject({ status: 202, body: { accepted: 400 } });
+    });
+
+    it('rate-limits per tenant with 429 and Retry-After, and lets the tenant in again after refill', async () => {
+      const events = Array.from({ length: 500 }, (_, i) => heartbeat('globex', `api-${i}`));
+      expect((await post('/v1/tenants/globex/health-events', { events }, 'globex-key-1234')).status).toBe(202);
+      const limited = await post('/v1/tenants/globex/health-events', heartbeat('globex', 'api-x'), 'globex-key-1234');
+      expect(limited).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+      expect(limited.headers.get('retry-after')).toBe('1');
+      // Other tenants have their own bucket.
+      expect((await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-5'))).status).toBe(202);
+      nowMs += 1_000;
+      expect((await post('/v1/tenants/globex/health-events', heartbeat('globex', 'api-x'), 'globex-key-1234')).status).toBe(202);
+    });
+  });
+
+  describe('alertmanager', () => {
+    const alert = (labels: Record<string, string>, status: 'firing' | 'resolved', fingerprint: string) => ({
+      status,
+      labels,
+      annotations: { summary: 'error rate high' },
+      startsAt: '2026-01-01T00:00:00.123456789Z',
+      endsAt: status === 'firing' ? '0001-01-01T00:00:00Z' : '2026-01-01T00:05:00Z',
+      generatorURL: 'http://prometheus/graph',
+      fingerprint,
+    });
+    const payload = (alerts: unknown[]) => ({
+      version: '4',
+      groupKey: '{}:{alertname="HighErrorRate"}',
+      truncatedAlerts: 0,
+      status: 'firing',
+      receiver: 'autoheal',
+      groupLabels: {},
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager:9093',
+      alerts,
+    });
+
+    it('turns firing and resolved alerts into health.alert events', async () => {
+      const body = payload([
+        alert({ alertname: 'HighErrorRate', job: 'patient-api', instance: '10.0.0.7:9100', severity: 'critical' }, 'firing', 'a1b2'),
+        alert({ alertname: 'HighLatency', service: 'patient-api' }, 'resolved', 'c3d4'),
+      ]);
+      const res = await post('/v1/tenants/acme/alertmanager', body);
+      expect(res).toMatchObject({ status: 202, body: { accepted: 2 } });
+      const alerts = (await healthEvents()).filter((e) => e.type === 'health.alert');
+      expect(alerts.map((e) => parseEnvelope(e).ok)).toEqual([true, true]);
+      expect(alerts.map((e) => e.data)).toEqual([
+        expect.objectContaining({ service: 'patient-api', instance: '10-0-0-7-9100', alertname: 'HighErrorRate', status: 'firing', severity: 'critical', fingerprint: 'a1b2', startsAt: '2026-01-01T00:00:00.123Z' }),
+        expect.objectContaining({ service: 'patient-api', instance: '_service', status: 'resolved', endsAt: '2026-01-01T00:05:00.000Z' }),
+      ]);
+      expect(alerts[0].data).not.toHaveProperty('endsAt');
+      // Alertmanager re-sends a notification it thinks failed: same ids, stored once.
+      const again = await post('/v1/tenants/acme/alertmanager', body);
+      expect(again).toMatchObject({ status: 202, body: { accepted: 2, duplicates: 2 } });
+    });
+
+    it('refuses an alert without service or job label: 400 naming the field, dead-lettered', async () => {
+      const before = (await healthEvents()).length;
+      const res = await post('/v1/tenants/acme/alertmanager', payload([alert({ alertname: 'Orphan', instance: 'x' }, 'firing', 'e5f6')]));
+      expect(res).toMatchObject({ status: 400, body: { code: 'invalid_event', violations: [{ index: 0, field: 'alerts.0.labels.service' }] } });
+      expect(await healthEvents()).toHaveLength(before);
+      const letters = await deadLetters('alertmanager');
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ reason: 'invalid_payload', subject: 'POST /v1/tenants/acme/alertmanager' });
+      expect(letters[0].detail).toContain('alerts.0.labels.service');
+    });
+
+    it('refuses a payload of another version', async () => {
+      const res = await post('/v1/tenants/acme/alertmanager', { ...payload([]), version: '3' });
+      expect(res).toMatchObject({ status: 400, body: { violations: [{ index: null, field: 'version' }] } });
+    });
+  });
+});

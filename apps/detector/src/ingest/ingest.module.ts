@@ -1,0 +1,41 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { parseIngestApiKeys } from './ingest-api-keys.js';
+import { IngestAuthGuard } from './ingest-auth.guard.js';
+import { IngestBodyReader } from './ingest-body.reader.js';
+import { loadIngestConfig } from './ingest.config.js';
+import { IngestController } from './ingest.controller.js';
+import { IngestService } from './ingest.service.js';
+import { INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
+import { TenantRateLimiter } from './token-bucket.js';
+
+const systemClock: IngestClock = { now: () => new Date() };
+
+/**
+ * HTTP ingest (`POST /v1/tenants/:tenantId/health-events`, `.../alertmanager`). Needs the
+ * global MessagingModule (NATS connection, EventPublisher). Configuration comes from the
+ * environment (`DETECTOR_INGEST_*`) and is checked when the module is built.
+ */
+@Module({})
+export class IngestModule {
+  static forRoot(env: NodeJS.ProcessEnv = process.env, clock: IngestClock = systemClock): DynamicModule {
+    const config = loadIngestConfig(env);
+    const keys = parseIngestApiKeys(config.DETECTOR_INGEST_API_KEYS);
+    if (!keys.ok) throw new Error(`invalid DETECTOR_INGEST_API_KEYS:\n  ${keys.problems.join('\n  ')}`);
+    return {
+      module: IngestModule,
+      controllers: [IngestController],
+      providers: [
+        { provide: INGEST_CONFIG, useValue: config },
+        { provide: INGEST_KEYRING, useValue: keys.keyring },
+        { provide: INGEST_CLOCK, useValue: clock },
+        {
+          provide: INGEST_RATE_LIMITER,
+          useValue: new TenantRateLimiter({ ratePerSec: config.DETECTOR_INGEST_RATE_PER_SEC, burst: config.DETECTOR_INGEST_BURST }, () => clock.now().getTime()),
+        },
+        IngestService,
+        IngestAuthGuard,
+        IngestBodyReader,
+      ],
+    };
+  }
+}

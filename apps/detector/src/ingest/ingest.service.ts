@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { deadLetterSubject, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { EventPublisher, NATS_CONNECTION } from '@autoheal/messaging';
+import { createCounter, createLogger } from '@autoheal/telemetry';
+import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
+import { splitBody, validateHealthEvents } from './ingest-validation.js';
+import { IngestError, IngestErrorCode, type IngestViolation } from './ingest.errors.js';
+import { INGEST_CLOCK, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
+import type { TenantRateLimiter } from './token-bucket.js';
+
+/** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>`. */
+export type IngestSource = 'http-ingest' | 'alertmanager';
+
+export interface IngestReceipt {
+  accepted: number;
+  /** Events JetStream already had (same id within its duplicate window): stored once. */
+  duplicates: number;
+  ids: string[];
+}
+
+const ingested = createCounter<'source' | 'outcome'>({
+  name: 'autoheal_detector_ingest_events_total',
+  help: 'Events received over HTTP ingest, by source and outcome (accepted, duplicate, invalid, rate_limited).',
+  labelNames: ['source', 'outcome'],
+});
+
+const log = createLogger('detector-ingest');
+const encoder = new TextEncoder();
+
+/**
+ * HTTP ingest: validates what producers that cannot speak NATS send, publishes the valid
+ * events to the HEALTH stream with `Nats-Msg-Id` = event id, and copies anything invalid to
+ * the dead-letter stream with its reason before telling the producer (400). A request is all
+ * or nothing: when one event is invalid none is published, so the producer can fix and resend
+ * the whole batch (ids make the resend idempotent).
+ */
+@Injectable()
+export class IngestService {
+  private readonly js: JetStreamClient;
+
+  constructor(
+    @Inject(NATS_CONNECTION) nc: NatsConnection,
+    private readonly publisher: EventPublisher,
+    @Inject(INGEST_RATE_LIMITER) private readonly limiter: TenantRateLimiter,
+    @Inject(INGEST_CLOCK) private readonly clock: IngestClock,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  async ingestHealthEvents(tenantId: string, body: unknown): Promise<IngestReceipt> {
+    const source: IngestSource = 'http-ingest';
+    const split = splitBody(body);
+    this.limit(source, tenantId, split.ok ? split.items.length : 1);
+    if (!split.ok) {
+      await this.deadLetter(source, tenantId, split.violation, body);
+      throw this.invalid(source, [split.violation], 1);
+    }
+    const { valid, rejected } = validateHealthEvents(tenantId, split);
+    if (rejected.length > 0) {
+      await Promise.all(rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
+      throw this.invalid(source, rejected.map((r) => r.violation), split.items.length);
+    }
+    return this.publish(source, valid.map((v) => v.event));
+  }
+
+  async ingestAlertmanager(tenantId: string, body: unknown): Promise<IngestReceipt> {
+    const source: IngestSource = 'alertmanager';
+    const alerts = typeof body === 'object' && body !== null && Array.isArray((body as { alerts?: unknown }).alerts) ? (body as { alerts: unknown[] }).alerts.length : 1;
+    this.limit(source, tenantId, Math.max(1, alerts));
+    const mapping = mapAlertmanagerPayload(tenantId, body, this.clock.now());
+    if (!mapping.ok) {
+      await this.deadLetter(source, tenantId, mapping.violation, body);
+      throw this.invalid(source, [mapping.violation], 1);
+    }
+    if (mapping.rejected.length > 0) {
+      await Promise.all(mapping.rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
+      throw this.invalid(source, mapping.rejected.map((r) => r.violation), alerts);
+    }
+    return this.publish(source, mapping.events.map((m) => m.event));
+  }
+
+  /** A body that is not JSON at all: kept as text in the dead-letter stream, then refused. */
+  async rejectMalformed(source: IngestSource, tenantId: string, rawBody: string, detail: string): Promise<void> {
+    ingested.inc({ source, outcome: 'invalid' });
+    await this.deadLetter(source, tenantId, { index: null, field: '(root)', message: detail }, rawBody);
+  }
+
+  private limit(source: IngestSource, tenantId: string, cost: number): void {
+    const refused = this.limiter.take(tenantId, cost);
+    if (!refused) return;
+    ingested.inc({ source, outcome: 'rate_limited' }, cost);
+    const retryAfterSeconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+    throw new IngestError(IngestErrorCode.RateLimited, `tenant ${tenantId} is over its ingest rate; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  }
+
+  private invalid(source: IngestSource, violations: IngestViolation[], received: number): IngestError {
+    ingested.inc({ source, outcome: 'invalid' }, received);
+    const first = violations[0];
+    const where = first.index === null ? '' : ` (event ${first.index})`;
+    return new IngestError(
+      IngestErrorCode.InvalidEvent,
+      `${violations.length} invalid of ${received}${where}: ${first.message}; nothing was published, the invalid ones were dead-lettered`,
+      { violations },
+    );
+  }
+
+  private async publish(source: IngestSource, events: Envelope[]): Promise<IngestReceipt> {
+    try {
+      const acks = await Promise.all(events.map((event) => this.publisher.publish(event)));
+      const duplicates = acks.filter((a) => a.duplicate).length;
+      ingested.inc({ source, outcome: 'accepted' }, events.length - duplicates);
+      if (duplicates > 0) ingested.inc({ source, outcome: 'duplicate' }, duplicates);
+      return { accepted: events.length, duplicates, ids: events.map((e) => e.id) };
+    } catch (error) {
+      log.warn({ err: error, source }, 'ingest publish failed');
+      // Some events may be stored already; a retry with the same ids is stored once.
+      throw new IngestError(IngestErrorCode.Unavailable, 'the health stream did not acknowledge; retry the same request');
+    }
+  }
+
+  private async deadLetter(source: IngestSource, tenantId: string, violation: IngestViolation, raw: unknown): Promise<void> {
+    const payload = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? 'undefined';
+    const record: DeadLetterRecord = {
+      reason: 'invalid_payload',
+      detail: violation.message,
+      stream: STREAMS.health.name,
+      consumer: source,
+      subject: `POST /v1/tenants/${tenantId}/${source === 'alertmanager' ? 'alertmanager' : 'health-events'}`,
+      streamSequence: 0,
+      deliveries: 0,
+      headers: {
+        'Autoheal-Tenant': [tenantId],
+        'Autoheal-Field': [violation.field],
+        ...(violation.index === null ? {} : { 'Autoheal-Event-Index': [String(violation.index)] }),
+      },
+      payload,
+      payloadEncoding: 'utf8',
+      deadLetteredAt: this.clock.now().toISOString(),
+    };
+    // The same invalid message sent again within the duplicate window is kept once.
+    const msgID = `dl:${source}:${createHash('sha256').update(`${tenantId}\0${violation.message}\0${payload}`).digest('hex')}`;
+    try {
+      await this.js.publish(deadLetterSubject(STREAMS.health.name, source), encoder.encode(JSON.stringify(record)), { msgID });
+    } catch (error) {
+      log.warn({ err: error, source }, 'dead-letter publish failed');
+      // Without the copy the producer must keep its message: say "retry", not "invalid".
+      throw new IngestError(IngestErrorCode.Unavailable, 'the message is invalid but could not be dead-lettered; retry later');
+    }
+  }
+}

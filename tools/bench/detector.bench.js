@@ -1,0 +1,403 @@
+// `npm run bench` (second part): the detector alone, as one process, against its own nats-server
+// and database. Prints — never asserts — these figures beside the targets of the detector issue:
+//
+//   throughput  heartbeats/s one detector evaluates with BENCH_DETECTOR_INSTANCES (100,000)
+//               instances tracked: the detector is paused (SIGSTOP) while one heartbeat per
+//               instance is published, then resumed, and its durable consumer is polled until
+//               nothing is pending or unacknowledged. The same messages are then drained by
+//               raw durable pull consumers in this process (ack per message, no decoding), one
+//               pulling the detector's batch size and one pulling 1,000 at a time, measured the
+//               same way; the ratios are detector / raw.
+//   latency     hang: instances heartbeating every 100 ms stop one by one; from each incident's
+//               signalAt (the heartbeat deadline) to the incident.opened message arriving here.
+//               crash: health.exited published for tracked instances; from the publish to the
+//               incident.opened arriving here ("n/a" when the detector opens nothing for it).
+//   memory      VmRSS of the detector process before any instance and after all of them (and
+//               one snapshot flush), divided by the number of instances.
+//
+// BENCH_DETECTOR_PROFILE=1 runs the detector with --cpu-prof and prints its top self-time
+// functions at the end.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const { spawn, execFileSync } = require('node:child_process');
+const { Client } = require('pg');
+const { connect } = require('@nats-io/transport-node');
+const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } = require('@nats-io/jetstream');
+const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
+const { waitForHealth, ROOT } = require('../dev/system.js');
+const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
+const { ensurePostgres } = require('../infra/ensure-postgres.js');
+
+const INSTANCES = Number(process.env.BENCH_DETECTOR_INSTANCES || 100_000);
+const HANG_INSTANCES = Number(process.env.BENCH_HANG_INSTANCES || 200);
+const CRASH_INSTANCES = Number(process.env.BENCH_CRASH_INSTANCES || 200);
+const PUBLISH_WINDOW = Number(process.env.BENCH_PUBLISH_WINDOW || 2_000);
+const PROFILE = process.env.BENCH_DETECTOR_PROFILE === '1';
+const SNAPSHOT_INTERVAL_MS = 2_000;
+/** The longest interval the contract allows: no deadline of the tracked fleet fires during the run. */
+const QUIET_INTERVAL_MS = 600_000;
+const HANG_INTERVAL_MS = 100;
+const MISSED_INTERVALS = 3;
+const RAW_BATCH = 64; // what the detector's consumer pulls at a time (startConsumer's max_messages)
+const RAW_LARGE_BATCH = 1_000; // what a consumer tuned for throughput would pull
+const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
+
+const TARGETS = { eventsPerSecond: 50_000, ratio: 0.6, crashP99Ms: 50, hangP99Ms: 10, bytesPerInstance: 2048 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const encoder = new TextEncoder();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function vmRssBytes(pid) {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line)[1]) * 1024;
+}
+
+async function startNats(dir) {
+  const bin = ensureNatsServerBinary();
+  const port = await freePort();
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, 'nats')], { stdio: 'ignore' });
+  const url = `nats://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const nc = await connect({ servers: url, reconnect: false });
+      await nc.close();
+      return { url, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))) };
+    } catch {
+      await sleep(50);
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('nats-server did not start');
+}
+
+/** The built detector as a process, with the same preload the dev runner uses. */
+async function startDetector({ natsUrl, databaseUrl, dir }) {
+  const port = await freePort();
+  const logPath = path.join(dir, 'detector.log');
+  const log = fs.openSync(logPath, 'a');
+  const profileDir = path.join(dir, 'profile');
+  const args = ['--require', OTEL_PRELOAD, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), path.join(ROOT, 'apps/detector/dist/main.js')];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      DATABASE_URL: databaseUrl,
+      DETECTOR_PORT: String(port),
+      DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
+      DETECTOR_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS),
+      LOG_LEVEL: 'warn',
+      OTEL_SERVICE_NAME: 'detector',
+    },
+    stdio: ['ignore', log, log],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await waitForHealth('detector', port, 60_000, logPath);
+  return {
+    pid: child.pid,
+    logPath,
+    profileDir,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+      fs.closeSync(log);
+    },
+  };
+}
+
+/** Async publishes, at most `window` unacknowledged at once; returns the last stream sequence. */
+async function publishAll(js, messages, window = PUBLISH_WINDOW) {
+  let last = 0;
+  for (let i = 0; i < messages.length; i += window) {
+    const acks = await Promise.all(messages.slice(i, i + window).map((m) => js.publish(m.subject, m.data, { msgID: m.id })));
+    for (const a of acks) last = Math.max(last, a.seq);
+  }
+  return last;
+}
+
+function encode(event) {
+  return { subject: subjectFor(event), data: encoder.encode(JSON.stringify(event)), id: event.id };
+}
+
+function heartbeat(tenantId, service, instance, intervalMs, sequence) {
+  return newEvent('health.heartbeat', { tenantId, producer: 'detector-bench', data: { service, instance, intervalMs, sequence } });
+}
+
+/** The tracked fleet: 1,000 tenants x 10 services x 10 instances at the default size. */
+function fleetRefs(count) {
+  const refs = [];
+  for (let i = 0; i < count; i++) refs.push({ tenantId: `t${Math.floor(i / 100)}`, service: `svc${Math.floor(i / 10) % 10}`, instance: `i${i % 10}` });
+  return refs;
+}
+
+/** Polls a durable until it has acknowledged everything up to `lastSeq`; returns when it saw that. */
+async function waitDrained(jsm, durable, lastSeq, timeoutMs = 240_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await jsm.consumers.info(STREAMS.health.name, durable);
+    if (info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq >= lastSeq) return performance.now();
+    if (Date.now() > deadline) throw new Error(`${durable} did not drain to ${lastSeq} in ${timeoutMs} ms: ${JSON.stringify({ pending: info.num_pending, ackPending: info.num_ack_pending, ackFloor: info.ack_floor })}`);
+    await sleep(10);
+  }
+}
+
+/** Raw JetStream: a durable pull consumer that acks each message and does nothing else. */
+async function rawDrain(nc, jsm, firstSeq, lastSeq, batch) {
+  const durable = `bench-raw-${batch}`;
+  await jsm.consumers.add(STREAMS.health.name, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: firstSeq,
+    filter_subject: 'health.>',
+    max_ack_pending: Math.max(1000, batch * 2),
+  });
+  const consumer = await jetstream(nc).consumers.get(STREAMS.health.name, durable);
+  const t0 = performance.now();
+  const messages = await consumer.consume({ max_messages: batch });
+  const loop = (async () => {
+    for await (const m of messages) m.ack();
+  })();
+  const t1 = await waitDrained(jsm, durable, lastSeq);
+  await messages.close();
+  await loop;
+  await jsm.consumers.delete(STREAMS.health.name, durable);
+  return { count: lastSeq - firstSeq + 1, ms: t1 - t0 };
+}
+
+/** incident.opened for one tenant, with when each arrived here. */
+function collectOpened(nc, tenantId) {
+  const seen = [];
+  const sub = nc.subscribe(`incident.${tenantId}.opened`, {
+    callback: (_e, msg) => {
+      const receivedAt = Date.now();
+      const event = msg.json();
+      seen.push({ receivedAt, data: event.data });
+    },
+  });
+  return { seen, stop: () => sub.unsubscribe() };
+}
+
+async function measureHang(nc, js) {
+  const tenantId = 'benchhang';
+  const refs = Array.from({ length: HANG_INSTANCES }, (_, i) => ({ service: `api${i % 10}`, instance: `h${i}` }));
+  const alive = new Set(refs.map((_, i) => i));
+  const opened = collectOpened(nc, tenantId);
+  let sequence = 0;
+  const beat = () =>
+    Promise.all(
+      [...alive].map((i) => {
+        const m = encode(heartbeat(tenantId, refs[i].service, refs[i].instance, HANG_INTERVAL_MS, ++sequence));
+        return js.publish(m.subject, m.data, { msgID: m.id });
+      }),
+    );
+  const ticker = setInterval(() => void beat().catch(() => undefined), HANG_INTERVAL_MS / 2);
+  await sleep(1_500);
+  // Stop them one by one over two seconds, so the figure is per incident, not one burst.
+  const stops = refs.map((_, i) => sleep(Math.random() * 2_000).then(() => alive.delete(i)));
+  await Promise.all(stops);
+  clearInterval(ticker);
+  const deadline = Date.now() + 15_000;
+  while (opened.seen.length < HANG_INSTANCES && Date.now() < deadline) await sleep(50);
+  opened.stop();
+  const hung = opened.seen.filter((o) => o.data.kind === 'heartbeat_missed');
+  return {
+    count: hung.length,
+    pastDeadline: hung.map((o) => o.receivedAt - Date.parse(o.data.signalAt)),
+    reported: hung.map((o) => o.data.detectionLatencyMs).filter((v) => typeof v === 'number'),
+  };
+}
+
+async function measureCrash(nc, js, jsm, durable) {
+  const tenantId = 'benchcrash';
+  const refs = Array.from({ length: CRASH_INSTANCES }, (_, i) => ({ service: `api${i % 10}`, instance: `c${i}` }));
+  // Tracked first, as a live instance would be.
+  const lastSeq = await publishAll(js, refs.map((r, i) => encode(heartbeat(tenantId, r.service, r.instance, 1_000, i))));
+  await waitDrained(jsm, durable, lastSeq);
+  const opened = collectOpened(nc, tenantId);
+  const publishedAt = new Map();
+  await Promise.all(
+    refs.map((r) =>
+      sleep(Math.random() * 2_000).then(async () => {
+        const event = newEvent('health.exited', { tenantId, producer: 'detector-bench', data: { service: r.service, instance: r.instance, exitCode: 137, signal: 'SIGKILL', observedBy: 'agent' } });
+        const m = encode(event);
+        publishedAt.set(r.instance, Date.now());
+        await js.publish(m.subject, m.data, { msgID: m.id });
+      }),
+    ),
+  );
+  // Well inside the heartbeat deadline (3 s): anything opened in this window came from the exit itself.
+  const deadline = Date.now() + 2_500;
+  while (opened.seen.length < CRASH_INSTANCES && Date.now() < deadline) await sleep(20);
+  opened.stop();
+  const crashed = opened.seen.filter((o) => o.data.kind === 'crashed');
+  return { count: crashed.length, latencies: crashed.map((o) => o.receivedAt - publishedAt.get(o.data.instance)) };
+}
+
+function summarizeProfile(dir, top = 15) {
+  if (!fs.existsSync(dir)) return [];
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return [];
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const cf = node.callFrame;
+    const where = cf.url ? `${path.relative(ROOT, cf.url.replace(/^file:\/\//, ''))}:${cf.lineNumber + 1}` : '';
+    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    selfUs.set(key, (selfUs.get(key) || 0) + (profile.timeDeltas[i] || 0));
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  return [...selfUs.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, us]) => ({ name, ms: us / 1000, share: us / total }));
+}
+
+async function main() {
+  const started = Date.now();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoheal-detector-bench-'));
+  const nats = await startNats(dir);
+  const pgInfo = await ensurePostgres({ stateDir: path.join(ROOT, '.autoheal') });
+  const dbName = `autoheal_bench_detector_${process.pid}`;
+  const admin = new Client({ connectionString: pgInfo.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const dbUrl = new URL(pgInfo.url);
+  dbUrl.pathname = `/${dbName}`;
+  const databaseUrl = dbUrl.toString();
+  execFileSync(process.execPath, [path.join(ROOT, 'apps/detector/dist/migrate.js')], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
+
+  let detector;
+  const nc = await connect({ servers: nats.url });
+  const results = {};
+  try {
+    detector = await startDetector({ natsUrl: nats.url, databaseUrl, dir });
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    // The detector's own durable on HEALTH, whatever it is called.
+    let durable;
+    for (let i = 0; i < 100 && !durable; i++) {
+      const names = (await jsm.consumers.list(STREAMS.health.name).next()).map((c) => c.name);
+      durable = names.find((n) => !n.startsWith('bench-'));
+      if (!durable) await sleep(100);
+    }
+    if (!durable) throw new Error('the detector created no consumer on HEALTH');
+    await sleep(2_000);
+    const rssBefore = vmRssBytes(detector.pid);
+
+    // 1. Every instance seen once (publishing and consuming overlap), then memory.
+    const refs = fleetRefs(INSTANCES);
+    process.stdout.write(`detector bench: tracking ${INSTANCES} instances…\n`);
+    const firstRound = refs.map((r) => encode(heartbeat(r.tenantId, r.service, r.instance, QUIET_INTERVAL_MS, 1)));
+    const t0 = performance.now();
+    const firstLast = await publishAll(js, firstRound);
+    const firstDrained = await waitDrained(jsm, durable, firstLast);
+    results.firstSight = { count: INSTANCES, ms: firstDrained - t0 };
+    await sleep(SNAPSHOT_INTERVAL_MS * 2 + 1_000); // at least one snapshot of all of them, then settle
+    results.rss = { before: rssBefore, after: vmRssBytes(detector.pid) };
+
+    // 2. Steady-state throughput: a backlog of one heartbeat per tracked instance, drained by
+    //    the detector, then by a raw consumer.
+    process.stdout.write('detector bench: throughput…\n');
+    const secondRound = refs.map((r) => encode(heartbeat(r.tenantId, r.service, r.instance, QUIET_INTERVAL_MS, 2)));
+    detector.pause();
+    let firstSeq;
+    let lastSeq;
+    try {
+      const first = secondRound.shift();
+      firstSeq = (await js.publish(first.subject, first.data, { msgID: first.id })).seq;
+      lastSeq = await publishAll(js, secondRound);
+    } finally {
+      detector.resume();
+    }
+    const d0 = performance.now();
+    const d1 = await waitDrained(jsm, durable, lastSeq);
+    results.detector = { count: lastSeq - firstSeq + 1, ms: d1 - d0 };
+    results.raw = await rawDrain(nc, jsm, firstSeq, lastSeq, RAW_BATCH);
+    results.rawLarge = await rawDrain(nc, jsm, firstSeq, lastSeq, RAW_LARGE_BATCH);
+
+    // 3. Latency.
+    process.stdout.write('detector bench: hang and crash latency…\n');
+    results.hang = await measureHang(nc, js);
+    results.crash = await measureCrash(nc, js, jsm, durable);
+  } finally {
+    await nc.drain().catch(() => undefined);
+    if (detector) await detector.stop();
+    await nats.stop();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+    await pgInfo.stop();
+  }
+  const profileTop = PROFILE ? summarizeProfile(detector.profileDir) : [];
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const rate = (r) => (r.count / r.ms) * 1000;
+  const detectorRate = rate(results.detector);
+  const rawRate = rate(results.raw);
+  const bytesPerInstance = (results.rss.after - results.rss.before) / INSTANCES;
+  const num = (v, digits = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+  const row = (name, value, target) => console.log(`${name.padEnd(44)} ${value.padStart(22)}   ${target}`);
+
+  console.log(`\nautoheal detector benchmark — one detector process, ${INSTANCES.toLocaleString('en-US')} tracked instances`);
+  console.log(`node ${process.version}, ${os.cpus().length} cores, finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  console.log(`${'figure'.padEnd(44)} ${'measured'.padStart(22)}   target`);
+  row('throughput: heartbeats evaluated /s', num(detectorRate), `>= ${num(TARGETS.eventsPerSecond)}`);
+  const rawLargeRate = rate(results.rawLarge);
+  row(`  raw JetStream consume+ack /s, batch ${RAW_BATCH}`, num(rawRate), '(same messages, same pull size as the detector)');
+  row(`  raw JetStream consume+ack /s, batch ${RAW_LARGE_BATCH}`, num(rawLargeRate), '(same messages)');
+  row(`  detector / raw (batch ${RAW_BATCH})`, num(detectorRate / rawRate, 2), `>= ${TARGETS.ratio}`);
+  row(`  detector / raw (batch ${RAW_LARGE_BATCH})`, num(detectorRate / rawLargeRate, 2), `>= ${TARGETS.ratio}`);
+  row('  first sight of every instance /s', num(rate(results.firstSight)), '(publish and consume overlapping)');
+  const hang = results.hang;
+  row(`hang: deadline -> incident received p50`, `${num(percentile(hang.pastDeadline, 50), 1)} ms`, '');
+  row(`hang: deadline -> incident received p99`, `${num(percentile(hang.pastDeadline, 99), 1)} ms`, `<= ${TARGETS.hangP99Ms} ms`);
+  row(`  detectionLatencyMs the detector reports p50/p99`, `${num(percentile(hang.reported, 50), 1)} / ${num(percentile(hang.reported, 99), 1)} ms`, '');
+  row(`  incidents opened`, `${hang.count}/${HANG_INSTANCES}`, '');
+  const crash = results.crash;
+  if (crash.count === 0) {
+    row('crash: health.exited -> incident p50/p99', 'n/a (crash detection not wired)', `p99 <= ${TARGETS.crashP99Ms} ms`);
+  } else {
+    row('crash: health.exited -> incident received p50', `${num(percentile(crash.latencies, 50), 1)} ms`, '');
+    row('crash: health.exited -> incident received p99', `${num(percentile(crash.latencies, 99), 1)} ms`, `<= ${TARGETS.crashP99Ms} ms`);
+    row('  incidents opened', `${crash.count}/${CRASH_INSTANCES}`, '');
+  }
+  row('memory: RSS growth per tracked instance', `${num(bytesPerInstance)} B`, `<= ${num(TARGETS.bytesPerInstance)} B`);
+  row('  detector RSS before / after', `${num(results.rss.before / 2 ** 20)} / ${num(results.rss.after / 2 ** 20)} MiB`, '');
+  if (profileTop.length > 0) {
+    console.log('\ndetector CPU profile, top self time:');
+    for (const p of profileTop) console.log(`  ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.ms.toFixed(0).padStart(7)} ms  ${p.name}`);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
