@@ -1,14 +1,47 @@
 import { z } from 'zod';
+import type { BreakerOptions } from './planning/policy-port.js';
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   DECISION_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
-  /** Tenants and their compliance profiles; relative paths resolve against the working directory. */
+  /** Legacy tenants file (demo fleet); its tenants are seeded as documents when DECISION_TENANTS_DIR is unset. */
   DECISION_TENANTS_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
+  /** A directory (or file) of tenant documents (JSON or YAML) seeded at boot; takes precedence over the tenants file. */
+  DECISION_TENANTS_DIR: z.string().min(1).optional(),
+  /** Bearer key for /v1/admin/*; without it the admin API answers 503. */
+  DECISION_ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** How often expired approvals are escalated (0: never, tests call the sweeper). */
+  DECISION_SWEEP_INTERVAL_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /** How often due escalation deliveries are attempted (0: never). */
+  DECISION_DELIVERY_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
+  DECISION_DELIVERY_BACKOFF_MS: z.coerce.number().int().positive().default(2_000),
+  DECISION_DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().positive().default(8),
+  DECISION_DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** How often open incidents are checked against the time to remediate (0: never). */
+  DECISION_COMPLIANCE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /** Share of the maximum time to remediate after which an open incident is reported at risk. */
+  DECISION_TTR_AT_RISK_SHARE: z.coerce.number().gt(0).lt(1).default(0.8),
+  /** Global circuit breaker: incidents opened within this window count as arriving together. */
+  DECISION_BREAKER_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** … this many of them marked as a suspected detector or network fault open the breaker … */
+  DECISION_BREAKER_MIN_SUSPECTED: z.coerce.number().int().positive().default(2),
+  /** … or this share of the fleet's instances failing at once … */
+  DECISION_BREAKER_FLEET_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
+  /** … provided at least this many distinct instances fail. */
+  DECISION_BREAKER_MIN_INSTANCES: z.coerce.number().int().positive().default(3),
 });
 
 export type DecisionConfig = z.infer<typeof schema>;
+
+export function breakerOptionsFrom(config: DecisionConfig): BreakerOptions {
+  return {
+    windowMs: config.DECISION_BREAKER_WINDOW_MS,
+    minSuspected: config.DECISION_BREAKER_MIN_SUSPECTED,
+    fleetShare: config.DECISION_BREAKER_FLEET_SHARE,
+    minInstances: config.DECISION_BREAKER_MIN_INSTANCES,
+  };
+}
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): DecisionConfig {

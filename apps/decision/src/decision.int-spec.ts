@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -12,33 +13,53 @@ import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
 import { PlanningService } from './planning/planning.service.js';
-import { policyVersionOf } from './tenants/policy-version.js';
-import type { TenantProfile } from './tenants/tenant-profile.js';
+import { documentVersion, tenantDocumentSchema, type TenantDocument } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
 
-const tenant = (tenantId: string, overrides: Partial<TenantProfile> = {}): TenantProfile => ({
-  tenantId,
-  frameworks: ['HIPAA', 'SOC2'],
-  maxAutoActionsPerHour: 100,
-  autoActions: ['restart'],
-  services: [{ service: 'api', instances: ['api-1', 'api-2', 'api-3'] }],
-  ...overrides,
-});
+const ADMIN_KEY = 'decision-admin-test-key-0123456789';
+
+/** A tenant document with `count` instances of service `api` on a dedicated pool in us-east-1. */
+function tenantDoc(tenantId: string, count: number, extra: Partial<Record<keyof TenantDocument, unknown>> = {}): TenantDocument {
+  return tenantDocumentSchema.parse({
+    apiVersion: 'autoheal/v1',
+    tenantId,
+    frameworks: ['SOC2'],
+    inventory: {
+      services: [
+        {
+          service: 'api',
+          instances: Array.from({ length: count }, (_, i) => ({ instance: `api-${i + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })),
+        },
+      ],
+    },
+    ...extra,
+  });
+}
+
+const RESTART_ONLY = { heartbeat_missed: { candidates: [{ action: 'restart' }] } };
 
 const TENANTS = [
-  tenant('acme'),
-  tenant('capped', { maxAutoActionsPerHour: 2 }),
-  tenant('strict', { frameworks: ['PCI DSS'], autoActions: [] }),
-  tenant('burst', { maxAutoActionsPerHour: 3 }),
+  // SOC 2: 10 automatic actions an hour, half the service's instances at once (5 of 10).
+  tenantDoc('acme', 10),
+  tenantDoc('capped', 6, { overrides: { maxAutoActionsPerHour: 2 }, playbooks: RESTART_ONLY }),
+  // GDPR keeps workload in the EEA; this tenant's instances run in us-east-1, so no replacement may be placed.
+  tenantDoc('strict', 3, { frameworks: ['GDPR'], playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }, { action: 'scale_out' }] } } }),
+  // The hourly cap (3) binds before the concurrency cap (6 of 12).
+  tenantDoc('burst', 12, { overrides: { maxAutoActionsPerHour: 3 }, playbooks: RESTART_ONLY }),
+  // The concurrency cap (5 of 10) binds before the hourly cap (10).
+  tenantDoc('crowded', 10, { playbooks: RESTART_ONLY }),
+  // PCI DSS: replace is a change (Req. 6.5.1) and needs a human's approval.
+  tenantDoc('gated', 3, { frameworks: ['PCI_DSS'], playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } } }),
+  tenantDoc('fenced', 4, { playbooks: RESTART_ONLY }),
 ];
 
-function incidentOpened(tenantId: string, instance: string, incidentId: string = newEventId()): Envelope<'incident.opened'> {
+function incidentOpened(tenantId: string, instance: string, incidentId: string = newEventId(), extra: Record<string, unknown> = {}): Envelope<'incident.opened'> {
   const at = new Date().toISOString();
   return newEvent('incident.opened', {
     tenantId,
     producer: 'detector',
     correlationId: incidentId,
-    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {} },
+    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {}, ...extra },
   });
 }
 
@@ -50,6 +71,16 @@ describe('decision service (real Postgres and nats-server)', () => {
   let jsm: JetStreamManager;
   let app: INestApplication;
   let dir: string;
+  let baseUrl: string;
+
+  async function admin<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: unknown, key = ADMIN_KEY): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
 
   /** Publishes as a JetStream client that retries without a message id would: every call is stored. */
   async function publishRaw(event: Envelope): Promise<number> {
@@ -86,12 +117,25 @@ describe('decision service (real Postgres and nats-server)', () => {
   beforeAll(async () => {
     [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
     dir = mkdtempSync(join(tmpdir(), 'decision-test-'));
-    const tenantsFile = join(dir, 'fleet.json');
-    writeFileSync(tenantsFile, JSON.stringify({ tenants: TENANTS }));
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_PORT: '0', DECISION_TENANTS_FILE: tenantsFile });
-    app = await createDecisionApp(config);
+    const documentsFile = join(dir, 'tenants.json');
+    writeFileSync(documentsFile, JSON.stringify(TENANTS));
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: nats.url,
+      DECISION_TENANTS_DIR: documentsFile,
+      DECISION_ADMIN_API_KEY: ADMIN_KEY,
+      // These tests leave many incidents open at once on a small fleet: only suspected faults open the breaker here.
+      DECISION_BREAKER_FLEET_SHARE: '1',
+      DECISION_BREAKER_MIN_INSTANCES: '1000',
+      DECISION_DELIVERY_INTERVAL_MS: '0',
+      DECISION_COMPLIANCE_INTERVAL_MS: '0',
+      DECISION_SWEEP_INTERVAL_MS: '0',
+    });
+    app = await createDecisionApp(config, { nestLogs: false });
     await app.init();
     await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     pg = new Client({ connectionString: db.url });
     await pg.connect();
     nc = await connectNats({ servers: nats.url, name: 'decision-test', onClosedForGood: () => undefined });
@@ -107,14 +151,17 @@ describe('decision service (real Postgres and nats-server)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores every tenant profile with its policy version', async () => {
-    const { rows } = await pg.query(`SELECT tenant_id, profile, policy_version FROM decision.tenants ORDER BY tenant_id`);
-    expect(rows).toEqual(
-      [...TENANTS].sort((a, b) => a.tenantId.localeCompare(b.tenantId)).map((t) => ({ tenant_id: t.tenantId, profile: t, policy_version: policyVersionOf(t) })),
-    );
+  it('stores every boot document with its content hash as the policy version, and announces it', async () => {
+    const { rows } = await pg.query<{ tenant_id: string; policy_version: string }>(`SELECT tenant_id, policy_version FROM decision.tenants ORDER BY tenant_id`);
+    const expected = [...TENANTS].sort((a, b) => a.tenantId.localeCompare(b.tenantId)).map((t) => ({ tenant_id: t.tenantId, policy_version: documentVersion(t) }));
+    expect(rows).toEqual(expected);
+    await expectEventually(async () => {
+      const changes = await published('compliance', 'compliance.policy_changed');
+      expect(changes.map((e) => [e.tenantId, e.data.policyVersion]).sort()).toEqual(expected.map((t) => [t.tenant_id, t.policy_version]));
+    });
   });
 
-  it('plans one restart for an opened incident, in the incident’s correlation', async () => {
+  it('plans one restart for an opened incident, in the incident’s correlation, with its explanation', async () => {
     const incident = incidentOpened('acme', 'api-1');
     const seq = await publishRaw(incident);
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
@@ -126,8 +173,12 @@ describe('decision service (real Postgres and nats-server)', () => {
       producer: 'decision',
       correlationId: incident.data.incidentId,
       causationId: incident.id,
-      data: { incidentId: incident.data.incidentId, service: 'api', instance: 'api-1', action: 'restart', policyVersion: policyVersionOf(TENANTS[0]) },
+      data: { incidentId: incident.data.incidentId, service: 'api', instance: 'api-1', action: 'restart', policyVersion: documentVersion(TENANTS[0]), fallbacks: ['replace'] },
     });
+    expect(plans[0].data.candidates).toEqual([
+      { action: 'restart', allowed: true, reason: expect.any(String) as string },
+      { action: 'replace', allowed: true, reason: expect.stringContaining('fallback') as string },
+    ]);
     const { rows } = await pg.query(`SELECT remediation_id, status, planned_at FROM decision.remediations WHERE incident_id = $1`, [incident.data.incidentId]);
     expect(rows).toEqual([{ remediation_id: plans[0].data.remediationId, status: 'planned', planned_at: expect.any(Date) as Date }]);
   });
@@ -174,23 +225,27 @@ describe('decision service (real Postgres and nats-server)', () => {
       tenantId: 'capped',
       correlationId: ids[2],
       causationId: incidents[2].id,
-      data: { rule: 'max_auto_actions_per_hour', action: 'restart', instance: 'api-3', policyVersion: policyVersionOf(TENANTS[1]) },
+      data: { rule: 'max_auto_actions_per_hour', action: 'restart', instance: 'api-3', policyVersion: documentVersion(TENANTS[1]) },
     });
-    expect(escalations[0].data.remediationId).toEqual(expect.any(String));
+    expect(refusals[0].data.reason).toMatch(/limit of 2 automatic actions per hour is reached/);
     const { rows } = await pg.query(`SELECT status, refusal_rule FROM decision.remediations WHERE incident_id = $1`, [ids[2]]);
     expect(rows).toEqual([{ status: 'escalated', refusal_rule: 'max_auto_actions_per_hour' }]);
   });
 
-  it('refuses an action the profile does not allow automatically', async () => {
+  it('refuses every action the profile forbids, naming the rule and the framework, and escalates', async () => {
     const incident = incidentOpened('strict', 'api-1');
     const seq = await publishRaw(incident);
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
 
     expect(forIncident(await published('remediations', 'remediation.planned'), incident.data.incidentId)).toHaveLength(0);
-    const [refusal] = forIncident(await published('compliance', 'compliance.action_refused'), incident.data.incidentId);
-    expect(refusal.data).toMatchObject({ rule: 'action_not_allowed', action: 'restart' });
-    expect(refusal.data.reason).toContain('PCI DSS');
-    expect(forIncident(await published('remediations', 'remediation.escalated'), incident.data.incidentId)).toHaveLength(1);
+    const refusals = forIncident(await published('compliance', 'compliance.action_refused'), incident.data.incidentId);
+    expect(refusals.map((r) => [r.data.action, r.data.rule])).toEqual([
+      ['replace', 'residency'],
+      ['scale_out', 'residency'],
+    ]);
+    expect(refusals[0].data.reason).toMatch(/GDPR/);
+    const [escalation] = forIncident(await published('remediations', 'remediation.escalated'), incident.data.incidentId);
+    expect(escalation.data.candidates.map((c) => c.allowed)).toEqual([false, false]);
   });
 
   it('escalates an unknown tenant’s incident without inventing a compliance rule', async () => {
@@ -199,24 +254,37 @@ describe('decision service (real Postgres and nats-server)', () => {
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
 
     const [escalation] = forIncident(await published('remediations', 'remediation.escalated'), incident.data.incidentId);
-    expect(escalation.data).toMatchObject({ policyVersion: 'none', candidates: [{ action: 'restart', allowed: false }] });
+    expect(escalation.data).toMatchObject({ policyVersion: 'none', candidates: [{ action: 'restart', allowed: false }, { action: 'replace', allowed: false }] });
+    expect(escalation.data.reason).toMatch(/no_profile/);
     expect(forIncident(await published('compliance', 'compliance.action_refused'), incident.data.incidentId)).toHaveLength(0);
     expect(forIncident(await published('remediations', 'remediation.planned'), incident.data.incidentId)).toHaveLength(0);
   });
 
-  it('holds the cap when many incidents of one tenant are decided at once', async () => {
+  it('holds the hourly cap exactly when many incidents of one tenant are decided at once', async () => {
     const planning = app.get(PlanningService);
-    const incidents = Array.from({ length: 12 }, (_, i) => incidentOpened('burst', `i-${i}`));
+    const incidents = Array.from({ length: 12 }, (_, i) => incidentOpened('burst', `api-${i + 1}`));
     const outcomes = await Promise.all(incidents.map((i) => planning.onIncidentOpened(i)));
-    expect(outcomes.filter((o) => o.kind === 'planned')).toHaveLength(3);
-    expect(outcomes.filter((o) => o.kind === 'escalated')).toHaveLength(9);
+    expect(outcomes.filter((o) => o.kind === 'plan')).toHaveLength(3);
+    const escalated = outcomes.filter((o) => o.kind === 'escalate');
+    expect(escalated).toHaveLength(9);
+    for (const o of escalated) expect(o).toMatchObject({ refusedBy: 'max_auto_actions_per_hour' });
     const { rows } = await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = 'burst' AND planned_at IS NOT NULL`);
     expect(rows[0].n).toBe(3);
   });
 
-  it('records outcomes and escalates a failed remediation', async () => {
-    const ok = incidentOpened('acme', 'api-1');
-    const bad = incidentOpened('acme', 'api-2');
+  it('holds the per-service concurrency cap exactly when many incidents of one service are decided at once', async () => {
+    const planning = app.get(PlanningService);
+    const incidents = Array.from({ length: 10 }, (_, i) => incidentOpened('crowded', `api-${i + 1}`));
+    const outcomes = await Promise.all(incidents.map((i) => planning.onIncidentOpened(i)));
+    expect(outcomes.filter((o) => o.kind === 'plan')).toHaveLength(5);
+    const refused = outcomes.filter((o) => o.kind !== 'plan');
+    expect(refused).toHaveLength(5);
+    for (const o of refused) expect(o).toMatchObject({ kind: 'escalate', refusedBy: 'service_concurrency' });
+  });
+
+  it('records outcomes and escalates a failed remediation once', async () => {
+    const ok = incidentOpened('acme', 'api-4');
+    const bad = incidentOpened('acme', 'api-5');
     await publishRaw(ok);
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(bad));
     const plans = await published('remediations', 'remediation.planned');
@@ -254,12 +322,83 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(forIncident(await published('remediations', 'remediation.escalated'), ok.data.incidentId)).toHaveLength(0);
   });
 
-  it('refuses to boot on an invalid tenants file, listing every problem', async () => {
+  it('waits for a human to approve an action the profile gates, over the admin API', async () => {
+    const incident = incidentOpened('gated', 'api-1');
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(incident));
+    const [waiting] = forIncident(await published('remediations', 'remediation.awaiting_approval'), incident.data.incidentId);
+    expect(waiting.data).toMatchObject({ action: 'replace', expiresAt: expect.any(String) as string });
+    expect(waiting.data.reason).toMatch(/approval_required/);
+    expect(forIncident(await published('remediations', 'remediation.planned'), incident.data.incidentId)).toHaveLength(0);
+
+    const path = `/v1/admin/remediations/${waiting.data.remediationId}:approve`;
+    expect((await admin('POST', path, { who: 'alice@example.com', reason: 'checked' }, 'not-the-key')).status).toBe(401);
+    const missing = await admin<{ fields: { field: string }[] }>('POST', path, { reason: 'checked' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.fields.map((f) => f.field)).toEqual(['who']);
+
+    const approved = await admin('POST', path, { who: 'alice@example.com', reason: 'checked the runbook' });
+    expect(approved).toEqual({ status: 200, body: expect.objectContaining({ remediationId: waiting.data.remediationId, status: 'approved' }) as object });
+    // Approving twice is a conflict, not a second approval.
+    expect((await admin('POST', path, { who: 'bob@example.com', reason: 'again' })).status).toBe(409);
+    await expectEventually(async () => {
+      const events = forIncident(await published('remediations', 'remediation.approved'), incident.data.incidentId);
+      expect(events).toHaveLength(1);
+      expect(events[0].data).toMatchObject({ remediationId: waiting.data.remediationId, action: 'replace', approvedBy: 'alice@example.com' });
+    });
+  });
+
+  it('applies tenant documents all or nothing and lists every error of an invalid batch', async () => {
+    const before = await pg.query(`SELECT tenant_id, policy_version FROM decision.tenants ORDER BY tenant_id`);
+    const invalid = await admin<{ errors: { document: number; path: string }[] }>('POST', '/v1/admin/tenants:apply', {
+      documents: [tenantDoc('newcomer', 2), { ...tenantDoc('acme', 10), frameworks: ['ISO27001'] }, { ...tenantDoc('capped', 6), overrides: { maxAutoActionsPerHour: 50 } }],
+    });
+    expect(invalid.status).toBe(422);
+    expect(invalid.body.errors.map((e) => [e.document, e.path])).toEqual(expect.arrayContaining([[1, expect.stringContaining('frameworks')], [2, expect.stringContaining('maxAutoActionsPerHour')]]));
+    expect((await pg.query(`SELECT tenant_id, policy_version FROM decision.tenants ORDER BY tenant_id`)).rows).toEqual(before.rows);
+
+    const changed = tenantDoc('acme', 10, { overrides: { maxAutoActionsPerHour: 8 } });
+    const applied = await admin<{ results: { tenantId: string; outcome: string; version: string; changes: { path: string }[] }[] }>('POST', '/v1/admin/tenants:apply', {
+      documents: [changed, tenantDoc('newcomer', 2)],
+      changedBy: 'ci@example.com',
+    });
+    expect(applied.status).toBe(200);
+    expect(applied.body.results.map((r) => [r.tenantId, r.outcome, r.version])).toEqual([
+      ['acme', 'updated', documentVersion(changed)],
+      ['newcomer', 'created', documentVersion(tenantDoc('newcomer', 2))],
+    ]);
+    // acme had no overrides before: the whole object is what changed.
+    expect(applied.body.results[0].changes).toEqual([{ path: 'overrides', to: { maxAutoActionsPerHour: 8 } }]);
+    const versions = await admin<{ items: { version: string }[] }>('GET', '/v1/admin/tenants/acme/versions');
+    expect(versions.body.items.map((v) => v.version)).toEqual(expect.arrayContaining([documentVersion(changed), documentVersion(TENANTS[0])]));
+  });
+
+  it('opens the breaker when suspected faults arrive together, holds everything, and resumes only when a human says so', async () => {
+    const suspected = ['api-1', 'api-2'].map((i) => incidentOpened('fenced', i, newEventId(), { suspectedCause: 'detector_or_network' }));
+    let seq = 0;
+    for (const incident of suspected) seq = await publishRaw(incident);
+    await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
+    const breaker = await admin<{ open: boolean; reason: string }>('GET', '/v1/admin/breaker');
+    expect(breaker.body).toMatchObject({ open: true, reason: expect.stringMatching(/^circuit_breaker: 2 incidents marked as a suspected/) as string });
+
+    const ordinary = incidentOpened('fenced', 'api-3');
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(ordinary));
+    expect(forIncident(await published('remediations', 'remediation.planned'), ordinary.data.incidentId)).toHaveLength(0);
+    const [held] = forIncident(await published('remediations', 'remediation.escalated'), ordinary.data.incidentId);
+    expect(held.data.reason).toMatch(/circuit breaker is open/);
+
+    const resumed = await admin('POST', '/v1/admin/breaker:resume', { who: 'alice@example.com', reason: 'network fixed' });
+    expect(resumed.body).toMatchObject({ open: false, resumed: true, resumedBy: 'alice@example.com' });
+    const after = incidentOpened('fenced', 'api-4');
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(after));
+    expect(forIncident(await published('remediations', 'remediation.planned'), after.data.incidentId)).toHaveLength(1);
+  });
+
+  it('refuses to boot on invalid tenant documents, listing every problem', async () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ tenants: [{ ...tenant('ok'), maxAutoActionsPerHour: 'many' }, { ...tenant('x.y'), autoActions: null }] }));
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_FILE: file });
-    const boot = createDecisionApp(config);
+    writeFileSync(file, JSON.stringify([{ ...tenantDoc('ok', 1), overrides: { maxAutoActionsPerHour: 'many' } }, { ...tenantDoc('fine', 1), tenantId: 'x.y', frameworks: ['SOX'] }]));
+    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
+    const boot = createDecisionApp(config, { nestLogs: false });
     await expect(boot).rejects.toThrow(TenantsError);
-    await expect(boot).rejects.toThrow(/tenants\.0\.maxAutoActionsPerHour[\s\S]*tenants\.1\.tenantId[\s\S]*tenants\.1\.autoActions/);
+    await expect(boot).rejects.toThrow(/documents\[0\]\.overrides\.maxAutoActionsPerHour[\s\S]*documents\[1\]\.tenantId[\s\S]*documents\[1\]\.frameworks/);
   });
 });

@@ -4,4 +4,7 @@ export const decisionMetrics = {
   decisions: createCounter({ name: 'autoheal_decision_decisions_total', help: 'Decisions taken on opened incidents', labelNames: ['outcome'] }),
   refusals: createCounter({ name: 'autoheal_decision_compliance_refusals_total', help: 'Automatic actions refused by a compliance rule', labelNames: ['rule'] }),
   outcomes: createCounter({ name: 'autoheal_decision_remediation_outcomes_total', help: 'Outcomes of planned remediations', labelNames: ['status'] }),
+  breakerTrips: createCounter({ name: 'autoheal_decision_breaker_trips_total', help: 'Times the global circuit breaker opened' }),
+  deliveries: createCounter({ name: 'autoheal_decision_escalation_deliveries_total', help: 'Final outcomes of escalation deliveries', labelNames: ['kind', 'outcome'] }),
+  compliance: createCounter({ name: 'autoheal_decision_compliance_events_total', help: 'Time-to-remediate compliance events', labelNames: ['type'] }),
 };

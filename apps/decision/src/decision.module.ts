@@ -2,28 +2,36 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
+import { AdminKeyGuard } from './admin/admin-key.guard.js';
+import { OperationsController } from './admin/remediations.controller.js';
+import { TenantsController } from './admin/tenants.controller.js';
+import { ApprovalsService } from './approvals/approvals.service.js';
+import { BacktestService } from './backtest/backtest.service.js';
+import { BreakerService } from './breaker/breaker.service.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
+import { ComplianceCheckService } from './compliance/compliance-check.service.js';
 import type { DecisionConfig } from './config.js';
 import { DECISION_APPLICATION_NAME, DECISION_SCHEMA } from './data-source.js';
-import { TENANT_PROFILES } from './decision.tokens.js';
+import { BOOT_TENANT_DOCUMENTS, DECISION_CONFIG, SECRET_RESOLVER } from './decision.tokens.js';
+import { DeliveriesWorker, envSecretResolver, type SecretResolver } from './escalations/deliveries.worker.js';
 import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
-import type { TenantProfile } from './tenants/tenant-profile.js';
 import { TenantsService } from './tenants/tenants.service.js';
 
 export interface DecisionModuleOptions {
   config: DecisionConfig;
-  /** Validated tenant profiles (see readTenantsFile). */
-  tenants: TenantProfile[];
+  /** Tenant documents to seed at boot (not yet validated: the tenants service validates them). */
+  bootDocuments: unknown[];
   clock?: Clock;
+  secrets?: SecretResolver;
 }
 
 @Module({})
 export class DecisionModule {
-  static register({ config, tenants, clock = systemClock }: DecisionModuleOptions): DynamicModule {
+  static register({ config, bootDocuments, clock = systemClock, secrets = envSecretResolver }: DecisionModuleOptions): DynamicModule {
     return {
       module: DecisionModule,
       imports: [
@@ -33,13 +41,21 @@ export class DecisionModule {
         ObservabilityModule.forRoot({ service: 'decision' }),
         DependencyHealthModule,
       ],
-      controllers: [IncidentEventsHandler, OutcomeEventsHandler],
+      controllers: [IncidentEventsHandler, OutcomeEventsHandler, TenantsController, OperationsController],
       providers: [
-        { provide: TENANT_PROFILES, useValue: tenants },
+        { provide: BOOT_TENANT_DOCUMENTS, useValue: bootDocuments },
+        { provide: DECISION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
+        { provide: SECRET_RESOLVER, useValue: secrets },
+        AdminKeyGuard,
         TenantsService,
         PlanningService,
         OutcomesService,
+        ApprovalsService,
+        BreakerService,
+        BacktestService,
+        DeliveriesWorker,
+        ComplianceCheckService,
       ],
     };
   }

@@ -1,3 +1,4 @@
 import { DecisionInitial1763700100000 } from './1763700100000-decision-initial.js';
+import { DecisionGuardrails1763800000000 } from './1763800000000-decision-guardrails.js';
 
-export const decisionMigrations = [DecisionInitial1763700100000];
+export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000];

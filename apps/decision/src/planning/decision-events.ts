@@ -1,46 +1,143 @@
-import { newEvent, type Envelope } from '@autoheal/contracts';
-import type { PlanDecision } from './plan-remediation.js';
+import { newEvent, type CandidateConsidered, type Envelope, type RemediationAction } from '@autoheal/contracts';
+import type { Explanation, PolicyDecision } from './policy-port.js';
+import type { RemediationStatus } from './remediations.repository.js';
 
 export const DECISION_PRODUCER = 'decision';
 
 export interface DecisionEventsInput {
   incident: Envelope<'incident.opened'>;
   remediationId: string;
-  policyVersion: string;
   now: Date;
 }
 
+/** How a decision is stored: its status, the action it is about and whether it counts against the hourly cap. */
+export interface DecisionRecord {
+  status: RemediationStatus;
+  action: RemediationAction | null;
+  /** Only automatic actions that will run count against the hourly cap and the cooldown. */
+  countsAsAutoAction: boolean;
+  refusalRule: string | null;
+  fallbacks: RemediationAction[];
+  emergency: boolean;
+  expiresAt: Date | null;
+}
+
+function candidatesOf(explanation: Explanation): CandidateConsidered[] {
+  return explanation.candidates.map(({ action, allowed, reason }) => ({ action, allowed, reason }));
+}
+
 /**
- * The events a decision publishes: a plan, or an escalation preceded by the compliance
- * refusal that caused it. All belong to the incident's correlation and were caused by the
- * incident event.
+ * A service-level incident (`instance: '*'`) names no instance a remediation could act on;
+ * the contract's remediation target is an instance, so such plans go to a human instead.
  */
-export function eventsForDecision(decision: PlanDecision, input: DecisionEventsInput): Envelope[] {
-  const { incident, remediationId, policyVersion, now } = input;
+export function actionable(decision: PolicyDecision, instance: string): PolicyDecision {
+  if (instance !== '*' || (decision.kind !== 'plan' && decision.kind !== 'await_approval')) return decision;
+  const reason = `service-level incident: ${decision.action} has no single instance to act on; escalating to a human`;
+  return { kind: 'escalate', refusals: [], explanation: { ...decision.explanation, reason } };
+}
+
+export function recordOf(decision: PolicyDecision): DecisionRecord {
+  const none = { fallbacks: [], emergency: false, expiresAt: null, refusalRule: null };
+  switch (decision.kind) {
+    case 'plan':
+      return {
+        ...none,
+        // A dry-run plan is recorded and announced, never executed, so it takes no capacity.
+        status: decision.dryRun ? 'dry_run' : 'planned',
+        action: decision.action,
+        countsAsAutoAction: !decision.dryRun,
+        fallbacks: decision.fallbacks,
+        emergency: decision.emergency,
+      };
+    case 'await_approval':
+      // In dry run nobody is asked to approve what will not run: the plan is only recorded.
+      return decision.dryRun
+        ? { ...none, status: 'dry_run', action: decision.action, countsAsAutoAction: false, fallbacks: decision.fallbacks }
+        : { ...none, status: 'awaiting_approval', action: decision.action, countsAsAutoAction: false, fallbacks: decision.fallbacks, expiresAt: new Date(decision.expiresAt) };
+    case 'escalate':
+      return { ...none, status: 'escalated', action: decision.refusals[0]?.action ?? decision.explanation.candidates[0]?.action ?? null, countsAsAutoAction: false, refusalRule: decision.refusals[0]?.rule ?? null };
+    case 'hold':
+      return { ...none, status: 'held', action: null, countsAsAutoAction: false };
+    default: {
+      const unreachable: never = decision;
+      throw new Error(`unhandled decision ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/**
+ * The events a decision publishes: a plan (possibly dry run), a request for approval, or an
+ * escalation preceded by the compliance refusals that caused it. A hold (breaker open) is
+ * published as an escalation carrying the breaker's reason. All belong to the incident's
+ * correlation and were caused by the incident event.
+ */
+export function eventsForDecision(decision: PolicyDecision, input: DecisionEventsInput): Envelope[] {
+  const { incident, remediationId, now } = input;
   const { incidentId, service, instance } = incident.data;
   const meta = { tenantId: incident.tenantId, producer: DECISION_PRODUCER, correlationId: incidentId, causationId: incident.id, occurredAt: now };
+  const { policyVersion, reason, inputs } = decision.explanation;
+  const candidates = candidatesOf(decision.explanation);
   switch (decision.kind) {
     case 'plan':
       return [
         newEvent('remediation.planned', {
           ...meta,
-          data: { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason: decision.reason, candidates: decision.candidates },
+          data: {
+            remediationId,
+            incidentId,
+            service,
+            instance,
+            action: decision.action,
+            policyVersion,
+            reason,
+            candidates,
+            inputs,
+            fallbacks: decision.fallbacks,
+            ...(decision.dryRun ? { dryRun: true } : {}),
+            ...(decision.emergency ? { emergency: true } : {}),
+          },
+        }),
+      ];
+    case 'await_approval':
+      if (decision.dryRun) {
+        return [
+          newEvent('remediation.planned', {
+            ...meta,
+            data: { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason: `${reason} (would need approval)`, candidates, inputs, fallbacks: decision.fallbacks, dryRun: true },
+          }),
+        ];
+      }
+      return [
+        newEvent('remediation.awaiting_approval', {
+          ...meta,
+          data: {
+            remediationId,
+            incidentId,
+            service,
+            instance,
+            action: decision.action,
+            policyVersion,
+            reason,
+            candidates,
+            inputs,
+            fallbacks: decision.fallbacks,
+            expiresAt: new Date(decision.expiresAt).toISOString(),
+          },
         }),
       ];
     case 'escalate': {
       const events: Envelope[] = [];
-      if (decision.refusal) {
-        const { rule, action, reason } = decision.refusal;
-        events.push(newEvent('compliance.action_refused', { ...meta, data: { incidentId, service, instance, action, rule, reason, policyVersion } }));
+      // The refusal event names one instance; a service-level incident has none to name.
+      if (instance !== '*') {
+        for (const refusal of decision.refusals) {
+          events.push(newEvent('compliance.action_refused', { ...meta, data: { incidentId, service, instance, action: refusal.action, rule: refusal.rule, reason: refusal.reason, policyVersion } }));
+        }
       }
-      events.push(
-        newEvent('remediation.escalated', {
-          ...meta,
-          data: { incidentId, remediationId, service, instance, policyVersion, reason: decision.reason, candidates: decision.candidates },
-        }),
-      );
+      events.push(newEvent('remediation.escalated', { ...meta, data: { incidentId, remediationId, service, instance, policyVersion, reason, candidates, inputs } }));
       return events;
     }
+    case 'hold':
+      return [newEvent('remediation.escalated', { ...meta, data: { incidentId, remediationId, service, instance, policyVersion, reason, candidates, inputs } })];
     default: {
       const unreachable: never = decision;
       throw new Error(`unhandled decision ${JSON.stringify(unreachable)}`);

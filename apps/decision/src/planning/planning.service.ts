@@ -1,90 +1,101 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
+import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
+import { breakerOptionsFrom, type DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
-import { NO_POLICY_VERSION } from '../tenants/policy-version.js';
-import { tenantsRepository } from '../tenants/tenants.repository.js';
-import { eventsForDecision } from './decision-events.js';
-import { planRemediation, type ComplianceRule } from './plan-remediation.js';
-import { remediationsRepository } from './remediations.repository.js';
+import { DECISION_CONFIG } from '../decision.tokens.js';
+import { deliveriesRepository } from '../escalations/deliveries.repository.js';
+import { deliveryBody, escalationTargetsOf } from '../escalations/escalation-targets.js';
+import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
+import { profileOf } from '../tenants/tenants.service.js';
+import { actionable, eventsForDecision, recordOf } from './decision-events.js';
+import { evaluatePolicy, shouldTripBreaker, type BreakerOptions, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
+import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
 
 const log = createLogger('decision');
 const HOUR_MS = 60 * 60_000;
+/** Backoff on a target counts the automatic actions on it over this window. */
+export const COOLDOWN_WINDOW_MS = 24 * HOUR_MS;
 
 export type PlanningOutcome =
   | { kind: 'duplicate_event' }
   | { kind: 'already_decided'; remediationId: string }
-  | { kind: 'planned'; remediationId: string }
-  | { kind: 'escalated'; remediationId: string; refusedBy?: ComplianceRule };
+  | { kind: PolicyDecision['kind']; remediationId: string; dryRun: boolean; refusedBy?: string };
+
+/** Instances the document declares for a service; at least one (the incident's own). */
+export function serviceInstanceCount(document: TenantDocument, service: string): number {
+  const found = document.inventory.services.find((s) => s.service === service);
+  return Math.max(1, found?.instances.length ?? 0);
+}
+
+export function incidentFacts(event: Envelope<'incident.opened'>): IncidentFacts {
+  const { incidentId, kind, severity, service, instance, suspectedCause, scope } = event.data;
+  return {
+    incidentId,
+    kind,
+    severity,
+    service,
+    instance,
+    openedAt: new Date(event.data.detectedAt).getTime(),
+    ...(suspectedCause ? { suspectedCause } : {}),
+    ...(scope ? { scope } : {}),
+  };
+}
+
+/** Builds the policy's view of a tenant. */
+export function policyTenant(tenant: StoredTenant | null): PolicyInput['tenant'] {
+  return tenant ? { document: tenant.document, profile: profileOf(tenant.document), version: tenant.policyVersion } : null;
+}
 
 /**
- * Decides what to do about an opened incident. The decision row, the inbox entry and the
- * events commit together; the per-tenant lock makes the hourly cap hold across processes,
- * and the unique incident id makes one incident yield one decision however it is delivered.
+ * Decides what to do about an opened incident. The decision row, the inbox entry, the events
+ * and any escalation deliveries commit together. Under the per-tenant lock the hourly cap,
+ * the cooldown and the per-service concurrency cap are counted and the decision inserted, so
+ * they hold across processes; the breaker's shared lock makes "open" visible to every decision
+ * that starts after it opened; the unique incident id makes one incident yield one decision.
  */
 @Injectable()
 export class PlanningService {
+  private readonly breaker: BreakerOptions;
+
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(DECISION_CONFIG) config: DecisionConfig,
+  ) {
+    this.breaker = breakerOptionsFrom(config);
+  }
 
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+    await this.maybeTripBreaker(event);
     const outcome = await this.db.transaction(async (m): Promise<PlanningOutcome> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return { kind: 'duplicate_event' };
-      const { incidentId, service, instance, kind } = event.data;
+      await breakerRepository.lockShared(m);
       await remediationsRepository.lockTenant(m, event.tenantId);
-      const existing = await remediationsRepository.findByIncident(m, incidentId);
+      const existing = await remediationsRepository.findByIncident(m, event.data.incidentId);
       if (existing) return { kind: 'already_decided', remediationId: existing.remediationId };
-
-      // Read under the lock: the clock too, so that every counted action lies before `now`.
-      const now = this.clock.now();
-      const tenant = await tenantsRepository.find(m, event.tenantId);
-      const actionsInLastHour = tenant ? await remediationsRepository.countAutoActionsSince(m, event.tenantId, new Date(now.getTime() - HOUR_MS)) : 0;
-      const decision = planRemediation({ incident: { kind, service, instance }, profile: tenant?.profile ?? null, actionsInLastHour, now });
-
-      const remediationId = newEventId(now.getTime());
-      const policyVersion = tenant?.policyVersion ?? NO_POLICY_VERSION;
-      const planned = decision.kind === 'plan';
-      const inserted = await remediationsRepository.insert(m, {
-        remediationId,
-        incidentId,
-        tenantId: event.tenantId,
-        service,
-        instance,
-        action: planned ? decision.action : (decision.refusal?.action ?? decision.candidates[0]?.action ?? null),
-        status: planned ? 'planned' : 'escalated',
-        reason: decision.reason,
-        policyVersion,
-        candidates: decision.candidates,
-        refusalRule: planned ? null : (decision.refusal?.rule ?? null),
-        incidentEventId: event.id,
-        plannedAt: planned ? now : null,
-        decidedAt: now,
-      });
-      // Unreachable while the lock is held, but the unique index is the guarantee, not the lock.
-      if (!inserted) return { kind: 'already_decided', remediationId };
-
-      await appendToOutbox(m, DECISION_SCHEMA, eventsForDecision(decision, { incident: event, remediationId, policyVersion, now }));
-      return planned ? { kind: 'planned', remediationId } : { kind: 'escalated', remediationId, refusedBy: decision.refusal?.rule };
+      return this.decide(m, event);
     });
 
     switch (outcome.kind) {
-      case 'planned':
-      case 'escalated':
-        decisionMetrics.decisions.inc({ outcome: outcome.kind });
-        if (outcome.kind === 'escalated' && outcome.refusedBy) decisionMetrics.refusals.inc({ rule: outcome.refusedBy });
-        log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, remediationId: outcome.remediationId, outcome: outcome.kind }, 'incident decided');
+      case 'duplicate_event':
         break;
       case 'already_decided':
         log.info({ incidentId: event.data.incidentId, eventId: event.id }, 'incident already decided; nothing to do');
         break;
-      case 'duplicate_event':
+      case 'plan':
+      case 'await_approval':
+      case 'escalate':
+      case 'hold':
+        decisionMetrics.decisions.inc({ outcome: outcome.kind });
+        if (outcome.refusedBy) decisionMetrics.refusals.inc({ rule: outcome.refusedBy });
+        log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, remediationId: outcome.remediationId, outcome: outcome.kind, dryRun: outcome.dryRun }, 'incident decided');
         break;
       default: {
         const unreachable: never = outcome;
@@ -92,6 +103,96 @@ export class PlanningService {
       }
     }
     return outcome;
+  }
+
+  /** Runs under the tenant lock: gathers the guardrail state, asks the policy, stores and announces. */
+  private async decide(m: EntityManager, event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+    const { incidentId, service, instance } = event.data;
+    // Read under the locks, the clock too, so that every counted action lies before `now`.
+    const now = this.clock.now();
+    const stored = await tenantsRepository.find(m, event.tenantId);
+    const tenant = policyTenant(stored);
+    const breaker = await breakerRepository.read(m);
+    const state: PolicyInput['state'] = {
+      autoActionsInLastHour: stored ? await remediationsRepository.countAutoActionsSince(m, event.tenantId, new Date(now.getTime() - HOUR_MS)) : 0,
+      inFlightOnService: stored ? await remediationsRepository.countInFlight(m, event.tenantId, service) : 0,
+      serviceInstanceCount: stored ? serviceInstanceCount(stored.document, service) : 1,
+      breakerOpen: breaker.open,
+      previousAttempts: [],
+    };
+    const last = stored ? await remediationsRepository.lastActionOnTarget(m, event.tenantId, service, instance, new Date(now.getTime() - COOLDOWN_WINDOW_MS)) : undefined;
+    if (last) state.lastActionOnTarget = last;
+    const facts = incidentFacts(event);
+    const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime() }), instance);
+    const record = recordOf(decision);
+    const explanation = decision.kind === 'hold' && breaker.reason ? { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } : decision.explanation;
+    const explained = { ...decision, explanation };
+
+    const remediationId = newEventId(now.getTime());
+    const inserted = await remediationsRepository.insert(m, {
+      remediationId,
+      incidentId,
+      tenantId: event.tenantId,
+      service,
+      instance,
+      action: record.action,
+      status: record.status,
+      reason: explanation.reason,
+      policyVersion: explanation.policyVersion,
+      candidates: explanation.candidates,
+      refusalRule: record.refusalRule,
+      incidentEventId: event.id,
+      plannedAt: record.countsAsAutoAction ? now : null,
+      decidedAt: now,
+      incident: facts,
+      openedAt: new Date(facts.openedAt),
+      suspectedCause: facts.suspectedCause ?? null,
+      decisionKind: decision.kind,
+      explanation: explanation as unknown as Record<string, unknown>,
+      fallbacks: record.fallbacks,
+      emergency: record.emergency,
+      expiresAt: record.expiresAt,
+    });
+    // Unreachable while the lock is held, but the unique index is the guarantee, not the lock.
+    if (!inserted) return { kind: 'already_decided', remediationId };
+
+    await appendToOutbox(m, DECISION_SCHEMA, eventsForDecision(explained, { incident: event, remediationId, now }));
+    if ((decision.kind === 'escalate' || decision.kind === 'hold') && stored) {
+      const message = { tenantId: event.tenantId, incidentId, service, instance, severity: event.data.severity, reason: explanation.reason, policyVersion: explanation.policyVersion };
+      const targets = escalationTargetsOf(stored.document);
+      await deliveriesRepository.enqueue(m, event.tenantId, incidentId, targets.map((target) => ({ target, payload: deliveryBody(target, message) })), now);
+    }
+    const dryRun = record.status === 'dry_run';
+    return { kind: decision.kind, remediationId, dryRun, ...(record.refusalRule ? { refusedBy: record.refusalRule } : {}) };
+  }
+
+  /**
+   * Opens the global breaker, in its own transaction and before the decision, when the incidents
+   * still open from the breaker's window — this one included — point at the detector or the
+   * network (see shouldTripBreaker). The exclusive lock waits for decisions in progress and is
+   * waited on by new ones.
+   */
+  private async maybeTripBreaker(event: Envelope<'incident.opened'>): Promise<void> {
+    const now = this.clock.now();
+    const m = this.db.manager;
+    const { open, resumedAt } = await breakerRepository.read(m);
+    if (open) return;
+    // What arrived before a human resumed was judged by that human: it must not trip the breaker again.
+    const since = Math.max(now.getTime() - this.breaker.windowMs, resumedAt?.getTime() ?? 0);
+    const [recent, fleetSize] = await Promise.all([remediationsRepository.recentIncidents(m, new Date(since)), tenantsRepository.fleetSize(m)]);
+    const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
+    const self = { at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+    // A service-level incident groups instance incidents that count already; it is not one more instance.
+    const verdict = shouldTripBreaker(event.data.scope === 'service' ? recent : [...recent, self], fleetSize, now.getTime(), this.breaker);
+    if (!verdict.trip) return;
+    const opened = await this.db.transaction(async (tx) => {
+      await breakerRepository.lockExclusive(tx);
+      return breakerRepository.open(tx, verdict.reason, now);
+    });
+    if (opened) {
+      decisionMetrics.breakerTrips.inc();
+      log.warn({ reason: verdict.reason, incidentId }, 'circuit breaker opened: automatic actions stop until a human resumes');
+    }
   }
 
   /** Records that the incident ended, for the decision's history; no action follows. */

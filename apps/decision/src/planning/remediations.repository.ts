@@ -1,7 +1,22 @@
 import type { EntityManager } from 'typeorm';
 import type { CandidateConsidered } from '@autoheal/contracts';
 
-export type RemediationStatus = 'planned' | 'escalated' | 'succeeded' | 'failed';
+export type RemediationStatus = 'planned' | 'dry_run' | 'awaiting_approval' | 'approved' | 'rejected' | 'escalated' | 'held' | 'succeeded' | 'failed';
+
+/** Statuses of a remediation that may still act on the service (the concurrency cap counts these). */
+export const IN_FLIGHT_STATUSES: readonly RemediationStatus[] = ['planned', 'awaiting_approval', 'approved'];
+
+/** The incident as the policy saw it; stored so that a backtest can replay the decision. */
+export interface IncidentFacts {
+  incidentId: string;
+  kind: string;
+  severity: string;
+  service: string;
+  instance: string;
+  suspectedCause?: string;
+  scope?: 'instance' | 'service';
+  openedAt: number;
+}
 
 export interface RemediationRow {
   remediationId: string;
@@ -18,6 +33,14 @@ export interface RemediationRow {
   incidentEventId: string;
   plannedAt: Date | null;
   decidedAt: Date;
+  incident: IncidentFacts;
+  openedAt: Date;
+  suspectedCause: string | null;
+  decisionKind: string;
+  explanation: Record<string, unknown> | null;
+  fallbacks: string[];
+  emergency: boolean;
+  expiresAt: Date | null;
 }
 
 interface RawRow {
@@ -35,10 +58,19 @@ interface RawRow {
   incident_event_id: string;
   planned_at: Date | null;
   decided_at: Date;
+  incident: IncidentFacts;
+  opened_at: Date | null;
+  suspected_cause: string | null;
+  decision_kind: string | null;
+  explanation: Record<string, unknown> | null;
+  fallbacks: string[];
+  emergency: boolean;
+  expires_at: Date | null;
 }
 
 const COLUMNS = `remediation_id, incident_id, tenant_id, service, instance, action, status, reason, policy_version,
-  candidates, refusal_rule, incident_event_id, planned_at, decided_at`;
+  candidates, refusal_rule, incident_event_id, planned_at, decided_at, incident, opened_at, suspected_cause, decision_kind,
+  explanation, fallbacks, emergency, expires_at`;
 
 /**
  * Advisory-lock class for "one tenant's decisions": the two-key lock space is separate from
@@ -62,6 +94,14 @@ function fromRaw(r: RawRow): RemediationRow {
     incidentEventId: r.incident_event_id,
     plannedAt: r.planned_at,
     decidedAt: r.decided_at,
+    incident: r.incident,
+    openedAt: r.opened_at ?? r.decided_at,
+    suspectedCause: r.suspected_cause,
+    decisionKind: r.decision_kind ?? r.status,
+    explanation: r.explanation,
+    fallbacks: r.fallbacks,
+    emergency: r.emergency,
+    expiresAt: r.expires_at,
   };
 }
 
@@ -80,11 +120,45 @@ export const remediationsRepository = {
 
   /** Automatic actions planned for the tenant strictly after `since`. */
   async countAutoActionsSince(m: EntityManager, tenantId: string, since: Date): Promise<number> {
+    const [row]: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $2`, [tenantId, since]);
+    return row.n;
+  },
+
+  /** Remediations that may still act on the service: planned, awaiting approval or approved, with no outcome yet. */
+  async countInFlight(m: EntityManager, tenantId: string, service: string): Promise<number> {
     const [row]: { n: number }[] = await m.query(
-      `SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $2`,
-      [tenantId, since],
+      `SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND status = ANY($3::text[])`,
+      [tenantId, service, IN_FLIGHT_STATUSES],
     );
     return row.n;
+  },
+
+  /** The last automatic action on the target and how many there were since `since` (for backoff). */
+  async lastActionOnTarget(m: EntityManager, tenantId: string, service: string, instance: string, since: Date): Promise<{ at: number; consecutive: number } | undefined> {
+    const [row]: { at: Date | null; n: number }[] = await m.query(
+      `SELECT max(planned_at) AS at, count(*)::int AS n FROM decision.remediations
+       WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4`,
+      [tenantId, service, instance, since],
+    );
+    return row.at ? { at: row.at.getTime(), consecutive: row.n } : undefined;
+  },
+
+  /**
+   * Incidents opened after `since` across every tenant and still failing (neither resolved nor
+   * remediated): what the circuit breaker looks at. Incidents already healed do not make the
+   * fleet look broken, however close together they were.
+   */
+  async recentIncidents(m: EntityManager, since: Date): Promise<{ at: number; suspectedCause?: string; instance: string }[]> {
+    const rows: { opened_at: Date; suspected_cause: string | null; tenant_id: string; service: string; instance: string }[] = await m.query(
+      `SELECT opened_at, suspected_cause, tenant_id, service, instance FROM decision.remediations
+       WHERE opened_at > $1 AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'`,
+      [since],
+    );
+    return rows.map((r) => ({
+      at: r.opened_at.getTime(),
+      instance: `${r.tenant_id}/${r.service}/${r.instance}`,
+      ...(r.suspected_cause ? { suspectedCause: r.suspected_cause } : {}),
+    }));
   },
 
   async findByIncident(m: EntityManager, incidentId: string): Promise<RemediationRow | null> {
@@ -92,11 +166,25 @@ export const remediationsRepository = {
     return rows[0] ? fromRaw(rows[0]) : null;
   },
 
+  async findById(m: EntityManager, remediationId: string, forUpdate = false): Promise<RemediationRow | null> {
+    const rows: RawRow[] = await m.query(`SELECT ${COLUMNS} FROM decision.remediations WHERE remediation_id = $1 ${forUpdate ? 'FOR UPDATE' : ''}`, [remediationId]);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Decisions of a tenant opened after `since`, oldest first: what a backtest replays. */
+  async listForTenant(m: EntityManager, tenantId: string, since: Date, limit: number): Promise<RemediationRow[]> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations WHERE tenant_id = $1 AND decided_at >= $2 ORDER BY decided_at, remediation_id LIMIT $3`,
+      [tenantId, since, limit],
+    );
+    return rows.map(fromRaw);
+  },
+
   /** Inserts the decision unless the incident already has one; true when inserted. */
   async insert(m: EntityManager, row: RemediationRow): Promise<boolean> {
     const inserted: unknown[] = await m.query(
       `INSERT INTO decision.remediations (${COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22)
        ON CONFLICT (incident_id) DO NOTHING
        RETURNING remediation_id`,
       [
@@ -114,12 +202,20 @@ export const remediationsRepository = {
         row.incidentEventId,
         row.plannedAt,
         row.decidedAt,
+        JSON.stringify(row.incident),
+        row.openedAt,
+        row.suspectedCause,
+        row.decisionKind,
+        row.explanation ? JSON.stringify(row.explanation) : null,
+        JSON.stringify(row.fallbacks),
+        row.emergency,
+        row.expiresAt,
       ],
     );
     return inserted.length === 1;
   },
 
-  /** Moves a planned remediation to its outcome; null when it is unknown or already has one. */
+  /** Moves a planned or approved remediation to its outcome; null when it is unknown or already has one. */
   async recordOutcome(
     m: EntityManager,
     remediationId: string,
@@ -127,12 +223,34 @@ export const remediationsRepository = {
   ): Promise<RemediationRow | null> {
     const result: unknown = await m.query(
       `UPDATE decision.remediations SET status = $2, outcome_at = $3, outcome_error = $4::jsonb
-       WHERE remediation_id = $1 AND status = 'planned'
+       WHERE remediation_id = $1 AND status IN ('planned', 'approved')
        RETURNING ${COLUMNS}`,
       [remediationId, outcome.status, outcome.at, outcome.error ? JSON.stringify(outcome.error) : null],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Settles an approval; null when the remediation is not awaiting approval (any more). */
+  async review(m: EntityManager, remediationId: string, to: 'approved' | 'rejected' | 'escalated', by: string, at: Date, reason: string): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = $2, reviewed_by = $3, reviewed_at = $4, reason = $5
+       WHERE remediation_id = $1 AND status = 'awaiting_approval'
+       RETURNING ${COLUMNS}`,
+      [remediationId, to, by, at, reason],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Approvals past their deadline, locked for this transaction; other sweepers skip them. */
+  async claimExpiredApprovals(m: EntityManager, now: Date, limit: number): Promise<RemediationRow[]> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations WHERE status = 'awaiting_approval' AND expires_at <= $1
+       ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [now, limit],
+    );
+    return rows.map(fromRaw);
   },
 
   /** Notes that the incident behind a decision is over; false when there is no decision for it. */

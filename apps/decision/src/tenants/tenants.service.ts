@@ -1,29 +1,121 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { newEvent, type Envelope } from '@autoheal/contracts';
+import { appendToOutbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
-import { TENANT_PROFILES } from '../decision.tokens.js';
-import { policyVersionOf } from './policy-version.js';
-import type { TenantProfile } from './tenant-profile.js';
-import { tenantsRepository } from './tenants.repository.js';
+import { CLOCK, type Clock } from '../clock.js';
+import { DECISION_SCHEMA } from '../data-source.js';
+import { BOOT_TENANT_DOCUMENTS } from '../decision.tokens.js';
+import { diffDocuments, documentVersion, effectiveProfile, validateTenantDocuments, type ProfileThresholds, type TenantDocument } from '../planning/policy-port.js';
+import { TenantsError, TenantsErrorCode } from './tenants.errors.js';
+import { tenantsRepository, type StoredTenant, type TenantVersion } from './tenants.repository.js';
 
 const log = createLogger('decision');
+export const DECISION_PRODUCER = 'decision';
+
+export interface ApplyResult {
+  tenantId: string;
+  version: string;
+  previousVersion: string | null;
+  outcome: 'created' | 'updated' | 'unchanged';
+  changes: { path: string; from?: unknown; to?: unknown }[];
+}
+
+/** The thresholds a document yields once its frameworks' presets and overrides are combined. */
+export function profileOf(document: TenantDocument): ProfileThresholds {
+  return effectiveProfile(document.frameworks, document.overrides);
+}
 
 /**
- * Stores the tenant profiles of the tenants file at boot. Decisions read profiles from the
- * database inside their own transaction, so every decision process uses the same profile
- * and records the version it used. Rows are upserted, never deleted: during a rollout several
- * decision processes may boot with different files, and one must not erase another's tenants.
+ * Tenants as code: validates, versions (content hash) and stores tenant documents, and
+ * announces every change as `compliance.<tenant>.policy_changed` in the same transaction.
  */
 @Injectable()
 export class TenantsService implements OnModuleInit {
   constructor(
     private readonly db: DataSource,
-    @Inject(TENANT_PROFILES) private readonly profiles: TenantProfile[],
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(BOOT_TENANT_DOCUMENTS) private readonly bootDocuments: unknown[],
   ) {}
 
+  /**
+   * Seeds tenants that have no document yet from the boot documents. A tenant that already has
+   * one keeps it: what an operator applied through the API must survive a restart.
+   */
   async onModuleInit(): Promise<void> {
-    const tenants = this.profiles.map((profile) => ({ tenantId: profile.tenantId, profile, policyVersion: policyVersionOf(profile) }));
-    await this.db.transaction((m) => tenantsRepository.upsertMany(m, tenants));
-    log.info({ tenants: tenants.map((t) => `${t.tenantId}@${t.policyVersion}`) }, 'tenant profiles loaded');
+    const results = await this.apply(this.bootDocuments, 'boot', { onlyNew: true });
+    log.info({ tenants: results.map((r) => `${r.tenantId}@${r.version} (${r.outcome})`) }, 'tenant documents loaded');
+  }
+
+  /**
+   * Applies a batch all-or-nothing: every document is validated first (the error lists every
+   * problem), then all changes commit in one transaction. Unchanged documents are no-ops.
+   */
+  async apply(docs: unknown[], appliedBy: string, options: { onlyNew?: boolean } = {}): Promise<ApplyResult[]> {
+    const validated = validateTenantDocuments(docs);
+    if (!validated.ok) {
+      throw new TenantsError(
+        TenantsErrorCode.InvalidDocuments,
+        'tenant documents are invalid; nothing was applied',
+        validated.errors.map((e) => `documents[${e.document}].${e.path}: ${e.message}`),
+        validated.errors,
+      );
+    }
+    // Locks in a fixed order, so two batches touching the same tenants cannot deadlock.
+    const ordered = [...validated.documents].sort((a, b) => (a.tenantId < b.tenantId ? -1 : 1));
+    const results = await this.db.transaction(async (m) => {
+      const out: ApplyResult[] = [];
+      const events: Envelope[] = [];
+      const now = this.clock.now();
+      for (const document of ordered) {
+        await tenantsRepository.lockDocument(m, document.tenantId);
+        const current = await tenantsRepository.find(m, document.tenantId);
+        const version = documentVersion(document);
+        if (current && (options.onlyNew || current.policyVersion === version)) {
+          out.push({ tenantId: document.tenantId, version: current.policyVersion, previousVersion: current.policyVersion, outcome: 'unchanged', changes: [] });
+          continue;
+        }
+        const changes = diffDocuments(current?.document ?? null, document);
+        const previousVersion = current?.policyVersion ?? null;
+        await tenantsRepository.apply(m, { tenantId: document.tenantId, version, previousVersion, document, changes, appliedAt: now, appliedBy }, profileOf(document));
+        events.push(
+          newEvent('compliance.policy_changed', {
+            tenantId: document.tenantId,
+            producer: DECISION_PRODUCER,
+            occurredAt: now,
+            data: { policyVersion: version, previousVersion, changedBy: appliedBy, changes },
+          }),
+        );
+        out.push({ tenantId: document.tenantId, version, previousVersion, outcome: current ? 'updated' : 'created', changes });
+      }
+      await appendToOutbox(m, DECISION_SCHEMA, events);
+      return out;
+    });
+    return results;
+  }
+
+  async list(): Promise<StoredTenant[]> {
+    return tenantsRepository.list(this.db.manager);
+  }
+
+  async get(tenantId: string): Promise<StoredTenant> {
+    const tenant = await tenantsRepository.find(this.db.manager, tenantId);
+    if (!tenant) throw new TenantsError(TenantsErrorCode.TenantNotFound, `tenant ${tenantId} has no document`);
+    return tenant;
+  }
+
+  async versions(tenantId: string, page: { limit: number; before?: number }): Promise<TenantVersion[]> {
+    await this.get(tenantId);
+    return tenantsRepository.versions(this.db.manager, tenantId, page);
+  }
+
+  /** What changed between two versions; `to` defaults to the current one. */
+  async diff(tenantId: string, from: string, to?: string): Promise<{ from: string; to: string; changes: ReturnType<typeof diffDocuments> }> {
+    const current = await this.get(tenantId);
+    const target = to ?? current.policyVersion;
+    const [a, b] = await Promise.all([tenantsRepository.findVersion(this.db.manager, tenantId, from), tenantsRepository.findVersion(this.db.manager, tenantId, target)]);
+    if (!a) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${from}`);
+    if (!b) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${target}`);
+    return { from, to: target, changes: diffDocuments(a.document, b.document) };
   }
 }

@@ -255,6 +255,15 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     expect(await execution(remediationId)).toMatchObject({ status: 'failed', attempts: MAX_DELIVER });
   });
 
+  it('acknowledges a dry-run plan without executing it', async () => {
+    const plan = planned('acme', 'api-1');
+    const dryRun = { ...plan, data: { ...plan.data, dryRun: true } };
+    await settled(await publishRaw(dryRun));
+    expect(agent.requestsFor(plan.data.remediationId)).toHaveLength(0);
+    expect(await published('remediation.started', plan.data.remediationId)).toHaveLength(0);
+    expect(await execution(plan.data.remediationId)).toBeUndefined();
+  });
+
   it('acknowledges remediation events it does not act on', async () => {
     const plan = planned('acme', 'api-1');
     const escalated = newEvent('remediation.escalated', {

@@ -20,6 +20,9 @@ export class RemediationEventsHandler {
   async onRemediationEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
     switch (event.type) {
       case 'remediation.planned':
+        // A dry-run plan is recorded by the decision service and audited, never executed.
+        if (event.data.dryRun === true) return;
+        return this.execute(event, ctx);
       case 'remediation.approved':
         return this.execute(event, ctx);
       default:

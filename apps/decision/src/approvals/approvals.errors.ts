@@ -1,0 +1,14 @@
+export enum ApprovalsErrorCode {
+  NotFound = 'remediation_not_found',
+  NotAwaitingApproval = 'remediation_not_awaiting_approval',
+}
+
+export class ApprovalsError extends Error {
+  constructor(
+    readonly code: ApprovalsErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApprovalsError';
+  }
+}

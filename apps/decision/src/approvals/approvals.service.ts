@@ -1,0 +1,80 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { appendToOutbox } from '@autoheal/persistence';
+import { createLogger } from '@autoheal/telemetry';
+import { CLOCK, type Clock } from '../clock.js';
+import type { DecisionConfig } from '../config.js';
+import { DECISION_SCHEMA } from '../data-source.js';
+import { DECISION_CONFIG } from '../decision.tokens.js';
+import { remediationsRepository, type RemediationRow } from '../planning/remediations.repository.js';
+import { approvalTimedOutEvent, approvedEvent, rejectedEvent } from './approval-events.js';
+import { ApprovalsError, ApprovalsErrorCode } from './approvals.errors.js';
+
+const log = createLogger('decision');
+
+/**
+ * Approvals over the admin API: an approved remediation is announced as `remediation.approved`
+ * (the executor runs it), a rejected one as `remediation.rejected`. A sweeper escalates the ones
+ * nobody settled before their deadline. The row moves out of `awaiting_approval` exactly once,
+ * whichever of the three gets there first.
+ */
+@Injectable()
+export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(DECISION_CONFIG) private readonly config: DecisionConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.DECISION_SWEEP_INTERVAL_MS > 0) {
+      this.timer = setInterval(() => {
+        this.sweep().catch((error: unknown) => log.error({ err: error }, 'approval sweep failed; retrying next interval'));
+      }, this.config.DECISION_SWEEP_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async approve(remediationId: string, by: string, reason: string): Promise<RemediationRow> {
+    return this.settle(remediationId, 'approved', by, reason);
+  }
+
+  async reject(remediationId: string, by: string, reason: string): Promise<RemediationRow> {
+    return this.settle(remediationId, 'rejected', by, reason);
+  }
+
+  private async settle(remediationId: string, to: 'approved' | 'rejected', by: string, reason: string): Promise<RemediationRow> {
+    return this.db.transaction(async (m) => {
+      const now = this.clock.now();
+      const row = await remediationsRepository.findById(m, remediationId, true);
+      if (!row) throw new ApprovalsError(ApprovalsErrorCode.NotFound, `remediation ${remediationId} does not exist`);
+      if (row.status !== 'awaiting_approval') throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId} is ${row.status}, not awaiting approval`);
+      if (row.expiresAt && row.expiresAt <= now) throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId}'s approval expired at ${row.expiresAt.toISOString()}`);
+      const updated = await remediationsRepository.review(m, remediationId, to, by, now, `${to} by ${by}: ${reason}`);
+      if (!updated) throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId} is no longer awaiting approval`);
+      await appendToOutbox(m, DECISION_SCHEMA, [to === 'approved' ? approvedEvent(updated, by, now) : rejectedEvent(updated, by, reason, now)]);
+      log.info({ remediationId, by, to }, 'approval settled');
+      return updated;
+    });
+  }
+
+  /** Escalates approvals past their deadline; returns how many. Safe to run in every process. */
+  async sweep(limit = 100): Promise<number> {
+    return this.db.transaction(async (m) => {
+      const now = this.clock.now();
+      const expired = await remediationsRepository.claimExpiredApprovals(m, now, limit);
+      for (const row of expired) {
+        const updated = await remediationsRepository.review(m, row.remediationId, 'escalated', 'system', now, 'approval timed out');
+        if (updated) await appendToOutbox(m, DECISION_SCHEMA, [approvalTimedOutEvent(updated, now)]);
+      }
+      if (expired.length > 0) log.warn({ count: expired.length }, 'approvals timed out; escalated');
+      return expired.length;
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { newEvent } from '@autoheal/contracts';
+import { appendToOutbox } from '@autoheal/persistence';
+import { createLogger } from '@autoheal/telemetry';
+import { CLOCK, type Clock } from '../clock.js';
+import type { DecisionConfig } from '../config.js';
+import { DECISION_SCHEMA } from '../data-source.js';
+import { decisionMetrics } from '../decision.metrics.js';
+import { DECISION_CONFIG, SECRET_RESOLVER } from '../decision.tokens.js';
+import { DECISION_PRODUCER } from '../planning/decision-events.js';
+import { deliveriesRepository, type DeliveryRow } from './deliveries.repository.js';
+import { classifyResponse, nextAttemptDelay, signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type AttemptResult } from './delivery-policy.js';
+
+const log = createLogger('decision');
+
+/** Resolves a document's `secretRef` to the secret (by default: the environment variable of that name). */
+export type SecretResolver = (ref: string) => string | undefined;
+export const envSecretResolver: SecretResolver = (ref) => process.env[ref];
+
+/**
+ * Delivers escalations to PagerDuty-compatible endpoints and signed webhooks. Deliveries are
+ * rows, so a restart resumes them; each due row is claimed with SKIP LOCKED, so several
+ * processes share the work without sending twice. The final outcome is announced as
+ * `remediation.escalation_delivered` in the same transaction that records it.
+ */
+@Injectable()
+export class DeliveriesWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    private readonly db: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(DECISION_CONFIG) private readonly config: DecisionConfig,
+    @Inject(SECRET_RESOLVER) private readonly secrets: SecretResolver,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.DECISION_DELIVERY_INTERVAL_MS > 0) {
+      this.timer = setInterval(() => void this.tickSafely(), this.config.DECISION_DELIVERY_INTERVAL_MS);
+      this.timer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async tickSafely(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      await this.tick();
+    } catch (error) {
+      log.error({ err: error }, 'escalation delivery tick failed; retrying next interval');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Attempts every due delivery once; returns how many were attempted. */
+  async tick(limit = 20): Promise<number> {
+    return this.db.transaction(async (m) => {
+      const due = await deliveriesRepository.claimDue(m, this.clock.now(), limit);
+      const results = await Promise.all(due.map((d) => this.attempt(d)));
+      for (const [i, delivery] of due.entries()) {
+        const result = results[i];
+        const attempts = delivery.attempts + 1;
+        const now = this.clock.now();
+        const final = result.ok || !result.retryable || attempts >= this.config.DECISION_DELIVERY_MAX_ATTEMPTS;
+        if (!final) {
+          await deliveriesRepository.retryLater(m, delivery.id, attempts, new Date(now.getTime() + nextAttemptDelay(attempts, this.config.DECISION_DELIVERY_BACKOFF_MS)), result.status, result.error);
+          continue;
+        }
+        const outcome = result.ok ? 'delivered' : 'failed';
+        await deliveriesRepository.finish(m, delivery.id, outcome, attempts, now, result.status, result.ok ? null : result.error);
+        await appendToOutbox(m, DECISION_SCHEMA, [
+          newEvent('remediation.escalation_delivered', {
+            tenantId: delivery.tenantId,
+            producer: DECISION_PRODUCER,
+            correlationId: delivery.incidentId,
+            occurredAt: now,
+            data: {
+              incidentId: delivery.incidentId,
+              target: delivery.target,
+              kind: delivery.kind,
+              outcome,
+              attempts,
+              dedupKey: delivery.incidentId,
+              ...(result.status !== null ? { status: result.status } : {}),
+              ...(result.ok ? {} : { error: result.error.slice(0, 1000) }),
+            },
+          }),
+        ]);
+        decisionMetrics.deliveries.inc({ kind: delivery.kind, outcome });
+      }
+      return due.length;
+    });
+  }
+
+  private async attempt(delivery: DeliveryRow): Promise<AttemptResult> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    let body: string;
+    if (delivery.kind === 'webhook') {
+      const secret = delivery.secretRef ? this.secrets(delivery.secretRef) : undefined;
+      if (!secret) return { ok: false, status: null, error: `secret ${delivery.secretRef ?? '(none)'} is not configured`, retryable: false };
+      const sentAt = this.clock.now().toISOString();
+      // The timestamp is inside the signed body too, so a receiver can refuse replays.
+      body = JSON.stringify({ ...delivery.payload, sentAt });
+      headers[TIMESTAMP_HEADER] = sentAt;
+      headers[SIGNATURE_HEADER] = signBody(secret, body);
+    } else {
+      body = JSON.stringify(delivery.payload);
+    }
+    try {
+      const response = await fetch(delivery.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.config.DECISION_DELIVERY_TIMEOUT_MS) });
+      await response.arrayBuffer();
+      return classifyResponse(response.status);
+    } catch (error) {
+      return { ok: false, status: null, error: (error as Error).message, retryable: true };
+    }
+  }
+}

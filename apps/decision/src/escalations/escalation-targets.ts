@@ -1,0 +1,73 @@
+import type { TenantDocument } from '../planning/policy-port.js';
+
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
+export type EscalationTarget =
+  | { kind: 'pagerduty'; name: string; url: string; routingKey: string }
+  | { kind: 'webhook'; name: string; url: string; secretRef: string };
+
+/** The escalation targets a tenant document declares, with PagerDuty's endpoint filled in where none is given. */
+export function escalationTargetsOf(document: TenantDocument): EscalationTarget[] {
+  return (document.escalation?.targets ?? []).map((t): EscalationTarget => {
+    switch (t.kind) {
+      case 'pagerduty':
+        return { kind: 'pagerduty', name: t.name, routingKey: t.routingKey, url: t.url ?? PAGERDUTY_EVENTS_URL };
+      case 'webhook':
+        return { kind: 'webhook', name: t.name, url: t.url, secretRef: t.secretRef };
+      default: {
+        const unreachable: never = t;
+        throw new Error(`unhandled escalation target ${JSON.stringify(unreachable)}`);
+      }
+    }
+  });
+}
+
+/** What an escalation says, whichever target receives it. */
+export interface EscalationMessage {
+  tenantId: string;
+  incidentId: string;
+  service: string;
+  instance: string;
+  severity: string;
+  reason: string;
+  policyVersion: string;
+}
+
+/** PagerDuty Events v2 severities are critical, error, warning, info. */
+function pagerDutySeverity(severity: string): 'critical' | 'error' | 'warning' | 'info' {
+  switch (severity) {
+    case 'critical':
+      return 'critical';
+    case 'major':
+      return 'error';
+    case 'minor':
+      return 'warning';
+    default:
+      return 'info';
+  }
+}
+
+/** The JSON body sent to a target. The dedup key is the incident id, so a page is raised once per incident. */
+export function deliveryBody(target: EscalationTarget, message: EscalationMessage): Record<string, unknown> {
+  const summary = `[${message.tenantId}] ${message.service}/${message.instance}: ${message.reason}`.slice(0, 1024);
+  switch (target.kind) {
+    case 'pagerduty':
+      return {
+        routing_key: target.routingKey,
+        event_action: 'trigger',
+        dedup_key: message.incidentId,
+        payload: {
+          summary,
+          source: `autoheal/${message.tenantId}/${message.service}/${message.instance}`,
+          severity: pagerDutySeverity(message.severity),
+          custom_details: { policyVersion: message.policyVersion, reason: message.reason },
+        },
+      };
+    case 'webhook':
+      return { type: 'autoheal.escalation', dedupKey: message.incidentId, summary, ...message };
+    default: {
+      const unreachable: never = target;
+      throw new Error(`unhandled target ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
