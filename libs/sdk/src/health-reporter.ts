@@ -1,6 +1,11 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { assertSubjectToken, healthSubject, newEvent, type Envelope, type EventType } from '@autoheal/contracts';
+import { assertSubjectToken, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
+import { CustomChecks, type CheckFn } from './custom-checks.js';
+import { RequestWindow } from './request-window.js';
+import { ProcessSaturation } from './saturation.js';
+import { SampleBuffer } from './sample-buffer.js';
+import { singleFlight } from './single-flight.js';
 
 export interface HealthReporterOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
@@ -14,7 +19,7 @@ export interface HealthReporterOptions {
   name?: string;
   /** `producer` field of the envelopes; defaults to `<service>/<instance>`. */
   producer?: string;
-  /** How long to wait for the stream's acknowledgement of one publish; defaults to max(2000, intervalMs). */
+  /** How long to wait for the stream's acknowledgement of one publish; defaults to max(2000, intervalMs) (metrics: max(2000, metricsIntervalMs)). */
   publishTimeoutMs?: number;
   /**
    * Called for every failed publish. Without it, the reporter writes one line to stderr when a
@@ -23,6 +28,16 @@ export interface HealthReporterOptions {
   onError?: (error: Error, context: HealthReportFailure) => void;
   /** Time source for `occurredAt`; tests move it. */
   now?: () => Date;
+  /** Send `health.metrics` samples (requests, errors, latency, saturation, checks); default true. */
+  metrics?: boolean;
+  /** Length of one metrics window (one sample); default 5000 ms, 100 … 3600000. */
+  metricsIntervalMs?: number;
+  /** Memory the process may use (container limit), reported beside RSS so a leak can be judged. */
+  memoryLimitBytes?: number;
+  /** Samples kept while NATS is unreachable; the oldest are dropped past it. Default 1000. */
+  maxBufferedSamples?: number;
+  /** Time one custom check may take; default min(2000, metricsIntervalMs). */
+  checkTimeoutMs?: number;
 }
 
 export interface HealthReportFailure {
@@ -41,6 +56,14 @@ export interface HealthReporterStats {
   failed: number;
   /** Heartbeats not sent because too many earlier ones were still waiting for an acknowledgement. */
   skipped: number;
+  /** Metric samples taken (one per window). */
+  samples: number;
+  /** Samples the stream acknowledged (in `health.metrics` batches of up to 100). */
+  samplesPublished: number;
+  /** Samples waiting to be sent (while NATS is unreachable). */
+  samplesBuffered: number;
+  /** Samples dropped because the buffer was full. */
+  samplesDropped: number;
 }
 
 export const MIN_INTERVAL_MS = 100;
@@ -61,8 +84,13 @@ interface ResolvedOptions {
   name: string;
   producer: string;
   publishTimeoutMs: number;
+  metricsPublishTimeoutMs: number;
   onError?: HealthReporterOptions['onError'];
   now: () => Date;
+  metrics: boolean;
+  metricsIntervalMs: number;
+  memoryLimitBytes?: number;
+  checkTimeoutMs: number;
 }
 
 /**
@@ -89,7 +117,23 @@ export class HealthReporter {
   private sequence = 0;
   private consecutiveFailures = 0;
   private stopping: Promise<void> | undefined;
-  private readonly counters: HealthReporterStats = { heartbeats: 0, published: 0, failed: 0, skipped: 0 };
+  private readonly counters = { heartbeats: 0, published: 0, failed: 0, skipped: 0, samples: 0, samplesPublished: 0 };
+  private readonly requests = new RequestWindow();
+  private readonly checks = new CustomChecks();
+  private readonly buffer: SampleBuffer;
+  private saturation: ProcessSaturation | undefined;
+  private metricsTimer: NodeJS.Timeout | undefined;
+  private windowStartMs = 0;
+  private collecting: Promise<void> | undefined;
+  /**
+   * Sends what the buffer holds. One send at a time: a call during a send shares it, and that
+   * send's loop also takes the samples buffered meanwhile.
+   */
+  private readonly flush = singleFlight(() => this.sendBuffered());
+  /** The batch whose publish failed last, resent as it is before anything newer. */
+  private unacknowledged: Envelope<'health.metrics'> | undefined;
+  /** False between a disconnect and the reconnect: samples wait in the buffer meanwhile. */
+  private connected = false;
 
   /** Throws `InvalidSubjectTokenError` for a tenant, service or instance that cannot be a subject token. */
   constructor(options: HealthReporterOptions) {
@@ -105,6 +149,14 @@ export class HealthReporter {
       // Checked here: an envelope the contract rejects would otherwise fail inside the timer.
       throw new RangeError(`producer must be 1-200 characters, got ${producer.length}`);
     }
+    const metricsIntervalMs = options.metricsIntervalMs ?? 5000;
+    if (!Number.isInteger(metricsIntervalMs) || metricsIntervalMs < MIN_INTERVAL_MS || metricsIntervalMs > 3_600_000) {
+      throw new RangeError(`metricsIntervalMs must be an integer between ${MIN_INTERVAL_MS} and 3600000, got ${metricsIntervalMs}`);
+    }
+    if (options.memoryLimitBytes !== undefined && !(Number.isInteger(options.memoryLimitBytes) && options.memoryLimitBytes > 0)) {
+      throw new RangeError(`memoryLimitBytes must be a positive integer, got ${options.memoryLimitBytes}`);
+    }
+    this.buffer = new SampleBuffer(options.maxBufferedSamples ?? 1000);
     this.options = {
       servers: options.servers,
       tenantId,
@@ -114,8 +166,14 @@ export class HealthReporter {
       name: options.name ?? `health:${tenantId}/${service}/${instance}`,
       producer,
       publishTimeoutMs: options.publishTimeoutMs ?? Math.max(2000, intervalMs),
+      // A lost acknowledgement must not hold the sample buffer much longer than a window.
+      metricsPublishTimeoutMs: options.publishTimeoutMs ?? Math.max(2000, metricsIntervalMs),
       onError: options.onError,
       now: options.now ?? (() => new Date()),
+      metrics: options.metrics ?? true,
+      metricsIntervalMs,
+      memoryLimitBytes: options.memoryLimitBytes,
+      checkTimeoutMs: options.checkTimeoutMs ?? Math.min(2000, metricsIntervalMs),
     };
     this.subject = healthSubject(tenantId, service, instance);
   }
@@ -125,7 +183,28 @@ export class HealthReporter {
   }
 
   get stats(): Readonly<HealthReporterStats> {
-    return { ...this.counters };
+    return { ...this.counters, samplesBuffered: this.buffer.size + (this.unacknowledged?.data.samples.length ?? 0), samplesDropped: this.buffer.dropped };
+  }
+
+  /**
+   * Counts one request the host served, for the current metrics window: its latency and
+   * whether it succeeded (typically: status < 500). Cheap enough for every request.
+   */
+  recordRequest(latencyMs: number, ok: boolean): void {
+    this.requests.record(latencyMs, ok);
+  }
+
+  /**
+   * A named check (a subject token, e.g. `database`) run once per metrics window; it fails when
+   * it resolves false, throws or takes longer than `checkTimeoutMs`. Registering a name again
+   * replaces the check.
+   */
+  registerCheck(name: string, check: CheckFn): void {
+    this.checks.register(name, check);
+  }
+
+  unregisterCheck(name: string): void {
+    this.checks.unregister(name);
   }
 
   /** Connects and starts the heartbeat. Called by `connect`; call it yourself only after `new`. */
@@ -146,7 +225,25 @@ export class HealthReporter {
     }
     this.nc = nc;
     this.js = jetstream(nc);
+    this.connected = true;
+    void this.watchConnection(nc);
     this.beat();
+    if (this.options.metrics) {
+      this.windowStartMs = this.options.now().getTime();
+      this.saturation = new ProcessSaturation(() => this.options.now().getTime(), this.options.memoryLimitBytes);
+      this.scheduleMetrics();
+    }
+  }
+
+  private async watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') this.connected = false;
+      if (status.type === 'reconnect') {
+        this.connected = true;
+        // Whatever piled up during the outage goes out now, not at the next window.
+        void this.flush();
+      }
+    }
   }
 
   /**
@@ -161,8 +258,17 @@ export class HealthReporter {
   private async shutdown(reason: string | undefined): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.metricsTimer) clearTimeout(this.metricsTimer);
+    this.metricsTimer = undefined;
     if (!this.nc) return;
     await Promise.allSettled([...this.inFlight]);
+    if (this.saturation) {
+      // The last, partial window is reported too: the requests of a process's final seconds count.
+      await this.collecting;
+      await this.collect();
+      await this.flush();
+      this.saturation.close();
+    }
     const event = newEvent('health.stopping', {
       tenantId: this.options.tenantId,
       producer: this.options.producer,
@@ -203,16 +309,76 @@ export class HealthReporter {
       occurredAt: this.options.now(),
     });
     this.counters.heartbeats += 1;
-    const pending = this.publish(event).finally(() => this.inFlight.delete(pending));
+    const pending = this.publish(event)
+      .then(() => undefined)
+      .finally(() => this.inFlight.delete(pending));
     this.inFlight.add(pending);
   }
 
-  /** Publishes with the event id as `Nats-Msg-Id`, so a retried publish is stored once. */
-  private async publish(event: Envelope<'health.heartbeat' | 'health.stopping'>): Promise<void> {
+  private scheduleMetrics(): void {
+    this.metricsTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.scheduleMetrics();
+      // A window whose checks are still running is not overlapped by the next one.
+      this.collecting ??= this.collect().finally(() => (this.collecting = undefined));
+    }, this.options.metricsIntervalMs);
+    this.metricsTimer.unref();
+  }
+
+  /** Closes the current window into one sample, buffers it and sends what the buffer holds. */
+  private async collect(): Promise<void> {
+    const end = this.options.now();
+    const requests = this.requests.drain();
+    const saturation = this.saturation!.read();
+    const windowMs = Math.min(3_600_000, Math.max(1, end.getTime() - this.windowStartMs));
+    this.windowStartMs = end.getTime();
+    const checks = this.checks.size > 0 ? await this.checks.run(this.options.checkTimeoutMs) : [];
+    const sample: MetricSample = { at: end.toISOString(), windowMs, ...requests, ...saturation, ...(checks.length > 0 ? { checks } : {}) };
+    this.buffer.push(sample);
+    this.counters.samples += 1;
+    await this.flush();
+  }
+
+  /**
+   * Sends buffered samples in batches of up to 100 while connected. A batch whose publish failed is
+   * retried as the same event (same id): when the stream stored it but the acknowledgement was lost,
+   * `Nats-Msg-Id` makes the retry a no-op instead of counting those requests and errors twice.
+   */
+  private async sendBuffered(): Promise<void> {
+    while (this.connected && (this.unacknowledged !== undefined || this.buffer.size > 0)) {
+      const event = this.unacknowledged ?? this.batchEvent(this.buffer.take());
+      if (event === undefined) continue;
+      if (await this.publish(event)) {
+        this.unacknowledged = undefined;
+        this.counters.samplesPublished += event.data.samples.length;
+      } else {
+        this.unacknowledged = event;
+        break;
+      }
+    }
+  }
+
+  private batchEvent(batch: MetricSample[]): Envelope<'health.metrics'> | undefined {
+    try {
+      return newEvent('health.metrics', {
+        tenantId: this.options.tenantId,
+        producer: this.options.producer,
+        data: { service: this.options.service, instance: this.options.instance, samples: batch },
+        occurredAt: this.options.now(),
+      });
+    } catch (error) {
+      // A sample the contract rejects would block the buffer forever: report and drop it.
+      this.reportFailure(error as Error, { type: 'health.metrics', eventId: '-', consecutiveFailures: this.consecutiveFailures });
+      return undefined;
+    }
+  }
+
+  /** Publishes with the event id as `Nats-Msg-Id`, so a retried publish is stored once. True when acknowledged. */
+  private async publish(event: Envelope<'health.heartbeat' | 'health.stopping' | 'health.metrics'>): Promise<boolean> {
     try {
       await this.js!.publish(this.subject, JSON.stringify(event), {
         msgID: event.id,
-        timeout: this.options.publishTimeoutMs,
+        timeout: event.type === 'health.metrics' ? this.options.metricsPublishTimeoutMs : this.options.publishTimeoutMs,
       });
       this.counters.published += 1;
       if (this.consecutiveFailures > 0 && !this.options.onError) {
@@ -221,11 +387,13 @@ export class HealthReporter {
         );
       }
       this.consecutiveFailures = 0;
+      return true;
     } catch (cause) {
       const error = cause instanceof Error ? cause : new Error(String(cause));
       this.counters.failed += 1;
       this.consecutiveFailures += 1;
       this.reportFailure(error, { type: event.type, eventId: event.id, consecutiveFailures: this.consecutiveFailures });
+      return false;
     }
   }
 

@@ -6,3 +6,7 @@ export {
   type HealthReportFailure,
   type HealthReporterStats,
 } from './health-reporter.js';
+export { type CheckFn, MAX_CHECKS } from './custom-checks.js';
+export { LATENCY_BUCKETS_MS } from './request-window.js';
+export { MAX_SAMPLES_PER_BATCH } from './sample-buffer.js';
+export { ExitReporter, type ExitReporterOptions, type ExitedInstance } from './exit-reporter.js';

@@ -10,8 +10,9 @@ import {
   agentRestartSubject,
   newEventId,
   type AgentRestartReply,
+  type Envelope,
 } from '@autoheal/contracts';
-import { expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
 import { AGENT_CHAOS_SUBJECT, type AgentChaosReply } from './chaos.contract.js';
 import type { InstanceStatus } from './managed-instance.js';
@@ -184,6 +185,20 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const healed = await restart(TWO, newEventId());
     expect(healed).toMatchObject({ ok: true, replayed: false });
     expect(await statusOf(TWO)).toMatchObject({ state: 'running', pid: healed.ok ? healed.pid : -1 });
+  });
+
+  it('reports a process that died as health.exited at once, and none for the restarts it does itself', async () => {
+    const exitedOf = async (ref: InstanceRef) =>
+      (await readStream<Envelope>(nc, 'HEALTH')).filter((e): e is Envelope<'health.exited'> => e.type === 'health.exited' && e.data.instance === ref.instance);
+    const before = (await exitedOf(TWO)).length;
+    await restart(ONE, newEventId());
+    await chaos('kill', TWO);
+    await expectEventually(async () => expect(await exitedOf(TWO)).toHaveLength(before + 1));
+    const [event] = (await exitedOf(TWO)).slice(-1);
+    expect(event).toMatchObject({ tenantId: TWO.tenantId, producer: 'demo-fleet-agent', data: { service: TWO.service, instance: TWO.instance, exitCode: null, signal: 'SIGKILL', observedBy: 'agent' } });
+    // Every restart of ONE so far (this test's and the earlier ones) was the agent's own doing.
+    expect(await exitedOf(ONE)).toHaveLength(0);
+    expect(await restart(TWO, newEventId())).toMatchObject({ ok: true });
   });
 
   it('chaos hang stops heartbeats and /healthz; resume brings them back; a restart also clears a hang', async () => {

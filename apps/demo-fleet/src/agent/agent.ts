@@ -2,6 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentRestartReply, type AgentRestartReply } from '@autoheal/contracts';
+import { ExitReporter } from '@autoheal/sdk';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { fleetInstances, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
@@ -53,11 +54,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   });
   const pidFile = new InstancePidFile(join(options.stateDir, PIDS_FILE));
   await killLeftoverInstances(pidFile.path, options.apiServerEntry, logger);
+  // Set once NATS is connected; an exit before that is still caught by its missed heartbeats.
+  const exits: { reporter?: ExitReporter } = {};
   const supervisor = await FleetSupervisor.create({
     instances: fleetInstances(options.fleet),
     basePort: options.basePort,
     launch: recordingPids(nodeLauncher(options), pidFile),
     logger,
+    onCrash: (ref, exit) => {
+      exits.reporter
+        ?.report({ ...ref, exitCode: exit.code, signal: exit.signal })
+        .catch((error: unknown) => logger.error({ ...ref, err: error }, 'could not report the exit; the heartbeat deadline will catch it'));
+    },
   });
   supervisor.startAll();
 
@@ -68,6 +76,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await supervisor.stopAll();
     throw error;
   }
+  exits.reporter = new ExitReporter(nc, { producer: 'demo-fleet-agent' });
   const subscriptions = serveAgentRequests(nc, {
     restart: new RestartService({ supervisor, outcomes, clock, readyTimeoutMs: options.readyTimeoutMs, logger }),
     chaos: new ChaosService(supervisor, logger),

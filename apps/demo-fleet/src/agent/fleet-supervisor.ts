@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
 import { instanceKey, type InstanceRef } from '../fleet/fleet-file.js';
-import { ManagedInstance, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
+import { ManagedInstance, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
 
 export interface FleetSupervisorOptions {
   instances: InstanceRef[];
@@ -9,6 +9,7 @@ export interface FleetSupervisorOptions {
   basePort: number;
   launch: LaunchInstance;
   logger: Logger;
+  onCrash?: CrashListener;
 }
 
 /** The instances this agent runs, each on a port that stays the same across restarts. */
@@ -16,7 +17,7 @@ export class FleetSupervisor {
   static async create(options: FleetSupervisorOptions): Promise<FleetSupervisor> {
     const ports = await assignPorts(options.instances.length, options.basePort);
     return new FleetSupervisor(
-      options.instances.map((ref, i) => new ManagedInstance(ref, ports[i], options.launch, options.logger)),
+      options.instances.map((ref, i) => new ManagedInstance(ref, ports[i], options.launch, options.logger, options.onCrash)),
       options.logger,
     );
   }

@@ -21,6 +21,9 @@ export interface InstanceStatus {
 /** Starts the process of one instance; the agent spawns node, tests may spawn anything. */
 export type LaunchInstance = (ref: InstanceRef, port: number) => ChildProcess;
 
+/** Told when a process ends that the agent did not end on purpose (a chaos kill counts as a crash). */
+export type CrashListener = (ref: InstanceRef, exit: { code: number | null; signal: string | null }) => void;
+
 const KILL_WAIT_MS = 5_000;
 
 /**
@@ -43,6 +46,7 @@ export class ManagedInstance {
     readonly port: number,
     private readonly launch: LaunchInstance,
     private readonly logger: Logger,
+    private readonly onCrash: CrashListener = () => undefined,
   ) {}
 
   get pid(): number | null {
@@ -98,6 +102,8 @@ export class ManagedInstance {
         const fields = { ...this.ref, instancePid: child.pid, code, signal };
         if (this.ending) this.logger.info({ ...fields, reason: this.ending }, 'instance ended by the agent');
         else this.logger.warn(fields, 'instance exited on its own; left down for autoheal to heal');
+        // A stop or a restart is the agent's own doing; anything else is what a supervisor reports.
+        if (this.ending !== 'stop' && this.ending !== 'restart') this.onCrash(this.ref, { code, signal });
         resolve();
       });
     });
