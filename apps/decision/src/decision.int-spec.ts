@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +136,7 @@ describe('decision service (real Postgres and nats-server)', () => {
     await app.init();
     await app.startAllMicroservices();
     await app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    baseUrl = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
     pg = new Client({ connectionString: db.url });
     await pg.connect();
     nc = await connectNats({ servers: nats.url, name: 'decision-test', onClosedForGood: () => undefined });
