@@ -80,7 +80,12 @@ describe('autoheal end to end', () => {
       env: {
         HEARTBEAT_MS: '200',
         FLEET_BASE_PORT: String(await freePort()),
-        DETECTOR_MISSED_INTERVALS: '3',
+        // Five 200 ms intervals: a loaded CI machine may delay a heartbeat past 600 ms, and a
+        // false hang here would restart an instance that a later case expects to restart once.
+        DETECTOR_MISSED_INTERVALS: '5',
+        // Six instances: two failing at once would be a third of the fleet. The breaker has its
+        // own tests; here it would only turn a slow machine into escalations.
+        DECISION_BREAKER_MIN_INSTANCES: '1000',
         DETECTOR_SNAPSHOT_INTERVAL_MS: '200',
         AUDITOR_OPS_API_KEY: OPS_KEY,
         AUDITOR_TENANT_API_KEYS: `e2e-b=${TENANT_B_KEY}`,
