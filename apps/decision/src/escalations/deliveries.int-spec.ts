@@ -1,0 +1,190 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
+import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { loadConfig } from '../config.js';
+import { createDecisionApp } from '../decision.app.js';
+import { PlanningService } from '../planning/planning.service.js';
+import { DeliveriesWorker } from './deliveries.worker.js';
+import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './delivery-policy.js';
+
+const SECRET = 'hook-secret-for-tests';
+
+interface Received {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A PagerDuty-compatible receiver and a webhook receiver on one local port, answering from a script. */
+async function startReceiver(): Promise<{ url: string; received: Received[]; answers: number[]; server: Server }> {
+  const received: Received[] = [];
+  const answers: number[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(answers.shift() ?? 202, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, answers, server };
+}
+
+describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)', () => {
+  let nats: NatsServerHandle;
+  let db: TestDatabase;
+  let pg: Client;
+  let nc: NatsConnection;
+  let app: INestApplication;
+  let dir: string;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let now = Date.parse('2026-06-01T12:00:00Z');
+  const clock = { now: () => new Date(now) };
+
+  beforeAll(async () => {
+    [nats, db, receiver] = await Promise.all([startNatsServer(), createTestDatabase(), startReceiver()]);
+    dir = mkdtempSync(join(tmpdir(), 'deliveries-test-'));
+    const file = join(dir, 'tenants.json');
+    writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          apiVersion: 'autoheal/v1',
+          tenantId: 'paged',
+          frameworks: ['PCI_DSS'],
+          // Nothing automatic and nothing to approve: every incident escalates.
+          overrides: { autoActions: [], approvalActions: [] },
+          inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
+          escalation: {
+            targets: [
+              { kind: 'pagerduty', name: 'oncall', routingKey: 'routing-key-1', url: `${receiver.url}/v2/enqueue` },
+              { kind: 'webhook', name: 'chatops', url: `${receiver.url}/hook`, secretRef: 'CHATOPS_SECRET' },
+            ],
+          },
+        },
+      ]),
+    );
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: nats.url,
+      DECISION_TENANTS_DIR: file,
+      // The test drives the worker itself, with a clock it moves.
+      DECISION_DELIVERY_INTERVAL_MS: '0',
+      DECISION_DELIVERY_BACKOFF_MS: '1000',
+      DECISION_DELIVERY_MAX_ATTEMPTS: '3',
+      DECISION_COMPLIANCE_INTERVAL_MS: '0',
+      DECISION_SWEEP_INTERVAL_MS: '0',
+    });
+    app = await createDecisionApp(config, { clock, secrets: (ref) => (ref === 'CHATOPS_SECRET' ? SECRET : undefined), nestLogs: false });
+    await app.init();
+    // The consumers provision the streams the outbox relay publishes to.
+    await app.startAllMicroservices();
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    nc = await connect({ servers: nats.url });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await pg?.end();
+    await nc?.close();
+    await nats?.stop();
+    await db?.drop();
+    await new Promise((resolve) => receiver?.server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function incidentOpened(incidentId = newEventId()): Envelope<'incident.opened'> {
+    const at = new Date(now).toISOString();
+    return newEvent('incident.opened', {
+      tenantId: 'paged',
+      producer: 'detector',
+      correlationId: incidentId,
+      occurredAt: new Date(now),
+      data: { incidentId, service: 'api', instance: 'api-1', kind: 'heartbeat_missed', severity: 'critical', signalAt: at, detectedAt: at, detectionLatencyMs: 2, evidence: {} },
+    });
+  }
+
+  it('pages PagerDuty and calls the signed webhook once per incident, retrying with backoff, and audits the outcome', async () => {
+    const planning = app.get(PlanningService);
+    const worker = app.get(DeliveriesWorker);
+    const incident = incidentOpened();
+    expect(await planning.onIncidentOpened(incident)).toMatchObject({ kind: 'escalate' });
+    // The same incident again (another event for it) queues nothing more.
+    expect(await planning.onIncidentOpened({ ...incident, id: newEventId() })).toMatchObject({ kind: 'already_decided' });
+
+    // First round: PagerDuty answers 503 (worth retrying), the webhook 202.
+    receiver.answers.push(503, 202);
+    expect(await worker.tick()).toBe(2);
+    expect(receiver.received).toHaveLength(2);
+    // Not due yet: the retry waits out its backoff.
+    expect(await worker.tick()).toBe(0);
+    now += 1000;
+    expect(await worker.tick()).toBe(1);
+    expect(await worker.tick()).toBe(0);
+
+    const pages = receiver.received.filter((r) => r.path === '/v2/enqueue');
+    expect(pages).toHaveLength(2);
+    for (const page of pages) {
+      expect(JSON.parse(page.body)).toMatchObject({
+        routing_key: 'routing-key-1',
+        event_action: 'trigger',
+        dedup_key: incident.data.incidentId,
+        payload: { severity: 'critical', source: 'autoheal/paged/api/api-1', summary: expect.stringContaining('[paged] api/api-1') as string },
+      });
+    }
+    const [hook] = receiver.received.filter((r) => r.path === '/hook');
+    expect(hook.headers[SIGNATURE_HEADER.toLowerCase()]).toBe(signBody(SECRET, hook.body));
+    expect(JSON.parse(hook.body)).toMatchObject({ type: 'autoheal.escalation', dedupKey: incident.data.incidentId, sentAt: hook.headers[TIMESTAMP_HEADER.toLowerCase()] });
+
+    const { rows } = await pg.query(`SELECT target, status, attempts, last_status FROM decision.escalation_deliveries WHERE incident_id = $1 ORDER BY target`, [incident.data.incidentId]);
+    expect(rows).toEqual([
+      { target: 'chatops', status: 'delivered', attempts: 1, last_status: 202 },
+      { target: 'oncall', status: 'delivered', attempts: 2, last_status: 202 },
+    ]);
+    await expectEventually(async () => {
+      const delivered = (await readStream<Envelope>(nc, 'REMEDIATIONS')).filter(
+        (e): e is Envelope<'remediation.escalation_delivered'> => e.type === 'remediation.escalation_delivered' && e.data.incidentId === incident.data.incidentId,
+      );
+      expect(delivered.map((e) => [e.data.target, e.data.outcome, e.data.attempts]).sort()).toEqual([
+        ['chatops', 'delivered', 1],
+        ['oncall', 'delivered', 2],
+      ]);
+    });
+  });
+
+  it('gives up after the last attempt and records the failure, and never retries a 4xx that will not get better', async () => {
+    const planning = app.get(PlanningService);
+    const worker = app.get(DeliveriesWorker);
+    const incident = incidentOpened();
+    await planning.onIncidentOpened(incident);
+    receiver.received.length = 0;
+    // PagerDuty: 500, 500, 500 (three attempts, the maximum); webhook: 400 at once.
+    receiver.answers.push(500, 400);
+    await worker.tick();
+    now += 1000;
+    receiver.answers.push(500);
+    await worker.tick();
+    now += 2000;
+    receiver.answers.push(500);
+    await worker.tick();
+    now += 60_000;
+    expect(await worker.tick()).toBe(0);
+
+    const { rows } = await pg.query(`SELECT target, status, attempts, last_status FROM decision.escalation_deliveries WHERE incident_id = $1 ORDER BY target`, [incident.data.incidentId]);
+    expect(rows).toEqual([
+      { target: 'chatops', status: 'failed', attempts: 1, last_status: 400 },
+      { target: 'oncall', status: 'failed', attempts: 3, last_status: 500 },
+    ]);
+    expect(receiver.received).toHaveLength(4);
+  });
+});
