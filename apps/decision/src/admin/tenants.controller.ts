@@ -1,6 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BacktestService, type BacktestReport } from '../backtest/backtest.service.js';
+import { CLOCK, type Clock } from '../clock.js';
 import { TenantsService, type ApplyResult } from '../tenants/tenants.service.js';
 import type { StoredTenant, TenantVersion } from '../tenants/tenants.repository.js';
 import { toHttp } from './admin-errors.js';
@@ -18,6 +19,7 @@ export class TenantsController {
   constructor(
     private readonly tenants: TenantsService,
     private readonly backtest: BacktestService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Post(String.raw`tenants\:apply`)
@@ -58,7 +60,7 @@ export class TenantsController {
   @HttpCode(200)
   @ApiOperation({ summary: "Replay the tenant's past incidents against a candidate document (changes nothing)" })
   async runBacktest(@Param('tenantId') tenantId: string, @Body() body: BacktestDto): Promise<BacktestReport> {
-    const since = body.since ? new Date(body.since) : new Date(Date.now() - 30 * DAY_MS);
+    const since = body.since ? new Date(body.since) : new Date(this.clock.now().getTime() - 30 * DAY_MS);
     return this.backtest.run(tenantId, body.document, since, body.limit ?? 1000).catch(toHttp);
   }
 }

@@ -15,7 +15,7 @@ import { deliveryBody, escalationTargetsOf } from '../escalations/escalation-tar
 import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf } from './decision-events.js';
-import { evaluatePolicy, shouldTripBreaker, type BreakerOptions, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
+import { evaluatePolicy, mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
 
 const log = createLogger('decision');
@@ -82,6 +82,10 @@ export class PlanningService {
       if (existing) return { kind: 'already_decided', remediationId: existing.remediationId };
       return this.decide(m, event);
     });
+    // Decisions taken at the same time (here or in another process) cannot see each other
+    // before they commit, so each looks again after its own commit: whichever commits last
+    // sees them all, and a storm trips the breaker even when no single check saw all of it.
+    if (outcome.kind !== 'duplicate_event' && outcome.kind !== 'already_decided') await this.maybeTripBreaker(event);
 
     switch (outcome.kind) {
       case 'duplicate_event':
@@ -167,7 +171,7 @@ export class PlanningService {
   }
 
   /**
-   * Opens the global breaker, in its own transaction and before the decision, when the incidents
+   * Opens the global breaker, in its own transaction (before and after the decision), when the incidents
    * still open from the breaker's window — this one included — point at the detector or the
    * network (see shouldTripBreaker). The exclusive lock waits for decisions in progress and is
    * waited on by new ones.
@@ -179,11 +183,16 @@ export class PlanningService {
     if (open) return;
     // What arrived before a human resumed was judged by that human: it must not trip the breaker again.
     const since = Math.max(now.getTime() - this.breaker.windowMs, resumedAt?.getTime() ?? 0);
-    const [recent, fleetSize] = await Promise.all([remediationsRepository.recentIncidents(m, new Date(since)), tenantsRepository.fleetSize(m)]);
     const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
     const self = { at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
-    // A service-level incident groups instance incidents that count already; it is not one more instance.
-    const verdict = shouldTripBreaker(event.data.scope === 'service' ? recent : [...recent, self], fleetSize, now.getTime(), this.breaker);
+    const stored = await remediationsRepository.recentIncidents(m, new Date(since));
+    // A redelivered incident is stored already and must not count twice; a service-level
+    // incident groups instance incidents that count already: it is not one more instance.
+    const counted = event.data.scope === 'service' || stored.some((r) => r.incidentId === incidentId);
+    const recent = counted ? stored : [...stored, self];
+    // The fleet's size matters only once enough incidents are open; most decisions stop here.
+    if (!mightTripBreaker(recent, this.breaker)) return;
+    const verdict = shouldTripBreaker(recent, await tenantsRepository.fleetSize(m), now.getTime(), this.breaker);
     if (!verdict.trip) return;
     const opened = await this.db.transaction(async (tx) => {
       await breakerRepository.lockExclusive(tx);

@@ -11,6 +11,7 @@ export {
   NO_POLICY_VERSION,
   parseDocumentText,
   formatOf,
+  mightTripBreaker,
   shouldTripBreaker,
   tenantDocumentSchema,
   validateTenantDocuments,

@@ -148,13 +148,14 @@ export const remediationsRepository = {
    * remediated): what the circuit breaker looks at. Incidents already healed do not make the
    * fleet look broken, however close together they were.
    */
-  async recentIncidents(m: EntityManager, since: Date): Promise<{ at: number; suspectedCause?: string; instance: string }[]> {
-    const rows: { opened_at: Date; suspected_cause: string | null; tenant_id: string; service: string; instance: string }[] = await m.query(
-      `SELECT opened_at, suspected_cause, tenant_id, service, instance FROM decision.remediations
+  async recentIncidents(m: EntityManager, since: Date): Promise<{ incidentId: string; at: number; suspectedCause?: string; instance: string }[]> {
+    const rows: { incident_id: string; opened_at: Date; suspected_cause: string | null; tenant_id: string; service: string; instance: string }[] = await m.query(
+      `SELECT incident_id, opened_at, suspected_cause, tenant_id, service, instance FROM decision.remediations
        WHERE opened_at > $1 AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'`,
       [since],
     );
     return rows.map((r) => ({
+      incidentId: r.incident_id,
       at: r.opened_at.getTime(),
       instance: `${r.tenant_id}/${r.service}/${r.instance}`,
       ...(r.suspected_cause ? { suspectedCause: r.suspected_cause } : {}),

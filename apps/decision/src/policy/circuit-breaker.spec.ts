@@ -1,4 +1,5 @@
-import { DEFAULT_BREAKER_OPTIONS, shouldTripBreaker } from './circuit-breaker.js';
+import fc from 'fast-check';
+import { DEFAULT_BREAKER_OPTIONS, mightTripBreaker, shouldTripBreaker } from './circuit-breaker.js';
 
 const NOW = 1_000_000_000;
 const at = (secondsAgo: number, instance: string, suspected = false): { at: number; instance: string; suspectedCause?: string } => ({
@@ -36,5 +37,17 @@ describe('shouldTripBreaker', () => {
     const recent = [at(1, 'a'), at(2, 'b')];
     expect(shouldTripBreaker(recent, 4, NOW).trip).toBe(false);
     expect(shouldTripBreaker(recent, 4, NOW, { ...DEFAULT_BREAKER_OPTIONS, minInstances: 2 }).trip).toBe(true);
+  });
+
+  it('never trips when mightTripBreaker says it cannot, whatever the fleet size (the shortcut is safe)', () => {
+    const incident = fc.record({ secondsAgo: fc.integer({ min: 0, max: 120 }), instance: fc.constantFrom('a', 'b', 'c', 'd', 'e'), suspected: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(incident, { maxLength: 8 }), fc.integer({ min: 0, max: 1000 }), (incidents, fleet) => {
+        const recent = incidents.map((i) => at(i.secondsAgo, i.instance, i.suspected));
+        if (shouldTripBreaker(recent, fleet, NOW).trip) expect(mightTripBreaker(recent)).toBe(true);
+      }),
+    );
+    expect(mightTripBreaker([at(1, 'a'), at(2, 'b')])).toBe(false);
+    expect(mightTripBreaker([at(1, 'a'), at(2, 'b'), at(3, 'c')])).toBe(true);
   });
 });

@@ -12,6 +12,15 @@ export interface BreakerOptions {
 export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { windowMs: 60_000, minSuspected: 2, fleetShare: 0.3, minInstances: 3 };
 
 /**
+ * False when `recent` cannot trip the breaker whatever the fleet's size: too few suspected
+ * incidents and too few distinct instances. Lets the caller skip counting the fleet.
+ */
+export function mightTripBreaker(recent: readonly { suspectedCause?: string; instance: string }[], options: BreakerOptions = DEFAULT_BREAKER_OPTIONS): boolean {
+  const suspected = recent.filter((r) => r.suspectedCause !== undefined).length;
+  return suspected >= options.minSuspected || new Set(recent.map((r) => r.instance)).size >= options.minInstances;
+}
+
+/**
  * Whether the global circuit breaker should open: when incidents arrive together that point at
  * the detector or the network rather than the services — several marked as a suspected fault,
  * or an abnormal share of the fleet at once. Restarting a healthy fleet because the network

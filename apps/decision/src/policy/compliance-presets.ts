@@ -61,8 +61,8 @@ export const EEA_REGIONS = ['eu-central-1', 'eu-north-1', 'eu-south-1', 'eu-sout
 /**
  * Presets per framework. The regulations set few of these numbers outright: where one does
  * (retention, residency, segmentation, change control) the comment cites it; the rest are our
- * conservative defaults for a regulated production service, and say so. The README in this
- * folder has the same table with the reasoning. A tenant may only tighten them (see effectiveProfile).
+ * conservative defaults for a regulated production service, and say so. The decision service's
+ * README has the same table with the reasoning. A tenant may only tighten them (see effectiveProfile).
  */
 export const PRESETS: Record<Framework, ProfileThresholds> = {
   HIPAA: {

@@ -1,4 +1,3 @@
-import { policyVersionOf, canonicalJson } from './policy-version.js';
 import { parseTenantsFile } from './tenants-file.js';
 import { TenantsError, TenantsErrorCode } from './tenants.errors.js';
 
@@ -57,26 +56,5 @@ describe('parseTenantsFile', () => {
 
   it('refuses a file that is not JSON', () => {
     expect(errorOf(() => parseTenantsFile('{tenants:', 'fleet.json')).code).toBe(TenantsErrorCode.InvalidJson);
-  });
-});
-
-describe('policyVersionOf', () => {
-  const profile = valid.tenants[0];
-
-  it('is sha256: plus 16 hex digits and does not depend on key order', () => {
-    const reordered = Object.fromEntries(Object.entries(profile).reverse()) as typeof profile;
-    expect(policyVersionOf(profile)).toMatch(/^sha256:[0-9a-f]{16}$/);
-    expect(policyVersionOf(reordered)).toBe(policyVersionOf(profile));
-  });
-
-  it('changes when any rule changes', () => {
-    const base = policyVersionOf(profile);
-    expect(policyVersionOf({ ...profile, maxAutoActionsPerHour: 4 })).not.toBe(base);
-    expect(policyVersionOf({ ...profile, autoActions: [] })).not.toBe(base);
-    expect(policyVersionOf({ ...profile, frameworks: ['SOC2', 'HIPAA'] })).not.toBe(base);
-  });
-
-  it('serialises canonically', () => {
-    expect(canonicalJson({ b: [1, { d: 1, c: undefined, a: 'x' }], a: null })).toBe('{"a":null,"b":[1,{"a":"x","d":1}]}');
   });
 });

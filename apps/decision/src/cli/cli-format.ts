@@ -1,0 +1,195 @@
+import type { BacktestLine } from '../backtest/replay.js';
+import type { BacktestReport } from '../backtest/backtest.service.js';
+import type { TenantVersion } from '../tenants/tenants.repository.js';
+import type { ApplyResult } from '../tenants/tenants.service.js';
+import type { ReviewSummary, TenantDiff, TenantListItem, Wire, WireBreaker } from './admin-client.js';
+import { CliErrorCode, type ApiDocumentError, type CliError } from './cli.errors.js';
+import type { DocumentSource } from './document-sources.js';
+
+type Change = ApplyResult['changes'][number];
+
+/** Columns padded to their widest cell, two spaces apart. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+/** A value on one line, cut to `max` characters. */
+export function compact(value: unknown, max = 80): string {
+  const s = value === undefined ? 'undefined' : JSON.stringify(value);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** `+ path: to`, `- path: from`, `~ path: from → to`; `values: false` prints the path only. */
+export function formatChange(change: Change, values = true): string {
+  const sign = change.from === undefined ? '+' : change.to === undefined ? '-' : '~';
+  if (!values) return `${sign} ${change.path}`;
+  switch (sign) {
+    case '+':
+      return `+ ${change.path}: ${compact(change.to)}`;
+    case '-':
+      return `- ${change.path}: ${compact(change.from)}`;
+    case '~':
+      return `~ ${change.path}: ${compact(change.from)} → ${compact(change.to)}`;
+  }
+}
+
+/**
+ * One block per tenant: outcome, version and what changed. A created tenant lists the fields it
+ * was created with (their values are the file itself); an update shows each leaf from → to.
+ */
+export function formatApplyResults(results: ApplyResult[]): string[] {
+  const idWidth = Math.max(0, ...results.map((r) => r.tenantId.length));
+  const lines: string[] = [];
+  for (const r of results) {
+    const was = r.outcome === 'updated' && r.previousVersion ? `  (was ${r.previousVersion})` : '';
+    lines.push(`${r.tenantId.padEnd(idWidth)}  ${r.outcome.padEnd(9)}  ${r.version}${was}`);
+    for (const change of r.changes) lines.push(`    ${formatChange(change, r.outcome !== 'created')}`);
+  }
+  const count = (o: ApplyResult['outcome']) => results.filter((r) => r.outcome === o).length;
+  lines.push(`${results.length} document(s): ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged`);
+  return lines;
+}
+
+function where(source: DocumentSource | undefined): string {
+  if (!source) return '';
+  return source.count > 1 ? `  (${source.file}, document ${source.position} of ${source.count})` : `  (${source.file})`;
+}
+
+/** Every error as `documents[i].path: message`, followed by the file it came from when known. */
+export function formatDocumentErrors(errors: ApiDocumentError[], sources?: readonly DocumentSource[] | null): string[] {
+  return errors.map((e) => {
+    const at = e.path === '(root)' || e.path === '' ? `documents[${e.document}]` : `documents[${e.document}].${e.path}`;
+    return `  ${at}: ${e.message}${where(sources?.[e.document])}`;
+  });
+}
+
+export function formatTenantList(items: TenantListItem[]): string[] {
+  if (items.length === 0) return ['no tenants'];
+  return table(
+    ['TENANT', 'VERSION', 'APPLIED BY', 'UPDATED', 'NAME'],
+    items.map((t) => [t.tenantId, t.version, t.appliedBy, t.updatedAt, t.displayName ?? '']),
+  );
+}
+
+export function formatVersions(tenantId: string, page: { items: Wire<TenantVersion>[]; next: number | null }): string[] {
+  if (page.items.length === 0) return [`${tenantId} has no versions`];
+  const lines = table(
+    ['SEQ', 'VERSION', 'APPLIED AT', 'APPLIED BY', 'CHANGES'],
+    page.items.map((v) => [String(v.seq), v.version, v.appliedAt, v.appliedBy, v.previousVersion === null ? 'created' : String(v.changes.length)]),
+  );
+  if (page.next !== null) lines.push('… older versions not shown (raise --limit, at most 100)');
+  return lines;
+}
+
+export function formatDiff(tenantId: string, diff: TenantDiff): string[] {
+  const head = `${tenantId}: ${diff.from} → ${diff.to}`;
+  if (diff.changes.length === 0) return [head, '  no changes'];
+  return [head, ...diff.changes.map((c) => `  ${formatChange(c)}`)];
+}
+
+const DRY_RUN = ' (dry run)';
+
+/** `plan restart`, `await approval of replace`, `escalate to a human`, `hold` — with `(dry run)` when it would not run. */
+export function describeDecision(d: { decision: string; action: string | null }): string {
+  const dryRun = d.decision.endsWith(DRY_RUN);
+  const kind = dryRun ? d.decision.slice(0, -DRY_RUN.length) : d.decision;
+  const action = d.action ?? '';
+  const text = ((): string => {
+    switch (kind) {
+      case 'plan':
+        return `plan ${action}`;
+      case 'await_approval':
+        return `await approval of ${action}`;
+      case 'escalate':
+        return 'escalate to a human';
+      case 'hold':
+        return 'hold';
+      default:
+        return `${kind} ${action}`;
+    }
+  })();
+  return `${text.trim()}${dryRun ? DRY_RUN : ''}`;
+}
+
+function shortVersion(version: string): string {
+  return version.startsWith('sha256:') ? version.slice(0, 'sha256:'.length + 12) : version;
+}
+
+function formatLine(line: BacktestLine): string[] {
+  const head = `${line.openedAt}  ${line.kind} on ${line.target}  (incident ${line.incidentId})`;
+  if (!line.changed) return [`${head}: ${describeDecision(line.then)}, unchanged`];
+  return [
+    head,
+    `  then       ${describeDecision(line.then)}  [${shortVersion(line.then.policyVersion)}]`,
+    `             ${line.then.reason}`,
+    `  candidate  ${describeDecision(line.candidate)}  [${shortVersion(line.candidate.policyVersion)}]`,
+    `             ${line.candidate.reason}`,
+  ];
+}
+
+/**
+ * The backtest incident by incident: each decision the candidate would take differently, with
+ * both reasons; unchanged ones only with `all`.
+ */
+export function formatBacktest(report: BacktestReport, options: { all: boolean; since?: Date }): string[] {
+  const window = options.since ? ` decided since ${options.since.toISOString()}` : '';
+  const lines = [
+    `backtest of ${report.tenantId} against candidate ${report.candidateVersion}`,
+    `${report.replayed} past decision(s)${window} replayed: ${report.changed} would change, ${report.replayed - report.changed} would not` +
+      (report.skipped > 0 ? `; ${report.skipped} could not be replayed (decided before incident facts were stored)` : ''),
+  ];
+  const shown = report.lines.filter((l) => options.all || l.changed);
+  for (const line of shown) lines.push('', ...formatLine(line));
+  return lines;
+}
+
+export function formatReview(summary: ReviewSummary): string[] {
+  return [`remediation ${summary.remediationId} (incident ${summary.incidentId}): ${summary.status}${summary.action ? `, action ${summary.action}` : ''}`, `  ${summary.reason}`];
+}
+
+export function formatBreaker(state: WireBreaker): string[] {
+  if (state.open) {
+    return [
+      `breaker: OPEN since ${state.openedAt ?? '(unknown)'}: no automatic action runs until a human resumes`,
+      `  reason: ${state.reason ?? '(none recorded)'}`,
+      '  resume: autoheal breaker resume --who <you> --reason <why it is safe>',
+    ];
+  }
+  const last = state.resumedAt ? ` (last resumed ${state.resumedAt} by ${state.resumedBy ?? 'unknown'})` : '';
+  return [`breaker: closed: automatic actions run${last}`];
+}
+
+export function formatResume(result: WireBreaker & { resumed: boolean }): string[] {
+  return result.resumed ? [`breaker closed by ${result.resumedBy ?? 'unknown'} at ${result.resumedAt ?? '?'}: automatic actions resume`] : ['breaker was not open; nothing changed'];
+}
+
+/** What goes to stderr for a failed command. */
+export function formatError(error: CliError): string[] {
+  const lines = [`error: ${error.message}`];
+  switch (error.code) {
+    case CliErrorCode.InvalidDocuments: {
+      const errors = error.details.documentErrors ?? [];
+      lines[0] = `error: ${error.message} (${errors.length} error${errors.length === 1 ? '' : 's'})`;
+      lines.push(...formatDocumentErrors(errors, error.details.sources));
+      break;
+    }
+    case CliErrorCode.Usage:
+    case CliErrorCode.NoKey:
+    case CliErrorCode.LocalDocuments:
+    case CliErrorCode.Unreachable:
+    case CliErrorCode.Unauthorized:
+    case CliErrorCode.AdminDisabled:
+    case CliErrorCode.BadRequest:
+    case CliErrorCode.NotFound:
+    case CliErrorCode.Conflict:
+    case CliErrorCode.UnexpectedResponse:
+      lines.push(...(error.details.lines ?? []).map((l) => `  ${l}`));
+      break;
+    default: {
+      const unreachable: never = error.code;
+      throw new Error(`unformatted cli error ${String(unreachable)}`);
+    }
+  }
+  return lines;
+}
