@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -54,6 +54,26 @@ describe('JetStream consumer (real nats-server)', () => {
     expect(first.duplicate).toBe(false);
     expect(second.duplicate).toBe(true);
     await expectEventually(() => expect(received.map((e) => e.id)).toEqual([event.id]));
+  });
+
+  it('keeps a message that a handler works on for longer than the ack wait: delivered once', async () => {
+    const deliveries: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    consumer = await startConsumer(nc, { stream: 'health', durable: 'slow-test', filterSubject: 'health.acme.api.i-slow', ackWaitMs: 600, concurrency: 2 }, async (_e, ctx) => {
+      deliveries.push(ctx.deliveryCount);
+      await held;
+    });
+    await new EventPublisher(nc).publish(heartbeat('i-slow'));
+    await expectEventually(() => expect(deliveries).toEqual([1]));
+    // Three ack waits: without the in-progress acks the server would have redelivered it by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    release();
+    await expectEventually(async () => {
+      const info = await (await jetstreamManager(nc)).consumers.info(STREAMS.health.name, 'slow-test');
+      expect(info.num_ack_pending).toBe(0);
+    });
+    expect(deliveries).toEqual([1]);
   });
 
   it('dead-letters malformed payloads with their reason and keeps consuming', async () => {

@@ -82,10 +82,17 @@ export async function startConsumer(
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const keepAliveMs = Math.max(100, Math.floor((spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
   const inFlight = new Set<Promise<void>>();
+  // While handlers work (an agent restarting a process can take seconds), tell the server so;
+  // the ack wait can then stay short and a crashed consumer's messages come back fast. One
+  // timer for the consumer, not one per message: most messages are done long before it fires.
+  const working = new Set<JsMsg>();
+  const keepAlive = setInterval(() => {
+    for (const msg of working) msg.working();
+  }, keepAliveMs);
 
   const loop = (async () => {
     for await (const msg of messages) {
-      const work = handleMessage(js, msg, spec.durable, maxDeliver, keepAliveMs, handler, options.logger).finally(() => inFlight.delete(work));
+      const work = handleMessage(js, msg, spec.durable, maxDeliver, working, handler, options.logger).finally(() => inFlight.delete(work));
       inFlight.add(work);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
@@ -97,6 +104,7 @@ export async function startConsumer(
     async stop() {
       await messages.close();
       await loop;
+      clearInterval(keepAlive);
     },
   };
 }
@@ -106,7 +114,7 @@ async function handleMessage(
   msg: JsMsg,
   durable: string,
   maxDeliver: number,
-  keepAliveMs: number,
+  working: Set<JsMsg>,
   handler: EventHandler,
   logger: ConsumerLogger | undefined,
 ): Promise<void> {
@@ -131,16 +139,14 @@ async function handleMessage(
     outcome = { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail };
   } else {
     span.setAttribute('messaging.message.id', decoded.event.id);
-    // While the handler works (an agent restarting a process can take seconds), tell the
-    // server so; the ack wait can then stay short and a crashed consumer's messages come back fast.
-    const keepAlive = setInterval(() => msg.working(), keepAliveMs);
+    working.add(msg);
     try {
       await context.with(active, () => handler(decoded.event, new JetStreamContext(msg, durable)));
       outcome = { kind: 'ack' };
     } catch (error) {
       outcome = outcomeOfFailure(error, msg.info.deliveryCount, maxDeliver);
     } finally {
-      clearInterval(keepAlive);
+      working.delete(msg);
     }
   }
   await context.with(active, () => settle(js, msg, outcome, logger));
