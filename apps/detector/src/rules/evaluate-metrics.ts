@@ -25,7 +25,18 @@ import {
   restartAnomalyRun,
   stepAnomaly,
 } from './anomaly.rule.js';
-import { forceResolveSlo, initSlo, sloEvidence, sloFiring, sloLayout, sloLayoutMatches, sloSeverity, sloSignalAt, stepSlo } from './slo-burn.rule.js';
+import {
+  forceResolveSlo,
+  initSlo,
+  sloEvidence,
+  sloFiring,
+  sloLayout,
+  sloLayoutMatches,
+  sloSeverity,
+  sloSignalAt,
+  sloStateFiring,
+  stepSlo,
+} from './slo-burn.rule.js';
 import { TREND_STRIDE, forceResolveTrend, initTrend, restartTrendFit, stepTrend, trendEvidence, trendFiring, trendFlags, trendSignalAt } from './trend.rule.js';
 import {
   CHECK_STRIDE,
@@ -121,14 +132,22 @@ export function createRuleState(config: RuleConfig): InstanceRuleState {
  * The given state if it has this layout, repaired part by part where it does not (a snapshot
  * from another version, or SLO windows changed by configuration): never misread.
  */
-function usableState(state: InstanceRuleState | undefined, config: RuleConfig, plan: Plan): InstanceRuleState {
+function usableState(state: InstanceRuleState | undefined, config: RuleConfig, plan: Plan, now: number, resolved: RuleSignal[]): InstanceRuleState {
   if (!state || state.v !== RULE_STATE_VERSION || typeof state.at !== 'number') return createRuleState(config);
   if (!Array.isArray(state.th) || state.th.length !== THRESHOLD_RULES.length * THRESHOLD_STRIDE) {
     state.th = createRuleState(config).th;
   }
   if (!Array.isArray(state.an) || state.an.length !== ANOMALY_METRICS.length * ANOMALY_STRIDE) state.an = createRuleState(config).an;
   if (!Array.isArray(state.tr) || state.tr.length !== TREND_METRICS.length * TREND_STRIDE) state.tr = createRuleState(config).tr;
-  if (!Array.isArray(state.slo) || !sloLayoutMatches(state.slo, plan.slo)) state.slo = initSlo(plan.slo);
+  if (!Array.isArray(state.slo) || !sloLayoutMatches(state.slo, plan.slo)) {
+    // The SLO windows changed (configuration): the burn history restarts. A level that was firing
+    // must resolve now, as a disabled rule does; dropping it silently left its incident open with
+    // nothing left to resolve it. The old alerts' severities are not known any more: 'minor'.
+    if (Array.isArray(state.slo) && sloStateFiring(state.slo)) {
+      resolved.push({ kind: 'slo_burn', key: SLO_KEY, firing: false, severity: 'minor', signalAt: now, evidence: { reason: 'SLO windows changed: burn history restarted' } });
+    }
+    state.slo = initSlo(plan.slo);
+  }
   if (!Array.isArray(state.ckNames) || !Array.isArray(state.ck) || state.ck.length !== state.ckNames.length * CHECK_STRIDE) {
     state.ckNames = [];
     state.ck = [];
@@ -198,8 +217,8 @@ export function evaluateMetrics(
   now: number,
 ): { state: InstanceRuleState; signals: RuleSignal[]; ignored: number } {
   const plan = planFor(config);
-  const st = usableState(state, config, plan);
   const resolved: RuleSignal[] = [];
+  const st = usableState(state, config, plan, now, resolved);
   resolveDisabled(st, config, plan, now, resolved);
   let ignored = 0;
   const anomalyOn = config.anomaly.enabled;
@@ -279,13 +298,16 @@ export function evaluateMetrics(
         }
       }
     }
-  }
 
-  // A firing check that is no longer reported at all would otherwise stay open forever.
-  for (let i = 0; i < st.ckNames.length; i++) {
-    if (checkFiring(st.ck, i) && st.at - checkLastSeen(st.ck, i) > config.maxGapMs) {
-      forceResolveCheck(st.ck, i, st.at);
-      resolved.push({ kind: 'check_failed', key: `check.${st.ckNames[i]}`, firing: false, severity: config.checks.severity, signalAt: st.at, evidence: { check: st.ckNames[i], reason: 'no longer reported' } });
+    // A firing check that is no longer reported at all would otherwise stay open forever. Judged per
+    // sample, not once after the batch: otherwise the outcome depended on how samples were batched
+    // (a check quiet for longer than maxGapMs and failing again in the same batch never resolved,
+    // split over two batches it did) and the resolve was stamped with the batch's last sample.
+    for (let i = 0; i < st.ckNames.length; i++) {
+      if (checkFiring(st.ck, i) && t - checkLastSeen(st.ck, i) > config.maxGapMs) {
+        forceResolveCheck(st.ck, i, t);
+        resolved.push({ kind: 'check_failed', key: `check.${st.ckNames[i]}`, firing: false, severity: config.checks.severity, signalAt: t, evidence: { check: st.ckNames[i], reason: 'no longer reported' } });
+      }
     }
   }
 

@@ -157,6 +157,15 @@ export function sloEvidence(s: number[], layout: SloLayout, slo: RuleConfig['slo
   };
 }
 
+/**
+ * Whether a state laid out for any windows (those of an earlier configuration, say) has an alert
+ * firing: the mask sits second to last in every layout. False for anything not shaped like one.
+ */
+export function sloStateFiring(s: readonly unknown[]): boolean {
+  const mask = s[s.length - 2];
+  return (s.length - 2) % WINDOW_STRIDE === 0 && s.length >= 2 && typeof mask === 'number' && mask !== 0;
+}
+
 /** True when the state's rings were laid out for this configuration's windows. */
 export function sloLayoutMatches(s: number[], layout: SloLayout): boolean {
   if (s.length !== layout.size) return false;
