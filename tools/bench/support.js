@@ -1,0 +1,118 @@
+// What every benchmark needs: a free port, percentiles, a private nats-server, and the floor —
+// raw JetStream hops plus one Postgres commit, measured on the same machine in the same run.
+'use strict';
+const path = require('node:path');
+const net = require('node:net');
+const { spawn } = require('node:child_process');
+const { connect } = require('@nats-io/transport-node');
+const { jetstream, jetstreamManager, AckPolicy } = require('@nats-io/jetstream');
+const { Client } = require('pg');
+const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
+const { ensurePostgres } = require('../infra/ensure-postgres.js');
+const { ROOT } = require('../dev/system.js');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Nearest-rank percentile; NaN for no values. */
+function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fmt = (ms) => (Number.isFinite(ms) ? `${ms.toFixed(1).padStart(8)} ms` : '       n/a');
+
+/** A nats-server with JetStream on a free port, storing under `dir`. */
+async function startNats(dir) {
+  const bin = ensureNatsServerBinary();
+  const port = await freePort();
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, 'nats')], { stdio: 'ignore' });
+  const url = `nats://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const nc = await connect({ servers: url, reconnect: false });
+      await nc.close();
+      return { url, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))) };
+    } catch {
+      await sleep(50);
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('nats-server did not start');
+}
+
+/**
+ * A database of its own for one benchmark run, on the Postgres `npm test` would use (the local
+ * server or an embedded one). `drop()` removes it and stops an embedded server.
+ */
+async function benchDatabase(prefix) {
+  const pgInfo = await ensurePostgres({ stateDir: path.join(ROOT, '.autoheal') });
+  const name = `${prefix}_${process.pid}`;
+  const admin = new Client({ connectionString: pgInfo.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(pgInfo.url);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+      await pgInfo.stop();
+    },
+  };
+}
+
+/** A chain of `hops` raw JetStream hops, then one Postgres commit; returns per-sample ms. */
+async function measureFloor(nc, pg, hops, samples) {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const stream = `FLOOR_${hops}`;
+  await jsm.streams.add({ name: stream, subjects: [`floor${hops}.>`] });
+  const consumers = [];
+  for (let h = 0; h < hops; h++) {
+    await jsm.consumers.add(stream, { durable_name: `hop${h}`, ack_policy: AckPolicy.Explicit, filter_subject: `floor${hops}.${h}` });
+    consumers.push(await js.consumers.get(stream, `hop${h}`));
+  }
+  await pg.query('CREATE TEMP TABLE IF NOT EXISTS floor_commit (id bigserial primary key, at timestamptz)');
+  const waiters = new Map();
+  const iterators = [];
+  for (let h = 0; h < hops; h++) {
+    const messages = await consumers[h].consume({ max_messages: 64 });
+    iterators.push(messages);
+    void (async () => {
+      for await (const m of messages) {
+        const id = m.string();
+        m.ack();
+        if (h + 1 < hops) await js.publish(`floor${hops}.${h + 1}`, id, { msgID: `${id}:${h + 1}` });
+        else waiters.get(id)?.();
+      }
+    })();
+  }
+  const out = [];
+  for (let i = 0; i < samples; i++) {
+    const id = `s${i}`;
+    const t0 = performance.now();
+    const done = new Promise((resolve) => waiters.set(id, resolve));
+    await js.publish(`floor${hops}.0`, id, { msgID: `${id}:0` });
+    await done;
+    await pg.query('BEGIN');
+    await pg.query('INSERT INTO floor_commit (at) VALUES (now())');
+    await pg.query('COMMIT');
+    out.push(performance.now() - t0);
+  }
+  for (const it of iterators) await it.close();
+  return out;
+}
+
+module.exports = { freePort, percentile, sleep, fmt, startNats, benchDatabase, measureFloor };
