@@ -7,7 +7,7 @@ function describe(event) {
   const target = d.instance ? `${event.tenantId}/${d.service}/${d.instance}` : event.tenantId;
   switch (event.type) {
     case 'incident.opened':
-      return `incident opened     ${target}  ${d.kind}, detected ${Math.round(d.detectionLatencyMs)} ms after the deadline`;
+      return `incident opened     ${target}  ${d.kind}, detected ${Math.round(d.detectionLatencyMs)} ms after the signal`;
     case 'incident.resolved':
       return `incident resolved   ${target}  ${d.reason} after ${(d.durationMs / 1000).toFixed(1)} s`;
     case 'remediation.planned':

@@ -54,6 +54,7 @@ function localApiKeys(fleet) {
   const file = path.join(STATE_DIR, 'api-keys.json');
   const keys = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { ops: undefined, tenants: {} };
   keys.ops = keys.ops || `ops_${crypto.randomBytes(18).toString('base64url')}`;
+  keys.admin = keys.admin || `adm_${crypto.randomBytes(18).toString('base64url')}`;
   for (const t of fleet.tenants) keys.tenants[t.tenantId] = keys.tenants[t.tenantId] || `tnt_${crypto.randomBytes(18).toString('base64url')}`;
   fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
   return keys;
@@ -63,6 +64,9 @@ async function main() {
   fs.mkdirSync(STATE_DIR, { recursive: true });
   const fleetFile = process.env.FLEET_FILE || path.join(ROOT, 'deploy/demo/fleet.json');
   const fleet = JSON.parse(fs.readFileSync(fleetFile, 'utf8'));
+  // The demo tenants as code (frameworks, placement, playbooks, escalation targets); another
+  // fleet file without documents of its own falls back to the profiles in that file.
+  const tenantsDir = process.env.DECISION_TENANTS_DIR || (process.env.FLEET_FILE ? undefined : path.join(ROOT, 'deploy/tenants'));
   const nats = await ensureNats();
   const pg = await ensurePostgres({ stateDir: STATE_DIR });
   const databaseUrl = process.env.DATABASE_URL && pg.url === process.env.DATABASE_URL ? pg.url : await ensureDatabase(pg.url);
@@ -78,6 +82,8 @@ async function main() {
     restartOnExit: true,
     env: {
       AUDITOR_OPS_API_KEY: keys.ops,
+      DECISION_ADMIN_API_KEY: keys.admin,
+      ...(tenantsDir ? { DECISION_TENANTS_DIR: tenantsDir } : {}),
       AUDITOR_TENANT_API_KEYS: Object.entries(keys.tenants).map(([t, k]) => `${t}=${k}`).join(','),
       LOG_LEVEL: process.env.LOG_LEVEL || 'info',
     },
@@ -89,8 +95,10 @@ async function main() {
     if (shuttingDown) return;
     shuttingDown = true;
     console.log('\nstopping…');
+    // Started first: it marks every process as expected to end before the feed is closed.
+    const stopped = system.stop();
     if (feed) await feed.stop().catch(() => undefined);
-    await system.stop();
+    await stopped;
     await nats.stop();
     await pg.stop();
     process.exit(0);
@@ -108,6 +116,7 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   verify chain  curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit/verify
   API docs      ${api}/docs
   ops API key   ${keys.ops}   (tenant keys: ${path.relative(ROOT, path.join(STATE_DIR, 'api-keys.json'))})
+  tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
   metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
   logs          ${path.relative(ROOT, system.logDir)}/<service>.log
   break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
@@ -116,20 +125,36 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoChaos(fleet, nats.url);
 }
 
-/** Breaks two demo instances on a timer so that a first run shows healing without any typing. */
+/**
+ * Walks through the five faults autoheal tells apart, one instance each, so that a first run
+ * shows every kind of incident healed without any typing: a crash (crashed), a hang
+ * (heartbeat_missed), an error burst (error_rate), slow answers (a latency anomaly) and a memory
+ * leak (predicted before it saturates). Spaced so that each is healed before the next starts:
+ * several instances failing at once would look like a detector or network fault and trip the
+ * circuit breaker, and the tenants' concurrency limits allow one remediation per service at a time.
+ */
 function scheduleDemoChaos(fleet, natsUrl) {
   const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
-  const pick = (tenantIndex) => {
-    const t = fleet.tenants[tenantIndex % fleet.tenants.length];
-    const s = t.services[0];
-    return [t.tenantId, s.service, s.instances[s.instances.length - 1]];
-  };
+  // Tenant by tenant, last instance first: five different instances across the tenants (the demo
+  // fleet has six), so no target waits out a cooldown from the step before.
+  const perTenant = fleet.tenants.map((t) => t.services.flatMap((s) => s.instances.map((i) => [t.tenantId, s.service, i])).reverse());
+  const order = [];
+  for (let round = 0; order.length < perTenant.flat().length; round++) {
+    for (const instances of perTenant) if (instances[round]) order.push(instances[round]);
+  }
   const run = (action, target) => {
     console.log(`\n>>> demo: ${action} ${target.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
     spawn(process.execPath, [chaos, action, ...target], { stdio: 'ignore', env: { ...process.env, NATS_URL: natsUrl } });
   };
-  setTimeout(() => run('kill', pick(0)), 5_000).unref();
-  setTimeout(() => run('hang', pick(1)), 25_000).unref();
+  const steps = [
+    { at: 5_000, action: 'kill' },
+    { at: 30_000, action: 'hang' },
+    { at: 55_000, action: 'errors' },
+    // By now every instance has the anomaly baseline it needs (deploy/demo/detector-rules.json).
+    { at: 80_000, action: 'slow' },
+    { at: 105_000, action: 'leak' },
+  ];
+  steps.forEach(({ at, action }, i) => setTimeout(() => run(action, order[i % order.length]), at).unref());
 }
 
 main().catch((error) => {

@@ -133,6 +133,8 @@ async function startSystem(options) {
     DECISION_TENANTS_FILE: fleetFile,
     FLEET_FILE: fleetFile,
     AGENT_STATE_DIR: path.join(stateDir, 'agent'),
+    // Rules tuned to the demo's one-second metric windows and synthetic traffic; a caller's own file wins.
+    DETECTOR_RULES_FILE: process.env.DETECTOR_RULES_FILE || path.join(ROOT, 'deploy/demo/detector-rules.json'),
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
@@ -157,6 +159,9 @@ async function startSystem(options) {
       if (proc.spec.port) await waitForHealth(name, proc.spec.port, 60_000, proc.logPath);
     },
     async stop() {
+      // Every process is expected to end from here on, also those a Ctrl-C in the terminal
+      // reached before we did: none of them is reported as an exit or restarted.
+      for (const proc of services.values()) proc.stopping = true;
       // The agent last: it owns the demo processes.
       const order = ['detector', 'decision', 'executor', 'auditor', 'agent'];
       for (const name of order) await services.get(name).stop();

@@ -2,14 +2,20 @@ import { connect } from '@nats-io/transport-node';
 import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
 import { AGENT_CHAOS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type ChaosAction } from './agent/chaos.contract.js';
 import type { InstanceStatus } from './agent/managed-instance.js';
+import { DEFAULT_DEGRADATION_SETTINGS as DEGRADE } from './api-server/degradation.js';
 
-const USAGE = `usage: chaos <kill|hang|resume> <tenant> <service> <instance>
+const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <service> <instance>
        chaos status
 
-  kill     SIGKILL the instance; it stays down until autoheal restarts it
-  hang     SIGSTOP the instance; it keeps its port but stops answering and heartbeating
-  resume   SIGCONT a hung instance
+  kill     SIGKILL the instance; it stays down until autoheal restarts it  -> crashed
+  hang     SIGSTOP it; it keeps its port, stops answering and heartbeating -> heartbeat_missed
+  errors   it answers ${DEGRADE.errorShare * 100} % of its requests with 500                        -> error_rate
+  slow     it answers every request ${DEGRADE.slowMs} ms late                            -> anomaly (latency)
+  leak     it retains ${DEGRADE.leakBytesPerSecond / 1024 / 1024} MiB of memory a second, up to its limit            -> predicted (memory)
+  resume   SIGCONT a hung instance, and stop errors, slow or leak
   status   list every instance the agent runs
+
+A restart (autoheal's) clears all of them: the new process starts healthy.
 
 NATS_URL selects the server (default nats://127.0.0.1:4222).`;
 
@@ -42,12 +48,13 @@ function printStatus(instances: InstanceStatus[]): void {
     s.service,
     s.instance,
     s.state,
+    s.degradation ?? '-',
     s.pid === null ? '-' : String(s.pid),
     String(s.port),
     String(s.restarts),
     s.lastRestartRemediationId ?? '-',
   ]);
-  const header = ['TENANT', 'SERVICE', 'INSTANCE', 'STATE', 'PID', 'PORT', 'RESTARTS', 'LAST REMEDIATION'];
+  const header = ['TENANT', 'SERVICE', 'INSTANCE', 'STATE', 'DEGRADED', 'PID', 'PORT', 'RESTARTS', 'LAST REMEDIATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 }

@@ -11,6 +11,7 @@ import {
   newEventId,
   type AgentRestartReply,
   type Envelope,
+  type MetricSample,
 } from '@autoheal/contracts';
 import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
@@ -42,6 +43,8 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
   let jsm: JetStreamManager;
   let stateDir: string;
   let agent: RunningAgent | undefined;
+  /** Metric samples each instance reported, by instance name, oldest first. */
+  const samples = new Map<string, MetricSample[]>();
 
   const start = () =>
     startAgent({
@@ -86,6 +89,22 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     }
   }
 
+  /** GET /v1/orders `count` times, one after another: the statuses and how long each took. */
+  async function getOrders(port: number, count: number): Promise<{ status: number; ms: number }[]> {
+    const out: { status: number; ms: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/v1/orders`, { signal: AbortSignal.timeout(5_000) });
+      await res.arrayBuffer();
+      out.push({ status: res.status, ms: Date.now() - started });
+    }
+    return out;
+  }
+
+  function samplesSince(ref: InstanceRef, from: number): MetricSample[] {
+    return (samples.get(ref.instance) ?? []).filter((s) => Date.parse(s.at) >= from);
+  }
+
   async function messagesOn(subject: string): Promise<number> {
     const info = await jsm.streams.info('HEALTH', { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
@@ -109,6 +128,15 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'HEALTH', subjects: ['health.>'] });
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-'));
+    nc.subscribe('health.>', {
+      callback: (error, msg) => {
+        if (error) return;
+        const event = msg.json<Envelope>();
+        if (event.type !== 'health.metrics') return;
+        const { instance, samples: batch } = event.data;
+        samples.set(instance, [...(samples.get(instance) ?? []), ...batch]);
+      },
+    });
     agent = await start();
     for (const s of agent.supervisor.status()) {
       await expectEventually(async () => expect(await healthzPid(s.port)).toBe(s.pid), { timeoutMs: 15_000 });
@@ -136,6 +164,19 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const orders = await fetch(`http://127.0.0.1:${instances[0].port}/v1/orders`);
     expect(orders.status).toBe(200);
     expect(await orders.json()).toMatchObject({ tenantId: 'acme-health', servedBy: 'patient-api-1' });
+  });
+
+  it('serves its own synthetic traffic and reports it, with memory against its limit, every second', async () => {
+    const from = Date.now();
+    await expectEventually(() => expect(samplesSince(ONE, from).length).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+    const [sample] = samplesSince(ONE, from).slice(-1);
+    expect(sample.windowMs).toBeGreaterThanOrEqual(900);
+    expect(sample.windowMs).toBeLessThanOrEqual(1_500);
+    // About 5 requests a second from the built-in client, every one of them a success.
+    expect(sample.requests).toBeGreaterThanOrEqual(3);
+    expect(sample.errors).toBe(0);
+    expect(sample.memoryLimitBytes).toBe(256 * 1024 * 1024);
+    expect(sample.memoryBytes).toBeGreaterThan(0);
   });
 
   it('restarts an instance once per remediation: new pid that answers /healthz, then replays', async () => {
@@ -181,6 +222,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await statusOf(TWO)).toMatchObject({ state: 'exited', pid: null });
     expect(await chaos('kill', TWO)).toMatchObject({ ok: false, code: 'not_running' });
+    expect(await chaos('errors', TWO)).toMatchObject({ ok: false, code: 'not_running' });
 
     const healed = await restart(TWO, newEventId());
     expect(healed).toMatchObject({ ok: true, replayed: false });
@@ -223,6 +265,59 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     expect(await statusOf(ONE)).toMatchObject({ state: 'running', pid: restarted.ok ? restarted.pid : -1 });
   });
 
+  it('chaos errors answers most requests with 500 and reports them, /healthz still answers; resume ends it', async () => {
+    const before = await statusOf(ONE);
+    expect(await chaos('errors', ONE)).toMatchObject({ ok: true, action: 'errors', instance: { state: 'running', pid: before.pid, degradation: 'errors' } });
+    const from = Date.now();
+    const failed = (await getOrders(before.port, 20)).filter((r) => r.status === 500).length;
+    // 80 % on average: at least half of 20 fails with overwhelming probability, and not all of them.
+    expect(failed).toBeGreaterThanOrEqual(10);
+    expect(failed).toBeLessThan(20);
+    expect(await healthzPid(before.port)).toBe(before.pid);
+    // What the detector's error-rate rule reads.
+    await expectEventually(() => expect(samplesSince(ONE, from).some((s) => (s.errors ?? 0) >= 3)).toBe(true), { timeoutMs: 5_000 });
+
+    expect(await chaos('resume', ONE)).toMatchObject({ ok: true, instance: { pid: before.pid, degradation: null } });
+    expect((await getOrders(before.port, 10)).map((r) => r.status)).toEqual(new Array(10).fill(200));
+  });
+
+  it('chaos slow answers every request late but /healthz at once; a restart clears it', async () => {
+    const before = await statusOf(ONE);
+    expect(await chaos('slow', ONE)).toMatchObject({ ok: true, instance: { degradation: 'slow' } });
+    const from = Date.now();
+    const slow = await getOrders(before.port, 3);
+    expect(slow.every((r) => r.status === 200 && r.ms >= 390)).toBe(true);
+    await expectEventually(() => expect(samplesSince(ONE, from).some((s) => (s.latencyMs?.p99 ?? 0) >= 390)).toBe(true), { timeoutMs: 5_000 });
+    const started = Date.now();
+    expect(await healthzPid(before.port)).toBe(before.pid);
+    expect(Date.now() - started).toBeLessThan(390);
+
+    const restarted = await restart(ONE, newEventId());
+    expect(restarted).toMatchObject({ ok: true });
+    expect(await statusOf(ONE)).toMatchObject({ state: 'running', degradation: null, pid: restarted.ok ? restarted.pid : -1 });
+    expect((await getOrders(before.port, 3)).every((r) => r.status === 200 && r.ms < 390)).toBe(true);
+  });
+
+  it('chaos leak grows the memory the instance reports, steadily; a restart clears it', async () => {
+    const before = await statusOf(TWO);
+    const from = Date.now();
+    await expectEventually(() => expect(samplesSince(TWO, from).length).toBeGreaterThanOrEqual(1), { timeoutMs: 5_000 });
+    const baseline = samplesSince(TWO, from)[0].memoryBytes!;
+    expect(await chaos('leak', TWO)).toMatchObject({ ok: true, instance: { pid: before.pid, degradation: 'leak' } });
+    const leakFrom = Date.now();
+    // 4 MiB a second: 12 MiB more within a few seconds, and still growing.
+    await expectEventually(() => expect(samplesSince(TWO, leakFrom).slice(-1)[0]?.memoryBytes ?? 0).toBeGreaterThan(baseline + 12 * 1024 * 1024), { timeoutMs: 10_000 });
+    const grown = samplesSince(TWO, leakFrom).slice(-1)[0].memoryBytes!;
+    await expectEventually(() => expect(samplesSince(TWO, leakFrom).slice(-1)[0].memoryBytes).toBeGreaterThan(grown + 4 * 1024 * 1024), { timeoutMs: 5_000 });
+
+    const restarted = await restart(TWO, newEventId());
+    expect(restarted).toMatchObject({ ok: true });
+    expect(await statusOf(TWO)).toMatchObject({ degradation: null });
+    const fresh = Date.now();
+    await expectEventually(() => expect(samplesSince(TWO, fresh).length).toBeGreaterThanOrEqual(1), { timeoutMs: 5_000 });
+    expect(samplesSince(TWO, fresh)[0].memoryBytes).toBeLessThan(grown);
+  });
+
   it('rejects invalid and unknown requests without touching any process', async () => {
     const before = await status();
     const unknown = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-9' };
@@ -231,6 +326,10 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     expect(agentRestartReply.parse(garbage.json())).toMatchObject({ ok: false, code: 'invalid_request' });
     expect(await chaos('explode', ONE)).toMatchObject({ ok: false, code: 'invalid_request' });
     expect(await chaos('kill', unknown)).toMatchObject({ ok: false, code: 'unknown_instance' });
+    expect(await chaos('leak', unknown)).toMatchObject({ ok: false, code: 'unknown_instance' });
+    const extra = await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify({ action: 'slow', ...ONE, delayMs: 5_000 }), { timeout: 5_000 });
+    expect(extra.json()).toMatchObject({ ok: false, code: 'invalid_request' });
+    expect((await status()).every((s) => s.degradation === null)).toBe(true);
     expect((await status()).map((s) => s.pid)).toEqual(before.map((s) => s.pid));
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { subjectToken } from '@autoheal/contracts';
+import { DEGRADATIONS } from '../api-server/degradation.js';
 import type { InstanceStatus } from './managed-instance.js';
 
 /**
@@ -8,7 +9,11 @@ import type { InstanceStatus } from './managed-instance.js';
  */
 export const AGENT_CHAOS_SUBJECT = 'agent.chaos';
 
-export const CHAOS_ACTIONS = ['kill', 'hang', 'resume'] as const;
+/**
+ * kill and hang act on the process (signals); errors, slow and leak ask the process to degrade
+ * itself (IPC); resume undoes a hang and a degradation.
+ */
+export const CHAOS_ACTIONS = ['kill', 'hang', 'resume', ...DEGRADATIONS] as const;
 export type ChaosAction = (typeof CHAOS_ACTIONS)[number];
 
 export const agentChaosRequest = z

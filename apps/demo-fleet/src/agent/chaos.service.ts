@@ -5,7 +5,10 @@ import type { ManagedInstance } from './managed-instance.js';
 
 /**
  * kill: SIGKILL, and the instance stays dead (the agent does not restart it; autoheal should).
- * hang: SIGSTOP, the process holds its port but stops heartbeating. resume: SIGCONT.
+ * hang: SIGSTOP, the process holds its port but stops heartbeating.
+ * errors | slow | leak: the process keeps running and heartbeating but answers 500s, answers
+ * late, or retains memory (see api-server/degradation.ts) until it is restarted or resumed.
+ * resume: SIGCONT, and stop degrading.
  */
 export class ChaosService {
   constructor(
@@ -36,9 +39,9 @@ export class ChaosService {
 
   private async apply(instance: ManagedInstance, request: AgentChaosRequest): Promise<AgentChaosReply> {
     const pid = instance.pid;
-    if (pid === null) {
-      return { ok: false, code: 'not_running', message: `${instance.describe()} is not running` };
-    }
+    const notRunning: AgentChaosReply = { ok: false, code: 'not_running', message: `${instance.describe()} is not running` };
+    if (pid === null) return notRunning;
+    // degrade() is false when the process died on its own since: exclusive() orders only the agent's actions.
     switch (request.action) {
       case 'kill':
         await instance.kill('chaos');
@@ -48,6 +51,12 @@ export class ChaosService {
         break;
       case 'resume':
         instance.resume();
+        if (!(await instance.degrade(null))) return notRunning;
+        break;
+      case 'errors':
+      case 'slow':
+      case 'leak':
+        if (!(await instance.degrade(request.action))) return notRunning;
         break;
       default:
         return assertNever(request.action);

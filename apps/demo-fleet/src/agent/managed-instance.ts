@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import type { InstanceRef } from '../fleet/fleet-file.js';
+import type { Degradation, DegradeMessage } from '../api-server/degradation.js';
 
 export type InstanceState = 'running' | 'exited' | 'hung';
 
@@ -12,6 +13,8 @@ export interface InstanceStatus {
   pid: number | null;
   port: number;
   state: InstanceState;
+  /** The fault the current process was told to simulate (chaos errors|slow|leak); null when none. */
+  degradation: Degradation | null;
   restarts: number;
   lastRestartRemediationId: string | null;
   /** How the last process ended, when it has. */
@@ -36,6 +39,7 @@ export class ManagedInstance {
   /** Why the agent is ending the current process, when it is the one doing it. */
   private ending: 'stop' | 'restart' | 'chaos' | undefined;
   private hung = false;
+  private degradation: Degradation | null = null;
   private restartCount = 0;
   private lastRemediationId: string | null = null;
   private lastExit: InstanceStatus['lastExit'] = null;
@@ -69,6 +73,7 @@ export class ManagedInstance {
       pid: this.pid,
       port: this.port,
       state: this.state,
+      degradation: this.degradation,
       restarts: this.restartCount,
       lastRestartRemediationId: this.lastRemediationId,
       lastExit: this.lastExit,
@@ -93,10 +98,15 @@ export class ManagedInstance {
     }
     this.child = child;
     this.hung = false;
+    // A new process starts healthy: a restart clears whatever the old one simulated.
+    this.degradation = null;
     this.ending = undefined;
     this.exitedPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        if (this.child === child) this.child = undefined;
+        if (this.child === child) {
+          this.child = undefined;
+          this.degradation = null;
+        }
         this.hung = false;
         this.lastExit = { code, signal };
         const fields = { ...this.ref, instancePid: child.pid, code, signal };
@@ -141,6 +151,23 @@ export class ManagedInstance {
     if (!this.child) return false;
     this.child.kill('SIGCONT');
     this.hung = false;
+    return true;
+  }
+
+  /**
+   * Tells the process, over its IPC channel, to simulate a fault (null: stop simulating).
+   * Resolves once the message is handed to the channel; a stopped (hung) process reads it when
+   * it resumes. False when no process runs.
+   */
+  async degrade(degradation: Degradation | null): Promise<boolean> {
+    const child = this.child;
+    if (!child) return false;
+    if (!child.send) throw new Error(`${this.describe()} has no IPC channel to send a degradation to`);
+    const message: DegradeMessage = { type: 'degrade', degradation };
+    await new Promise<void>((resolve, reject) => {
+      child.send(message, (error) => (error ? reject(error) : resolve()));
+    });
+    this.degradation = degradation;
     return true;
   }
 

@@ -9,6 +9,12 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(0),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
+  /** One health.metrics sample per window; short, so that the demo's faults are seen within seconds. */
+  METRICS_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(1000),
+  /** The memory the instance may use (its container limit in production), reported beside RSS. */
+  MEMORY_LIMIT_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** Requests per second the built-in synthetic client sends to this instance's /v1/orders; 0: none. */
+  TRAFFIC_RPS: z.coerce.number().min(0).max(1000).default(5),
 });
 
 export type ApiServerConfig = z.infer<typeof schema>;

@@ -1,8 +1,13 @@
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { HealthReporter } from '@autoheal/sdk';
 import { createLogger } from '../logger.js';
 import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
+import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
+import { startSyntheticTraffic } from './synthetic-traffic.js';
+
+const LEAK_TICK_MS = 250;
 
 /**
  * One instance of a tenant's API server: answers HTTP and reports its health through the SDK.
@@ -20,27 +25,64 @@ function main(): void {
   };
   const logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
 
+  // Set by the agent over IPC (chaos errors|slow|leak|resume); a new process starts healthy.
+  let degradation: Degradation | null = null;
+  const leaked: Buffer[] = [];
+  let reporter: HealthReporter | undefined;
+
   const server = createServer((req, res) => {
-    const response = route(req.method ?? 'GET', req.url ?? '/', identity, new Date());
-    res.writeHead(response.status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(response.body));
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const treatment = treatRequest(degradation, DEFAULT_DEGRADATION_SETTINGS, url, Math.random());
+    const respond = () => {
+      const response = treatment.fail ? INJECTED_FAILURE : route(req.method ?? 'GET', url, identity, new Date());
+      res.writeHead(response.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(response.body));
+      // Every served request feeds the error rate and latency, as a tenant's middleware would.
+      reporter?.recordRequest(performance.now() - started, response.status < 500);
+    };
+    if (treatment.delayMs > 0) setTimeout(respond, treatment.delayMs);
+    else respond();
   });
   server.on('error', (error) => {
     logger.fatal({ err: error, port: config.PORT }, 'http server failed');
     process.exit(1);
   });
+  let traffic: ReturnType<typeof startSyntheticTraffic> | undefined;
   server.listen(config.PORT, '127.0.0.1', () => {
     const address = server.address();
-    logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api server listening');
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port, trafficRps: config.TRAFFIC_RPS }, 'api server listening');
+    traffic = startSyntheticTraffic(`http://127.0.0.1:${port}/v1/orders`, config.TRAFFIC_RPS);
   });
 
-  let reporter: HealthReporter | undefined;
+  // Buffers filled with a non-zero byte: zero-filled pages of a large allocation may never be
+  // touched, and RSS (what the reporter measures) would not grow.
+  setInterval(() => {
+    const bytes = leakBytes(degradation, DEFAULT_DEGRADATION_SETTINGS, LEAK_TICK_MS, process.memoryUsage.rss(), config.MEMORY_LIMIT_BYTES);
+    if (bytes > 0) leaked.push(Buffer.alloc(bytes, 1));
+  }, LEAK_TICK_MS).unref();
+
+  process.on('message', (message) => {
+    const parsed = degradeMessage.safeParse(message);
+    if (!parsed.success) {
+      logger.warn({ message }, 'ignoring an unknown message from the agent');
+      return;
+    }
+    degradation = parsed.data.degradation;
+    // Clearing a leak releases what it retained.
+    if (degradation !== 'leak') leaked.length = 0;
+    logger.warn({ degradation }, degradation === null ? 'degradation cleared' : 'degrading on purpose (chaos)');
+  });
+
   HealthReporter.connect({
     servers: config.NATS_URL,
     tenantId: identity.tenantId,
     service: identity.service,
     instance: identity.instance,
     intervalMs: config.HEARTBEAT_MS,
+    metricsIntervalMs: config.METRICS_INTERVAL_MS,
+    memoryLimitBytes: config.MEMORY_LIMIT_BYTES,
     onError: (error, { type, consecutiveFailures }) => {
       // One line per outage, not one per heartbeat.
       if (consecutiveFailures === 1 || type === 'health.stopping') logger.warn({ err: error, type }, 'health report not published');
@@ -48,7 +90,7 @@ function main(): void {
   }).then(
     (connected) => {
       reporter = connected;
-      logger.info({ subject: connected.subject, intervalMs: connected.intervalMs }, 'reporting health');
+      logger.info({ subject: connected.subject, intervalMs: connected.intervalMs, metricsIntervalMs: config.METRICS_INTERVAL_MS }, 'reporting health');
     },
     (error: unknown) => {
       logger.fatal({ err: error }, 'health reporter could not start');
@@ -61,6 +103,7 @@ function main(): void {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ reason }, 'shutting down');
+    traffic?.stop();
     // Announce the planned stop first, so that the silence which follows opens no incident.
     await reporter?.stop(reason);
     server.closeAllConnections();
