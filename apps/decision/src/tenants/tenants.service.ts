@@ -12,6 +12,8 @@ import { tenantsRepository, type StoredTenant, type TenantVersion } from './tena
 
 const log = createLogger('decision');
 export const DECISION_PRODUCER = 'decision';
+/** Who applied a version that came from the boot documents. */
+export const BOOT_APPLIER = 'boot';
 
 export interface ApplyResult {
   tenantId: string;
@@ -39,11 +41,13 @@ export class TenantsService implements OnModuleInit {
   ) {}
 
   /**
-   * Seeds tenants that have no document yet from the boot documents. A tenant that already has
-   * one keeps it: what an operator applied through the API must survive a restart.
+   * Applies the boot documents (the tenants as code the service is deployed with): a tenant
+   * without a document gets one, a tenant whose current version came from an earlier boot gets
+   * the new one, and a version an operator applied through the API is kept — it must survive a
+   * restart until the operator changes it again.
    */
   async onModuleInit(): Promise<void> {
-    const results = await this.apply(this.bootDocuments, 'boot', { onlyNew: true });
+    const results = await this.apply(this.bootDocuments, BOOT_APPLIER, { keepOperatorVersions: true });
     log.info({ tenants: results.map((r) => `${r.tenantId}@${r.version} (${r.outcome})`) }, 'tenant documents loaded');
   }
 
@@ -51,7 +55,7 @@ export class TenantsService implements OnModuleInit {
    * Applies a batch all-or-nothing: every document is validated first (the error lists every
    * problem), then all changes commit in one transaction. Unchanged documents are no-ops.
    */
-  async apply(docs: unknown[], appliedBy: string, options: { onlyNew?: boolean } = {}): Promise<ApplyResult[]> {
+  async apply(docs: unknown[], appliedBy: string, options: { keepOperatorVersions?: boolean } = {}): Promise<ApplyResult[]> {
     const validated = validateTenantDocuments(docs);
     if (!validated.ok) {
       throw new TenantsError(
@@ -71,7 +75,8 @@ export class TenantsService implements OnModuleInit {
         await tenantsRepository.lockDocument(m, document.tenantId);
         const current = await tenantsRepository.find(m, document.tenantId);
         const version = documentVersion(document);
-        if (current && (options.onlyNew || current.policyVersion === version)) {
+        const operatorVersion = current !== null && current.appliedBy !== BOOT_APPLIER;
+        if (current && (current.policyVersion === version || (options.keepOperatorVersions && operatorVersion))) {
           out.push({ tenantId: document.tenantId, version: current.policyVersion, previousVersion: current.policyVersion, outcome: 'unchanged', changes: [] });
           continue;
         }
