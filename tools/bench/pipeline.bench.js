@@ -32,10 +32,24 @@ async function main() {
 
   const instances = Array.from({ length: INSTANCES }, (_, i) => `bench-${i + 1}`);
   const fleetFile = path.join(dir, 'fleet.json');
+  // The agent runs the instances of the fleet file; the decision service takes the tenant's
+  // document: no framework, so the baseline profile (20 automatic actions an hour, half a
+  // service at once).
   fs.writeFileSync(
     fleetFile,
-    // No framework: the baseline profile (20 automatic actions an hour, half a service at once).
-    JSON.stringify({ tenants: [{ tenantId: 'bench', displayName: 'Bench', frameworks: [], maxAutoActionsPerHour: 100000, autoActions: ['restart'], services: [{ service: 'api', instances }] }] }),
+    JSON.stringify({ tenants: [{ tenantId: 'bench', displayName: 'Bench', frameworks: ['SOC2'], maxAutoActionsPerHour: 20, autoActions: ['restart'], services: [{ service: 'api', instances }] }] }),
+  );
+  const tenantsFile = path.join(dir, 'tenants.json');
+  fs.writeFileSync(
+    tenantsFile,
+    JSON.stringify([
+      {
+        apiVersion: 'autoheal/v1',
+        tenantId: 'bench',
+        frameworks: [],
+        inventory: { services: [{ service: 'api', instances: instances.map((instance) => ({ instance, region: 'local', zone: 'local-a', pool: 'dedicated' })) }] },
+      },
+    ]),
   );
   const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
   const system = await startSystem({
@@ -53,11 +67,15 @@ async function main() {
       // Every instance of the fleet dies at once, round after round: the circuit breaker would
       // rightly stop acting after the first round. What is measured here is the healing path.
       DECISION_BREAKER_MIN_INSTANCES: '1000000000',
+      // Likewise the detector: the whole fleet fails within half a minute, over three rounds.
+      DETECTOR_FLEET_MIN_INSTANCES: '1000000000',
+      DECISION_TENANTS_DIR: tenantsFile,
     },
   });
   const nc = await connect({ servers: nats.url });
   const pg = new Client({ connectionString: databaseUrl });
   await pg.connect();
+  let failed = true;
   try {
     await system.waitHealthy(60_000);
     await sleep(3 * HEARTBEAT_MS + 2000);
@@ -134,13 +152,16 @@ async function main() {
     line('  of which the restart itself', restartOnly);
     line('  the rest: autoheal overhead (3 hops)', overhead, floor[3]);
     console.log('\nThe restart itself (kill, spawn a Node process, wait for its /healthz) is real work the floor does not include.');
+    failed = false;
   } finally {
     await nc.drain().catch(() => undefined);
     await pg.end().catch(() => undefined);
     await system.stop();
     await nats.stop();
     await database.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    // Kept when the run failed: the services' logs are in it.
+    if (failed || process.env.BENCH_KEEP_LOGS) console.error(`logs kept in ${system.logDir}`);
+    else if (!process.env.BENCH_KEEP_LOGS) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

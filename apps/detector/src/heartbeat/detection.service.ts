@@ -26,6 +26,7 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
   return {
     ...DEFAULT_LIFECYCLE_CONFIG,
     flapping: { windowMs: config.DETECTOR_FLAP_WINDOW_MS, maxOpens: config.DETECTOR_FLAP_MAX_OPENS, holdMs: config.DETECTOR_FLAP_HOLD_MS },
+    fleet: { share: config.DETECTOR_FLEET_SHARE, minInstances: config.DETECTOR_FLEET_MIN_INSTANCES, windowMs: config.DETECTOR_FLEET_WINDOW_MS },
   };
 }
 
