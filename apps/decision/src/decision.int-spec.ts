@@ -131,6 +131,7 @@ describe('decision service (real Postgres and nats-server)', () => {
       DECISION_DELIVERY_INTERVAL_MS: '0',
       DECISION_COMPLIANCE_INTERVAL_MS: '0',
       DECISION_SWEEP_INTERVAL_MS: '0',
+      DECISION_DEFER_INTERVAL_MS: '0',
     });
     app = await createDecisionApp(config, { nestLogs: false });
     await app.init();
@@ -278,14 +279,19 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(rows[0].n).toBe(3);
   });
 
-  it('holds the per-service concurrency cap exactly when many incidents of one service are decided at once', async () => {
+  it('holds the per-service concurrency cap exactly when many incidents of one service are decided at once, deferring the rest', async () => {
     const planning = app.get(PlanningService);
     const incidents = Array.from({ length: 10 }, (_, i) => incidentOpened('crowded', `api-${i + 1}`));
     const outcomes = await Promise.all(incidents.map((i) => planning.onIncidentOpened(i)));
     expect(outcomes.filter((o) => o.kind === 'plan')).toHaveLength(5);
     const refused = outcomes.filter((o) => o.kind !== 'plan');
     expect(refused).toHaveLength(5);
-    for (const o of refused) expect(o).toMatchObject({ kind: 'escalate', refusedBy: 'service_concurrency' });
+    // The cap paces healing: the rest wait for a slot instead of going to a human.
+    for (const o of refused) expect(o).toMatchObject({ kind: 'defer', refusedBy: 'service_concurrency' });
+    const { rows } = await pg.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM decision.remediations WHERE tenant_id = 'crowded' AND retry_at IS NOT NULL GROUP BY status`,
+    );
+    expect(rows).toEqual([{ status: 'deferred', n: 5 }]);
   });
 
   it('records outcomes and escalates a failed remediation once', async () => {

@@ -17,6 +17,7 @@ import { DeliveriesWorker, envSecretResolver, type SecretResolver } from './esca
 import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
+import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
 import { TenantsService } from './tenants/tenants.service.js';
@@ -50,6 +51,7 @@ export class DecisionModule {
         AdminKeyGuard,
         TenantsService,
         PlanningService,
+        DeferralsWorker,
         OutcomesService,
         ApprovalsService,
         BreakerService,

@@ -4,6 +4,7 @@ import { incidentOpenedData, incidentResolvedData, incidentUpdatedData } from '.
 import {
   remediationApprovedData,
   remediationAwaitingApprovalData,
+  remediationDeferredData,
   remediationEscalatedData,
   remediationEscalationDeliveredData,
   remediationFailedData,
@@ -33,6 +34,7 @@ export const EVENT_CATALOG = {
   'remediation.approved': { version: 1, data: remediationApprovedData },
   'remediation.rejected': { version: 1, data: remediationRejectedData },
   'remediation.escalated': { version: 1, data: remediationEscalatedData },
+  'remediation.deferred': { version: 1, data: remediationDeferredData },
   'remediation.escalation_delivered': { version: 1, data: remediationEscalationDeliveredData },
   'remediation.started': { version: 1, data: remediationStartedData },
   'remediation.succeeded': { version: 1, data: remediationSucceededData },

@@ -33,6 +33,27 @@ describe('auditEntryForEvent', () => {
       { actor: 'executor', action: 'restart.execute', outcome: 'failure' },
     ],
     [
+      'deferral: the action waits for a slot, not refused yet',
+      newEvent('remediation.deferred', {
+        tenantId: 'acme',
+        producer: 'decision',
+        data: {
+          incidentId,
+          remediationId,
+          service: 'api',
+          instance: 'api-1',
+          policyVersion: 'p',
+          reason: 'deferred',
+          candidates: [{ action: 'restart', allowed: false, reason: 'service_concurrency' }],
+          retryAt: '2025-01-01T00:00:15Z',
+          deferredSince: '2025-01-01T00:00:00Z',
+          escalateAt: '2025-01-01T00:15:00Z',
+          refusals: [{ action: 'restart', rule: 'service_concurrency', reason: 'service_concurrency' }],
+        },
+      }),
+      { actor: 'decision', action: 'restart.defer', outcome: 'info' },
+    ],
+    [
       'compliance refusal',
       newEvent('compliance.action_refused', {
         tenantId: 'acme',

@@ -74,6 +74,9 @@ function describe(event: Envelope): Description {
       return { actor: event.data.rejectedBy, action: `${event.data.action}.reject`, outcome: 'refused' };
     case 'remediation.escalated':
       return { action: 'remediation.escalate', outcome: 'refused' };
+    case 'remediation.deferred':
+      // Not a refusal yet: the decision is taken again once a slot frees or the cooldown ends.
+      return { action: `${event.data.refusals[0].action}.defer`, outcome: 'info' };
     case 'remediation.started':
       return { action: `${event.data.action}.start`, outcome: 'info' };
     case 'remediation.succeeded':

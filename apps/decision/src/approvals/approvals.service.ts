@@ -58,6 +58,8 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
       if (row.expiresAt && row.expiresAt <= now) throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId}'s approval expired at ${row.expiresAt.toISOString()}`);
       const updated = await remediationsRepository.review(m, remediationId, to, by, now, `${to} by ${by}: ${reason}`);
       if (!updated) throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId} is no longer awaiting approval`);
+      // A rejected remediation no longer holds a slot on its service.
+      if (to === 'rejected') await remediationsRepository.hastenDeferrals(m, updated.tenantId, updated.service, now);
       await appendToOutbox(m, DECISION_SCHEMA, [to === 'approved' ? approvedEvent(updated, by, now) : rejectedEvent(updated, by, reason, now)]);
       log.info({ remediationId, by, to }, 'approval settled');
       return updated;
@@ -71,7 +73,9 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
       const expired = await remediationsRepository.claimExpiredApprovals(m, now, limit);
       for (const row of expired) {
         const updated = await remediationsRepository.review(m, row.remediationId, 'escalated', 'system', now, 'approval timed out');
-        if (updated) await appendToOutbox(m, DECISION_SCHEMA, [approvalTimedOutEvent(updated, now)]);
+        if (!updated) continue;
+        await remediationsRepository.hastenDeferrals(m, updated.tenantId, updated.service, now);
+        await appendToOutbox(m, DECISION_SCHEMA, [approvalTimedOutEvent(updated, now)]);
       }
       if (expired.length > 0) log.warn({ count: expired.length }, 'approvals timed out; escalated');
       return expired.length;

@@ -1,6 +1,6 @@
 import type { RemediationAction } from '@autoheal/contracts';
 import { documentVersion, evaluatePolicy, type PolicyInput, type TenantDocument } from '../planning/policy-port.js';
-import { serviceInstanceCount } from '../planning/planning.service.js';
+import { serviceInstanceCount } from '../planning/take-decision.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 
@@ -22,16 +22,23 @@ interface RecordedState {
   previousAttempts?: RemediationAction[];
 }
 
+interface RecordedDeferral {
+  recheckMs?: number;
+  deferredSince?: string | null;
+}
+
 /**
  * Replays one stored decision against a candidate document: the same incident, the counters the
  * original decision saw (from its recorded inputs) and the same time; only the document differs.
- * The instance count comes from the candidate's inventory. Decisions recorded before incident
- * facts were stored cannot be replayed (null).
+ * The instance count comes from the candidate's inventory. A deferred incident's row holds its
+ * latest decision, replayed with the deferral it recorded; a decision recorded without one (taken
+ * before deferrals existed) is replayed without. Decisions recorded before incident facts were
+ * stored cannot be replayed (null).
  */
 export function replayDecision(row: RemediationRow, candidate: TenantDocument): BacktestLine | null {
   const facts = row.incident;
   if (!facts.incidentId) return null;
-  const inputs = (row.explanation?.inputs ?? {}) as { state?: RecordedState };
+  const inputs = (row.explanation?.inputs ?? {}) as { state?: RecordedState; deferral?: RecordedDeferral };
   const recorded = inputs.state ?? {};
   const state: PolicyInput['state'] = {
     autoActionsInLastHour: recorded.autoActionsInLastHour ?? 0,
@@ -41,11 +48,17 @@ export function replayDecision(row: RemediationRow, candidate: TenantDocument): 
     previousAttempts: recorded.previousAttempts ?? [],
   };
   if (recorded.lastActionOnTarget) state.lastActionOnTarget = { at: Date.parse(recorded.lastActionOnTarget.at), consecutive: recorded.lastActionOnTarget.consecutive };
+  const recordedDeferral = inputs.deferral;
+  const deferral: PolicyInput['deferral'] =
+    recordedDeferral?.recheckMs !== undefined
+      ? { recheckMs: recordedDeferral.recheckMs, ...(recordedDeferral.deferredSince ? { since: Date.parse(recordedDeferral.deferredSince) } : {}) }
+      : undefined;
   const decision = evaluatePolicy({
     incident: facts as PolicyInput['incident'],
     tenant: { document: candidate, profile: profileOf(candidate), version: documentVersion(candidate) },
     state,
     now: row.decidedAt.getTime(),
+    ...(deferral ? { deferral } : {}),
   });
   const action = decision.kind === 'plan' || decision.kind === 'await_approval' ? decision.action : null;
   const dryRun = (decision.kind === 'plan' || decision.kind === 'await_approval') && decision.dryRun;

@@ -1,4 +1,5 @@
 import { DecisionInitial1763700100000 } from './1763700100000-decision-initial.js';
 import { DecisionGuardrails1763800000000 } from './1763800000000-decision-guardrails.js';
+import { DecisionDeferrals1763900000000 } from './1763900000000-decision-deferrals.js';
 
-export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000];
+export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000];

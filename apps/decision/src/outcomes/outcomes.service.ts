@@ -14,7 +14,10 @@ const log = createLogger('decision');
 
 export type OutcomeResult = 'recorded' | 'escalated' | 'not_ours_or_already_recorded' | 'duplicate_event';
 
-/** Closes the loop on planned remediations: records how they ended, escalates failures. */
+/**
+ * Closes the loop on planned remediations: records how they ended, escalates failures. Either way
+ * a slot on the service is free again, so the incidents its concurrency cap deferred become due.
+ */
 @Injectable()
 export class OutcomesService {
   constructor(
@@ -25,8 +28,11 @@ export class OutcomesService {
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
     const result = await this.db.transaction(async (m): Promise<OutcomeResult> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
-      const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: this.clock.now() });
-      return row ? 'recorded' : 'not_ours_or_already_recorded';
+      const now = this.clock.now();
+      const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now });
+      if (!row) return 'not_ours_or_already_recorded';
+      await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, now);
+      return 'recorded';
     });
     if (result === 'recorded') decisionMetrics.outcomes.inc({ status: 'succeeded' });
     return result;
@@ -38,6 +44,7 @@ export class OutcomesService {
       const now = this.clock.now();
       const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: now, error: event.data.error });
       if (!row) return 'not_ours_or_already_recorded';
+      await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, now);
       await appendToOutbox(m, DECISION_SCHEMA, [escalationForFailure(row, event, now)]);
       return 'escalated';
     });

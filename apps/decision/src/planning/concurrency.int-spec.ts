@@ -11,6 +11,8 @@ import { createTestDatabase, expectEventually, readStream, startNatsServer, type
 import { loadConfig } from '../config.js';
 import { createDecisionApp } from '../decision.app.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
+import { OutcomesService } from '../outcomes/outcomes.service.js';
+import { DeferralsWorker } from './deferrals.worker.js';
 import { PlanningService, type PlanningOutcome } from './planning.service.js';
 import { tenantDocumentSchema, type Framework, type ProfileThresholds, type TenantDocument } from './policy-port.js';
 import { IN_FLIGHT_STATUSES } from './remediations.repository.js';
@@ -38,13 +40,16 @@ interface Case {
   hourlyCap: number;
   /** The rule that refuses every incident past min(caps). */
   binding: 'service_concurrency' | 'max_auto_actions_per_hour';
+  /** The concurrency cap only paces healing (the incident waits for a slot); the spent hourly budget escalates. */
+  refusedAs: 'deferred' | 'escalated';
 }
 
 const CASES: Case[] = [
-  // SOC 2 allows 10 automatic actions an hour; 7 % of 100 instances at once binds first.
-  { name: 'the concurrency cap binds', tenantId: 'crowded', frameworks: ['SOC2'], overrides: { maxConcurrentShare: 0.07 }, concurrencyCap: 7, hourlyCap: 10, binding: 'service_concurrency' },
+  // No framework allows 20 automatic actions an hour; 7 % of 100 instances at once binds first,
+  // and three rounds of slots freeing up fit under the hourly cap (see the last test).
+  { name: 'the concurrency cap binds', tenantId: 'crowded', frameworks: [], overrides: { maxConcurrentShare: 0.07 }, concurrencyCap: 7, hourlyCap: 20, binding: 'service_concurrency', refusedAs: 'deferred' },
   // No framework: half the instances at once (50); 6 automatic actions an hour binds first.
-  { name: 'the hourly cap binds', tenantId: 'hurried', frameworks: [], overrides: { maxAutoActionsPerHour: 6 }, concurrencyCap: 50, hourlyCap: 6, binding: 'max_auto_actions_per_hour' },
+  { name: 'the hourly cap binds', tenantId: 'hurried', frameworks: [], overrides: { maxAutoActionsPerHour: 6 }, concurrencyCap: 50, hourlyCap: 6, binding: 'max_auto_actions_per_hour', refusedAs: 'escalated' },
 ];
 
 function tenantDoc(c: Case): TenantDocument {
@@ -113,6 +118,8 @@ describe('two decision services deciding one tenant at once (real Postgres and n
       DECISION_DELIVERY_INTERVAL_MS: '0',
       DECISION_COMPLIANCE_INTERVAL_MS: '0',
       DECISION_SWEEP_INTERVAL_MS: '0',
+      // The test runs the deferral workers itself, both at once.
+      DECISION_DEFER_INTERVAL_MS: '0',
     });
     // One after the other, as a rolling deploy would start them; both are up before anything is published.
     for (const name of ['decision-a', 'decision-b']) {
@@ -164,7 +171,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
       { timeoutMs: 30_000 },
     );
 
-    // The database: one decision per incident; exactly min(caps) planned; every other refused by the binding cap.
+    // The database: one decision per incident; exactly min(caps) planned; every other deferred or escalated by the binding cap.
     const { rows } = await pg.query<{ incident_id: string; remediation_id: string; status: string; refusal_rule: string | null; planned_at: Date | null }>(
       `SELECT incident_id, remediation_id, status, refusal_rule, planned_at FROM decision.remediations WHERE tenant_id = $1`,
       [c.tenantId],
@@ -174,7 +181,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
     expect(planned).toHaveLength(expectedPlans);
     for (const r of planned) expect(r.planned_at).toBeInstanceOf(Date);
     const refused = rows.filter((r) => r.status !== 'planned');
-    expect(refused.map((r) => [r.status, r.refusal_rule])).toEqual(refused.map(() => ['escalated', c.binding]));
+    expect(refused.map((r) => [r.status, r.refusal_rule])).toEqual(refused.map(() => [c.refusedAs, c.binding]));
 
     // The hourly cap: automatic actions of the tenant within the hour up to the last of them.
     const [{ hour }] = (
@@ -200,11 +207,15 @@ describe('two decision services deciding one tenant at once (real Postgres and n
     const mine = <T extends { data: { incidentId: string } }>(events: T[]) => events.filter((e) => ids.includes(e.data.incidentId));
     const plans = mine(await published('remediations', 'remediation.planned'));
     const escalations = mine(await published('remediations', 'remediation.escalated'));
+    const deferrals = mine(await published('remediations', 'remediation.deferred'));
     const refusals = mine(await published('compliance', 'compliance.action_refused'));
     expect(plans).toHaveLength(expectedPlans);
     expect(new Set(plans.map((p) => p.data.incidentId)).size).toBe(expectedPlans);
     expect(plans.map((p) => p.data.remediationId).sort()).toEqual(planned.map((r) => r.remediation_id).sort());
-    expect([...plans, ...escalations].map((e) => e.data.incidentId).sort()).toEqual([...ids].sort());
+    expect([...plans, ...escalations, ...deferrals].map((e) => e.data.incidentId).sort()).toEqual([...ids].sort());
+    expect((c.refusedAs === 'deferred' ? deferrals : escalations).length).toBe(INSTANCES - expectedPlans);
+    // A deferral is no compliance refusal: its refusals travel in the event.
+    for (const d of deferrals) expect(d.data.refusals.map((r) => r.rule)).toEqual([c.binding]);
     expect(refusals.map((r) => r.data.rule)).toEqual(escalations.map(() => c.binding));
     expect(refusals.map((r) => r.data.incidentId).sort()).toEqual(escalations.map((e) => e.data.incidentId).sort());
 
@@ -218,5 +229,75 @@ describe('two decision services deciding one tenant at once (real Postgres and n
       `[concurrency] ${c.tenantId}: decision-a decided ${byApp('decision-a').length} (${byApp('decision-a').filter((d) => d.outcome.kind === 'plan').length} plans), ` +
         `decision-b ${byApp('decision-b').length} (${byApp('decision-b').filter((d) => d.outcome.kind === 'plan').length} plans)\n`,
     );
+  });
+
+  it('the concurrency cap binds: as slots free, both services decide the deferred incidents again and the cap holds at every moment', async () => {
+    const c = CASES[0];
+    const services = apps.map((app) => ({ outcomes: app.get(OutcomesService), deferrals: app.get(DeferralsWorker) }));
+    type Row = { incident_id: string; remediation_id: string; instance: string; status: string; refusal_rule: string | null; planned_at: Date | null };
+    const rowsNow = async () => (await pg.query<Row>(`SELECT incident_id, remediation_id, instance, status, refusal_rule, planned_at FROM decision.remediations WHERE tenant_id = $1`, [c.tenantId])).rows;
+    const inFlightSql = `SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND service = 'api' AND status = ANY($2::text[])`;
+
+    // From outside both services, the number of remediations in flight, sampled for as long as they work.
+    const probe = new Client({ connectionString: db.url });
+    await probe.connect();
+    const samples: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) samples.push((await probe.query<{ n: number }>(inFlightSql, [c.tenantId, IN_FLIGHT_STATUSES])).rows[0].n);
+    })();
+
+    const succeeded = (r: Row) =>
+      newEvent('remediation.succeeded', {
+        tenantId: c.tenantId,
+        producer: 'executor',
+        correlationId: r.incident_id,
+        data: { remediationId: r.remediation_id, incidentId: r.incident_id, service: 'api', instance: r.instance, action: 'restart', durationMs: 1, details: {} },
+      });
+    const rounds: { deferredBefore: number; plannedBefore: number; inFlight: number }[] = [];
+    try {
+      for (let round = 0; round < 10; round++) {
+        const before = await rowsNow();
+        const deferredBefore = before.filter((r) => r.status === 'deferred').length;
+        if (deferredBefore === 0) break;
+        // Every remediation in flight finishes, each outcome handled by one of the services, all at once…
+        const running = before.filter((r) => r.status === 'planned');
+        await Promise.all(running.map((r, i) => services[i % 2].outcomes.onSucceeded(succeeded(r))));
+        // … which makes the deferrals due; both services decide them again at the same time.
+        await Promise.all(services.map((svc) => svc.deferrals.tick(INSTANCES)));
+        const [{ n }] = (await pg.query<{ n: number }>(inFlightSql, [c.tenantId, IN_FLIGHT_STATUSES])).rows;
+        rounds.push({ deferredBefore, plannedBefore: before.filter((r) => r.planned_at !== null).length, inFlight: n });
+      }
+    } finally {
+      sampling = false;
+      await sampler;
+      await probe.end();
+    }
+
+    // Each round fills exactly the free slots (all of the cap), unless the deferrals or the hour's budget run out first.
+    for (const r of rounds) expect(r.inFlight).toBe(Math.min(c.concurrencyCap, r.deferredBefore, c.hourlyCap - r.plannedBefore));
+    expect(rounds.length).toBeGreaterThanOrEqual(2);
+    expect(samples.length).toBeGreaterThan(rounds.length);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(c.concurrencyCap);
+
+    // Once the hour's budget is spent, what still waited escalates: that cap is not a pace but a budget.
+    const after = await rowsNow();
+    expect(after.filter((r) => r.planned_at !== null)).toHaveLength(c.hourlyCap);
+    expect(after.filter((r) => r.status === 'deferred')).toHaveLength(0);
+    const escalated = after.filter((r) => r.status === 'escalated');
+    expect(escalated).toHaveLength(INSTANCES - c.hourlyCap);
+    for (const r of escalated) expect(r.refusal_rule).toBe('max_auto_actions_per_hour');
+
+    // Every incident was planned at most once, in its own remediation row; re-checks on unchanged grounds published nothing.
+    await expectEventually(async () => {
+      const [{ n }] = (await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows;
+      expect(n).toBe(0);
+    });
+    const ids = after.map((r) => r.incident_id);
+    const mine = <T extends { data: { incidentId: string } }>(events: T[]) => events.filter((e) => ids.includes(e.data.incidentId));
+    const plans = mine(await published('remediations', 'remediation.planned'));
+    expect(plans.map((p) => p.data.remediationId).sort()).toEqual(after.filter((r) => r.planned_at !== null).map((r) => r.remediation_id).sort());
+    expect(mine(await published('remediations', 'remediation.deferred'))).toHaveLength(INSTANCES - c.concurrencyCap);
+    expect(mine(await published('remediations', 'remediation.escalated')).map((e) => e.data.incidentId).sort()).toEqual(escalated.map((r) => r.incident_id).sort());
   });
 });

@@ -1,13 +1,28 @@
-import { newEvent, type CandidateConsidered, type Envelope, type RemediationAction } from '@autoheal/contracts';
-import type { Explanation, PolicyDecision } from './policy-port.js';
+import { newEvent, type CandidateConsidered, type Envelope, type PacingRefusal, type RemediationAction } from '@autoheal/contracts';
+import { GuardrailRule, type Explanation, type PolicyDecision } from './policy-port.js';
 import type { RemediationStatus } from './remediations.repository.js';
 
 export const DECISION_PRODUCER = 'decision';
 
+/** What a decision is about, and the event it answers. */
+export interface DecisionSubject {
+  tenantId: string;
+  incidentId: string;
+  service: string;
+  instance: string;
+  /** The `incident.opened` event the decision answers (also when a deferred incident is decided again). */
+  causationId: string;
+}
+
 export interface DecisionEventsInput {
-  incident: Envelope<'incident.opened'>;
+  subject: DecisionSubject;
   remediationId: string;
   now: Date;
+}
+
+export function subjectOf(event: Envelope<'incident.opened'>): DecisionSubject {
+  const { incidentId, service, instance } = event.data;
+  return { tenantId: event.tenantId, incidentId, service, instance, causationId: event.id };
 }
 
 /** How a decision is stored: its status, the action it is about and whether it counts against the hourly cap. */
@@ -20,6 +35,9 @@ export interface DecisionRecord {
   fallbacks: RemediationAction[];
   emergency: boolean;
   expiresAt: Date | null;
+  /** Deferred: when the decision is taken again, and when the incident was first deferred. */
+  retryAt: Date | null;
+  deferredAt: Date | null;
 }
 
 function candidatesOf(explanation: Explanation): CandidateConsidered[] {
@@ -37,7 +55,7 @@ export function actionable(decision: PolicyDecision, instance: string): PolicyDe
 }
 
 export function recordOf(decision: PolicyDecision): DecisionRecord {
-  const none = { fallbacks: [], emergency: false, expiresAt: null, refusalRule: null };
+  const none = { fallbacks: [], emergency: false, expiresAt: null, refusalRule: null, retryAt: null, deferredAt: null };
   switch (decision.kind) {
     case 'plan':
       return {
@@ -56,6 +74,17 @@ export function recordOf(decision: PolicyDecision): DecisionRecord {
         : { ...none, status: 'awaiting_approval', action: decision.action, countsAsAutoAction: false, fallbacks: decision.fallbacks, expiresAt: new Date(decision.expiresAt) };
     case 'escalate':
       return { ...none, status: 'escalated', action: decision.refusals[0]?.action ?? decision.explanation.candidates[0]?.action ?? null, countsAsAutoAction: false, refusalRule: decision.refusals[0]?.rule ?? null };
+    case 'defer':
+      // Takes no capacity: neither in flight nor an automatic action, until it is planned.
+      return {
+        ...none,
+        status: 'deferred',
+        action: decision.refusals[0].action,
+        countsAsAutoAction: false,
+        refusalRule: decision.refusals[0].rule,
+        retryAt: new Date(decision.retryAt),
+        deferredAt: new Date(decision.deferredSince),
+      };
     case 'hold':
       return { ...none, status: 'held', action: null, countsAsAutoAction: false };
     default: {
@@ -65,16 +94,28 @@ export function recordOf(decision: PolicyDecision): DecisionRecord {
   }
 }
 
+function pacingRefusals(decision: Extract<PolicyDecision, { kind: 'defer' }>): PacingRefusal[] {
+  return decision.refusals.map(({ action, rule, reason }) => {
+    switch (rule) {
+      case GuardrailRule.ServiceConcurrency:
+      case GuardrailRule.Cooldown:
+        return { action, rule, reason };
+      default:
+        throw new Error(`a deferral refused by ${rule}, which does not pace`);
+    }
+  });
+}
+
 /**
- * The events a decision publishes: a plan (possibly dry run), a request for approval, or an
- * escalation preceded by the compliance refusals that caused it. A hold (breaker open) is
+ * The events a decision publishes: a plan (possibly dry run), a request for approval, a deferral,
+ * or an escalation preceded by the compliance refusals that caused it. A hold (breaker open) is
  * published as an escalation carrying the breaker's reason. All belong to the incident's
  * correlation and were caused by the incident event.
  */
 export function eventsForDecision(decision: PolicyDecision, input: DecisionEventsInput): Envelope[] {
-  const { incident, remediationId, now } = input;
-  const { incidentId, service, instance } = incident.data;
-  const meta = { tenantId: incident.tenantId, producer: DECISION_PRODUCER, correlationId: incidentId, causationId: incident.id, occurredAt: now };
+  const { subject, remediationId, now } = input;
+  const { incidentId, service, instance } = subject;
+  const meta = { tenantId: subject.tenantId, producer: DECISION_PRODUCER, correlationId: incidentId, causationId: subject.causationId, occurredAt: now };
   const { policyVersion, reason, inputs } = decision.explanation;
   const candidates = candidatesOf(decision.explanation);
   switch (decision.kind) {
@@ -136,6 +177,27 @@ export function eventsForDecision(decision: PolicyDecision, input: DecisionEvent
       events.push(newEvent('remediation.escalated', { ...meta, data: { incidentId, remediationId, service, instance, policyVersion, reason, candidates, inputs } }));
       return events;
     }
+    case 'defer':
+      // The refusals travel in the event: a deferral is not a compliance refusal (yet).
+      return [
+        newEvent('remediation.deferred', {
+          ...meta,
+          data: {
+            incidentId,
+            remediationId,
+            service,
+            instance,
+            policyVersion,
+            reason,
+            candidates,
+            inputs,
+            retryAt: new Date(decision.retryAt).toISOString(),
+            deferredSince: new Date(decision.deferredSince).toISOString(),
+            escalateAt: new Date(decision.escalateAt).toISOString(),
+            refusals: pacingRefusals(decision),
+          },
+        }),
+      ];
     case 'hold':
       return [newEvent('remediation.escalated', { ...meta, data: { incidentId, remediationId, service, instance, policyVersion, reason, candidates, inputs } })];
     default: {

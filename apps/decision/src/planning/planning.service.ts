@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
-import { appendToOutbox, claimInbox } from '@autoheal/persistence';
+import { claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
@@ -10,29 +10,18 @@ import { DECISION_SCHEMA } from '../data-source.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
-import { deliveriesRepository } from '../escalations/deliveries.repository.js';
-import { deliveryBody, escalationTargetsOf } from '../escalations/escalation-targets.js';
-import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
-import { profileOf } from '../tenants/tenants.service.js';
-import { actionable, eventsForDecision, recordOf } from './decision-events.js';
-import { evaluatePolicy, mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
+import { tenantsRepository } from '../tenants/tenants.repository.js';
+import { subjectOf } from './decision-events.js';
+import { mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision } from './policy-port.js';
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
+import { announceDecision, takeDecision } from './take-decision.js';
 
 const log = createLogger('decision');
-const HOUR_MS = 60 * 60_000;
-/** Backoff on a target counts the automatic actions on it over this window. */
-export const COOLDOWN_WINDOW_MS = 24 * HOUR_MS;
 
 export type PlanningOutcome =
   | { kind: 'duplicate_event' }
   | { kind: 'already_decided'; remediationId: string }
   | { kind: PolicyDecision['kind']; remediationId: string; dryRun: boolean; refusedBy?: string };
-
-/** Instances the document declares for a service; at least one (the incident's own). */
-export function serviceInstanceCount(document: TenantDocument, service: string): number {
-  const found = document.inventory.services.find((s) => s.service === service);
-  return Math.max(1, found?.instances.length ?? 0);
-}
 
 export function incidentFacts(event: Envelope<'incident.opened'>): IncidentFacts {
   const { incidentId, kind, severity, service, instance, suspectedCause, scope } = event.data;
@@ -48,13 +37,9 @@ export function incidentFacts(event: Envelope<'incident.opened'>): IncidentFacts
   };
 }
 
-/** Builds the policy's view of a tenant. */
-export function policyTenant(tenant: StoredTenant | null): PolicyInput['tenant'] {
-  return tenant ? { document: tenant.document, profile: profileOf(tenant.document), version: tenant.policyVersion } : null;
-}
-
 /**
- * Decides what to do about an opened incident. The decision row, the inbox entry, the events
+ * Decides what to do about an opened incident (a deferred one is decided again by
+ * DeferralsWorker, through the same takeDecision). The decision row, the inbox entry, the events
  * and any escalation deliveries commit together. Under the per-tenant lock the hourly cap,
  * the cooldown and the per-service concurrency cap are counted and the decision inserted, so
  * they hold across processes; the breaker's shared lock makes "open" visible to every decision
@@ -63,6 +48,7 @@ export function policyTenant(tenant: StoredTenant | null): PolicyInput['tenant']
 @Injectable()
 export class PlanningService {
   private readonly breaker: BreakerOptions;
+  private readonly recheckMs: number;
 
   constructor(
     private readonly db: DataSource,
@@ -70,6 +56,7 @@ export class PlanningService {
     @Inject(DECISION_CONFIG) config: DecisionConfig,
   ) {
     this.breaker = breakerOptionsFrom(config);
+    this.recheckMs = config.DECISION_DEFER_RECHECK_MS;
   }
 
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
@@ -96,9 +83,10 @@ export class PlanningService {
       case 'plan':
       case 'await_approval':
       case 'escalate':
+      case 'defer':
       case 'hold':
         decisionMetrics.decisions.inc({ outcome: outcome.kind });
-        if (outcome.refusedBy) decisionMetrics.refusals.inc({ rule: outcome.refusedBy });
+        if (outcome.kind === 'escalate' && outcome.refusedBy) decisionMetrics.refusals.inc({ rule: outcome.refusedBy });
         log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, remediationId: outcome.remediationId, outcome: outcome.kind, dryRun: outcome.dryRun }, 'incident decided');
         break;
       default: {
@@ -114,23 +102,10 @@ export class PlanningService {
     const { incidentId, service, instance } = event.data;
     // Read under the locks, the clock too, so that every counted action lies before `now`.
     const now = this.clock.now();
-    const stored = await tenantsRepository.find(m, event.tenantId);
-    const tenant = policyTenant(stored);
-    const breaker = await breakerRepository.read(m);
-    const state: PolicyInput['state'] = {
-      autoActionsInLastHour: stored ? await remediationsRepository.countAutoActionsSince(m, event.tenantId, new Date(now.getTime() - HOUR_MS)) : 0,
-      inFlightOnService: stored ? await remediationsRepository.countInFlight(m, event.tenantId, service) : 0,
-      serviceInstanceCount: stored ? serviceInstanceCount(stored.document, service) : 1,
-      breakerOpen: breaker.open,
-      previousAttempts: [],
-    };
-    const last = stored ? await remediationsRepository.lastActionOnTarget(m, event.tenantId, service, instance, new Date(now.getTime() - COOLDOWN_WINDOW_MS)) : undefined;
-    if (last) state.lastActionOnTarget = last;
     const facts = incidentFacts(event);
-    const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime() }), instance);
-    const record = recordOf(decision);
-    const explanation = decision.kind === 'hold' && breaker.reason ? { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } : decision.explanation;
-    const explained = { ...decision, explanation };
+    const taken = await takeDecision(m, event.tenantId, facts, now, { recheckMs: this.recheckMs });
+    const { decision, record } = taken;
+    const { explanation } = decision;
 
     const remediationId = newEventId(now.getTime());
     const inserted = await remediationsRepository.insert(m, {
@@ -156,16 +131,13 @@ export class PlanningService {
       fallbacks: record.fallbacks,
       emergency: record.emergency,
       expiresAt: record.expiresAt,
+      retryAt: record.retryAt,
+      deferredAt: record.deferredAt,
     });
     // Unreachable while the lock is held, but the unique index is the guarantee, not the lock.
     if (!inserted) return { kind: 'already_decided', remediationId };
 
-    await appendToOutbox(m, DECISION_SCHEMA, eventsForDecision(explained, { incident: event, remediationId, now }));
-    if ((decision.kind === 'escalate' || decision.kind === 'hold') && stored) {
-      const message = { tenantId: event.tenantId, incidentId, service, instance, severity: event.data.severity, reason: explanation.reason, policyVersion: explanation.policyVersion };
-      const targets = escalationTargetsOf(stored.document);
-      await deliveriesRepository.enqueue(m, event.tenantId, incidentId, targets.map((target) => ({ target, payload: deliveryBody(target, message) })), now);
-    }
+    await announceDecision(m, taken, { subject: subjectOf(event), severity: event.data.severity, remediationId, now, events: true });
     const dryRun = record.status === 'dry_run';
     return { kind: decision.kind, remediationId, dryRun, ...(record.refusalRule ? { refusedBy: record.refusalRule } : {}) };
   }
@@ -204,11 +176,18 @@ export class PlanningService {
     }
   }
 
-  /** Records that the incident ended, for the decision's history; no action follows. */
+  /**
+   * Records that the incident ended, for the decision's history; no action follows. A deferred
+   * decision is closed (status `resolved`): nothing will be planned for it.
+   */
   async onIncidentResolved(event: Envelope<'incident.resolved'>): Promise<void> {
-    await this.db.transaction(async (m) => {
-      if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return;
-      await remediationsRepository.markIncidentResolved(m, event.data.incidentId, new Date(event.data.resolvedAt));
+    const closed = await this.db.transaction(async (m) => {
+      if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return false;
+      const at = new Date(event.data.resolvedAt);
+      if (await remediationsRepository.closeDeferral(m, event.data.incidentId, at)) return true;
+      await remediationsRepository.markIncidentResolved(m, event.data.incidentId, at);
+      return false;
     });
+    if (closed) log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId }, 'incident resolved while deferred; closed without action');
   }
 }

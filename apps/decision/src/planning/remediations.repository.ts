@@ -1,7 +1,20 @@
 import type { EntityManager } from 'typeorm';
 import type { CandidateConsidered } from '@autoheal/contracts';
 
-export type RemediationStatus = 'planned' | 'dry_run' | 'awaiting_approval' | 'approved' | 'rejected' | 'escalated' | 'held' | 'succeeded' | 'failed';
+export type RemediationStatus =
+  | 'planned'
+  | 'dry_run'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'rejected'
+  | 'escalated'
+  | 'held'
+  | 'succeeded'
+  | 'failed'
+  /** Refused only by pacing guardrails; decided again at `retry_at`. Takes no capacity. */
+  | 'deferred'
+  /** Was deferred when the incident resolved: closed without action. */
+  | 'resolved';
 
 /** Statuses of a remediation that may still act on the service (the concurrency cap counts these). */
 export const IN_FLIGHT_STATUSES: readonly RemediationStatus[] = ['planned', 'awaiting_approval', 'approved'];
@@ -41,7 +54,31 @@ export interface RemediationRow {
   fallbacks: string[];
   emergency: boolean;
   expiresAt: Date | null;
+  /** Set exactly while deferred: when the decision is taken again. */
+  retryAt: Date | null;
+  /** When the incident was first deferred; kept afterwards. */
+  deferredAt: Date | null;
 }
+
+/** What a decision sets on its row; a deferred incident's row is decided again in place. */
+export type DecisionFields = Pick<
+  RemediationRow,
+  | 'action'
+  | 'status'
+  | 'reason'
+  | 'policyVersion'
+  | 'candidates'
+  | 'refusalRule'
+  | 'plannedAt'
+  | 'decidedAt'
+  | 'decisionKind'
+  | 'explanation'
+  | 'fallbacks'
+  | 'emergency'
+  | 'expiresAt'
+  | 'retryAt'
+  | 'deferredAt'
+>;
 
 interface RawRow {
   remediation_id: string;
@@ -66,11 +103,13 @@ interface RawRow {
   fallbacks: string[];
   emergency: boolean;
   expires_at: Date | null;
+  retry_at: Date | null;
+  deferred_at: Date | null;
 }
 
 const COLUMNS = `remediation_id, incident_id, tenant_id, service, instance, action, status, reason, policy_version,
   candidates, refusal_rule, incident_event_id, planned_at, decided_at, incident, opened_at, suspected_cause, decision_kind,
-  explanation, fallbacks, emergency, expires_at`;
+  explanation, fallbacks, emergency, expires_at, retry_at, deferred_at`;
 
 /**
  * Advisory-lock class for "one tenant's decisions": the two-key lock space is separate from
@@ -102,6 +141,8 @@ function fromRaw(r: RawRow): RemediationRow {
     fallbacks: r.fallbacks,
     emergency: r.emergency,
     expiresAt: r.expires_at,
+    retryAt: r.retry_at,
+    deferredAt: r.deferred_at,
   };
 }
 
@@ -185,7 +226,7 @@ export const remediationsRepository = {
   async insert(m: EntityManager, row: RemediationRow): Promise<boolean> {
     const inserted: unknown[] = await m.query(
       `INSERT INTO decision.remediations (${COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
        ON CONFLICT (incident_id) DO NOTHING
        RETURNING remediation_id`,
       [
@@ -211,9 +252,67 @@ export const remediationsRepository = {
         JSON.stringify(row.fallbacks),
         row.emergency,
         row.expiresAt,
+        row.retryAt,
+        row.deferredAt,
       ],
     );
     return inserted.length === 1;
+  },
+
+  /** The deferred decision due first, locked for this transaction; other workers skip it. */
+  async claimDueDeferral(m: EntityManager, now: Date): Promise<RemediationRow | null> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations
+       WHERE status = 'deferred' AND retry_at <= $1 AND incident_resolved_at IS NULL
+       ORDER BY retry_at, deferred_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      [now],
+    );
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Replaces a deferred row's decision with a new one (plan, deferral, escalation…); null when it is no longer deferred. */
+  async redecide(m: EntityManager, remediationId: string, d: DecisionFields): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET action = $2, status = $3, reason = $4, policy_version = $5, candidates = $6::jsonb, refusal_rule = $7,
+         planned_at = $8, decided_at = $9, decision_kind = $10, explanation = $11::jsonb, fallbacks = $12::jsonb, emergency = $13, expires_at = $14,
+         retry_at = $15, deferred_at = $16
+       WHERE remediation_id = $1 AND status = 'deferred'
+       RETURNING ${COLUMNS}`,
+      [
+        remediationId,
+        d.action,
+        d.status,
+        d.reason,
+        d.policyVersion,
+        JSON.stringify(d.candidates),
+        d.refusalRule,
+        d.plannedAt,
+        d.decidedAt,
+        d.decisionKind,
+        d.explanation ? JSON.stringify(d.explanation) : null,
+        JSON.stringify(d.fallbacks),
+        d.emergency,
+        d.expiresAt,
+        d.retryAt,
+        d.deferredAt,
+      ],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * A slot on the service freed: the incidents deferred by its concurrency cap become due now, so
+   * the next sweep decides them again. (Cooldowns end at a fixed time; a freed slot changes nothing.)
+   */
+  async hastenDeferrals(m: EntityManager, tenantId: string, service: string, now: Date): Promise<number> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET retry_at = $3
+       WHERE tenant_id = $1 AND service = $2 AND status = 'deferred' AND refusal_rule = 'service_concurrency' AND retry_at > $3
+       RETURNING remediation_id`,
+      [tenantId, service, now],
+    );
+    return returnedRows(result).length;
   },
 
   /** Moves a planned or approved remediation to its outcome; null when it is unknown or already has one. */
@@ -252,6 +351,18 @@ export const remediationsRepository = {
       [now, limit],
     );
     return rows.map(fromRaw);
+  },
+
+  /** The incident of a deferred decision is over: the decision is closed without action; false when it is not deferred. */
+  async closeDeferral(m: EntityManager, incidentId: string, at: Date): Promise<boolean> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = 'resolved', retry_at = NULL, incident_resolved_at = $2,
+         reason = 'the incident resolved while deferred; nothing was done'
+       WHERE incident_id = $1 AND status = 'deferred'
+       RETURNING remediation_id`,
+      [incidentId, at],
+    );
+    return returnedRows(result).length === 1;
   },
 
   /** Notes that the incident behind a decision is over; false when there is no decision for it. */

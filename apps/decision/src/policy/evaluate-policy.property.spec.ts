@@ -30,6 +30,8 @@ const PLACEMENT: readonly RemediationAction[] = ['replace', 'scale_out', 'failov
 /** Two EEA regions and two outside it, so residency both passes and fails. */
 const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'ap-southeast-2'];
 const GHOST_SERVICE = 'ghost';
+/** PlanningService passes a deferral with this recheck interval; each incident here is decided once, so never deferred before. */
+const RECHECK_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------
 // Generators
@@ -392,7 +394,23 @@ function violations(decision: PolicyDecision, s: Situation): string[] {
     const judged = playbook.candidates.map((c) => ({ c, stop: stoppers(c, s) }));
     const free = judged.filter((j) => j.stop.size === 0);
     if (free.length === 0) {
-      if (decision.kind !== 'escalate') out.push(`${decision.kind} although every candidate is stopped: ${judged.map((j) => `${j.c.action}[${[...j.stop].join(',')}]`).join(' ')}`);
+      // Every candidate stopped: it waits instead of escalating when the incident names an instance
+      // (instance-level), every candidate that applies is stopped by the cooldown or the concurrency
+      // cap and by no compliance rule, the spent hourly budget does not stop them all as well, and
+      // the cooldown, if any, ends within half the time to remediate.
+      // A deferral must end in a plan for one instance: `*` names none, whatever the scope says.
+      const namesInstance = s.incident.instance !== '*' && s.incident.scope !== 'service';
+      const applicable = judged.filter((j) => !j.stop.has('not_applicable'));
+      const barred = ['action_not_allowed', 'residency', 'isolation', 'change_freeze'];
+      const paced =
+        applicable.every((j) => !barred.some((r) => j.stop.has(r)) && (j.stop.has('cooldown') || j.stop.has('service_concurrency'))) &&
+        applicable.some((j) => !j.stop.has('max_auto_actions_per_hour'));
+      const until = coolingUntil(s);
+      const cooling = until !== null && now < until;
+      const inTime = !cooling || until <= now + profile.maxTimeToRemediateMs / 2;
+      const expectKind = namesInstance && applicable.length > 0 && paced && inTime ? 'defer' : 'escalate';
+      if (decision.kind !== expectKind) out.push(`${decision.kind}, expected ${expectKind}, as every candidate is stopped: ${judged.map((j) => `${j.c.action}[${[...j.stop].join(',')}]`).join(' ')}`);
+      if (decision.kind === 'defer' && decision.retryAt !== (cooling ? until : now + RECHECK_MS)) out.push(`deferred until ${decision.retryAt}, expected ${cooling ? `the cooldown's end ${until}` : `now + ${RECHECK_MS}`}`);
     } else {
       const first = free[0].c;
       const expectKind = classOf(doc, first.action) === 'auto' ? 'plan' : 'await_approval';
@@ -446,7 +464,7 @@ function play(document: TenantDocument, steps: Step[], stats: Stats, policy: Pol
       ...(step.scope ? { scope: step.scope } : {}),
       ...(step.suspected ? { suspectedCause: 'detector_or_network' as const } : {}),
     };
-    const decision = policy({ incident, tenant, state: ledger.state(service, instance, count, step, now), now });
+    const decision = policy({ incident, tenant, state: ledger.state(service, instance, count, step, now), now, deferral: { recheckMs: RECHECK_MS } });
 
     const broken = violations(decision, { doc: document, profile, ledger, service, instance, incident, step, now });
     if (broken.length > 0) throw new Error(`incident #${i} (${step.kind} ${step.severity} on ${service}/${instance} at +${(now - T0) / MIN} min): ${broken.join('; ')}`);
@@ -481,6 +499,7 @@ describe('evaluatePolicy against an independent checker (property)', () => {
       'plan',
       'await_approval',
       'escalate',
+      'defer',
       'hold:circuit_breaker',
       'hold:maintenance_window',
       'emergency',

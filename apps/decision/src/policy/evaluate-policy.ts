@@ -1,5 +1,6 @@
 import type { CandidateConsidered, IncidentKind, IncidentSeverity, RemediationAction, SuspectedCause } from '@autoheal/contracts';
 import { actionLevel, actionSources, thresholdSources, type Framework, type ProfileThresholds, type Threshold } from './compliance-presets.js';
+import { deferral, deferralLimitMs, type DeferralVerdict } from './deferral.js';
 import { activeWindow, concurrencyLimit, cooldownUntil, GuardrailRule, isPlacement, placementOf } from './guardrails.js';
 import { playbookFor, unmetCondition, type PlaybookCandidate } from './playbooks.js';
 import type { TenantDocument, Window } from './tenant-document.js';
@@ -39,6 +40,16 @@ export interface PolicyInput {
   };
   /** Epoch ms, from the caller's clock. */
   now: number;
+  /**
+   * Defer instead of escalating when only pacing guardrails refused (see deferral.ts). Absent: such
+   * an incident escalates, the rule before deferrals existed, which a backtest of such a decision replays.
+   */
+  deferral?: {
+    /** How soon a decision refused by the concurrency cap is taken again, at the latest. */
+    recheckMs: number;
+    /** Epoch ms of the incident's first deferral, when it was deferred before. */
+    since?: number;
+  };
 }
 
 /** Why the policy decided as it did, kept with the decision for the auditor. */
@@ -81,6 +92,18 @@ export type PolicyDecision =
       refusals: Refusal[];
     }
   | { kind: 'escalate'; explanation: Explanation; refusals: Refusal[] }
+  | {
+      kind: 'defer';
+      /** Epoch ms: the decision is taken again then at the latest. */
+      retryAt: number;
+      /** Epoch ms of the first deferral. */
+      deferredSince: number;
+      /** Epoch ms: still refused by then, the incident escalates. */
+      escalateAt: number;
+      explanation: Explanation;
+      /** Every refusal is service_concurrency or cooldown. */
+      refusals: Refusal[];
+    }
   | { kind: 'hold'; rule: GuardrailRule.CircuitBreaker | GuardrailRule.MaintenanceWindow; explanation: Explanation };
 
 type Verdict =
@@ -244,7 +267,8 @@ function incidentInputs(input: PolicyInput): Record<string, unknown> {
  * profile, the counters (read under the tenant's lock) and the time. In order:
  * circuit breaker (hold) → no profile (escalate) → maintenance window (hold) → the playbook's
  * candidates, each through the guardrails; the first allowed one is planned (or awaits approval),
- * the other allowed ones become fallbacks; none allowed → escalate with every refusal.
+ * the other allowed ones become fallbacks; none allowed → escalate with every refusal, or defer
+ * when only pacing guardrails refused an instance-level incident (with `input.deferral`, see deferral.ts).
  */
 export function evaluatePolicy(input: PolicyInput): PolicyDecision {
   const { incident, state, now, tenant } = input;
@@ -291,6 +315,9 @@ export function evaluatePolicy(input: PolicyInput): PolicyDecision {
     changeFreeze: freeze,
     concurrencyLimit: limit,
     cooldownUntil: isoOrNull(until),
+    ...(input.deferral
+      ? { deferral: { recheckMs: input.deferral.recheckMs, limitMs: deferralLimitMs(profile), deferredSince: isoOrNull(input.deferral.since ?? null) } }
+      : {}),
   };
 
   if (maintenance) {
@@ -340,16 +367,46 @@ export function evaluatePolicy(input: PolicyInput): PolicyDecision {
   const chosen = allowed[0];
   if (!chosen) {
     const refused = candidates.map((c) => `${c.action}: ${c.reason}`).join('; ');
-    return {
-      kind: 'escalate',
-      explanation: {
-        policyVersion,
-        reason: `no candidate of the ${source} playbook for ${incident.kind} on ${target} is allowed (${refused}); escalating to a human`,
-        candidates,
-        inputs: fullInputs,
-      },
-      refusals,
-    };
+    const none = `no candidate of the ${source} playbook for ${incident.kind} on ${target} is allowed (${refused})`;
+    const verdict: DeferralVerdict = input.deferral
+      ? deferral({
+          scope: incident.instance === '*' || incident.scope === 'service' ? 'service' : 'instance',
+          refusals: refusals.map((r) => ({ rule: r.rule, overBudget: actionLevel(profile, r.action) === 0 && state.autoActionsInLastHour >= profile.maxAutoActionsPerHour })),
+          now,
+          cooldownUntil: until,
+          recheckMs: input.deferral.recheckMs,
+          limitMs: deferralLimitMs(profile),
+          ...(input.deferral.since !== undefined ? { since: input.deferral.since } : {}),
+        })
+      : { kind: 'escalate' };
+    switch (verdict.kind) {
+      case 'defer':
+        return {
+          kind: 'defer',
+          retryAt: verdict.retryAt,
+          deferredSince: verdict.since,
+          escalateAt: verdict.escalateAt,
+          refusals,
+          explanation: {
+            policyVersion,
+            reason: `${none}; deferred, not escalated: ${refusals.map((r) => r.rule).filter((r, i, all) => all.indexOf(r) === i).join(', ')} only paces healing; decided again by ${new Date(verdict.retryAt).toISOString()}, escalated if still refused at ${new Date(verdict.escalateAt).toISOString()}`,
+            candidates,
+            inputs: fullInputs,
+          },
+        };
+      case 'waited_too_long':
+        return {
+          kind: 'escalate',
+          explanation: { policyVersion, reason: `${none}; ${verdict.why}; escalating to a human`, candidates, inputs: fullInputs },
+          refusals,
+        };
+      case 'escalate':
+        return { kind: 'escalate', explanation: { policyVersion, reason: `${none}; ${verdict.why ? `${verdict.why}; ` : ''}escalating to a human`, candidates, inputs: fullInputs }, refusals };
+      default: {
+        const unreachable: never = verdict;
+        throw new Error(`unhandled deferral verdict ${JSON.stringify(unreachable)}`);
+      }
+    }
   }
 
   const { action } = chosen.candidate;

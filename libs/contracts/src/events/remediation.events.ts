@@ -60,6 +60,33 @@ export const remediationEscalatedData = z
   })
   .strict();
 
+/** A candidate refused by a guardrail that only paces healing: it may be allowed later. */
+export const pacingRefusal = z
+  .object({ action: remediationAction, rule: z.enum(['service_concurrency', 'cooldown']), reason: z.string().min(1) })
+  .strict();
+
+/**
+ * Every candidate was refused only by the per-service concurrency cap or the per-target cooldown:
+ * instead of escalating, the decision is taken again at `retryAt` (sooner when a slot frees), and
+ * escalated once the incident has waited until `escalateAt`. Instance-level incidents only.
+ */
+export const remediationDeferredData = z
+  .object({
+    incidentId: z.uuid(),
+    remediationId: z.uuid(),
+    service: subjectToken,
+    instance: subjectToken,
+    ...explanation,
+    /** When the decision is taken again at the latest. */
+    retryAt: z.iso.datetime(),
+    /** When the incident was first deferred. */
+    deferredSince: z.iso.datetime(),
+    /** Still refused by then, it escalates to a human. */
+    escalateAt: z.iso.datetime(),
+    refusals: z.array(pacingRefusal).min(1),
+  })
+  .strict();
+
 /** An escalation was delivered to (or finally failed to reach) a paging or webhook target. */
 export const remediationEscalationDeliveredData = z
   .object({
@@ -94,6 +121,8 @@ export type RemediationAction = z.infer<typeof remediationAction>;
 export type CandidateConsidered = z.infer<typeof candidateConsidered>;
 export type RemediationPlannedData = z.infer<typeof remediationPlannedData>;
 export type RemediationEscalatedData = z.infer<typeof remediationEscalatedData>;
+export type RemediationDeferredData = z.infer<typeof remediationDeferredData>;
+export type PacingRefusal = z.infer<typeof pacingRefusal>;
 export type RemediationEscalationDeliveredData = z.infer<typeof remediationEscalationDeliveredData>;
 export type RemediationStartedData = z.infer<typeof remediationStartedData>;
 export type RemediationSucceededData = z.infer<typeof remediationSucceededData>;

@@ -1,0 +1,87 @@
+import type { EntityManager } from 'typeorm';
+import { appendToOutbox } from '@autoheal/persistence';
+import { breakerRepository } from '../breaker/breaker.repository.js';
+import { DECISION_SCHEMA } from '../data-source.js';
+import { deliveriesRepository } from '../escalations/deliveries.repository.js';
+import { deliveryBody, escalationTargetsOf } from '../escalations/escalation-targets.js';
+import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
+import { profileOf } from '../tenants/tenants.service.js';
+import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
+import { evaluatePolicy, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
+import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
+
+const HOUR_MS = 60 * 60_000;
+/** Backoff on a target counts the automatic actions on it over this window. */
+export const COOLDOWN_WINDOW_MS = 24 * HOUR_MS;
+
+/** Instances the document declares for a service; at least one (the incident's own). */
+export function serviceInstanceCount(document: TenantDocument, service: string): number {
+  const found = document.inventory.services.find((s) => s.service === service);
+  return Math.max(1, found?.instances.length ?? 0);
+}
+
+/** Builds the policy's view of a tenant. */
+export function policyTenant(tenant: StoredTenant | null): PolicyInput['tenant'] {
+  return tenant ? { document: tenant.document, profile: profileOf(tenant.document), version: tenant.policyVersion } : null;
+}
+
+export interface TakenDecision {
+  /** The policy's decision, made actionable, a hold carrying the breaker's reason. */
+  decision: PolicyDecision;
+  record: DecisionRecord;
+  tenant: StoredTenant | null;
+}
+
+/**
+ * Reads the guardrail state and the tenant's document and asks the policy. The caller holds the
+ * breaker's shared lock and the tenant's lock and read `now` under them, so every counted action
+ * lies before `now` and the counts stay true until it commits. Used for an opened incident and
+ * for a deferred one decided again.
+ */
+export async function takeDecision(
+  m: EntityManager,
+  tenantId: string,
+  facts: IncidentFacts,
+  now: Date,
+  deferral: NonNullable<PolicyInput['deferral']>,
+): Promise<TakenDecision> {
+  const { service, instance } = facts;
+  const stored = await tenantsRepository.find(m, tenantId);
+  const tenant = policyTenant(stored);
+  const breaker = await breakerRepository.read(m);
+  const state: PolicyInput['state'] = {
+    autoActionsInLastHour: stored ? await remediationsRepository.countAutoActionsSince(m, tenantId, new Date(now.getTime() - HOUR_MS)) : 0,
+    inFlightOnService: stored ? await remediationsRepository.countInFlight(m, tenantId, service) : 0,
+    serviceInstanceCount: stored ? serviceInstanceCount(stored.document, service) : 1,
+    breakerOpen: breaker.open,
+    previousAttempts: [],
+  };
+  const last = stored ? await remediationsRepository.lastActionOnTarget(m, tenantId, service, instance, new Date(now.getTime() - COOLDOWN_WINDOW_MS)) : undefined;
+  if (last) state.lastActionOnTarget = last;
+  const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime(), deferral }), instance);
+  const explained =
+    decision.kind === 'hold' && breaker.reason ? { ...decision, explanation: { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } } : decision;
+  return { decision: explained, record: recordOf(explained), tenant: stored };
+}
+
+/**
+ * Appends the decision's events to the outbox (unless `events` is false: a deferral checked again
+ * on unchanged grounds announces nothing) and, for an escalation or a hold of a tenant with
+ * escalation targets, enqueues one delivery per target.
+ */
+export async function announceDecision(
+  m: EntityManager,
+  taken: TakenDecision,
+  about: { subject: DecisionSubject; severity: string; remediationId: string; now: Date; events: boolean },
+): Promise<void> {
+  const { decision, tenant } = taken;
+  const { subject, remediationId, now } = about;
+  if (about.events) await appendToOutbox(m, DECISION_SCHEMA, eventsForDecision(decision, { subject, remediationId, now }));
+  if ((decision.kind === 'escalate' || decision.kind === 'hold') && tenant) {
+    const { tenantId, incidentId, service, instance } = subject;
+    const { reason, policyVersion } = decision.explanation;
+    const message = { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion };
+    const targets = escalationTargetsOf(tenant.document);
+    await deliveriesRepository.enqueue(m, tenantId, incidentId, targets.map((target) => ({ target, payload: deliveryBody(target, message) })), now);
+  }
+}
