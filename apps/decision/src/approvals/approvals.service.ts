@@ -9,6 +9,7 @@ import { DECISION_CONFIG } from '../decision.tokens.js';
 import { remediationsRepository, type RemediationRow } from '../planning/remediations.repository.js';
 import { approvalTimedOutEvent, approvedEvent, rejectedEvent } from './approval-events.js';
 import { ApprovalsError, ApprovalsErrorCode } from './approvals.errors.js';
+import { PeriodicTask } from '../periodic-task.js';
 
 const log = createLogger('decision');
 
@@ -20,7 +21,7 @@ const log = createLogger('decision');
  */
 @Injectable()
 export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
+  private readonly task = new PeriodicTask('approval sweep', () => this.sweep());
 
   constructor(
     private readonly db: DataSource,
@@ -29,16 +30,11 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.DECISION_SWEEP_INTERVAL_MS > 0) {
-      this.timer = setInterval(() => {
-        this.sweep().catch((error: unknown) => log.error({ err: error }, 'approval sweep failed; retrying next interval'));
-      }, this.config.DECISION_SWEEP_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.task.start(this.config.DECISION_SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.task.stop();
   }
 
   async approve(remediationId: string, by: string, reason: string): Promise<RemediationRow> {

@@ -2,7 +2,6 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { DataSource } from 'typeorm';
 import { newEvent, type Envelope } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
-import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import type { DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -12,8 +11,7 @@ import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import type { TenantDocument } from '../planning/policy-port.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { ttrVerdict } from './ttr-check.js';
-
-const log = createLogger('decision');
+import { PeriodicTask } from '../periodic-task.js';
 
 interface OpenRow {
   remediation_id: string;
@@ -36,7 +34,7 @@ interface OpenRow {
  */
 @Injectable()
 export class ComplianceCheckService implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
+  private readonly task = new PeriodicTask('compliance check', () => this.check());
 
   constructor(
     private readonly db: DataSource,
@@ -45,16 +43,11 @@ export class ComplianceCheckService implements OnApplicationBootstrap, OnModuleD
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.DECISION_COMPLIANCE_INTERVAL_MS > 0) {
-      this.timer = setInterval(() => {
-        this.check().catch((error: unknown) => log.error({ err: error }, 'compliance check failed; retrying next interval'));
-      }, this.config.DECISION_COMPLIANCE_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.task.start(this.config.DECISION_COMPLIANCE_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.task.stop();
   }
 
   /** Returns the events emitted. */

@@ -2,7 +2,6 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { DataSource } from 'typeorm';
 import { newEvent } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
-import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import type { DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -11,8 +10,7 @@ import { DECISION_CONFIG, SECRET_RESOLVER } from '../decision.tokens.js';
 import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import { deliveriesRepository, type DeliveryRow } from './deliveries.repository.js';
 import { classifyResponse, nextAttemptDelay, signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, type AttemptResult } from './delivery-policy.js';
-
-const log = createLogger('decision');
+import { PeriodicTask } from '../periodic-task.js';
 
 /** Resolves a document's `secretRef` to the secret (by default: the environment variable of that name). */
 export type SecretResolver = (ref: string) => string | undefined;
@@ -26,8 +24,7 @@ export const envSecretResolver: SecretResolver = (ref) => process.env[ref];
  */
 @Injectable()
 export class DeliveriesWorker implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly task = new PeriodicTask('escalation delivery', () => this.tick());
 
   constructor(
     private readonly db: DataSource,
@@ -37,26 +34,11 @@ export class DeliveriesWorker implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.DECISION_DELIVERY_INTERVAL_MS > 0) {
-      this.timer = setInterval(() => void this.tickSafely(), this.config.DECISION_DELIVERY_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.task.start(this.config.DECISION_DELIVERY_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  private async tickSafely(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await this.tick();
-    } catch (error) {
-      log.error({ err: error }, 'escalation delivery tick failed; retrying next interval');
-    } finally {
-      this.running = false;
-    }
+    this.task.stop();
   }
 
   /** Attempts every due delivery once; returns how many were attempted. */

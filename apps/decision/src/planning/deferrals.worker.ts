@@ -9,6 +9,7 @@ import { DECISION_CONFIG } from '../decision.tokens.js';
 import type { PolicyDecision } from './policy-port.js';
 import { remediationsRepository } from './remediations.repository.js';
 import { announceDecision, takeDecision } from './take-decision.js';
+import { PeriodicTask } from '../periodic-task.js';
 
 const log = createLogger('decision');
 
@@ -32,8 +33,7 @@ export interface Redecision {
  */
 @Injectable()
 export class DeferralsWorker implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private running = false;
+  private readonly task = new PeriodicTask('deciding deferred incidents again', () => this.tick());
 
   constructor(
     private readonly db: DataSource,
@@ -42,26 +42,11 @@ export class DeferralsWorker implements OnApplicationBootstrap, OnModuleDestroy 
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.DECISION_DEFER_INTERVAL_MS > 0) {
-      this.timer = setInterval(() => void this.tickSafely(), this.config.DECISION_DEFER_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.task.start(this.config.DECISION_DEFER_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-
-  private async tickSafely(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await this.tick();
-    } catch (error) {
-      log.error({ err: error }, 'deferred decisions tick failed; retrying next interval');
-    } finally {
-      this.running = false;
-    }
+    this.task.stop();
   }
 
   /** Decides up to `limit` due deferrals again, one transaction each; returns what became of them. */
