@@ -10,6 +10,7 @@ import { remediationsRepository, type RemediationRow } from '../planning/remedia
 import { approvalTimedOutEvent, approvedEvent, rejectedEvent } from './approval-events.js';
 import { ApprovalsError, ApprovalsErrorCode } from './approvals.errors.js';
 import { PeriodicTask } from '../periodic-task.js';
+import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 
 const log = createLogger('decision');
 
@@ -71,7 +72,9 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
         const updated = await remediationsRepository.review(m, row.remediationId, 'escalated', 'system', now, 'approval timed out');
         if (!updated) continue;
         await remediationsRepository.hastenDeferrals(m, updated.tenantId, updated.service, now);
-        await appendToOutbox(m, DECISION_SCHEMA, [approvalTimedOutEvent(updated, now)]);
+        const escalated = approvalTimedOutEvent(updated, now);
+        await appendToOutbox(m, DECISION_SCHEMA, [escalated]);
+        await enqueueEscalationOf(m, escalated, updated.incident.severity, now);
       }
       if (expired.length > 0) log.warn({ count: expired.length }, 'approvals timed out; escalated');
       return expired.length;

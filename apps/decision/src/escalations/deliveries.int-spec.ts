@@ -10,6 +10,7 @@ import { createTestDatabase, expectEventually, readStream, startNatsServer, type
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '../config.js';
 import { createDecisionApp } from '../decision.app.js';
+import { OutcomesService } from '../outcomes/outcomes.service.js';
 import { PlanningService } from '../planning/planning.service.js';
 import { DeliveriesWorker } from './deliveries.worker.js';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './delivery-policy.js';
@@ -71,6 +72,13 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
             ],
           },
         },
+        {
+          apiVersion: 'autoheal/v1',
+          tenantId: 'healed',
+          frameworks: ['SOC2'],
+          inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
+          escalation: { targets: [{ kind: 'webhook', name: 'chatops', url: `${receiver.url}/hook`, secretRef: 'CHATOPS_SECRET' }] },
+        },
       ]),
     );
     const config = loadConfig({
@@ -103,10 +111,10 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function incidentOpened(incidentId = newEventId()): Envelope<'incident.opened'> {
+  function incidentOpened(incidentId = newEventId(), tenantId = 'paged'): Envelope<'incident.opened'> {
     const at = new Date(now).toISOString();
     return newEvent('incident.opened', {
-      tenantId: 'paged',
+      tenantId,
       producer: 'detector',
       correlationId: incidentId,
       occurredAt: new Date(now),
@@ -186,5 +194,39 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
       { target: 'oncall', status: 'failed', attempts: 3, last_status: 500 },
     ]);
     expect(receiver.received).toHaveLength(4);
+  });
+
+  it('pages when a planned remediation fails, once per incident', async () => {
+    const planning = app.get(PlanningService);
+    const outcomes = app.get(OutcomesService);
+    const incident = incidentOpened(newEventId(), 'healed');
+    const planned = await planning.onIncidentOpened(incident);
+    expect(planned).toMatchObject({ kind: 'plan' });
+    const { rows: before } = await pg.query(`SELECT 1 FROM decision.escalation_deliveries WHERE incident_id = $1`, [incident.data.incidentId]);
+    expect(before).toHaveLength(0);
+
+    const failed = newEvent('remediation.failed', {
+      tenantId: 'healed',
+      producer: 'executor',
+      correlationId: incident.data.incidentId,
+      data: {
+        remediationId: (planned as { remediationId: string }).remediationId,
+        incidentId: incident.data.incidentId,
+        service: 'api',
+        instance: 'api-1',
+        action: 'restart',
+        durationMs: 10,
+        error: { code: 'spawn_failed', message: 'exec format error' },
+      },
+    });
+    expect(await outcomes.onFailed(failed)).toBe('escalated');
+    expect(await outcomes.onFailed({ ...failed, id: newEventId() })).toBe('not_ours_or_already_recorded');
+    const { rows } = await pg.query<{ target: string; status: string; payload: { reason: string } }>(
+      `SELECT target, status, payload FROM decision.escalation_deliveries WHERE incident_id = $1`,
+      [incident.data.incidentId],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ target: 'chatops', status: 'pending' });
+    expect(rows[0].payload.reason).toMatch(/spawn_failed/);
   });
 });

@@ -1,4 +1,8 @@
+import type { EntityManager } from 'typeorm';
+import type { Envelope } from '@autoheal/contracts';
+import { tenantsRepository } from '../tenants/tenants.repository.js';
 import type { TenantDocument } from '../planning/policy-port.js';
+import { deliveriesRepository } from './deliveries.repository.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -70,4 +74,22 @@ export function deliveryBody(target: EscalationTarget, message: EscalationMessag
       throw new Error(`unhandled target ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/**
+ * Queues the escalation for every target the tenant declares: one delivery per incident and
+ * target, whichever escalation of the incident comes first (a refused plan, a failed
+ * remediation, an approval nobody gave in time) — later ones find it queued already.
+ */
+export async function enqueueEscalation(m: EntityManager, document: TenantDocument, message: EscalationMessage, now: Date): Promise<void> {
+  const targets = escalationTargetsOf(document);
+  await deliveriesRepository.enqueue(m, message.tenantId, message.incidentId, targets.map((target) => ({ target, payload: deliveryBody(target, message) })), now);
+}
+
+/** Queues the escalation an event announces, to the targets of the tenant's current document. */
+export async function enqueueEscalationOf(m: EntityManager, escalated: Envelope<'remediation.escalated'>, severity: string, now: Date): Promise<void> {
+  const tenant = await tenantsRepository.find(m, escalated.tenantId);
+  if (!tenant) return;
+  const { incidentId, service, instance, reason, policyVersion } = escalated.data;
+  await enqueueEscalation(m, tenant.document, { tenantId: escalated.tenantId, incidentId, service, instance, severity, reason, policyVersion }, now);
 }

@@ -8,6 +8,7 @@ import { DECISION_SCHEMA } from '../data-source.js';
 import { OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
+import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 import { escalationForFailure } from './outcome-events.js';
 
 const log = createLogger('decision');
@@ -45,7 +46,9 @@ export class OutcomesService {
       const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: now, error: event.data.error });
       if (!row) return 'not_ours_or_already_recorded';
       await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, now);
-      await appendToOutbox(m, DECISION_SCHEMA, [escalationForFailure(row, event, now)]);
+      const escalated = escalationForFailure(row, event, now);
+      await appendToOutbox(m, DECISION_SCHEMA, [escalated]);
+      await enqueueEscalationOf(m, escalated, row.incident.severity, now);
       return 'escalated';
     });
     if (result === 'escalated') {

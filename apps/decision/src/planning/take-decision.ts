@@ -2,8 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { appendToOutbox } from '@autoheal/persistence';
 import { breakerRepository } from '../breaker/breaker.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
-import { deliveriesRepository } from '../escalations/deliveries.repository.js';
-import { deliveryBody, escalationTargetsOf } from '../escalations/escalation-targets.js';
+import { enqueueEscalation } from '../escalations/escalation-targets.js';
 import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
@@ -80,8 +79,6 @@ export async function announceDecision(
   if ((decision.kind === 'escalate' || decision.kind === 'hold') && tenant) {
     const { tenantId, incidentId, service, instance } = subject;
     const { reason, policyVersion } = decision.explanation;
-    const message = { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion };
-    const targets = escalationTargetsOf(tenant.document);
-    await deliveriesRepository.enqueue(m, tenantId, incidentId, targets.map((target) => ({ target, payload: deliveryBody(target, message) })), now);
+    await enqueueEscalation(m, tenant.document, { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion }, now);
   }
 }
