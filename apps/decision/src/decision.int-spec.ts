@@ -52,6 +52,8 @@ const TENANTS = [
   // PCI DSS: replace is a change (Req. 6.5.1) and needs a human's approval.
   tenantDoc('gated', 3, { frameworks: ['PCI_DSS'], playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } } }),
   tenantDoc('fenced', 4, { playbooks: RESTART_ONLY }),
+  // Nothing to fall back on: a failed restart goes to a human (outcomes/fallbacks.int-spec.ts covers fallbacks).
+  tenantDoc('single', 10, { playbooks: RESTART_ONLY }),
 ];
 
 function incidentOpened(tenantId: string, instance: string, incidentId: string = newEventId(), extra: Record<string, unknown> = {}): Envelope<'incident.opened'> {
@@ -294,9 +296,9 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(rows).toEqual([{ status: 'deferred', n: 5 }]);
   });
 
-  it('records outcomes and escalates a failed remediation once', async () => {
-    const ok = incidentOpened('acme', 'api-4');
-    const bad = incidentOpened('acme', 'api-5');
+  it('records outcomes and escalates a failed remediation once when the playbook has no fallback', async () => {
+    const ok = incidentOpened('single', 'api-4');
+    const bad = incidentOpened('single', 'api-5');
     await publishRaw(ok);
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(bad));
     const plans = await published('remediations', 'remediation.planned');
@@ -305,7 +307,7 @@ describe('decision service (real Postgres and nats-server)', () => {
 
     const outcome = <T extends 'remediation.succeeded' | 'remediation.failed'>(type: T, plan: Envelope<'remediation.planned'>, data: object) =>
       newEvent(type, {
-        tenantId: 'acme',
+        tenantId: 'single',
         producer: 'executor',
         correlationId: plan.data.incidentId,
         causationId: plan.id,
@@ -330,7 +332,8 @@ describe('decision service (real Postgres and nats-server)', () => {
     const escalations = forIncident(await published('remediations', 'remediation.escalated'), bad.data.incidentId);
     expect(escalations).toHaveLength(1);
     expect(escalations[0]).toMatchObject({ causationId: failed.id, correlationId: bad.data.incidentId, data: { remediationId: badPlan.data.remediationId } });
-    expect(escalations[0].data.reason).toMatch(/spawn_failed/);
+    expect(escalations[0].data.reason).toMatch(/^restart failed \(spawn_failed: exec format error\); no fallback: .*restart was already tried/);
+    expect(forIncident(plans, bad.data.incidentId)).toHaveLength(1);
     expect(forIncident(await published('remediations', 'remediation.escalated'), ok.data.incidentId)).toHaveLength(0);
   });
 

@@ -76,6 +76,8 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
           apiVersion: 'autoheal/v1',
           tenantId: 'healed',
           frameworks: ['SOC2'],
+          // Restart only: a failed restart has no fallback and escalates.
+          playbooks: { heartbeat_missed: { candidates: [{ action: 'restart' }] } },
           inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
           escalation: { targets: [{ kind: 'webhook', name: 'chatops', url: `${receiver.url}/hook`, secretRef: 'CHATOPS_SECRET' }] },
         },

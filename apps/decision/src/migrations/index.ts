@@ -1,5 +1,6 @@
 import { DecisionInitial1763700100000 } from './1763700100000-decision-initial.js';
 import { DecisionGuardrails1763800000000 } from './1763800000000-decision-guardrails.js';
 import { DecisionDeferrals1763900000000 } from './1763900000000-decision-deferrals.js';
+import { DecisionAttempts1764000000000 } from './1764000000000-decision-attempts.js';
 
-export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000];
+export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000, DecisionAttempts1764000000000];

@@ -1,10 +1,41 @@
-import { newEvent, type Envelope } from '@autoheal/contracts';
+import { newEvent, type CandidateConsidered, type Envelope } from '@autoheal/contracts';
 import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 
-/** A planned remediation failed: a human takes over, told what was tried and why it failed. */
-export function escalationForFailure(row: RemediationRow, failed: Envelope<'remediation.failed'>, now: Date): Envelope<'remediation.escalated'> {
-  const { code, message } = failed.data.error;
+/** One action tried for an incident and how it failed. */
+export interface TriedAction {
+  action: string;
+  error: { code: string; message: string } | null;
+}
+
+/** "restart failed (spawn_failed: …), then replace failed (unsupported_action: …)": every attempt, oldest first. */
+export function describeAttempts(attempts: readonly TriedAction[]): string {
+  return attempts.map(({ action, error }) => `${action} failed${error ? ` (${error.code}: ${error.message})` : ''}`).join(', then ');
+}
+
+const ESCALATING = 'escalating to a human';
+const withEscalation = (reason: string): string => (reason.endsWith(ESCALATING) ? reason : `${reason}; ${ESCALATING}`);
+
+/** Why no fallback follows a failure, from the policy's decision taken again (absent: none was asked for). */
+export interface NoFallback {
+  reason: string;
+  policyVersion: string;
+  candidates: CandidateConsidered[];
+}
+
+/**
+ * A planned remediation failed and no fallback is allowed: a human takes over, told every action
+ * tried for the incident (`earlier` ones that a fallback replaced, then this one), how each failed
+ * and, when the policy was asked again, why nothing else may run.
+ */
+export function escalationForFailure(
+  row: RemediationRow,
+  failed: Envelope<'remediation.failed'>,
+  now: Date,
+  earlier: readonly TriedAction[] = [],
+  noFallback?: NoFallback,
+): Envelope<'remediation.escalated'> {
+  const tried = describeAttempts([...earlier, { action: failed.data.action, error: failed.data.error }]);
   return newEvent('remediation.escalated', {
     tenantId: row.tenantId,
     producer: DECISION_PRODUCER,
@@ -16,9 +47,9 @@ export function escalationForFailure(row: RemediationRow, failed: Envelope<'reme
       remediationId: row.remediationId,
       service: row.service,
       instance: row.instance,
-      policyVersion: row.policyVersion,
-      reason: `${failed.data.action} failed (${code}: ${message}); escalating to a human`,
-      candidates: row.candidates,
+      policyVersion: noFallback?.policyVersion ?? row.policyVersion,
+      reason: noFallback ? `${tried}; no fallback: ${withEscalation(noFallback.reason)}` : `${tried}; ${ESCALATING}`,
+      candidates: noFallback?.candidates ?? row.candidates,
     },
   });
 }

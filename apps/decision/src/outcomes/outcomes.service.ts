@@ -1,29 +1,61 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import type { Envelope } from '@autoheal/contracts';
+import { DataSource, type EntityManager } from 'typeorm';
+import { newEventId, type Envelope, type RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
+import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
+import type { DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
-import { remediationsRepository } from '../planning/remediations.repository.js';
+import { DECISION_CONFIG } from '../decision.tokens.js';
+import { remediationsRepository, type FailedAttempt, type RemediationRow } from '../planning/remediations.repository.js';
+import { announceDecision, takeDecision } from '../planning/take-decision.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
-import { escalationForFailure } from './outcome-events.js';
+import { escalationForFailure, type NoFallback } from './outcome-events.js';
 
 const log = createLogger('decision');
 
-export type OutcomeResult = 'recorded' | 'escalated' | 'not_ours_or_already_recorded' | 'duplicate_event';
+export type OutcomeResult =
+  | 'recorded'
+  | 'escalated'
+  /** A failed remediation was replaced by the playbook's next allowed candidate (a new remediation id)… */
+  | 'fallback_planned'
+  /** …which needs a human's approval first… */
+  | 'fallback_awaiting_approval'
+  /** …or which the concurrency cap or the cooldown makes wait. */
+  | 'fallback_deferred'
+  | 'not_ours_or_already_recorded'
+  | 'duplicate_event';
+
+interface Fallback {
+  result: 'fallback_planned' | 'fallback_awaiting_approval' | 'fallback_deferred';
+  kind: 'plan' | 'await_approval' | 'defer';
+  remediationId: string;
+}
 
 /**
- * Closes the loop on planned remediations: records how they ended, escalates failures. Either way
- * a slot on the service is free again, so the incidents its concurrency cap deferred become due.
+ * Closes the loop on planned remediations: records how they ended. A failed automatic plan is
+ * decided again, with every action already tried for the incident, through the same path as a
+ * new or deferred decision (takeDecision under the breaker's shared lock and the tenant's lock):
+ * the playbook's next allowed candidate replaces it (the fallback), or it waits (deferred), or a
+ * human takes over. Either way a slot on the service is free again, so the incidents its
+ * concurrency cap deferred become due.
+ *
+ * Rows and ids: one row per incident stays the rule (`incident_id` is unique). A fallback gets a
+ * new remediation id, because the executor and the agent are idempotent by remediation id; the
+ * row takes it, and the failed attempt moves to `remediation_attempts` (which the hourly cap, the
+ * cooldown and the "already tried" check read). An outcome that names the old id, a duplicate or
+ * a different failed event for the same remediation, then finds nothing to record: it cannot plan
+ * twice.
  */
 @Injectable()
 export class OutcomesService {
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(DECISION_CONFIG) private readonly config: DecisionConfig,
   ) {}
 
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
@@ -40,21 +72,103 @@ export class OutcomesService {
   }
 
   async onFailed(event: Envelope<'remediation.failed'>): Promise<OutcomeResult> {
-    const result = await this.db.transaction(async (m): Promise<OutcomeResult> => {
+    const outcome = await this.db.transaction(async (m): Promise<Fallback | OutcomeResult> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
-      const now = this.clock.now();
-      const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: now, error: event.data.error });
-      if (!row) return 'not_ours_or_already_recorded';
-      await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, now);
-      const escalated = escalationForFailure(row, event, now);
-      await appendToOutbox(m, DECISION_SCHEMA, [escalated]);
-      await enqueueEscalationOf(m, escalated, row.incident.severity, now);
-      return 'escalated';
+      // Locks the row: what it was before this outcome says whether a fallback may follow.
+      const before = await remediationsRepository.findById(m, event.data.remediationId, true);
+      const failedAt = this.clock.now();
+      const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: failedAt, error: event.data.error });
+      if (!row || !before) return 'not_ours_or_already_recorded';
+      // Before the tenant's lock: the deferrals worker holds a deferred row's lock while it waits for that one.
+      await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, failedAt);
+      // A human approved that one action: when it fails, it goes back to a human. Rows recorded
+      // without incident facts cannot be decided again.
+      if (before.status !== 'planned' || !row.incident.incidentId) return this.escalate(m, row, event, failedAt, []);
+      return this.decideAgain(m, row, event);
     });
-    if (result === 'escalated') {
-      decisionMetrics.outcomes.inc({ status: 'failed' });
-      log.warn({ remediationId: event.data.remediationId, incidentId: event.data.incidentId, error: event.data.error }, 'remediation failed; escalated');
+
+    const result = typeof outcome === 'string' ? outcome : outcome.result;
+    if (result === 'duplicate_event' || result === 'not_ours_or_already_recorded') return result;
+    decisionMetrics.outcomes.inc({ status: 'failed' });
+    const fields = { remediationId: event.data.remediationId, incidentId: event.data.incidentId, error: event.data.error };
+    if (typeof outcome === 'string') {
+      log.warn(fields, 'remediation failed; escalated');
+    } else {
+      decisionMetrics.decisions.inc({ outcome: outcome.kind });
+      log.warn({ ...fields, fallbackRemediationId: outcome.remediationId, outcome: outcome.kind }, 'remediation failed; decided again with a fallback');
     }
     return result;
+  }
+
+  /**
+   * Runs with the failed row locked: takes the breaker's shared lock and the tenant's lock like a
+   * new decision, asks the policy again with every action tried so far, and either replaces the
+   * row's remediation with the fallback (announced through the outbox, caused by the failure) or
+   * escalates.
+   */
+  private async decideAgain(m: EntityManager, row: RemediationRow, failed: Envelope<'remediation.failed'>): Promise<Fallback | 'escalated'> {
+    await breakerRepository.lockShared(m);
+    await remediationsRepository.lockTenant(m, row.tenantId);
+    const now = this.clock.now();
+    const earlier = await remediationsRepository.attemptsOf(m, row.incidentId);
+    const tried = [...earlier.map((a) => a.action), row.action as RemediationAction];
+    // A fallback's deferral is a new wait: its limit counts from now, not from an earlier deferral.
+    const taken = await takeDecision(m, row.tenantId, row.incident, now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS }, tried);
+    const { decision, record } = taken;
+    const { explanation } = decision;
+    switch (decision.kind) {
+      case 'plan':
+      case 'await_approval':
+      case 'defer': {
+        const remediationId = newEventId(now.getTime());
+        const replaced = await remediationsRepository.replaceFailed(m, row.remediationId, remediationId, {
+          action: record.action,
+          status: record.status,
+          reason: explanation.reason,
+          policyVersion: explanation.policyVersion,
+          candidates: explanation.candidates,
+          refusalRule: record.refusalRule,
+          plannedAt: record.countsAsAutoAction ? now : null,
+          decidedAt: now,
+          decisionKind: decision.kind,
+          explanation: explanation as unknown as Record<string, unknown>,
+          fallbacks: record.fallbacks,
+          emergency: record.emergency,
+          expiresAt: record.expiresAt,
+          retryAt: record.retryAt,
+          deferredAt: record.deferredAt ?? row.deferredAt,
+        });
+        // Unreachable while the row is locked; the status condition is the guarantee.
+        if (!replaced) throw new Error(`remediation ${row.remediationId} is no longer failed; not replacing it`);
+        const subject = { tenantId: row.tenantId, incidentId: row.incidentId, service: row.service, instance: row.instance, causationId: failed.id };
+        await announceDecision(m, taken, { subject, severity: row.incident.severity, remediationId, now, events: true });
+        const result = decision.kind === 'plan' ? 'fallback_planned' : decision.kind === 'await_approval' ? 'fallback_awaiting_approval' : 'fallback_deferred';
+        return { result, kind: decision.kind, remediationId };
+      }
+      case 'escalate':
+      case 'hold': {
+        const candidates = explanation.candidates.map(({ action, allowed, reason }) => ({ action, allowed, reason }));
+        return this.escalate(m, row, failed, now, earlier, { reason: explanation.reason, policyVersion: explanation.policyVersion, candidates });
+      }
+      default: {
+        const unreachable: never = decision;
+        throw new Error(`unhandled decision ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  /** No fallback: a human takes over (the event, and one delivery per escalation target). The row stays `failed`. */
+  private async escalate(
+    m: EntityManager,
+    row: RemediationRow,
+    failed: Envelope<'remediation.failed'>,
+    now: Date,
+    earlier: readonly FailedAttempt[],
+    noFallback?: NoFallback,
+  ): Promise<'escalated'> {
+    const escalated = escalationForFailure(row, failed, now, earlier, noFallback);
+    await appendToOutbox(m, DECISION_SCHEMA, [escalated]);
+    await enqueueEscalationOf(m, escalated, row.incident.severity, now);
+    return 'escalated';
   }
 }

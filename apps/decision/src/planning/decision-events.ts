@@ -10,7 +10,7 @@ export interface DecisionSubject {
   incidentId: string;
   service: string;
   instance: string;
-  /** The `incident.opened` event the decision answers (also when a deferred incident is decided again). */
+  /** The event the decision answers: `incident.opened` (also for a deferred incident decided again), or the `remediation.failed` a fallback follows. */
   causationId: string;
 }
 

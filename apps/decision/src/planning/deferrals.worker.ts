@@ -76,7 +76,9 @@ export class DeferralsWorker implements OnApplicationBootstrap, OnModuleDestroy 
     await remediationsRepository.lockTenant(m, row.tenantId);
     const now = this.clock.now();
     const since = row.deferredAt?.getTime() ?? row.decidedAt.getTime();
-    const taken = await takeDecision(m, row.tenantId, row.incident, now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS, since });
+    // A deferred fallback: the attempts that failed before it are tried already.
+    const tried = (await remediationsRepository.attemptsOf(m, row.incidentId)).map((a) => a.action);
+    const taken = await takeDecision(m, row.tenantId, row.incident, now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS, since }, tried);
     const { decision, record } = taken;
     const { explanation } = decision;
     const updated = await remediationsRepository.redecide(m, row.remediationId, {

@@ -103,7 +103,8 @@ export class PlanningService {
     // Read under the locks, the clock too, so that every counted action lies before `now`.
     const now = this.clock.now();
     const facts = incidentFacts(event);
-    const taken = await takeDecision(m, event.tenantId, facts, now, { recheckMs: this.recheckMs });
+    // A new incident has tried nothing yet.
+    const taken = await takeDecision(m, event.tenantId, facts, now, { recheckMs: this.recheckMs }, []);
     const { decision, record } = taken;
     const { explanation } = decision;
 

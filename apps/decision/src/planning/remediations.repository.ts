@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { CandidateConsidered } from '@autoheal/contracts';
+import type { CandidateConsidered, RemediationAction } from '@autoheal/contracts';
 
 export type RemediationStatus =
   | 'planned'
@@ -58,6 +58,13 @@ export interface RemediationRow {
   retryAt: Date | null;
   /** When the incident was first deferred; kept afterwards. */
   deferredAt: Date | null;
+}
+
+/** An earlier attempt of an incident: it failed and a fallback took its place on the row. */
+export interface FailedAttempt {
+  remediationId: string;
+  action: RemediationAction;
+  error: { code: string; message: string } | null;
 }
 
 /** What a decision sets on its row; a deferred incident's row is decided again in place. */
@@ -161,8 +168,13 @@ export const remediationsRepository = {
 
   /** Automatic actions planned for the tenant strictly after `since`. */
   async countAutoActionsSince(m: EntityManager, tenantId: string, since: Date): Promise<number> {
-    const [row]: { n: number }[] = await m.query(`SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $2`, [tenantId, since]);
-    return row.n;
+    // A failed attempt a fallback replaced lives in remediation_attempts and still counts.
+    const [row]: { n: number }[] = await m.query(
+      `SELECT (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $2)
+            + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $2) AS n`,
+      [tenantId, since],
+    );
+    return Number(row.n);
   },
 
   /** Remediations that may still act on the service: planned, awaiting approval or approved, with no outcome yet. */
@@ -174,11 +186,14 @@ export const remediationsRepository = {
     return row.n;
   },
 
-  /** The last automatic action on the target and how many there were since `since` (for backoff). */
+  /** The last automatic action on the target and how many there were since `since` (for backoff), failed attempts included. */
   async lastActionOnTarget(m: EntityManager, tenantId: string, service: string, instance: string, since: Date): Promise<{ at: number; consecutive: number } | undefined> {
     const [row]: { at: Date | null; n: number }[] = await m.query(
-      `SELECT max(planned_at) AS at, count(*)::int AS n FROM decision.remediations
-       WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4`,
+      `SELECT max(planned_at) AS at, count(*)::int AS n FROM (
+         SELECT planned_at FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4
+         UNION ALL
+         SELECT planned_at FROM decision.remediation_attempts WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4
+       ) AS actions`,
       [tenantId, service, instance, since],
     );
     return row.at ? { at: row.at.getTime(), consecutive: row.n } : undefined;
@@ -326,6 +341,59 @@ export const remediationsRepository = {
        WHERE remediation_id = $1 AND status IN ('planned', 'approved')
        RETURNING ${COLUMNS}`,
       [remediationId, outcome.status, outcome.at, outcome.error ? JSON.stringify(outcome.error) : null],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** Earlier attempts of the incident that failed and were replaced by a fallback, oldest first. */
+  async attemptsOf(m: EntityManager, incidentId: string): Promise<FailedAttempt[]> {
+    const rows: { remediation_id: string; action: RemediationAction; error: { code: string; message: string } | null }[] = await m.query(
+      `SELECT remediation_id, action, error FROM decision.remediation_attempts WHERE incident_id = $1 ORDER BY failed_at, remediation_id`,
+      [incidentId],
+    );
+    return rows.map((r) => ({ remediationId: r.remediation_id, action: r.action, error: r.error }));
+  },
+
+  /**
+   * A failed remediation is replaced by a fallback decision: the failed attempt (the row as the
+   * outcome left it) moves to remediation_attempts, and the row takes the new remediation id and
+   * decision, its outcome cleared. Null when the row is no longer `failed` under `failedId`.
+   */
+  async replaceFailed(m: EntityManager, failedId: string, remediationId: string, d: DecisionFields): Promise<RemediationRow | null> {
+    const moved: unknown[] = await m.query(
+      `INSERT INTO decision.remediation_attempts (remediation_id, incident_id, tenant_id, service, instance, action, planned_at, failed_at, error)
+       SELECT remediation_id, incident_id, tenant_id, service, instance, action, planned_at, outcome_at, outcome_error
+       FROM decision.remediations WHERE remediation_id = $1 AND status = 'failed' AND action IS NOT NULL AND outcome_at IS NOT NULL
+       RETURNING remediation_id`,
+      [failedId],
+    );
+    if (moved.length !== 1) return null;
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET remediation_id = $17, action = $2, status = $3, reason = $4, policy_version = $5, candidates = $6::jsonb, refusal_rule = $7,
+         planned_at = $8, decided_at = $9, decision_kind = $10, explanation = $11::jsonb, fallbacks = $12::jsonb, emergency = $13, expires_at = $14,
+         retry_at = $15, deferred_at = $16, outcome_at = NULL, outcome_error = NULL, reviewed_by = NULL, reviewed_at = NULL
+       WHERE remediation_id = $1 AND status = 'failed'
+       RETURNING ${COLUMNS}`,
+      [
+        failedId,
+        d.action,
+        d.status,
+        d.reason,
+        d.policyVersion,
+        JSON.stringify(d.candidates),
+        d.refusalRule,
+        d.plannedAt,
+        d.decidedAt,
+        d.decisionKind,
+        d.explanation ? JSON.stringify(d.explanation) : null,
+        JSON.stringify(d.fallbacks),
+        d.emergency,
+        d.expiresAt,
+        d.retryAt,
+        d.deferredAt,
+        remediationId,
+      ],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
 import { breakerRepository } from '../breaker/breaker.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -34,8 +35,9 @@ export interface TakenDecision {
 /**
  * Reads the guardrail state and the tenant's document and asks the policy. The caller holds the
  * breaker's shared lock and the tenant's lock and read `now` under them, so every counted action
- * lies before `now` and the counts stay true until it commits. Used for an opened incident and
- * for a deferred one decided again.
+ * lies before `now` and the counts stay true until it commits. Used for an opened incident, for a
+ * deferred one decided again and for one whose planned remediation failed (a fallback).
+ * `previousAttempts`: every action already tried for the incident, oldest first (none for a new one).
  */
 export async function takeDecision(
   m: EntityManager,
@@ -43,6 +45,7 @@ export async function takeDecision(
   facts: IncidentFacts,
   now: Date,
   deferral: NonNullable<PolicyInput['deferral']>,
+  previousAttempts: readonly RemediationAction[],
 ): Promise<TakenDecision> {
   const { service, instance } = facts;
   const stored = await tenantsRepository.find(m, tenantId);
@@ -53,7 +56,7 @@ export async function takeDecision(
     inFlightOnService: stored ? await remediationsRepository.countInFlight(m, tenantId, service) : 0,
     serviceInstanceCount: stored ? serviceInstanceCount(stored.document, service) : 1,
     breakerOpen: breaker.open,
-    previousAttempts: [],
+    previousAttempts: [...previousAttempts],
   };
   const last = stored ? await remediationsRepository.lastActionOnTarget(m, tenantId, service, instance, new Date(now.getTime() - COOLDOWN_WINDOW_MS)) : undefined;
   if (last) state.lastActionOnTarget = last;
