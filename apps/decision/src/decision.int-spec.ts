@@ -1,21 +1,19 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { EventPublisher } from '@autoheal/messaging';
+import { expectEventually, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
 import { PlanningService } from './planning/planning.service.js';
 import { documentVersion, tenantDocumentSchema, type TenantDocument } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
+import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
 
 const ADMIN_KEY = 'decision-admin-test-key-0123456789';
 
@@ -51,6 +49,7 @@ const TENANTS = [
   tenantDoc('crowded', 10, { playbooks: RESTART_ONLY }),
   // PCI DSS: replace is a change (Req. 6.5.1) and needs a human's approval.
   tenantDoc('gated', 3, { frameworks: ['PCI_DSS'], playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } } }),
+  tenantDoc('pending', 3, { frameworks: ['PCI_DSS'], playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } } }),
   tenantDoc('fenced', 4, { playbooks: RESTART_ONLY }),
   // Nothing to fall back on: a failed restart goes to a human (outcomes/fallbacks.int-spec.ts covers fallbacks).
   tenantDoc('single', 10, { playbooks: RESTART_ONLY }),
@@ -67,6 +66,7 @@ function incidentOpened(tenantId: string, instance: string, incidentId: string =
 }
 
 describe('decision service (real Postgres and nats-server)', () => {
+  let stop: (() => Promise<void>) | undefined;
   let nats: NatsServerHandle;
   let db: TestDatabase;
   let pg: Client;
@@ -118,41 +118,21 @@ describe('decision service (real Postgres and nats-server)', () => {
   const forIncident = <T extends { data: { incidentId: string } }>(events: T[], incidentId: string) => events.filter((e) => e.data.incidentId === incidentId);
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'decision-test-'));
-    const documentsFile = join(dir, 'tenants.json');
-    writeFileSync(documentsFile, JSON.stringify(TENANTS));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: documentsFile,
-      DECISION_ADMIN_API_KEY: ADMIN_KEY,
-      // These tests leave many incidents open at once on a small fleet: only suspected faults open the breaker here.
-      DECISION_BREAKER_FLEET_SHARE: '1',
-      DECISION_BREAKER_MIN_INSTANCES: '1000',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-      DECISION_DEFER_INTERVAL_MS: '0',
-    });
-    app = await createDecisionApp(config, { nestLogs: false });
-    await app.init();
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    nc = await connectNats({ servers: nats.url, name: 'decision-test', onClosedForGood: () => undefined });
-    jsm = await jetstreamManager(nc);
+    ({ nats, db, app, pg, nc, jsm, dir, baseUrl, stop } = await startDecisionTestApp({
+      documents: TENANTS,
+      env: {
+        DECISION_ADMIN_API_KEY: ADMIN_KEY,
+        // These tests leave many incidents open at once on a small fleet: only suspected faults open the breaker here.
+        ...FLEET_BREAKER_OFF,
+      },
+      natsClient: 'decision-test',
+      consume: true,
+      listen: true,
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await pg?.end();
-    if (nc) await closeNats(nc);
-    await nats?.stop();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('stores every boot document with its content hash as the policy version, and announces it', async () => {
@@ -360,6 +340,29 @@ describe('decision service (real Postgres and nats-server)', () => {
       expect(events).toHaveLength(1);
       expect(events[0].data).toMatchObject({ remediationId: waiting.data.remediationId, action: 'replace', approvedBy: 'alice@example.com' });
     });
+  });
+
+  it('closes an approval nobody gave when the incident resolves, as rejected by the system', async () => {
+    const incident = incidentOpened('pending', 'api-1');
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(incident));
+    const [waiting] = forIncident(await published('remediations', 'remediation.awaiting_approval'), incident.data.incidentId);
+    const resolved = newEvent('incident.resolved', {
+      tenantId: 'pending',
+      producer: 'detector',
+      correlationId: incident.data.incidentId,
+      data: { incidentId: incident.data.incidentId, service: 'api', instance: 'api-1', kind: 'heartbeat_missed', resolvedAt: new Date().toISOString(), reason: 'heartbeats resumed', durationMs: 900 },
+    });
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(resolved));
+
+    const [rejected] = forIncident(await published('remediations', 'remediation.rejected'), incident.data.incidentId);
+    expect(rejected.data).toMatchObject({ remediationId: waiting.data.remediationId, rejectedBy: 'system', reason: 'the incident resolved before anyone approved' });
+    const { rows } = await pg.query(`SELECT status FROM decision.remediations WHERE incident_id = $1`, [incident.data.incidentId]);
+    expect(rows).toEqual([{ status: 'rejected' }]);
+    // Too late to approve, and it no longer holds a place under the concurrency cap.
+    expect((await admin('POST', `/v1/admin/remediations/${waiting.data.remediationId}:approve`, { who: 'alice@example.com', reason: 'late' })).status).toBe(409);
+    const next = incidentOpened('pending', 'api-2');
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(next));
+    expect(forIncident(await published('remediations', 'remediation.awaiting_approval'), next.data.incidentId)).toHaveLength(1);
   });
 
   it('applies tenant documents all or nothing and lists every error of an invalid batch', async () => {

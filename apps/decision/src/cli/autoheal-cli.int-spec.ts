@@ -1,17 +1,13 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
-import { createTestDatabase, freePort, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
+import { freePort } from '@autoheal/testing';
 import { PlanningService } from '../planning/planning.service.js';
 import { documentVersion, tenantDocumentSchema, validateTenantDocuments } from '../planning/policy-port.js';
 import { readDocumentsFrom } from '../tenants/legacy-tenants.js';
+import { FLEET_BREAKER_OFF, startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { run } from './run-cli.js';
 
 const ADMIN_KEY = 'decision-cli-test-key-0123456789';
@@ -30,8 +26,7 @@ function incidentOpened(tenantId: string, service: string, instance: string, ext
 }
 
 describe('autoheal CLI against the decision service (real Postgres and nats-server)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let stop: (() => Promise<void>) | undefined;
   let pg: Client;
   let app: INestApplication;
   let dir: string;
@@ -50,37 +45,21 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
   }
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'decision-cli-test-'));
     // The service boots with no tenants: everything the tests see was applied through the CLI.
-    mkdirSync(join(dir, 'boot'));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: join(dir, 'boot'),
-      DECISION_ADMIN_API_KEY: ADMIN_KEY,
-      // Only suspected faults open the breaker here, not a share of this small fleet.
-      DECISION_BREAKER_FLEET_SHARE: '1',
-      DECISION_BREAKER_MIN_INSTANCES: '1000',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-    });
-    app = await createDecisionApp(config, { nestLogs: false });
-    await app.init();
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    ({ app, pg, dir, baseUrl: url, stop } = await startDecisionTestApp({
+      prefix: 'decision-cli-test-',
+      env: {
+        DECISION_ADMIN_API_KEY: ADMIN_KEY,
+        // Only suspected faults open the breaker here, not a share of this small fleet.
+        ...FLEET_BREAKER_OFF,
+      },
+      consume: true,
+      listen: true,
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await pg?.end();
-    await nats?.stop();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('applies a directory of tenant documents: created, then unchanged on a second apply', async () => {

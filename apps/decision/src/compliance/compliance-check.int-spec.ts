@@ -1,31 +1,21 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
-import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
 import { PlanningService } from '../planning/planning.service.js';
+import { startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { ComplianceCheckService } from './compliance-check.service.js';
 
 const MINUTE = 60_000;
 
 describe('time-to-remediate compliance events (real Postgres)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let stop: (() => Promise<void>) | undefined;
   let app: INestApplication;
-  let dir: string;
   let now = Date.parse('2026-06-01T12:00:00Z');
   const clock = { now: () => new Date(now) };
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'ttr-test-'));
-    const file = join(dir, 'tenants.json');
-    writeFileSync(
-      file,
-      JSON.stringify([
+    ({ app, stop } = await startDecisionTestApp({
+      prefix: 'ttr-test-',
+      documents: [
         {
           apiVersion: 'autoheal/v1',
           tenantId: 'clinic',
@@ -34,26 +24,14 @@ describe('time-to-remediate compliance events (real Postgres)', () => {
           overrides: { autoActions: [], approvalActions: [] },
           inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
         },
-      ]),
-    );
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: file,
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-      DECISION_TTR_AT_RISK_SHARE: '0.8',
-    });
-    app = await createDecisionApp(config, { clock, nestLogs: false });
-    await app.init();
+      ],
+      env: { DECISION_TTR_AT_RISK_SHARE: '0.8' },
+      clock,
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await nats?.stop();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   function incidentOpened(): Envelope<'incident.opened'> {

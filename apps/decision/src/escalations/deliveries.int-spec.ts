@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
+import { expectEventually, readStream } from '@autoheal/testing';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { OutcomesService } from '../outcomes/outcomes.service.js';
 import { PlanningService } from '../planning/planning.service.js';
+import { startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { DeliveriesWorker } from './deliveries.worker.js';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './delivery-policy.js';
 
@@ -41,23 +37,19 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; ans
 }
 
 describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let stop: (() => Promise<void>) | undefined;
   let pg: Client;
   let nc: NatsConnection;
   let app: INestApplication;
-  let dir: string;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let now = Date.parse('2026-06-01T12:00:00Z');
   const clock = { now: () => new Date(now) };
 
   beforeAll(async () => {
-    [nats, db, receiver] = await Promise.all([startNatsServer(), createTestDatabase(), startReceiver()]);
-    dir = mkdtempSync(join(tmpdir(), 'deliveries-test-'));
-    const file = join(dir, 'tenants.json');
-    writeFileSync(
-      file,
-      JSON.stringify([
+    receiver = await startReceiver();
+    ({ app, pg, nc, stop } = await startDecisionTestApp({
+      prefix: 'deliveries-test-',
+      documents: [
         {
           apiVersion: 'autoheal/v1',
           tenantId: 'paged',
@@ -81,36 +73,20 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
           inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
           escalation: { targets: [{ kind: 'webhook', name: 'chatops', url: `${receiver.url}/hook`, secretRef: 'CHATOPS_SECRET' }] },
         },
-      ]),
-    );
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: file,
+      ],
       // The test drives the worker itself, with a clock it moves.
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_DELIVERY_BACKOFF_MS: '1000',
-      DECISION_DELIVERY_MAX_ATTEMPTS: '3',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-    });
-    app = await createDecisionApp(config, { clock, secrets: (ref) => (ref === 'CHATOPS_SECRET' ? SECRET : undefined), nestLogs: false });
-    await app.init();
-    // The consumers provision the streams the outbox relay publishes to.
-    await app.startAllMicroservices();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    nc = await connect({ servers: nats.url });
+      env: { DECISION_DELIVERY_BACKOFF_MS: '1000', DECISION_DELIVERY_MAX_ATTEMPTS: '3' },
+      clock,
+      secrets: (ref) => (ref === 'CHATOPS_SECRET' ? SECRET : undefined),
+      natsClient: 'deliveries-test',
+      // The consumers provision the streams the outbox relay publishes to.
+      consume: true,
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await pg?.end();
-    await nc?.close();
-    await nats?.stop();
-    await db?.drop();
+    await stop?.();
     await new Promise((resolve) => receiver?.server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   function incidentOpened(incidentId = newEventId(), tenantId = 'paged'): Envelope<'incident.opened'> {

@@ -1,14 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { newEvent, newEventId, type Envelope, type RemediationAction } from '@autoheal/contracts';
-import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
 import { DeferralsWorker } from '../planning/deferrals.worker.js';
 import { PlanningService } from '../planning/planning.service.js';
+import { startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { OutcomesService } from './outcomes.service.js';
 
 const api1 = [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }];
@@ -27,42 +22,25 @@ function tenant(tenantId: string, extra: Record<string, unknown> = {}): Record<s
 }
 
 describe('playbook fallbacks after a failed remediation (real Postgres and nats-server)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let stop: (() => Promise<void>) | undefined;
   let pg: Client;
   let app: INestApplication;
-  let dir: string;
   let now = Date.parse('2026-06-01T12:00:00Z');
   const clock = { now: () => new Date(now) };
   const MINUTE = 60_000;
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'fallbacks-test-'));
-    const file = join(dir, 'tenants.json');
-    writeFileSync(file, JSON.stringify([tenant('fallback'), tenant('tight', { overrides: { maxAutoActionsPerHour: 1 } })]));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: file,
-      // The test drives the deferrals itself, with a clock it moves; nothing is delivered.
-      DECISION_DEFER_INTERVAL_MS: '0',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-    });
-    app = await createDecisionApp(config, { clock, secrets: () => 'secret', nestLogs: false });
-    await app.init();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    // The test drives the deferrals itself, with a clock it moves; nothing is delivered.
+    ({ app, pg, stop } = await startDecisionTestApp({
+      prefix: 'fallbacks-test-',
+      documents: [tenant('fallback'), tenant('tight', { overrides: { maxAutoActionsPerHour: 1 } })],
+      clock,
+      secrets: () => 'secret',
+    }));
   });
 
   afterAll(async () => {
-    await app?.close();
-    await pg?.end();
-    await nats?.stop();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   function incidentOpened(tenantId: string): Envelope<'incident.opened'> {

@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
+import { EventPublisher } from '@autoheal/messaging';
+import { expectEventually, readStream, type TestDatabase } from '@autoheal/testing';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { OutcomesService } from '../outcomes/outcomes.service.js';
+import { FLEET_BREAKER_OFF, startDecisionTestEnv } from '../test-support/decision-test-app.js';
 import { DeferralsWorker } from './deferrals.worker.js';
 import { PlanningService, type PlanningOutcome } from './planning.service.js';
 import { tenantDocumentSchema, type Framework, type ProfileThresholds, type TenantDocument } from './policy-port.js';
@@ -89,12 +85,11 @@ interface Decided {
 }
 
 describe('two decision services deciding one tenant at once (real Postgres and nats-server)', () => {
-  let nats: NatsServerHandle;
+  let stop: (() => Promise<void>) | undefined;
   let db: TestDatabase;
   let pg: Client;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
-  let dir: string;
   const apps: INestApplication[] = [];
   /** What each app's PlanningService decided, as it returned it. */
   const decided: Decided[] = [];
@@ -104,51 +99,36 @@ describe('two decision services deciding one tenant at once (real Postgres and n
   }
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'decision-concurrency-test-'));
-    const documentsFile = join(dir, 'tenants.json');
-    writeFileSync(documentsFile, JSON.stringify(CASES.map(tenantDoc)));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: documentsFile,
+    const env = await startDecisionTestEnv({
+      prefix: 'decision-concurrency-test-',
+      documents: CASES.map(tenantDoc),
       // 100 failing instances of 200 would trip the fleet breaker at its defaults; only the caps are under test.
-      DECISION_BREAKER_FLEET_SHARE: '1',
-      DECISION_BREAKER_MIN_INSTANCES: '1000',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
-      // The test runs the deferral workers itself, both at once.
-      DECISION_DEFER_INTERVAL_MS: '0',
+      env: FLEET_BREAKER_OFF,
+      // The workers stay off: the test runs the deferral workers itself, both at once.
+      natsClient: 'decision-concurrency-test',
     });
+    ({ db, pg, nc, jsm, stop } = env);
     // One after the other, as a rolling deploy would start them; both are up before anything is published.
     for (const name of ['decision-a', 'decision-b']) {
-      const app = await createDecisionApp(config, { nestLogs: false });
-      const planning = app.get(PlanningService);
-      const decide = planning.onIncidentOpened.bind(planning);
-      // Notes which app took each decision; the decision itself is untouched.
-      planning.onIncidentOpened = async (event) => {
-        const outcome = await decide(event);
-        decided.push({ app: name, tenantId: event.tenantId, incidentId: event.data.incidentId, outcome });
-        return outcome;
-      };
-      await app.init();
-      await app.startAllMicroservices();
+      const { app } = await env.boot({
+        consume: true,
+        beforeInit: (app) => {
+          const planning = app.get(PlanningService);
+          const decide = planning.onIncidentOpened.bind(planning);
+          // Notes which app took each decision; the decision itself is untouched.
+          planning.onIncidentOpened = async (event) => {
+            const outcome = await decide(event);
+            decided.push({ app: name, tenantId: event.tenantId, incidentId: event.data.incidentId, outcome });
+            return outcome;
+          };
+        },
+      });
       apps.push(app);
     }
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    nc = await connectNats({ servers: nats.url, name: 'decision-concurrency-test', onClosedForGood: () => undefined });
-    jsm = await jetstreamManager(nc);
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
-    await pg?.end();
-    if (nc) await closeNats(nc);
-    await nats?.stop();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   it.each(CASES)('$name: 100 simultaneous incidents yield exactly min(caps) plans across both services', async (c) => {

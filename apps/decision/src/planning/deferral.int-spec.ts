@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
-import { closeNats, connectNats } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { expectEventually, readStream } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from '../decision.consumers.js';
+import { FLEET_BREAKER_OFF, startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { DeferralsWorker } from './deferrals.worker.js';
 import { tenantDocumentSchema, type TenantDocument } from './policy-port.js';
 
@@ -51,14 +46,12 @@ function incidentOpened(tenantId: string, instance: string): Envelope<'incident.
 }
 
 describe('deferred decisions (real Postgres and nats-server)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let stop: (() => Promise<void>) | undefined;
   let pg: Client;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let app: INestApplication;
   let worker: DeferralsWorker;
-  let dir: string;
   /** The service's clock: it moves only when a test moves it. */
   let now = Date.now();
   const clock: Clock = { now: () => new Date(now) };
@@ -137,40 +130,20 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
   }
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'decision-deferral-test-'));
-    const documentsFile = join(dir, 'tenants.json');
-    writeFileSync(documentsFile, JSON.stringify(TENANTS));
-    const config = loadConfig({
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      DECISION_TENANTS_DIR: documentsFile,
-      DECISION_BREAKER_FLEET_SHARE: '1',
-      DECISION_BREAKER_MIN_INSTANCES: '1000',
-      DECISION_DELIVERY_INTERVAL_MS: '0',
-      DECISION_COMPLIANCE_INTERVAL_MS: '0',
-      DECISION_SWEEP_INTERVAL_MS: '0',
+    ({ app, pg, nc, jsm, stop } = await startDecisionTestApp({
+      prefix: 'decision-deferral-test-',
+      documents: TENANTS,
       // The tests run the worker themselves, at the time they set.
-      DECISION_DEFER_INTERVAL_MS: '0',
-      DECISION_DEFER_RECHECK_MS: String(RECHECK_MS),
-    });
-    app = await createDecisionApp(config, { clock, nestLogs: false });
-    await app.init();
-    await app.startAllMicroservices();
+      env: { ...FLEET_BREAKER_OFF, DECISION_DEFER_RECHECK_MS: String(RECHECK_MS) },
+      clock,
+      consume: true,
+      natsClient: 'decision-deferral-test',
+    }));
     worker = app.get(DeferralsWorker);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    nc = await connectNats({ servers: nats.url, name: 'decision-deferral-test', onClosedForGood: () => undefined });
-    jsm = await jetstreamManager(nc);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await pg?.end();
-    if (nc) await closeNats(nc);
-    await nats?.stop();
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stop?.();
   });
 
   it('defers, not escalates, an incident the concurrency cap refuses, and pages nobody', async () => {

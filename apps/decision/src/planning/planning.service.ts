@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
-import { claimInbox } from '@autoheal/persistence';
+import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
@@ -15,6 +15,7 @@ import { subjectOf } from './decision-events.js';
 import { mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision } from './policy-port.js';
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
 import { announceDecision, takeDecision } from './take-decision.js';
+import { rejectedEvent } from '../approvals/approval-events.js';
 
 const log = createLogger('decision');
 
@@ -178,17 +179,25 @@ export class PlanningService {
   }
 
   /**
-   * Records that the incident ended, for the decision's history; no action follows. A deferred
-   * decision is closed (status `resolved`): nothing will be planned for it.
+   * Records that the incident ended. What was still waiting is closed without action: a deferred
+   * decision, or an approval nobody gave yet — which is announced as rejected by the system, so
+   * the audit trail shows why it never ran, and frees its place under the concurrency cap.
    */
   async onIncidentResolved(event: Envelope<'incident.resolved'>): Promise<void> {
-    const closed = await this.db.transaction(async (m) => {
-      if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return false;
+    const closed = await this.db.transaction(async (m): Promise<'deferral' | 'approval' | null> => {
+      if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return null;
       const at = new Date(event.data.resolvedAt);
-      if (await remediationsRepository.closeDeferral(m, event.data.incidentId, at)) return true;
+      if (await remediationsRepository.closeDeferral(m, event.data.incidentId, at)) return 'deferral';
       await remediationsRepository.markIncidentResolved(m, event.data.incidentId, at);
-      return false;
+      const row = await remediationsRepository.findByIncident(m, event.data.incidentId);
+      if (row?.status !== 'awaiting_approval') return null;
+      const reason = 'the incident resolved before anyone approved';
+      const rejected = await remediationsRepository.review(m, row.remediationId, 'rejected', 'system', at, reason);
+      if (!rejected) return null;
+      await appendToOutbox(m, DECISION_SCHEMA, [rejectedEvent(rejected, 'system', reason, at)]);
+      await remediationsRepository.hastenDeferrals(m, rejected.tenantId, rejected.service, at);
+      return 'approval';
     });
-    if (closed) log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId }, 'incident resolved while deferred; closed without action');
+    if (closed) log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, closed }, 'incident resolved while waiting; closed without action');
   }
 }

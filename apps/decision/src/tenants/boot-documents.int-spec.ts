@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from 'pg';
-import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { loadConfig } from '../config.js';
-import { createDecisionApp } from '../decision.app.js';
+import type { Client } from 'pg';
 import { documentVersion, tenantDocumentSchema, type TenantDocument } from '../planning/policy-port.js';
+import { startDecisionTestEnv, type DecisionTestEnv } from '../test-support/decision-test-app.js';
 import { TenantsService } from './tenants.service.js';
 
 function doc(maxAutoActionsPerHour: number): TenantDocument {
@@ -19,35 +14,25 @@ function doc(maxAutoActionsPerHour: number): TenantDocument {
 }
 
 describe('tenant documents at boot (real Postgres)', () => {
-  let nats: NatsServerHandle;
-  let db: TestDatabase;
+  let env: DecisionTestEnv;
   let pg: Client;
-  let dir: string;
 
   beforeAll(async () => {
-    [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    dir = mkdtempSync(join(tmpdir(), 'boot-docs-'));
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    env = await startDecisionTestEnv({ prefix: 'boot-docs-' });
+    ({ pg } = env);
   });
 
   afterAll(async () => {
-    await pg?.end();
-    await nats?.stop();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await env?.stop();
   });
 
   /** Boots the service with `document` as its only boot document, runs `then`, stops it. */
   async function boot(document: TenantDocument, then: (tenants: TenantsService) => Promise<void> = async () => undefined): Promise<void> {
-    const file = join(dir, 'tenants.json');
-    writeFileSync(file, JSON.stringify([document]));
-    const app = await createDecisionApp(loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_DIR: file }), { nestLogs: false });
-    await app.init();
+    const { app, close } = await env.boot({ documents: [document] });
     try {
       await then(app.get(TenantsService));
     } finally {
-      await app.close();
+      await close();
     }
   }
 
