@@ -404,8 +404,22 @@ describe('decision service (real Postgres and nats-server)', () => {
     const [held] = forIncident(await published('remediations', 'remediation.escalated'), ordinary.data.incidentId);
     expect(held.data.reason).toMatch(/circuit breaker is open/);
 
+    // Every tenant's audit trail says that its automatic actions stopped, and why.
+    const tenantIds = (await pg.query<{ tenant_id: string }>(`SELECT tenant_id FROM decision.tenants ORDER BY tenant_id`)).rows.map((r) => r.tenant_id);
+    expect(tenantIds).toEqual(expect.arrayContaining(TENANTS.map((t) => t.tenantId)));
+    await expectEventually(async () => {
+      const stops = await published('compliance', 'compliance.breaker_opened');
+      expect(stops.map((e) => e.tenantId).sort()).toEqual(tenantIds);
+      expect(stops[0].data).toMatchObject({ reason: breaker.body.reason });
+    });
+
     const resumed = await admin('POST', '/v1/admin/breaker:resume', { who: 'alice@example.com', reason: 'network fixed' });
     expect(resumed.body).toMatchObject({ open: false, resumed: true, resumedBy: 'alice@example.com' });
+    await expectEventually(async () => {
+      const resumes = await published('compliance', 'compliance.breaker_resumed');
+      expect(resumes.map((e) => e.tenantId).sort()).toEqual(tenantIds);
+      expect(resumes[0].data).toMatchObject({ resumedBy: 'alice@example.com', reason: 'network fixed', openedReason: breaker.body.reason });
+    });
     const after = incidentOpened('fenced', 'api-4');
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(after));
     expect(forIncident(await published('remediations', 'remediation.planned'), after.data.incidentId)).toHaveLength(1);

@@ -14,7 +14,14 @@ import {
   remediationStartedData,
   remediationSucceededData,
 } from './events/remediation.events.js';
-import { complianceActionRefusedData, complianceBreachData, compliancePolicyChangedData, complianceTtrAtRiskData } from './events/compliance.events.js';
+import {
+  complianceActionRefusedData,
+  complianceBreachData,
+  complianceBreakerOpenedData,
+  complianceBreakerResumedData,
+  compliancePolicyChangedData,
+  complianceTtrAtRiskData,
+} from './events/compliance.events.js';
 
 /**
  * Every event type that crosses a service boundary, with the schema of its `data` and its
@@ -44,6 +51,8 @@ export const EVENT_CATALOG = {
   'compliance.policy_changed': { version: 1, data: compliancePolicyChangedData },
   'compliance.ttr_at_risk': { version: 1, data: complianceTtrAtRiskData },
   'compliance.breach': { version: 1, data: complianceBreachData },
+  'compliance.breaker_opened': { version: 1, data: complianceBreakerOpenedData },
+  'compliance.breaker_resumed': { version: 1, data: complianceBreakerResumedData },
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOG;

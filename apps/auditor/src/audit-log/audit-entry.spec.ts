@@ -62,6 +62,20 @@ describe('auditEntryForEvent', () => {
       }),
       { actor: 'decision', action: 'restart.authorize', outcome: 'refused' },
     ],
+    [
+      'circuit breaker opened: automatic actions stop',
+      newEvent('compliance.breaker_opened', { tenantId: 'acme', producer: 'decision', data: { reason: 'circuit_breaker: storm', openedAt: '2025-01-01T00:00:00.000Z', incidentId } }),
+      { actor: 'decision', action: 'automatic_actions.stop', outcome: 'info' },
+    ],
+    [
+      'circuit breaker resumed: the person who resumed is the actor',
+      newEvent('compliance.breaker_resumed', {
+        tenantId: 'acme',
+        producer: 'decision',
+        data: { resumedBy: 'alice@acme', reason: 'network fixed', resumedAt: '2025-01-01T00:10:00.000Z', openedReason: 'circuit_breaker: storm', openedAt: '2025-01-01T00:00:00.000Z' },
+      }),
+      { actor: 'alice@acme', action: 'automatic_actions.resume', outcome: 'success' },
+    ],
   ])('%s', (_name, event, expected) => {
     const entry = auditEntryForEvent(event, 'remediation.acme.x');
     expect(entry).toMatchObject({ ...expected, tenantId: 'acme', eventId: event.id, eventType: event.type, source: 'remediation.acme.x', payload: event });

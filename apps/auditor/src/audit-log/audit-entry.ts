@@ -93,6 +93,11 @@ function describe(event: Envelope): Description {
       return { action: 'time_to_remediate.at_risk', outcome: 'info' };
     case 'compliance.breach':
       return { action: `${event.data.rule}.breach`, outcome: 'failure' };
+    case 'compliance.breaker_opened':
+      return { action: 'automatic_actions.stop', outcome: 'info' };
+    case 'compliance.breaker_resumed':
+      // The person who resumed is who acted.
+      return { actor: event.data.resumedBy, action: 'automatic_actions.resume', outcome: 'success' };
     case 'remediation.escalation_delivered':
       return { action: `escalation.deliver.${event.data.kind}`, outcome: event.data.outcome === 'delivered' ? 'success' : 'failure' };
     case 'health.heartbeat':

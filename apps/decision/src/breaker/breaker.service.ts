@@ -2,6 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
+import { appendToOutbox } from '@autoheal/persistence';
+import { DECISION_SCHEMA } from '../data-source.js';
+import { tenantsRepository } from '../tenants/tenants.repository.js';
+import { breakerResumedEvents } from './breaker-events.js';
 import { breakerRepository, type BreakerState } from './breaker.repository.js';
 
 const log = createLogger('decision');
@@ -23,8 +27,12 @@ export class BreakerService {
     return this.db.transaction(async (m) => {
       await breakerRepository.lockExclusive(m);
       const before = await breakerRepository.read(m);
-      const resumed = await breakerRepository.resume(m, by, this.clock.now());
-      if (resumed) log.warn({ by, reason, openedFor: before.reason }, 'circuit breaker resumed by a human');
+      const now = this.clock.now();
+      const resumed = await breakerRepository.resume(m, by, now);
+      if (resumed) {
+        await appendToOutbox(m, DECISION_SCHEMA, breakerResumedEvents(await tenantsRepository.tenantIds(m), by, reason, now, before));
+        log.warn({ by, reason, openedFor: before.reason }, 'circuit breaker resumed by a human');
+      }
       return { ...(await breakerRepository.read(m)), resumed };
     });
   }

@@ -16,6 +16,7 @@ import { mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDe
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
 import { announceDecision, takeDecision } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
+import { breakerOpenedEvents } from '../breaker/breaker-events.js';
 
 const log = createLogger('decision');
 
@@ -170,7 +171,9 @@ export class PlanningService {
     if (!verdict.trip) return;
     const opened = await this.db.transaction(async (tx) => {
       await breakerRepository.lockExclusive(tx);
-      return breakerRepository.open(tx, verdict.reason, now);
+      if (!(await breakerRepository.open(tx, verdict.reason, now))) return false;
+      await appendToOutbox(tx, DECISION_SCHEMA, breakerOpenedEvents(await tenantsRepository.tenantIds(tx), verdict.reason, now, incidentId));
+      return true;
     });
     if (opened) {
       decisionMetrics.breakerTrips.inc();

@@ -73,6 +73,12 @@ export const tenantsRepository = {
     return rows[0] ? tenantFromRaw(rows[0]) : null;
   },
 
+  /** Every tenant with a document: those whose automatic actions the breaker stops. */
+  async tenantIds(m: EntityManager): Promise<string[]> {
+    const rows: { tenant_id: string }[] = await m.query(`SELECT tenant_id FROM decision.tenants WHERE document IS NOT NULL ORDER BY tenant_id`);
+    return rows.map((r) => r.tenant_id);
+  },
+
   async list(m: EntityManager): Promise<StoredTenant[]> {
     const rows: RawTenant[] = await m.query(`SELECT tenant_id, document, policy_version, applied_by, updated_at FROM decision.tenants ORDER BY tenant_id`);
     return rows.map(tenantFromRaw).filter((t): t is StoredTenant => t !== null);

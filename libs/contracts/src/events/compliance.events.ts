@@ -53,6 +53,31 @@ export const complianceBreachData = z
   })
   .strict();
 
+/**
+ * The global circuit breaker opened: autoheal takes no automatic action for any tenant until a
+ * human resumes it. Sent to every tenant, since every tenant's remediation stops.
+ */
+export const complianceBreakerOpenedData = z
+  .object({
+    reason: z.string().min(1),
+    openedAt: z.iso.datetime(),
+    /** The incident whose arrival tripped it. */
+    incidentId: z.uuid(),
+  })
+  .strict();
+
+/** A human resumed automatic actions; sent to every tenant, like the opening. */
+export const complianceBreakerResumedData = z
+  .object({
+    resumedBy: z.string().min(1),
+    reason: z.string().min(1),
+    resumedAt: z.iso.datetime(),
+    /** Why it had opened, and when. */
+    openedReason: z.string().min(1).nullable(),
+    openedAt: z.iso.datetime().nullable(),
+  })
+  .strict();
+
 export type CompliancePolicyChangedData = z.infer<typeof compliancePolicyChangedData>;
 export type ComplianceTtrAtRiskData = z.infer<typeof complianceTtrAtRiskData>;
 export type ComplianceBreachData = z.infer<typeof complianceBreachData>;
