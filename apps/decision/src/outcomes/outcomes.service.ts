@@ -11,7 +11,7 @@ import { OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
 import { remediationsRepository, type FailedAttempt, type RemediationRow } from '../planning/remediations.repository.js';
-import { announceDecision, takeDecision } from '../planning/take-decision.js';
+import { announceDecision, decidedFields, takeDecision } from '../planning/take-decision.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 import { escalationForFailure, type NoFallback } from './outcome-events.js';
 
@@ -114,30 +114,14 @@ export class OutcomesService {
     const tried = [...earlier.map((a) => a.action), row.action as RemediationAction];
     // A fallback's deferral is a new wait: its limit counts from now, not from an earlier deferral.
     const taken = await takeDecision(m, row.tenantId, row.incident, now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS }, tried);
-    const { decision, record } = taken;
+    const { decision } = taken;
     const { explanation } = decision;
     switch (decision.kind) {
       case 'plan':
       case 'await_approval':
       case 'defer': {
         const remediationId = newEventId(now.getTime());
-        const replaced = await remediationsRepository.replaceFailed(m, row.remediationId, remediationId, {
-          action: record.action,
-          status: record.status,
-          reason: explanation.reason,
-          policyVersion: explanation.policyVersion,
-          candidates: explanation.candidates,
-          refusalRule: record.refusalRule,
-          plannedAt: record.countsAsAutoAction ? now : null,
-          decidedAt: now,
-          decisionKind: decision.kind,
-          explanation: explanation as unknown as Record<string, unknown>,
-          fallbacks: record.fallbacks,
-          emergency: record.emergency,
-          expiresAt: record.expiresAt,
-          retryAt: record.retryAt,
-          deferredAt: record.deferredAt ?? row.deferredAt,
-        });
+        const replaced = await remediationsRepository.replaceFailed(m, row.remediationId, remediationId, decidedFields(taken, now, row.deferredAt));
         // Unreachable while the row is locked; the status condition is the guarantee.
         if (!replaced) throw new Error(`remediation ${row.remediationId} is no longer failed; not replacing it`);
         const subject = { tenantId: row.tenantId, incidentId: row.incidentId, service: row.service, instance: row.instance, causationId: failed.id };

@@ -8,7 +8,7 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
 import type { PolicyDecision } from './policy-port.js';
 import { remediationsRepository } from './remediations.repository.js';
-import { announceDecision, takeDecision } from './take-decision.js';
+import { announceDecision, decidedFields, takeDecision } from './take-decision.js';
 import { PeriodicTask } from '../periodic-task.js';
 
 const log = createLogger('decision');
@@ -80,24 +80,7 @@ export class DeferralsWorker implements OnApplicationBootstrap, OnModuleDestroy 
     const tried = (await remediationsRepository.attemptsOf(m, row.incidentId)).map((a) => a.action);
     const taken = await takeDecision(m, row.tenantId, row.incident, now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS, since }, tried);
     const { decision, record } = taken;
-    const { explanation } = decision;
-    const updated = await remediationsRepository.redecide(m, row.remediationId, {
-      action: record.action,
-      status: record.status,
-      reason: explanation.reason,
-      policyVersion: explanation.policyVersion,
-      candidates: explanation.candidates,
-      refusalRule: record.refusalRule,
-      plannedAt: record.countsAsAutoAction ? now : null,
-      decidedAt: now,
-      decisionKind: decision.kind,
-      explanation: explanation as unknown as Record<string, unknown>,
-      fallbacks: record.fallbacks,
-      emergency: record.emergency,
-      expiresAt: record.expiresAt,
-      retryAt: record.retryAt,
-      deferredAt: record.deferredAt ?? row.deferredAt,
-    });
+    const updated = await remediationsRepository.redecide(m, row.remediationId, decidedFields(taken, now, row.deferredAt));
     // Unreachable while the row is locked; the status condition is the guarantee.
     if (!updated) return null;
     // Still deferred for the same reason: the row moved on, the audit trail has that deferral already.

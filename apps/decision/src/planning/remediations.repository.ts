@@ -159,6 +159,32 @@ function returnedRows<T>(result: unknown): T[] {
   return (Array.isArray(list[0]) ? list[0] : list) as T[];
 }
 
+/**
+ * Parameters $2…$16 of the statements that set a decision on a row (a deferral decided again,
+ * a fallback after a failure): action, status, reason, policy_version, candidates, refusal_rule,
+ * planned_at, decided_at, decision_kind, explanation, fallbacks, emergency, expires_at, retry_at,
+ * deferred_at — in that order.
+ */
+function decisionParams(d: DecisionFields): unknown[] {
+  return [
+    d.action,
+    d.status,
+    d.reason,
+    d.policyVersion,
+    JSON.stringify(d.candidates),
+    d.refusalRule,
+    d.plannedAt,
+    d.decidedAt,
+    d.decisionKind,
+    d.explanation ? JSON.stringify(d.explanation) : null,
+    JSON.stringify(d.fallbacks),
+    d.emergency,
+    d.expiresAt,
+    d.retryAt,
+    d.deferredAt,
+  ];
+}
+
 /** The only SQL about remediations. Every call takes the caller's transaction. */
 export const remediationsRepository = {
   /** Serialises decisions for one tenant until the transaction ends, in every process. */
@@ -293,24 +319,7 @@ export const remediationsRepository = {
          retry_at = $15, deferred_at = $16
        WHERE remediation_id = $1 AND status = 'deferred'
        RETURNING ${COLUMNS}`,
-      [
-        remediationId,
-        d.action,
-        d.status,
-        d.reason,
-        d.policyVersion,
-        JSON.stringify(d.candidates),
-        d.refusalRule,
-        d.plannedAt,
-        d.decidedAt,
-        d.decisionKind,
-        d.explanation ? JSON.stringify(d.explanation) : null,
-        JSON.stringify(d.fallbacks),
-        d.emergency,
-        d.expiresAt,
-        d.retryAt,
-        d.deferredAt,
-      ],
+      [remediationId, ...decisionParams(d)],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;
@@ -375,25 +384,7 @@ export const remediationsRepository = {
          retry_at = $15, deferred_at = $16, outcome_at = NULL, outcome_error = NULL, reviewed_by = NULL, reviewed_at = NULL
        WHERE remediation_id = $1 AND status = 'failed'
        RETURNING ${COLUMNS}`,
-      [
-        failedId,
-        d.action,
-        d.status,
-        d.reason,
-        d.policyVersion,
-        JSON.stringify(d.candidates),
-        d.refusalRule,
-        d.plannedAt,
-        d.decidedAt,
-        d.decisionKind,
-        d.explanation ? JSON.stringify(d.explanation) : null,
-        JSON.stringify(d.fallbacks),
-        d.emergency,
-        d.expiresAt,
-        d.retryAt,
-        d.deferredAt,
-        remediationId,
-      ],
+      [failedId, ...decisionParams(d), remediationId],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;

@@ -8,7 +8,7 @@ import { tenantsRepository, type StoredTenant } from '../tenants/tenants.reposit
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
 import { evaluatePolicy, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
-import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
+import { remediationsRepository, type DecisionFields, type IncidentFacts } from './remediations.repository.js';
 
 const HOUR_MS = 60 * 60_000;
 /** Backoff on a target counts the automatic actions on it over this window. */
@@ -84,4 +84,27 @@ export async function announceDecision(
     const { reason, policyVersion } = decision.explanation;
     await enqueueEscalation(m, tenant.document, { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion }, now);
   }
+}
+
+/** What a decision taken again sets on the row (see remediationsRepository.redecide / replaceFailed). */
+export function decidedFields(taken: TakenDecision, now: Date, previousDeferredAt: Date | null): DecisionFields {
+  const { decision, record } = taken;
+  const { explanation } = decision;
+  return {
+    action: record.action,
+    status: record.status,
+    reason: explanation.reason,
+    policyVersion: explanation.policyVersion,
+    candidates: explanation.candidates,
+    refusalRule: record.refusalRule,
+    plannedAt: record.countsAsAutoAction ? now : null,
+    decidedAt: now,
+    decisionKind: decision.kind,
+    explanation: explanation as unknown as Record<string, unknown>,
+    fallbacks: record.fallbacks,
+    emergency: record.emergency,
+    expiresAt: record.expiresAt,
+    retryAt: record.retryAt,
+    deferredAt: record.deferredAt ?? previousDeferredAt,
+  };
 }
