@@ -28,7 +28,7 @@ export interface OpenResult {
   row: OpenIncidentRow;
   /** False when the database already held an open incident for the fingerprint (adopted, nothing published). */
   opened: boolean;
-  /** signalAt → commit, as published. */
+  /** signalAt → the moment the incident is written (its transaction then commits it and the outbox publishes it); the figure the event carries. */
   detectionLatencyMs: number;
 }
 
