@@ -21,10 +21,11 @@ const tsTests = ['**/*.spec.ts', '**/*.int-spec.ts', '**/test-support/**/*.ts', 
 const depConstraints = [
   {
     sourceTag: 'type:app',
-    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:sdk', 'type:testing'],
+    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:http', 'type:sdk', 'type:testing'],
   },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:telemetry', onlyDependOnLibsWithTags: ['type:testing'] },
+  { sourceTag: 'type:http', onlyDependOnLibsWithTags: ['type:testing'] },
   // Messaging hosts the outbox relay's Nest wiring, so it may use persistence (never the reverse).
   { sourceTag: 'type:messaging', onlyDependOnLibsWithTags: ['type:contracts', 'type:telemetry', 'type:persistence', 'type:testing'] },
   { sourceTag: 'type:persistence', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },

@@ -8,7 +8,7 @@ import { AuditorModule } from './auditor.module.js';
 import type { Clock } from './clock.js';
 import type { AuditorConfig } from './config.js';
 import { mountOpenApi } from './openapi.js';
-import { createValidationPipe } from './validation.js';
+import { createValidationPipe } from '@autoheal/http';
 
 /**
  * Builds the auditor: REST (audit, verify, docs, health, metrics) plus the three JetStream

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamTransport, NATS_CONNECTION } from '@autoheal/messaging';
 import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
 import { mountOpenApi } from './admin/openapi.js';
-import { createValidationPipe } from './admin/validation.js';
+import { createValidationPipe } from '@autoheal/http';
 import type { Clock } from './clock.js';
 import type { DecisionConfig } from './config.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
