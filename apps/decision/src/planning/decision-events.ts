@@ -120,52 +120,21 @@ export function eventsForDecision(decision: PolicyDecision, input: DecisionEvent
   const candidates = candidatesOf(decision.explanation);
   switch (decision.kind) {
     case 'plan':
-      return [
-        newEvent('remediation.planned', {
-          ...meta,
-          data: {
-            remediationId,
-            incidentId,
-            service,
-            instance,
-            action: decision.action,
-            policyVersion,
-            reason,
-            candidates,
-            inputs,
-            fallbacks: decision.fallbacks,
-            ...(decision.dryRun ? { dryRun: true } : {}),
-            ...(decision.emergency ? { emergency: true } : {}),
-          },
-        }),
-      ];
-    case 'await_approval':
-      if (decision.dryRun) {
+    case 'await_approval': {
+      // What a plan and a request for approval both say about the action they propose.
+      const proposal = { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason, candidates, inputs, fallbacks: decision.fallbacks };
+      if (decision.kind === 'plan') {
         return [
           newEvent('remediation.planned', {
             ...meta,
-            data: { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason: `${reason} (would need approval)`, candidates, inputs, fallbacks: decision.fallbacks, dryRun: true },
+            data: { ...proposal, ...(decision.dryRun ? { dryRun: true } : {}), ...(decision.emergency ? { emergency: true } : {}) },
           }),
         ];
       }
-      return [
-        newEvent('remediation.awaiting_approval', {
-          ...meta,
-          data: {
-            remediationId,
-            incidentId,
-            service,
-            instance,
-            action: decision.action,
-            policyVersion,
-            reason,
-            candidates,
-            inputs,
-            fallbacks: decision.fallbacks,
-            expiresAt: new Date(decision.expiresAt).toISOString(),
-          },
-        }),
-      ];
+      // In dry run nobody is asked: the plan is recorded, saying it would have needed approval.
+      if (decision.dryRun) return [newEvent('remediation.planned', { ...meta, data: { ...proposal, reason: `${reason} (would need approval)`, dryRun: true } })];
+      return [newEvent('remediation.awaiting_approval', { ...meta, data: { ...proposal, expiresAt: new Date(decision.expiresAt).toISOString() } })];
+    }
     case 'escalate': {
       const events: Envelope[] = [];
       // The refusal event names one instance; a service-level incident has none to name.
