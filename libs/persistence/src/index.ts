@@ -5,4 +5,5 @@ export * from './outbox-inbox.migration.js';
 export * from './outbox.js';
 export * from './inbox.js';
 export * from './outbox-relay.js';
+export * from './outbox-fast-path.js';
 export * from './persistence.module.js';

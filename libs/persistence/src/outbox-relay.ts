@@ -1,17 +1,9 @@
 import { Client, type ClientConfig } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
+import type { OutboxRow } from './outbox.js';
 import { assertSchemaName, outboxChannel } from './schema-name.js';
 
-/** An outbox row as the relay hands it to `publish`. */
-export interface OutboxRow {
-  /** The event id; publishers use it as Nats-Msg-Id so a re-publish is stored once. */
-  id: string;
-  subject: string;
-  /** The envelope, as stored. */
-  payload: unknown;
-  /** W3C trace context (traceparent, tracestate) of the code that wrote the row. */
-  headers: Record<string, string>;
-}
+export type { OutboxRow } from './outbox.js';
 
 /** The subset of a pino logger the relay uses. */
 export interface OutboxRelayLogger {
@@ -36,6 +28,8 @@ export interface OutboxRelayOptions {
 interface BatchResult {
   published: number;
   failed: boolean;
+  /** Another relay held the outbox's lock: this one looked at nothing. */
+  skipped: boolean;
 }
 
 const PURGE_EVERY_MS = 60_000;
@@ -50,7 +44,9 @@ const consoleLogger: OutboxRelayLogger = {
 /**
  * Publishes `<schema>.outbox` in insertion order. A dedicated connection LISTENs for the
  * NOTIFY that `appendToOutbox` sends on commit, so events leave within milliseconds; a slow
- * poll covers notifications lost while that connection was down.
+ * poll covers notifications lost while that connection was down. Rows whose writer publishes
+ * them itself after commit (OutboxFastPath) send no NOTIFY: for those the relay is the
+ * fallback, woken by the poll, by the fast path when a publish failed, or by a restart.
  *
  * Each batch runs in one transaction: rows are locked (FOR UPDATE SKIP LOCKED), published one
  * by one, marked published, committed. A failed publish ends the batch; that row and the ones
@@ -70,7 +66,7 @@ export class OutboxRelay {
 
   private running = false;
   private stopping = false;
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<boolean> | null = null;
   private triggeredDuringBatch = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private listener: Client | null = null;
@@ -114,15 +110,18 @@ export class OutboxRelay {
     await Promise.all([this.inFlight, listener?.end().catch(() => undefined)]);
   }
 
-  /** Publishes everything unpublished now and resolves when done (or when a publish failed). */
-  async flush(): Promise<void> {
+  /**
+   * Publishes everything unpublished now and resolves when done (or when a publish failed):
+   * true when this relay published every row committed before the call, false when a publish
+   * failed, a batch threw or another relay held the outbox.
+   */
+  async flush(): Promise<boolean> {
     if (this.inFlight) {
       this.triggeredDuringBatch = true;
-      await this.inFlight;
-      return;
+      return this.inFlight;
     }
     this.inFlight = this.drain().finally(() => (this.inFlight = null));
-    await this.inFlight;
+    return this.inFlight;
   }
 
   private trigger(): void {
@@ -135,7 +134,9 @@ export class OutboxRelay {
     this.inFlight = this.drain().finally(() => (this.inFlight = null));
   }
 
-  private async drain(): Promise<void> {
+  /** True when it ended with nothing left that it saw committed; false on a failure or when it yielded to another relay. */
+  private async drain(): Promise<boolean> {
+    let skipped = false;
     do {
       this.triggeredDuringBatch = false;
       let result: BatchResult;
@@ -143,12 +144,14 @@ export class OutboxRelay {
         result = await this.publishBatch();
       } catch (error) {
         this.logger.error({ err: error, schema: this.schema }, 'outbox batch failed');
-        return;
+        return false;
       }
-      if (result.failed) return; // retried on the next poll rather than in a tight loop
+      if (result.failed) return false; // retried on the next poll rather than in a tight loop
+      skipped = result.skipped;
       if (result.published === this.batchSize) this.triggeredDuringBatch = true;
       await this.purgeIfDue();
     } while (this.triggeredDuringBatch && !this.stopping);
+    return !skipped && !this.triggeredDuringBatch;
   }
 
   private async publishBatch(): Promise<BatchResult> {
@@ -174,7 +177,7 @@ export class OutboxRelay {
       `autoheal.outbox.${this.schema}`,
     ])) as { locked: boolean }[];
     // Another relay is publishing this outbox; it also hears the NOTIFY and goes round again.
-    if (!lock.locked) return { published: 0, failed: false };
+    if (!lock.locked) return { published: 0, failed: false, skipped: true };
 
     const rows = (await runner.query(
       `SELECT id, subject, payload, headers FROM "${this.schema}".outbox
@@ -205,7 +208,7 @@ export class OutboxRelay {
         published,
       ]);
     }
-    return { published: published.length, failed };
+    return { published: published.length, failed, skipped: false };
   }
 
   private async purgeIfDue(): Promise<void> {

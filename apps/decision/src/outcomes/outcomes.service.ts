@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope, type RemediationAction } from '@autoheal/contracts';
+import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { breakerRepository } from '../breaker/breaker.repository.js';
@@ -56,6 +57,8 @@ export class OutcomesService {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(DECISION_CONFIG) private readonly config: DecisionConfig,
+    // A fallback after a failed remediation is published right after commit, not through the relay.
+    private readonly outbox: OutboxPublisher,
   ) {}
 
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
@@ -72,7 +75,7 @@ export class OutcomesService {
   }
 
   async onFailed(event: Envelope<'remediation.failed'>): Promise<OutcomeResult> {
-    const outcome = await this.db.transaction(async (m): Promise<Fallback | OutcomeResult> => {
+    const outcome = await this.outbox.transaction(async (m): Promise<Fallback | OutcomeResult> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
       // Locks the row: what it was before this outcome says whether a fallback may follow.
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { RemediationAction } from '@autoheal/contracts';
+import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
@@ -47,13 +48,15 @@ export class ExecutionService {
     private readonly db: DataSource,
     @Inject(REMEDIATION_DRIVER) private readonly driver: RemediationDriver,
     @Inject(CLOCK) private readonly clock: Clock,
+    // Its transactions publish their events right after commit instead of through the relay.
+    private readonly outbox: OutboxPublisher,
   ) {}
 
   async execute(event: ExecutableEvent, options: ExecuteOptions): Promise<ExecutionOutcome> {
     const { remediationId, incidentId, service, instance, action } = event.data;
     const target: RemediationTarget = { tenantId: event.tenantId, service, instance };
 
-    const attempt = await this.db.transaction(async (m) => {
+    const attempt = await this.outbox.transaction(async (m) => {
       const now = this.clock.now();
       const claimed = await executionsRepository.claim(m, { remediationId, incidentId, ...target, action, driver: this.driver.name, startedAt: now });
       if (claimed) await appendToOutbox(m, EXECUTOR_SCHEMA, [startedEvent(event, this.driver.name, now)]);
@@ -84,7 +87,7 @@ export class ExecutionService {
     }
 
     const status: FinalStatus = result.ok ? 'succeeded' : 'failed';
-    const finished = await this.db.transaction(async (m) => {
+    const finished = await this.outbox.transaction(async (m) => {
       const now = this.clock.now();
       const row = await executionsRepository.finish(m, remediationId, {
         status,
