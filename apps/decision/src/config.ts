@@ -24,6 +24,12 @@ const schema = z.object({
   DECISION_DEFER_RECHECK_MS: z.coerce.number().int().positive().default(15_000),
   /** How often open incidents are checked against the time to remediate (0: never). */
   DECISION_COMPLIANCE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /**
+   * Availability is measured over this rolling window, ending at each check (default 30 days: the
+   * month an availability commitment is usually stated over). The tenant document has no field
+   * for it, so it is one value for every tenant.
+   */
+  DECISION_AVAILABILITY_WINDOW_MS: z.coerce.number().int().positive().default(30 * 24 * 60 * 60 * 1000),
   /** Share of the maximum time to remediate after which an open incident is reported at risk. */
   DECISION_TTR_AT_RISK_SHARE: z.coerce.number().gt(0).lt(1).default(0.8),
   /** Global circuit breaker: incidents opened within this window count as arriving together. */

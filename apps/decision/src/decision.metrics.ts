@@ -6,5 +6,5 @@ export const decisionMetrics = {
   outcomes: createCounter({ name: 'autoheal_decision_remediation_outcomes_total', help: 'Outcomes of planned remediations', labelNames: ['status'] }),
   breakerTrips: createCounter({ name: 'autoheal_decision_breaker_trips_total', help: 'Times the global circuit breaker opened' }),
   deliveries: createCounter({ name: 'autoheal_decision_escalation_deliveries_total', help: 'Final outcomes of escalation deliveries', labelNames: ['kind', 'outcome'] }),
-  compliance: createCounter({ name: 'autoheal_decision_compliance_events_total', help: 'Time-to-remediate compliance events', labelNames: ['type'] }),
+  compliance: createCounter({ name: 'autoheal_decision_compliance_events_total', help: 'Compliance events: time to remediate (at_risk, breach) and availability (availability_breach)', labelNames: ['type'] }),
 };

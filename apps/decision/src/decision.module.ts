@@ -9,6 +9,7 @@ import { ApprovalsService } from './approvals/approvals.service.js';
 import { BacktestService } from './backtest/backtest.service.js';
 import { BreakerService } from './breaker/breaker.service.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
+import { AvailabilityCheckService } from './compliance/availability-check.service.js';
 import { ComplianceCheckService } from './compliance/compliance-check.service.js';
 import type { DecisionConfig } from './config.js';
 import { DECISION_APPLICATION_NAME, DECISION_SCHEMA } from './data-source.js';
@@ -58,6 +59,7 @@ export class DecisionModule {
         BacktestService,
         DeliveriesWorker,
         ComplianceCheckService,
+        AvailabilityCheckService,
       ],
     };
   }

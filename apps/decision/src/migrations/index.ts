@@ -2,5 +2,6 @@ import { DecisionInitial1763700100000 } from './1763700100000-decision-initial.j
 import { DecisionGuardrails1763800000000 } from './1763800000000-decision-guardrails.js';
 import { DecisionDeferrals1763900000000 } from './1763900000000-decision-deferrals.js';
 import { DecisionAttempts1764000000000 } from './1764000000000-decision-attempts.js';
+import { DecisionAvailability1764100000000 } from './1764100000000-decision-availability.js';
 
-export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000, DecisionAttempts1764000000000];
+export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000, DecisionAttempts1764000000000, DecisionAvailability1764100000000];

@@ -19,8 +19,10 @@ export class IncidentEventsHandler {
           return;
         case 'incident.resolved':
           return await this.planning.onIncidentResolved(event);
+        case 'incident.updated':
+          return await this.planning.onIncidentUpdated(event);
         default:
-          // incident.updated changes nothing about a decision already taken.
+          // Only incident.* reaches this consumer.
           return;
       }
     } catch (error) {

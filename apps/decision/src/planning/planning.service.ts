@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
+import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { breakerRepository } from '../breaker/breaker.repository.js';
+import { availabilityRepository } from '../compliance/availability.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { breakerOptionsFrom, type DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -56,6 +58,8 @@ export class PlanningService {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(DECISION_CONFIG) config: DecisionConfig,
+    // Its transactions publish their events right after commit instead of through the relay.
+    private readonly outbox: OutboxPublisher,
   ) {
     this.breaker = breakerOptionsFrom(config);
     this.recheckMs = config.DECISION_DEFER_RECHECK_MS;
@@ -63,8 +67,10 @@ export class PlanningService {
 
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
     await this.maybeTripBreaker(event);
-    const outcome = await this.db.transaction(async (m): Promise<PlanningOutcome> => {
+    const outcome = await this.outbox.transaction(async (m): Promise<PlanningOutcome> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return { kind: 'duplicate_event' };
+      // Every incident counts towards availability, whatever is decided about it.
+      await availabilityRepository.recordOpened(m, event.tenantId, event.data);
       await breakerRepository.lockShared(m);
       await remediationsRepository.lockTenant(m, event.tenantId);
       const existing = await remediationsRepository.findByIncident(m, event.data.incidentId);
@@ -169,7 +175,7 @@ export class PlanningService {
     if (!mightTripBreaker(recent, this.breaker)) return;
     const verdict = shouldTripBreaker(recent, await tenantsRepository.fleetSize(m), now.getTime(), this.breaker);
     if (!verdict.trip) return;
-    const opened = await this.db.transaction(async (tx) => {
+    const opened = await this.outbox.transaction(async (tx) => {
       await breakerRepository.lockExclusive(tx);
       if (!(await breakerRepository.open(tx, verdict.reason, now))) return false;
       await appendToOutbox(tx, DECISION_SCHEMA, breakerOpenedEvents(await tenantsRepository.tenantIds(tx), verdict.reason, now, incidentId));
@@ -182,13 +188,23 @@ export class PlanningService {
   }
 
   /**
+   * An update changes nothing about a decision already taken; what it may add is the suspicion
+   * that the detector or the network failed, not the instance — and then the incident is not
+   * downtime. Recording it twice changes nothing, so no inbox entry is needed.
+   */
+  async onIncidentUpdated(event: Envelope<'incident.updated'>): Promise<void> {
+    await availabilityRepository.recordUpdated(this.db.manager, event.tenantId, event.data);
+  }
+
+  /**
    * Records that the incident ended. What was still waiting is closed without action: a deferred
    * decision, or an approval nobody gave yet — which is announced as rejected by the system, so
    * the audit trail shows why it never ran, and frees its place under the concurrency cap.
    */
   async onIncidentResolved(event: Envelope<'incident.resolved'>): Promise<void> {
-    const closed = await this.db.transaction(async (m): Promise<'deferral' | 'approval' | null> => {
+    const closed = await this.outbox.transaction(async (m): Promise<'deferral' | 'approval' | null> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return null;
+      await availabilityRepository.recordResolved(m, event.tenantId, event.data);
       const at = new Date(event.data.resolvedAt);
       if (await remediationsRepository.closeDeferral(m, event.data.incidentId, at)) return 'deferral';
       await remediationsRepository.markIncidentResolved(m, event.data.incidentId, at);

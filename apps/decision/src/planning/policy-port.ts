@@ -14,6 +14,7 @@ export {
   mightTripBreaker,
   shouldTripBreaker,
   tenantDocumentSchema,
+  thresholdSources,
   validateTenantDocuments,
   type BreakerOptions,
   type DocumentChange,
