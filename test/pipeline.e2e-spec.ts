@@ -227,7 +227,7 @@ describe('autoheal end to end', () => {
     const js = jetstream(nc);
     await js.publish('health.e2e-a.api.a-1', new TextEncoder().encode(JSON.stringify({ type: 'health.heartbeat', data: { intervalMs: 'soon' } })));
     await expectEventually(async () => {
-      const records = (await readStream<DeadLetterRecord>(nc, 'DEAD_LETTER')).filter((r) => r.consumer === 'detector-health');
+      const records = (await readStream<DeadLetterRecord>(nc, 'DEAD_LETTER')).filter((r) => r.consumer.startsWith('detector-health-'));
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({ reason: 'invalid_payload', subject: 'health.e2e-a.api.a-1' });
       expect(records[0].detail).toMatch(/invalid envelope/);

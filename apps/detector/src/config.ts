@@ -1,4 +1,12 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+
+/** Unique per process: a restarted detector is a new member that takes its partitions over from the saved state. */
+function defaultMemberId(): string {
+  const host = hostname().replace(/[^-_a-zA-Z0-9]/g, '-').slice(0, 40) || 'detector';
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
@@ -17,6 +25,21 @@ const schema = z.object({
   DETECTOR_FLEET_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
   DETECTOR_FLEET_MIN_INSTANCES: z.coerce.number().int().min(1).default(10),
   DETECTOR_FLEET_WINDOW_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** This detector among the running ones: letters, digits, `-` and `_` (it names a KV key and a consumer). */
+  DETECTOR_MEMBER_ID: z
+    .string()
+    .regex(/^[-_a-zA-Z0-9]{1,64}$/, 'letters, digits, - and _ only, at most 64')
+    .default(defaultMemberId),
+  /** The fleet is split into this many partitions (by tenant and service); every detector of a deployment must agree. */
+  DETECTOR_PARTITIONS: z.coerce.number().int().min(1).max(4096).default(64),
+  /** How often a detector announces itself to the others, and after how long unheard it counts as dead and its partitions move. */
+  DETECTOR_MEMBER_HEARTBEAT_MS: z.coerce.number().int().min(50).default(1_000),
+  DETECTOR_MEMBER_TTL_MS: z.coerce.number().int().min(200).default(3_000),
+  /** The server deletes the health consumer of a detector gone for this long. */
+  DETECTOR_CONSUMER_INACTIVE_MS: z.coerce.number().int().min(1_000).default(60_000),
+}).refine((c) => c.DETECTOR_MEMBER_TTL_MS > c.DETECTOR_MEMBER_HEARTBEAT_MS, {
+  message: 'must be longer than DETECTOR_MEMBER_HEARTBEAT_MS, or a living detector would count as dead',
+  path: ['DETECTOR_MEMBER_TTL_MS'],
 });
 
 export type DetectorConfig = z.infer<typeof schema>;

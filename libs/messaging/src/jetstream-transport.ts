@@ -12,8 +12,9 @@ export interface JetStreamTransportOptions {
 
 /**
  * NestJS has no JetStream transport; this one binds each durable pull consumer to the
- * handler decorated `@EventPattern('<durable>')`. Everything about delivery (validation,
- * spans, ack/nak/dead-letter) lives in `startConsumer`; this class only wires it to Nest.
+ * handler decorated `@EventPattern('<pattern>')`, where the pattern is the spec's `pattern`
+ * or else its durable name. Everything about delivery (validation, spans, ack/nak/dead-letter)
+ * lives in `startConsumer`; this class only wires it to Nest.
  */
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
   private running: RunningConsumer[] = [];
@@ -26,8 +27,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     try {
       const jsm = await jetstreamManager(this.options.connection);
       for (const spec of this.options.consumers) {
-        const handler = this.getHandlerByPattern(spec.durable);
-        if (!handler) throw new Error(`no @EventPattern('${spec.durable}') handler is registered for consumer ${spec.durable}`);
+        const pattern = spec.pattern ?? spec.durable;
+        const handler = this.getHandlerByPattern(pattern);
+        if (!handler) throw new Error(`no @EventPattern('${pattern}') handler is registered for consumer ${spec.durable}`);
         const consumer = await startConsumer(
           this.options.connection,
           spec,

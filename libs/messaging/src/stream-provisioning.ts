@@ -59,6 +59,14 @@ export interface ConsumerSpec {
   maxDeliver?: number;
   ackWaitMs?: number;
   maxAckPending?: number;
+  /**
+   * Where a newly created consumer starts: `all` (the default) replays the stream's whole
+   * retention; `new` starts at the next message stored, for a consumer whose owner recovers the
+   * past another way. Ignored for a consumer that exists already.
+   */
+  deliverPolicy?: 'all' | 'new';
+  /** The server deletes the consumer after it had no client for this long (per-process durables). */
+  inactiveThresholdMs?: number;
 }
 
 export const DEFAULT_MAX_DELIVER = 5;
@@ -74,11 +82,12 @@ export async function provisionConsumer(jsm: JetStreamManager, spec: ConsumerSpe
   const config = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: spec.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
     filter_subject: spec.filterSubject,
     max_deliver: spec.maxDeliver ?? DEFAULT_MAX_DELIVER,
     ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
     max_ack_pending: spec.maxAckPending ?? 1000,
+    ...(spec.inactiveThresholdMs !== undefined ? { inactive_threshold: nanos(spec.inactiveThresholdMs) } : {}),
   };
   try {
     await jsm.consumers.add(stream, config);

@@ -1,13 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher, JetStreamTransport, NATS_CONNECTION, provisionStreams } from '@autoheal/messaging';
+import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
-import { DetectorModule } from '../detector.module.js';
-import { HEALTH_CONSUMER } from './health-events.handler.js';
+import { startDetectorApp } from '../detector.app.js';
 
 const INTERVAL_MS = 100;
 
@@ -29,10 +27,7 @@ describe('detector (real NATS and Postgres)', () => {
 
   async function startDetector(): Promise<void> {
     const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
-    app = await NestFactory.create(DetectorModule.register(config), { logger: false });
-    app.connectMicroservice({ strategy: new JetStreamTransport({ connection: app.get(NATS_CONNECTION), consumers: [HEALTH_CONSUMER] }) });
-    await app.init();
-    await app.startAllMicroservices();
+    app = await startDetectorApp(config);
   }
 
   async function stopDetector(): Promise<void> {

@@ -1,11 +1,14 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import type { Envelope } from '@autoheal/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NATS_CONNECTION, provisionConsumer } from '@autoheal/messaging';
 import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import { DETECTOR_CONFIG, RULES_FILE } from '../detector.tokens.js';
 import type { DetectorConfig } from '../config.js';
-import { IncidentsService } from '../incidents/incidents.service.js';
+import { IncidentsService, type AlsoInTransaction } from '../incidents/incidents.service.js';
 import type { OpenIncidentRow } from '../incidents/incidents.repository.js';
 import { IncidentLifecycle } from '../incidents/lifecycle/incident-lifecycle.js';
 import { DEFAULT_LIFECYCLE_CONFIG, type IncidentCommand, type LifecycleConfig } from '../incidents/lifecycle/lifecycle.types.js';
@@ -15,6 +18,11 @@ import type { InstanceRuleState, RulesFile } from '../rules/rule.types.js';
 import { alertSignal, exitedSignal, LIVENESS_KINDS, livenessFingerprint, livenessRecoveredSignal, missedHeartbeatSignal, ruleSignal } from '../signals/health-signals.js';
 import { instanceSnapshotsRepository, type RuleStateSnapshot } from '../snapshots/instance-snapshots.repository.js';
 import { detectorMetrics } from '../detector.metrics.js';
+import { healthStreamBounds, replayHealth } from '../partitioning/health-replay.js';
+import { partitionCheckpointsRepository } from '../partitioning/partition-checkpoints.repository.js';
+import { partitionOf, partitionOfSubject } from '../partitioning/partition-hash.js';
+import { PartitionOwnership, type OwnershipChange } from '../partitioning/partition-ownership.js';
+import { healthConsumerSpec } from './health-consumer.js';
 import { HeartbeatTracker, instanceKey, type InstanceRef } from './heartbeat-tracker.js';
 
 const log = createLogger('detector');
@@ -30,24 +38,51 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
   };
 }
 
+/** The health event behind an incident change: its partition and stream sequence. */
+interface EventCause {
+  partition: number;
+  seq: number;
+}
+
 /**
- * Turns health events into incidents. Heartbeats touch memory only; deadlines sit in one heap
- * with one timer. Metrics go through the rules, crashes and alerts straight to the lifecycle,
- * which decides open / update / resolve; this service only carries those commands out.
+ * Turns health events into incidents, for the partitions of the fleet this detector owns.
+ * Heartbeats touch memory only; deadlines sit in one heap with one timer. Metrics go through
+ * the rules, crashes and alerts straight to the lifecycle, which decides open / update /
+ * resolve; this service only carries those commands out.
  *
  * Commands for one fingerprint run one at a time, in order, and a handler returns only once
- * its commands committed, so an acknowledged event never loses its incident. On a restart the
- * open incidents come back from the database (the truth), heartbeat and rule state from the
- * snapshot; levels repeat, so whatever the snapshot missed is re-derived, never duplicated.
+ * its commands committed, so an acknowledged event never loses its incident.
+ *
+ * Partitions: every detector reads the whole health stream on a consumer of its own and
+ * applies the events of the partitions it owns (see PartitionOwnership). Taking a partition
+ * over — at boot, or from a detector that stopped or died — loads its open incidents (the
+ * truth) and saved instance state, then reads the stream again from where that state was
+ * saved: events the saved state lacks are applied to it, and those whose incident changes
+ * were already committed (by whoever owned the partition then) change no incident again.
+ * So a handover loses no incident and repeats none.
  */
 @Injectable()
 export class DetectionService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly tracker: HeartbeatTracker;
   private readonly lifecycle: IncidentLifecycle;
+  private readonly ownership: PartitionOwnership;
+  private readonly partitions: number;
   private readonly rows = new Map<string, OpenIncidentRow>();
   private readonly ruleStates = new Map<string, RuleStateSnapshot>();
   private readonly dirtyRules = new Set<string>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Partitions whose state is loaded here. */
+  private readonly loaded = new Set<number>();
+  /** Per loaded partition: the stream sequence its takeover read through; the live consumer skips those. */
+  private readonly replayedThrough = new Map<number, number>();
+  /** Newest stream sequence the live consumer handled; events are handled in stream order. */
+  private lastHandledSeq = 0;
+  private handling = 0;
+  private readonly idleWaiters: (() => void)[] = [];
+  /** Takeovers and handovers, one at a time; live events wait while one runs. */
+  private handover: Promise<void> = Promise.resolve();
+  private handoverRunning = false;
+  private takingOver = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private snapshotTimer: NodeJS.Timeout | undefined;
@@ -56,44 +91,107 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   constructor(
     private readonly db: DataSource,
     private readonly incidents: IncidentsService,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(DETECTOR_CONFIG) private readonly config: DetectorConfig,
     @Optional() @Inject(RULES_FILE) private readonly rules: RulesFile | undefined,
   ) {
     this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS);
     this.lifecycle = new IncidentLifecycle(lifecycleConfigFrom(config));
+    this.partitions = config.DETECTOR_PARTITIONS;
+    this.ownership = new PartitionOwnership(nc, {
+      memberId: config.DETECTOR_MEMBER_ID,
+      partitions: this.partitions,
+      heartbeatMs: config.DETECTOR_MEMBER_HEARTBEAT_MS,
+      ttlMs: config.DETECTOR_MEMBER_TTL_MS,
+      clock,
+    });
+    this.ownership.onChange((change) => this.onOwnershipChange(change));
   }
 
+  get memberId(): string {
+    return this.ownership.memberId;
+  }
+
+  /**
+   * Creates this detector's consumer first (it starts at the next event stored), then joins
+   * the detectors and takes over its partitions: everything stored before the consumer began
+   * comes from the takeover's reading of the stream, everything after from the consumer.
+   */
   async onModuleInit(): Promise<void> {
-    const now = this.now();
-    const open = await this.incidents.findOpen();
-    for (const row of open) this.rows.set(row.fingerprint, row);
-    this.lifecycle.restore(
-      open.map((r) => ({ ...r, signalAt: r.signalAt.getTime(), members: r.members, suspectedCause: r.suspectedCause })),
-    );
-    const { tracked, ruleStates } = await instanceSnapshotsRepository.loadAll(this.db.manager);
-    this.tracker.restore(tracked, now);
-    for (const t of tracked) if (t.state !== 'stopped') this.lifecycle.noteInstance(t.tenantId, t.service, t.instance);
-    for (const r of ruleStates) {
-      this.ruleStates.set(instanceKey(r), r);
-      this.lifecycle.noteInstance(r.tenantId, r.service, r.instance);
-    }
-    detectorMetrics.trackedInstances.set(this.tracker.size);
-    log.info({ instances: this.tracker.size, ruleStates: this.ruleStates.size, openIncidents: open.length }, 'detector state restored');
-    this.schedule();
+    await provisionConsumer(await jetstreamManager(this.nc), healthConsumerSpec(this.config));
+    await this.ownership.start();
+    await this.settled();
     this.snapshotTimer = setInterval(() => void this.flushSnapshots(), this.config.DETECTOR_SNAPSHOT_INTERVAL_MS);
   }
 
+  /** Saves everything, then leaves the detectors, so that the others take over at once from the saved state. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.snapshotTimer);
+    await this.settled();
     await Promise.allSettled([...this.queues.values()]);
     await this.flushSnapshots();
+    await this.ownership.stop();
+  }
+
+  /** Whether this detector applies events of the subject's partition: the consumer acknowledges the rest unread. */
+  acceptsSubject(subject: string): boolean {
+    const partition = partitionOfSubject(subject, this.partitions);
+    return partition !== undefined && this.ownership.ownsPartition(partition);
+  }
+
+  ownedPartitions(): number[] {
+    return [...this.loaded].sort((a, b) => a - b);
+  }
+
+  /** Resolves once no takeover or handover is running. */
+  async settled(): Promise<void> {
+    while (this.handoverRunning) await this.handover;
+  }
+
+  /** A health event from the live consumer, at stream sequence `seq`. */
+  async handle(subject: string, event: Envelope, seq: number): Promise<void> {
+    await this.settled();
+    const partition = partitionOfSubject(subject, this.partitions);
+    if (partition === undefined || !this.loaded.has(partition)) return;
+    // Read already by this partition's takeover.
+    if (seq <= (this.replayedThrough.get(partition) ?? 0)) return;
+    this.handling++;
+    try {
+      await this.apply(event, { partition, seq }, true);
+      if (seq > this.lastHandledSeq) this.lastHandledSeq = seq;
+    } finally {
+      if (--this.handling === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+    }
+  }
+
+  /**
+   * Applies one event. `live` false: the incident changes it causes were committed before
+   * (by the partition's previous owner), so it only brings heartbeat and rule state up to
+   * date and leaves the lifecycle — which mirrors the database — alone.
+   */
+  private async apply(event: Envelope, cause: EventCause, live: boolean): Promise<void> {
+    switch (event.type) {
+      case 'health.heartbeat':
+        return this.onHeartbeat(event, cause, live);
+      case 'health.stopping':
+        return this.onStopping(event, cause, live);
+      case 'health.metrics':
+        return this.onMetrics(event, cause, live);
+      case 'health.exited':
+        return this.onExited(event, cause, live);
+      case 'health.alert':
+        return live ? this.onAlert(event, cause) : undefined;
+      default:
+        // Only health.* is routed here; anything else is ignored.
+        return;
+    }
   }
 
   /** The hot path: memory only unless a liveness incident of the instance is open. */
-  async onHeartbeat(event: Envelope<'health.heartbeat'>): Promise<void> {
+  private async onHeartbeat(event: Envelope<'health.heartbeat'>, cause: EventCause, live: boolean): Promise<void> {
     const now = this.now();
     // A replayed heartbeat counts from when it was sent, not when we read it; a producer's
     // clock ahead of ours counts as now.
@@ -103,57 +201,153 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     if (observation === 'first_seen') detectorMetrics.trackedInstances.set(this.tracker.size);
     this.lifecycle.noteInstance(ref.tenantId, ref.service, ref.instance);
     this.schedule();
-    if (!this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) return;
+    if (!live || !this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) return;
     const commands: IncidentCommand[] = [];
     for (const kind of LIVENESS_KINDS) {
       const since = this.lifecycle.openSignalAt(livenessFingerprint(ref, kind));
       // The instance spoke after the hang or crash began: it is back.
       if (since !== undefined && seenAt > since) commands.push(...this.lifecycle.apply(livenessRecoveredSignal(ref, kind, seenAt), now));
     }
-    await this.execute(commands);
+    await this.execute(commands, cause);
   }
 
-  async onStopping(event: Envelope<'health.stopping'>): Promise<void> {
+  private async onStopping(event: Envelope<'health.stopping'>, cause: EventCause, live: boolean): Promise<void> {
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
     this.tracker.observeStopping(ref);
     this.schedule();
     this.setRuleState(ref, undefined);
-    await this.execute(this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, this.now(), 'instance stopped as planned'));
+    const commands = this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, this.now(), 'instance stopped as planned');
+    // Replayed: the resolutions were committed already; the lifecycle only forgets the instance.
+    if (live) await this.execute(commands, cause);
   }
 
   /** A supervisor saw the process end: a crash opens at once, no deadline to wait out. */
-  async onExited(event: Envelope<'health.exited'>): Promise<void> {
+  private async onExited(event: Envelope<'health.exited'>, cause: EventCause, live: boolean): Promise<void> {
     const now = this.now();
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
     // The exit of an instance that announced a planned stop is expected.
     if (!this.tracker.observeExited(ref)) return;
     this.schedule();
+    if (!live) return;
     const signalAt = Math.min(now, Date.parse(event.occurredAt));
     const suppressed = inMaintenance(this.rules, ref.tenantId, ref.service, ref.instance, now);
-    await this.execute(this.lifecycle.apply(exitedSignal(event, signalAt, suppressed), now));
+    await this.execute(this.lifecycle.apply(exitedSignal(event, signalAt, suppressed), now), cause);
   }
 
-  async onAlert(event: Envelope<'health.alert'>): Promise<void> {
+  private async onAlert(event: Envelope<'health.alert'>, cause: EventCause): Promise<void> {
     const now = this.now();
     const suppressed = inMaintenance(this.rules, event.tenantId, event.data.service, event.data.instance, now);
-    await this.execute(this.lifecycle.apply(alertSignal(event, now, suppressed), now));
+    await this.execute(this.lifecycle.apply(alertSignal(event, now, suppressed), now), cause);
   }
 
-  async onMetrics(event: Envelope<'health.metrics'>): Promise<void> {
+  private async onMetrics(event: Envelope<'health.metrics'>, cause: EventCause, live: boolean): Promise<void> {
     const now = this.now();
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
     const key = instanceKey(ref);
     const previous = this.ruleStates.get(key)?.state as InstanceRuleState | undefined;
     const { state, signals } = evaluateMetrics(previous, event.data.samples, resolveRuleConfig(this.rules, ref.tenantId, ref.service), now);
     this.setRuleState(ref, state);
-    if (signals.length === 0) return;
+    if (!live || signals.length === 0) return;
     const suppressed = inMaintenance(this.rules, ref.tenantId, ref.service, ref.instance, now);
     const commands = signals.flatMap((s) => this.lifecycle.apply(ruleSignal(ref, s, suppressed), now));
     if (commands.length === 0) return;
-    await this.execute(commands);
+    await this.execute(commands, cause);
     // The rule state that opened or resolved an incident is saved before the event is
     // acknowledged: a restart from an older state could resolve what it never saw open.
-    await this.saveRuleStates([key]);
+    await this.saveRuleState(key);
+  }
+
+  private onOwnershipChange(change: OwnershipChange): void {
+    if (this.stopped) return;
+    this.handoverRunning = true;
+    this.handover = this.handover
+      .then(async () => {
+        // Losses first: a partition leaving and one arriving never hold each other up.
+        if (change.lost.length > 0) await this.release(change.lost);
+        if (change.gained.length > 0) await this.takeOver(change.gained);
+      })
+      .catch((error: unknown) => log.error({ err: error, gained: change.gained.length, lost: change.lost.length }, 'partition handover failed'))
+      .finally(() => {
+        this.handoverRunning = false;
+      });
+  }
+
+  /** Loads the partitions' incidents and saved state, then reads the stream from where that state was saved. */
+  private async takeOver(partitions: number[]): Promise<void> {
+    await this.idle();
+    const mine = new Set(partitions.filter((p) => !this.loaded.has(p)));
+    if (mine.size === 0) return;
+    this.takingOver = true;
+    try {
+      await this.load(mine);
+    } finally {
+      this.takingOver = false;
+    }
+  }
+
+  private async load(mine: Set<number>): Promise<void> {
+    const started = Date.now();
+    const belongs = (tenantId: string, service: string) => mine.has(partitionOf(tenantId, service, this.partitions));
+    const now = this.now();
+    const checkpoints = await partitionCheckpointsRepository.load(this.db.manager, this.partitions, [...mine]);
+    const { lastSeq } = await healthStreamBounds(this.nc);
+
+    const open = (await this.incidents.findOpen()).filter((r) => belongs(r.tenantId, r.service));
+    for (const row of open) this.rows.set(row.fingerprint, row);
+    this.lifecycle.restore(open.map((r) => ({ ...r, signalAt: r.signalAt.getTime(), members: r.members, suspectedCause: r.suspectedCause })));
+    const saved = await instanceSnapshotsRepository.loadAll(this.db.manager);
+    const tracked = saved.tracked.filter((t) => belongs(t.tenantId, t.service));
+    this.tracker.restore(tracked, now);
+    for (const t of tracked) if (t.state !== 'stopped') this.lifecycle.noteInstance(t.tenantId, t.service, t.instance);
+    for (const r of saved.ruleStates) {
+      if (!belongs(r.tenantId, r.service)) continue;
+      this.ruleStates.set(instanceKey(r), r);
+      this.lifecycle.noteInstance(r.tenantId, r.service, r.instance);
+    }
+    for (const p of mine) this.loaded.add(p);
+
+    const from = Math.min(...[...mine].map((p) => checkpoints.get(p)?.snapshotSeq ?? 0));
+    let replayed = 0;
+    const inMine = (subject: string) => mine.has(partitionOfSubject(subject, this.partitions) ?? -1);
+    for await (const { seq, subject, event } of replayHealth(this.nc, from, lastSeq, inMine)) {
+      const partition = partitionOfSubject(subject, this.partitions)!;
+      const checkpoint = checkpoints.get(partition);
+      if (seq <= (checkpoint?.snapshotSeq ?? 0)) continue;
+      await this.apply(event, { partition, seq }, seq > (checkpoint?.commandSeq ?? 0));
+      replayed++;
+    }
+    for (const p of mine) this.replayedThrough.set(p, lastSeq);
+    detectorMetrics.trackedInstances.set(this.tracker.size);
+    this.schedule();
+    log.info(
+      { partitions: mine.size, owned: this.loaded.size, instances: tracked.length, openIncidents: open.length, replayedEvents: replayed, throughSeq: lastSeq, ms: Date.now() - started },
+      'detector took partitions over',
+    );
+  }
+
+  /** Saves the partitions' state, then forgets it: their new owner loads it from the database. */
+  private async release(partitions: number[]): Promise<void> {
+    await this.idle();
+    const gone = new Set(partitions.filter((p) => this.loaded.has(p)));
+    if (gone.size === 0) return;
+    await Promise.allSettled([...this.queues.values()]);
+    await this.flushSnapshots();
+    const belongs = (tenantId: string, service: string) => gone.has(partitionOf(tenantId, service, this.partitions));
+    const instances = this.tracker.forget((ref) => belongs(ref.tenantId, ref.service));
+    for (const [key, s] of this.ruleStates) if (belongs(s.tenantId, s.service)) this.ruleStates.delete(key);
+    for (const [fingerprint, row] of this.rows) if (belongs(row.tenantId, row.service)) this.rows.delete(fingerprint);
+    this.lifecycle.forgetServices(belongs);
+    for (const p of gone) {
+      this.loaded.delete(p);
+      this.replayedThrough.delete(p);
+    }
+    detectorMetrics.trackedInstances.set(this.tracker.size);
+    log.info({ partitions: gone.size, owned: this.loaded.size, instances }, 'detector handed partitions over');
+  }
+
+  /** Resolves when no live event is being applied: state can then be saved or swapped consistently. */
+  private async idle(): Promise<void> {
+    while (this.handling > 0) await new Promise<void>((wake) => this.idleWaiters.push(wake));
   }
 
   private setRuleState(ref: InstanceRef, state: unknown): void {
@@ -168,15 +362,20 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   }
 
   /** Runs commands, each fingerprint's in order; resolves once all committed. */
-  private async execute(commands: IncidentCommand[]): Promise<void> {
+  private async execute(commands: IncidentCommand[], cause?: EventCause): Promise<void> {
     if (commands.length === 0) return;
-    await Promise.all(commands.map((c) => this.serialize(c.fingerprint, () => this.runWithRetry(c))));
+    // Each change records, in its own transaction, the health event that caused it: a later
+    // owner of the partition reading that event again must not repeat the change.
+    const also: AlsoInTransaction | undefined = cause
+      ? (m) => partitionCheckpointsRepository.saveCommandSeq(m, this.partitions, cause.partition, cause.seq)
+      : undefined;
+    await Promise.all(commands.map((c) => this.serialize(c.fingerprint, () => this.runWithRetry(c, also))));
   }
 
-  private async runWithRetry(command: IncidentCommand): Promise<void> {
+  private async runWithRetry(command: IncidentCommand, also: AlsoInTransaction | undefined): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.run(command);
+        return await this.run(command, also);
       } catch (error) {
         // The lifecycle has moved on in memory: the database must follow, so retry rather than drop.
         if (this.stopped) throw error;
@@ -186,10 +385,10 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     }
   }
 
-  private async run(command: IncidentCommand): Promise<void> {
+  private async run(command: IncidentCommand, also: AlsoInTransaction | undefined): Promise<void> {
     switch (command.type) {
       case 'open': {
-        const result = await this.incidents.open(command);
+        const result = await this.incidents.open(command, also);
         this.rows.set(command.fingerprint, result.row);
         if (result.opened) {
           detectorMetrics.incidentsOpened.inc({ kind: result.row.kind });
@@ -201,14 +400,14 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       case 'update': {
         const row = this.rows.get(command.fingerprint);
         if (!row) return;
-        await this.incidents.update(row, command);
+        await this.incidents.update(row, command, also);
         this.rows.set(command.fingerprint, { ...row, severity: command.severity, flapping: command.flags.flapping, suspectedCause: command.flags.suspectedCause, members: command.flags.members });
         return;
       }
       case 'resolve': {
         const row = this.rows.get(command.fingerprint);
         if (!row) return;
-        if (await this.incidents.resolve(row, command.reason)) detectorMetrics.incidentsResolved.inc();
+        if (await this.incidents.resolve(row, command.reason, also)) detectorMetrics.incidentsResolved.inc();
         this.rows.delete(command.fingerprint);
         return;
       }
@@ -254,39 +453,58 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     return next;
   }
 
-  private async saveRuleStates(keys: Iterable<string>): Promise<void> {
-    const states: RuleStateSnapshot[] = [];
-    for (const key of keys) {
-      const s = this.ruleStates.get(key);
-      if (s) states.push(s);
-      this.dirtyRules.delete(key);
+  /** Saves one instance's rule state now, outside the periodic snapshot (see onMetrics). */
+  private async saveRuleState(key: string): Promise<void> {
+    const saved = this.ruleStates.get(key);
+    if (!saved) return;
+    this.dirtyRules.delete(key);
+    try {
+      await instanceSnapshotsRepository.upsertRuleStates(this.db.manager, [saved]);
+    } catch (error) {
+      this.dirtyRules.add(key);
+      throw error;
     }
-    for (let from = 0; from < states.length; from += SNAPSHOT_BATCH) {
-      const batch = states.slice(from, from + SNAPSHOT_BATCH);
-      try {
-        await instanceSnapshotsRepository.upsertRuleStates(this.db.manager, batch);
-      } catch (error) {
-        for (const s of states.slice(from)) this.dirtyRules.add(instanceKey(s));
-        throw error;
-      }
-      // A cleared state is gone once saved, unless a newer one arrived meanwhile.
-      for (const s of batch) if (s.state === undefined && this.ruleStates.get(instanceKey(s)) === s) this.ruleStates.delete(instanceKey(s));
-    }
+    // A cleared state is gone once saved, unless a newer one arrived meanwhile.
+    if (saved.state === undefined && this.ruleStates.get(key) === saved) this.ruleStates.delete(key);
   }
 
+  /**
+   * Saves what changed since the last save, and with it, per loaded partition, the stream
+   * sequence the saved state holds: taken while no live event is being applied, so the state
+   * is exactly that of every event up to it.
+   */
   private async flushSnapshots(): Promise<void> {
+    await this.idle();
+    // Mid-takeover the state is partly read: the takeover's end leaves it whole for the next save.
+    if (this.takingOver) return;
     const dirty = this.tracker.takeDirty();
+    const rules: RuleStateSnapshot[] = [];
+    for (const key of this.dirtyRules) {
+      const s = this.ruleStates.get(key);
+      if (s) rules.push(s);
+    }
+    this.dirtyRules.clear();
+    const bySeq = new Map<number, number[]>();
+    for (const p of this.loaded) {
+      // A live event after the takeover's reading moves it on; before that, the reading is the mark.
+      const seq = Math.max(this.lastHandledSeq, this.replayedThrough.get(p) ?? 0);
+      bySeq.set(seq, [...(bySeq.get(seq) ?? []), p]);
+    }
     try {
-      await instanceSnapshotsRepository.upsertMany(this.db.manager, dirty);
+      await this.db.transaction(async (m) => {
+        await instanceSnapshotsRepository.upsertMany(m, dirty);
+        for (let from = 0; from < rules.length; from += SNAPSHOT_BATCH) {
+          await instanceSnapshotsRepository.upsertRuleStates(m, rules.slice(from, from + SNAPSHOT_BATCH));
+        }
+        for (const [seq, partitions] of bySeq) await partitionCheckpointsRepository.saveSnapshotSeq(m, this.partitions, partitions, seq);
+      });
     } catch (error) {
-      log.error({ err: error, instances: dirty.length }, 'snapshot failed; will retry with the next one');
+      log.error({ err: error, instances: dirty.length, ruleStates: rules.length }, 'snapshot failed; will retry with the next one');
       this.tracker.markDirty(dirty);
+      for (const s of rules) this.dirtyRules.add(instanceKey(s));
+      return;
     }
-    if (this.dirtyRules.size === 0) return;
-    try {
-      await this.saveRuleStates([...this.dirtyRules]);
-    } catch (error) {
-      log.error({ err: error }, 'rule state snapshot failed; will retry with the next one');
-    }
+    // A cleared state is gone once saved, unless a newer one arrived meanwhile.
+    for (const s of rules) if (s.state === undefined && this.ruleStates.get(instanceKey(s)) === s) this.ruleStates.delete(instanceKey(s));
   }
 }

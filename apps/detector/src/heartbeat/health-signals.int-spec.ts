@@ -3,14 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Client } from 'pg';
 import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType, type MetricSample } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher, JetStreamTransport, NATS_CONNECTION, provisionStreams } from '@autoheal/messaging';
+import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
-import { DetectorModule } from '../detector.module.js';
-import { HEALTH_CONSUMER } from './health-events.handler.js';
+import { startDetectorApp } from '../detector.app.js';
 
 // A long heartbeat interval: in these tests nothing may open by a deadline by accident.
 const INTERVAL_MS = 10_000;
@@ -38,10 +36,7 @@ describe('detector health signals (real NATS and Postgres)', () => {
       DETECTOR_SNAPSHOT_INTERVAL_MS: '100',
       DETECTOR_RULES_FILE: join(dir, 'rules.json'),
     });
-    app = await NestFactory.create(DetectorModule.register(config), { logger: false });
-    app.connectMicroservice({ strategy: new JetStreamTransport({ connection: app.get(NATS_CONNECTION), consumers: [HEALTH_CONSUMER] }) });
-    await app.init();
-    await app.startAllMicroservices();
+    app = await startDetectorApp(config);
   }
 
   async function stopDetector(): Promise<void> {

@@ -116,4 +116,23 @@ describe('HeartbeatTracker', () => {
     expect(tracker.expire(4_999).map((m) => m.target.instance)).toEqual([]);
     expect(tracker.expire(5_000).map((m) => [m.target.instance, m.deadlineAt])).toEqual([['api-1', 5_000]]);
   });
+
+  it('forgets the instances of a partition handed over: no deadline, nothing left to save', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api2, 1000, 0);
+    expect(tracker.forget((ref) => ref.instance === 'api-1')).toBe(1);
+    expect(tracker.size).toBe(1);
+    expect(tracker.get(api1)).toBeUndefined();
+    expect(tracker.takeDirty().map((t) => t.instance)).toEqual(['api-2']);
+    expect(tracker.expire(10_000).map((m) => m.target.instance)).toEqual(['api-2']);
+  });
+
+  it('gives instances taken over a full window from the takeover, however old their last heartbeat', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.restore([{ ...api2, intervalMs: 1000, lastSeenAt: 0, state: 'alive' }], 10_000);
+    expect(tracker.expire(12_999).map((m) => m.target.instance)).toEqual(['api-1']);
+    expect(tracker.expire(13_000).map((m) => m.target.instance)).toEqual(['api-2']);
+  });
 });

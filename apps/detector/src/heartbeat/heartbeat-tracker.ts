@@ -126,17 +126,31 @@ export class HeartbeatTracker {
   }
 
   /**
-   * Restores state saved before a restart. Heartbeats acknowledged after the last snapshot
-   * are gone, so an alive instance gets at least one full window from `now` before it can
-   * be declared missing: a restart must not open incidents on its own.
+   * Restores saved state of instances this tracker takes on (at boot, or when a partition moves
+   * here). Heartbeats the saved state does not hold may be gone, so every instance gets at
+   * least one full window from `now` before it can be declared missing: a takeover must not
+   * open incidents on its own.
    */
   restore(saved: TrackedInstance[], now: number): void {
-    this.watchingSince = now;
+    this.watchingSince = Math.max(this.watchingSince, now);
     for (const s of saved) {
       const key = instanceKey(s);
       this.instances.set(key, { ...s });
       if (s.state === 'alive') this.deadlines.set(key, this.deadlineAfter(s.lastSeenAt, s.intervalMs));
     }
+  }
+
+  /** Drops every instance `belongs` picks (its partition moved to another detector): no deadline, nothing to save. */
+  forget(belongs: (ref: InstanceRef) => boolean): number {
+    let dropped = 0;
+    for (const [key, tracked] of this.instances) {
+      if (!belongs(tracked)) continue;
+      this.instances.delete(key);
+      this.deadlines.delete(key);
+      this.dirty.delete(key);
+      dropped++;
+    }
+    return dropped;
   }
 
   private deadlineAfter(lastSeenAt: number, intervalMs: number): number {

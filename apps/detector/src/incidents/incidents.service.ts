@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { newEvent, newEventId } from '@autoheal/contracts';
-import { contextFromCarrier } from '@autoheal/messaging';
+import { contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
 import { incidentsRepository, type NewIncidentRow, type OpenIncidentRow } from './incidents.repository.js';
@@ -13,6 +13,9 @@ const tracer = trace.getTracer('autoheal-detector');
 
 type OpenCommand = Extract<IncidentCommand, { type: 'open' }>;
 type UpdateCommand = Extract<IncidentCommand, { type: 'update' }>;
+
+/** More work for the incident's own transaction (e.g. recording which health event caused it): it commits with the incident or not at all. */
+export type AlsoInTransaction = (m: EntityManager) => Promise<void>;
 
 /** The optional flags as the contract carries them: absent means false / none. */
 function flagsData(flags: IncidentFlags): { scope: 'instance' | 'service'; flapping?: true; suspectedCause?: 'detector_or_network'; members?: string[] } {
@@ -41,10 +44,12 @@ export class IncidentsService {
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    // Its transactions publish their events right after commit instead of through the relay.
+    private readonly outbox: OutboxPublisher,
   ) {}
 
   /** Opens it, or returns the incident already open for the fingerprint. */
-  async open(command: OpenCommand): Promise<OpenResult> {
+  async open(command: OpenCommand, also?: AlsoInTransaction): Promise<OpenResult> {
     // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
     const span = tracer.startSpan(
       'incident.detect',
@@ -52,16 +57,16 @@ export class IncidentsService {
       ROOT_CONTEXT,
     );
     try {
-      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command));
+      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command, also));
     } finally {
       span.end();
     }
   }
 
-  private async openInTrace(command: OpenCommand): Promise<OpenResult> {
+  private async openInTrace(command: OpenCommand, also: AlsoInTransaction | undefined): Promise<OpenResult> {
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
-    return this.db.transaction(async (m) => {
+    return this.outbox.transaction(async (m) => {
       const now = this.clock.now();
       const row: NewIncidentRow = {
         ...command.target,
@@ -78,6 +83,7 @@ export class IncidentsService {
         evidence: command.evidence,
       };
       const detectionLatencyMs = Math.max(0, now.getTime() - command.signalAt);
+      await also?.(m);
       if (!(await incidentsRepository.insertOpen(m, row))) {
         const existing = await incidentsRepository.findOpenByFingerprint(m, command.fingerprint);
         if (!existing) throw new Error(`incident ${command.fingerprint} neither inserted nor open`);
@@ -107,9 +113,9 @@ export class IncidentsService {
   }
 
   /** Publishes new severity, evidence or flags of a still-open incident, in its trace; false when it was no longer open. */
-  async update(incident: OpenIncidentRow, command: UpdateCommand): Promise<boolean> {
+  async update(incident: OpenIncidentRow, command: UpdateCommand, also?: AlsoInTransaction): Promise<boolean> {
     return this.inIncidentTrace(incident, 'incident.update', () =>
-      this.db.transaction(async (m) => {
+      this.outbox.transaction(async (m) => {
         const now = this.clock.now();
         const changed = await incidentsRepository.update(m, incident.incidentId, {
           severity: command.severity,
@@ -120,6 +126,7 @@ export class IncidentsService {
           updatedAt: now,
         });
         if (!changed) return false;
+        await also?.(m);
         const event = newEvent('incident.updated', {
           tenantId: incident.tenantId,
           producer: DETECTOR_PRODUCER,
@@ -142,11 +149,12 @@ export class IncidentsService {
   }
 
   /** Resolves it if still open, inside the incident's own trace. */
-  async resolve(incident: OpenIncidentRow, reason: string): Promise<boolean> {
+  async resolve(incident: OpenIncidentRow, reason: string, also?: AlsoInTransaction): Promise<boolean> {
     return this.inIncidentTrace(incident, 'incident.resolve', () =>
-      this.db.transaction(async (m) => {
+      this.outbox.transaction(async (m) => {
         const now = this.clock.now();
         if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason))) return false;
+        await also?.(m);
         const event = newEvent('incident.resolved', {
           tenantId: incident.tenantId,
           producer: DETECTOR_PRODUCER,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { fnv1a32, partitionOf } from './partition-hash.js';
+import { fnv1a32, partitionOf, partitionOfSubject } from './partition-hash.js';
 
 describe('fnv1a32', () => {
   it.each([
@@ -49,5 +49,16 @@ describe('partitionOf', () => {
 
   it.each([0, -1, 1.5, 1025, Number.NaN])('refuses %p partitions', (n) => {
     expect(() => partitionOf('acme', 'api', n)).toThrow(RangeError);
+  });
+});
+
+describe('partitionOfSubject', () => {
+  it('takes tenant and service from a health subject', () => {
+    expect(partitionOfSubject('health.acme.api.api-1', 64)).toBe(37);
+    expect(partitionOfSubject('health.acme.api.api-2', 64)).toBe(partitionOf('acme', 'api', 64));
+  });
+
+  it.each(['health', 'health.acme', 'health.acme.api'])('has no partition for %j', (subject) => {
+    expect(partitionOfSubject(subject, 64)).toBeUndefined();
   });
 });

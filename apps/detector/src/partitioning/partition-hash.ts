@@ -37,6 +37,15 @@ export function partitionOf(tenantId: string, service: string, partitions: numbe
   return fnv1a32(tenantId + service) % partitions;
 }
 
+/** The partition of a health subject `health.<tenant>.<service>.<instance>`; undefined for any other subject. */
+export function partitionOfSubject(subject: string, partitions: number = DEFAULT_PARTITIONS): number | undefined {
+  const first = subject.indexOf('.');
+  const second = subject.indexOf('.', first + 1);
+  const third = subject.indexOf('.', second + 1);
+  if (first < 0 || second < 0 || third < 0) return undefined;
+  return partitionOf(subject.slice(first + 1, second), subject.slice(second + 1, third), partitions);
+}
+
 export function assertPartitionCount(partitions: number): void {
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) throw new RangeError(`partitions must be an integer in 1..1024, got ${partitions}`);
 }

@@ -195,6 +195,36 @@ describe('IncidentLifecycle', () => {
     expect(shape(lifecycle.apply(signal({ firing: false }), 20))).toEqual(['resolve:api-1:error_rate']);
   });
 
+  describe('forgetting the services of a partition handed over', () => {
+    it('drops their open incidents, service groups and counts without a command, and keeps the rest', () => {
+      const lifecycle = new IncidentLifecycle(config);
+      for (const i of ['api-1', 'api-2', 'api-3', 'api-4']) lifecycle.noteInstance('acme', 'api', i);
+      lifecycle.noteInstance('acme', 'web', 'web-1');
+      for (const i of ['api-1', 'api-2', 'api-3']) lifecycle.apply(signal({ firing: true, instance: i }), 1);
+      lifecycle.apply(signal({ firing: true, service: 'web', instance: 'web-1' }), 1);
+      expect(lifecycle.openCount).toBe(5); // three instances, their service group, web-1
+
+      lifecycle.forgetServices((tenantId, service) => tenantId === 'acme' && service === 'api');
+
+      expect(lifecycle.openCount).toBe(1);
+      expect(lifecycle.hasOpenFor('acme', 'api', 'api-1')).toBe(false);
+      expect(lifecycle.isOpen(serviceFingerprintOf('acme', 'api'))).toBe(false);
+      expect(lifecycle.hasOpenFor('acme', 'web', 'web-1')).toBe(true);
+      // The service kept is untouched: it still resolves as before.
+      expect(shape(lifecycle.apply(signal({ firing: false, service: 'web', instance: 'web-1' }), 2))).toEqual(['resolve:web-1:error_rate']);
+    });
+
+    it('takes the services back from the database as a fresh start', () => {
+      const lifecycle = new IncidentLifecycle(config);
+      lifecycle.apply(signal({ firing: true }), 1);
+      lifecycle.forgetServices(() => true);
+      const target = { tenantId: 'acme', service: 'api', instance: 'api-1', kind: 'error_rate' as const, ruleKey: 'error_rate.fast' };
+      lifecycle.restore([{ ...target, fingerprint: fingerprintOf(target), severity: 'major', signalAt: 1, flapping: false }]);
+      expect(lifecycle.apply(signal({ firing: true }), 10).filter((c) => c.type === 'open')).toHaveLength(0);
+      expect(shape(lifecycle.apply(signal({ firing: false }), 20))).toEqual(['resolve:api-1:error_rate']);
+    });
+  });
+
   it('property: per fingerprint, never two open, every resolve after an open, updates only while open', () => {
     const instances = ['a', 'b', 'c', 'd'];
     const kinds: IncidentKind[] = ['error_rate', 'crashed'];

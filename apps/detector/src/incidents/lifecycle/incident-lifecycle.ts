@@ -88,7 +88,7 @@ export class IncidentLifecycle {
     return this.open.get(fingerprint)?.signalAt;
   }
 
-  /** Incidents the database holds open at boot; call before anything else. */
+  /** Incidents the database holds open, for services this lifecycle takes on (at boot, or when a partition moves here). */
   restore(incidents: readonly RestoredIncident[]): void {
     for (const r of incidents) {
       const target: FingerprintParts = { tenantId: r.tenantId, service: r.service, instance: r.instance, kind: r.kind, ruleKey: r.ruleKey };
@@ -136,6 +136,40 @@ export class IncidentLifecycle {
     }
     this.regroupService(tenantId, service, now, now, commands);
     return commands;
+  }
+
+  /**
+   * Lets go of every service `belongs` picks (its partition moved to another detector): open
+   * incidents, flapping history and instance counts, with no commands — the incidents stay
+   * open in the database for the detector that takes the services over.
+   */
+  forgetServices(belongs: (tenantId: string, service: string) => boolean): void {
+    for (const [fingerprint, incident] of this.open) {
+      if (!belongs(incident.target.tenantId, incident.target.service)) continue;
+      this.open.delete(fingerprint);
+      this.holds.delete(fingerprint);
+    }
+    for (const fingerprint of this.opens.keys()) {
+      // A fingerprint starts with `<tenant>.<service>.`; subject tokens never hold a dot.
+      const [tenantId, service] = fingerprint.split('.', 2);
+      if (!belongs(tenantId, service)) continue;
+      this.opens.delete(fingerprint);
+      this.historyExpiry.delete(fingerprint);
+    }
+    for (const key of [...this.failing.keys()]) {
+      const [tenantId, service] = key.split('.', 2);
+      if (belongs(tenantId, service)) this.failing.delete(key);
+    }
+    for (const [key, instances] of this.known) {
+      const [tenantId, service] = key.split('.', 2);
+      if (!belongs(tenantId, service)) continue;
+      this.knownTotal -= instances.size;
+      this.known.delete(key);
+    }
+    for (const instanceKey of this.recentStarts.keys()) {
+      const [tenantId, service] = instanceKey.split('.', 2);
+      if (belongs(tenantId, service)) this.recentStarts.delete(instanceKey);
+    }
   }
 
   apply(signal: LifecycleSignal, now: number): IncidentCommand[] {

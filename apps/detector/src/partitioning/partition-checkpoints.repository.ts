@@ -1,0 +1,45 @@
+import type { EntityManager } from 'typeorm';
+
+/** Where a partition stands in the health stream (see the partition_checkpoints migration). */
+export interface PartitionCheckpoint {
+  partition: number;
+  /** Saved instance state holds every health event of the partition up to this stream sequence. */
+  snapshotSeq: number;
+  /** Incident changes caused by health events up to this sequence are committed. */
+  commandSeq: number;
+}
+
+export const partitionCheckpointsRepository = {
+  async load(m: EntityManager, partitions: number, of: readonly number[]): Promise<Map<number, PartitionCheckpoint>> {
+    const out = new Map<number, PartitionCheckpoint>();
+    if (of.length === 0) return out;
+    const rows: { partition: number; snapshot_seq: string; command_seq: string }[] = await m.query(
+      `SELECT partition, snapshot_seq, command_seq FROM detector.partition_checkpoints WHERE partitions = $1 AND partition = ANY($2::int[])`,
+      [partitions, of],
+    );
+    for (const r of rows) out.set(r.partition, { partition: r.partition, snapshotSeq: Number(r.snapshot_seq), commandSeq: Number(r.command_seq) });
+    return out;
+  },
+
+  /** Never moves a checkpoint back: a late writer (a detector that just lost the partition) cannot undo a newer one. */
+  async saveSnapshotSeq(m: EntityManager, partitions: number, of: readonly number[], seq: number): Promise<void> {
+    if (of.length === 0) return;
+    await m.query(
+      `INSERT INTO detector.partition_checkpoints (partitions, partition, snapshot_seq, updated_at)
+       SELECT $1, p, $3, now() FROM unnest($2::int[]) AS u(p)
+       ON CONFLICT (partitions, partition) DO UPDATE
+         SET snapshot_seq = GREATEST(detector.partition_checkpoints.snapshot_seq, EXCLUDED.snapshot_seq), updated_at = now()`,
+      [partitions, of, seq],
+    );
+  },
+
+  /** In the transaction of an incident change caused by the health event at `seq`. */
+  async saveCommandSeq(m: EntityManager, partitions: number, partition: number, seq: number): Promise<void> {
+    await m.query(
+      `INSERT INTO detector.partition_checkpoints (partitions, partition, command_seq, updated_at) VALUES ($1, $2, $3, now())
+       ON CONFLICT (partitions, partition) DO UPDATE
+         SET command_seq = GREATEST(detector.partition_checkpoints.command_seq, EXCLUDED.command_seq), updated_at = now()`,
+      [partitions, partition, seq],
+    );
+  },
+};
