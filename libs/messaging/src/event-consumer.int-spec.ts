@@ -2,10 +2,10 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { context, trace } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { deadLetterRecord, newEvent, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { closeNats, connectNats, EventPublisher, PermanentError, provisionStreams, startConsumer, TransientError, type RunningConsumer } from './index.js';
+import { closeNats, connectNats, EventPublisher, MAX_ACKS_PER_WRITE, PermanentError, provisionStreams, startConsumer, TransientError, type RunningConsumer } from './index.js';
 
 const spans = new InMemorySpanExporter();
 const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor(spans)], instrumentations: [] });
@@ -146,7 +146,86 @@ describe('JetStream consumer (real nats-server)', () => {
     root.end();
     await expectEventually(() => expect(seen).toEqual([root.spanContext().traceId]));
     const names = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId).map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['incident root', 'health.acme.api.i-trace publish']));
+    expect(names).toEqual(expect.arrayContaining(['incident root', 'health.acme.api.i-trace publish', 'health.acme.api.i-trace process']));
+  });
+
+  it('handles a message without trace context outside any span, and records a span only when it fails', async () => {
+    const activeSpans: (string | undefined)[] = [];
+    consumer = await startConsumer(nc, { stream: 'health', durable: 'untraced-test', filterSubject: 'health.acme.api.i-untraced' }, async () => {
+      activeSpans.push(trace.getSpan(context.active())?.spanContext().traceId);
+    });
+    const js = jetstream(nc);
+    const enc = new TextEncoder();
+    // As our SDK's health reporter publishes: a message id, no trace headers.
+    const good = heartbeat('i-untraced');
+    await js.publish('health.acme.api.i-untraced', enc.encode(JSON.stringify(good)), { msgID: good.id });
+    await js.publish('health.acme.api.i-untraced', enc.encode('{not json'));
+    await expectEventually(async () => {
+      expect(activeSpans).toEqual([undefined]);
+      expect((await deadLetters(nc)).filter((r) => r.consumer === 'untraced-test')).toHaveLength(1);
+    });
+    const consumerSpans = spans.getFinishedSpans().filter((s) => s.name === 'health.acme.api.i-untraced process');
+    expect(consumerSpans).toHaveLength(1);
+    expect(consumerSpans[0].status.code).toBe(SpanStatusCode.ERROR);
+    expect(consumerSpans[0].attributes['autoheal.outcome']).toBe('dead_letter');
+  });
+
+  it('acks a message whose subject it does not accept without reading it, and only handles the rest', async () => {
+    const received: string[] = [];
+    consumer = await startConsumer(
+      nc,
+      { stream: 'health', durable: 'accept-test', filterSubject: 'health.acme.part.>', accept: (subject) => !subject.endsWith('.theirs') },
+      async (e) => {
+        if (e.type === 'health.heartbeat') received.push(e.data.instance);
+      },
+    );
+    const js = jetstream(nc);
+    const enc = new TextEncoder();
+    const mk = (instance: string) => newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'part', instance, intervalMs: 1000, sequence: 1 } });
+    // Not even JSON: an accepted subject would dead-letter it; a refused one is acked unread.
+    await js.publish('health.acme.part.theirs', enc.encode('{not json'));
+    await new EventPublisher(nc).publish(mk('theirs'));
+    await new EventPublisher(nc).publish(mk('ours'));
+    await expectEventually(async () => {
+      expect(received).toEqual(['ours']);
+      const info = await (await jetstreamManager(nc)).consumers.info(STREAMS.health.name, 'accept-test');
+      expect(info.num_pending + info.num_ack_pending).toBe(0);
+      expect(info.ack_floor.consumer_seq).toBe(3);
+    });
+    expect((await deadLetters(nc)).filter((r) => r.consumer === 'accept-test')).toEqual([]);
+    expect(spans.getFinishedSpans().filter((s) => s.name === 'health.acme.part.theirs process')).toEqual([]);
+  });
+
+  it('acks a long run of messages once each, and none before its handler completed', async () => {
+    const count = MAX_ACKS_PER_WRITE * 2 + 10;
+    const seen = new Set<number>();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    consumer = await startConsumer(nc, { stream: 'health', durable: 'batch-test', filterSubject: 'health.acme.batch.>' }, async (e) => {
+      if (e.type !== 'health.heartbeat') return;
+      if (e.data.sequence === count) await held; // the last one waits until released
+      seen.add(e.data.sequence);
+    });
+    const js = jetstream(nc);
+    const enc = new TextEncoder();
+    const events = Array.from({ length: count }, (_, i) => newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'batch', instance: 'b', intervalMs: 1000, sequence: i + 1 } }));
+    await Promise.all(events.map((e) => js.publish('health.acme.batch.b', enc.encode(JSON.stringify(e)), { msgID: e.id })));
+    const jsm = await jetstreamManager(nc);
+    // Everything but the held message is acked; the held one is not, while its handler runs.
+    await expectEventually(async () => {
+      const info = await jsm.consumers.info(STREAMS.health.name, 'batch-test');
+      expect(info.num_ack_pending).toBe(1);
+      expect(info.ack_floor.consumer_seq).toBe(count - 1);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await jsm.consumers.info(STREAMS.health.name, 'batch-test')).num_ack_pending).toBe(1);
+    release();
+    await expectEventually(async () => {
+      const info = await jsm.consumers.info(STREAMS.health.name, 'batch-test');
+      expect(info.num_ack_pending).toBe(0);
+      expect(info.num_redelivered).toBe(0);
+    });
+    expect(seen.size).toBe(count);
   });
 
   it('keeps the headers of a message it dead-letters', async () => {

@@ -1,12 +1,12 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { parseEnvelope, STREAMS, subjectMismatch, type Envelope } from '@autoheal/contracts';
 import { deadLetter } from './dead-letter.js';
 import { dispositionOf, retryDelayMs } from './handler-errors.js';
 import { JetStreamContext } from './jetstream-context.js';
 import { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, provisionConsumer, type ConsumerSpec } from './stream-provisioning.js';
-import { extractTraceContext } from './trace-headers.js';
+import { incomingTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
 const decoder = new TextDecoder();
@@ -21,6 +21,17 @@ export interface ConsumerLogger {
 export interface RunConsumerSpec extends ConsumerSpec {
   /** Messages handled at once. 1 (the default) keeps the stream's order. */
   concurrency?: number;
+  /**
+   * Which subjects this process handles. A message whose subject it refuses is acknowledged at
+   * once, unread: no decoding, validation, span or handler (a detector skipping the health
+   * events of partitions another member owns). Called once per message, so keep it cheap.
+   */
+  accept?: (subject: string) => boolean;
+  /**
+   * The `@EventPattern` the Nest transport binds this consumer to; defaults to `durable`. Lets the
+   * durable name vary per process (`detector-health-<member>`) while the handler keeps one pattern.
+   */
+  pattern?: string;
 }
 
 export interface RunningConsumer {
@@ -62,10 +73,68 @@ export function outcomeOfFailure(error: unknown, deliveryCount: number, maxDeliv
 }
 
 /**
+ * Acks of handled messages, handed to the connection together at the end of the event-loop
+ * turn in which their handlers finished. nats.js writes its outbound buffer to the socket once
+ * per microtask checkpoint, and a consumer awaits each handler, so one `msg.ack()` at a time
+ * cost one socket write per message — the largest single cost of a cheap handler. An ack is
+ * still sent only after its handler completed, per message, at most one turn later (well
+ * inside any ack wait); a process that dies in between has the message redelivered, as it
+ * would if it died just before acking. Naks and terms are not batched: they are rare.
+ */
+export interface AckBatch {
+  add(msg: JsMsg): void;
+  /** Sends what is pending now (at most MAX_ACKS_PER_WRITE wait; and when the consumer stops). */
+  flush(): void;
+}
+
+/** Bounds the acks held back, so a long run of synchronous handlers still acks as it goes. */
+export const MAX_ACKS_PER_WRITE = 256;
+
+export function ackBatch(logger: ConsumerLogger | undefined): AckBatch {
+  let pending: JsMsg[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
+    const batch = pending;
+    pending = [];
+    for (const msg of batch) {
+      try {
+        msg.ack();
+      } catch (error) {
+        // The connection is closing: the server redelivers after the ack wait.
+        logger?.error({ subject: msg.subject, err: error }, 'ack failed; message will be redelivered');
+      }
+    }
+  };
+  return {
+    add(msg) {
+      pending.push(msg);
+      if (pending.length >= MAX_ACKS_PER_WRITE) flush();
+      else if (scheduled === undefined) scheduled = setImmediate(flush);
+    },
+    flush,
+  };
+}
+
+/** What every message of one consumer shares, built once when it starts. */
+interface ConsumerRun {
+  js: JetStreamClient;
+  durable: string;
+  maxDeliver: number;
+  accept: ((subject: string) => boolean) | undefined;
+  /** Messages whose handler runs now; the keep-alive timer marks them in progress. */
+  working: Set<JsMsg>;
+  acks: AckBatch;
+  handler: EventHandler;
+  logger: ConsumerLogger | undefined;
+}
+
+/**
  * Runs one durable pull consumer: validates each message (invalid → dead letter), runs the
- * handler inside a consumer span that continues the producer's trace, then acks, naks with
- * backoff, or dead-letters. A message is never dropped: if even the dead-letter publish
- * fails, it is nak'ed and comes back.
+ * handler — inside a consumer span that continues the producer's trace when the message
+ * carries one — then acks, naks with backoff, or dead-letters. A message is never dropped: if
+ * even the dead-letter publish fails, it is nak'ed and comes back.
  */
 export async function startConsumer(
   nc: NatsConnection,
@@ -79,24 +148,40 @@ export async function startConsumer(
   const consumer = await js.consumers.get(STREAMS[spec.stream].name, spec.durable);
   const concurrency = Math.max(1, spec.concurrency ?? 1);
   const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 2) });
-  const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const keepAliveMs = Math.max(100, Math.floor((spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
-  const inFlight = new Set<Promise<void>>();
+  const run: ConsumerRun = {
+    js,
+    durable: spec.durable,
+    maxDeliver: spec.maxDeliver ?? DEFAULT_MAX_DELIVER,
+    accept: spec.accept,
+    working: new Set<JsMsg>(),
+    acks: ackBatch(options.logger),
+    handler,
+    logger: options.logger,
+  };
   // While handlers work (an agent restarting a process can take seconds), tell the server so;
   // the ack wait can then stay short and a crashed consumer's messages come back fast. One
   // timer for the consumer, not one per message: most messages are done long before it fires.
-  const working = new Set<JsMsg>();
   const keepAlive = setInterval(() => {
-    for (const msg of working) msg.working();
+    for (const msg of run.working) msg.working();
   }, keepAliveMs);
 
   const loop = (async () => {
-    for await (const msg of messages) {
-      const work = handleMessage(js, msg, spec.durable, maxDeliver, working, handler, options.logger).finally(() => inFlight.delete(work));
-      inFlight.add(work);
-      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    try {
+      if (concurrency === 1) {
+        for await (const msg of messages) await handleMessage(run, msg);
+        return;
+      }
+      const inFlight = new Set<Promise<void>>();
+      for await (const msg of messages) {
+        const work = handleMessage(run, msg).finally(() => inFlight.delete(work));
+        inFlight.add(work);
+        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+    } finally {
+      run.acks.flush();
     }
-    await Promise.all(inFlight);
   })();
 
   return {
@@ -109,57 +194,76 @@ export async function startConsumer(
   };
 }
 
-async function handleMessage(
-  js: JetStreamClient,
-  msg: JsMsg,
-  durable: string,
-  maxDeliver: number,
-  working: Set<JsMsg>,
-  handler: EventHandler,
-  logger: ConsumerLogger | undefined,
-): Promise<void> {
-  const parent = extractTraceContext(msg.headers);
-  const span = tracer.startSpan(
-    `${msg.subject} process`,
+async function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> {
+  const subject = msg.subject;
+  if (run.accept !== undefined && !run.accept(subject)) {
+    run.acks.add(msg);
+    return;
+  }
+  // A message that carries no trace context (an SDK heartbeat) gets no span while it is
+  // handled: for the detector that was one lone root span per heartbeat, exported for nothing.
+  // Work it causes that crosses a service boundary starts its own trace (an incident does),
+  // and if it fails, a span is recorded afterwards (below) so failures stay visible.
+  const parent = incomingTraceContext(msg.headers);
+  let span: Span | undefined;
+  let active: Context | undefined;
+  let startedAt = 0;
+  if (parent === undefined) startedAt = Date.now();
+  else {
+    span = startConsumerSpan(subject, run.durable, msg, parent);
+    active = trace.setSpan(parent, span);
+  }
+  let outcome: MessageOutcome;
+  const decoded = decodeEvent(subject, msg.data);
+  if (!decoded.ok) {
+    outcome = { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail };
+  } else {
+    span?.setAttribute('messaging.message.id', decoded.event.id);
+    run.working.add(msg);
+    try {
+      const ctx = new JetStreamContext(msg, run.durable);
+      await (active === undefined ? run.handler(decoded.event, ctx) : context.with(active, () => run.handler(decoded.event, ctx)));
+      outcome = { kind: 'ack' };
+    } catch (error) {
+      outcome = outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver);
+    } finally {
+      run.working.delete(msg);
+    }
+  }
+  if (outcome.kind === 'ack') {
+    run.acks.add(msg);
+    span?.setAttribute('autoheal.outcome', outcome.kind);
+    span?.end();
+    return;
+  }
+  const failed = span ?? startConsumerSpan(subject, run.durable, msg, context.active(), startedAt);
+  const failedOutcome = outcome;
+  await context.with(active ?? trace.setSpan(context.active(), failed), () => settle(run.js, msg, failedOutcome, run.logger));
+  failed.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind === 'nak' ? outcome.reason : outcome.detail });
+  failed.setAttribute('autoheal.outcome', outcome.kind);
+  failed.end();
+}
+
+function startConsumerSpan(subject: string, durable: string, msg: JsMsg, parent: Context, startTime?: number): Span {
+  return tracer.startSpan(
+    `${subject} process`,
     {
       kind: SpanKind.CONSUMER,
+      startTime,
       attributes: {
         'messaging.system': 'nats',
-        'messaging.destination.name': msg.subject,
+        'messaging.destination.name': subject,
         'messaging.consumer.group.name': durable,
         'messaging.message.delivery_count': msg.info.deliveryCount,
       },
     },
     parent,
   );
-  const active = trace.setSpan(parent, span);
-  let outcome: MessageOutcome;
-  const decoded = decodeEvent(msg.subject, msg.data);
-  if (!decoded.ok) {
-    outcome = { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail };
-  } else {
-    span.setAttribute('messaging.message.id', decoded.event.id);
-    working.add(msg);
-    try {
-      await context.with(active, () => handler(decoded.event, new JetStreamContext(msg, durable)));
-      outcome = { kind: 'ack' };
-    } catch (error) {
-      outcome = outcomeOfFailure(error, msg.info.deliveryCount, maxDeliver);
-    } finally {
-      working.delete(msg);
-    }
-  }
-  await context.with(active, () => settle(js, msg, outcome, logger));
-  if (outcome.kind !== 'ack') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind === 'nak' ? outcome.reason : outcome.detail });
-  span.setAttribute('autoheal.outcome', outcome.kind);
-  span.end();
 }
 
-async function settle(js: JetStreamClient, msg: JsMsg, outcome: MessageOutcome, logger: ConsumerLogger | undefined): Promise<void> {
+/** What happens to a message whose handler failed or that was invalid; acks go through the AckBatch. */
+async function settle(js: JetStreamClient, msg: JsMsg, outcome: Exclude<MessageOutcome, { kind: 'ack' }>, logger: ConsumerLogger | undefined): Promise<void> {
   switch (outcome.kind) {
-    case 'ack':
-      msg.ack();
-      return;
     case 'nak':
       logger?.warn({ subject: msg.subject, deliveries: msg.info.deliveryCount, reason: outcome.reason, retryInMs: outcome.delayMs }, 'handler failed; will retry');
       msg.nak(outcome.delayMs);

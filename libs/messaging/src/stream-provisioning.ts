@@ -52,7 +52,7 @@ export async function provisionStreams(nc: NatsConnection, replicas = Number(pro
 
 export interface ConsumerSpec {
   stream: StreamKey;
-  /** Durable name; also the pattern a Nest handler is registered under. */
+  /** Durable name; also the pattern a Nest handler is registered under, unless `RunConsumerSpec.pattern` is set. */
   durable: string;
   filterSubject: string;
   /** Deliveries before a message is dead-lettered. */

@@ -18,6 +18,22 @@ export function extractTraceContext(source: MsgHdrs | undefined): Context {
   });
 }
 
+/**
+ * The trace context a producer put in the headers, or undefined when the headers carry none
+ * of the fields the configured propagators read (`traceparent`, `tracestate`, `baggage` with
+ * ours). Lets a consumer skip extraction and its span for untraced messages (our SDK's
+ * heartbeats), which are most of what a detector reads. Keys match exactly, as the getter of
+ * `extractTraceContext` does, so a message found traced here is extracted the same way.
+ */
+export function incomingTraceContext(source: MsgHdrs | undefined): Context | undefined {
+  if (!source) return undefined;
+  const fields = propagation.fields();
+  for (let i = 0; i < fields.length; i++) {
+    if (source.has(fields[i])) return extractTraceContext(source);
+  }
+  return undefined;
+}
+
 /** A trace context stored as plain strings (outbox rows) turned back into a Context. */
 export function contextFromCarrier(carrier: Record<string, string>): Context {
   return propagation.extract(context.active(), carrier);
