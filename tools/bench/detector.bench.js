@@ -47,7 +47,7 @@ const QUIET_INTERVAL_MS = 600_000;
 const HANG_INTERVAL_MS = 100;
 const CRASH_INTERVAL_MS = 10_000;
 const MISSED_INTERVALS = 3;
-const RAW_BATCH = 64; // what the detector's consumer pulls at a time (startConsumer's max_messages)
+const RAW_BATCH = 512; // what the detector's consumer pulls at a time (HEALTH_PULL_BATCH in apps/detector)
 const RAW_LARGE_BATCH = 1_000; // what a consumer tuned for throughput would pull
 const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
 
@@ -146,7 +146,7 @@ async function rawDrain(nc, jsm, firstSeq, lastSeq, batch) {
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: firstSeq,
     filter_subject: 'health.>',
-    max_ack_pending: Math.max(1000, batch * 2),
+    max_ack_pending: Math.max(1000, batch * 4), // as the detector's consumer (maxAckPending 4 × its pull size)
   });
   const consumer = await jetstream(nc).consumers.get(STREAMS.health.name, durable);
   const t0 = performance.now();

@@ -32,6 +32,12 @@ export interface RunConsumerSpec extends ConsumerSpec {
    * durable name vary per process (`detector-health-<member>`) while the handler keeps one pattern.
    */
   pattern?: string;
+  /**
+   * Messages pulled from the server at a time (default 64, at least twice the concurrency). A
+   * consumer of many cheap messages pulls more so it never waits on the server; every message
+   * pulled must still be handled within the ack wait.
+   */
+  pullBatch?: number;
 }
 
 export interface RunningConsumer {
@@ -147,7 +153,7 @@ export async function startConsumer(
   const js = jetstream(nc);
   const consumer = await js.consumers.get(STREAMS[spec.stream].name, spec.durable);
   const concurrency = Math.max(1, spec.concurrency ?? 1);
-  const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 2) });
+  const messages = await consumer.consume({ max_messages: Math.max(spec.pullBatch ?? 64, concurrency * 2) });
   const keepAliveMs = Math.max(100, Math.floor((spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
   const run: ConsumerRun = {
     js,
