@@ -98,9 +98,12 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
   function pair(opts: { fastConnection?: () => NatsConnection; fastGate?: Promise<void>; pollIntervalMs?: number; logs?: Logged[] } = {}) {
     const relayPublished: { id: string; duplicate: boolean }[] = [];
     const relayPublisher = new EventPublisher(nc);
+    const wired: { fastPath?: OutboxFastPath } = {};
     const relay = new OutboxRelay({
       dataSource,
       schema: SCHEMA,
+      // As OutboxRelayModule wires them: the relay leaves the fast path's rows in flight alone.
+      inFlightElsewhere: () => wired.fastPath?.inFlight() ?? [],
       publish: async (row: OutboxRow) => {
         const ack = await relayPublisher.publishStored(row);
         relayPublished.push({ id: row.id, duplicate: ack.duplicate });
@@ -120,6 +123,7 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
       relay,
       logger: recordingLogger(opts.logs ?? []),
     });
+    wired.fastPath = fastPath;
     return { relay, fastPath, relayPublished };
   }
 
@@ -138,6 +142,26 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
     expect(await relay.flush()).toBe(true);
     expect(relayPublished).toEqual([]);
     expect(await storedIds(all)).toEqual(all.map((e) => e.id));
+  });
+
+  it('a relay poll between commit and the fast path’s publish leaves the row to the fast path: published once', async () => {
+    let open!: () => void;
+    const fastGate = new Promise<void>((resolve) => (open = resolve));
+    const { relay, fastPath, relayPublished } = pair({ fastGate });
+    const batch = events(2);
+    await fastPath.transaction((m) => appendToOutbox(m, SCHEMA, batch));
+    expect(fastPath.inFlight()).toEqual(batch.map((e) => e.id));
+
+    // Committed and unpublished, but the fast path holds them: the relay finds nothing to do.
+    expect(await relay.flush()).toBe(true);
+    expect(relayPublished).toEqual([]);
+
+    open();
+    await fastPath.settle();
+    expect(fastPath.inFlight()).toEqual([]);
+    expect(await unpublishedIds()).toEqual([]);
+    expect(relayPublished).toEqual([]);
+    expect(await storedIds(batch)).toEqual(batch.map((e) => e.id));
   });
 
   it('returns what the work returned, once committed, and publishes nothing of a rolled-back transaction', async () => {

@@ -18,7 +18,7 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
   constructor(db: DataSource, publisher: EventPublisher, @Inject(RELAY_SCHEMA) schema: string) {
     // publishStored sends Nats-Msg-Id = event id: whichever of the two publishes a row second, JetStream stores it once.
     const publish = async (row: OutboxRow) => void (await publisher.publishStored(row));
-    this.relay = new OutboxRelay({ dataSource: db, schema, publish });
+    this.relay = new OutboxRelay({ dataSource: db, schema, publish, inFlightElsewhere: () => this.fastPath.inFlight() });
     this.fastPath = new OutboxFastPath({ dataSource: db, schema, publish, relay: this.relay });
   }
 

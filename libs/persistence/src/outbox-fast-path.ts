@@ -51,6 +51,8 @@ export class OutboxFastPath {
   private recoveryAttempt = 0;
   private readonly recoveries = new Set<Promise<void>>();
   private readonly unmarked: string[] = [];
+  /** Committed rows this fast path will publish and mark; the relay leaves them alone. */
+  private readonly owned = new Set<string>();
   private marking: Promise<void> | null = null;
 
   constructor(private readonly options: OutboxFastPathOptions) {
@@ -80,18 +82,25 @@ export class OutboxFastPath {
     await Promise.all([...this.recoveries]);
   }
 
+  /** Ids committed and not yet published and marked by this fast path (see OutboxRelayOptions.inFlightElsewhere). */
+  inFlight(): readonly string[] {
+    return [...this.owned];
+  }
+
   private publishCommitted(rows: readonly OutboxRow[]): void {
     if (this.suspended) {
       this.recover();
       return;
     }
+    for (const row of rows) this.owned.add(row.id);
     this.publishing = this.publishing.then(() => this.publishInOrder(rows));
   }
 
   private async publishInOrder(rows: readonly OutboxRow[]): Promise<void> {
-    for (const row of rows) {
+    for (const [index, row] of rows.entries()) {
       // An earlier row failed: this one waits behind it in the relay.
       if (this.suspended) {
+        this.abandon(rows.slice(index));
         this.recover();
         break;
       }
@@ -100,6 +109,7 @@ export class OutboxFastPath {
         this.unmarked.push(row.id);
       } catch (error) {
         this.suspended = true;
+        this.abandon(rows.slice(index));
         this.logger.warn(
           { err: error, schema: this.schema, eventId: row.id, subject: row.subject },
           'publish after commit failed; the outbox relay publishes this row and the ones after it',
@@ -129,9 +139,17 @@ export class OutboxFastPath {
     void recovery.finally(() => this.recoveries.delete(recovery));
   }
 
+  /** Rows left to the relay: it may pick them up from now on. */
+  private abandon(rows: readonly OutboxRow[]): void {
+    for (const row of rows) this.owned.delete(row.id);
+  }
+
   private markSoon(): void {
     if (this.marking || this.unmarked.length === 0) return;
-    this.marking = this.markPublished(this.unmarked.splice(0, MARK_BATCH)).finally(() => {
+    const ids = this.unmarked.splice(0, MARK_BATCH);
+    this.marking = this.markPublished(ids).finally(() => {
+      // Marked, or (the mark failed) left to the relay, which publishes them again, stored once.
+      for (const id of ids) this.owned.delete(id);
       this.marking = null;
       this.markSoon();
     });

@@ -23,6 +23,12 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Published rows are deleted after this long; they are only kept for inspection. */
   retainPublishedMs?: number;
+  /**
+   * Ids this process is publishing another way right now (the writer's fast path, between
+   * commit and mark): the relay leaves them alone, or a poll landing in that gap would publish
+   * them a second time (stored once, but seen twice by plain subscribers).
+   */
+  inFlightElsewhere?: () => readonly string[];
 }
 
 interface BatchResult {
@@ -181,11 +187,11 @@ export class OutboxRelay {
 
     const rows = (await runner.query(
       `SELECT id, subject, payload, headers FROM "${this.schema}".outbox
-        WHERE published_at IS NULL
+        WHERE published_at IS NULL AND NOT (id = ANY($2::uuid[]))
         ORDER BY seq
         LIMIT $1
         FOR UPDATE SKIP LOCKED`,
-      [this.batchSize],
+      [this.batchSize, [...(this.options.inFlightElsewhere?.() ?? [])]],
     )) as OutboxRow[];
 
     const published: string[] = [];
