@@ -367,7 +367,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     // Each change records, in its own transaction, the health event that caused it: a later
     // owner of the partition reading that event again must not repeat the change.
     const also: AlsoInTransaction | undefined = cause
-      ? (m) => partitionCheckpointsRepository.saveCommandSeq(m, this.partitions, cause.partition, cause.seq)
+      ? (m) => partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq)
       : undefined;
     await Promise.all(commands.map((c) => this.serialize(c.fingerprint, () => this.runWithRetry(c, also))));
   }

@@ -13,15 +13,22 @@ export const partitionCheckpointsRepository = {
   async load(m: EntityManager, partitions: number, of: readonly number[]): Promise<Map<number, PartitionCheckpoint>> {
     const out = new Map<number, PartitionCheckpoint>();
     if (of.length === 0) return out;
-    const rows: { partition: number; snapshot_seq: string; command_seq: string }[] = await m.query(
-      `SELECT partition, snapshot_seq, command_seq FROM detector.partition_checkpoints WHERE partitions = $1 AND partition = ANY($2::int[])`,
+    const rows: { partition: number; snapshot_seq: string | null; command_seq: string | null }[] = await m.query(
+      `SELECT p AS partition,
+              (SELECT snapshot_seq FROM detector.partition_checkpoints c WHERE c.partitions = $1 AND c.partition = p) AS snapshot_seq,
+              (SELECT max(seq) FROM detector.incident_causes i WHERE i.partitions = $1 AND i.partition = p) AS command_seq
+         FROM unnest($2::int[]) AS u(p)`,
       [partitions, of],
     );
-    for (const r of rows) out.set(r.partition, { partition: r.partition, snapshotSeq: Number(r.snapshot_seq), commandSeq: Number(r.command_seq) });
+    for (const r of rows) out.set(r.partition, { partition: r.partition, snapshotSeq: Number(r.snapshot_seq ?? 0), commandSeq: Number(r.command_seq ?? 0) });
     return out;
   },
 
-  /** Never moves a checkpoint back: a late writer (a detector that just lost the partition) cannot undo a newer one. */
+  /**
+   * Never moves a checkpoint back: a late writer (a detector that just lost the partition)
+   * cannot undo a newer one. Incident causes at or before it no longer matter: a takeover
+   * reads only the events after it.
+   */
   async saveSnapshotSeq(m: EntityManager, partitions: number, of: readonly number[], seq: number): Promise<void> {
     if (of.length === 0) return;
     await m.query(
@@ -31,15 +38,11 @@ export const partitionCheckpointsRepository = {
          SET snapshot_seq = GREATEST(detector.partition_checkpoints.snapshot_seq, EXCLUDED.snapshot_seq), updated_at = now()`,
       [partitions, of, seq],
     );
+    await m.query(`DELETE FROM detector.incident_causes WHERE partitions = $1 AND partition = ANY($2::int[]) AND seq <= $3`, [partitions, of, seq]);
   },
 
-  /** In the transaction of an incident change caused by the health event at `seq`. */
-  async saveCommandSeq(m: EntityManager, partitions: number, partition: number, seq: number): Promise<void> {
-    await m.query(
-      `INSERT INTO detector.partition_checkpoints (partitions, partition, command_seq, updated_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (partitions, partition) DO UPDATE
-         SET command_seq = GREATEST(detector.partition_checkpoints.command_seq, EXCLUDED.command_seq), updated_at = now()`,
-      [partitions, partition, seq],
-    );
+  /** In the transaction of an incident change caused by the health event at `seq`: an insert, so changes never wait on each other. */
+  async recordIncidentCause(m: EntityManager, partitions: number, partition: number, seq: number): Promise<void> {
+    await m.query(`INSERT INTO detector.incident_causes (partitions, partition, seq) VALUES ($1, $2, $3)`, [partitions, partition, seq]);
   },
 };
