@@ -109,10 +109,6 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     this.ownership.onChange((change) => this.onOwnershipChange(change));
   }
 
-  get memberId(): string {
-    return this.ownership.memberId;
-  }
-
   /**
    * Creates this detector's consumer first (it starts at the next event stored), then joins
    * the detectors and takes over its partitions: everything stored before the consumer began
@@ -140,10 +136,6 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   acceptsSubject(subject: string): boolean {
     const partition = partitionOfSubject(subject, this.partitions);
     return partition !== undefined && this.ownership.ownsPartition(partition);
-  }
-
-  ownedPartitions(): number[] {
-    return [...this.loaded].sort((a, b) => a - b);
   }
 
   /** Resolves once no takeover or handover is running. */
