@@ -22,6 +22,7 @@ import { healthStreamBounds, replayHealth } from '../partitioning/health-replay.
 import { partitionCheckpointsRepository } from '../partitioning/partition-checkpoints.repository.js';
 import { partitionOf, partitionOfSubject } from '../partitioning/partition-hash.js';
 import { PartitionOwnership, type OwnershipChange } from '../partitioning/partition-ownership.js';
+import { StreamPositions } from '../partitioning/stream-positions.js';
 import { healthConsumerSpec } from './health-consumer.js';
 import { HeartbeatTracker, instanceKey, type InstanceRef } from './heartbeat-tracker.js';
 
@@ -71,12 +72,8 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   private readonly ruleStates = new Map<string, RuleStateSnapshot>();
   private readonly dirtyRules = new Set<string>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** Partitions whose state is loaded here. */
-  private readonly loaded = new Set<number>();
-  /** Per loaded partition: the stream sequence its takeover read through; the live consumer skips those. */
-  private readonly replayedThrough = new Map<number, number>();
-  /** Newest stream sequence the live consumer handled; events are handled in stream order. */
-  private lastHandledSeq = 0;
+  /** The partitions loaded here and where each stands in the stream. */
+  private readonly positions = new StreamPositions();
   private handling = 0;
   private readonly idleWaiters: (() => void)[] = [];
   /** Takeovers and handovers, one at a time; live events wait while one runs. */
@@ -147,13 +144,11 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   async handle(subject: string, event: Envelope, seq: number): Promise<void> {
     await this.settled();
     const partition = partitionOfSubject(subject, this.partitions);
-    if (partition === undefined || !this.loaded.has(partition)) return;
-    // Read already by this partition's takeover.
-    if (seq <= (this.replayedThrough.get(partition) ?? 0)) return;
+    if (!this.positions.shouldApply(partition, seq)) return;
     this.handling++;
     try {
       await this.apply(event, { partition, seq }, true);
-      if (seq > this.lastHandledSeq) this.lastHandledSeq = seq;
+      this.positions.handled(seq);
     } finally {
       if (--this.handling === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
     }
@@ -267,7 +262,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   /** Loads the partitions' incidents and saved state, then reads the stream from where that state was saved. */
   private async takeOver(partitions: number[]): Promise<void> {
     await this.idle();
-    const mine = new Set(partitions.filter((p) => !this.loaded.has(p)));
+    const mine = new Set(partitions.filter((p) => !this.positions.isLoaded(p)));
     if (mine.size === 0) return;
     this.takingOver = true;
     try {
@@ -296,7 +291,6 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       this.ruleStates.set(instanceKey(r), r);
       this.lifecycle.noteInstance(r.tenantId, r.service, r.instance);
     }
-    for (const p of mine) this.loaded.add(p);
 
     const from = Math.min(...[...mine].map((p) => checkpoints.get(p)?.snapshotSeq ?? 0));
     let replayed = 0;
@@ -308,11 +302,11 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       await this.apply(event, { partition, seq }, seq > (checkpoint?.commandSeq ?? 0));
       replayed++;
     }
-    for (const p of mine) this.replayedThrough.set(p, lastSeq);
+    this.positions.tookOver(mine, lastSeq);
     detectorMetrics.trackedInstances.set(this.tracker.size);
     this.schedule();
     log.info(
-      { partitions: mine.size, owned: this.loaded.size, instances: tracked.length, openIncidents: open.length, replayedEvents: replayed, throughSeq: lastSeq, ms: Date.now() - started },
+      { partitions: mine.size, owned: this.positions.loadedCount, instances: tracked.length, openIncidents: open.length, replayedEvents: replayed, throughSeq: lastSeq, ms: Date.now() - started },
       'detector took partitions over',
     );
   }
@@ -320,7 +314,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   /** Saves the partitions' state, then forgets it: their new owner loads it from the database. */
   private async release(partitions: number[]): Promise<void> {
     await this.idle();
-    const gone = new Set(partitions.filter((p) => this.loaded.has(p)));
+    const gone = new Set(partitions.filter((p) => this.positions.isLoaded(p)));
     if (gone.size === 0) return;
     await Promise.allSettled([...this.queues.values()]);
     await this.flushSnapshots();
@@ -329,12 +323,9 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     for (const [key, s] of this.ruleStates) if (belongs(s.tenantId, s.service)) this.ruleStates.delete(key);
     for (const [fingerprint, row] of this.rows) if (belongs(row.tenantId, row.service)) this.rows.delete(fingerprint);
     this.lifecycle.forgetServices(belongs);
-    for (const p of gone) {
-      this.loaded.delete(p);
-      this.replayedThrough.delete(p);
-    }
+    this.positions.released(gone);
     detectorMetrics.trackedInstances.set(this.tracker.size);
-    log.info({ partitions: gone.size, owned: this.loaded.size, instances }, 'detector handed partitions over');
+    log.info({ partitions: gone.size, owned: this.positions.loadedCount, instances }, 'detector handed partitions over');
   }
 
   /** Resolves when no live event is being applied: state can then be saved or swapped consistently. */
@@ -476,12 +467,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       if (s) rules.push(s);
     }
     this.dirtyRules.clear();
-    const bySeq = new Map<number, number[]>();
-    for (const p of this.loaded) {
-      // A live event after the takeover's reading moves it on; before that, the reading is the mark.
-      const seq = Math.max(this.lastHandledSeq, this.replayedThrough.get(p) ?? 0);
-      bySeq.set(seq, [...(bySeq.get(seq) ?? []), p]);
-    }
+    const bySeq = this.positions.checkpoints();
     try {
       await this.db.transaction(async (m) => {
         await instanceSnapshotsRepository.upsertMany(m, dirty);
