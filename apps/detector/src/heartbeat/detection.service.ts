@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { Envelope } from '@autoheal/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { NATS_CONNECTION, provisionConsumer } from '@autoheal/messaging';
@@ -355,10 +355,34 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     await Promise.all(commands.map((c) => this.serialize(c.fingerprint, () => this.runWithRetry(c, also))));
   }
 
+  /**
+   * Commands of one timer firing (a burst of deadlines, held resolutions) in one transaction:
+   * each in its own transaction, a burst queued for pool connections and commits behind itself.
+   */
+  private async executeTogether(commands: IncidentCommand[]): Promise<void> {
+    if (commands.length <= 1) return this.execute(commands);
+    const fingerprints = [...new Set(commands.map((c) => c.fingerprint))];
+    await this.serializeAll(fingerprints, () =>
+      this.retrying(commands[0], async () => {
+        const staged = new Map<string, OpenIncidentRow | undefined>();
+        const records = await this.incidents.together(async (m) => {
+          const out: (() => void)[] = [];
+          for (const command of commands) out.push(await this.run(command, undefined, m, staged));
+          return out;
+        });
+        for (const record of records) record();
+      }),
+    );
+  }
+
   private async runWithRetry(command: IncidentCommand, also: AlsoInTransaction | undefined): Promise<void> {
+    await this.retrying(command, async () => (await this.run(command, also))());
+  }
+
+  private async retrying(command: IncidentCommand, work: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.run(command, also);
+        return await work();
       } catch (error) {
         // The lifecycle has moved on in memory: the database must follow, so retry rather than drop.
         if (this.stopped) throw error;
@@ -368,31 +392,46 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     }
   }
 
-  private async run(command: IncidentCommand, also: AlsoInTransaction | undefined): Promise<void> {
+  /**
+   * Carries one command out (in `m`'s transaction when given) and returns what to record in
+   * memory once it committed. `staged` holds the rows earlier commands of the same transaction
+   * opened, changed or resolved.
+   */
+  private async run(
+    command: IncidentCommand,
+    also: AlsoInTransaction | undefined,
+    m?: EntityManager,
+    staged = new Map<string, OpenIncidentRow | undefined>(),
+  ): Promise<() => void> {
+    const { fingerprint } = command;
+    const row = staged.has(fingerprint) ? staged.get(fingerprint) : this.rows.get(fingerprint);
     switch (command.type) {
       case 'open': {
-        const result = await this.incidents.open(command, also);
-        this.rows.set(command.fingerprint, result.row);
-        if (result.opened) {
+        const result = await this.incidents.open(command, also, m);
+        staged.set(fingerprint, result.row);
+        return () => {
+          this.rows.set(fingerprint, result.row);
+          if (!result.opened) return;
           detectorMetrics.incidentsOpened.inc({ kind: result.row.kind });
           detectorMetrics.detectionLatency.observe(result.detectionLatencyMs / 1000);
           log.info({ incidentId: result.row.incidentId, tenantId: result.row.tenantId, instance: result.row.instance, kind: result.row.kind }, 'incident opened');
-        }
-        return;
+        };
       }
       case 'update': {
-        const row = this.rows.get(command.fingerprint);
-        if (!row) return;
-        await this.incidents.update(row, command, also);
-        this.rows.set(command.fingerprint, { ...row, severity: command.severity, flapping: command.flags.flapping, suspectedCause: command.flags.suspectedCause, members: command.flags.members });
-        return;
+        if (!row) return () => undefined;
+        await this.incidents.update(row, command, also, m);
+        const updated = { ...row, severity: command.severity, flapping: command.flags.flapping, suspectedCause: command.flags.suspectedCause, members: command.flags.members };
+        staged.set(fingerprint, updated);
+        return () => this.rows.set(fingerprint, updated);
       }
       case 'resolve': {
-        const row = this.rows.get(command.fingerprint);
-        if (!row) return;
-        if (await this.incidents.resolve(row, command.reason, also)) detectorMetrics.incidentsResolved.inc();
-        this.rows.delete(command.fingerprint);
-        return;
+        if (!row) return () => undefined;
+        const resolved = await this.incidents.resolve(row, command.reason, also, m);
+        staged.set(fingerprint, undefined);
+        return () => {
+          if (resolved) detectorMetrics.incidentsResolved.inc();
+          this.rows.delete(fingerprint);
+        };
       }
     }
   }
@@ -420,21 +459,27 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       if (suppressed) this.tracker.recheckAt(target, now + target.intervalMs * missed.missedIntervals);
       commands.push(...this.lifecycle.apply(missedHeartbeatSignal(missed, suppressed), now));
     }
-    this.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
+    this.executeTogether(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
     this.schedule();
   }
 
   private serialize<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.queues.set(key, next);
+    return this.serializeAll([key], work);
+  }
+
+  /** Runs `work` once every key's earlier work is done; later work on any of the keys waits for it. */
+  private serializeAll<T>(keys: string[], work: () => Promise<T>): Promise<T> {
+    const previous = Promise.all(keys.map((key) => (this.queues.get(key) ?? Promise.resolve()).catch(() => undefined)));
+    const next = previous.then(work);
+    for (const key of keys) this.queues.set(key, next);
     void next
       .finally(() => {
-        if (this.queues.get(key) === next) this.queues.delete(key);
+        for (const key of keys) if (this.queues.get(key) === next) this.queues.delete(key);
       })
       .catch(() => undefined);
     return next;
   }
+
 
   /** Saves one instance's rule state now, outside the periodic snapshot (see onMetrics). */
   private async saveRuleState(key: string): Promise<void> {

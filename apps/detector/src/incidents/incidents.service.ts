@@ -48,8 +48,16 @@ export class IncidentsService {
     private readonly outbox: OutboxPublisher,
   ) {}
 
-  /** Opens it, or returns the incident already open for the fingerprint. */
-  async open(command: OpenCommand, also?: AlsoInTransaction): Promise<OpenResult> {
+  /**
+   * Runs `work` in one transaction whose events are published right after commit: several
+   * changes passed its manager commit together (one pool connection, one commit for a burst).
+   */
+  together<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.outbox.transaction(work);
+  }
+
+  /** Opens it, or returns the incident already open for the fingerprint; in `m`'s transaction when given, else its own. */
+  async open(command: OpenCommand, also?: AlsoInTransaction, m?: EntityManager): Promise<OpenResult> {
     // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
     const span = tracer.startSpan(
       'incident.detect',
@@ -57,16 +65,16 @@ export class IncidentsService {
       ROOT_CONTEXT,
     );
     try {
-      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command, also));
+      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command, also, m));
     } finally {
       span.end();
     }
   }
 
-  private async openInTrace(command: OpenCommand, also: AlsoInTransaction | undefined): Promise<OpenResult> {
+  private async openInTrace(command: OpenCommand, also: AlsoInTransaction | undefined, outer: EntityManager | undefined): Promise<OpenResult> {
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
-    return this.outbox.transaction(async (m) => {
+    return this.inTransaction(outer, async (m) => {
       const now = this.clock.now();
       const row: NewIncidentRow = {
         ...command.target,
@@ -113,9 +121,9 @@ export class IncidentsService {
   }
 
   /** Publishes new severity, evidence or flags of a still-open incident, in its trace; false when it was no longer open. */
-  async update(incident: OpenIncidentRow, command: UpdateCommand, also?: AlsoInTransaction): Promise<boolean> {
+  async update(incident: OpenIncidentRow, command: UpdateCommand, also?: AlsoInTransaction, outer?: EntityManager): Promise<boolean> {
     return this.inIncidentTrace(incident, 'incident.update', () =>
-      this.outbox.transaction(async (m) => {
+      this.inTransaction(outer, async (m) => {
         const now = this.clock.now();
         const changed = await incidentsRepository.update(m, incident.incidentId, {
           severity: command.severity,
@@ -149,9 +157,9 @@ export class IncidentsService {
   }
 
   /** Resolves it if still open, inside the incident's own trace. */
-  async resolve(incident: OpenIncidentRow, reason: string, also?: AlsoInTransaction): Promise<boolean> {
+  async resolve(incident: OpenIncidentRow, reason: string, also?: AlsoInTransaction, outer?: EntityManager): Promise<boolean> {
     return this.inIncidentTrace(incident, 'incident.resolve', () =>
-      this.outbox.transaction(async (m) => {
+      this.inTransaction(outer, async (m) => {
         const now = this.clock.now();
         if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason))) return false;
         await also?.(m);
@@ -178,6 +186,10 @@ export class IncidentsService {
 
   findOpen(): Promise<OpenIncidentRow[]> {
     return incidentsRepository.findOpen(this.db.manager);
+  }
+
+  private inTransaction<T>(outer: EntityManager | undefined, work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return outer ? work(outer) : this.outbox.transaction(work);
   }
 
   private async inIncidentTrace<T>(incident: OpenIncidentRow, name: string, work: () => Promise<T>): Promise<T> {
