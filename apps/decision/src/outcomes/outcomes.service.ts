@@ -4,7 +4,6 @@ import { newEventId, type Envelope, type RemediationAction } from '@autoheal/con
 import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
-import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { DecisionConfig } from '../config.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -110,8 +109,7 @@ export class OutcomesService {
    * escalates.
    */
   private async decideAgain(m: EntityManager, row: RemediationRow, failed: Envelope<'remediation.failed'>): Promise<Fallback | 'escalated'> {
-    await breakerRepository.lockShared(m);
-    await remediationsRepository.lockTenant(m, row.tenantId);
+    await remediationsRepository.lockBreakerSharedThenTenant(m, row.tenantId);
     const now = this.clock.now();
     const earlier = await remediationsRepository.attemptsOf(m, row.incidentId);
     const tried = [...earlier.map((a) => a.action), row.action as RemediationAction];

@@ -20,7 +20,7 @@ import { IN_FLIGHT_STATUSES } from './remediations.repository.js';
  * processes, and each also decides up to INCIDENTS_CONSUMER.concurrency incidents at once. They
  * share this one Node process (and its metrics registry); the caps are counted under a Postgres
  * advisory lock, so nothing they share in memory takes part in what is under test.
- * Without that lock (lockTenant made a no-op) this suite sees 13–16 plans instead of 7 and 6.
+ * Without that lock (the tenant lock of lockBreakerSharedThenTenant made a no-op) this suite sees 13–16 plans instead of 7 and 6.
  */
 
 const INSTANCES = 100;

@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { createLogger } from '@autoheal/telemetry';
-import { breakerRepository } from '../breaker/breaker.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { DecisionConfig } from '../config.js';
 import { decisionMetrics } from '../decision.metrics.js';
@@ -72,8 +71,7 @@ export class DeferralsWorker implements OnApplicationBootstrap, OnModuleDestroy 
     const row = await remediationsRepository.claimDueDeferral(m, this.clock.now());
     if (!row) return null;
     // The row lock is taken first: nothing that waits on a deferred row's lock holds these two.
-    await breakerRepository.lockShared(m);
-    await remediationsRepository.lockTenant(m, row.tenantId);
+    await remediationsRepository.lockBreakerSharedThenTenant(m, row.tenantId);
     const now = this.clock.now();
     const since = row.deferredAt?.getTime() ?? row.decidedAt.getTime();
     // A deferred fallback: the attempts that failed before it are tried already.

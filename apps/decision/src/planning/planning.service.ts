@@ -16,7 +16,7 @@ import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { subjectOf } from './decision-events.js';
 import { mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision } from './policy-port.js';
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
-import { announceDecision, takeDecision } from './take-decision.js';
+import { announceDecision, decideOn, readDecisionState } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
 import { breakerOpenedEvents } from '../breaker/breaker-events.js';
 
@@ -71,10 +71,7 @@ export class PlanningService {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return { kind: 'duplicate_event' };
       // Every incident counts towards availability, whatever is decided about it.
       await availabilityRepository.recordOpened(m, event.tenantId, event.data);
-      await breakerRepository.lockShared(m);
-      await remediationsRepository.lockTenant(m, event.tenantId);
-      const existing = await remediationsRepository.findByIncident(m, event.data.incidentId);
-      if (existing) return { kind: 'already_decided', remediationId: existing.remediationId };
+      await remediationsRepository.lockBreakerSharedThenTenant(m, event.tenantId);
       return this.decide(m, event);
     });
     // Decisions taken at the same time (here or in another process) cannot see each other
@@ -105,14 +102,16 @@ export class PlanningService {
     return outcome;
   }
 
-  /** Runs under the tenant lock: gathers the guardrail state, asks the policy, stores and announces. */
+  /** Runs under the tenant lock: gathers the guardrail state, stops at an existing decision, asks the policy, stores and announces. */
   private async decide(m: EntityManager, event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
     const { incidentId, service, instance } = event.data;
     // Read under the locks, the clock too, so that every counted action lies before `now`.
     const now = this.clock.now();
     const facts = incidentFacts(event);
+    const state = await readDecisionState(m, event.tenantId, facts, now);
+    if (state.existingRemediationId) return { kind: 'already_decided', remediationId: state.existingRemediationId };
     // A new incident has tried nothing yet.
-    const taken = await takeDecision(m, event.tenantId, facts, now, { recheckMs: this.recheckMs }, []);
+    const taken = decideOn(state, facts, now, { recheckMs: this.recheckMs }, []);
     const { decision, record } = taken;
     const { explanation } = decision;
 
@@ -160,13 +159,11 @@ export class PlanningService {
   private async maybeTripBreaker(event: Envelope<'incident.opened'>): Promise<void> {
     const now = this.clock.now();
     const m = this.db.manager;
-    const { open, resumedAt } = await breakerRepository.read(m);
+    // What arrived before a human resumed was judged by that human: the read starts after the resume.
+    const { open, incidents: stored } = await breakerRepository.readWithRecentIncidents(m, new Date(now.getTime() - this.breaker.windowMs));
     if (open) return;
-    // What arrived before a human resumed was judged by that human: it must not trip the breaker again.
-    const since = Math.max(now.getTime() - this.breaker.windowMs, resumedAt?.getTime() ?? 0);
     const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
     const self = { at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
-    const stored = await remediationsRepository.recentIncidents(m, new Date(since));
     // A redelivered incident is stored already and must not count twice; a service-level
     // incident groups instance incidents that count already: it is not one more instance.
     const counted = event.data.scope === 'service' || stored.some((r) => r.incidentId === incidentId);

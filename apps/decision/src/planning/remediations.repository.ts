@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { CandidateConsidered, RemediationAction } from '@autoheal/contracts';
+import { BREAKER_LOCK } from '../breaker/breaker.repository.js';
+import { tenantFromRaw, type RawTenant, type StoredTenant } from '../tenants/tenants.repository.js';
 
 export type RemediationStatus =
   | 'planned'
@@ -185,63 +187,83 @@ function decisionParams(d: DecisionFields): unknown[] {
   ];
 }
 
+/** What a decision reads under its locks (see remediationsRepository.decisionState). */
+export interface DecisionState {
+  /** The tenant's current document; null without one. */
+  tenant: StoredTenant | null;
+  breaker: { open: boolean; reason: string | null };
+  /** Automatic actions planned for the tenant after `hourAgo`, failed attempts included. */
+  autoActionsInLastHour: number;
+  /** Remediations that may still act on the service. */
+  inFlightOnService: number;
+  /** The last automatic action on the target since `cooldownSince` and how many there were. */
+  lastActionOnTarget: { at: number; consecutive: number } | undefined;
+  /** The remediation the incident has already, if any. */
+  existingRemediationId: string | null;
+}
+
 /** The only SQL about remediations. Every call takes the caller's transaction. */
 export const remediationsRepository = {
-  /** Serialises decisions for one tenant until the transaction ends, in every process. */
-  async lockTenant(m: EntityManager, tenantId: string): Promise<void> {
-    await m.query(`SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, [TENANT_DECISION_LOCK, tenantId]);
-  },
-
-  /** Automatic actions planned for the tenant strictly after `since`. */
-  async countAutoActionsSince(m: EntityManager, tenantId: string, since: Date): Promise<number> {
-    // A failed attempt a fallback replaced lives in remediation_attempts and still counts.
-    const [row]: { n: number }[] = await m.query(
-      `SELECT (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $2)
-            + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $2) AS n`,
-      [tenantId, since],
-    );
-    return Number(row.n);
-  },
-
-  /** Remediations that may still act on the service: planned, awaiting approval or approved, with no outcome yet. */
-  async countInFlight(m: EntityManager, tenantId: string, service: string): Promise<number> {
-    const [row]: { n: number }[] = await m.query(
-      `SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND status = ANY($3::text[])`,
-      [tenantId, service, IN_FLIGHT_STATUSES],
-    );
-    return row.n;
-  },
-
-  /** The last automatic action on the target and how many there were since `since` (for backoff), failed attempts included. */
-  async lastActionOnTarget(m: EntityManager, tenantId: string, service: string, instance: string, since: Date): Promise<{ at: number; consecutive: number } | undefined> {
-    const [row]: { at: Date | null; n: number }[] = await m.query(
-      `SELECT max(planned_at) AS at, count(*)::int AS n FROM (
-         SELECT planned_at FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4
-         UNION ALL
-         SELECT planned_at FROM decision.remediation_attempts WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $4
-       ) AS actions`,
-      [tenantId, service, instance, since],
-    );
-    return row.at ? { at: row.at.getTime(), consecutive: row.n } : undefined;
+  /**
+   * The breaker's shared lock (see breaker.repository), then the lock that serialises decisions for
+   * one tenant until the transaction ends, in every process — the order every decision takes them
+   * in — in one round trip. The inner query (volatile, so never flattened) runs first.
+   */
+  async lockBreakerSharedThenTenant(m: EntityManager, tenantId: string): Promise<void> {
+    await m.query(`SELECT pg_advisory_xact_lock($2::int, hashtext($3)) FROM (SELECT pg_advisory_xact_lock_shared($1::bigint)) AS breaker`, [
+      BREAKER_LOCK,
+      TENANT_DECISION_LOCK,
+      tenantId,
+    ]);
   },
 
   /**
-   * Incidents opened after `since` across every tenant and still failing (neither resolved nor
-   * remediated): what the circuit breaker looks at. Incidents already healed do not make the
-   * fleet look broken, however close together they were.
+   * Everything a decision reads under its locks, in one statement (one snapshot, taken after the
+   * locks were granted): the tenant's document, the breaker's state, the tenant's automatic actions
+   * in the last hour, the in-flight remediations on the service, the last automatic actions on the
+   * target (for backoff) and the incident's existing remediation. Failed attempts a fallback
+   * replaced live in remediation_attempts and still count, towards the hourly cap and the backoff.
    */
-  async recentIncidents(m: EntityManager, since: Date): Promise<{ incidentId: string; at: number; suspectedCause?: string; instance: string }[]> {
-    const rows: { incident_id: string; opened_at: Date; suspected_cause: string | null; tenant_id: string; service: string; instance: string }[] = await m.query(
-      `SELECT incident_id, opened_at, suspected_cause, tenant_id, service, instance FROM decision.remediations
-       WHERE opened_at > $1 AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'`,
-      [since],
+  async decisionState(
+    m: EntityManager,
+    q: { tenantId: string; service: string; instance: string; incidentId: string; hourAgo: Date; cooldownSince: Date },
+  ): Promise<DecisionState> {
+    const [row]: (Partial<RawTenant> & {
+      breaker_open: boolean;
+      breaker_reason: string | null;
+      auto_actions: string;
+      in_flight: number;
+      last_at: Date | null;
+      last_n: number;
+      existing_remediation_id: string | null;
+    })[] = await m.query(
+      `SELECT b.open AS breaker_open, b.reason AS breaker_reason,
+         t.tenant_id, t.document, t.policy_version, t.applied_by, t.updated_at,
+         (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $5)
+           + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $5) AS auto_actions,
+         (SELECT count(*)::int FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND status = ANY($7::text[])) AS in_flight,
+         last.at AS last_at, last.n AS last_n,
+         (SELECT remediation_id FROM decision.remediations WHERE incident_id = $4) AS existing_remediation_id
+       FROM decision.breaker b
+       LEFT JOIN decision.tenants t ON t.tenant_id = $1
+       CROSS JOIN (
+         SELECT max(planned_at) AS at, count(*)::int AS n FROM (
+           SELECT planned_at FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
+           UNION ALL
+           SELECT planned_at FROM decision.remediation_attempts WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
+         ) AS actions
+       ) AS last
+       WHERE b.id = 1`,
+      [q.tenantId, q.service, q.instance, q.incidentId, q.hourAgo, q.cooldownSince, IN_FLIGHT_STATUSES],
     );
-    return rows.map((r) => ({
-      incidentId: r.incident_id,
-      at: r.opened_at.getTime(),
-      instance: `${r.tenant_id}/${r.service}/${r.instance}`,
-      ...(r.suspected_cause ? { suspectedCause: r.suspected_cause } : {}),
-    }));
+    return {
+      tenant: row.tenant_id ? tenantFromRaw(row as RawTenant) : null,
+      breaker: { open: row.breaker_open, reason: row.breaker_reason },
+      autoActionsInLastHour: Number(row.auto_actions),
+      inFlightOnService: row.in_flight,
+      lastActionOnTarget: row.last_at ? { at: row.last_at.getTime(), consecutive: row.last_n } : undefined,
+      existingRemediationId: row.existing_remediation_id,
+    };
   },
 
   async findByIncident(m: EntityManager, incidentId: string): Promise<RemediationRow | null> {

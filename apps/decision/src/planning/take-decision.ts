@@ -1,14 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import type { RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
-import { breakerRepository } from '../breaker/breaker.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { enqueueEscalation } from '../escalations/escalation-targets.js';
-import { tenantsRepository, type StoredTenant } from '../tenants/tenants.repository.js';
+import type { StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
 import { evaluatePolicy, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
-import { remediationsRepository, type DecisionFields, type IncidentFacts } from './remediations.repository.js';
+import { remediationsRepository, type DecisionFields, type DecisionState, type IncidentFacts } from './remediations.repository.js';
 
 const HOUR_MS = 60 * 60_000;
 /** Backoff on a target counts the automatic actions on it over this window. */
@@ -33,11 +32,55 @@ export interface TakenDecision {
 }
 
 /**
- * Reads the guardrail state and the tenant's document and asks the policy. The caller holds the
+ * Reads the guardrail state and the tenant's document, in one statement. The caller holds the
  * breaker's shared lock and the tenant's lock and read `now` under them, so every counted action
- * lies before `now` and the counts stay true until it commits. Used for an opened incident, for a
- * deferred one decided again and for one whose planned remediation failed (a fallback).
+ * lies before `now` and the counts stay true until it commits.
+ */
+export async function readDecisionState(m: EntityManager, tenantId: string, facts: IncidentFacts, now: Date): Promise<DecisionState> {
+  const { incidentId, service, instance } = facts;
+  return remediationsRepository.decisionState(m, {
+    tenantId,
+    service,
+    instance,
+    incidentId,
+    hourAgo: new Date(now.getTime() - HOUR_MS),
+    cooldownSince: new Date(now.getTime() - COOLDOWN_WINDOW_MS),
+  });
+}
+
+/**
+ * Asks the policy about the incident, given the state read under the locks (readDecisionState).
  * `previousAttempts`: every action already tried for the incident, oldest first (none for a new one).
+ */
+export function decideOn(
+  read: DecisionState,
+  facts: IncidentFacts,
+  now: Date,
+  deferral: NonNullable<PolicyInput['deferral']>,
+  previousAttempts: readonly RemediationAction[],
+): TakenDecision {
+  const { tenant: stored, breaker } = read;
+  const tenant = policyTenant(stored);
+  const state: PolicyInput['state'] = {
+    autoActionsInLastHour: stored ? read.autoActionsInLastHour : 0,
+    inFlightOnService: stored ? read.inFlightOnService : 0,
+    serviceInstanceCount: stored ? serviceInstanceCount(stored.document, facts.service) : 1,
+    breakerOpen: breaker.open,
+    previousAttempts: [...previousAttempts],
+  };
+  const last = stored ? read.lastActionOnTarget : undefined;
+  if (last) state.lastActionOnTarget = last;
+  const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime(), deferral }), facts.instance);
+  const explained =
+    decision.kind === 'hold' && breaker.reason ? { ...decision, explanation: { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } } : decision;
+  return { decision: explained, record: recordOf(explained), tenant: stored };
+}
+
+/**
+ * Reads the guardrail state and the tenant's document and asks the policy (readDecisionState,
+ * then decideOn). Used for a deferred incident decided again and for one whose planned
+ * remediation failed (a fallback); an opened incident calls the two itself, to stop at a
+ * decision the incident has already.
  */
 export async function takeDecision(
   m: EntityManager,
@@ -47,23 +90,7 @@ export async function takeDecision(
   deferral: NonNullable<PolicyInput['deferral']>,
   previousAttempts: readonly RemediationAction[],
 ): Promise<TakenDecision> {
-  const { service, instance } = facts;
-  const stored = await tenantsRepository.find(m, tenantId);
-  const tenant = policyTenant(stored);
-  const breaker = await breakerRepository.read(m);
-  const state: PolicyInput['state'] = {
-    autoActionsInLastHour: stored ? await remediationsRepository.countAutoActionsSince(m, tenantId, new Date(now.getTime() - HOUR_MS)) : 0,
-    inFlightOnService: stored ? await remediationsRepository.countInFlight(m, tenantId, service) : 0,
-    serviceInstanceCount: stored ? serviceInstanceCount(stored.document, service) : 1,
-    breakerOpen: breaker.open,
-    previousAttempts: [...previousAttempts],
-  };
-  const last = stored ? await remediationsRepository.lastActionOnTarget(m, tenantId, service, instance, new Date(now.getTime() - COOLDOWN_WINDOW_MS)) : undefined;
-  if (last) state.lastActionOnTarget = last;
-  const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime(), deferral }), instance);
-  const explained =
-    decision.kind === 'hold' && breaker.reason ? { ...decision, explanation: { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } } : decision;
-  return { decision: explained, record: recordOf(explained), tenant: stored };
+  return decideOn(await readDecisionState(m, tenantId, facts, now), facts, now, deferral, previousAttempts);
 }
 
 /**

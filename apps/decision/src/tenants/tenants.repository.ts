@@ -20,7 +20,7 @@ export interface TenantVersion {
   appliedBy: string;
 }
 
-interface RawTenant {
+export interface RawTenant {
   tenant_id: string;
   document: TenantDocument | null;
   policy_version: string;
@@ -40,7 +40,7 @@ interface RawVersion {
 }
 
 /** Tenants stored before documents existed carry only a profile; they have no document yet. */
-function tenantFromRaw(r: RawTenant): StoredTenant | null {
+export function tenantFromRaw(r: RawTenant): StoredTenant | null {
   if (!r.document) return null;
   return { tenantId: r.tenant_id, document: r.document, policyVersion: r.policy_version, appliedBy: r.applied_by ?? 'unknown', updatedAt: r.updated_at };
 }
