@@ -37,6 +37,41 @@ export const breakerRepository = {
   },
 
   /**
+   * What readWithRecentIncidents would show, counted in Postgres instead of sent row by row (a
+   * storm is hundreds of rows, read twice per decision): of those incidents opened no later than
+   * `now` (the breaker's window), how many are marked as a suspected fault and how many distinct
+   * instances (tenant/service/instance) fail; and whether `incident` — the one being decided —
+   * is stored already, and its instance among those counted. Zeros while the breaker is open.
+   */
+  async readWindow(
+    m: EntityManager,
+    windowStart: Date,
+    now: Date,
+    incident: { incidentId: string; instance: string },
+  ): Promise<{ open: boolean; suspected: number; instances: number; includesIncident: boolean; includesInstance: boolean }> {
+    // `in_window`: no later than `now` at the millisecond, as JavaScript sees a row's opened_at.
+    const [row]: { open: boolean; suspected: number; instances: number; includes_incident: boolean; includes_instance: boolean }[] = await m.query(
+      `SELECT b.open,
+              count(*) FILTER (WHERE r.in_window AND r.suspected_cause <> '')::int AS suspected,
+              count(DISTINCT r.instance_key) FILTER (WHERE r.in_window)::int AS instances,
+              coalesce(bool_or(r.incident_id = $3), false) AS includes_incident,
+              coalesce(bool_or(r.in_window AND r.instance_key = $4), false) AS includes_instance
+       FROM decision.breaker b
+       LEFT JOIN LATERAL (
+         SELECT incident_id, suspected_cause, opened_at < $2::timestamptz + interval '1 millisecond' AS in_window,
+                tenant_id || '/' || service || '/' || instance AS instance_key
+         FROM decision.remediations
+         WHERE NOT b.open AND opened_at > GREATEST($1::timestamptz, b.resumed_at)
+           AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'
+       ) r ON true
+       WHERE b.id = 1
+       GROUP BY b.open`,
+      [windowStart, now, incident.incidentId, incident.instance],
+    );
+    return { open: row.open, suspected: row.suspected, instances: row.instances, includesIncident: row.includes_incident, includesInstance: row.includes_instance };
+  },
+
+  /**
    * The breaker's state and, unless it is open, the incidents opened after `windowStart` (or
    * after the last resume, whichever is later) across every tenant and still failing (neither
    * resolved nor remediated): what the breaker looks at, in one statement. Incidents already

@@ -14,7 +14,7 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
 import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { subjectOf } from './decision-events.js';
-import { mightTripBreaker, shouldTripBreaker, type BreakerOptions, type PolicyDecision } from './policy-port.js';
+import { breakerTrips, mightTripBreaker, shouldTripBreaker, withIncident, type BreakerOptions, type PolicyDecision } from './policy-port.js';
 import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
 import { announceDecision, decideOn, readDecisionState } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
@@ -159,18 +159,25 @@ export class PlanningService {
   private async maybeTripBreaker(event: Envelope<'incident.opened'>): Promise<void> {
     const now = this.clock.now();
     const m = this.db.manager;
-    // What arrived before a human resumed was judged by that human: the read starts after the resume.
-    const { open, incidents: stored } = await breakerRepository.readWithRecentIncidents(m, new Date(now.getTime() - this.breaker.windowMs));
-    if (open) return;
+    const windowStart = new Date(now.getTime() - this.breaker.windowMs);
     const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
-    const self = { at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+    const self = { incidentId, at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+    // Most decisions stop at the counts, without reading the rows or the fleet's size. What
+    // arrived before a human resumed was judged by that human: the read starts after the resume.
+    const window = await breakerRepository.readWindow(m, windowStart, now, self);
+    if (window.open) return;
     // A redelivered incident is stored already and must not count twice; a service-level
     // incident groups instance incidents that count already: it is not one more instance.
-    const counted = event.data.scope === 'service' || stored.some((r) => r.incidentId === incidentId);
-    const recent = counted ? stored : [...stored, self];
-    // The fleet's size matters only once enough incidents are open; most decisions stop here.
-    if (!mightTripBreaker(recent, this.breaker)) return;
-    const verdict = shouldTripBreaker(recent, await tenantsRepository.fleetSize(m), now.getTime(), this.breaker);
+    const counted = event.data.scope === 'service' || window.includesIncident;
+    const counts = counted ? window : withIncident(window, { ...self, instanceCounted: window.includesInstance }, now.getTime(), this.breaker);
+    if (!mightTripBreaker(counts, this.breaker)) return;
+    const fleetSize = await tenantsRepository.fleetSize(m);
+    if (!breakerTrips(counts, fleetSize, this.breaker)) return;
+    // About to trip: the reason names the suspected causes, so read the rows and decide on them.
+    const { open, incidents: stored } = await breakerRepository.readWithRecentIncidents(m, windowStart);
+    if (open) return;
+    const recent = event.data.scope === 'service' || stored.some((r) => r.incidentId === incidentId) ? stored : [...stored, self];
+    const verdict = shouldTripBreaker(recent, fleetSize, now.getTime(), this.breaker);
     if (!verdict.trip) return;
     const opened = await this.outbox.transaction(async (tx) => {
       await breakerRepository.lockExclusive(tx);

@@ -12,12 +12,59 @@ export interface BreakerOptions {
 export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { windowMs: 60_000, minSuspected: 2, fleetShare: 0.3, minInstances: 3 };
 
 /**
- * False when `recent` cannot trip the breaker whatever the fleet's size: too few suspected
+ * What the trip rule looks at, and all it looks at: of the incidents in the window, how many are
+ * marked as a suspected detector or network fault, and how many distinct instances fail. The
+ * caller may count them in SQL (breakerRepository.readWindow) instead of reading the rows.
+ */
+export interface BreakerCounts {
+  suspected: number;
+  instances: number;
+}
+
+/** Whether an incident at `at` lies in the breaker's window ending at `now`. */
+export function inBreakerWindow(at: number, now: number, options: BreakerOptions = DEFAULT_BREAKER_OPTIONS): boolean {
+  return at <= now && now - at < options.windowMs;
+}
+
+/** The counts of `recent` (incidents outside the window left out): the definition the SQL counts follow. */
+export function countBreakerWindow(
+  recent: readonly { at: number; suspectedCause?: string; instance: string }[],
+  now: number,
+  options: BreakerOptions = DEFAULT_BREAKER_OPTIONS,
+): BreakerCounts {
+  const inWindow = recent.filter((r) => inBreakerWindow(r.at, now, options));
+  return { suspected: inWindow.filter((r) => r.suspectedCause !== undefined).length, instances: new Set(inWindow.map((r) => r.instance)).size };
+}
+
+/**
+ * The counts once one more incident is added — the one being decided, not stored yet —
+ * given whether its instance is among those counted already.
+ */
+export function withIncident(
+  counts: BreakerCounts,
+  incident: { at: number; suspectedCause?: string; instanceCounted: boolean },
+  now: number,
+  options: BreakerOptions = DEFAULT_BREAKER_OPTIONS,
+): BreakerCounts {
+  if (!inBreakerWindow(incident.at, now, options)) return counts;
+  return { suspected: counts.suspected + (incident.suspectedCause !== undefined ? 1 : 0), instances: counts.instances + (incident.instanceCounted ? 0 : 1) };
+}
+
+/**
+ * False when `counts` cannot trip the breaker whatever the fleet's size: too few suspected
  * incidents and too few distinct instances. Lets the caller skip counting the fleet.
  */
-export function mightTripBreaker(recent: readonly { suspectedCause?: string; instance: string }[], options: BreakerOptions = DEFAULT_BREAKER_OPTIONS): boolean {
-  const suspected = recent.filter((r) => r.suspectedCause !== undefined).length;
-  return suspected >= options.minSuspected || new Set(recent.map((r) => r.instance)).size >= options.minInstances;
+export function mightTripBreaker(counts: BreakerCounts, options: BreakerOptions = DEFAULT_BREAKER_OPTIONS): boolean {
+  return counts.suspected >= options.minSuspected || counts.instances >= options.minInstances;
+}
+
+/** The trip rule itself (shouldTripBreaker explains it): whether these counts open the breaker on a fleet of `fleetSize`. */
+export function breakerTrips(counts: BreakerCounts, fleetSize: number, options: BreakerOptions = DEFAULT_BREAKER_OPTIONS): boolean {
+  return counts.suspected >= options.minSuspected || (counts.instances >= options.minInstances && fleetShareOf(counts.instances, fleetSize) >= options.fleetShare);
+}
+
+function fleetShareOf(instances: number, fleetSize: number): number {
+  return instances / Math.max(fleetSize, instances, 1);
 }
 
 /**
@@ -33,26 +80,24 @@ export function shouldTripBreaker(
   now: number,
   options: BreakerOptions = DEFAULT_BREAKER_OPTIONS,
 ): { trip: boolean; reason: string } {
-  const inWindow = recent.filter((r) => r.at <= now && now - r.at < options.windowMs);
   const windowText = `${options.windowMs / 1000}s`;
-  const suspected = inWindow.filter((r) => r.suspectedCause !== undefined);
-  if (suspected.length >= options.minSuspected) {
-    const causes = [...new Set(suspected.map((r) => r.suspectedCause))].join(', ');
+  const counts = countBreakerWindow(recent, now, options);
+  if (!breakerTrips(counts, fleetSize, options)) {
     return {
-      trip: true,
-      reason: `circuit_breaker: ${suspected.length} incidents marked as a suspected ${causes} fault within ${windowText} (threshold ${options.minSuspected}); stopping all automatic actions until a human resumes`,
+      trip: false,
+      reason: `${counts.suspected} suspected-fault incidents and ${counts.instances} of ${fleetSize} instances failing within ${windowText}: below the breaker's thresholds`,
     };
   }
-  const instances = new Set(inWindow.map((r) => r.instance));
-  const share = instances.size / Math.max(fleetSize, instances.size, 1);
-  if (instances.size >= options.minInstances && share >= options.fleetShare) {
+  if (counts.suspected >= options.minSuspected) {
+    const causes = [...new Set(recent.filter((r) => r.suspectedCause !== undefined && inBreakerWindow(r.at, now, options)).map((r) => r.suspectedCause))].join(', ');
     return {
       trip: true,
-      reason: `circuit_breaker: ${instances.size} of ${Math.max(fleetSize, instances.size)} instances (${Math.round(share * 100)}%) failed within ${windowText} (threshold ${Math.round(options.fleetShare * 100)}%, at least ${options.minInstances}); more likely the detector or the network than the services; stopping all automatic actions until a human resumes`,
+      reason: `circuit_breaker: ${counts.suspected} incidents marked as a suspected ${causes} fault within ${windowText} (threshold ${options.minSuspected}); stopping all automatic actions until a human resumes`,
     };
   }
+  const share = fleetShareOf(counts.instances, fleetSize);
   return {
-    trip: false,
-    reason: `${suspected.length} suspected-fault incidents and ${instances.size} of ${fleetSize} instances failing within ${windowText}: below the breaker's thresholds`,
+    trip: true,
+    reason: `circuit_breaker: ${counts.instances} of ${Math.max(fleetSize, counts.instances)} instances (${Math.round(share * 100)}%) failed within ${windowText} (threshold ${Math.round(options.fleetShare * 100)}%, at least ${options.minInstances}); more likely the detector or the network than the services; stopping all automatic actions until a human resumes`,
   };
 }
