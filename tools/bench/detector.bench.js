@@ -47,6 +47,7 @@ const QUIET_INTERVAL_MS = 600_000;
 const HANG_INTERVAL_MS = 100;
 const CRASH_INTERVAL_MS = 10_000;
 const MISSED_INTERVALS = 3;
+const MEMBER_TTL_MS = 300_000;
 const RAW_BATCH = 512; // what the detector's consumer pulls at a time (HEALTH_PULL_BATCH in apps/detector)
 const RAW_LARGE_BATCH = 1_000; // what a consumer tuned for throughput would pull
 const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
@@ -76,6 +77,12 @@ async function startDetector({ natsUrl, databaseUrl, dir }) {
       DETECTOR_PORT: String(port),
       DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       DETECTOR_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS),
+      // The throughput phase pauses the detector (SIGSTOP) for seconds while it publishes the
+      // backlog. With the default 3 s membership TTL the detector woke up to find its own
+      // announcement expired, gave up every partition, took them back and reloaded its state
+      // from snapshots and a stream replay inside the measured drain: a takeover, not
+      // throughput. A TTL longer than any pause here keeps the drain a drain.
+      DETECTOR_MEMBER_TTL_MS: String(MEMBER_TTL_MS),
       LOG_LEVEL: 'warn',
       OTEL_SERVICE_NAME: 'detector',
     },

@@ -140,26 +140,47 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     while (this.handoverRunning) await this.handover;
   }
 
-  /** A health event from the live consumer, at stream sequence `seq`. */
-  async handle(subject: string, event: Envelope, seq: number): Promise<void> {
-    await this.settled();
+  /**
+   * A health event from the live consumer, at stream sequence `seq`. Returns a promise only when
+   * there is something to wait for (a handover, an incident write): a heartbeat that changes no
+   * incident — nearly all of them — is applied synchronously, without the half-dozen promises an
+   * async chain costs per event (each one also runs the tracing context's async hooks).
+   */
+  handle(subject: string, event: Envelope, seq: number): Promise<void> | undefined {
+    if (this.handoverRunning) return this.settled().then(() => this.handleNow(subject, event, seq));
+    return this.handleNow(subject, event, seq);
+  }
+
+  private handleNow(subject: string, event: Envelope, seq: number): Promise<void> | undefined {
     const partition = partitionOfSubject(subject, this.partitions);
-    if (!this.positions.shouldApply(partition, seq)) return;
+    if (!this.positions.shouldApply(partition, seq)) return undefined;
     this.handling++;
+    let pending: Promise<void> | undefined;
     try {
-      await this.apply(event, { partition, seq }, true);
-      this.positions.handled(seq);
-    } finally {
-      if (--this.handling === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+      pending = this.apply(event, { partition, seq }, true);
+    } catch (error) {
+      this.handled();
+      throw error;
     }
+    if (pending === undefined) {
+      this.positions.handled(seq);
+      this.handled();
+      return undefined;
+    }
+    return pending.then(() => this.positions.handled(seq)).finally(() => this.handled());
+  }
+
+  private handled(): void {
+    if (--this.handling === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
   }
 
   /**
-   * Applies one event. `live` false: the incident changes it causes were committed before
-   * (by the partition's previous owner), so it only brings heartbeat and rule state up to
-   * date and leaves the lifecycle — which mirrors the database — alone.
+   * Applies one event; undefined when it was done synchronously. `live` false: the incident
+   * changes it causes were committed before (by the partition's previous owner), so it only
+   * brings heartbeat and rule state up to date and leaves the lifecycle — which mirrors the
+   * database — alone.
    */
-  private async apply(event: Envelope, cause: EventCause, live: boolean): Promise<void> {
+  private apply(event: Envelope, cause: EventCause, live: boolean): Promise<void> | undefined {
     switch (event.type) {
       case 'health.heartbeat':
         return this.onHeartbeat(event, cause, live);
@@ -173,12 +194,12 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
         return live ? this.onAlert(event, cause) : undefined;
       default:
         // Only health.* is routed here; anything else is ignored.
-        return;
+        return undefined;
     }
   }
 
-  /** The hot path: memory only unless a liveness incident of the instance is open. */
-  private async onHeartbeat(event: Envelope<'health.heartbeat'>, cause: EventCause, live: boolean): Promise<void> {
+  /** The hot path: memory only, and synchronous, unless a liveness incident of the instance is open. */
+  private onHeartbeat(event: Envelope<'health.heartbeat'>, cause: EventCause, live: boolean): Promise<void> | undefined {
     const now = this.now();
     // A replayed heartbeat counts from when it was sent, not when we read it; a producer's
     // clock ahead of ours counts as now.
@@ -188,14 +209,14 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     if (observation === 'first_seen') detectorMetrics.trackedInstances.set(this.tracker.size);
     this.lifecycle.noteInstance(ref.tenantId, ref.service, ref.instance);
     this.schedule();
-    if (!live || !this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) return;
+    if (!live || !this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) return undefined;
     const commands: IncidentCommand[] = [];
     for (const kind of LIVENESS_KINDS) {
       const since = this.lifecycle.openSignalAt(livenessFingerprint(ref, kind));
       // The instance spoke after the hang or crash began: it is back.
       if (since !== undefined && seenAt > since) commands.push(...this.lifecycle.apply(livenessRecoveredSignal(ref, kind, seenAt), now));
     }
-    await this.execute(commands, cause);
+    return commands.length === 0 ? undefined : this.execute(commands, cause);
   }
 
   private async onStopping(event: Envelope<'health.stopping'>, cause: EventCause, live: boolean): Promise<void> {
@@ -299,7 +320,8 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       const partition = partitionOfSubject(subject, this.partitions)!;
       const checkpoint = checkpoints.get(partition);
       if (seq <= (checkpoint?.snapshotSeq ?? 0)) continue;
-      await this.apply(event, { partition, seq }, seq > (checkpoint?.commandSeq ?? 0));
+      const pending = this.apply(event, { partition, seq }, seq > (checkpoint?.commandSeq ?? 0));
+      if (pending) await pending;
       replayed++;
     }
     this.positions.tookOver(mine, lastSeq);

@@ -10,12 +10,22 @@ import { HEALTH_EVENTS_PATTERN } from './health-consumer.js';
 export class HealthEventsHandler {
   constructor(private readonly detection: DetectionService) {}
 
+  /** Synchronous for an event that writes nothing (see DetectionService.handle). */
   @EventPattern(HEALTH_EVENTS_PATTERN)
-  async onHealthEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
+  onHealthEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
     try {
-      await this.detection.handle(ctx.subject, event, ctx.streamSequence);
+      pending = this.detection.handle(ctx.subject, event, ctx.streamSequence);
     } catch (error) {
-      throw new TransientError('detector_store_unavailable', (error as Error).message);
+      throw storeUnavailable(error);
     }
+    return pending?.catch((error: unknown) => {
+      throw storeUnavailable(error);
+    });
   }
+}
+
+/** Whatever failed while applying a health event, the event is retried: the store may be back by then. */
+function storeUnavailable(error: unknown): TransientError {
+  return new TransientError('detector_store_unavailable', (error as Error).message);
 }

@@ -135,4 +135,77 @@ describe('HeartbeatTracker', () => {
     expect(tracker.expire(12_999).map((m) => m.target.instance)).toEqual(['api-1']);
     expect(tracker.expire(13_000).map((m) => m.target.instance)).toEqual(['api-2']);
   });
+
+  it('extends a deadline without touching the heap, and puts a stale entry back instead of expiring it', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api1, 1000, 2_000);
+    // The heap still holds the first deadline: the next wake-up may come early, never late.
+    expect(tracker.nextDeadline()).toBe(3_000);
+    expect(tracker.expire(3_000)).toEqual([]);
+    expect(tracker.nextDeadline()).toBe(5_000);
+    expect(tracker.expire(5_000).map((m) => [m.target.instance, m.deadlineAt])).toEqual([['api-1', 5_000]]);
+  });
+
+  it('moves a deadline earlier at once when the announced interval shrinks', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 10_000, 0);
+    tracker.observeHeartbeat(api1, 100, 1_000);
+    expect(tracker.nextDeadline()).toBe(1_300);
+    expect(tracker.expire(1_300).map((m) => m.deadlineAt)).toEqual([1_300]);
+  });
+
+  it('reports exactly what a scan of every instance would (any sequence, several instances)', () => {
+    const refs = ['a', 'b', 'c', 'd'].map((instance) => ({ tenantId: 't', service: 's', instance }));
+    const step = fc.record({
+      kind: fc.constantFrom('beat', 'beat', 'beat', 'tick', 'stop', 'exit', 'recheck'),
+      who: fc.integer({ min: 0, max: refs.length - 1 }),
+      interval: fc.constantFrom(50, 100, 400),
+      advance: fc.integer({ min: 0, max: 300 }),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 150 }), (steps) => {
+        const tracker = new HeartbeatTracker(2);
+        // The model: each instance's deadline, checked by scanning all of them.
+        const model = new Map<string, { dueAt: number | undefined; missing: boolean; lastSeenAt: number }>();
+        let clock = 0;
+        for (const s of steps) {
+          clock += s.advance;
+          const ref = refs[s.who];
+          const m = model.get(ref.instance);
+          if (s.kind === 'beat') {
+            const lastSeenAt = Math.max(m?.lastSeenAt ?? clock, clock);
+            tracker.observeHeartbeat(ref, s.interval, clock);
+            model.set(ref.instance, { dueAt: lastSeenAt + 2 * s.interval, missing: false, lastSeenAt });
+          } else if (s.kind === 'stop') {
+            tracker.observeStopping(ref);
+            if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false });
+          } else if (s.kind === 'exit') {
+            if (tracker.get(ref)?.state !== 'stopped') {
+              tracker.observeExited(ref);
+              if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false });
+            }
+          } else if (s.kind === 'recheck') {
+            tracker.recheckAt(ref, clock + s.interval);
+            if (m?.missing) model.set(ref.instance, { ...m, dueAt: clock + s.interval });
+          } else {
+            const expected = [...model.entries()]
+              .filter(([, v]) => v.dueAt !== undefined && v.dueAt <= clock)
+              .map(([instance, v]) => [instance, v.dueAt] as [string, number])
+              .sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]));
+            for (const [instance] of expected) model.set(instance, { ...model.get(instance)!, dueAt: undefined, missing: true });
+            const got = tracker
+              .expire(clock)
+              .map((x) => [x.target.instance, x.deadlineAt] as [string, number])
+              .sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]));
+            expect(got).toEqual(expected);
+            const next = tracker.nextDeadline();
+            const earliest = Math.min(...[...model.values()].map((v) => v.dueAt ?? Number.POSITIVE_INFINITY));
+            // Never later than the earliest true deadline, so a timer on it never fires late.
+            if (Number.isFinite(earliest)) expect(next).toBeLessThanOrEqual(earliest);
+          }
+        }
+      }),
+    );
+  });
 });
