@@ -7,7 +7,6 @@ import type { DetectorConfig } from './config.js';
 import { DETECTOR_SCHEMA } from './data-source.js';
 import { DETECTOR_CONFIG, RULES_FILE } from './detector.tokens.js';
 import { DetectionService } from './heartbeat/detection.service.js';
-import { HealthEventsHandler } from './heartbeat/health-events.handler.js';
 import { IncidentsService } from './incidents/incidents.service.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { detectorMigrations } from './migrations/index.js';
@@ -26,7 +25,6 @@ export class DetectorModule {
         DependencyHealthModule,
         IngestModule.forRoot(),
       ],
-      controllers: [HealthEventsHandler],
       providers: [
         { provide: DETECTOR_CONFIG, useValue: config },
         { provide: CLOCK, useValue: systemClock },

@@ -11,7 +11,8 @@ import { incomingTraceContext } from './trace-headers.js';
 const tracer = trace.getTracer('autoheal-messaging');
 const decoder = new TextDecoder();
 
-export type EventHandler = (event: Envelope, ctx: JetStreamContext) => Promise<void>;
+/** Handles one event; may return nothing when it finished synchronously (no promise to wait for). */
+export type EventHandler = (event: Envelope, ctx: JetStreamContext) => Promise<void> | undefined;
 
 export interface ConsumerLogger {
   warn(obj: object, msg?: string): void;
@@ -175,12 +176,17 @@ export async function startConsumer(
   const loop = (async () => {
     try {
       if (concurrency === 1) {
-        for await (const msg of messages) await handleMessage(run, msg);
+        for await (const msg of messages) {
+          const pending = handleMessage(run, msg);
+          if (pending !== undefined) await pending;
+        }
         return;
       }
       const inFlight = new Set<Promise<void>>();
       for await (const msg of messages) {
-        const work = handleMessage(run, msg).finally(() => inFlight.delete(work));
+        const pending = handleMessage(run, msg);
+        if (pending === undefined) continue;
+        const work = pending.finally(() => inFlight.delete(work));
         inFlight.add(work);
         if (inFlight.size >= concurrency) await Promise.race(inFlight);
       }
@@ -200,11 +206,17 @@ export async function startConsumer(
   };
 }
 
-async function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> {
+/**
+ * Handles one message; returns a promise only when there is something to wait for (a handler
+ * that returned one, a failure to settle). A handler that finishes synchronously costs no
+ * promise here: at tens of thousands of messages a second each one counts, the more so as the
+ * tracing context's async hooks run for every promise created.
+ */
+function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> | undefined {
   const subject = msg.subject;
   if (run.accept !== undefined && !run.accept(subject)) {
     run.acks.add(msg);
-    return;
+    return undefined;
   }
   // A message that carries no trace context (an SDK heartbeat) gets no span while it is
   // handled: for the detector that was one lone root span per heartbeat, exported for nothing.
@@ -219,35 +231,54 @@ async function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> {
     span = startConsumerSpan(subject, run.durable, msg, parent);
     active = trace.setSpan(parent, span);
   }
-  let outcome: MessageOutcome;
+  const handled: Handled = { msg, span, active, startedAt };
   const decoded = decodeEvent(subject, msg.data);
-  if (!decoded.ok) {
-    outcome = { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail };
-  } else {
-    span?.setAttribute('messaging.message.id', decoded.event.id);
-    run.working.add(msg);
-    try {
-      const ctx = new JetStreamContext(msg, run.durable);
-      await (active === undefined ? run.handler(decoded.event, ctx) : context.with(active, () => run.handler(decoded.event, ctx)));
-      outcome = { kind: 'ack' };
-    } catch (error) {
-      outcome = outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver);
-    } finally {
-      run.working.delete(msg);
-    }
+  if (!decoded.ok) return finish(run, handled, { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail });
+  span?.setAttribute('messaging.message.id', decoded.event.id);
+  run.working.add(msg);
+  const failed = (error: unknown) => {
+    run.working.delete(msg);
+    return finish(run, handled, outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver));
+  };
+  let pending: Promise<void> | undefined;
+  try {
+    const ctx = new JetStreamContext(msg, run.durable);
+    pending = active === undefined ? run.handler(decoded.event, ctx) : context.with(active, () => run.handler(decoded.event, ctx));
+  } catch (error) {
+    return failed(error);
   }
+  const succeeded = () => {
+    run.working.delete(msg);
+    return finish(run, handled, { kind: 'ack' });
+  };
+  return pending === undefined ? succeeded() : pending.then(succeeded, failed);
+}
+
+/** One message on its way through handleMessage, with its span when it has one. */
+interface Handled {
+  msg: JsMsg;
+  span: Span | undefined;
+  active: Context | undefined;
+  /** When handling began, for a span recorded only after a failure. */
+  startedAt: number;
+}
+
+/** Acks (batched) or settles a failure: the latter, with its span, is the only part that waits. */
+function finish(run: ConsumerRun, { msg, span, active, startedAt }: Handled, outcome: MessageOutcome): Promise<void> | undefined {
   if (outcome.kind === 'ack') {
     run.acks.add(msg);
     span?.setAttribute('autoheal.outcome', outcome.kind);
     span?.end();
-    return;
+    return undefined;
   }
-  const failed = span ?? startConsumerSpan(subject, run.durable, msg, context.active(), startedAt);
-  const failedOutcome = outcome;
-  await context.with(active ?? trace.setSpan(context.active(), failed), () => settle(run.js, msg, failedOutcome, run.logger));
-  failed.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind === 'nak' ? outcome.reason : outcome.detail });
-  failed.setAttribute('autoheal.outcome', outcome.kind);
-  failed.end();
+  const failed = span ?? startConsumerSpan(msg.subject, run.durable, msg, context.active(), startedAt);
+  return context
+    .with(active ?? trace.setSpan(context.active(), failed), () => settle(run.js, msg, outcome, run.logger))
+    .finally(() => {
+      failed.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind === 'nak' ? outcome.reason : outcome.detail });
+      failed.setAttribute('autoheal.outcome', outcome.kind);
+      failed.end();
+    });
 }
 
 function startConsumerSpan(subject: string, durable: string, msg: JsMsg, parent: Context, startTime?: number): Span {

@@ -1,10 +1,11 @@
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, Payload } from '@nestjs/microservices';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { newEvent, type Envelope } from '@autoheal/contracts';
+import { newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
 import { expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { closeNats, connectNats, EventPublisher, JetStreamTransport, provisionStreams, type RunConsumerSpec } from './index.js';
+import { closeNats, connectNats, EventPublisher, JetStreamTransport, provisionStreams, type TransportConsumerSpec } from './index.js';
 
 const received: Envelope[] = [];
 
@@ -40,7 +41,7 @@ describe('JetStreamTransport (real nats-server)', () => {
     await server.stop();
   });
 
-  function microservice(spec: RunConsumerSpec): Promise<INestMicroservice> {
+  function microservice(spec: TransportConsumerSpec): Promise<INestMicroservice> {
     return NestFactory.createMicroservice(ThingsModule, { strategy: new JetStreamTransport({ connection: nc, consumers: [spec] }), logger: false });
   }
 
@@ -55,5 +56,28 @@ describe('JetStreamTransport (real nats-server)', () => {
   it('without a pattern, looks the handler up by the durable name and refuses to start when there is none', async () => {
     app = await microservice({ stream: 'health', durable: 'things-member-2', filterSubject: 'health.acme.api.i-other' });
     await expect(app.listen()).rejects.toThrow("no @EventPattern('things-member-2') handler is registered for consumer things-member-2");
+  });
+
+  it('binds a consumer with a direct handler to that handler, with no @EventPattern needed, and acks what it finished synchronously', async () => {
+    const direct: { id: string; subject: string }[] = [];
+    app = await microservice({
+      stream: 'health',
+      durable: 'things-direct',
+      filterSubject: 'health.acme.api.i-direct',
+      direct: (event, ctx) => {
+        direct.push({ id: event.id, subject: ctx.subject });
+        return undefined;
+      },
+    });
+    await app.listen();
+    const event = newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance: 'i-direct', intervalMs: 1000, sequence: 1 } });
+    await new EventPublisher(nc).publish(event);
+    await expectEventually(() => expect(direct).toEqual([{ id: event.id, subject: 'health.acme.api.i-direct' }]));
+    expect(received.map((e) => e.id)).not.toContain(event.id);
+    const jsm = await jetstreamManager(nc);
+    await expectEventually(async () => {
+      const info = await jsm.consumers.info(STREAMS.health.name, 'things-direct');
+      expect(info.num_ack_pending + info.num_pending).toBe(0);
+    });
   });
 });

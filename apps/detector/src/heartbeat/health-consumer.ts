@@ -1,8 +1,8 @@
 import type { RunConsumerSpec } from '@autoheal/messaging';
 import type { DetectorConfig } from '../config.js';
 
-/** The pattern the health events handler is registered under, whatever this detector's consumer is called. */
-export const HEALTH_EVENTS_PATTERN = 'detector-health';
+/** Every detector's health consumer is called `detector-health-<member id>`. */
+export const HEALTH_DURABLE_PREFIX = 'detector-health';
 
 /**
  * Health events are many and cheap (tens of µs each): pulling 512 at a time keeps the detector
@@ -17,16 +17,14 @@ export const HEALTH_PULL_BATCH = 512;
  * starts at the next event stored: what came before, the detector reads while taking its
  * partitions over. One left behind by a detector that died is deleted by the server.
  */
-export function healthConsumerSpec(config: DetectorConfig, accept?: (subject: string) => boolean): RunConsumerSpec {
+export function healthConsumerSpec(config: DetectorConfig): RunConsumerSpec {
   return {
     stream: 'health',
-    durable: `${HEALTH_EVENTS_PATTERN}-${config.DETECTOR_MEMBER_ID}`,
-    pattern: HEALTH_EVENTS_PATTERN,
+    durable: `${HEALTH_DURABLE_PREFIX}-${config.DETECTOR_MEMBER_ID}`,
     filterSubject: 'health.>',
     pullBatch: HEALTH_PULL_BATCH,
     maxAckPending: 4 * HEALTH_PULL_BATCH,
     deliverPolicy: 'new',
     inactiveThresholdMs: config.DETECTOR_CONSUMER_INACTIVE_MS,
-    ...(accept ? { accept } : {}),
   };
 }

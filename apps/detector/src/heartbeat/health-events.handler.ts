@@ -1,28 +1,26 @@
-import { Controller } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, TransientError } from '@autoheal/messaging';
-import { DetectionService } from './detection.service.js';
-import { HEALTH_EVENTS_PATTERN } from './health-consumer.js';
+import type { EventHandler } from '@autoheal/messaging';
+import { TransientError } from '@autoheal/messaging';
+import type { DetectionService } from './detection.service.js';
 
-/** JetStream entry for health.>: the transport has validated the envelope already. */
-@Controller()
-export class HealthEventsHandler {
-  constructor(private readonly detection: DetectionService) {}
-
-  /** Synchronous for an event that writes nothing (see DetectionService.handle). */
-  @EventPattern(HEALTH_EVENTS_PATTERN)
-  onHealthEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> | undefined {
+/**
+ * The detector's entry for health.>: the consumer has validated the envelope already. Bound to
+ * the consumer directly rather than through an `@EventPattern` (see `TransportConsumerSpec.direct`
+ * in @autoheal/messaging): tens of thousands of events a second, none of which needs Nest's
+ * guards, pipes or interceptors. Synchronous for an event that writes nothing
+ * (DetectionService.handle); a failure is transient, the event is retried.
+ */
+export function healthEventHandler(detection: DetectionService): EventHandler {
+  return (event, ctx) => {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.detection.handle(ctx.subject, event, ctx.streamSequence);
+      pending = detection.handle(ctx.subject, event, ctx.streamSequence);
     } catch (error) {
       throw storeUnavailable(error);
     }
     return pending?.catch((error: unknown) => {
       throw storeUnavailable(error);
     });
-  }
+  };
 }
 
 /** Whatever failed while applying a health event, the event is retried: the store may be back by then. */
