@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { Envelope } from '@autoheal/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { NATS_CONNECTION, provisionConsumer } from '@autoheal/messaging';
@@ -8,8 +8,8 @@ import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import { DETECTOR_CONFIG, RULES_FILE } from '../detector.tokens.js';
 import type { DetectorConfig } from '../config.js';
-import { IncidentsService, type AlsoInTransaction } from '../incidents/incidents.service.js';
-import type { OpenIncidentRow } from '../incidents/incidents.repository.js';
+import { IncidentWriter, type EventCause } from '../incidents/incident-writer.js';
+import { IncidentsService } from '../incidents/incidents.service.js';
 import { IncidentLifecycle } from '../incidents/lifecycle/incident-lifecycle.js';
 import { DEFAULT_LIFECYCLE_CONFIG, type IncidentCommand, type LifecycleConfig } from '../incidents/lifecycle/lifecycle.types.js';
 import { evaluateMetrics } from '../rules/evaluate-metrics.js';
@@ -27,8 +27,6 @@ import { healthConsumerSpec } from './health-consumer.js';
 import { HeartbeatTracker, instanceKey, type InstanceRef } from './heartbeat-tracker.js';
 
 const log = createLogger('detector');
-const RETRY_MS = 500;
-const MAX_RETRY_MS = 10_000;
 const SNAPSHOT_BATCH = 5_000;
 
 export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
@@ -39,20 +37,12 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
   };
 }
 
-/** The health event behind an incident change: its partition and stream sequence. */
-interface EventCause {
-  partition: number;
-  seq: number;
-}
-
 /**
  * Turns health events into incidents, for the partitions of the fleet this detector owns.
  * Heartbeats touch memory only; deadlines sit in one heap with one timer. Metrics go through
  * the rules, crashes and alerts straight to the lifecycle, which decides open / update /
- * resolve; this service only carries those commands out.
- *
- * Commands for one fingerprint run one at a time, in order, and a handler returns only once
- * its commands committed, so an acknowledged event never loses its incident.
+ * resolve; the IncidentWriter carries those commands out, and a handler returns only once its
+ * commands committed, so an acknowledged event never loses its incident.
  *
  * Partitions: every detector reads the whole health stream on a consumer of its own and
  * applies the events of the partitions it owns (see PartitionOwnership). Taking a partition
@@ -68,10 +58,9 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   private readonly lifecycle: IncidentLifecycle;
   private readonly ownership: PartitionOwnership;
   private readonly partitions: number;
-  private readonly rows = new Map<string, OpenIncidentRow>();
+  private readonly writer: IncidentWriter;
   private readonly ruleStates = new Map<string, RuleStateSnapshot>();
   private readonly dirtyRules = new Set<string>();
-  private readonly queues = new Map<string, Promise<unknown>>();
   /** The partitions loaded here and where each stands in the stream. */
   private readonly positions = new StreamPositions();
   private handling = 0;
@@ -96,6 +85,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS);
     this.lifecycle = new IncidentLifecycle(lifecycleConfigFrom(config));
     this.partitions = config.DETECTOR_PARTITIONS;
+    this.writer = new IncidentWriter(incidents, this.partitions);
     this.ownership = new PartitionOwnership(nc, {
       memberId: config.DETECTOR_MEMBER_ID,
       partitions: this.partitions,
@@ -121,10 +111,11 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   /** Saves everything, then leaves the detectors, so that the others take over at once from the saved state. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.writer.stop();
     clearTimeout(this.timer);
     clearInterval(this.snapshotTimer);
     await this.settled();
-    await Promise.allSettled([...this.queues.values()]);
+    await this.writer.settled();
     await this.flushSnapshots();
     await this.ownership.stop();
   }
@@ -216,7 +207,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       // The instance spoke after the hang or crash began: it is back.
       if (since !== undefined && seenAt > since) commands.push(...this.lifecycle.apply(livenessRecoveredSignal(ref, kind, seenAt), now));
     }
-    return commands.length === 0 ? undefined : this.execute(commands, cause);
+    return commands.length === 0 ? undefined : this.writer.execute(commands, cause);
   }
 
   private async onStopping(event: Envelope<'health.stopping'>, cause: EventCause, live: boolean): Promise<void> {
@@ -226,7 +217,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     this.setRuleState(ref, undefined);
     const commands = this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, this.now(), 'instance stopped as planned');
     // Replayed: the resolutions were committed already; the lifecycle only forgets the instance.
-    if (live) await this.execute(commands, cause);
+    if (live) await this.writer.execute(commands, cause);
   }
 
   /** A supervisor saw the process end: a crash opens at once, no deadline to wait out. */
@@ -239,13 +230,13 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     if (!live) return;
     const signalAt = Math.min(now, Date.parse(event.occurredAt));
     const suppressed = inMaintenance(this.rules, ref.tenantId, ref.service, ref.instance, now);
-    await this.execute(this.lifecycle.apply(exitedSignal(event, signalAt, suppressed), now), cause);
+    await this.writer.execute(this.lifecycle.apply(exitedSignal(event, signalAt, suppressed), now), cause);
   }
 
   private async onAlert(event: Envelope<'health.alert'>, cause: EventCause): Promise<void> {
     const now = this.now();
     const suppressed = inMaintenance(this.rules, event.tenantId, event.data.service, event.data.instance, now);
-    await this.execute(this.lifecycle.apply(alertSignal(event, now, suppressed), now), cause);
+    await this.writer.execute(this.lifecycle.apply(alertSignal(event, now, suppressed), now), cause);
   }
 
   private async onMetrics(event: Envelope<'health.metrics'>, cause: EventCause, live: boolean): Promise<void> {
@@ -259,7 +250,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const suppressed = inMaintenance(this.rules, ref.tenantId, ref.service, ref.instance, now);
     const commands = signals.flatMap((s) => this.lifecycle.apply(ruleSignal(ref, s, suppressed), now));
     if (commands.length === 0) return;
-    await this.execute(commands, cause);
+    await this.writer.execute(commands, cause);
     // The rule state that opened or resolved an incident is saved before the event is
     // acknowledged: a restart from an older state could resolve what it never saw open.
     await this.saveRuleState(key);
@@ -301,7 +292,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const { lastSeq } = await healthStreamBounds(this.nc);
 
     const open = (await this.incidents.findOpen()).filter((r) => belongs(r.tenantId, r.service));
-    for (const row of open) this.rows.set(row.fingerprint, row);
+    this.writer.adopt(open);
     this.lifecycle.restore(open.map((r) => ({ ...r, signalAt: r.signalAt.getTime(), members: r.members, suspectedCause: r.suspectedCause })));
     const saved = await instanceSnapshotsRepository.loadAll(this.db.manager);
     const tracked = saved.tracked.filter((t) => belongs(t.tenantId, t.service));
@@ -338,12 +329,12 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     await this.idle();
     const gone = new Set(partitions.filter((p) => this.positions.isLoaded(p)));
     if (gone.size === 0) return;
-    await Promise.allSettled([...this.queues.values()]);
+    await this.writer.settled();
     await this.flushSnapshots();
     const belongs = (tenantId: string, service: string) => gone.has(partitionOf(tenantId, service, this.partitions));
     const instances = this.tracker.forget((ref) => belongs(ref.tenantId, ref.service));
     for (const [key, s] of this.ruleStates) if (belongs(s.tenantId, s.service)) this.ruleStates.delete(key);
-    for (const [fingerprint, row] of this.rows) if (belongs(row.tenantId, row.service)) this.rows.delete(fingerprint);
+    this.writer.forget(belongs);
     this.lifecycle.forgetServices(belongs);
     this.positions.released(gone);
     detectorMetrics.trackedInstances.set(this.tracker.size);
@@ -364,98 +355,6 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
 
   private now(): number {
     return this.clock.now().getTime();
-  }
-
-  /** Runs commands, each fingerprint's in order; resolves once all committed. */
-  private async execute(commands: IncidentCommand[], cause?: EventCause): Promise<void> {
-    if (commands.length === 0) return;
-    // Each change records, in its own transaction, the health event that caused it: a later
-    // owner of the partition reading that event again must not repeat the change.
-    const also: AlsoInTransaction | undefined = cause
-      ? (m) => partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq)
-      : undefined;
-    await Promise.all(commands.map((c) => this.serialize(c.fingerprint, () => this.runWithRetry(c, also))));
-  }
-
-  /**
-   * Commands of one timer firing (a burst of deadlines, held resolutions) in one transaction:
-   * each in its own transaction, a burst queued for pool connections and commits behind itself.
-   */
-  private async executeTogether(commands: IncidentCommand[]): Promise<void> {
-    if (commands.length <= 1) return this.execute(commands);
-    const fingerprints = [...new Set(commands.map((c) => c.fingerprint))];
-    await this.serializeAll(fingerprints, () =>
-      this.retrying(commands[0], async () => {
-        const staged = new Map<string, OpenIncidentRow | undefined>();
-        const records = await this.incidents.together(async (m) => {
-          const out: (() => void)[] = [];
-          for (const command of commands) out.push(await this.run(command, undefined, m, staged));
-          return out;
-        });
-        for (const record of records) record();
-      }),
-    );
-  }
-
-  private async runWithRetry(command: IncidentCommand, also: AlsoInTransaction | undefined): Promise<void> {
-    await this.retrying(command, async () => (await this.run(command, also))());
-  }
-
-  private async retrying(command: IncidentCommand, work: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        // The lifecycle has moved on in memory: the database must follow, so retry rather than drop.
-        if (this.stopped) throw error;
-        log.error({ err: error, fingerprint: command.fingerprint, command: command.type, attempt }, 'incident command failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** attempt)));
-      }
-    }
-  }
-
-  /**
-   * Carries one command out (in `m`'s transaction when given) and returns what to record in
-   * memory once it committed. `staged` holds the rows earlier commands of the same transaction
-   * opened, changed or resolved.
-   */
-  private async run(
-    command: IncidentCommand,
-    also: AlsoInTransaction | undefined,
-    m?: EntityManager,
-    staged = new Map<string, OpenIncidentRow | undefined>(),
-  ): Promise<() => void> {
-    const { fingerprint } = command;
-    const row = staged.has(fingerprint) ? staged.get(fingerprint) : this.rows.get(fingerprint);
-    switch (command.type) {
-      case 'open': {
-        const result = await this.incidents.open(command, also, m);
-        staged.set(fingerprint, result.row);
-        return () => {
-          this.rows.set(fingerprint, result.row);
-          if (!result.opened) return;
-          detectorMetrics.incidentsOpened.inc({ kind: result.row.kind });
-          detectorMetrics.detectionLatency.observe(result.detectionLatencyMs / 1000);
-          log.info({ incidentId: result.row.incidentId, tenantId: result.row.tenantId, instance: result.row.instance, kind: result.row.kind }, 'incident opened');
-        };
-      }
-      case 'update': {
-        if (!row) return () => undefined;
-        await this.incidents.update(row, command, also, m);
-        const updated = { ...row, severity: command.severity, flapping: command.flags.flapping, suspectedCause: command.flags.suspectedCause, members: command.flags.members };
-        staged.set(fingerprint, updated);
-        return () => this.rows.set(fingerprint, updated);
-      }
-      case 'resolve': {
-        if (!row) return () => undefined;
-        const resolved = await this.incidents.resolve(row, command.reason, also, m);
-        staged.set(fingerprint, undefined);
-        return () => {
-          if (resolved) detectorMetrics.incidentsResolved.inc();
-          this.rows.delete(fingerprint);
-        };
-      }
-    }
   }
 
   /** One timer, always set for the earliest deadline or held resolution: O(log n) per event, nothing per tick. */
@@ -481,27 +380,9 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       if (suppressed) this.tracker.recheckAt(target, now + target.intervalMs * missed.missedIntervals);
       commands.push(...this.lifecycle.apply(missedHeartbeatSignal(missed, suppressed), now));
     }
-    this.executeTogether(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
+    this.writer.executeTogether(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
     this.schedule();
   }
-
-  private serialize<T>(key: string, work: () => Promise<T>): Promise<T> {
-    return this.serializeAll([key], work);
-  }
-
-  /** Runs `work` once every key's earlier work is done; later work on any of the keys waits for it. */
-  private serializeAll<T>(keys: string[], work: () => Promise<T>): Promise<T> {
-    const previous = Promise.all(keys.map((key) => (this.queues.get(key) ?? Promise.resolve()).catch(() => undefined)));
-    const next = previous.then(work);
-    for (const key of keys) this.queues.set(key, next);
-    void next
-      .finally(() => {
-        for (const key of keys) if (this.queues.get(key) === next) this.queues.delete(key);
-      })
-      .catch(() => undefined);
-    return next;
-  }
-
 
   /** Saves one instance's rule state now, outside the periodic snapshot (see onMetrics). */
   private async saveRuleState(key: string): Promise<void> {
