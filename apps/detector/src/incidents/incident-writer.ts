@@ -16,6 +16,9 @@ export interface EventCause {
   seq: number;
 }
 
+/** What the writer needs of IncidentsService: the database side of each command. */
+export type IncidentStore = Pick<IncidentsService, 'open' | 'update' | 'resolve' | 'together'>;
+
 /**
  * Carries the lifecycle's commands (open / update / resolve) out against the database and keeps
  * the rows of the incidents open here. Commands for one fingerprint run one at a time, in order;
@@ -29,7 +32,7 @@ export class IncidentWriter {
   private stopped = false;
 
   constructor(
-    private readonly incidents: IncidentsService,
+    private readonly incidents: IncidentStore,
     /** DETECTOR_PARTITIONS: the cause of each change is recorded in its partition's checkpoint. */
     private readonly partitions: number,
   ) {}
@@ -61,6 +64,16 @@ export class IncidentWriter {
    * each in its own transaction, a burst queued for pool connections and commits behind itself.
    */
   async executeTogether(commands: IncidentCommand[]): Promise<void> {
+    // A fingerprint with work still queued — typically the service-level incident, updated by
+    // the previous firing for another of its instances — would hold the whole batch behind that
+    // commit. Its commands go in a transaction of their own, so the rest commit at once; each
+    // fingerprint's commands stay together and in order.
+    const busy = new Set(commands.filter((c) => this.queues.has(c.fingerprint)).map((c) => c.fingerprint));
+    if (busy.size === 0 || commands.every((c) => busy.has(c.fingerprint))) return this.runTogether(commands);
+    await Promise.all([this.runTogether(commands.filter((c) => !busy.has(c.fingerprint))), this.runTogether(commands.filter((c) => busy.has(c.fingerprint)))]);
+  }
+
+  private async runTogether(commands: IncidentCommand[]): Promise<void> {
     if (commands.length <= 1) return this.execute(commands);
     const fingerprints = [...new Set(commands.map((c) => c.fingerprint))];
     await this.serializeAll(fingerprints, () =>
