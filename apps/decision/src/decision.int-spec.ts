@@ -397,6 +397,9 @@ describe('decision service (real Postgres and nats-server)', () => {
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);
     const breaker = await admin<{ open: boolean; reason: string }>('GET', '/v1/admin/breaker');
     expect(breaker.body).toMatchObject({ open: true, reason: expect.stringMatching(/^circuit_breaker: 2 incidents marked as a suspected/) as string });
+    // The incident that trips the breaker is decided once it is open: its hold names the breaker's reason.
+    const [tripping] = forIncident(await published('remediations', 'remediation.escalated'), suspected[1].data.incidentId);
+    expect(tripping.data.reason).toContain(breaker.body.reason);
 
     const ordinary = incidentOpened('fenced', 'api-3');
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(ordinary));

@@ -4,6 +4,8 @@ export * from './run-migrations.js';
 export * from './outbox-inbox.migration.js';
 export * from './outbox.js';
 export * from './inbox.js';
+export * from './prepared-statement.js';
+export * from './transaction-guard.js';
 export * from './outbox-relay.js';
 export * from './outbox-fast-path.js';
 export * from './persistence.module.js';

@@ -57,26 +57,72 @@ export async function appendToOutbox(
   const s = assertSchemaName(schema);
   assertInTransaction(manager, 'appendToOutbox');
   if (events.length === 0) return;
-
-  const headers: Record<string, string> = {};
-  propagation.inject(opts.context ?? otelContext.active(), headers);
-  const headersJson = JSON.stringify(headers);
-
+  const batch = outboxBatch(events, opts);
+  // A VALUES list, as every service has always appended (insertOutboxBatchSql is for a statement of the caller's own).
+  const [ids, subjects, payloads, headersJson] = batch.params;
   const params: unknown[] = [];
-  const stored: OutboxRow[] = [];
-  const rows = events.map((event) => {
-    const payloadJson = JSON.stringify(event);
-    const subject = subjectFor(event);
-    params.push(event.id, subject, payloadJson, headersJson);
-    // The payload as stored, not the caller's object, which it could still change before commit.
-    stored.push({ id: event.id, subject, payload: JSON.parse(payloadJson) as unknown, headers });
+  const rows = ids.map((id, i) => {
+    params.push(id, subjects[i], payloads[i], headersJson);
     const n = params.length;
     return `($${n - 3}, $${n - 2}, $${n - 1}::jsonb, $${n}::jsonb)`;
   });
   await manager.query(`INSERT INTO "${s}".outbox (id, subject, payload, headers) VALUES ${rows.join(', ')}`, params);
+  await outboxBatchStored(manager, s, batch);
+}
 
+/**
+ * Events as outbox rows, for a caller that inserts them with a statement of its own (one that
+ * also changes its state, saving a round trip): `params` are the parameters of
+ * insertOutboxBatchSql, in its order; once the statement ran, outboxBatchStored does the rest
+ * of what appendToOutbox does.
+ */
+export interface OutboxBatch {
+  /** Event ids (uuid[]), subjects (text[]), payloads (jsonb[]) and the trace headers every row shares (jsonb). */
+  params: [string[], string[], string[], string];
+  /** The rows as stored, for the writer to publish. */
+  rows: OutboxRow[];
+}
+
+/** The batch of `events`, carrying the trace context of `opts.context` (default: the active one). */
+export function outboxBatch(events: readonly Envelope[], opts: AppendToOutboxOptions = {}): OutboxBatch {
+  const headers: Record<string, string> = {};
+  propagation.inject(opts.context ?? otelContext.active(), headers);
+  const ids: string[] = [];
+  const subjects: string[] = [];
+  const payloads: string[] = [];
+  const rows = events.map((event): OutboxRow => {
+    const payloadJson = JSON.stringify(event);
+    const subject = subjectFor(event);
+    ids.push(event.id);
+    subjects.push(subject);
+    payloads.push(payloadJson);
+    // The payload as stored, not the caller's object, which it could still change before commit.
+    return { id: event.id, subject, payload: JSON.parse(payloadJson) as unknown, headers };
+  });
+  return { params: [ids, subjects, payloads, JSON.stringify(headers)], rows };
+}
+
+/**
+ * `INSERT INTO "<schema>".outbox …` of an OutboxBatch whose params are `$first` … `$first+3`,
+ * in the batch's order. A caller may put it in a WITH clause of its own statement; it ends
+ * with its FROM clause, so a caller may append a WHERE (to insert the rows only if …).
+ */
+export function insertOutboxBatchSql(schema: string, first: number): string {
+  const s = assertSchemaName(schema);
+  return `INSERT INTO "${s}".outbox (id, subject, payload, headers)
+    SELECT e.id, e.subject, e.payload, $${first + 3}::jsonb FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[]) AS e(id, subject, payload)`;
+}
+
+/**
+ * After the caller's statement stored `batch` in `<schema>.outbox` (in its transaction): hands
+ * the rows to the writer that publishes them after commit, or else wakes the relay.
+ */
+export async function outboxBatchStored(manager: EntityManager, schema: string, batch: OutboxBatch): Promise<void> {
+  const s = assertSchemaName(schema);
+  assertInTransaction(manager, 'outboxBatchStored');
+  if (batch.rows.length === 0) return;
   const writer = writerPublishesRowsOf(manager, s);
-  if (writer) writer.rows.push(...stored);
+  if (writer) writer.rows.push(...batch.rows);
   else await manager.query(`SELECT pg_notify($1, '')`, [outboxChannel(s)]);
 }
 

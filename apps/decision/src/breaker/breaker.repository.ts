@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { preparedStatement, queryPrepared } from '@autoheal/persistence';
 
 export interface BreakerState {
   open: boolean;
@@ -23,6 +24,65 @@ export interface RecentIncident {
  */
 export const BREAKER_LOCK = 0x62726b72;
 
+/** What the breaker's window holds, as breakerWindowSql counts it. */
+export interface BreakerWindow {
+  open: boolean;
+  suspected: number;
+  instances: number;
+  includesIncident: boolean;
+  includesInstance: boolean;
+}
+
+/** A row of breakerWindowSql. */
+export interface RawBreakerWindow {
+  open: boolean;
+  suspected: number;
+  instances: number;
+  includes_incident: boolean;
+  includes_instance: boolean;
+}
+
+export function breakerWindowFromRaw(row: RawBreakerWindow): BreakerWindow {
+  return { open: row.open, suspected: row.suspected, instances: row.instances, includesIncident: row.includes_incident, includesInstance: row.includes_instance };
+}
+
+/**
+ * One row (columns of RawBreakerWindow): the breaker's state and, of the incidents
+ * readWithRecentIncidents would read that opened no later than `now` (the breaker's window), how
+ * many are marked as a suspected fault and how many distinct instances (tenant/service/instance)
+ * fail; and whether the incident being decided is stored already, and its instance among those
+ * counted. Zeros while the breaker is open. Parameters from `$first`: the window's start, `now`,
+ * the incident's id and its instance key. A subquery of its own, so that a decision's state can
+ * include it (remediationsRepository.openedDecisionState).
+ *
+ * Rows are grouped per instance first (hashed), which costs less than counting distinct keys
+ * over a sorted storm. `in_window`: no later than `now` at the millisecond, as JavaScript sees a
+ * row's opened_at.
+ */
+export function breakerWindowSql(first: number): string {
+  const [windowStart, now, incidentId, instanceKey] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
+  return `SELECT b.open,
+         coalesce(sum(r.suspected), 0)::int AS suspected,
+         count(*) FILTER (WHERE r.in_window)::int AS instances,
+         coalesce(bool_or(r.includes_incident), false) AS includes_incident,
+         coalesce(bool_or(r.in_window AND r.instance_key = ${instanceKey}::text), false) AS includes_instance
+       FROM decision.breaker b
+       LEFT JOIN LATERAL (
+         SELECT tenant_id || '/' || service || '/' || instance AS instance_key,
+                count(*) FILTER (WHERE opened_at < ${now}::timestamptz + interval '1 millisecond' AND suspected_cause <> '') AS suspected,
+                bool_or(opened_at < ${now}::timestamptz + interval '1 millisecond') AS in_window,
+                bool_or(incident_id = ${incidentId}::uuid) AS includes_incident
+         FROM decision.remediations
+         WHERE NOT b.open AND opened_at > GREATEST(${windowStart}::timestamptz, b.resumed_at)
+           AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'
+         GROUP BY 1
+       ) r ON true
+       WHERE b.id = 1
+       GROUP BY b.open`;
+}
+
+const READ_WINDOW = preparedStatement('decision_breaker_window', breakerWindowSql(1));
+
 /** The only SQL about the breaker. */
 export const breakerRepository = {
   async lockExclusive(m: EntityManager): Promise<void> {
@@ -38,37 +98,11 @@ export const breakerRepository = {
 
   /**
    * What readWithRecentIncidents would show, counted in Postgres instead of sent row by row (a
-   * storm is hundreds of rows, read twice per decision): of those incidents opened no later than
-   * `now` (the breaker's window), how many are marked as a suspected fault and how many distinct
-   * instances (tenant/service/instance) fail; and whether `incident` — the one being decided —
-   * is stored already, and its instance among those counted. Zeros while the breaker is open.
+   * storm is hundreds of rows, read twice per decision): see breakerWindowSql.
    */
-  async readWindow(
-    m: EntityManager,
-    windowStart: Date,
-    now: Date,
-    incident: { incidentId: string; instance: string },
-  ): Promise<{ open: boolean; suspected: number; instances: number; includesIncident: boolean; includesInstance: boolean }> {
-    // `in_window`: no later than `now` at the millisecond, as JavaScript sees a row's opened_at.
-    const [row]: { open: boolean; suspected: number; instances: number; includes_incident: boolean; includes_instance: boolean }[] = await m.query(
-      `SELECT b.open,
-              count(*) FILTER (WHERE r.in_window AND r.suspected_cause <> '')::int AS suspected,
-              count(DISTINCT r.instance_key) FILTER (WHERE r.in_window)::int AS instances,
-              coalesce(bool_or(r.incident_id = $3), false) AS includes_incident,
-              coalesce(bool_or(r.in_window AND r.instance_key = $4), false) AS includes_instance
-       FROM decision.breaker b
-       LEFT JOIN LATERAL (
-         SELECT incident_id, suspected_cause, opened_at < $2::timestamptz + interval '1 millisecond' AS in_window,
-                tenant_id || '/' || service || '/' || instance AS instance_key
-         FROM decision.remediations
-         WHERE NOT b.open AND opened_at > GREATEST($1::timestamptz, b.resumed_at)
-           AND incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'
-       ) r ON true
-       WHERE b.id = 1
-       GROUP BY b.open`,
-      [windowStart, now, incident.incidentId, incident.instance],
-    );
-    return { open: row.open, suspected: row.suspected, instances: row.instances, includesIncident: row.includes_incident, includesInstance: row.includes_instance };
+  async readWindow(m: EntityManager, windowStart: Date, now: Date, incident: { incidentId: string; instance: string }): Promise<BreakerWindow> {
+    const [row] = await queryPrepared<RawBreakerWindow>(m, READ_WINDOW, [windowStart, now, incident.incidentId, incident.instance]);
+    return breakerWindowFromRaw(row);
   },
 
   /**

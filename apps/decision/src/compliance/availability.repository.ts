@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { IncidentOpenedData, IncidentResolvedData, IncidentUpdatedData } from '@autoheal/contracts';
+import type { IncidentResolvedData, IncidentUpdatedData } from '@autoheal/contracts';
 import type { TenantDocument } from '../planning/policy-port.js';
 import type { DowntimeRecord } from './availability.js';
 
@@ -29,22 +29,12 @@ interface RawDowntime {
  */
 const AVAILABILITY_CHECK_LOCK = 0x61766169;
 
-/** The only SQL about availability. Every call takes the caller's transaction. */
+/**
+ * The only SQL about availability, but for the opened incident, which the statement that starts
+ * its decision records (remediationsRepository.claimRecordAndLock). Every call takes the
+ * caller's transaction.
+ */
 export const availabilityRepository = {
-  /**
-   * Records an opened incident. The incident's own facts win over what a resolve or an update
-   * that arrived first recorded; a suspicion recorded by an update is kept.
-   */
-  async recordOpened(m: EntityManager, tenantId: string, d: IncidentOpenedData): Promise<void> {
-    await m.query(
-      `INSERT INTO decision.incident_downtime (incident_id, tenant_id, service, instance, kind, down_since, suspected_cause)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (incident_id) DO UPDATE SET kind = EXCLUDED.kind, down_since = EXCLUDED.down_since,
-         suspected_cause = coalesce(decision.incident_downtime.suspected_cause, EXCLUDED.suspected_cause)`,
-      [d.incidentId, tenantId, d.service, d.instance, d.kind, new Date(d.signalAt), d.suspectedCause ?? null],
-    );
-  },
-
   /** Records a suspicion an update added after the opening; an update without one changes nothing here. */
   async recordUpdated(m: EntityManager, tenantId: string, d: IncidentUpdatedData): Promise<void> {
     if (!d.suspectedCause) return;

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import { OutboxPublisher } from '@autoheal/messaging';
-import { appendToOutbox, claimInbox } from '@autoheal/persistence';
+import { appendToOutbox, claimInbox, outboxBatch, outboxBatchStored } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
-import { breakerRepository } from '../breaker/breaker.repository.js';
+import { breakerRepository, type BreakerWindow, type RecentIncident } from '../breaker/breaker.repository.js';
 import { availabilityRepository } from '../compliance/availability.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { breakerOptionsFrom, type DecisionConfig } from '../config.js';
@@ -14,9 +14,9 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
 import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { subjectOf } from './decision-events.js';
-import { breakerTrips, mightTripBreaker, shouldTripBreaker, withIncident, type BreakerOptions, type PolicyDecision } from './policy-port.js';
-import { remediationsRepository, type IncidentFacts } from './remediations.repository.js';
-import { announceDecision, decideOn, readDecisionState } from './take-decision.js';
+import { breakerTrips, mightTripBreaker, shouldTripBreaker, withIncident, type BreakerCounts, type BreakerOptions, type PolicyDecision } from './policy-port.js';
+import { remediationsRepository, type DecisionState, type IncidentFacts } from './remediations.repository.js';
+import { decideOn, decisionEvents, decisionStateQuery, enqueueEscalations, type Announcement } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
 import { breakerOpenedEvents } from '../breaker/breaker-events.js';
 
@@ -39,6 +39,19 @@ export function incidentFacts(event: Envelope<'incident.opened'>): IncidentFacts
     ...(suspectedCause ? { suspectedCause } : {}),
     ...(scope ? { scope } : {}),
   };
+}
+
+/** The incident as the breaker counts it (`instance`: tenant/service/instance). */
+function breakerSelf(event: Envelope<'incident.opened'>): RecentIncident {
+  const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
+  return { incidentId, at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+}
+
+/** Rolls an opened incident's transaction back: the breaker is to be checked, and may open, before it is decided. */
+class BreakerCheckFirst extends Error {
+  constructor() {
+    super('the incident would trip the breaker: check it first, then decide');
+  }
 }
 
 /**
@@ -66,13 +79,12 @@ export class PlanningService {
   }
 
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
-    await this.maybeTripBreaker(event);
-    const outcome = await this.outbox.transaction(async (m): Promise<PlanningOutcome> => {
-      if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return { kind: 'duplicate_event' };
-      // Every incident counts towards availability, whatever is decided about it.
-      await availabilityRepository.recordOpened(m, event.tenantId, event.data);
-      await remediationsRepository.lockBreakerSharedThenTenant(m, event.tenantId);
-      return this.decide(m, event);
+    const outcome = await this.decideOpened(event, { breakerChecked: false }).catch(async (error: unknown) => {
+      if (!(error instanceof BreakerCheckFirst)) throw error;
+      // Rolled back: open the breaker (its own transaction, which waits for the shared locks of
+      // decisions in progress), then decide again, seeing the breaker as it is now.
+      await this.maybeTripBreaker(event);
+      return this.decideOpened(event, { breakerChecked: true });
     });
     // Decisions taken at the same time (here or in another process) cannot see each other
     // before they commit, so each looks again after its own commit: whichever commits last
@@ -102,13 +114,44 @@ export class PlanningService {
     return outcome;
   }
 
-  /** Runs under the tenant lock: gathers the guardrail state, stops at an existing decision, asks the policy, stores and announces. */
-  private async decide(m: EntityManager, event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+  /**
+   * One transaction: the inbox claim, the incident recorded for availability and the locks in
+   * one statement, then the decision (decide). Throws BreakerCheckFirst, rolled back, when the
+   * incident would trip the breaker and `breakerChecked` is false.
+   */
+  private decideOpened(event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<PlanningOutcome> {
+    return this.outbox.transaction(async (m): Promise<PlanningOutcome> => {
+      // Every incident counts towards availability, whatever is decided about it.
+      if (!(await remediationsRepository.claimRecordAndLock(m, INCIDENTS_CONSUMER.durable, event))) return { kind: 'duplicate_event' };
+      return this.decide(m, event, opts);
+    });
+  }
+
+  /**
+   * Runs under the tenant lock: gathers the guardrail state, checks that the incident does not
+   * trip the breaker, stops at an existing decision, asks the policy, stores and announces.
+   */
+  private async decide(m: EntityManager, event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<PlanningOutcome> {
     const { incidentId, service, instance } = event.data;
     // Read under the locks, the clock too, so that every counted action lies before `now`.
     const now = this.clock.now();
     const facts = incidentFacts(event);
-    const state = await readDecisionState(m, event.tenantId, facts, now);
+    // A statement of its own, after the one that took the locks: under READ COMMITTED a
+    // statement's snapshot is taken when it starts, so only a statement that starts once the
+    // locks are granted sees every decision committed before them.
+    const query = decisionStateQuery(event.tenantId, facts, now);
+    let state: DecisionState;
+    if (opts.breakerChecked) {
+      state = await remediationsRepository.decisionState(m, query);
+    } else {
+      // The breaker's check before deciding reads its window in the same statement. Its counts
+      // come from the same snapshot as the decision's, one that sees at least what a check
+      // before the transaction would have seen.
+      const self = breakerSelf(event);
+      const read = await remediationsRepository.openedDecisionState(m, { ...query, windowStart: this.windowStart(now), now, instanceKey: self.instance });
+      if (await this.wouldTripBreaker(m, event, read.window, now)) throw new BreakerCheckFirst();
+      state = read.state;
+    }
     if (state.existingRemediationId) return { kind: 'already_decided', remediationId: state.existingRemediationId };
     // A new incident has tried nothing yet.
     const taken = decideOn(state, facts, now, { recheckMs: this.recheckMs }, []);
@@ -116,60 +159,90 @@ export class PlanningService {
     const { explanation } = decision;
 
     const remediationId = newEventId(now.getTime());
-    const inserted = await remediationsRepository.insert(m, {
-      remediationId,
-      incidentId,
-      tenantId: event.tenantId,
-      service,
-      instance,
-      action: record.action,
-      status: record.status,
-      reason: explanation.reason,
-      policyVersion: explanation.policyVersion,
-      candidates: explanation.candidates,
-      refusalRule: record.refusalRule,
-      incidentEventId: event.id,
-      plannedAt: record.countsAsAutoAction ? now : null,
-      decidedAt: now,
-      incident: facts,
-      openedAt: new Date(facts.openedAt),
-      suspectedCause: facts.suspectedCause ?? null,
-      decisionKind: decision.kind,
-      explanation: explanation as unknown as Record<string, unknown>,
-      fallbacks: record.fallbacks,
-      emergency: record.emergency,
-      expiresAt: record.expiresAt,
-      retryAt: record.retryAt,
-      deferredAt: record.deferredAt,
-    });
+    const announcement: Announcement = { subject: subjectOf(event), severity: event.data.severity, remediationId, now };
+    const events = outboxBatch(decisionEvents(taken, announcement));
+    const inserted = await remediationsRepository.insertWithEvents(
+      m,
+      {
+        remediationId,
+        incidentId,
+        tenantId: event.tenantId,
+        service,
+        instance,
+        action: record.action,
+        status: record.status,
+        reason: explanation.reason,
+        policyVersion: explanation.policyVersion,
+        candidates: explanation.candidates,
+        refusalRule: record.refusalRule,
+        incidentEventId: event.id,
+        plannedAt: record.countsAsAutoAction ? now : null,
+        decidedAt: now,
+        incident: facts,
+        openedAt: new Date(facts.openedAt),
+        suspectedCause: facts.suspectedCause ?? null,
+        decisionKind: decision.kind,
+        explanation: explanation as unknown as Record<string, unknown>,
+        fallbacks: record.fallbacks,
+        emergency: record.emergency,
+        expiresAt: record.expiresAt,
+        retryAt: record.retryAt,
+        deferredAt: record.deferredAt,
+      },
+      events,
+    );
     // Unreachable while the lock is held, but the unique index is the guarantee, not the lock.
     if (!inserted) return { kind: 'already_decided', remediationId };
 
-    await announceDecision(m, taken, { subject: subjectOf(event), severity: event.data.severity, remediationId, now, events: true });
+    await outboxBatchStored(m, DECISION_SCHEMA, events);
+    await enqueueEscalations(m, taken, announcement);
     const dryRun = record.status === 'dry_run';
     return { kind: decision.kind, remediationId, dryRun, ...(record.refusalRule ? { refusedBy: record.refusalRule } : {}) };
   }
 
+  private windowStart(now: Date): Date {
+    return new Date(now.getTime() - this.breaker.windowMs);
+  }
+
   /**
-   * Opens the global breaker, in its own transaction (before and after the decision), when the incidents
-   * still open from the breaker's window — this one included — point at the detector or the
-   * network (see shouldTripBreaker). The exclusive lock waits for decisions in progress and is
-   * waited on by new ones.
+   * Whether the breaker's window, with this incident added, trips it (see maybeTripBreaker); most
+   * decisions stop at the counts, without the fleet's size.
+   */
+  private async wouldTripBreaker(m: EntityManager, event: Envelope<'incident.opened'>, window: BreakerWindow, now: Date): Promise<boolean> {
+    if (window.open) return false;
+    const counts = this.countsWithIncident(event, window, now);
+    if (!mightTripBreaker(counts, this.breaker)) return false;
+    return breakerTrips(counts, await tenantsRepository.fleetSize(m), this.breaker);
+  }
+
+  /**
+   * The window's counts with the incident being decided. A redelivered incident is stored already
+   * and must not count twice; a service-level incident groups instance incidents that count
+   * already: it is not one more instance.
+   */
+  private countsWithIncident(event: Envelope<'incident.opened'>, window: BreakerWindow, now: Date): BreakerCounts {
+    const counted = event.data.scope === 'service' || window.includesIncident;
+    return counted ? window : withIncident(window, { ...breakerSelf(event), instanceCounted: window.includesInstance }, now.getTime(), this.breaker);
+  }
+
+  /**
+   * Opens the global breaker, in its own transaction, when the incidents still open from the
+   * breaker's window — this one included — point at the detector or the network (see
+   * shouldTripBreaker): before the decision when the decision's own reading of the window says it
+   * would (decide), and after every decision. The exclusive lock waits for decisions in progress
+   * and is waited on by new ones.
    */
   private async maybeTripBreaker(event: Envelope<'incident.opened'>): Promise<void> {
     const now = this.clock.now();
     const m = this.db.manager;
-    const windowStart = new Date(now.getTime() - this.breaker.windowMs);
-    const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
-    const self = { incidentId, at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+    const windowStart = this.windowStart(now);
+    const { incidentId } = event.data;
+    const self = breakerSelf(event);
     // Most decisions stop at the counts, without reading the rows or the fleet's size. What
     // arrived before a human resumed was judged by that human: the read starts after the resume.
     const window = await breakerRepository.readWindow(m, windowStart, now, self);
     if (window.open) return;
-    // A redelivered incident is stored already and must not count twice; a service-level
-    // incident groups instance incidents that count already: it is not one more instance.
-    const counted = event.data.scope === 'service' || window.includesIncident;
-    const counts = counted ? window : withIncident(window, { ...self, instanceCounted: window.includesInstance }, now.getTime(), this.breaker);
+    const counts = this.countsWithIncident(event, window, now);
     if (!mightTripBreaker(counts, this.breaker)) return;
     const fleetSize = await tenantsRepository.fleetSize(m);
     if (!breakerTrips(counts, fleetSize, this.breaker)) return;

@@ -18,6 +18,7 @@ export {
   thresholdSources,
   validateTenantDocuments,
   withIncident,
+  type BreakerCounts,
   type BreakerOptions,
   type DocumentChange,
   type Explanation,

@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
-import type { CandidateConsidered, RemediationAction } from '@autoheal/contracts';
-import { BREAKER_LOCK } from '../breaker/breaker.repository.js';
+import type { CandidateConsidered, Envelope, RemediationAction } from '@autoheal/contracts';
+import { assertInTransaction, insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch } from '@autoheal/persistence';
+import { BREAKER_LOCK, breakerWindowFromRaw, breakerWindowSql, type BreakerWindow, type RawBreakerWindow } from '../breaker/breaker.repository.js';
+import { DECISION_SCHEMA } from '../data-source.js';
 import { tenantFromRaw, type RawTenant, type StoredTenant } from '../tenants/tenants.repository.js';
 
 export type RemediationStatus =
@@ -202,6 +204,130 @@ export interface DecisionState {
   existingRemediationId: string | null;
 }
 
+/** A decision's inputs as read by decisionStateSql. */
+type RawDecisionState = Partial<RawTenant> & {
+  breaker_open: boolean;
+  breaker_reason: string | null;
+  auto_actions: string;
+  in_flight: number;
+  last_at: Date | null;
+  last_n: number;
+  existing_remediation_id: string | null;
+};
+
+/**
+ * The in-flight statuses as SQL literals. Written into the statement, not passed as a parameter:
+ * a prepared statement's generic plan cannot prove that a parameter matches the predicate of
+ * the partial index remediations_in_flight_idx, and would scan the table.
+ */
+const IN_FLIGHT_SQL = IN_FLIGHT_STATUSES.map((s) => `'${s}'`).join(', ');
+
+/**
+ * What remediationsRepository.decisionState reads, in one statement; parameters $1…$6 (tenant,
+ * service, instance, incident, an hour ago, the cooldown's look-back).
+ * `extra` joins more columns onto its single row (the breaker's window, for an opened incident).
+ */
+function decisionStateSql(extra?: { columns: string; join: string }): string {
+  return `SELECT b.open AS breaker_open, b.reason AS breaker_reason,
+         t.tenant_id, t.document, t.policy_version, t.applied_by, t.updated_at,
+         (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $5)
+           + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $5) AS auto_actions,
+         (SELECT count(*)::int FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND status IN (${IN_FLIGHT_SQL})) AS in_flight,
+         last.at AS last_at, last.n AS last_n,
+         (SELECT remediation_id FROM decision.remediations WHERE incident_id = $4) AS existing_remediation_id${extra ? `,
+         ${extra.columns}` : ''}
+       FROM decision.breaker b
+       LEFT JOIN decision.tenants t ON t.tenant_id = $1
+       CROSS JOIN (
+         SELECT max(planned_at) AS at, count(*)::int AS n FROM (
+           SELECT planned_at FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
+           UNION ALL
+           SELECT planned_at FROM decision.remediation_attempts WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
+         ) AS actions
+       ) AS last${extra ? `
+       ${extra.join}` : ''}
+       WHERE b.id = 1`;
+}
+
+function decisionStateFromRaw(row: RawDecisionState): DecisionState {
+  return {
+    tenant: row.tenant_id ? tenantFromRaw(row as RawTenant) : null,
+    breaker: { open: row.breaker_open, reason: row.breaker_reason },
+    autoActionsInLastHour: Number(row.auto_actions),
+    inFlightOnService: row.in_flight,
+    lastActionOnTarget: row.last_at ? { at: row.last_at.getTime(), consecutive: row.last_n } : undefined,
+    existingRemediationId: row.existing_remediation_id,
+  };
+}
+
+/** What decisionState counts, and for whom. */
+export interface DecisionStateQuery {
+  tenantId: string;
+  service: string;
+  instance: string;
+  incidentId: string;
+  hourAgo: Date;
+  cooldownSince: Date;
+}
+
+function decisionStateParams(q: DecisionStateQuery): unknown[] {
+  return [q.tenantId, q.service, q.instance, q.incidentId, q.hourAgo, q.cooldownSince];
+}
+
+// The statements every decision runs, prepared once per connection (see preparedStatement).
+
+const LOCK_BREAKER_SHARED_THEN_TENANT = preparedStatement(
+  'decision_lock_breaker_shared_then_tenant',
+  `SELECT pg_advisory_xact_lock($2::int, hashtext($3)) FROM (SELECT pg_advisory_xact_lock_shared($1::bigint)) AS breaker`,
+);
+
+/**
+ * An incident.opened's first statement: the inbox claim, then (only when it claimed) the
+ * incident recorded for availability, the breaker's shared lock and the tenant's lock. Each step
+ * reads the row the one before returned, so they run in that order, the order a decision has
+ * always taken them in (the inbox row first: a redelivery waiting on it holds no lock yet). The
+ * breaker's lock is taken in a subquery that is volatile, so never flattened: it comes first.
+ * No row when the event was claimed before.
+ */
+const CLAIM_RECORD_AND_LOCK = preparedStatement(
+  'decision_claim_record_and_lock',
+  `WITH claimed AS (
+     INSERT INTO decision.inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id
+   ), recorded AS (
+     INSERT INTO decision.incident_downtime (incident_id, tenant_id, service, instance, kind, down_since, suspected_cause)
+     SELECT $3::uuid, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, $9::text FROM claimed
+     ON CONFLICT (incident_id) DO UPDATE SET kind = EXCLUDED.kind, down_since = EXCLUDED.down_since,
+       suspected_cause = coalesce(decision.incident_downtime.suspected_cause, EXCLUDED.suspected_cause)
+     RETURNING incident_id
+   )
+   SELECT pg_advisory_xact_lock($11::int, hashtext($4)) FROM (SELECT pg_advisory_xact_lock_shared($10::bigint) FROM recorded) AS breaker`,
+);
+
+const DECISION_STATE = preparedStatement('decision_state', decisionStateSql());
+
+const OPENED_DECISION_STATE = preparedStatement(
+  'decision_state_with_breaker_window',
+  decisionStateSql({
+    columns: 'w.open AS window_breaker_open, w.suspected, w.instances, w.includes_incident, w.includes_instance',
+    join: `CROSS JOIN (${breakerWindowSql(7)}) AS w`,
+  }),
+);
+
+/** The new decision's row and, only when it was inserted, its events: one statement. */
+const INSERT_WITH_EVENTS = preparedStatement(
+  'decision_insert_with_events',
+  `WITH inserted AS (
+     INSERT INTO decision.remediations (${COLUMNS})
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
+     ON CONFLICT (incident_id) DO NOTHING
+     RETURNING remediation_id
+   ), announced AS (
+     ${insertOutboxBatchSql(DECISION_SCHEMA, 25)}
+     WHERE EXISTS (SELECT FROM inserted)
+   )
+   SELECT remediation_id FROM inserted`,
+);
+
 /** The only SQL about remediations. Every call takes the caller's transaction. */
 export const remediationsRepository = {
   /**
@@ -210,11 +336,33 @@ export const remediationsRepository = {
    * in — in one round trip. The inner query (volatile, so never flattened) runs first.
    */
   async lockBreakerSharedThenTenant(m: EntityManager, tenantId: string): Promise<void> {
-    await m.query(`SELECT pg_advisory_xact_lock($2::int, hashtext($3)) FROM (SELECT pg_advisory_xact_lock_shared($1::bigint)) AS breaker`, [
+    await queryPrepared(m, LOCK_BREAKER_SHARED_THEN_TENANT, [BREAKER_LOCK, TENANT_DECISION_LOCK, tenantId]);
+  },
+
+  /**
+   * Claims an incident.opened in `consumer`'s inbox and, the first time, records the incident for
+   * availability (its own facts win over what a resolve or an update that arrived first recorded;
+   * a suspicion an update recorded is kept) and takes the locks of lockBreakerSharedThenTenant —
+   * in one round trip. False when the event was processed before: then nothing else happened.
+   */
+  async claimRecordAndLock(m: EntityManager, consumer: string, event: Envelope<'incident.opened'>): Promise<boolean> {
+    // On a connection borrowed for the call, the claim would commit on its own.
+    assertInTransaction(m, 'claimRecordAndLock');
+    const d = event.data;
+    const rows = await queryPrepared(m, CLAIM_RECORD_AND_LOCK, [
+      consumer,
+      event.id,
+      d.incidentId,
+      event.tenantId,
+      d.service,
+      d.instance,
+      d.kind,
+      new Date(d.signalAt),
+      d.suspectedCause ?? null,
       BREAKER_LOCK,
       TENANT_DECISION_LOCK,
-      tenantId,
     ]);
+    return rows.length === 1;
   },
 
   /**
@@ -224,46 +372,28 @@ export const remediationsRepository = {
    * target (for backoff) and the incident's existing remediation. Failed attempts a fallback
    * replaced live in remediation_attempts and still count, towards the hourly cap and the backoff.
    */
-  async decisionState(
+  async decisionState(m: EntityManager, q: DecisionStateQuery): Promise<DecisionState> {
+    const [row] = await queryPrepared<RawDecisionState>(m, DECISION_STATE, decisionStateParams(q));
+    return decisionStateFromRaw(row);
+  },
+
+  /**
+   * decisionState and, in the same statement, the breaker's window as breakerRepository.readWindow
+   * counts it (`window`: from `windowStart` to `now`, and whether `instanceKey` is counted): what
+   * an opened incident needs to see whether it would trip the breaker, without a round trip of its own.
+   */
+  async openedDecisionState(
     m: EntityManager,
-    q: { tenantId: string; service: string; instance: string; incidentId: string; hourAgo: Date; cooldownSince: Date },
-  ): Promise<DecisionState> {
-    const [row]: (Partial<RawTenant> & {
-      breaker_open: boolean;
-      breaker_reason: string | null;
-      auto_actions: string;
-      in_flight: number;
-      last_at: Date | null;
-      last_n: number;
-      existing_remediation_id: string | null;
-    })[] = await m.query(
-      `SELECT b.open AS breaker_open, b.reason AS breaker_reason,
-         t.tenant_id, t.document, t.policy_version, t.applied_by, t.updated_at,
-         (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $5)
-           + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $5) AS auto_actions,
-         (SELECT count(*)::int FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND status = ANY($7::text[])) AS in_flight,
-         last.at AS last_at, last.n AS last_n,
-         (SELECT remediation_id FROM decision.remediations WHERE incident_id = $4) AS existing_remediation_id
-       FROM decision.breaker b
-       LEFT JOIN decision.tenants t ON t.tenant_id = $1
-       CROSS JOIN (
-         SELECT max(planned_at) AS at, count(*)::int AS n FROM (
-           SELECT planned_at FROM decision.remediations WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
-           UNION ALL
-           SELECT planned_at FROM decision.remediation_attempts WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND planned_at > $6
-         ) AS actions
-       ) AS last
-       WHERE b.id = 1`,
-      [q.tenantId, q.service, q.instance, q.incidentId, q.hourAgo, q.cooldownSince, IN_FLIGHT_STATUSES],
-    );
-    return {
-      tenant: row.tenant_id ? tenantFromRaw(row as RawTenant) : null,
-      breaker: { open: row.breaker_open, reason: row.breaker_reason },
-      autoActionsInLastHour: Number(row.auto_actions),
-      inFlightOnService: row.in_flight,
-      lastActionOnTarget: row.last_at ? { at: row.last_at.getTime(), consecutive: row.last_n } : undefined,
-      existingRemediationId: row.existing_remediation_id,
-    };
+    q: DecisionStateQuery & { windowStart: Date; now: Date; instanceKey: string },
+  ): Promise<{ state: DecisionState; window: BreakerWindow }> {
+    const [row] = await queryPrepared<RawDecisionState & { window_breaker_open: boolean } & Omit<RawBreakerWindow, 'open'>>(m, OPENED_DECISION_STATE, [
+      ...decisionStateParams(q),
+      q.windowStart,
+      q.now,
+      q.incidentId,
+      q.instanceKey,
+    ]);
+    return { state: decisionStateFromRaw(row), window: breakerWindowFromRaw({ ...row, open: row.window_breaker_open }) };
   },
 
   async findByIncident(m: EntityManager, incidentId: string): Promise<RemediationRow | null> {
@@ -285,40 +415,40 @@ export const remediationsRepository = {
     return rows.map(fromRaw);
   },
 
-  /** Inserts the decision unless the incident already has one; true when inserted. */
-  async insert(m: EntityManager, row: RemediationRow): Promise<boolean> {
-    const inserted: unknown[] = await m.query(
-      `INSERT INTO decision.remediations (${COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
-       ON CONFLICT (incident_id) DO NOTHING
-       RETURNING remediation_id`,
-      [
-        row.remediationId,
-        row.incidentId,
-        row.tenantId,
-        row.service,
-        row.instance,
-        row.action,
-        row.status,
-        row.reason,
-        row.policyVersion,
-        JSON.stringify(row.candidates),
-        row.refusalRule,
-        row.incidentEventId,
-        row.plannedAt,
-        row.decidedAt,
-        JSON.stringify(row.incident),
-        row.openedAt,
-        row.suspectedCause,
-        row.decisionKind,
-        row.explanation ? JSON.stringify(row.explanation) : null,
-        JSON.stringify(row.fallbacks),
-        row.emergency,
-        row.expiresAt,
-        row.retryAt,
-        row.deferredAt,
-      ],
-    );
+  /**
+   * Inserts the decision unless the incident already has one and, in the same statement and only
+   * when it inserted, appends `events` (an outboxBatch) to the outbox; true when inserted. The
+   * caller then hands the batch on (outboxBatchStored), as appendToOutbox would.
+   */
+  async insertWithEvents(m: EntityManager, row: RemediationRow, events: OutboxBatch): Promise<boolean> {
+    assertInTransaction(m, 'insertWithEvents');
+    const inserted = await queryPrepared(m, INSERT_WITH_EVENTS, [
+      row.remediationId,
+      row.incidentId,
+      row.tenantId,
+      row.service,
+      row.instance,
+      row.action,
+      row.status,
+      row.reason,
+      row.policyVersion,
+      JSON.stringify(row.candidates),
+      row.refusalRule,
+      row.incidentEventId,
+      row.plannedAt,
+      row.decidedAt,
+      JSON.stringify(row.incident),
+      row.openedAt,
+      row.suspectedCause,
+      row.decisionKind,
+      row.explanation ? JSON.stringify(row.explanation) : null,
+      JSON.stringify(row.fallbacks),
+      row.emergency,
+      row.expiresAt,
+      row.retryAt,
+      row.deferredAt,
+      ...events.params,
+    ]);
     return inserted.length === 1;
   },
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { RemediationAction } from '@autoheal/contracts';
+import type { Envelope, RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { enqueueEscalation } from '../escalations/escalation-targets.js';
@@ -7,7 +7,7 @@ import type { StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
 import { evaluatePolicy, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
-import { remediationsRepository, type DecisionFields, type DecisionState, type IncidentFacts } from './remediations.repository.js';
+import { remediationsRepository, type DecisionFields, type DecisionState, type DecisionStateQuery, type IncidentFacts } from './remediations.repository.js';
 
 const HOUR_MS = 60 * 60_000;
 /** Backoff on a target counts the automatic actions on it over this window. */
@@ -31,21 +31,19 @@ export interface TakenDecision {
   tenant: StoredTenant | null;
 }
 
+/** What a decision about the incident at `now` counts (see remediationsRepository.decisionState). */
+export function decisionStateQuery(tenantId: string, facts: IncidentFacts, now: Date): DecisionStateQuery {
+  const { incidentId, service, instance } = facts;
+  return { tenantId, service, instance, incidentId, hourAgo: new Date(now.getTime() - HOUR_MS), cooldownSince: new Date(now.getTime() - COOLDOWN_WINDOW_MS) };
+}
+
 /**
  * Reads the guardrail state and the tenant's document, in one statement. The caller holds the
  * breaker's shared lock and the tenant's lock and read `now` under them, so every counted action
  * lies before `now` and the counts stay true until it commits.
  */
 export async function readDecisionState(m: EntityManager, tenantId: string, facts: IncidentFacts, now: Date): Promise<DecisionState> {
-  const { incidentId, service, instance } = facts;
-  return remediationsRepository.decisionState(m, {
-    tenantId,
-    service,
-    instance,
-    incidentId,
-    hourAgo: new Date(now.getTime() - HOUR_MS),
-    cooldownSince: new Date(now.getTime() - COOLDOWN_WINDOW_MS),
-  });
+  return remediationsRepository.decisionState(m, decisionStateQuery(tenantId, facts, now));
 }
 
 /**
@@ -93,24 +91,35 @@ export async function takeDecision(
   return decideOn(await readDecisionState(m, tenantId, facts, now), facts, now, deferral, previousAttempts);
 }
 
+/** What announceDecision needs to know besides the decision. */
+export interface Announcement {
+  subject: DecisionSubject;
+  severity: string;
+  remediationId: string;
+  now: Date;
+}
+
+/** The events that announce the decision (see eventsForDecision). */
+export function decisionEvents(taken: TakenDecision, about: Announcement): Envelope[] {
+  return eventsForDecision(taken.decision, { subject: about.subject, remediationId: about.remediationId, now: about.now });
+}
+
+/** For an escalation or a hold of a tenant with escalation targets, enqueues one delivery per target. */
+export async function enqueueEscalations(m: EntityManager, taken: TakenDecision, about: Announcement): Promise<void> {
+  const { decision, tenant } = taken;
+  if ((decision.kind !== 'escalate' && decision.kind !== 'hold') || !tenant) return;
+  const { tenantId, incidentId, service, instance } = about.subject;
+  const { reason, policyVersion } = decision.explanation;
+  await enqueueEscalation(m, tenant.document, { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion }, about.now);
+}
+
 /**
  * Appends the decision's events to the outbox (unless `events` is false: a deferral checked again
- * on unchanged grounds announces nothing) and, for an escalation or a hold of a tenant with
- * escalation targets, enqueues one delivery per target.
+ * on unchanged grounds announces nothing) and enqueues its escalation deliveries (enqueueEscalations).
  */
-export async function announceDecision(
-  m: EntityManager,
-  taken: TakenDecision,
-  about: { subject: DecisionSubject; severity: string; remediationId: string; now: Date; events: boolean },
-): Promise<void> {
-  const { decision, tenant } = taken;
-  const { subject, remediationId, now } = about;
-  if (about.events) await appendToOutbox(m, DECISION_SCHEMA, eventsForDecision(decision, { subject, remediationId, now }));
-  if ((decision.kind === 'escalate' || decision.kind === 'hold') && tenant) {
-    const { tenantId, incidentId, service, instance } = subject;
-    const { reason, policyVersion } = decision.explanation;
-    await enqueueEscalation(m, tenant.document, { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion }, now);
-  }
+export async function announceDecision(m: EntityManager, taken: TakenDecision, about: Announcement & { events: boolean }): Promise<void> {
+  if (about.events) await appendToOutbox(m, DECISION_SCHEMA, decisionEvents(taken, about));
+  await enqueueEscalations(m, taken, about);
 }
 
 /** What a decision taken again sets on the row (see remediationsRepository.redecide / replaceFailed). */
