@@ -3,7 +3,7 @@ import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opente
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEvent, newEventId } from '@autoheal/contracts';
 import { contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
-import { appendToOutbox } from '@autoheal/persistence';
+import { outboxBatch, outboxBatchStored } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
 import { incidentsRepository, type NewIncidentRow, type OpenIncidentRow } from './incidents.repository.js';
 import type { IncidentCommand, IncidentFlags } from './lifecycle/lifecycle.types.js';
@@ -91,12 +91,6 @@ export class IncidentsService {
         evidence: command.evidence,
       };
       const detectionLatencyMs = Math.max(0, now.getTime() - command.signalAt);
-      await also?.(m);
-      if (!(await incidentsRepository.insertOpen(m, row))) {
-        const existing = await incidentsRepository.findOpenByFingerprint(m, command.fingerprint);
-        if (!existing) throw new Error(`incident ${command.fingerprint} neither inserted nor open`);
-        return { row: existing, opened: false, detectionLatencyMs };
-      }
       const event = newEvent('incident.opened', {
         tenantId: row.tenantId,
         producer: DETECTOR_PRODUCER,
@@ -115,7 +109,14 @@ export class IncidentsService {
           ...flagsData(command.flags),
         },
       });
-      await appendToOutbox(m, 'detector', [event]);
+      await also?.(m);
+      const announce = outboxBatch([event]);
+      if (!(await incidentsRepository.insertOpen(m, row, announce))) {
+        const existing = await incidentsRepository.findOpenByFingerprint(m, command.fingerprint);
+        if (!existing) throw new Error(`incident ${command.fingerprint} neither inserted nor open`);
+        return { row: existing, opened: false, detectionLatencyMs };
+      }
+      await outboxBatchStored(m, 'detector', announce);
       return { row, opened: true, detectionLatencyMs };
     });
   }
@@ -125,16 +126,6 @@ export class IncidentsService {
     return this.inIncidentTrace(incident, 'incident.update', () =>
       this.inTransaction(outer, async (m) => {
         const now = this.clock.now();
-        const changed = await incidentsRepository.update(m, incident.incidentId, {
-          severity: command.severity,
-          evidence: command.evidence,
-          flapping: command.flags.flapping,
-          suspectedCause: command.flags.suspectedCause,
-          members: command.flags.members,
-          updatedAt: now,
-        });
-        if (!changed) return false;
-        await also?.(m);
         const event = newEvent('incident.updated', {
           tenantId: incident.tenantId,
           producer: DETECTOR_PRODUCER,
@@ -150,7 +141,18 @@ export class IncidentsService {
             ...flagsData(command.flags),
           },
         });
-        await appendToOutbox(m, 'detector', [event]);
+        const announce = outboxBatch([event]);
+        const change = {
+          severity: command.severity,
+          evidence: command.evidence,
+          flapping: command.flags.flapping,
+          suspectedCause: command.flags.suspectedCause,
+          members: command.flags.members,
+          updatedAt: now,
+        };
+        if (!(await incidentsRepository.update(m, incident.incidentId, change, announce))) return false;
+        await also?.(m);
+        await outboxBatchStored(m, 'detector', announce);
         return true;
       }),
     );
@@ -161,8 +163,6 @@ export class IncidentsService {
     return this.inIncidentTrace(incident, 'incident.resolve', () =>
       this.inTransaction(outer, async (m) => {
         const now = this.clock.now();
-        if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason))) return false;
-        await also?.(m);
         const event = newEvent('incident.resolved', {
           tenantId: incident.tenantId,
           producer: DETECTOR_PRODUCER,
@@ -178,7 +178,10 @@ export class IncidentsService {
             durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
           },
         });
-        await appendToOutbox(m, 'detector', [event]);
+        const announce = outboxBatch([event]);
+        if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason, announce))) return false;
+        await also?.(m);
+        await outboxBatchStored(m, 'detector', announce);
         return true;
       }),
     );
