@@ -12,6 +12,15 @@ export const HEALTH_DURABLE_PREFIX = 'detector-health';
 export const HEALTH_PULL_BATCH = 512;
 
 /**
+ * Health events whose incident writes may be in flight at once. The detector applies every event
+ * to its state synchronously, in stream order, as it arrives; only the commit of the incident
+ * change it caused is waited for (per fingerprint in order, see IncidentWriter) before the event
+ * is acknowledged. One at a time, every heartbeat and exit behind a crash waited for that crash's
+ * commit: a burst of crashes queued for commits one after another.
+ */
+export const HEALTH_CONCURRENCY = 64;
+
+/**
  * Each detector reads the whole health stream on a consumer of its own, named after it, and
  * applies the partitions it owns (`accept`; the rest is acknowledged unread). The consumer
  * starts at the next event stored: what came before, the detector reads while taking its
@@ -23,6 +32,7 @@ export function healthConsumerSpec(config: DetectorConfig): RunConsumerSpec {
     durable: `${HEALTH_DURABLE_PREFIX}-${config.DETECTOR_MEMBER_ID}`,
     filterSubject: 'health.>',
     pullBatch: HEALTH_PULL_BATCH,
+    concurrency: HEALTH_CONCURRENCY,
     maxAckPending: 4 * HEALTH_PULL_BATCH,
     deliverPolicy: 'new',
     inactiveThresholdMs: config.DETECTOR_CONSUMER_INACTIVE_MS,
