@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { IncidentKind, IncidentSeverity, SuspectedCause } from '@autoheal/contracts';
-import { insertOutboxBatchSql, type OutboxBatch } from '@autoheal/persistence';
+import { insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch } from '@autoheal/persistence';
 import type { FingerprintParts } from './lifecycle/lifecycle.types.js';
 
 export interface OpenIncidentRow extends FingerprintParts {
@@ -70,11 +70,6 @@ function toRow(r: OpenRowRecord): OpenIncidentRow {
   };
 }
 
-/** pg returns [rows, count] for UPDATE … RETURNING through TypeORM. */
-function affected(result: unknown[]): number {
-  return Array.isArray(result[0]) ? (result[0] as unknown[]).length : result.length;
-}
-
 /**
  * A change and the outbox rows announcing it, in one statement: the rows go in only when the
  * change happened (`changed` returned a row). One round trip fewer per incident change than a
@@ -86,6 +81,38 @@ function withAnnouncement(changeSql: string, paramsSoFar: number): string {
   SELECT incident_id FROM changed`;
 }
 
+// The three writes every detection goes through, prepared once per connection: Postgres then
+// only binds and runs them.
+const INSERT_OPEN = preparedStatement(
+  'detector_incident_open',
+  withAnnouncement(
+    `INSERT INTO detector.incidents
+       (incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, status, signal_at, opened_at,
+        evidence, trace_context, flapping, suspected_cause, members)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
+     RETURNING incident_id`,
+    16,
+  ),
+);
+const UPDATE_OPEN = preparedStatement(
+  'detector_incident_update',
+  withAnnouncement(
+    `UPDATE detector.incidents
+       SET severity = $2, evidence = $3, flapping = $4, suspected_cause = $5, members = $6, updated_at = $7
+     WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
+    7,
+  ),
+);
+const RESOLVE_OPEN = preparedStatement(
+  'detector_incident_resolve',
+  withAnnouncement(
+    `UPDATE detector.incidents SET status = 'resolved', resolved_at = $2, resolve_reason = $3
+     WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
+    3,
+  ),
+);
+
 /** The only SQL about incidents. Every write takes the caller's transaction. */
 export const incidentsRepository = {
   /**
@@ -93,73 +120,47 @@ export const incidentsRepository = {
    * `announce`; true when inserted (the caller then hands the rows on, see outboxBatchStored).
    */
   async insertOpen(m: EntityManager, row: NewIncidentRow, announce: OutboxBatch): Promise<boolean> {
-    const inserted: unknown[] = await m.query(
-      withAnnouncement(
-        `INSERT INTO detector.incidents
-           (incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, status, signal_at, opened_at,
-            evidence, trace_context, flapping, suspected_cause, members)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $15, $16)
-         ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
-         RETURNING incident_id`,
-        16,
-      ),
-      [
-        row.incidentId,
-        row.fingerprint,
-        row.tenantId,
-        row.service,
-        row.instance,
-        row.kind,
-        row.ruleKey,
-        row.scope,
-        row.severity,
-        row.signalAt,
-        row.openedAt,
-        row.evidence,
-        row.traceContext,
-        row.flapping,
-        row.suspectedCause ?? null,
-        row.members === undefined ? null : JSON.stringify(row.members),
-        ...announce.params,
-      ],
-    );
+    const inserted = await queryPrepared(m, INSERT_OPEN, [
+      row.incidentId,
+      row.fingerprint,
+      row.tenantId,
+      row.service,
+      row.instance,
+      row.kind,
+      row.ruleKey,
+      row.scope,
+      row.severity,
+      row.signalAt,
+      row.openedAt,
+      row.evidence,
+      row.traceContext,
+      row.flapping,
+      row.suspectedCause ?? null,
+      row.members === undefined ? null : JSON.stringify(row.members),
+      ...announce.params,
+    ]);
     return inserted.length === 1;
   },
 
   /** Applies a change to a still-open incident, announced by `announce`'s rows; true when it was open. */
   async update(m: EntityManager, incidentId: string, change: IncidentChange, announce: OutboxBatch): Promise<boolean> {
-    const updated: unknown[] = await m.query(
-      withAnnouncement(
-        `UPDATE detector.incidents
-           SET severity = $2, evidence = $3, flapping = $4, suspected_cause = $5, members = $6, updated_at = $7
-         WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
-        7,
-      ),
-      [
-        incidentId,
-        change.severity,
-        change.evidence,
-        change.flapping,
-        change.suspectedCause ?? null,
-        change.members === undefined ? null : JSON.stringify(change.members),
-        change.updatedAt,
-        ...announce.params,
-      ],
-    );
-    return affected(updated) === 1;
+    const updated = await queryPrepared(m, UPDATE_OPEN, [
+      incidentId,
+      change.severity,
+      change.evidence,
+      change.flapping,
+      change.suspectedCause ?? null,
+      change.members === undefined ? null : JSON.stringify(change.members),
+      change.updatedAt,
+      ...announce.params,
+    ]);
+    return updated.length === 1;
   },
 
   /** Marks it resolved if it is still open, announced by `announce`'s rows; true when this call resolved it. */
   async markResolved(m: EntityManager, incidentId: string, resolvedAt: Date, reason: string, announce: OutboxBatch): Promise<boolean> {
-    const updated: unknown[] = await m.query(
-      withAnnouncement(
-        `UPDATE detector.incidents SET status = 'resolved', resolved_at = $2, resolve_reason = $3
-         WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
-        3,
-      ),
-      [incidentId, resolvedAt, reason, ...announce.params],
-    );
-    return affected(updated) === 1;
+    const resolved = await queryPrepared(m, RESOLVE_OPEN, [incidentId, resolvedAt, reason, ...announce.params]);
+    return resolved.length === 1;
   },
 
   async findOpen(m: EntityManager): Promise<OpenIncidentRow[]> {

@@ -1,4 +1,8 @@
 import type { EntityManager } from 'typeorm';
+import { preparedStatement, queryPrepared } from '@autoheal/persistence';
+
+/** Written in the transaction of every incident change the live consumer causes: prepared once per connection. */
+const RECORD_CAUSE = preparedStatement('detector_incident_cause', `INSERT INTO detector.incident_causes (partitions, partition, seq) VALUES ($1, $2, $3)`);
 
 /** Where a partition stands in the health stream (see the partition_checkpoints migration). */
 export interface PartitionCheckpoint {
@@ -43,6 +47,6 @@ export const partitionCheckpointsRepository = {
 
   /** In the transaction of an incident change caused by the health event at `seq`: an insert, so changes never wait on each other. */
   async recordIncidentCause(m: EntityManager, partitions: number, partition: number, seq: number): Promise<void> {
-    await m.query(`INSERT INTO detector.incident_causes (partitions, partition, seq) VALUES ($1, $2, $3)`, [partitions, partition, seq]);
+    await queryPrepared(m, RECORD_CAUSE, [partitions, partition, seq]);
   },
 };
