@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
 import {
   appendToOutbox,
@@ -95,7 +95,16 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
    * published and whether JetStream called it a duplicate; `fastConnection` is what the fast path
    * publishes on, once `fastGate` is open.
    */
-  function pair(opts: { fastConnection?: () => NatsConnection; fastGate?: Promise<void>; pollIntervalMs?: number; logs?: Logged[] } = {}) {
+  function pair(
+    opts: {
+      fastConnection?: () => NatsConnection;
+      fastGate?: Promise<void>;
+      pollIntervalMs?: number;
+      logs?: Logged[];
+      /** Runs after each of the fast path's transactions committed, before the fast path's own code runs again. */
+      afterCommit?: () => Promise<void>;
+    } = {},
+  ) {
     const relayPublished: { id: string; duplicate: boolean }[] = [];
     const relayPublisher = new EventPublisher(nc);
     const wired: { fastPath?: OutboxFastPath } = {};
@@ -113,8 +122,10 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
     });
     relays.push(relay);
     const fastConnection = opts.fastConnection ?? (() => nc);
+    const afterCommit = opts.afterCommit;
+    const fastDataSource = afterCommit ? committingThen(afterCommit) : dataSource;
     const fastPath = new OutboxFastPath({
-      dataSource,
+      dataSource: fastDataSource,
       schema: SCHEMA,
       publish: async (row) => {
         await opts.fastGate;
@@ -125,6 +136,17 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
     });
     wired.fastPath = fastPath;
     return { relay, fastPath, relayPublished };
+  }
+
+  /** The data source, whose transactions run `then` once committed, before resolving. */
+  function committingThen(then: () => Promise<void>): DataSource {
+    const wrapped = Object.create(dataSource) as DataSource;
+    wrapped.transaction = (async (work: (m: EntityManager) => Promise<unknown>) => {
+      const out = await dataSource.transaction(work);
+      await then();
+      return out;
+    }) as DataSource['transaction'];
+    return wrapped;
   }
 
   it('publishes what a transaction appended once, in commit order, right after commit and without the relay', async () => {
@@ -160,6 +182,26 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
     await fastPath.settle();
     expect(fastPath.inFlight()).toEqual([]);
     expect(await unpublishedIds()).toEqual([]);
+    expect(relayPublished).toEqual([]);
+    expect(await storedIds(batch)).toEqual(batch.map((e) => e.id));
+  });
+
+  it('holds the rows from before the commit: a relay poll right after the commit, before the fast path runs again, leaves them alone', async () => {
+    let heldAtCommit: readonly string[] = [];
+    let relayDrainedInGap: boolean | undefined;
+    // The gap under test: the commit has landed, the fast path's own code has not run again yet.
+    const { relay, fastPath, relayPublished } = pair({
+      afterCommit: async () => {
+        heldAtCommit = fastPath.inFlight();
+        relayDrainedInGap = await relay.flush();
+      },
+    });
+
+    const batch = events(2);
+    await fastPath.transaction((m) => appendToOutbox(m, SCHEMA, batch));
+    expect(heldAtCommit).toEqual(batch.map((e) => e.id));
+    expect(relayDrainedInGap).toBe(true);
+    await fastPath.settle();
     expect(relayPublished).toEqual([]);
     expect(await storedIds(batch)).toEqual(batch.map((e) => e.id));
   });

@@ -68,10 +68,23 @@ export class OutboxFastPath {
    */
   async transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     let rows: readonly OutboxRow[] = [];
-    const result = await this.options.dataSource.transaction((manager) => {
-      rows = collectRowsForWriter(manager, this.schema);
-      return work(manager);
-    });
+    let held: string[] = [];
+    let result: T;
+    try {
+      result = await this.options.dataSource.transaction(async (manager) => {
+        rows = collectRowsForWriter(manager, this.schema);
+        const out = await work(manager);
+        // Held before the COMMIT is sent: the rows are visible to a relay poll from the moment it
+        // lands, before this function gets to run again, and a poll in that gap published them a
+        // second time (stored once, but sent twice).
+        held = rows.map((row) => row.id);
+        for (const id of held) this.owned.add(id);
+        return out;
+      });
+    } catch (error) {
+      for (const id of held) this.owned.delete(id);
+      throw error;
+    }
     if (rows.length > 0) this.publishCommitted(rows);
     return result;
   }
@@ -90,10 +103,10 @@ export class OutboxFastPath {
 
   private publishCommitted(rows: readonly OutboxRow[]): void {
     if (this.suspended) {
+      this.abandon(rows);
       this.recover();
       return;
     }
-    for (const row of rows) this.owned.add(row.id);
     // Sent at once, in commit order (one connection keeps that order); only the acks are
     // awaited in order. Waiting for each ack before sending the next row made a burst of
     // commits queue behind one another's round trips: hundreds of ms at a hundred commits/s.
