@@ -15,6 +15,8 @@ const schema = z.object({
   /** Heartbeat intervals an instance may miss before it is declared hung. */
   DETECTOR_MISSED_INTERVALS: z.coerce.number().int().min(1).max(100).default(3),
   DETECTOR_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  /** A heartbeat that only moves an alive instance's last-seen time is saved once it moved this far since the last save (0: every one). */
+  DETECTOR_LAST_SEEN_PRECISION_MS: z.coerce.number().int().min(0).default(60_000),
   /** Optional JSON file: per-tenant/service rule overrides and maintenance windows (validated at boot). */
   DETECTOR_RULES_FILE: z.string().min(1).optional(),
   /** Flapping: an incident whose fingerprint opened DETECTOR_FLAP_MAX_OPENS times within the window is held open. */

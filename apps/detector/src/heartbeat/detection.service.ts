@@ -82,7 +82,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     @Inject(DETECTOR_CONFIG) private readonly config: DetectorConfig,
     @Optional() @Inject(RULES_FILE) private readonly rules: RulesFile | undefined,
   ) {
-    this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS);
+    this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS, config.DETECTOR_LAST_SEEN_PRECISION_MS);
     this.lifecycle = new IncidentLifecycle(lifecycleConfigFrom(config));
     this.partitions = config.DETECTOR_PARTITIONS;
     this.writer = new IncidentWriter(incidents, this.partitions);

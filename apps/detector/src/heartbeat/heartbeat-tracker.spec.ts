@@ -208,4 +208,40 @@ describe('HeartbeatTracker', () => {
       }),
     );
   });
+
+  it('saves a heartbeat that only moves the last-seen time once it moved the precision since the last save', () => {
+    const tracker = new HeartbeatTracker(3, 10_000);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    expect(tracker.takeDirty().map((t) => [t.instance, t.lastSeenAt])).toEqual([['api-1', 0]]);
+    tracker.observeHeartbeat(api1, 1000, 1_000);
+    tracker.observeHeartbeat(api1, 1000, 9_999);
+    expect(tracker.takeDirty()).toEqual([]);
+    tracker.observeHeartbeat(api1, 1000, 10_000);
+    expect(tracker.takeDirty().map((t) => [t.instance, t.lastSeenAt])).toEqual([['api-1', 10_000]]);
+    // The deadline follows every heartbeat, saved or not.
+    tracker.observeHeartbeat(api1, 1000, 12_000);
+    expect(tracker.expire(14_999)).toEqual([]);
+    expect(tracker.expire(15_000).map((m) => m.deadlineAt)).toEqual([15_000]);
+  });
+
+  it('saves at once what changes more than the last-seen time: a recovery, a new interval', () => {
+    const tracker = new HeartbeatTracker(3, 60_000);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.takeDirty();
+    tracker.observeHeartbeat(api1, 2000, 1_000);
+    expect(tracker.takeDirty().map((t) => t.intervalMs)).toEqual([2000]);
+    tracker.expire(10_000);
+    expect(tracker.takeDirty().map((t) => t.state)).toEqual(['missing']);
+    tracker.observeHeartbeat(api1, 2000, 10_001);
+    expect(tracker.takeDirty().map((t) => t.state)).toEqual(['alive']);
+  });
+
+  it('counts the precision from the restored state after a restart', () => {
+    const tracker = new HeartbeatTracker(3, 10_000);
+    tracker.restore([{ ...api1, intervalMs: 1000, lastSeenAt: 50_000, state: 'alive' }], 55_000);
+    tracker.observeHeartbeat(api1, 1000, 55_000);
+    expect(tracker.takeDirty()).toEqual([]);
+    tracker.observeHeartbeat(api1, 1000, 60_000);
+    expect(tracker.takeDirty().map((t) => t.lastSeenAt)).toEqual([60_000]);
+  });
 });

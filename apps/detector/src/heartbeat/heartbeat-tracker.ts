@@ -37,6 +37,8 @@ export function instanceKey(ref: InstanceRef): string {
 interface Watched extends TrackedInstance {
   dueAt: number | undefined;
   heapAt: number | undefined;
+  /** `lastSeenAt` as last handed out to be saved (or restored); undefined: never saved. */
+  savedSeenAt: number | undefined;
 }
 
 function publicView(w: TrackedInstance): TrackedInstance {
@@ -64,8 +66,19 @@ export class HeartbeatTracker {
    */
   private watchingSince = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly missedIntervals: number) {
+  /**
+   * @param lastSeenPrecisionMs A heartbeat that changes nothing but an alive instance's
+   *   `lastSeenAt` marks it for saving only once that moved this far since the last save. The
+   *   saved time decides no deadline (a restored instance gets a full window from the restore);
+   *   it is the evidence's "last heartbeat" of an instance that died across a restart. Saving
+   *   every heartbeat of 100,000 instances kept Postgres writing as fast as they arrived.
+   */
+  constructor(
+    private readonly missedIntervals: number,
+    private readonly lastSeenPrecisionMs = 0,
+  ) {
     if (!Number.isInteger(missedIntervals) || missedIntervals < 1) throw new Error('missedIntervals must be a positive integer');
+    if (!(lastSeenPrecisionMs >= 0)) throw new Error('lastSeenPrecisionMs must be zero or more');
   }
 
   get size(): number {
@@ -80,16 +93,28 @@ export class HeartbeatTracker {
   observeHeartbeat(ref: InstanceRef, intervalMs: number, seenAt: number): HeartbeatObservation {
     const key = instanceKey(ref);
     const current = this.instances.get(key);
-    this.dirty.add(key);
     if (!current) {
-      const added: Watched = { tenantId: ref.tenantId, service: ref.service, instance: ref.instance, intervalMs, lastSeenAt: seenAt, state: 'alive', dueAt: undefined, heapAt: undefined };
+      const added: Watched = {
+        tenantId: ref.tenantId,
+        service: ref.service,
+        instance: ref.instance,
+        intervalMs,
+        lastSeenAt: seenAt,
+        state: 'alive',
+        dueAt: undefined,
+        heapAt: undefined,
+        savedSeenAt: undefined,
+      };
       this.instances.set(key, added);
+      this.dirty.add(key);
       this.setDeadline(key, added, this.deadlineAfter(seenAt, intervalMs));
       return 'first_seen';
     }
     const previousState = current.state;
+    const lastSeenAt = Math.max(current.lastSeenAt, seenAt);
+    if (previousState !== 'alive' || intervalMs !== current.intervalMs || this.lastSeenWorthSaving(current, lastSeenAt)) this.dirty.add(key);
     current.intervalMs = intervalMs;
-    current.lastSeenAt = Math.max(current.lastSeenAt, seenAt);
+    current.lastSeenAt = lastSeenAt;
     current.state = 'alive';
     this.setDeadline(key, current, this.deadlineAfter(current.lastSeenAt, intervalMs));
     return previousState === 'missing' ? 'recovered' : 'alive';
@@ -177,7 +202,7 @@ export class HeartbeatTracker {
     this.watchingSince = Math.max(this.watchingSince, now);
     for (const s of saved) {
       const key = instanceKey(s);
-      const restored: Watched = { ...publicView(s), dueAt: undefined, heapAt: undefined };
+      const restored: Watched = { ...publicView(s), dueAt: undefined, heapAt: undefined, savedSeenAt: s.lastSeenAt };
       const previous = this.instances.get(key);
       if (previous) this.clearDeadline(key, previous);
       this.instances.set(key, restored);
@@ -196,6 +221,10 @@ export class HeartbeatTracker {
       dropped++;
     }
     return dropped;
+  }
+
+  private lastSeenWorthSaving(w: Watched, lastSeenAt: number): boolean {
+    return w.savedSeenAt === undefined || lastSeenAt - w.savedSeenAt >= this.lastSeenPrecisionMs;
   }
 
   /** Moves the instance's deadline; touches the heap only when it has no entry or one later than `dueAt`. */
@@ -223,7 +252,9 @@ export class HeartbeatTracker {
     const out: TrackedInstance[] = [];
     for (const key of this.dirty) {
       const i = this.instances.get(key);
-      if (i) out.push(publicView(i));
+      if (!i) continue;
+      i.savedSeenAt = i.lastSeenAt;
+      out.push(publicView(i));
     }
     this.dirty.clear();
     return out;
