@@ -235,24 +235,29 @@ function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> | undefined 
   const decoded = decodeEvent(subject, msg.data);
   if (!decoded.ok) return finish(run, handled, { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail });
   span?.setAttribute('messaging.message.id', decoded.event.id);
-  run.working.add(msg);
-  const failed = (error: unknown) => {
-    run.working.delete(msg);
-    return finish(run, handled, outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver));
-  };
   let pending: Promise<void> | undefined;
   try {
     const ctx = new JetStreamContext(msg, run.durable);
     pending = active === undefined ? run.handler(decoded.event, ctx) : context.with(active, () => run.handler(decoded.event, ctx));
   } catch (error) {
-    return failed(error);
+    return finish(run, handled, outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver));
   }
-  const succeeded = () => {
-    run.working.delete(msg);
-    return finish(run, handled, { kind: 'ack' });
-  };
-  return pending === undefined ? succeeded() : pending.then(succeeded, failed);
+  if (pending === undefined) return finish(run, handled, ACK);
+  // Only now can the keep-alive timer fire while this message is being handled.
+  run.working.add(msg);
+  return pending.then(
+    () => {
+      run.working.delete(msg);
+      return finish(run, handled, ACK);
+    },
+    (error: unknown) => {
+      run.working.delete(msg);
+      return finish(run, handled, outcomeOfFailure(error, msg.info.deliveryCount, run.maxDeliver));
+    },
+  );
 }
+
+const ACK: MessageOutcome = { kind: 'ack' };
 
 /** One message on its way through handleMessage, with its span when it has one. */
 interface Handled {
