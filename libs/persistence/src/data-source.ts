@@ -35,6 +35,10 @@ export function createDataSource(options: CreateDataSourceOptions): DataSource {
     extra: {
       application_name: options.applicationName,
       max: options.poolMax ?? 10,
+      // Idle connections stay open (pg closes them after 10 s by default): the first incident
+      // after a quiet spell would otherwise pay for a new connection — TCP, startup, and
+      // preparing its statements again — on the path its detection latency is measured on.
+      idleTimeoutMillis: 0,
       // Unqualified names in raw SQL resolve to the service's schema first.
       options: `-c search_path=${schema},public`,
     },
