@@ -16,7 +16,7 @@ import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { subjectOf } from './decision-events.js';
 import { breakerTrips, mightTripBreaker, shouldTripBreaker, withIncident, type BreakerCounts, type BreakerOptions, type PolicyDecision } from './policy-port.js';
 import { remediationsRepository, type DecisionState, type IncidentFacts } from './remediations.repository.js';
-import { decideOn, decisionEvents, decisionStateQuery, enqueueEscalations, type Announcement } from './take-decision.js';
+import { decidedFields, decideOn, decisionEvents, decisionStateQuery, enqueueEscalations, type Announcement } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
 import { breakerOpenedEvents } from '../breaker/breaker-events.js';
 
@@ -156,7 +156,6 @@ export class PlanningService {
     // A new incident has tried nothing yet.
     const taken = decideOn(state, facts, now, { recheckMs: this.recheckMs }, []);
     const { decision, record } = taken;
-    const { explanation } = decision;
 
     const remediationId = newEventId(now.getTime());
     const announcement: Announcement = { subject: subjectOf(event), severity: event.data.severity, remediationId, now };
@@ -169,25 +168,12 @@ export class PlanningService {
         tenantId: event.tenantId,
         service,
         instance,
-        action: record.action,
-        status: record.status,
-        reason: explanation.reason,
-        policyVersion: explanation.policyVersion,
-        candidates: explanation.candidates,
-        refusalRule: record.refusalRule,
         incidentEventId: event.id,
-        plannedAt: record.countsAsAutoAction ? now : null,
-        decidedAt: now,
         incident: facts,
         openedAt: new Date(facts.openedAt),
         suspectedCause: facts.suspectedCause ?? null,
-        decisionKind: decision.kind,
-        explanation: explanation as unknown as Record<string, unknown>,
-        fallbacks: record.fallbacks,
-        emergency: record.emergency,
-        expiresAt: record.expiresAt,
-        retryAt: record.retryAt,
-        deferredAt: record.deferredAt,
+        // A new incident was never deferred before.
+        ...decidedFields(taken, now, null),
       },
       events,
     );
