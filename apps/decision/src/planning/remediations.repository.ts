@@ -317,8 +317,11 @@ const OPENED_DECISION_STATE = preparedStatement(
 const INSERT_WITH_EVENTS = preparedStatement(
   'decision_insert_with_events',
   `WITH inserted AS (
-     INSERT INTO decision.remediations (${COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
+     INSERT INTO decision.remediations (remediation_id, incident_id, tenant_id, service, instance, incident_event_id, incident, opened_at,
+       suspected_cause, action, status, reason, policy_version, candidates, refusal_rule, planned_at, decided_at, decision_kind, explanation,
+       fallbacks, emergency, expires_at, retry_at, deferred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, -- then decisionParams' order:
+             $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
      ON CONFLICT (incident_id) DO NOTHING
      RETURNING remediation_id
    ), announced AS (
@@ -428,25 +431,11 @@ export const remediationsRepository = {
       row.tenantId,
       row.service,
       row.instance,
-      row.action,
-      row.status,
-      row.reason,
-      row.policyVersion,
-      JSON.stringify(row.candidates),
-      row.refusalRule,
       row.incidentEventId,
-      row.plannedAt,
-      row.decidedAt,
       JSON.stringify(row.incident),
       row.openedAt,
       row.suspectedCause,
-      row.decisionKind,
-      row.explanation ? JSON.stringify(row.explanation) : null,
-      JSON.stringify(row.fallbacks),
-      row.emergency,
-      row.expiresAt,
-      row.retryAt,
-      row.deferredAt,
+      ...decisionParams(row),
       ...events.params,
     ]);
     return inserted.length === 1;
