@@ -59,10 +59,10 @@ export async function appendToOutbox(
   if (events.length === 0) return;
   const batch = outboxBatch(events, opts);
   // A VALUES list, as every service has always appended (insertOutboxBatchSql is for a statement of the caller's own).
-  const [ids, subjects, payloads, headersJson] = batch.params;
+  const [ids, subjects, payloads, headers] = batch.params;
   const params: unknown[] = [];
   const rows = ids.map((id, i) => {
-    params.push(id, subjects[i], payloads[i], headersJson);
+    params.push(id, subjects[i], payloads[i], headers[i]);
     const n = params.length;
     return `($${n - 3}, $${n - 2}, $${n - 1}::jsonb, $${n}::jsonb)`;
   });
@@ -77,40 +77,62 @@ export async function appendToOutbox(
  * of what appendToOutbox does.
  */
 export interface OutboxBatch {
-  /** Event ids (uuid[]), subjects (text[]), payloads (jsonb[]) and the trace headers every row shares (jsonb). */
-  params: [string[], string[], string[], string];
+  /** Event ids (uuid[]), subjects (text[]), payloads (jsonb[]) and each row's trace headers (jsonb[]). */
+  params: [string[], string[], string[], string[]];
   /** The rows as stored, for the writer to publish. */
   rows: OutboxRow[];
 }
 
-/** The batch of `events`, carrying the trace context of `opts.context` (default: the active one). */
+/** An event and the trace it continues. */
+export interface TracedEvent {
+  event: Envelope;
+  context: Context;
+}
+
+/** The batch of `events`, all carrying the trace context of `opts.context` (default: the active one). */
 export function outboxBatch(events: readonly Envelope[], opts: AppendToOutboxOptions = {}): OutboxBatch {
-  const headers: Record<string, string> = {};
-  propagation.inject(opts.context ?? otelContext.active(), headers);
+  const context = opts.context ?? otelContext.active();
+  return tracedOutboxBatch(events.map((event) => ({ event, context })));
+}
+
+/** The batch of events that continue different traces (changes to several incidents in one statement, say). */
+export function tracedOutboxBatch(entries: readonly TracedEvent[]): OutboxBatch {
   const ids: string[] = [];
   const subjects: string[] = [];
   const payloads: string[] = [];
-  const rows = events.map((event): OutboxRow => {
+  const headersJson: string[] = [];
+  // Events of one trace share one headers object, as they share one context.
+  const headersOf = new Map<Context, Record<string, string>>();
+  const rows = entries.map(({ event, context }): OutboxRow => {
+    let headers = headersOf.get(context);
+    if (!headers) {
+      headers = {};
+      propagation.inject(context, headers);
+      headersOf.set(context, headers);
+    }
     const payloadJson = JSON.stringify(event);
     const subject = subjectFor(event);
     ids.push(event.id);
     subjects.push(subject);
     payloads.push(payloadJson);
+    headersJson.push(JSON.stringify(headers));
     // The payload as stored, not the caller's object, which it could still change before commit.
     return { id: event.id, subject, payload: JSON.parse(payloadJson) as unknown, headers };
   });
-  return { params: [ids, subjects, payloads, JSON.stringify(headers)], rows };
+  return { params: [ids, subjects, payloads, headersJson], rows };
 }
 
 /**
  * `INSERT INTO "<schema>".outbox …` of an OutboxBatch whose params are `$first` … `$first+3`,
  * in the batch's order. A caller may put it in a WITH clause of its own statement; it ends
- * with its FROM clause, so a caller may append a WHERE (to insert the rows only if …).
+ * with its FROM clause, so a caller may append a WHERE (to insert the rows only if …) or a JOIN
+ * and `ORDER BY e.n` (`e.n` is a row's 1-based position in the batch).
  */
 export function insertOutboxBatchSql(schema: string, first: number): string {
   const s = assertSchemaName(schema);
   return `INSERT INTO "${s}".outbox (id, subject, payload, headers)
-    SELECT e.id, e.subject, e.payload, $${first + 3}::jsonb FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[]) AS e(id, subject, payload)`;
+    SELECT e.id, e.subject, e.payload, e.headers
+      FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[], $${first + 3}::jsonb[]) WITH ORDINALITY AS e(id, subject, payload, headers, n)`;
 }
 
 /**
@@ -118,11 +140,16 @@ export function insertOutboxBatchSql(schema: string, first: number): string {
  * the rows to the writer that publishes them after commit, or else wakes the relay.
  */
 export async function outboxBatchStored(manager: EntityManager, schema: string, batch: OutboxBatch): Promise<void> {
+  await outboxRowsStored(manager, schema, batch.rows);
+}
+
+/** outboxBatchStored for the rows of a batch the caller's statement stored only in part (those of the changes that happened). */
+export async function outboxRowsStored(manager: EntityManager, schema: string, rows: readonly OutboxRow[]): Promise<void> {
   const s = assertSchemaName(schema);
   assertInTransaction(manager, 'outboxBatchStored');
-  if (batch.rows.length === 0) return;
+  if (rows.length === 0) return;
   const writer = writerPublishesRowsOf(manager, s);
-  if (writer) writer.rows.push(...batch.rows);
+  if (writer) writer.rows.push(...rows);
   else await manager.query(`SELECT pg_notify($1, '')`, [outboxChannel(s)]);
 }
 

@@ -3,7 +3,7 @@ import { createLogger } from '@autoheal/telemetry';
 import { detectorMetrics } from '../detector.metrics.js';
 import { partitionCheckpointsRepository } from '../partitioning/partition-checkpoints.repository.js';
 import type { OpenIncidentRow } from './incidents.repository.js';
-import type { AlsoInTransaction, IncidentsService } from './incidents.service.js';
+import type { IncidentsService } from './incidents.service.js';
 import type { IncidentCommand } from './lifecycle/lifecycle.types.js';
 
 const log = createLogger('detector');
@@ -17,7 +17,23 @@ export interface EventCause {
 }
 
 /** What the writer needs of IncidentsService: the database side of each command. */
-export type IncidentStore = Pick<IncidentsService, 'open' | 'update' | 'resolve' | 'together'>;
+export type IncidentStore = Pick<IncidentsService, 'openAll' | 'updateAll' | 'resolveAll' | 'together'>;
+
+/**
+ * The commands in waves: wave k holds each fingerprint's k-th command. A wave has at most one
+ * command per fingerprint, so its opens, updates and resolves can each go to the database as one
+ * statement, and each fingerprint's commands still run in their order, wave after wave.
+ */
+export function inWaves(commands: readonly IncidentCommand[]): IncidentCommand[][] {
+  const waves: IncidentCommand[][] = [];
+  const seen = new Map<string, number>();
+  for (const command of commands) {
+    const wave = seen.get(command.fingerprint) ?? 0;
+    seen.set(command.fingerprint, wave + 1);
+    (waves[wave] ??= []).push(command);
+  }
+  return waves;
+}
 
 /**
  * Carries the lifecycle's commands (open / update / resolve) out against the database and keeps
@@ -44,15 +60,17 @@ export class IncidentWriter {
    */
   async execute(commands: IncidentCommand[], cause?: EventCause): Promise<void> {
     if (commands.length === 0) return;
-    const also: AlsoInTransaction | undefined = cause
-      ? (m) => partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq)
-      : undefined;
     await Promise.all(
       commands.map((c) =>
         this.serializeAll([c.fingerprint], () =>
           this.retrying(c, async () => {
-            const record = await this.run(c, also);
-            record();
+            // Nothing to change (and no cause to record): the incident is not open here.
+            if (c.type !== 'open' && !this.rows.has(c.fingerprint)) return;
+            const records = await this.incidents.together(async (m) => {
+              if (cause) await partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq);
+              return this.runWave([c], m, new Map());
+            });
+            for (const record of records) record();
           }),
         ),
       ),
@@ -60,8 +78,9 @@ export class IncidentWriter {
   }
 
   /**
-   * Commands of one timer firing (a burst of deadlines, held resolutions) in one transaction:
-   * each in its own transaction, a burst queued for pool connections and commits behind itself.
+   * Commands of one timer firing (a burst of deadlines, held resolutions) in one transaction, a
+   * statement per kind of change and wave (see inWaves): each command in a transaction and
+   * statement of its own queued the burst for pool connections and round trips behind itself.
    */
   async executeTogether(commands: IncidentCommand[]): Promise<void> {
     // A fingerprint with work still queued — typically the service-level incident, updated by
@@ -81,7 +100,7 @@ export class IncidentWriter {
         const staged = new Map<string, OpenIncidentRow | undefined>();
         const records = await this.incidents.together(async (m) => {
           const out: (() => void)[] = [];
-          for (const command of commands) out.push(await this.run(command, undefined, m, staged));
+          for (const wave of inWaves(commands)) out.push(...(await this.runWave(wave, m, staged)));
           return out;
         });
         for (const record of records) record();
@@ -122,47 +141,56 @@ export class IncidentWriter {
   }
 
   /**
-   * Carries one command out (in `m`'s transaction when given) and returns what to record in
-   * memory once it committed. `staged` holds the rows earlier commands of the same transaction
-   * opened, changed or resolved.
+   * Carries one wave of commands out in `m`'s transaction and returns what to record in memory
+   * once it committed. `staged` holds the rows earlier waves of the same transaction opened,
+   * changed or resolved.
    */
-  private async run(
-    command: IncidentCommand,
-    also: AlsoInTransaction | undefined,
-    m?: EntityManager,
-    staged = new Map<string, OpenIncidentRow | undefined>(),
-  ): Promise<() => void> {
-    const { fingerprint } = command;
-    const row = staged.has(fingerprint) ? staged.get(fingerprint) : this.rows.get(fingerprint);
-    switch (command.type) {
-      case 'open': {
-        const result = await this.incidents.open(command, also, m);
-        staged.set(fingerprint, result.row);
-        return () => {
-          this.rows.set(fingerprint, result.row);
+  private async runWave(wave: readonly IncidentCommand[], m: EntityManager, staged: Map<string, OpenIncidentRow | undefined>): Promise<(() => void)[]> {
+    const rowOf = (fingerprint: string) => (staged.has(fingerprint) ? staged.get(fingerprint) : this.rows.get(fingerprint));
+    const opens: Extract<IncidentCommand, { type: 'open' }>[] = [];
+    const updates: { incident: OpenIncidentRow; command: Extract<IncidentCommand, { type: 'update' }> }[] = [];
+    const resolves: { incident: OpenIncidentRow; reason: string }[] = [];
+    for (const command of wave) {
+      const incident = rowOf(command.fingerprint);
+      if (command.type === 'open') opens.push(command);
+      // An update or resolve of an incident not open here (never opened, or resolved) has nothing to change.
+      else if (incident && command.type === 'update') updates.push({ incident, command });
+      else if (incident && command.type === 'resolve') resolves.push({ incident, reason: command.reason });
+    }
+    const records: (() => void)[] = [];
+    if (opens.length > 0) {
+      for (const result of await this.incidents.openAll(opens, m)) {
+        const { row } = result;
+        staged.set(row.fingerprint, row);
+        records.push(() => {
+          this.rows.set(row.fingerprint, row);
           if (!result.opened) return;
-          detectorMetrics.incidentsOpened.inc({ kind: result.row.kind });
+          detectorMetrics.incidentsOpened.inc({ kind: row.kind });
           detectorMetrics.detectionLatency.observe(result.detectionLatencyMs / 1000);
-          log.info({ incidentId: result.row.incidentId, tenantId: result.row.tenantId, instance: result.row.instance, kind: result.row.kind }, 'incident opened');
-        };
-      }
-      case 'update': {
-        if (!row) return () => undefined;
-        await this.incidents.update(row, command, also, m);
-        const updated = { ...row, severity: command.severity, flapping: command.flags.flapping, suspectedCause: command.flags.suspectedCause, members: command.flags.members };
-        staged.set(fingerprint, updated);
-        return () => this.rows.set(fingerprint, updated);
-      }
-      case 'resolve': {
-        if (!row) return () => undefined;
-        const resolved = await this.incidents.resolve(row, command.reason, also, m);
-        staged.set(fingerprint, undefined);
-        return () => {
-          if (resolved) detectorMetrics.incidentsResolved.inc();
-          this.rows.delete(fingerprint);
-        };
+          log.info({ incidentId: row.incidentId, tenantId: row.tenantId, instance: row.instance, kind: row.kind }, 'incident opened');
+        });
       }
     }
+    if (updates.length > 0) {
+      await this.incidents.updateAll(updates, m);
+      for (const { incident, command } of updates) {
+        const { flags } = command;
+        const updated = { ...incident, severity: command.severity, flapping: flags.flapping, suspectedCause: flags.suspectedCause, members: flags.members };
+        staged.set(incident.fingerprint, updated);
+        records.push(() => this.rows.set(incident.fingerprint, updated));
+      }
+    }
+    if (resolves.length > 0) {
+      const resolved = await this.incidents.resolveAll(resolves, m);
+      resolves.forEach(({ incident }, i) => {
+        staged.set(incident.fingerprint, undefined);
+        records.push(() => {
+          if (resolved[i]) detectorMetrics.incidentsResolved.inc();
+          this.rows.delete(incident.fingerprint);
+        });
+      });
+    }
+    return records;
   }
 
   /** Runs `work` once every key's earlier work is done; later work on any of the keys waits for it. */

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { IncidentKind, IncidentSeverity, SuspectedCause } from '@autoheal/contracts';
-import { insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch } from '@autoheal/persistence';
+import { insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch, type PreparedStatement } from '@autoheal/persistence';
+import { DETECTOR_SCHEMA } from '../data-source.js';
 import type { FingerprintParts } from './lifecycle/lifecycle.types.js';
 
 export interface OpenIncidentRow extends FingerprintParts {
@@ -71,96 +72,124 @@ function toRow(r: OpenRowRecord): OpenIncidentRow {
 }
 
 /**
- * A change and the outbox rows announcing it, in one statement: the rows go in only when the
- * change happened (`changed` returned a row). One round trip fewer per incident change than a
- * second INSERT, on the path every detection latency runs through.
+ * Changes to several incidents and the outbox rows announcing them, in one statement:
+ * `changeSql` changes the incidents whose ids are `$1` (uuid[]) and returns the ids it changed;
+ * the outbox gets the row of each of those (the batch's row i announces the change to `$1[i]`),
+ * in the batch's order. One round trip for a whole burst of changes instead of two per change.
  */
-function withAnnouncement(changeSql: string, paramsSoFar: number): string {
+function withAnnouncements(changeSql: string, paramsSoFar: number): string {
   return `WITH changed AS (${changeSql}),
-     announced AS (${insertOutboxBatchSql('detector', paramsSoFar + 1)} WHERE EXISTS (SELECT 1 FROM changed))
+     announced AS (${insertOutboxBatchSql(DETECTOR_SCHEMA, paramsSoFar + 1)} JOIN changed ON changed.incident_id = ($1::uuid[])[e.n] ORDER BY e.n)
   SELECT incident_id FROM changed`;
 }
 
 // The three writes every detection goes through, prepared once per connection: Postgres then
-// only binds and runs them.
+// only binds and runs them, for one incident or a burst alike.
 const INSERT_OPEN = preparedStatement(
-  'detector_incident_open',
-  withAnnouncement(
+  'detector_incidents_open',
+  withAnnouncements(
     `INSERT INTO detector.incidents
        (incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, status, signal_at, opened_at,
         evidence, trace_context, flapping, suspected_cause, members)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $12, $13, $14, $15, $16)
+     SELECT r.incident_id, r.fingerprint, r.tenant_id, r.service, r.instance, r.kind, r.rule_key, r.scope, r.severity, 'open', r.signal_at,
+            r.opened_at, r.evidence, r.trace_context, r.flapping, r.suspected_cause, r.members
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                   $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::jsonb[], $14::boolean[], $15::text[], $16::jsonb[])
+         AS r(incident_id, fingerprint, tenant_id, service, instance, kind, rule_key, scope, severity, signal_at, opened_at,
+              evidence, trace_context, flapping, suspected_cause, members)
      ON CONFLICT (fingerprint) WHERE status = 'open' DO NOTHING
      RETURNING incident_id`,
     16,
   ),
 );
 const UPDATE_OPEN = preparedStatement(
-  'detector_incident_update',
-  withAnnouncement(
-    `UPDATE detector.incidents
-       SET severity = $2, evidence = $3, flapping = $4, suspected_cause = $5, members = $6, updated_at = $7
-     WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
+  'detector_incidents_update',
+  withAnnouncements(
+    `UPDATE detector.incidents i
+       SET severity = c.severity, evidence = c.evidence, flapping = c.flapping, suspected_cause = c.suspected_cause,
+           members = c.members, updated_at = c.updated_at
+       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::boolean[], $5::text[], $6::jsonb[], $7::timestamptz[])
+         AS c(incident_id, severity, evidence, flapping, suspected_cause, members, updated_at)
+     WHERE i.incident_id = c.incident_id AND i.status = 'open' RETURNING i.incident_id`,
     7,
   ),
 );
 const RESOLVE_OPEN = preparedStatement(
-  'detector_incident_resolve',
-  withAnnouncement(
-    `UPDATE detector.incidents SET status = 'resolved', resolved_at = $2, resolve_reason = $3
-     WHERE incident_id = $1 AND status = 'open' RETURNING incident_id`,
+  'detector_incidents_resolve',
+  withAnnouncements(
+    `UPDATE detector.incidents i SET status = 'resolved', resolved_at = c.resolved_at, resolve_reason = c.reason
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS c(incident_id, resolved_at, reason)
+     WHERE i.incident_id = c.incident_id AND i.status = 'open' RETURNING i.incident_id`,
     3,
   ),
 );
 
-/** The only SQL about incidents. Every write takes the caller's transaction. */
+/** A change to an open incident: its new severity, evidence and flags. */
+export interface IncidentUpdate extends IncidentChange {
+  incidentId: string;
+}
+
+export interface IncidentResolution {
+  incidentId: string;
+  resolvedAt: Date;
+  reason: string;
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+
+/** Ids of the incidents a statement changed, from its RETURNING rows. */
+async function changedIds(m: EntityManager, statement: PreparedStatement, params: unknown[]): Promise<Set<string>> {
+  const rows = await queryPrepared<{ incident_id: string }>(m, statement, params);
+  return new Set(rows.map((r) => r.incident_id));
+}
+
+/**
+ * The only SQL about incidents. Every write takes the caller's transaction and a list of
+ * incidents, and `announce`, whose row i announces the change to the list's item i: it is
+ * stored only if that change happened. Each returns the ids of the incidents it changed (the
+ * caller then hands their rows on, see outboxRowsStored).
+ */
 export const incidentsRepository = {
-  /**
-   * Inserts unless the fingerprint already has an open incident, and with it the outbox rows of
-   * `announce`; true when inserted (the caller then hands the rows on, see outboxBatchStored).
-   */
-  async insertOpen(m: EntityManager, row: NewIncidentRow, announce: OutboxBatch): Promise<boolean> {
-    const inserted = await queryPrepared(m, INSERT_OPEN, [
-      row.incidentId,
-      row.fingerprint,
-      row.tenantId,
-      row.service,
-      row.instance,
-      row.kind,
-      row.ruleKey,
-      row.scope,
-      row.severity,
-      row.signalAt,
-      row.openedAt,
-      row.evidence,
-      row.traceContext,
-      row.flapping,
-      row.suspectedCause ?? null,
-      row.members === undefined ? null : JSON.stringify(row.members),
+  /** Inserts each row unless its fingerprint already has an open incident. */
+  insertOpen(m: EntityManager, rows: readonly NewIncidentRow[], announce: OutboxBatch): Promise<Set<string>> {
+    return changedIds(m, INSERT_OPEN, [
+      rows.map((r) => r.incidentId),
+      rows.map((r) => r.fingerprint),
+      rows.map((r) => r.tenantId),
+      rows.map((r) => r.service),
+      rows.map((r) => r.instance),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.ruleKey),
+      rows.map((r) => r.scope),
+      rows.map((r) => r.severity),
+      rows.map((r) => r.signalAt),
+      rows.map((r) => r.openedAt),
+      rows.map((r) => json(r.evidence)),
+      rows.map((r) => json(r.traceContext)),
+      rows.map((r) => r.flapping),
+      rows.map((r) => r.suspectedCause ?? null),
+      rows.map((r) => json(r.members)),
       ...announce.params,
     ]);
-    return inserted.length === 1;
   },
 
-  /** Applies a change to a still-open incident, announced by `announce`'s rows; true when it was open. */
-  async update(m: EntityManager, incidentId: string, change: IncidentChange, announce: OutboxBatch): Promise<boolean> {
-    const updated = await queryPrepared(m, UPDATE_OPEN, [
-      incidentId,
-      change.severity,
-      change.evidence,
-      change.flapping,
-      change.suspectedCause ?? null,
-      change.members === undefined ? null : JSON.stringify(change.members),
-      change.updatedAt,
+  /** Applies each change to its incident if that is still open. */
+  update(m: EntityManager, changes: readonly IncidentUpdate[], announce: OutboxBatch): Promise<Set<string>> {
+    return changedIds(m, UPDATE_OPEN, [
+      changes.map((c) => c.incidentId),
+      changes.map((c) => c.severity),
+      changes.map((c) => json(c.evidence)),
+      changes.map((c) => c.flapping),
+      changes.map((c) => c.suspectedCause ?? null),
+      changes.map((c) => json(c.members)),
+      changes.map((c) => c.updatedAt),
       ...announce.params,
     ]);
-    return updated.length === 1;
   },
 
-  /** Marks it resolved if it is still open, announced by `announce`'s rows; true when this call resolved it. */
-  async markResolved(m: EntityManager, incidentId: string, resolvedAt: Date, reason: string, announce: OutboxBatch): Promise<boolean> {
-    const resolved = await queryPrepared(m, RESOLVE_OPEN, [incidentId, resolvedAt, reason, ...announce.params]);
-    return resolved.length === 1;
+  /** Marks each incident resolved if it is still open. */
+  markResolved(m: EntityManager, resolutions: readonly IncidentResolution[], announce: OutboxBatch): Promise<Set<string>> {
+    return changedIds(m, RESOLVE_OPEN, [resolutions.map((r) => r.incidentId), resolutions.map((r) => r.resolvedAt), resolutions.map((r) => r.reason), ...announce.params]);
   },
 
   async findOpen(m: EntityManager): Promise<OpenIncidentRow[]> {
@@ -168,8 +197,8 @@ export const incidentsRepository = {
     return rows.map(toRow);
   },
 
-  async findOpenByFingerprint(m: EntityManager, fingerprint: string): Promise<OpenIncidentRow | undefined> {
-    const rows: OpenRowRecord[] = await m.query(`SELECT ${OPEN_COLUMNS} FROM detector.incidents WHERE status = 'open' AND fingerprint = $1`, [fingerprint]);
-    return rows.length === 0 ? undefined : toRow(rows[0]);
+  async findOpenByFingerprints(m: EntityManager, fingerprints: readonly string[]): Promise<OpenIncidentRow[]> {
+    const rows: OpenRowRecord[] = await m.query(`SELECT ${OPEN_COLUMNS} FROM detector.incidents WHERE status = 'open' AND fingerprint = ANY($1::text[])`, [fingerprints]);
+    return rows.map(toRow);
   },
 };

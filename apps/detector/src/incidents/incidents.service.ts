@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { context, propagation, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
 import { DataSource, type EntityManager } from 'typeorm';
-import { newEvent, newEventId } from '@autoheal/contracts';
+import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
 import { contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
-import { outboxBatch, outboxBatchStored } from '@autoheal/persistence';
+import { outboxRowsStored, tracedOutboxBatch, type OutboxBatch } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
-import { incidentsRepository, type NewIncidentRow, type OpenIncidentRow } from './incidents.repository.js';
+import { DETECTOR_SCHEMA } from '../data-source.js';
+import { incidentsRepository, type IncidentResolution, type IncidentUpdate, type NewIncidentRow, type OpenIncidentRow } from './incidents.repository.js';
 import type { IncidentCommand, IncidentFlags } from './lifecycle/lifecycle.types.js';
 
 export const DETECTOR_PRODUCER = 'detector';
@@ -13,9 +14,6 @@ const tracer = trace.getTracer('autoheal-detector');
 
 type OpenCommand = Extract<IncidentCommand, { type: 'open' }>;
 type UpdateCommand = Extract<IncidentCommand, { type: 'update' }>;
-
-/** More work for the incident's own transaction (e.g. recording which health event caused it): it commits with the incident or not at all. */
-export type AlsoInTransaction = (m: EntityManager) => Promise<void>;
 
 /** The optional flags as the contract carries them: absent means false / none. */
 function flagsData(flags: IncidentFlags): { scope: 'instance' | 'service'; flapping?: true; suspectedCause?: 'detector_or_network'; members?: string[] } {
@@ -35,9 +33,18 @@ export interface OpenResult {
   detectionLatencyMs: number;
 }
 
+/** A change to an incident and the event announcing it, continuing the incident's trace. */
+interface Announced<T> {
+  change: T;
+  event: Envelope;
+  span: Span;
+}
+
 /**
- * Opens, updates and resolves incidents: the row and its event commit in one transaction
- * (outbox), and the database refuses a second open incident for the same fingerprint.
+ * Opens, updates and resolves incidents: the rows and their events commit in one transaction
+ * (outbox), and the database refuses a second open incident for the same fingerprint. Each
+ * write takes a list: a burst of changes to different incidents (a timer firing that finds
+ * several deadlines passed) is one statement, however long the list.
  */
 @Injectable()
 export class IncidentsService {
@@ -49,33 +56,25 @@ export class IncidentsService {
   ) {}
 
   /**
-   * Runs `work` in one transaction whose events are published right after commit: several
+   * Runs `work` in one transaction whose events are published right after commit: all the
    * changes passed its manager commit together (one pool connection, one commit for a burst).
    */
   together<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
     return this.outbox.transaction(work);
   }
 
-  /** Opens it, or returns the incident already open for the fingerprint; in `m`'s transaction when given, else its own. */
-  async open(command: OpenCommand, also?: AlsoInTransaction, m?: EntityManager): Promise<OpenResult> {
-    // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
-    const span = tracer.startSpan(
-      'incident.detect',
-      { root: true, attributes: { 'autoheal.tenant': command.target.tenantId, 'autoheal.instance': command.target.instance, 'autoheal.kind': command.target.kind } },
-      ROOT_CONTEXT,
-    );
-    try {
-      return await context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.openInTrace(command, also, m));
-    } finally {
-      span.end();
-    }
-  }
-
-  private async openInTrace(command: OpenCommand, also: AlsoInTransaction | undefined, outer: EntityManager | undefined): Promise<OpenResult> {
-    const traceContext: Record<string, string> = {};
-    propagation.inject(context.active(), traceContext);
-    return this.inTransaction(outer, async (m) => {
-      const now = this.clock.now();
+  /**
+   * Opens an incident per command (their fingerprints distinct), or adopts the incident already
+   * open for the fingerprint; results in the commands' order.
+   */
+  async openAll(commands: readonly OpenCommand[], m: EntityManager): Promise<OpenResult[]> {
+    const now = this.clock.now();
+    const announced = commands.map((command): Announced<NewIncidentRow> => {
+      // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
+      const { tenantId, instance, kind } = command.target;
+      const span = tracer.startSpan('incident.detect', { root: true, attributes: { 'autoheal.tenant': tenantId, 'autoheal.instance': instance, 'autoheal.kind': kind } }, ROOT_CONTEXT);
+      const traceContext: Record<string, string> = {};
+      propagation.inject(trace.setSpan(ROOT_CONTEXT, span), traceContext);
       const row: NewIncidentRow = {
         ...command.target,
         incidentId: newEventId(now.getTime()),
@@ -90,7 +89,6 @@ export class IncidentsService {
         traceContext,
         evidence: command.evidence,
       };
-      const detectionLatencyMs = Math.max(0, now.getTime() - command.signalAt);
       const event = newEvent('incident.opened', {
         tenantId: row.tenantId,
         producer: DETECTOR_PRODUCER,
@@ -104,104 +102,131 @@ export class IncidentsService {
           severity: row.severity,
           signalAt: row.signalAt.toISOString(),
           detectedAt: now.toISOString(),
-          detectionLatencyMs,
+          detectionLatencyMs: latencyMs(command, now),
           evidence: { ...row.evidence, ruleKey: row.ruleKey },
           ...flagsData(command.flags),
         },
       });
-      await also?.(m);
-      const announce = outboxBatch([event]);
-      if (!(await incidentsRepository.insertOpen(m, row, announce))) {
-        const existing = await incidentsRepository.findOpenByFingerprint(m, command.fingerprint);
-        if (!existing) throw new Error(`incident ${command.fingerprint} neither inserted nor open`);
-        return { row: existing, opened: false, detectionLatencyMs };
-      }
-      await outboxBatchStored(m, 'detector', announce);
-      return { row, opened: true, detectionLatencyMs };
+      return { change: row, event, span };
+    });
+    const inserted = await this.write(m, announced, (rows, announce) => incidentsRepository.insertOpen(m, rows, announce));
+    const clashed = commands.filter((_, i) => !inserted.has(announced[i].change.incidentId)).map((c) => c.fingerprint);
+    const existing = new Map(clashed.length === 0 ? [] : (await incidentsRepository.findOpenByFingerprints(m, clashed)).map((r) => [r.fingerprint, r]));
+    return announced.map(({ change: row }, i): OpenResult => {
+      const detectionLatencyMs = latencyMs(commands[i], now);
+      if (inserted.has(row.incidentId)) return { row, opened: true, detectionLatencyMs };
+      const adopted = existing.get(row.fingerprint);
+      if (!adopted) throw new Error(`incident ${row.fingerprint} neither inserted nor open`);
+      return { row: adopted, opened: false, detectionLatencyMs };
     });
   }
 
-  /** Publishes new severity, evidence or flags of a still-open incident, in its trace; false when it was no longer open. */
-  async update(incident: OpenIncidentRow, command: UpdateCommand, also?: AlsoInTransaction, outer?: EntityManager): Promise<boolean> {
-    return this.inIncidentTrace(incident, 'incident.update', () =>
-      this.inTransaction(outer, async (m) => {
-        const now = this.clock.now();
-        const event = newEvent('incident.updated', {
-          tenantId: incident.tenantId,
-          producer: DETECTOR_PRODUCER,
-          correlationId: incident.incidentId,
-          occurredAt: now,
-          data: {
-            incidentId: incident.incidentId,
-            service: incident.service,
-            instance: incident.instance,
-            kind: incident.kind,
-            severity: command.severity,
-            evidence: { ...command.evidence, ruleKey: incident.ruleKey },
-            ...flagsData(command.flags),
-          },
-        });
-        const announce = outboxBatch([event]);
-        const change = {
+  /** Publishes new severity, evidence or flags of still-open incidents, each in its trace; per item, false when it was no longer open. */
+  async updateAll(items: readonly { incident: OpenIncidentRow; command: UpdateCommand }[], m: EntityManager): Promise<boolean[]> {
+    const now = this.clock.now();
+    const announced = items.map(({ incident, command }): Announced<IncidentUpdate> => ({
+      change: {
+        incidentId: incident.incidentId,
+        severity: command.severity,
+        evidence: command.evidence,
+        flapping: command.flags.flapping,
+        suspectedCause: command.flags.suspectedCause,
+        members: command.flags.members,
+        updatedAt: now,
+      },
+      event: newEvent('incident.updated', {
+        tenantId: incident.tenantId,
+        producer: DETECTOR_PRODUCER,
+        correlationId: incident.incidentId,
+        occurredAt: now,
+        data: {
+          incidentId: incident.incidentId,
+          service: incident.service,
+          instance: incident.instance,
+          kind: incident.kind,
           severity: command.severity,
-          evidence: command.evidence,
-          flapping: command.flags.flapping,
-          suspectedCause: command.flags.suspectedCause,
-          members: command.flags.members,
-          updatedAt: now,
-        };
-        if (!(await incidentsRepository.update(m, incident.incidentId, change, announce))) return false;
-        await also?.(m);
-        await outboxBatchStored(m, 'detector', announce);
-        return true;
+          evidence: { ...command.evidence, ruleKey: incident.ruleKey },
+          ...flagsData(command.flags),
+        },
       }),
-    );
+      span: spanInTrace(incident, 'incident.update'),
+    }));
+    const updated = await this.write(m, announced, (changes, announce) => incidentsRepository.update(m, changes, announce));
+    return items.map(({ incident }) => updated.has(incident.incidentId));
   }
 
-  /** Resolves it if still open, inside the incident's own trace. */
-  async resolve(incident: OpenIncidentRow, reason: string, also?: AlsoInTransaction, outer?: EntityManager): Promise<boolean> {
-    return this.inIncidentTrace(incident, 'incident.resolve', () =>
-      this.inTransaction(outer, async (m) => {
-        const now = this.clock.now();
-        const event = newEvent('incident.resolved', {
-          tenantId: incident.tenantId,
-          producer: DETECTOR_PRODUCER,
-          correlationId: incident.incidentId,
-          occurredAt: now,
-          data: {
-            incidentId: incident.incidentId,
-            service: incident.service,
-            instance: incident.instance,
-            kind: incident.kind,
-            resolvedAt: now.toISOString(),
-            reason: reason.slice(0, 500),
-            durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
-          },
-        });
-        const announce = outboxBatch([event]);
-        if (!(await incidentsRepository.markResolved(m, incident.incidentId, now, reason, announce))) return false;
-        await also?.(m);
-        await outboxBatchStored(m, 'detector', announce);
-        return true;
+  /** Resolves incidents that are still open, each inside its own trace; per item, true when this call resolved it. */
+  async resolveAll(items: readonly { incident: OpenIncidentRow; reason: string }[], m: EntityManager): Promise<boolean[]> {
+    const now = this.clock.now();
+    const announced = items.map(({ incident, reason }): Announced<IncidentResolution> => ({
+      change: { incidentId: incident.incidentId, resolvedAt: now, reason },
+      event: newEvent('incident.resolved', {
+        tenantId: incident.tenantId,
+        producer: DETECTOR_PRODUCER,
+        correlationId: incident.incidentId,
+        occurredAt: now,
+        data: {
+          incidentId: incident.incidentId,
+          service: incident.service,
+          instance: incident.instance,
+          kind: incident.kind,
+          resolvedAt: now.toISOString(),
+          reason: reason.slice(0, 500),
+          durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
+        },
       }),
-    );
+      span: spanInTrace(incident, 'incident.resolve'),
+    }));
+    const resolved = await this.write(m, announced, (resolutions, announce) => incidentsRepository.markResolved(m, resolutions, announce));
+    return items.map(({ incident }) => resolved.has(incident.incidentId));
   }
 
   findOpen(): Promise<OpenIncidentRow[]> {
     return incidentsRepository.findOpen(this.db.manager);
   }
 
-  private inTransaction<T>(outer: EntityManager | undefined, work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return outer ? work(outer) : this.outbox.transaction(work);
-  }
-
-  private async inIncidentTrace<T>(incident: OpenIncidentRow, name: string, work: () => Promise<T>): Promise<T> {
-    const parent: Context = contextFromCarrier(incident.traceContext);
-    const span = tracer.startSpan(name, { attributes: { 'autoheal.incident_id': incident.incidentId } }, parent);
+  /**
+   * Runs one repository write for all the changes, inside their span (one change) or a span
+   * linked to all of theirs (a burst), and hands the outbox rows of the changes it made on to
+   * be published after commit.
+   */
+  private async write<T extends { incidentId: string }>(
+    m: EntityManager,
+    announced: readonly Announced<T>[],
+    store: (changes: T[], announce: OutboxBatch) => Promise<Set<string>>,
+  ): Promise<Set<string>> {
+    const announce = tracedOutboxBatch(announced.map(({ event, span }) => ({ event, context: trace.setSpan(ROOT_CONTEXT, span) })));
+    const spans = announced.map((a) => a.span);
+    const around =
+      spans.length === 1
+        ? spans[0]
+        : tracer.startSpan('incident.write', { root: true, links: spans.map((s) => ({ context: s.spanContext() })), attributes: { 'autoheal.incidents': spans.length } }, ROOT_CONTEXT);
     try {
-      return await context.with(trace.setSpan(parent, span), work);
+      const changed = await context.with(trace.setSpan(ROOT_CONTEXT, around), () =>
+        store(
+          announced.map((a) => a.change),
+          announce,
+        ),
+      );
+      await outboxRowsStored(
+        m,
+        DETECTOR_SCHEMA,
+        announce.rows.filter((_, i) => changed.has(announced[i].change.incidentId)),
+      );
+      return changed;
     } finally {
-      span.end();
+      if (around !== spans[0]) around.end();
+      for (const span of spans) span.end();
     }
   }
+}
+
+function latencyMs(command: OpenCommand, now: Date): number {
+  return Math.max(0, now.getTime() - command.signalAt);
+}
+
+/** A span in the incident's own trace, so its update or resolution joins what its detection started. */
+function spanInTrace(incident: OpenIncidentRow, name: string): Span {
+  const parent: Context = contextFromCarrier(incident.traceContext);
+  return tracer.startSpan(name, { attributes: { 'autoheal.incident_id': incident.incidentId } }, parent);
 }
