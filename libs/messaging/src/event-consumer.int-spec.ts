@@ -228,6 +228,28 @@ describe('JetStream consumer (real nats-server)', () => {
     expect(seen.size).toBe(count);
   });
 
+  it('lets a due timer run between synchronous handlers instead of after the whole pulled batch', async () => {
+    const count = 300;
+    const js = jetstream(nc);
+    const enc = new TextEncoder();
+    const events = Array.from({ length: count }, (_, i) => newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'yield', instance: 'y', intervalMs: 1000, sequence: i + 1 } }));
+    // Stored before the consumer starts, so its first pull brings them in one burst.
+    await Promise.all(events.map((e) => js.publish('health.acme.yield.y', enc.encode(JSON.stringify(e)), { msgID: e.id })));
+    let handled = 0;
+    let handledWhenTimerRan: number | undefined;
+    consumer = await startConsumer(nc, { stream: 'health', durable: 'yield-test', filterSubject: 'health.acme.yield.y', pullBatch: 512, concurrency: 8 }, () => {
+      // A timer due at once (a heartbeat deadline, say) as the first message is handled.
+      if (handled === 0) setTimeout(() => (handledWhenTimerRan = handled), 0);
+      const busyUntil = performance.now() + 1; // a handler that keeps the thread for 1 ms
+      while (performance.now() < busyUntil);
+      handled++;
+      return undefined;
+    });
+    await expectEventually(() => expect(handled).toBe(count));
+    // A slice is MAX_SYNC_SLICE_MS (2 ms): the timer runs after a few handlers, not after hundreds.
+    expect(handledWhenTimerRan).toBeLessThan(20);
+  });
+
   it('keeps the headers of a message it dead-letters', async () => {
     consumer = await startConsumer(nc, { stream: 'health', durable: 'headers-test', filterSubject: 'health.acme.api.i-hdr' }, async () => undefined);
     const h = natsHeaders();

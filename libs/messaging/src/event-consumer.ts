@@ -124,6 +124,18 @@ export function ackBatch(logger: ConsumerLogger | undefined): AckBatch {
   };
 }
 
+/**
+ * The longest run of synchronous handlers before the consumer lets timers and I/O callbacks
+ * run. A pulled batch sits in the iterator's queue, so the loop takes message after message in
+ * microtasks and nothing else in the process gets the event loop until the queue is empty:
+ * a batch of 512 heartbeats held a detector's deadline timer, and every commit waiting on a
+ * Postgres reply, behind ~15 ms of handling.
+ */
+export const MAX_SYNC_SLICE_MS = 2;
+
+/** A turn of the event loop: due timers and waiting I/O callbacks run before the consumer goes on. */
+const yieldToEventLoop = () => new Promise<void>((resume) => setImmediate(resume));
+
 /** What every message of one consumer shares, built once when it starts. */
 interface ConsumerRun {
   js: JetStreamClient;
@@ -174,18 +186,31 @@ export async function startConsumer(
   }, keepAliveMs);
 
   const loop = (async () => {
+    let sliceStart = performance.now();
+    // Measured from the last yield (or awaited handler): an idle wait for messages in between
+    // only makes the next slice end early, one spare turn of the loop.
+    const sliceOver = () => performance.now() - sliceStart >= MAX_SYNC_SLICE_MS;
     try {
       if (concurrency === 1) {
         for await (const msg of messages) {
           const pending = handleMessage(run, msg);
           if (pending !== undefined) await pending;
+          else if (sliceOver()) await yieldToEventLoop();
+          else continue;
+          sliceStart = performance.now();
         }
         return;
       }
       const inFlight = new Set<Promise<void>>();
       for await (const msg of messages) {
         const pending = handleMessage(run, msg);
-        if (pending === undefined) continue;
+        if (pending === undefined) {
+          if (sliceOver()) {
+            await yieldToEventLoop();
+            sliceStart = performance.now();
+          }
+          continue;
+        }
         const work = pending.finally(() => inFlight.delete(work));
         inFlight.add(work);
         if (inFlight.size >= concurrency) await Promise.race(inFlight);
