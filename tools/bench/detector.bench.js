@@ -32,6 +32,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { connect } = require('@nats-io/transport-node');
+const { Pool } = require('pg');
 const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } = require('@nats-io/jetstream');
 const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
 const { waitForHealth, ROOT } = require('../dev/system.js');
@@ -47,6 +48,8 @@ const SNAPSHOT_INTERVAL_MS = 2_000;
 /** The longest interval the contract allows: no deadline of the tracked fleet fires during the run. */
 const QUIET_INTERVAL_MS = 600_000;
 const HANG_INTERVAL_MS = 100;
+/** The hang instances stop one by one over this long. */
+const STOP_WINDOW_MS = 2_000;
 const CRASH_INTERVAL_MS = 10_000;
 const MISSED_INTERVALS = 3;
 const MEMBER_TTL_MS = 300_000;
@@ -239,7 +242,53 @@ async function storedAt(nc, jsm, subject, expected) {
   return out;
 }
 
-async function measureHang(nc, js, jsm) {
+/**
+ * The floor under a hang figure, measured in the same run and at the same moments: a bare
+ * writer that, at a heartbeat tick (when the detector's deadlines fire too), commits one row to
+ * Postgres in a transaction of its own, publishes one message to the incident stream and waits
+ * for it to arrive here: what one incident costs this machine before any detector logic.
+ * `perTick` such writes start at each tick, as many as the deadlines that share one.
+ */
+function hangFloor(nc, js, pool, perTick) {
+  const tenantId = 'benchfloor';
+  const waiting = new Map();
+  const sub = nc.subscribe(`incident.${tenantId}.opened`, { callback: (_e, msg) => waiting.get(msg.string())?.(Date.now()) });
+  const latencies = [];
+  let n = 0;
+  const write = async (startedAt, record) => {
+    const id = `floor-${n++}`;
+    const received = new Promise((resolve) => waiting.set(id, resolve));
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('INSERT INTO bench_floor (id, at) VALUES ($1, now())', [id]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await js.publish(`incident.${tenantId}.opened`, encoder.encode(id), { msgID: id });
+    const at = await received;
+    if (record) latencies.push(at - startedAt);
+  };
+  const pending = [];
+  let ticks = 0;
+  return {
+    tick() {
+      const at = Date.now();
+      // The first tick only warms up: it opens the pool's connections, which the detector's
+      // pool holds open long before its first incident.
+      const record = ticks++ > 0;
+      for (let i = 0; i < perTick; i++) pending.push(write(at, record).catch(() => undefined));
+    },
+    async done() {
+      await Promise.all(pending);
+      sub.unsubscribe();
+      return latencies;
+    },
+  };
+}
+
+async function measureHang(nc, js, jsm, pool) {
   const tenantId = 'benchhang';
   const refs = Array.from({ length: HANG_INSTANCES }, (_, i) => ({ service: `api${i % 10}`, instance: `h${i}` }));
   const alive = new Set(refs.map((_, i) => i));
@@ -252,13 +301,28 @@ async function measureHang(nc, js, jsm) {
         return js.publish(m.subject, m.data, { msgID: m.id });
       }),
     );
+  // While all of them beat, the floor: as many bare writes per tick as deadlines will share one
+  // (the instances stop over STOP_WINDOW_MS, so about HANG_INSTANCES / its ticks per tick).
+  const ticks = STOP_WINDOW_MS / HANG_INTERVAL_MS;
+  const floor = hangFloor(nc, js, pool, Math.max(1, Math.round(HANG_INSTANCES / ticks)));
+  let floorTicks = 0;
   // Once per announced interval, as the SDK's health reporter does. (Beating twice per interval
   // doubled the load for nothing — three missed intervals is margin enough — and on a small
   // machine that extra load alone delayed this process's receipt of the incidents.)
-  const ticker = setInterval(() => void beat().catch(() => undefined), HANG_INTERVAL_MS);
-  await sleep(1_500);
-  // Stop them one by one over two seconds, so the figure is per incident, not one burst.
-  const stops = refs.map((_, i) => sleep(Math.random() * 2_000).then(() => alive.delete(i)));
+  const ticker = setInterval(() => {
+    void beat().catch(() => undefined);
+    // The first second only warms up; then one floor round per tick, as many ticks as the stops
+    // take, after one round that warms the floor's own connections.
+    if (sequence > HANG_INSTANCES * 10 && floorTicks <= ticks) {
+      floorTicks++;
+      floor.tick();
+    }
+  }, HANG_INTERVAL_MS);
+  while (floorTicks <= ticks) await sleep(HANG_INTERVAL_MS);
+  const floorLatencies = await floor.done();
+  await sleep(HANG_INTERVAL_MS * MISSED_INTERVALS);
+  // Stop them one by one, so the figure is per incident, not one burst.
+  const stops = refs.map((_, i) => sleep(Math.random() * STOP_WINDOW_MS).then(() => alive.delete(i)));
   await Promise.all(stops);
   clearInterval(ticker);
   const deadline = Date.now() + 15_000;
@@ -275,6 +339,7 @@ async function measureHang(nc, js, jsm) {
     pastDeadline: hung.map((o) => o.receivedAt - Date.parse(o.data.signalAt)),
     storedPastDeadline: hung.filter((o) => stored.has(o.id)).map((o) => stored.get(o.id) - Date.parse(o.data.signalAt)),
     reported: hung.map((o) => o.data.detectionLatencyMs).filter((v) => typeof v === 'number'),
+    floor: floorLatencies,
   };
 }
 
@@ -400,7 +465,13 @@ async function main() {
 
     // 3. Latency.
     process.stdout.write('detector bench: hang and crash latency…\n');
-    results.hang = await measureHang(nc, js, jsm);
+    const pool = new Pool({ connectionString: databaseUrl, max: 10 });
+    try {
+      await pool.query('CREATE TABLE bench_floor (id text PRIMARY KEY, at timestamptz NOT NULL)');
+      results.hang = await measureHang(nc, js, jsm, pool);
+    } finally {
+      await pool.end();
+    }
     results.crash = await measureCrash(nc, js, jsm, durable);
   } finally {
     await nc.drain().catch(() => undefined);
@@ -439,6 +510,8 @@ async function main() {
   row(`hang: deadline -> incident received p99`, `${num(percentile(hang.pastDeadline, 99), 1)} ms`, `<= ${TARGETS.hangP99Ms} ms`);
   row(`  deadline -> stored in JetStream p50/p99`, `${num(percentile(hang.storedPastDeadline, 50), 1)} / ${num(percentile(hang.storedPastDeadline, 99), 1)} ms`, '(server timestamp)');
   row(`  detectionLatencyMs the detector reports p50/p99`, `${num(percentile(hang.reported, 50), 1)} / ${num(percentile(hang.reported, 99), 1)} ms`, '');
+  row(`  floor: commit + publish + receipt at a tick p50/p99`, `${num(percentile(hang.floor, 50), 1)} / ${num(percentile(hang.floor, 99), 1)} ms`, `(a bare writer, ${hang.floor.length} writes, same load)`);
+  row(`  hang / floor p50, p99`, `${num(percentile(hang.pastDeadline, 50) / percentile(hang.floor, 50), 1)}, ${num(percentile(hang.pastDeadline, 99) / percentile(hang.floor, 99), 1)}`, '');
   row(`  instance incidents opened`, `${hang.count}/${HANG_INSTANCES}`, '');
   row(`  also: service-level / other kind / repeated / published twice`, `${hang.serviceLevel} / ${hang.otherKinds} / ${hang.duplicates} / ${hang.republished}`, '(not in the figures)');
   const crash = results.crash;
