@@ -85,7 +85,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS, config.DETECTOR_LAST_SEEN_PRECISION_MS);
     this.lifecycle = new IncidentLifecycle(lifecycleConfigFrom(config));
     this.partitions = config.DETECTOR_PARTITIONS;
-    this.writer = new IncidentWriter(incidents, this.partitions);
+    this.writer = new IncidentWriter(incidents, (m, cause) => partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq));
     this.ownership = new PartitionOwnership(nc, {
       memberId: config.DETECTOR_MEMBER_ID,
       partitions: this.partitions,
@@ -380,7 +380,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       if (suppressed) this.tracker.recheckAt(target, now + target.intervalMs * missed.missedIntervals);
       commands.push(...this.lifecycle.apply(missedHeartbeatSignal(missed, suppressed), now));
     }
-    this.writer.executeTogether(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
+    this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
     this.schedule();
   }
 

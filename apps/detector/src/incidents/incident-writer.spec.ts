@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { IncidentWriter, inWaves, type IncidentStore } from './incident-writer.js';
+import { IncidentWriter, inWaves, type IncidentStore, type RecordCause } from './incident-writer.js';
 import type { OpenIncidentRow } from './incidents.repository.js';
 import type { IncidentCommand } from './lifecycle/lifecycle.types.js';
 
@@ -47,8 +47,9 @@ function gatedStore() {
       return out;
     },
   };
+  const recordCause: RecordCause = async (_m, cause) => void written.push(`cause ${cause.partition}/${cause.seq}`);
   const releaseAll = () => gates.splice(0).forEach((release) => release());
-  return { store, written, releaseAll, pending: () => gates.length };
+  return { store, recordCause, written, releaseAll, pending: () => gates.length };
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -68,8 +69,8 @@ describe('inWaves', () => {
 
 describe('IncidentWriter', () => {
   it('commits a firing at once even when one of its fingerprints still has a commit queued', async () => {
-    const { store, written, releaseAll, pending } = gatedStore();
-    const writer = new IncidentWriter(store, 64);
+    const { store, recordCause, written, releaseAll, pending } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
     writer.adopt([rowOf(command('open', 'group'))]);
     // The previous firing's update of the shared incident, its commit not done yet.
     const earlier = writer.execute([command('update', 'group')]);
@@ -77,7 +78,7 @@ describe('IncidentWriter', () => {
     expect(written).toEqual(['update group']);
     expect(pending()).toBe(1);
 
-    const firing = writer.executeTogether([command('open', 'a'), command('open', 'b'), command('update', 'group')]);
+    const firing = writer.execute([command('open', 'a'), command('open', 'b'), command('update', 'group')]);
     await flush();
     // a and b went into a transaction (and a statement) of their own; the shared incident's update waits its turn.
     expect(written).toEqual(['update group', 'open a+b']);
@@ -89,11 +90,23 @@ describe('IncidentWriter', () => {
     expect(written).toEqual(['update group', 'open a+b', 'update group']);
   });
 
+  it("commits one event's commands together, and records its cause once", async () => {
+    const { store, recordCause, written, releaseAll, pending } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
+    writer.adopt([rowOf(command('open', 'group'))]);
+    const event = writer.execute([command('open', 'a'), command('update', 'group')], { partition: 3, seq: 42 });
+    await flush();
+    expect(written).toEqual(['cause 3/42', 'open a', 'update group']);
+    expect(pending()).toBe(1);
+    releaseAll();
+    await event;
+  });
+
   it('writes a firing in one transaction, one statement per kind of change and wave', async () => {
-    const { store, written, releaseAll, pending } = gatedStore();
-    const writer = new IncidentWriter(store, 64);
+    const { store, recordCause, written, releaseAll, pending } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
     writer.adopt([rowOf(command('open', 'g')), rowOf(command('open', 'h'))]);
-    const firing = writer.executeTogether([command('open', 'a'), command('update', 'g'), command('open', 'b'), command('update', 'a'), command('resolve', 'h')]);
+    const firing = writer.execute([command('open', 'a'), command('update', 'g'), command('open', 'b'), command('update', 'a'), command('resolve', 'h')]);
     await flush();
     expect(written).toEqual(['open a+b', 'update g', 'resolve h', 'update a']);
     expect(pending()).toBe(1);
@@ -102,9 +115,9 @@ describe('IncidentWriter', () => {
   });
 
   it('skips the update or resolve of an incident not open here', async () => {
-    const { store, written, releaseAll } = gatedStore();
-    const writer = new IncidentWriter(store, 64);
-    const firing = writer.executeTogether([command('open', 'a'), command('update', 'x'), command('resolve', 'y')]);
+    const { store, recordCause, written, releaseAll } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
+    const firing = writer.execute([command('open', 'a'), command('update', 'x'), command('resolve', 'y')]);
     const lone = writer.execute([command('update', 'z')]);
     await flush();
     releaseAll();
@@ -113,8 +126,8 @@ describe('IncidentWriter', () => {
   });
 
   it("runs one fingerprint's commands in order, each after the previous one committed", async () => {
-    const { store, written, releaseAll } = gatedStore();
-    const writer = new IncidentWriter(store, 64);
+    const { store, recordCause, written, releaseAll } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
     const first = writer.execute([command('open', 'a')]);
     const second = writer.execute([command('update', 'a')]);
     await flush();

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { createLogger } from '@autoheal/telemetry';
 import { detectorMetrics } from '../detector.metrics.js';
-import { partitionCheckpointsRepository } from '../partitioning/partition-checkpoints.repository.js';
 import type { OpenIncidentRow } from './incidents.repository.js';
 import type { IncidentsService } from './incidents.service.js';
 import type { IncidentCommand } from './lifecycle/lifecycle.types.js';
@@ -15,6 +14,8 @@ export interface EventCause {
   partition: number;
   seq: number;
 }
+
+export type RecordCause = (m: EntityManager, cause: EventCause) => Promise<void>;
 
 /** What the writer needs of IncidentsService: the database side of each command. */
 export type IncidentStore = Pick<IncidentsService, 'openAll' | 'updateAll' | 'resolveAll' | 'together'>;
@@ -49,56 +50,39 @@ export class IncidentWriter {
 
   constructor(
     private readonly incidents: IncidentStore,
-    /** DETECTOR_PARTITIONS: the cause of each change is recorded in its partition's checkpoint. */
-    private readonly partitions: number,
+    /** Records, in the transaction of the changes, the health event that caused them (see execute). */
+    private readonly recordCause: RecordCause,
   ) {}
 
   /**
-   * Runs commands, each fingerprint's in order; resolves once all committed. Each change records,
-   * in its own transaction, the health event that caused it: a later owner of the partition
-   * reading that event again must not repeat the change.
+   * Runs the commands of one health event or one timer firing (a burst of deadlines, held
+   * resolutions); resolves once all committed. They commit in one transaction, a statement per
+   * kind of change and wave (see inWaves): a transaction and statements per command queued a
+   * burst for pool connections and round trips behind itself. With `cause`, the transaction
+   * records the health event that caused them: a later owner of the partition reading that
+   * event again must not repeat them.
    */
   async execute(commands: IncidentCommand[], cause?: EventCause): Promise<void> {
-    if (commands.length === 0) return;
-    await Promise.all(
-      commands.map((c) =>
-        this.serializeAll([c.fingerprint], () =>
-          this.retrying(c, async () => {
-            // Nothing to change (and no cause to record): the incident is not open here.
-            if (c.type !== 'open' && !this.rows.has(c.fingerprint)) return;
-            const records = await this.incidents.together(async (m) => {
-              if (cause) await partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq);
-              return this.runWave([c], m, new Map());
-            });
-            for (const record of records) record();
-          }),
-        ),
-      ),
-    );
-  }
-
-  /**
-   * Commands of one timer firing (a burst of deadlines, held resolutions) in one transaction, a
-   * statement per kind of change and wave (see inWaves): each command in a transaction and
-   * statement of its own queued the burst for pool connections and round trips behind itself.
-   */
-  async executeTogether(commands: IncidentCommand[]): Promise<void> {
-    // A fingerprint with work still queued — typically the service-level incident, updated by
-    // the previous firing for another of its instances — would hold the whole batch behind that
-    // commit. Its commands go in a transaction of their own, so the rest commit at once; each
-    // fingerprint's commands stay together and in order.
+    // A fingerprint with work still queued — typically the service-level incident, updated for
+    // another of its instances a moment ago — would hold every command behind that commit. Its
+    // commands go in a transaction of their own, so the rest commit at once; each fingerprint's
+    // commands stay together and in order.
     const busy = new Set(commands.filter((c) => this.queues.has(c.fingerprint)).map((c) => c.fingerprint));
-    if (busy.size === 0 || commands.every((c) => busy.has(c.fingerprint))) return this.runTogether(commands);
-    await Promise.all([this.runTogether(commands.filter((c) => !busy.has(c.fingerprint))), this.runTogether(commands.filter((c) => busy.has(c.fingerprint)))]);
+    if (busy.size === 0 || commands.every((c) => busy.has(c.fingerprint))) return this.commitTogether(commands, cause);
+    const free = commands.filter((c) => !busy.has(c.fingerprint));
+    await Promise.all([this.commitTogether(free, cause), this.commitTogether(commands.filter((c) => busy.has(c.fingerprint)), cause)]);
   }
 
-  private async runTogether(commands: IncidentCommand[]): Promise<void> {
-    if (commands.length <= 1) return this.execute(commands);
+  private async commitTogether(commands: IncidentCommand[], cause: EventCause | undefined): Promise<void> {
+    if (commands.length === 0) return;
     const fingerprints = [...new Set(commands.map((c) => c.fingerprint))];
     await this.serializeAll(fingerprints, () =>
       this.retrying(commands[0], async () => {
+        // Nothing to change (and no cause to record): nothing opens, and none of the incidents is open here.
+        if (!commands.some((c) => c.type === 'open' || this.rows.has(c.fingerprint))) return;
         const staged = new Map<string, OpenIncidentRow | undefined>();
         const records = await this.incidents.together(async (m) => {
+          if (cause) await this.recordCause(m, cause);
           const out: (() => void)[] = [];
           for (const wave of inWaves(commands)) out.push(...(await this.runWave(wave, m, staged)));
           return out;
