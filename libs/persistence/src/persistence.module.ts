@@ -1,6 +1,6 @@
 import { Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { createDataSource, type CreateDataSourceOptions } from './data-source.js';
+import { openDataSource, type CreateDataSourceOptions } from './data-source.js';
 
 @Injectable()
 class DataSourceLifecycle implements OnApplicationShutdown {
@@ -11,14 +11,14 @@ class DataSourceLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** The service's DataSource (its own schema), connected at boot and closed last at shutdown. */
+/** The service's DataSource (its own schema), connected at boot (every pool connection) and closed last at shutdown. */
 @Module({})
 export class PersistenceModule {
   static forRoot(options: CreateDataSourceOptions): DynamicModule {
     return {
       module: PersistenceModule,
       global: true,
-      providers: [{ provide: DataSource, useFactory: () => createDataSource(options).initialize() }, DataSourceLifecycle],
+      providers: [{ provide: DataSource, useFactory: () => openDataSource(options) }, DataSourceLifecycle],
       exports: [DataSource],
     };
   }
