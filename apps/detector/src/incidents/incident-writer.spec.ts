@@ -102,6 +102,22 @@ describe('IncidentWriter', () => {
     await event;
   });
 
+  it("commits an instance's incident before the service-level change it causes, in a transaction of its own", async () => {
+    const { store, recordCause, written, releaseAll, pending } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
+    writer.adopt([rowOf(command('open', '*'))]);
+    const event = writer.execute([command('open', 'a'), command('update', '*')], { partition: 1, seq: 7 });
+    await flush();
+    // The service-level update waits for the instance's commit.
+    expect(written).toEqual(['cause 1/7', 'open a']);
+    expect(pending()).toBe(1);
+    releaseAll();
+    await flush();
+    expect(written).toEqual(['cause 1/7', 'open a', 'cause 1/7', 'update *']);
+    releaseAll();
+    await event;
+  });
+
   it('writes a firing in one transaction, one statement per kind of change and wave', async () => {
     const { store, recordCause, written, releaseAll, pending } = gatedStore();
     const writer = new IncidentWriter(store, recordCause);

@@ -63,6 +63,17 @@ export class IncidentWriter {
    * event again must not repeat them.
    */
   async execute(commands: IncidentCommand[], cause?: EventCause): Promise<void> {
+    // Service-level incidents (instance `*`) change after their members: their commands go in a
+    // transaction of their own once the instances' committed, so an instance's incident is
+    // published without waiting on the statements of the group it joins, and still before them.
+    const members = commands.filter((c) => c.target.instance !== '*');
+    if (members.length > 0 && members.length < commands.length) {
+      await this.executeFree(members, cause);
+      await this.executeFree(commands.filter((c) => c.target.instance === '*'), cause);
+    } else await this.executeFree(commands, cause);
+  }
+
+  private async executeFree(commands: IncidentCommand[], cause: EventCause | undefined): Promise<void> {
     // A fingerprint with work still queued — typically the service-level incident, updated for
     // another of its instances a moment ago — would hold every command behind that commit. Its
     // commands go in a transaction of their own, so the rest commit at once; each fingerprint's
