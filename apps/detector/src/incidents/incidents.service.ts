@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
 import { DataSource, type EntityManager } from 'typeorm';
-import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
+import { newEvent, newEventId, type Envelope, type EventData } from '@autoheal/contracts';
 import { contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
 import { outboxRowsStored, tracedOutboxBatch, type OutboxBatch } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
@@ -134,20 +134,10 @@ export class IncidentsService {
         members: command.flags.members,
         updatedAt: now,
       },
-      event: newEvent('incident.updated', {
-        tenantId: incident.tenantId,
-        producer: DETECTOR_PRODUCER,
-        correlationId: incident.incidentId,
-        occurredAt: now,
-        data: {
-          incidentId: incident.incidentId,
-          service: incident.service,
-          instance: incident.instance,
-          kind: incident.kind,
-          severity: command.severity,
-          evidence: { ...command.evidence, ruleKey: incident.ruleKey },
-          ...flagsData(command.flags),
-        },
+      event: incidentEvent('incident.updated', incident, now, {
+        severity: command.severity,
+        evidence: { ...command.evidence, ruleKey: incident.ruleKey },
+        ...flagsData(command.flags),
       }),
       span: spanInTrace(incident, 'incident.update'),
     }));
@@ -160,20 +150,10 @@ export class IncidentsService {
     const now = this.clock.now();
     const announced = items.map(({ incident, reason }): Announced<IncidentResolution> => ({
       change: { incidentId: incident.incidentId, resolvedAt: now, reason },
-      event: newEvent('incident.resolved', {
-        tenantId: incident.tenantId,
-        producer: DETECTOR_PRODUCER,
-        correlationId: incident.incidentId,
-        occurredAt: now,
-        data: {
-          incidentId: incident.incidentId,
-          service: incident.service,
-          instance: incident.instance,
-          kind: incident.kind,
-          resolvedAt: now.toISOString(),
-          reason: reason.slice(0, 500),
-          durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
-        },
+      event: incidentEvent('incident.resolved', incident, now, {
+        resolvedAt: now.toISOString(),
+        reason: reason.slice(0, 500),
+        durationMs: Math.max(0, now.getTime() - incident.openedAt.getTime()),
       }),
       span: spanInTrace(incident, 'incident.resolve'),
     }));
@@ -223,6 +203,19 @@ export class IncidentsService {
 
 function latencyMs(command: OpenCommand, now: Date): number {
   return Math.max(0, now.getTime() - command.signalAt);
+}
+
+/** An event about an open incident, with the fields every such event carries. */
+function incidentEvent<T extends 'incident.updated' | 'incident.resolved'>(
+  type: T,
+  incident: OpenIncidentRow,
+  now: Date,
+  rest: Omit<EventData<T>, 'incidentId' | 'service' | 'instance' | 'kind'>,
+): Envelope<T> {
+  const { incidentId, service, instance, kind } = incident;
+  // The spread of `rest` loses T for the compiler; newEvent validates the result against the contract.
+  const data = { incidentId, service, instance, kind, ...rest } as EventData<T>;
+  return newEvent(type, { tenantId: incident.tenantId, producer: DETECTOR_PRODUCER, correlationId: incidentId, occurredAt: now, data });
 }
 
 /** A span in the incident's own trace, so its update or resolution joins what its detection started. */
