@@ -49,7 +49,9 @@ function gatedStore() {
   };
   const recordCause: RecordCause = async (_m, cause) => void written.push(`cause ${cause.partition}/${cause.seq}`);
   const releaseAll = () => gates.splice(0).forEach((release) => release());
-  return { store, recordCause, written, releaseAll, pending: () => gates.length };
+  /** Lets the `index`-th commit still waiting (in the order they began) finish. */
+  const release = (index: number) => gates.splice(index, 1)[0]();
+  return { store, recordCause, written, releaseAll, release, pending: () => gates.length };
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -116,6 +118,28 @@ describe('IncidentWriter', () => {
     expect(written).toEqual(['cause 1/7', 'open a', 'cause 1/7', 'update *']);
     releaseAll();
     await event;
+  });
+
+  it("keeps a service-level incident's changes in order when a later member commits first", async () => {
+    const { store, recordCause, written, releaseAll, release } = gatedStore();
+    const writer = new IncidentWriter(store, recordCause);
+    writer.adopt([rowOf(command('open', '*'))]);
+    const first = writer.execute([command('open', 'a'), command('update', '*')]);
+    const second = writer.execute([command('open', 'b'), command('update', '*')]);
+    await flush();
+    expect(written).toEqual(['open a', 'open b']);
+    release(1); // b's commit lands before a's
+    await flush();
+    // The second group change waits for the first, which waits for a.
+    expect(written).toEqual(['open a', 'open b']);
+    release(0);
+    await flush();
+    expect(written).toEqual(['open a', 'open b', 'update *']);
+    releaseAll();
+    await flush();
+    releaseAll();
+    await Promise.all([first, second]);
+    expect(written).toEqual(['open a', 'open b', 'update *', 'update *']);
   });
 
   it('writes a firing in one transaction, one statement per kind of change and wave', async () => {

@@ -66,29 +66,33 @@ export class IncidentWriter {
     // Service-level incidents (instance `*`) change after their members: their commands go in a
     // transaction of their own once the instances' committed, so an instance's incident is
     // published without waiting on the statements of the group it joins, and still before them.
+    // They take their place in their fingerprints' line now, so a later event's change to the
+    // same group still comes after them.
     const members = commands.filter((c) => c.target.instance !== '*');
-    if (members.length > 0 && members.length < commands.length) {
-      await this.executeFree(members, cause);
-      await this.executeFree(commands.filter((c) => c.target.instance === '*'), cause);
-    } else await this.executeFree(commands, cause);
+    if (members.length === 0 || members.length === commands.length) return this.executeFree(commands, cause);
+    const membersCommitted = this.executeFree(members, cause);
+    await Promise.all([membersCommitted, this.executeFree(commands.filter((c) => c.target.instance === '*'), cause, membersCommitted)]);
   }
 
-  private async executeFree(commands: IncidentCommand[], cause: EventCause | undefined): Promise<void> {
+  /** Runs `commands` (after `after`, when given), a fingerprint still committing in a transaction of its own. */
+  private async executeFree(commands: IncidentCommand[], cause: EventCause | undefined, after?: Promise<void>): Promise<void> {
     // A fingerprint with work still queued — typically the service-level incident, updated for
     // another of its instances a moment ago — would hold every command behind that commit. Its
     // commands go in a transaction of their own, so the rest commit at once; each fingerprint's
     // commands stay together and in order.
     const busy = new Set(commands.filter((c) => this.queues.has(c.fingerprint)).map((c) => c.fingerprint));
-    if (busy.size === 0 || commands.every((c) => busy.has(c.fingerprint))) return this.commitTogether(commands, cause);
+    if (busy.size === 0 || commands.every((c) => busy.has(c.fingerprint))) return this.commitTogether(commands, cause, after);
     const free = commands.filter((c) => !busy.has(c.fingerprint));
-    await Promise.all([this.commitTogether(free, cause), this.commitTogether(commands.filter((c) => busy.has(c.fingerprint)), cause)]);
+    await Promise.all([this.commitTogether(free, cause, after), this.commitTogether(commands.filter((c) => busy.has(c.fingerprint)), cause, after)]);
   }
 
-  private async commitTogether(commands: IncidentCommand[], cause: EventCause | undefined): Promise<void> {
+  private async commitTogether(commands: IncidentCommand[], cause: EventCause | undefined, after: Promise<void> | undefined): Promise<void> {
     if (commands.length === 0) return;
     const fingerprints = [...new Set(commands.map((c) => c.fingerprint))];
-    await this.serializeAll(fingerprints, () =>
-      this.retrying(commands[0], async () => {
+    await this.serializeAll(fingerprints, async () => {
+      // Whatever `after` was (it fails only at shutdown), these commands are due now.
+      await after?.catch(() => undefined);
+      return this.retrying(commands[0], async () => {
         // Nothing to change (and no cause to record): nothing opens, and none of the incidents is open here.
         if (!commands.some((c) => c.type === 'open' || this.rows.has(c.fingerprint))) return;
         const staged = new Map<string, OpenIncidentRow | undefined>();
@@ -99,8 +103,8 @@ export class IncidentWriter {
           return out;
         });
         for (const record of records) record();
-      }),
-    );
+      });
+    });
   }
 
   /** Resolves once every command handed over so far has committed (or failed at shutdown). */
