@@ -80,9 +80,12 @@ describe('autoheal end to end', () => {
       env: {
         HEARTBEAT_MS: '200',
         FLEET_BASE_PORT: String(await freePort()),
-        // Five 200 ms intervals: a loaded CI machine may delay a heartbeat past 600 ms, and a
+        // Ten 200 ms intervals: a loaded CI machine may delay a heartbeat past 600 ms, and a
         // false hang here would restart an instance that a later case expects to restart once.
-        DETECTOR_MISSED_INTERVALS: '5',
+        // With five, one run in four on 2 cores saw every instance's heartbeats stall past 1 s
+        // at once (the detector's own timer was only 150 ms late) while other suites spawned
+        // processes beside it.
+        DETECTOR_MISSED_INTERVALS: '10',
         // Six instances: two failing at once would be a third of the fleet. The breaker has its
         // own tests; here it would only turn a slow machine into escalations.
         DECISION_BREAKER_MIN_INSTANCES: '1000',
