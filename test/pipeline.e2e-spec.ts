@@ -79,7 +79,9 @@ describe('autoheal end to end', () => {
       restartOnExit: false,
       env: {
         HEARTBEAT_MS: '200',
-        FLEET_BASE_PORT: String(await freePort()),
+        // Free ports picked by the OS for each instance: a free base port says nothing about the
+        // five above it, and one run saw b-1's port taken by another suite's connection.
+        FLEET_BASE_PORT: '0',
         // Ten 200 ms intervals: a loaded CI machine may delay a heartbeat past 600 ms, and a
         // false hang here would restart an instance that a later case expects to restart once.
         // With five, one run in four on 2 cores saw every instance's heartbeats stall past 1 s
@@ -99,9 +101,11 @@ describe('autoheal end to end', () => {
     await system.waitHealthy(60_000);
     nc = await connect({ servers: nats.url, name: 'e2e-observer' });
     // Every instance is up and heartbeating before we break any.
+    // Compared as a whole so that a failure shows which instance is down and how it ended.
     await expectEventually(async () => {
       const status = await agentStatus();
-      expect(status.filter((i) => i.state === 'running')).toHaveLength(6);
+      expect(status.filter((i) => i.state !== 'running')).toEqual([]);
+      expect(status).toHaveLength(6);
     }, { timeoutMs: 30_000 });
   });
 
