@@ -13,6 +13,9 @@
 //               signalAt (the heartbeat deadline) to the incident.opened message arriving here.
 //               crash: health.exited published for tracked instances; from the publish to the
 //               incident.opened arriving here ("n/a" when the detector opens nothing for it).
+//               Each has a floor measured in the same run: what one incident costs this
+//               machine without the detector (a bare commit, publish and receipt; for crashes
+//               also the consume), and the ratio to it.
 //               Both also print when JetStream stored that incident.opened (its server
 //               timestamp, read back afterwards), which leaves out this process's own delay.
 //               Only instance-scope incidents count; the service-level incidents the detector
@@ -33,7 +36,7 @@ const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { connect } = require('@nats-io/transport-node');
 const { Pool } = require('pg');
-const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } = require('@nats-io/jetstream');
+const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, StorageType } = require('@nats-io/jetstream');
 const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
 const { waitForHealth, ROOT } = require('../dev/system.js');
 const { benchDatabase, freePort, percentile, sleep, startNats } = require('./support.js');
@@ -51,6 +54,8 @@ const HANG_INTERVAL_MS = 100;
 /** The hang instances stop one by one over this long. */
 const STOP_WINDOW_MS = 2_000;
 const CRASH_INTERVAL_MS = 10_000;
+/** The exits are published at random moments over this long. */
+const CRASH_WINDOW_MS = 2_000;
 const MISSED_INTERVALS = 3;
 const MEMBER_TTL_MS = 300_000;
 const RAW_BATCH = 512; // what the detector's consumer pulls at a time (HEALTH_PULL_BATCH in apps/detector)
@@ -72,7 +77,7 @@ async function startDetector({ natsUrl, databaseUrl, dir }) {
   const logPath = path.join(dir, 'detector.log');
   const log = fs.openSync(logPath, 'a');
   const profileDir = path.join(dir, 'profile');
-  const args = ['--require', OTEL_PRELOAD, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), path.join(ROOT, 'apps/detector/dist/main.js')];
+  const args = ['--require', OTEL_PRELOAD, ...(process.env.BENCH_DETECTOR_NODE_ARGS || '').split(' ').filter(Boolean), ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), path.join(ROOT, 'apps/detector/dist/main.js')];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
@@ -242,6 +247,18 @@ async function storedAt(nc, jsm, subject, expected) {
   return out;
 }
 
+/** One row in a transaction of its own: BEGIN, one insert, COMMIT, as the detector's smallest write. */
+async function commitOneRow(pool, id) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('INSERT INTO bench_floor (id, at) VALUES ($1, now())', [id]);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
 /**
  * The floor under a hang figure, measured in the same run and at the same moments: a bare
  * writer that, at a heartbeat tick (when the detector's deadlines fire too), commits one row to
@@ -258,14 +275,7 @@ function hangFloor(nc, js, pool, perTick) {
   const write = async (startedAt, record) => {
     const id = `floor-${n++}`;
     const received = new Promise((resolve) => waiting.set(id, resolve));
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('INSERT INTO bench_floor (id, at) VALUES ($1, now())', [id]);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await commitOneRow(pool, id);
     await js.publish(`incident.${tenantId}.opened`, encoder.encode(id), { msgID: id });
     const at = await received;
     if (record) latencies.push(at - startedAt);
@@ -286,6 +296,53 @@ function hangFloor(nc, js, pool, perTick) {
       return latencies;
     },
   };
+}
+
+/**
+ * The floor under the crash figure, measured in the same run just before it and paced the same
+ * way: a message published to a JetStream stream of its own, pulled by a bare durable consumer
+ * in this process that commits one row in a transaction of its own, publishes one message to the
+ * incident stream and acks, and that message's arrival here. It is what an event-driven incident
+ * costs this machine before any detector logic.
+ */
+async function crashFloor(nc, js, jsm, pool) {
+  const stream = 'BENCH_FLOOR';
+  await jsm.streams.add({ name: stream, subjects: ['benchfloor.>'], storage: StorageType.File });
+  await jsm.consumers.add(stream, { durable_name: 'bench-floor', ack_policy: AckPolicy.Explicit, filter_subject: 'benchfloor.>', max_ack_pending: RAW_BATCH * 4 });
+  const messages = await jetstream(nc).consumers.get(stream, 'bench-floor').then((c) => c.consume({ max_messages: RAW_BATCH }));
+  const handled = [];
+  const loop = (async () => {
+    for await (const m of messages) {
+      const id = m.string();
+      handled.push(
+        (async () => {
+          await commitOneRow(pool, id);
+          await js.publish('incident.benchcrashfloor.opened', encoder.encode(id), { msgID: id });
+          m.ack();
+        })(),
+      );
+    }
+  })();
+  const publishedAt = new Map();
+  const latencies = [];
+  const sub = nc.subscribe('incident.benchcrashfloor.opened', { callback: (_e, msg) => latencies.push(Date.now() - publishedAt.get(msg.string())) });
+  await Promise.all(
+    Array.from({ length: CRASH_INSTANCES }, (_, i) =>
+      sleep(Math.random() * CRASH_WINDOW_MS).then(async () => {
+        const id = `crash-floor-${i}`;
+        publishedAt.set(id, Date.now());
+        await js.publish(`benchfloor.exited.${i}`, encoder.encode(id), { msgID: id });
+      }),
+    ),
+  );
+  const deadline = Date.now() + 5_000;
+  while (latencies.length < CRASH_INSTANCES && Date.now() < deadline) await sleep(20);
+  sub.unsubscribe();
+  await messages.close();
+  await loop;
+  await Promise.allSettled(handled);
+  await jsm.streams.delete(stream);
+  return latencies;
 }
 
 async function measureHang(nc, js, jsm, pool) {
@@ -354,7 +411,7 @@ async function measureCrash(nc, js, jsm, durable) {
   const publishedAt = new Map();
   await Promise.all(
     refs.map((r) =>
-      sleep(Math.random() * 2_000).then(async () => {
+      sleep(Math.random() * CRASH_WINDOW_MS).then(async () => {
         const event = newEvent('health.exited', { tenantId, producer: 'detector-bench', data: { service: r.service, instance: r.instance, exitCode: 137, signal: 'SIGKILL', observedBy: 'agent' } });
         const m = encode(event);
         publishedAt.set(r.instance, Date.now());
@@ -469,10 +526,11 @@ async function main() {
     try {
       await pool.query('CREATE TABLE bench_floor (id text PRIMARY KEY, at timestamptz NOT NULL)');
       results.hang = await measureHang(nc, js, jsm, pool);
+      const crashFloorLatencies = await crashFloor(nc, js, jsm, pool);
+      results.crash = { ...(await measureCrash(nc, js, jsm, durable)), floor: crashFloorLatencies };
     } finally {
       await pool.end();
     }
-    results.crash = await measureCrash(nc, js, jsm, durable);
   } finally {
     await nc.drain().catch(() => undefined);
     if (detector) await detector.stop();
@@ -521,6 +579,8 @@ async function main() {
     row('crash: health.exited -> incident received p50', `${num(percentile(crash.latencies, 50), 1)} ms`, '');
     row('crash: health.exited -> incident received p99', `${num(percentile(crash.latencies, 99), 1)} ms`, `<= ${TARGETS.crashP99Ms} ms`);
     row(`  exited -> stored in JetStream p50/p99`, `${num(percentile(crash.storedLatencies, 50), 1)} / ${num(percentile(crash.storedLatencies, 99), 1)} ms`, '(server timestamp)');
+    row(`  floor: consume + commit + publish + receipt p50/p99`, `${num(percentile(crash.floor, 50), 1)} / ${num(percentile(crash.floor, 99), 1)} ms`, `(a bare consumer, ${crash.floor.length}/${CRASH_INSTANCES} events, same pace)`);
+    row(`  crash / floor p50, p99`, `${num(percentile(crash.latencies, 50) / percentile(crash.floor, 50), 1)}, ${num(percentile(crash.latencies, 99) / percentile(crash.floor, 99), 1)}`, '');
     row('  instance incidents opened', `${crash.count}/${CRASH_INSTANCES}`, '');
     row(`  also: service-level / other kind / repeated / published twice`, `${crash.serviceLevel} / ${crash.otherKinds} / ${crash.duplicates} / ${crash.republished}`, '(not in the figures)');
   }
