@@ -28,7 +28,8 @@
 // about 2 minutes on 2 cores (BENCH_DETECTOR_INSTANCES=5000 for a quick look).
 //
 // BENCH_DETECTOR_PROFILE=1 runs the detector with --cpu-prof and prints its top self-time
-// functions at the end.
+// functions at the end, and keeps the profile and the detector's log. BENCH_DETECTOR_NODE_ARGS
+// adds node flags to the detector process (`--trace-gc`, say; it prints to that log).
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
