@@ -142,4 +142,14 @@ describe('evaluatePolicy with deferral', () => {
       ],
     });
   });
+
+  it('defers when the only other candidate cannot apply, even though the profile also forbids it', () => {
+    // Found by the property test: failover with no standby region, and not allowed either, made
+    // the incident escalate although restart only waited for a slot.
+    const input = inputOf({ inFlightOnService: 2 }, {}, ['failover', 'restart']);
+    const profile = effectiveProfile(['GDPR'], { autoActions: ['restart'], approvalActions: [] });
+    const decision = evaluatePolicy({ ...input, tenant: { ...input.tenant!, profile } });
+    expect(decision).toMatchObject({ kind: 'defer', refusals: [{ rule: CONCURRENCY, action: 'restart' }] });
+    expect(decision.explanation.candidates[0]).toMatchObject({ action: 'failover', allowed: false, reason: expect.stringMatching(/^not applicable: .*no standby region/) as string });
+  });
 });

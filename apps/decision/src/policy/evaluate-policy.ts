@@ -138,6 +138,11 @@ function judge(candidate: PlaybookCandidate, ctx: Context): Verdict {
   if (state.previousAttempts.includes(action)) return { kind: 'skip', reason: `${action} was already tried for this incident` };
   const unmet = unmetCondition(candidate.when, incident, state.previousAttempts.length);
   if (unmet) return { kind: 'skip', reason: `not applicable: ${unmet}` };
+  // Before any rule: a candidate that cannot apply is no refusal, so it can neither make an
+  // incident escalate that the pacing rules alone would defer nor name a rule in the record.
+  if (action === 'failover' && placementOf(action, doc, incident.service, incident.instance)?.regions.length === 0) {
+    return { kind: 'skip', reason: `not applicable: the inventory declares no standby region for ${incident.service} to fail over to` };
+  }
 
   const level = actionLevel(profile, action);
   if (level === 2) {
@@ -150,9 +155,6 @@ function judge(candidate: PlaybookCandidate, ctx: Context): Verdict {
 
   if (isPlacement(action)) {
     const placement = placementOf(action, doc, incident.service, incident.instance);
-    if (action === 'failover' && placement !== null && placement.regions.length === 0) {
-      return { kind: 'skip', reason: `not applicable: the inventory declares no standby region for ${incident.service} to fail over to` };
-    }
     if (profile.allowedRegions !== 'any') {
       const allowed = profile.allowedRegions;
       if (placement === null) {
