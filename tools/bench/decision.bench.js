@@ -22,6 +22,7 @@ const { connect } = require('@nats-io/transport-node');
 const { jetstream } = require('@nats-io/jetstream');
 const { newEvent, newEventId, subjectFor } = require('@autoheal/contracts');
 const { migrateAll, waitForHealth, ROOT } = require('../dev/system.js');
+const { roleUrl } = require('../infra/postgres-roles.js');
 const { benchDatabase, freePort, percentile, fmt, startNats, measureFloor } = require('./support.js');
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_DECISION_SAMPLES || 300);
@@ -73,7 +74,7 @@ async function main() {
     env: {
       ...process.env,
       NATS_URL: nats.url,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: roleUrl(databaseUrl, 'decision'),
       DECISION_PORT: String(port),
       DECISION_TENANTS_DIR: documentsFile,
       // Hundreds of incidents at once on a fleet this size would trip the breaker: that is its

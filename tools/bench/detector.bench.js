@@ -40,6 +40,7 @@ const { Pool } = require('pg');
 const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, StorageType } = require('@nats-io/jetstream');
 const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
 const { waitForHealth, ROOT } = require('../dev/system.js');
+const { roleUrl } = require('../infra/postgres-roles.js');
 const { benchDatabase, freePort, percentile, sleep, startNats } = require('./support.js');
 
 const INSTANCES = Number(process.env.BENCH_DETECTOR_INSTANCES || 100_000);
@@ -84,7 +85,7 @@ async function startDetector({ natsUrl, databaseUrl, dir }) {
     env: {
       ...process.env,
       NATS_URL: natsUrl,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: roleUrl(databaseUrl, 'detector'),
       DETECTOR_PORT: String(port),
       DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       DETECTOR_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS),
@@ -464,7 +465,7 @@ async function main() {
   const nats = await startNats(dir);
   const database = await benchDatabase('autoheal_bench_detector');
   const databaseUrl = database.url;
-  execFileSync(process.execPath, [path.join(ROOT, 'apps/detector/dist/migrate.js')], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(process.execPath, [path.join(ROOT, 'apps/detector/dist/migrate.js')], { env: { ...process.env, DATABASE_MIGRATION_URL: roleUrl(databaseUrl, 'owner'), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
 
   let detector;
   const nc = await connect({ servers: nats.url });

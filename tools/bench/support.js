@@ -9,6 +9,7 @@ const { jetstream, jetstreamManager, AckPolicy } = require('@nats-io/jetstream')
 const { Client } = require('pg');
 const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
 const { ensurePostgres } = require('../infra/ensure-postgres.js');
+const { preparePostgres } = require('../infra/postgres-roles.js');
 const { ROOT } = require('../dev/system.js');
 
 function freePort() {
@@ -63,6 +64,7 @@ async function benchDatabase(prefix) {
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(pgInfo.url);
   url.pathname = `/${name}`;
+  await preparePostgres(url.toString());
   return {
     url: url.toString(),
     async drop() {

@@ -10,6 +10,7 @@ const { Client } = require('pg');
 const { startSystem, migrateAll, ROOT } = require('./system.js');
 const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
 const { ensurePostgres } = require('../infra/ensure-postgres.js');
+const { preparePostgres } = require('../infra/postgres-roles.js');
 const { startEventFeed } = require('./event-feed.js');
 
 const STATE_DIR = path.join(ROOT, '.autoheal');
@@ -70,6 +71,7 @@ async function main() {
   const nats = await ensureNats();
   const pg = await ensurePostgres({ stateDir: STATE_DIR });
   const databaseUrl = process.env.DATABASE_URL && pg.url === process.env.DATABASE_URL ? pg.url : await ensureDatabase(pg.url);
+  await preparePostgres(databaseUrl);
   console.log('applying migrations');
   migrateAll(databaseUrl);
   const keys = localApiKeys(fleet);

@@ -6,6 +6,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
+const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -23,11 +24,11 @@ function serviceTable(ports) {
   };
 }
 
-/** Applies every service's migrations (each owns its schema). */
+/** Applies every service's migrations (each owns its schema) as the owner role, on `databaseUrl`'s database. */
 function migrateAll(databaseUrl) {
   for (const svc of ['auditor', 'detector', 'decision', 'executor']) {
     execFileSync(process.execPath, [path.join(ROOT, `apps/${svc}/dist/migrate.js`)], {
-      env: { ...process.env, DATABASE_URL: databaseUrl },
+      env: { ...process.env, DATABASE_MIGRATION_URL: roleUrl(databaseUrl, 'owner') },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   }
@@ -129,7 +130,6 @@ async function startSystem(options) {
   const env = {
     ...process.env,
     NATS_URL: options.natsUrl,
-    DATABASE_URL: options.databaseUrl,
     DECISION_TENANTS_FILE: fleetFile,
     FLEET_FILE: fleetFile,
     AGENT_STATE_DIR: path.join(stateDir, 'agent'),
@@ -138,9 +138,12 @@ async function startSystem(options) {
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
+  const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
-    const proc = new ManagedProcess(name, table[name], env, logDir, options);
+    // Each service logs in as its own role; the agent gets no database at all.
+    const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '' } };
+    const proc = new ManagedProcess(name, spec, env, logDir, options);
     services.set(name, proc);
     proc.start();
   }

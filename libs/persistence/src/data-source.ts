@@ -1,4 +1,5 @@
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import { MIGRATIONS_TABLE } from './database-roles.js';
 import { assertSchemaName } from './schema-name.js';
 
 export interface CreateDataSourceOptions {
@@ -30,7 +31,7 @@ export function createDataSource(options: CreateDataSourceOptions): DataSource {
     schema,
     entities: options.entities ?? [],
     migrations: options.migrations,
-    migrationsTableName: 'migrations',
+    migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
     migrationsRun: false,
     logging: false,

@@ -9,3 +9,5 @@ export * from './transaction-guard.js';
 export * from './outbox-relay.js';
 export * from './outbox-fast-path.js';
 export * from './persistence.module.js';
+export * from './database-roles.js';
+export * from './migrate-command.js';

@@ -1,13 +1,16 @@
 // Jest global setup for the integration and e2e projects: builds one migrated template database
 // per Jest run; createTestDatabase() clones it for each test file.
 //
-// The template is migrated by each service's own entry point (apps/<svc>/dist/migrate.js), so the
-// tests see exactly the schema production gets. That needs a build first; `npm test` does it.
+// The template is migrated by each service's own entry point (apps/<svc>/dist/migrate.js), as the
+// owner role, so the tests see exactly the schema and the grants production gets; the roles
+// (tools/infra/postgres-roles.js) are created first, and their logins handed to the workers.
+// That needs a build first; `npm test` does it.
 // Each run has its own template, so two runs against one server do not drop each other's.
 const { spawn } = require('node:child_process');
 const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join, relative } = require('node:path');
 const db = require('./test-databases.js');
+const roles = require('../../../tools/infra/postgres-roles.js');
 
 const ROOT = join(__dirname, '..', '..', '..');
 const MIGRATE_TIMEOUT_MS = 120_000;
@@ -21,15 +24,19 @@ module.exports = async function globalSetup() {
   const template = db.assertTestDatabaseName(`autoheal_test_template_${runId}`);
   const templateUrl = db.databaseUrl(adminUrl, template);
 
+  const passwords = await roles.ensurePostgresRoles(adminUrl);
   const stale = await db.withAdmin(adminUrl, async (admin) => {
     const dropped = await db.dropStaleDatabases(admin);
     await admin.query(`CREATE DATABASE "${template}"`);
     return dropped;
   });
 
+  await roles.preparePostgresDatabase(templateUrl);
+
   const entries = migrateEntries();
   warnAboutMissingBuilds();
-  await Promise.all(entries.map((entry) => runMigrate(entry, templateUrl)));
+  const migrationUrl = roles.roleUrl(templateUrl, 'owner', passwords);
+  await Promise.all(entries.map((entry) => runMigrate(entry, migrationUrl)));
 
   await db.withAdmin(adminUrl, async (admin) => {
     // Cloning fails while anyone is connected to the template; make sure nobody can be.
@@ -40,6 +47,10 @@ module.exports = async function globalSetup() {
   process.env.TEST_DATABASE_ADMIN_URL = adminUrl;
   process.env.TEST_DATABASE_TEMPLATE = template;
   process.env.AUTOHEAL_TEST_RUN = runId;
+  // createTestDatabase().roleUrl(name) logs in as these.
+  process.env.TEST_DATABASE_ROLES = JSON.stringify(
+    Object.fromEntries(Object.entries(roles.ROLES).map(([name, user]) => [name, { user, password: passwords[name] }])),
+  );
   globalThis.__AUTOHEAL_TEST_TEMPLATE__ = { adminUrl, template, runId };
 
   const services = entries.map((e) => e.service).join(', ') || 'none (no apps/*/dist/migrate.js yet)';
@@ -92,7 +103,7 @@ function runMigrate(entry, databaseUrl) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [entry.file], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, OTEL_SDK_DISABLED: 'true' },
+      env: { ...process.env, DATABASE_MIGRATION_URL: databaseUrl, OTEL_SDK_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

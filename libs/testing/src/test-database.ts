@@ -2,10 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Client } from 'pg';
 
+/** The owner role (migrations) or a service's runtime role, as tools/infra/postgres-roles.js creates them. */
+export type DatabaseRoleName = 'owner' | 'detector' | 'decision' | 'executor' | 'auditor';
+
 export interface TestDatabase {
-  /** postgres://…/<name> */
+  /** postgres://…/<name>, as the administrator: for a test's own set-up and inspection. */
   url: string;
   name: string;
+  /** The same database as `role` logs in: `roleUrl('auditor')` is what the auditor's DATABASE_URL is in production. */
+  roleUrl(role: DatabaseRoleName): string;
   /** Drops the database, closing any connection still open to it. */
   drop(): Promise<void>;
 }
@@ -54,6 +59,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     for (let attempt = 1; ; attempt++) {
       try {
         await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        // Database privileges are not copied from the template: the owner may create schemas
+        // (migrations create theirs if missing), as in the template.
+        if (process.env.TEST_DATABASE_ROLES) await admin.query(`GRANT CONNECT, CREATE ON DATABASE "${name}" TO ${testDatabaseRoles().owner.user}`);
         return;
       } catch (error) {
         // 55006: the template still had a session open (a migration process just exiting).
@@ -63,11 +71,37 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     }
   });
 
+  const url = databaseUrl(adminUrl, name);
   return {
     name,
-    url: databaseUrl(adminUrl, name),
+    url,
+    roleUrl: (role) => roleUrl(url, role),
     drop: () => dropTestDatabase(name, adminUrl),
   };
+}
+
+interface RoleLogin {
+  user: string;
+  password: string;
+}
+
+/** The roles' logins, exported by the Jest global setup after it created the roles. */
+function testDatabaseRoles(): Record<DatabaseRoleName, RoleLogin> {
+  const raw = process.env.TEST_DATABASE_ROLES;
+  if (!raw) {
+    throw new Error('TEST_DATABASE_ROLES is not set: the Jest global setup (libs/testing/jest/global-setup.js) creates the database roles and exports their logins');
+  }
+  return JSON.parse(raw) as Record<DatabaseRoleName, RoleLogin>;
+}
+
+/** `url` with the login of `role`. */
+export function roleUrl(url: string, role: DatabaseRoleName): string {
+  const login = testDatabaseRoles()[role];
+  if (!login) throw new Error(`unknown database role ${JSON.stringify(role)}`);
+  const u = new URL(url);
+  u.username = login.user;
+  u.password = login.password;
+  return u.toString();
 }
 
 export async function dropTestDatabase(name: string, adminUrl: string = testDatabaseAdminUrl()): Promise<void> {
