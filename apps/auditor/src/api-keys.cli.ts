@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
+import { MIGRATION_URL_VARIABLE } from '@autoheal/persistence';
 import { apiKeyId, generateApiKey, hashApiKey, type ApiKeyScope } from './api-keys/api-key.js';
 import { apiKeysRepository } from './api-keys/api-keys.repository.js';
 import { auditorDataSource } from './data-source.js';
@@ -9,7 +10,9 @@ const USAGE = `usage: node apps/auditor/dist/api-keys.cli.js <command>
   create --scope tenant --tenant <tenantId> [--label <text>]
   list
   revoke <keyId>
-DATABASE_URL selects the database. A created key is printed once; only its sha256 is stored.`;
+DATABASE_MIGRATION_URL selects the database and must log in as the owner role (autoheal_owner) or
+an administrator: the auditor's own role (DATABASE_URL) may read keys but not change them.
+A created key is printed once; only its sha256 is stored.`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -22,8 +25,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error('DATABASE_URL is required');
+  const url = process.env[MIGRATION_URL_VARIABLE];
+  if (!url) return fail(`${MIGRATION_URL_VARIABLE} is required (the owner role's URL)`);
 
   // Validate before connecting: a typo should not cost a connection attempt.
   let create: { scope: ApiKeyScope; tenantId: string | null; label: string } | undefined;

@@ -9,7 +9,6 @@ describe('loadConfig', () => {
       NATS_URL: 'nats://127.0.0.1:4222',
       AUDITOR_PORT: 3000,
       AUDITOR_TENANT_API_KEYS: [],
-      AUDITOR_DB_ROLE: 'autoheal_auditor_app',
     });
   });
 
@@ -29,20 +28,15 @@ describe('loadConfig', () => {
         AUDITOR_PORT: 'eighty',
         AUDITOR_OPS_API_KEY: 'short',
         AUDITOR_TENANT_API_KEYS: 'acme=tooshort,bad.tenant=tnt_0123456789abcdefgh,noequals',
-        AUDITOR_DB_ROLE: 'Robert"; DROP',
       });
     } catch (error) {
       message = (error as Error).message;
     }
-    for (const name of ['DATABASE_URL', 'AUDITOR_PORT', 'AUDITOR_OPS_API_KEY', 'AUDITOR_TENANT_API_KEYS', 'AUDITOR_DB_ROLE']) expect(message).toContain(name);
+    for (const name of ['DATABASE_URL', 'AUDITOR_PORT', 'AUDITOR_OPS_API_KEY', 'AUDITOR_TENANT_API_KEYS']) expect(message).toContain(name);
     expect(message).toContain('entry 1 (acme)');
     expect(message).toContain('entry 2');
     expect(message).toContain('entry 3');
     expect(message).not.toContain('tooshort');
     expect(message).not.toContain('tnt_0123456789abcdefgh');
-  });
-
-  it('turns role switching off with an empty AUDITOR_DB_ROLE', () => {
-    expect(loadConfig({ ...valid, AUDITOR_DB_ROLE: '' }).AUDITOR_DB_ROLE).toBe('');
   });
 });

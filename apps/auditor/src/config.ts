@@ -39,21 +39,12 @@ const tenantApiKeys = z
     return keys;
   });
 
-/** A Postgres role name, quoted nowhere: lowercase identifier only. Empty turns role switching off. */
-const dbRole = z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase Postgres identifier, or empty')]);
-
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   AUDITOR_OPS_API_KEY: apiKey.optional(),
   AUDITOR_TENANT_API_KEYS: tenantApiKeys,
-  /**
-   * The role every audit transaction runs as (SET LOCAL ROLE): INSERT and SELECT on the audit
-   * log and nothing more, so a bug in this service cannot rewrite history. The connecting user
-   * must be a member of it (or a superuser).
-   */
-  AUDITOR_DB_ROLE: dbRole.default('autoheal_auditor_app'),
 });
 
 export type AuditorConfig = z.infer<typeof schema>;

@@ -20,7 +20,10 @@ export interface ApiKeyListing extends Omit<ApiKeyRecord, 'keyHash'> {
 /** TypeORM returns [rows, affected] for UPDATE and DELETE on Postgres (plain rows for everything else). */
 type UpdateResult = [unknown[], number];
 
-/** The only SQL of API keys. */
+/**
+ * The only SQL of API keys. The service only reads (findActiveByHash); the api-keys CLI, run
+ * with the owner's URL, writes.
+ */
 export const apiKeysRepository = {
   async findActiveByHash(manager: EntityManager, keyHash: string): Promise<ApiKeyPrincipal | null> {
     const rows: { id: string; scope: ApiKeyScope; tenant_id: string | null }[] = await manager.query(
@@ -30,7 +33,7 @@ export const apiKeysRepository = {
     return rows.length ? { id: rows[0].id, scope: rows[0].scope, tenantId: rows[0].tenant_id } : null;
   },
 
-  /** Adds the key, or brings an existing one (same secret) to this scope and un-revokes it. */
+  /** Adds the key, or brings an existing one (same secret) to this scope and un-revokes it. The CLI's. */
   async upsert(manager: EntityManager, key: ApiKeyRecord): Promise<void> {
     await manager.query(
       `INSERT INTO auditor.api_keys (id, key_hash, scope, tenant_id, label, origin)
@@ -39,16 +42,6 @@ export const apiKeysRepository = {
          SET scope = EXCLUDED.scope, tenant_id = EXCLUDED.tenant_id, label = EXCLUDED.label, origin = EXCLUDED.origin, revoked_at = NULL`,
       [key.id, key.keyHash, key.scope, key.tenantId, key.label, key.origin],
     );
-  },
-
-  /** Revokes keys that came from the environment and are no longer in it (a rotated key stops working). */
-  async revokeEnvKeysExcept(manager: EntityManager, keepHashes: string[], at: Date): Promise<number> {
-    const [, affected]: UpdateResult = await manager.query(
-      `UPDATE auditor.api_keys SET revoked_at = $2
-       WHERE origin = 'env' AND revoked_at IS NULL AND NOT (key_hash = ANY($1::text[]))`,
-      [keepHashes, at],
-    );
-    return affected;
   },
 
   async revoke(manager: EntityManager, id: string, at: Date): Promise<boolean> {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { createLogger } from '@autoheal/telemetry';
 import { AUDITOR_CONFIG } from '../auditor.tokens.js';
-import { CLOCK, type Clock } from '../clock.js';
 import type { AuditorConfig } from '../config.js';
 import { apiKeyId, bearerToken, hashApiKey, mayReadTenant, type ApiKeyPrincipal, type ApiKeyScope } from './api-key.js';
 import { ApiKeyErrorCode } from './api-keys.errors.js';
@@ -23,44 +22,36 @@ export function envApiKeys(config: Pick<AuditorConfig, 'AUDITOR_OPS_API_KEY' | '
   return keys;
 }
 
-/** Bearer API keys: bootstrapped from the environment at boot, checked on every request. */
+/**
+ * Bearer API keys: those named in the environment, held in memory (a key removed from the
+ * environment stops working at the next boot), and those created with the api-keys CLI, read
+ * from `auditor.api_keys`. The service's database role may read that table and not change it.
+ */
 @Injectable()
 export class ApiKeysService implements OnModuleInit {
+  private readonly envKeys: ReadonlyMap<string, ApiKeyPrincipal>;
+
   constructor(
     private readonly db: DataSource,
-    @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(AUDITOR_CONFIG) private readonly config: AuditorConfig,
-  ) {}
+    @Inject(AUDITOR_CONFIG) config: AuditorConfig,
+  ) {
+    this.envKeys = new Map(envApiKeys(config).map((k) => [k.keyHash, { id: k.id, scope: k.scope, tenantId: k.tenantId }]));
+  }
 
-  /** Before the HTTP server listens: the keys in the environment work from the first request. */
-  async onModuleInit(): Promise<void> {
-    const keys = envApiKeys(this.config);
-    const revoked = await this.inTransaction(async (m) => {
-      for (const key of keys) await repo.upsert(m, key);
-      return repo.revokeEnvKeysExcept(
-        m,
-        keys.map((k) => k.keyHash),
-        this.clock.now(),
-      );
-    });
-    log.info({ keys: keys.map((k) => ({ id: k.id, scope: k.scope, tenantId: k.tenantId })), revoked }, 'API keys from the environment loaded');
-    if (keys.length === 0) log.warn('no API keys configured (AUDITOR_OPS_API_KEY, AUDITOR_TENANT_API_KEYS): the REST API will refuse every request');
+  onModuleInit(): void {
+    const keys = [...this.envKeys.values()];
+    log.info({ keys }, 'API keys from the environment loaded');
+    if (keys.length === 0) log.warn('no API keys configured (AUDITOR_OPS_API_KEY, AUDITOR_TENANT_API_KEYS): only keys created with the api-keys CLI will work');
   }
 
   /** Decides whether the bearer of `authorization` may read `tenantId`'s audit log. */
   async authorize(authorization: string | string[] | undefined, tenantId: string): Promise<Authorization> {
     const token = bearerToken(authorization);
     if (!token) return { ok: false, code: ApiKeyErrorCode.MissingApiKey };
-    const principal = await repo.findActiveByHash(this.db.manager, hashApiKey(token));
+    const keyHash = hashApiKey(token);
+    const principal = this.envKeys.get(keyHash) ?? (await repo.findActiveByHash(this.db.manager, keyHash));
     if (!principal) return { ok: false, code: ApiKeyErrorCode.UnknownApiKey };
     if (!mayReadTenant(principal, tenantId)) return { ok: false, code: ApiKeyErrorCode.TenantForbidden };
     return { ok: true, principal };
-  }
-
-  private inTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (m) => {
-      if (this.config.AUDITOR_DB_ROLE) await m.query(`SET LOCAL ROLE "${this.config.AUDITOR_DB_ROLE}"`);
-      return work(m);
-    });
   }
 }

@@ -61,7 +61,7 @@ describe('audit REST API (real Postgres, in-process app)', () => {
 
   beforeAll(async () => {
     [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    auditor = await startAuditor({ databaseUrl: db.url, natsUrl: nats.url });
+    auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url });
     const service = auditor.app.get(AuditLogService);
     // 7 domain events for acme over two incidents, 1 for globex, in a known order.
     const acme = [

@@ -29,6 +29,8 @@ describe('audit log (real Postgres and nats-server)', () => {
   let nats: NatsServerHandle;
   let db: TestDatabase;
   let pg: Client;
+  /** Logged in as the auditor's own role, like the service. */
+  let asAuditor: Client;
   let nc: NatsConnection;
   let publisher: EventPublisher;
   let auditor: RunningAuditor;
@@ -42,7 +44,9 @@ describe('audit log (real Postgres and nats-server)', () => {
     [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
     pg = new Client({ connectionString: db.url });
     await pg.connect();
-    auditor = await startAuditor({ databaseUrl: db.url, natsUrl: nats.url });
+    asAuditor = new Client({ connectionString: db.roleUrl('auditor') });
+    await asAuditor.connect();
+    auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url });
     service = auditor.app.get(AuditLogService);
     nc = await connectNats({ servers: nats.url, name: 'audit-log-int-spec' });
     publisher = new EventPublisher(nc);
@@ -52,6 +56,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     await auditor?.stop();
     if (nc) await closeNats(nc);
     await pg?.end();
+    await asAuditor?.end();
     await db?.drop();
     await nats?.stop();
   });
@@ -136,39 +141,33 @@ describe('audit log (real Postgres and nats-server)', () => {
     });
 
     async function asAppRole<T>(sql: string): Promise<T> {
-      await pg.query('BEGIN');
-      try {
-        await pg.query('SET LOCAL ROLE autoheal_auditor_app');
-        return (await pg.query(sql)) as T;
-      } finally {
-        await pg.query('ROLLBACK');
-      }
+      return (await asAuditor.query(sql)) as T;
     }
 
     it.each([
       ['UPDATE', `UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = '${tenant}'`],
       ['DELETE', `DELETE FROM auditor.audit_log WHERE tenant_id = '${tenant}'`],
       ['TRUNCATE', `TRUNCATE auditor.audit_log`],
-    ])('refuses %s to the application role', async (_op, sql) => {
+    ])('refuses %s to the auditor role', async (_op, sql) => {
       const before = await rows(tenant);
       await expect(asAppRole(sql)).rejects.toThrow('permission denied for table audit_log');
       expect(await rows(tenant)).toEqual(before);
     });
 
-    it('lets the application role read audit rows', async () => {
+    it('lets the auditor role read audit rows', async () => {
       const result = await asAppRole<{ rows: { n: string }[] }>(`SELECT count(*) AS n FROM auditor.audit_log WHERE tenant_id = '${tenant}'`);
       expect(result.rows[0].n).toBe('4');
     });
 
-    it('writes as the application role: without its INSERT grant the service cannot append', async () => {
+    it('appends through the append function as its own role: without EXECUTE on it the service cannot append', async () => {
       const e = incidentOpened(tenant);
-      await pg.query('REVOKE INSERT ON auditor.audit_log FROM autoheal_auditor_app');
+      await pg.query('REVOKE EXECUTE ON FUNCTION auditor.append_audit_entry FROM autoheal_auditor');
       try {
         await expect(service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).rejects.toThrow(
-          'permission denied for table audit_log',
+          'permission denied for function append_audit_entry',
         );
       } finally {
-        await pg.query('GRANT INSERT ON auditor.audit_log TO autoheal_auditor_app');
+        await pg.query('GRANT EXECUTE ON FUNCTION auditor.append_audit_entry TO autoheal_auditor');
       }
       // Nothing half-done: the inbox claim rolled back with the failed insert, so the retry appends.
       expect(await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).toBe('appended');

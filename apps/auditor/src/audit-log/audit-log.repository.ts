@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { EMPTY_HEAD, type ChainedRow, type ChainHead, type JsonValue, type Outcome } from './hash-chain.js';
+import type { AuditEntry } from './audit-entry.js';
+import type { ChainedRow, JsonValue, Outcome } from './hash-chain.js';
 
 /** Columns in the order ChainedRow is built from. */
 const COLUMNS = `tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
@@ -62,54 +63,31 @@ export interface AuditLogFilter {
 /** The only SQL of the audit log. Every function runs in the caller's transaction. */
 export const auditLogRepository = {
   /**
-   * Drops to the application role for the rest of the transaction, so whatever this service
-   * does next is limited to INSERT and SELECT. `role` is validated at boot (identifier only).
+   * Places an entry at the end of its tenant's chain. The database does it
+   * (`auditor.append_audit_entry`): it takes the tenant's lock, reads the head and computes seq,
+   * prev_hash and hash itself, so this service cannot choose them. False when a row for the event
+   * already exists (the event was recorded before).
    */
-  async assumeRole(manager: EntityManager, role: string): Promise<void> {
-    if (role) await manager.query(`SET LOCAL ROLE "${role}"`);
-  },
-
-  /** Serializes writers of one tenant's chain until the transaction ends. */
-  async lockChain(manager: EntityManager, tenantId: string): Promise<void> {
-    await manager.query(`SELECT pg_advisory_xact_lock(hashtext('autoheal.audit_log'), hashtext($1))`, [tenantId]);
-  },
-
-  async head(manager: EntityManager, tenantId: string): Promise<ChainHead> {
-    const rows: { seq: string; hash: string }[] = await manager.query(
-      `SELECT seq, hash FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1`,
-      [tenantId],
-    );
-    return rows.length ? { seq: Number(rows[0].seq), hash: rows[0].hash } : EMPTY_HEAD;
-  },
-
-  /** False when a row for the event already exists (the event was recorded before). */
-  async insert(manager: EntityManager, row: ChainedRow): Promise<boolean> {
-    const inserted: unknown[] = await manager.query(
-      `INSERT INTO auditor.audit_log (${COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15::jsonb, $16, $17)
-       ON CONFLICT (event_id) DO NOTHING
-       RETURNING seq`,
+  async append(manager: EntityManager, entry: AuditEntry, traceId: string | null): Promise<boolean> {
+    const appended: unknown[] = await manager.query(
+      `SELECT appended_seq FROM auditor.append_audit_entry($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)`,
       [
-        row.tenantId,
-        row.seq,
-        row.eventId,
-        row.eventType,
-        row.occurredAt,
-        row.recordedAt,
-        row.actor,
-        row.action,
-        JSON.stringify(row.resource),
-        row.outcome,
-        row.source,
-        row.correlationId,
-        row.causationId,
-        row.traceId,
-        JSON.stringify(row.payload),
-        row.prevHash,
-        row.hash,
+        entry.tenantId,
+        entry.eventId,
+        entry.eventType,
+        entry.occurredAt,
+        entry.actor,
+        entry.action,
+        entry.outcome,
+        JSON.stringify(entry.resource),
+        entry.source,
+        entry.correlationId,
+        entry.causationId,
+        traceId,
+        JSON.stringify(entry.payload),
       ],
     );
-    return inserted.length === 1;
+    return appended.length === 1;
   },
 
   /** One page in ascending seq; asks for one row more than `limit` so the caller knows whether more follow. */

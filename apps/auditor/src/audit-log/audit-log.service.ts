@@ -4,9 +4,7 @@ import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import { claimInbox } from '@autoheal/persistence';
 import { auditorMetrics } from '../auditor.metrics.js';
-import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
-import type { AuditorConfig } from '../config.js';
 import { AUDITOR_SCHEMA } from '../data-source.js';
 import { decodeCursor, encodeCursor } from './audit-cursor.js';
 import {
@@ -15,13 +13,12 @@ import {
   auditEntryForEvent,
   auditEntryForRead,
   auditEntryForVerify,
-  normalizeTimestamp,
   type ApiAccess,
   type AuditEntry,
 } from './audit-entry.js';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { auditLogRepository as repo } from './audit-log.repository.js';
-import { chainNext, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type JsonValue } from './hash-chain.js';
+import { START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type JsonValue } from './hash-chain.js';
 
 export interface AuditQuery {
   limit: number;
@@ -67,16 +64,16 @@ function activeTraceId(): string | null {
 }
 
 /**
- * The audit trail: one hash chain per tenant, appended under a per-tenant advisory lock, each
- * event once (inbox), reads of the trail recorded in the trail. Every transaction runs as the
- * application role (AUDITOR_DB_ROLE), which may only INSERT and SELECT audit rows.
+ * The audit trail: one hash chain per tenant, each event once (inbox), reads of the trail
+ * recorded in the trail. The service logs in as its own role, which may read audit rows and
+ * append them only through `auditor.append_audit_entry`: the database places each row in its
+ * tenant's chain (advisory lock, seq, prev_hash, hash). `verify` recomputes the chain here.
  */
 @Injectable()
 export class AuditLogService {
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(AUDITOR_CONFIG) private readonly config: Pick<AuditorConfig, 'AUDITOR_DB_ROLE'>,
   ) {}
 
   /** Appends the row for a consumed event, unless this consumer has recorded the event before. */
@@ -85,7 +82,6 @@ export class AuditLogService {
     const stop = auditorMetrics.appendDuration.startTimer({ kind: 'event' });
     try {
       const appended = await this.db.transaction(async (m) => {
-        await repo.assumeRole(m, this.config.AUDITOR_DB_ROLE);
         if (!(await claimInbox(m, AUDITOR_SCHEMA, delivery.consumer, event.id))) return false;
         return this.append(m, entry);
       });
@@ -114,7 +110,6 @@ export class AuditLogService {
     }
     const stop = auditorMetrics.appendDuration.startTimer({ kind: 'read' });
     const page = await this.db.transaction(async (m) => {
-      await repo.assumeRole(m, this.config.AUDITOR_DB_ROLE);
       const rows = await repo.list(m, tenantId, filter);
       const items = rows.slice(0, query.limit);
       const more = rows.length > query.limit;
@@ -133,7 +128,6 @@ export class AuditLogService {
    */
   async verify(tenantId: string, caller: ApiCaller): Promise<VerifyReport> {
     const result = await this.db.transaction('REPEATABLE READ', async (m) => {
-      await repo.assumeRole(m, this.config.AUDITOR_DB_ROLE);
       let state = START_OF_CHAIN;
       for (;;) {
         const batch = await repo.chainBatch(m, tenantId, state.headSeq, VERIFY_BATCH);
@@ -143,7 +137,6 @@ export class AuditLogService {
     });
     const report: VerifyReport = { tenantId, ...result };
     await this.db.transaction(async (m) => {
-      await repo.assumeRole(m, this.config.AUDITOR_DB_ROLE);
       const entry = auditEntryForVerify(this.access(tenantId, caller), {
         ok: report.ok,
         checkedRows: report.checkedRows,
@@ -161,12 +154,9 @@ export class AuditLogService {
     return { ...caller, tenantId, at, eventId: newEventId(at.getTime()) };
   }
 
-  /** Places an entry at the end of its tenant's chain, inside the caller's transaction. */
-  private async append(m: EntityManager, entry: AuditEntry): Promise<boolean> {
-    await repo.lockChain(m, entry.tenantId);
-    const head = await repo.head(m, entry.tenantId);
-    const row = chainNext(head, { ...entry, recordedAt: normalizeTimestamp(this.clock.now()), traceId: activeTraceId() });
-    return repo.insert(m, row);
+  /** Places an entry at the end of its tenant's chain (the database computes its place and hash), inside the caller's transaction. */
+  private append(m: EntityManager, entry: AuditEntry): Promise<boolean> {
+    return repo.append(m, entry, activeTraceId());
   }
 }
 

@@ -1,9 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { outboxInboxMigrationSql } from '@autoheal/persistence';
 
-/** The role the service works as: it may add audit rows and read them, nothing else. */
-export const AUDITOR_APP_ROLE = 'autoheal_auditor_app';
-
 export class AuditorInitial1763700000000 implements MigrationInterface {
   name = 'AuditorInitial1763700000000';
 
@@ -66,28 +63,13 @@ export class AuditorInitial1763700000000 implements MigrationInterface {
         CHECK ((scope = 'ops' AND tenant_id IS NULL) OR (scope = 'tenant' AND tenant_id IS NOT NULL))
       )`);
 
-    // Roles belong to the cluster, not the database: several databases (tests, dev) migrate
-    // concurrently, so creation tolerates losing the race.
-    await q.query(`
-      DO $$
-      BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${AUDITOR_APP_ROLE}') THEN
-          CREATE ROLE ${AUDITOR_APP_ROLE} NOLOGIN;
-        END IF;
-      EXCEPTION WHEN duplicate_object OR unique_violation THEN
-        NULL;
-      END
-      $$`);
-    await q.query(`GRANT USAGE ON SCHEMA auditor TO ${AUDITOR_APP_ROLE}`);
-    await q.query(`GRANT SELECT, INSERT ON auditor.audit_log TO ${AUDITOR_APP_ROLE}`);
-    await q.query(`GRANT SELECT, INSERT ON auditor.inbox TO ${AUDITOR_APP_ROLE}`);
-    await q.query(`GRANT SELECT, INSERT, UPDATE ON auditor.api_keys TO ${AUDITOR_APP_ROLE}`);
+    // Rights: granted to the service's own login role by AuditorAppendFunction1765000000000.
+    // This migration used to create a NOLOGIN role `autoheal_auditor_app` here and grant it
+    // INSERT on the log; a migration run as the owner role may not create roles, and the later
+    // migration takes those grants away where they were made.
   }
 
   async down(q: QueryRunner): Promise<void> {
-    // The role is left in place: other databases on the same cluster may still use it.
-    await q.query(`REVOKE ALL ON ALL TABLES IN SCHEMA auditor FROM ${AUDITOR_APP_ROLE}`);
-    await q.query(`REVOKE USAGE ON SCHEMA auditor FROM ${AUDITOR_APP_ROLE}`);
     await q.query('DROP TABLE auditor.api_keys');
     await q.query('DROP TABLE auditor.audit_log');
     await q.query('DROP FUNCTION auditor.audit_log_refuse_change()');

@@ -1,3 +1,4 @@
 import { AuditorInitial1763700000000 } from './1763700000000-auditor-initial.js';
+import { AuditorAppendFunction1765000000000 } from './1765000000000-auditor-append-function.js';
 
-export const auditorMigrations = [AuditorInitial1763700000000];
+export const auditorMigrations = [AuditorInitial1763700000000, AuditorAppendFunction1765000000000];
