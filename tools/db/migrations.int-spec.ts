@@ -2,7 +2,7 @@
  * Every service's migrations, checked against a real Postgres: each file in `src/migrations` is
  * listed in the service's index in timestamp order (a migration written but not registered would
  * never run), and all of them can be undone and applied again (a `down` that was never run is a
- * rollback that fails the night it is needed).
+ * rollback that fails the night it is needed). Both as the owner role, as production migrates.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,7 +49,7 @@ describe.each(SERVICES)('$name migrations', ({ name, migrations, dataSource }) =
   });
 
   it('undoes every migration and applies them again', async () => {
-    const ds = dataSource(db.url);
+    const ds = dataSource(db.roleUrl('owner'));
     await ds.initialize();
     try {
       const applied = async () => (await ds.query<{ name: string }[]>(`SELECT name FROM migrations ORDER BY id`)).map((r) => r.name);
