@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { Client } from 'pg';
 import type { DeadLetterRecord, Envelope } from '@autoheal/contracts';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 
@@ -251,5 +252,19 @@ describe('autoheal end to end', () => {
     const bad = await audit('e2e-a', '?limit=abc');
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toMatch(/limit/);
+  });
+
+  it('runs each service as its own database role', async () => {
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      const { rows } = await pg.query<{ app: string; role: string }>(
+        `SELECT DISTINCT application_name AS app, usename AS role FROM pg_stat_activity WHERE datname = $1 AND application_name = ANY ($2) ORDER BY 1`,
+        [db.name, ['autoheal-auditor', 'autoheal-decision', 'autoheal-detector', 'autoheal-executor']],
+      );
+      expect(rows).toEqual(['auditor', 'decision', 'detector', 'executor'].map((s) => ({ app: `autoheal-${s}`, role: `autoheal_${s}` })));
+    } finally {
+      await pg.end();
+    }
   });
 });
