@@ -97,7 +97,7 @@ const ATTACKS: Attack[] = [
   { name: 'ALTER ROLE self REPLICATION', sql: (s) => [`ALTER ROLE ${ROLE[s]} REPLICATION`], refused: /must be superuser|permission denied/ },
   { name: 'GRANT autoheal_owner to itself', sql: (s) => [`GRANT autoheal_owner TO ${ROLE[s]}`], refused: /must have admin option|permission denied/ },
   { name: 'ALTER DATABASE', sql: (_s, database) => [`ALTER DATABASE ${database} SET session_replication_role = replica`], refused: /must be owner of database|permission denied/ },
-  { name: 'COPY TO PROGRAM', sql: () => [`COPY (SELECT 1) TO PROGRAM 'true'`], refused: /pg_execute_server_program|must be superuser/ },
+  { name: 'COPY TO PROGRAM', sql: () => [`COPY (SELECT 1) TO PROGRAM 'true'`], refused: /pg_execute_server_program|must be superuser|permission denied to COPY to or from an external program/ },
   { name: 'read a server file', sql: () => [`SELECT pg_read_file('/etc/passwd')`], refused: /permission denied for function pg_read_file/ },
 ];
 
