@@ -42,6 +42,13 @@ const tenantApiKeys = z
 /** A Postgres role name, quoted nowhere: lowercase identifier only. Empty turns role switching off. */
 const dbRole = z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase Postgres identifier, or empty')]);
 
+/** `fieldA,fieldB`: payload field names to strip before hashing, on top of the built-in list. */
+const fieldNames = z
+  .string()
+  .default('')
+  .transform((raw) => raw.split(',').map((f) => f.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be a list of field names separated by commas')));
+
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
@@ -54,6 +61,8 @@ const schema = z.object({
    * must be a member of it (or a superuser).
    */
   AUDITOR_DB_ROLE: dbRole.default('autoheal_auditor_app'),
+  /** Extra payload fields redacted before hashing (the built-in list is in audit-log/redaction.ts). */
+  AUDITOR_REDACT_FIELDS: fieldNames,
 });
 
 export type AuditorConfig = z.infer<typeof schema>;

@@ -4,7 +4,7 @@ import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import { claimInbox } from '@autoheal/persistence';
 import { auditorMetrics } from '../auditor.metrics.js';
-import { AUDITOR_CONFIG } from '../auditor.tokens.js';
+import { AUDIT_REDACTION, AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { AuditorConfig } from '../config.js';
 import { AUDITOR_SCHEMA } from '../data-source.js';
@@ -77,11 +77,12 @@ export class AuditLogService {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AUDITOR_CONFIG) private readonly config: Pick<AuditorConfig, 'AUDITOR_DB_ROLE'>,
+    @Inject(AUDIT_REDACTION) private readonly redacted: ReadonlySet<string>,
   ) {}
 
   /** Appends the row for a consumed event, unless this consumer has recorded the event before. */
   async recordEvent(event: Envelope, delivery: { consumer: string; subject: string }): Promise<RecordOutcome> {
-    const entry = auditEntryForEvent(event, delivery.subject);
+    const entry = auditEntryForEvent(event, delivery.subject, this.redacted);
     const stop = auditorMetrics.appendDuration.startTimer({ kind: 'event' });
     try {
       const appended = await this.db.transaction(async (m) => {
