@@ -17,12 +17,12 @@ export class DecisionSecretRefs1764200000000 implements MigrationInterface {
   name = 'DecisionSecretRefs1764200000000';
 
   async up(q: QueryRunner): Promise<void> {
-    const tenants: { tenant_id: string; document: unknown }[] = await q.query(`SELECT tenant_id, document FROM decision.tenants WHERE document IS NOT NULL`);
+    const tenants = (await q.query(`SELECT tenant_id, document FROM decision.tenants WHERE document IS NOT NULL`)) as { tenant_id: string; document: unknown }[];
     for (const row of tenants) {
       const document = scrubDocument(row.document);
       if (document !== row.document) await q.query(`UPDATE decision.tenants SET document = $2::jsonb WHERE tenant_id = $1`, [row.tenant_id, JSON.stringify(document)]);
     }
-    const versions: { seq: string; document: unknown; changes: unknown }[] = await q.query(`SELECT seq, document, changes FROM decision.tenant_versions`);
+    const versions = (await q.query(`SELECT seq, document, changes FROM decision.tenant_versions`)) as { seq: string; document: unknown; changes: unknown }[];
     for (const row of versions) {
       const document = scrubDocument(row.document);
       const changes = scrubChanges(row.changes);
