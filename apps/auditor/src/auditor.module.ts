@@ -3,7 +3,8 @@ import { DependencyHealthModule, MessagingModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
-import { AUDITOR_CONFIG } from './auditor.tokens.js';
+import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
+import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import type { AuditorConfig } from './config.js';
 import { AUDITOR_APPLICATION_NAME, AUDITOR_SCHEMA } from './data-source.js';
@@ -30,8 +31,9 @@ export class AuditorModule {
           providers: [
             { provide: AUDITOR_CONFIG, useValue: config },
             { provide: CLOCK, useValue: options.clock ?? systemClock },
+            { provide: AUDIT_REDACTION, useValue: redactionSet([...DEFAULT_REDACTED_FIELDS, ...config.AUDITOR_REDACT_FIELDS]) },
           ],
-          exports: [AUDITOR_CONFIG, CLOCK],
+          exports: [AUDITOR_CONFIG, CLOCK, AUDIT_REDACTION],
         },
         MessagingModule.forRoot({ servers: config.NATS_URL, name: 'auditor' }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: AUDITOR_SCHEMA, migrations: auditorMigrations, applicationName: AUDITOR_APPLICATION_NAME }),

@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       DATABASE_URL: valid.DATABASE_URL,
       NATS_URL: 'nats://127.0.0.1:4222',
       AUDITOR_PORT: 3000,
+      AUDITOR_REDACT_FIELDS: [],
       AUDITOR_TENANT_API_KEYS: [],
     });
   });

@@ -39,12 +39,21 @@ const tenantApiKeys = z
     return keys;
   });
 
+/** `fieldA,fieldB`: payload field names to strip before hashing, on top of the built-in list. */
+const fieldNames = z
+  .string()
+  .default('')
+  .transform((raw) => raw.split(',').map((f) => f.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be a list of field names separated by commas')));
+
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   AUDITOR_OPS_API_KEY: apiKey.optional(),
   AUDITOR_TENANT_API_KEYS: tenantApiKeys,
+  /** Extra payload fields redacted before hashing (the built-in list is in audit-log/redaction.ts). */
+  AUDITOR_REDACT_FIELDS: fieldNames,
 });
 
 export type AuditorConfig = z.infer<typeof schema>;

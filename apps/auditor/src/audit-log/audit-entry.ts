@@ -1,5 +1,6 @@
 import type { Envelope } from '@autoheal/contracts';
 import type { JsonValue, Outcome } from './hash-chain.js';
+import { redactFields } from './redaction.js';
 
 /**
  * What an audit row says, before it is placed in the chain: who (actor), what (action,
@@ -114,8 +115,11 @@ function describe(event: Envelope): Description {
   }
 }
 
-/** The audit entry for a domain event received on `subject`. The payload is the whole envelope. */
-export function auditEntryForEvent(event: Envelope, subject: string): AuditEntry {
+/**
+ * The audit entry for a domain event received on `subject`. The payload is the whole envelope,
+ * less the fields named in `redacted` (see redaction.ts), removed before the row is hashed.
+ */
+export function auditEntryForEvent(event: Envelope, subject: string, redacted: ReadonlySet<string> = new Set()): AuditEntry {
   const d = describe(event);
   return {
     tenantId: event.tenantId,
@@ -129,7 +133,7 @@ export function auditEntryForEvent(event: Envelope, subject: string): AuditEntry
     source: subject,
     correlationId: event.correlationId,
     causationId: event.causationId,
-    payload: event as unknown as JsonValue,
+    payload: redactFields(event as unknown as JsonValue, redacted),
   };
 }
 

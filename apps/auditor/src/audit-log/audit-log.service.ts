@@ -4,6 +4,7 @@ import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import { claimInbox } from '@autoheal/persistence';
 import { auditorMetrics } from '../auditor.metrics.js';
+import { AUDIT_REDACTION } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { AUDITOR_SCHEMA } from '../data-source.js';
 import { decodeCursor, encodeCursor } from './audit-cursor.js';
@@ -74,11 +75,12 @@ export class AuditLogService {
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(AUDIT_REDACTION) private readonly redacted: ReadonlySet<string>,
   ) {}
 
   /** Appends the row for a consumed event, unless this consumer has recorded the event before. */
   async recordEvent(event: Envelope, delivery: { consumer: string; subject: string }): Promise<RecordOutcome> {
-    const entry = auditEntryForEvent(event, delivery.subject);
+    const entry = auditEntryForEvent(event, delivery.subject, this.redacted);
     const stop = auditorMetrics.appendDuration.startTimer({ kind: 'event' });
     try {
       const appended = await this.db.transaction(async (m) => {

@@ -59,7 +59,7 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
           inventory: { services: [{ service: 'api', instances: [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }] }] },
           escalation: {
             targets: [
-              { kind: 'pagerduty', name: 'oncall', routingKey: 'routing-key-1', url: `${receiver.url}/v2/enqueue` },
+              { kind: 'pagerduty', name: 'oncall', secretRef: 'ONCALL_ROUTING_KEY', url: `${receiver.url}/v2/enqueue` },
               { kind: 'webhook', name: 'chatops', url: `${receiver.url}/hook`, secretRef: 'CHATOPS_SECRET' },
             ],
           },
@@ -77,7 +77,7 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
       // The test drives the worker itself, with a clock it moves.
       env: { DECISION_DELIVERY_BACKOFF_MS: '1000', DECISION_DELIVERY_MAX_ATTEMPTS: '3' },
       clock,
-      secrets: (ref) => (ref === 'CHATOPS_SECRET' ? SECRET : undefined),
+      secrets: (ref) => ({ CHATOPS_SECRET: SECRET, ONCALL_ROUTING_KEY: 'routing-key-1' })[ref],
       natsClient: 'deliveries-test',
       // The consumers provision the streams the outbox relay publishes to.
       consume: true,
@@ -137,6 +137,13 @@ describe('escalation deliveries (real Postgres, nats-server and HTTP receivers)'
       { target: 'chatops', status: 'delivered', attempts: 1, last_status: 202 },
       { target: 'oncall', status: 'delivered', attempts: 2, last_status: 202 },
     ]);
+    // The routing key went out in the request only: nothing the decision service stores holds it.
+    const stored = await pg.query(
+      `SELECT (SELECT count(*) FROM decision.escalation_deliveries WHERE payload::text LIKE '%routing-key-1%')
+            + (SELECT count(*) FROM decision.tenant_versions WHERE document::text LIKE '%routing-key-1%' OR changes::text LIKE '%routing-key-1%')
+            + (SELECT count(*) FROM decision.outbox WHERE payload::text LIKE '%routing-key-1%') AS n`,
+    );
+    expect(stored.rows[0]).toEqual({ n: '0' });
     await expectEventually(async () => {
       const delivered = (await readStream<Envelope>(nc, 'REMEDIATIONS')).filter(
         (e): e is Envelope<'remediation.escalation_delivered'> => e.type === 'remediation.escalation_delivered' && e.data.incidentId === incident.data.incidentId,

@@ -31,10 +31,10 @@ export const deliveriesRepository = {
   async enqueue(m: EntityManager, tenantId: string, incidentId: string, items: { target: EscalationTarget; payload: Record<string, unknown> }[], now: Date): Promise<void> {
     for (const { target, payload } of items) {
       await m.query(
-        `INSERT INTO decision.escalation_deliveries (tenant_id, incident_id, target, kind, url, secret_ref, routing_key, payload, status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 'pending', $9, $9)
+        `INSERT INTO decision.escalation_deliveries (tenant_id, incident_id, target, kind, url, secret_ref, payload, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'pending', $8, $8)
          ON CONFLICT (incident_id, target) DO NOTHING`,
-        [tenantId, incidentId, target.name, target.kind, target.url, target.kind === 'webhook' ? target.secretRef : null, target.kind === 'pagerduty' ? target.routingKey : null, JSON.stringify(payload), now],
+        [tenantId, incidentId, target.name, target.kind, target.url, target.secretRef, JSON.stringify(payload), now],
       );
     }
   },

@@ -83,17 +83,27 @@ export class DeliveriesWorker implements OnApplicationBootstrap, OnModuleDestroy
 
   private async attempt(delivery: DeliveryRow): Promise<AttemptResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
+    // The credential is resolved now and lives only in the request: rows, events and the audit
+    // trail hold the secret's name.
+    const secret = delivery.secretRef ? this.secrets(delivery.secretRef) : undefined;
+    if (!secret) return { ok: false, status: null, error: `secret ${delivery.secretRef ?? '(none)'} is not configured`, retryable: false };
     let body: string;
-    if (delivery.kind === 'webhook') {
-      const secret = delivery.secretRef ? this.secrets(delivery.secretRef) : undefined;
-      if (!secret) return { ok: false, status: null, error: `secret ${delivery.secretRef ?? '(none)'} is not configured`, retryable: false };
-      const sentAt = this.clock.now().toISOString();
-      // The timestamp is inside the signed body too, so a receiver can refuse replays.
-      body = JSON.stringify({ ...delivery.payload, sentAt });
-      headers[TIMESTAMP_HEADER] = sentAt;
-      headers[SIGNATURE_HEADER] = signBody(secret, body);
-    } else {
-      body = JSON.stringify(delivery.payload);
+    switch (delivery.kind) {
+      case 'webhook': {
+        const sentAt = this.clock.now().toISOString();
+        // The timestamp is inside the signed body too, so a receiver can refuse replays.
+        body = JSON.stringify({ ...delivery.payload, sentAt });
+        headers[TIMESTAMP_HEADER] = sentAt;
+        headers[SIGNATURE_HEADER] = signBody(secret, body);
+        break;
+      }
+      case 'pagerduty':
+        body = JSON.stringify({ routing_key: secret, ...delivery.payload });
+        break;
+      default: {
+        const unreachable: never = delivery.kind;
+        throw new Error(`unhandled delivery kind ${String(unreachable)}`);
+      }
     }
     try {
       const response = await fetch(delivery.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.config.DECISION_DELIVERY_TIMEOUT_MS) });

@@ -31,12 +31,13 @@ describe('escalation delivery rules', () => {
   });
 
   it('builds a PagerDuty Events v2 trigger deduplicated by incident', () => {
-    const doc = { escalation: { targets: [{ kind: 'pagerduty', name: 'pd', routingKey: 'R123' }, { kind: 'webhook', name: 'hook', url: 'http://h/x', secretRef: 'HOOK_SECRET' }] } } as unknown as TenantDocument;
+    const doc = { escalation: { targets: [{ kind: 'pagerduty', name: 'pd', secretRef: 'PD_ROUTING_KEY' }, { kind: 'webhook', name: 'hook', url: 'http://h/x', secretRef: 'HOOK_SECRET' }] } } as unknown as TenantDocument;
     const [pd, hook] = escalationTargetsOf(doc);
-    expect(pd).toEqual({ kind: 'pagerduty', name: 'pd', routingKey: 'R123', url: 'https://events.pagerduty.com/v2/enqueue' });
+    expect(pd).toEqual({ kind: 'pagerduty', name: 'pd', secretRef: 'PD_ROUTING_KEY', url: 'https://events.pagerduty.com/v2/enqueue' });
     expect(hook).toEqual({ kind: 'webhook', name: 'hook', url: 'http://h/x', secretRef: 'HOOK_SECRET' });
     const message = { tenantId: 't', incidentId: 'inc-1', service: 'api', instance: 'api-1', severity: 'critical', reason: 'why', policyVersion: 'v' };
-    expect(deliveryBody(pd, message)).toMatchObject({ routing_key: 'R123', event_action: 'trigger', dedup_key: 'inc-1', payload: { severity: 'critical', source: 'autoheal/t/api/api-1' } });
+    expect(deliveryBody(pd, message)).not.toHaveProperty('routing_key');
+    expect(deliveryBody(pd, message)).toMatchObject({ event_action: 'trigger', dedup_key: 'inc-1', payload: { severity: 'critical', source: 'autoheal/t/api/api-1' } });
     expect(deliveryBody(hook, message)).toMatchObject({ dedupKey: 'inc-1', reason: 'why' });
   });
 });

@@ -6,8 +6,9 @@ import { deliveriesRepository } from './deliveries.repository.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
+/** Both kinds name their credential (`secretRef`); its value is resolved only when a delivery is sent. */
 export type EscalationTarget =
-  | { kind: 'pagerduty'; name: string; url: string; routingKey: string }
+  | { kind: 'pagerduty'; name: string; url: string; secretRef: string }
   | { kind: 'webhook'; name: string; url: string; secretRef: string };
 
 /** The escalation targets a tenant document declares, with PagerDuty's endpoint filled in where none is given. */
@@ -15,7 +16,7 @@ export function escalationTargetsOf(document: TenantDocument): EscalationTarget[
   return (document.escalation?.targets ?? []).map((t): EscalationTarget => {
     switch (t.kind) {
       case 'pagerduty':
-        return { kind: 'pagerduty', name: t.name, routingKey: t.routingKey, url: t.url ?? PAGERDUTY_EVENTS_URL };
+        return { kind: 'pagerduty', name: t.name, secretRef: t.secretRef, url: t.url ?? PAGERDUTY_EVENTS_URL };
       case 'webhook':
         return { kind: 'webhook', name: t.name, url: t.url, secretRef: t.secretRef };
       default: {
@@ -51,13 +52,16 @@ function pagerDutySeverity(severity: string): 'critical' | 'error' | 'warning' |
   }
 }
 
-/** The JSON body sent to a target. The dedup key is the incident id, so a page is raised once per incident. */
+/**
+ * The JSON body stored for a target, without any credential: the delivery adds PagerDuty's
+ * `routing_key` (or the webhook's signature) from the resolved secret when it sends. The dedup key
+ * is the incident id, so a page is raised once per incident.
+ */
 export function deliveryBody(target: EscalationTarget, message: EscalationMessage): Record<string, unknown> {
   const summary = `[${message.tenantId}] ${message.service}/${message.instance}: ${message.reason}`.slice(0, 1024);
   switch (target.kind) {
     case 'pagerduty':
       return {
-        routing_key: target.routingKey,
         event_action: 'trigger',
         dedup_key: message.incidentId,
         payload: {

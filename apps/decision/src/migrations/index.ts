@@ -3,6 +3,15 @@ import { DecisionGuardrails1763800000000 } from './1763800000000-decision-guardr
 import { DecisionDeferrals1763900000000 } from './1763900000000-decision-deferrals.js';
 import { DecisionAttempts1764000000000 } from './1764000000000-decision-attempts.js';
 import { DecisionAvailability1764100000000 } from './1764100000000-decision-availability.js';
+import { DecisionSecretRefs1764200000000 } from './1764200000000-decision-secret-refs.js';
 import { DecisionRuntimeRole1765000000000 } from './1765000000000-decision-runtime-role.js';
 
-export const decisionMigrations = [DecisionInitial1763700100000, DecisionGuardrails1763800000000, DecisionDeferrals1763900000000, DecisionAttempts1764000000000, DecisionAvailability1764100000000, DecisionRuntimeRole1765000000000];
+export const decisionMigrations = [
+  DecisionInitial1763700100000,
+  DecisionGuardrails1763800000000,
+  DecisionDeferrals1763900000000,
+  DecisionAttempts1764000000000,
+  DecisionAvailability1764100000000,
+  DecisionSecretRefs1764200000000,
+  DecisionRuntimeRole1765000000000,
+];

@@ -28,7 +28,7 @@ function tenantDoc(tenantId: string, count: number): TenantDocument {
       ],
     },
     playbooks: { heartbeat_missed: { candidates: [{ action: 'restart' }] } },
-    escalation: { targets: [{ kind: 'pagerduty', name: 'oncall', routingKey: 'rk-1', url: 'http://127.0.0.1:9/v2/enqueue' }] },
+    escalation: { targets: [{ kind: 'pagerduty', name: 'oncall', secretRef: 'ONCALL_ROUTING_KEY', url: 'http://127.0.0.1:9/v2/enqueue' }] },
   });
 }
 

@@ -25,7 +25,7 @@ const valid: TenantDocument = {
   playbooks: { crashed: { candidates: [{ action: 'restart', emergency: true }, { action: 'replace', when: { minSeverity: 'major' } }] } },
   escalation: {
     targets: [
-      { kind: 'pagerduty', name: 'oncall', routingKey: 'abc' },
+      { kind: 'pagerduty', name: 'oncall', secretRef: 'ACME_PAGERDUTY_ROUTING_KEY' },
       { kind: 'webhook', name: 'soc', url: 'https://hooks.example.com/autoheal', secretRef: 'ACME_WEBHOOK_SECRET' },
     ],
   },
@@ -120,6 +120,50 @@ describe('validateTenantDocuments', () => {
       ['globex-pay', ['PCI_DSS', 'SOC2']],
       ['initech-eu', ['GDPR']],
     ]);
+  });
+});
+
+describe('literal secrets', () => {
+  const withTargets = (targets: unknown[]): unknown => ({ ...clone(), escalation: { targets } });
+  const errorsOf = (doc: unknown) => {
+    const result = validateTenantDocuments([doc]);
+    return result.ok ? [] : result.errors;
+  };
+
+  it.each([
+    ['a PagerDuty routing key', [{ kind: 'pagerduty', name: 'pd', routingKey: 'd41d8cd98f00b204e9800998ecf8427e' }], 'escalation.targets.0.routingKey'],
+    ['a routing key under another spelling', [{ kind: 'pagerduty', name: 'pd', routing_key: 'd41d8cd98f00b204e9800998ecf8427e' }], 'escalation.targets.0.routing_key'],
+    ['a webhook secret', [{ kind: 'webhook', name: 'h', url: 'https://h.example/x', secret: 'hunter2hunter2' }], 'escalation.targets.0.secret'],
+    ['a token', [{ kind: 'webhook', name: 'h', url: 'https://h.example/x', secretRef: 'H', token: 'abc' }], 'escalation.targets.0.token'],
+    ['credentials in a URL', [{ kind: 'webhook', name: 'h', url: 'https://ops:hunter2@h.example/x', secretRef: 'H' }], 'escalation.targets.0.url'],
+    ['a credential in a URL query', [{ kind: 'webhook', name: 'h', url: 'https://h.example/x?token=abc', secretRef: 'H' }], 'escalation.targets.0.url'],
+  ])('refuses %s at apply, naming the field and never echoing the value', (_what, targets, path) => {
+    const errors = errorsOf(withTargets(targets));
+    expect(errors.map((e) => e.path)).toEqual([path]);
+    expect(errors[0].message).toMatch(/secret/);
+    expect(JSON.stringify(errors)).not.toMatch(/d41d8cd98f00b204e9800998ecf8427e|hunter2|abc/);
+  });
+
+  it('refuses a secret field anywhere in the document, not only in escalation targets', () => {
+    const doc = { ...clone(), inventory: { services: [{ service: 'api', instances: [], password: 'p' }] } };
+    expect(errorsOf(doc).map((e) => e.path)).toEqual(['inventory.services.0.password']);
+  });
+
+  it.each([
+    ['a PagerDuty routing key pasted into secretRef', 'd41d8cd98f00b204e9800998ecf8427e'],
+    ['a random HMAC secret pasted into secretRef', 'q8W3vZ0pLr7Ty2Kd'],
+  ])('refuses %s: a reference must look like a name', (_what, value) => {
+    const errors = errorsOf(withTargets([{ kind: 'pagerduty', name: 'pd', secretRef: value }]));
+    expect(errors.map((e) => e.path)).toEqual(['escalation.targets.0.secretRef']);
+    expect(JSON.stringify(errors)).not.toContain(value);
+  });
+
+  it('accepts references by name for both kinds of target', () => {
+    const doc = withTargets([
+      { kind: 'pagerduty', name: 'pd', secretRef: 'ACME_PAGERDUTY_ROUTING_KEY' },
+      { kind: 'webhook', name: 'h', url: 'https://h.example/x?team=sre', secretRef: 'ACME_WEBHOOK_SECRET' },
+    ]);
+    expect(errorsOf(doc)).toEqual([]);
   });
 });
 

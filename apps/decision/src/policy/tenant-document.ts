@@ -4,6 +4,7 @@ import { remediationAction, subjectToken } from '@autoheal/contracts';
 import { canonicalJson } from './canonical-json.js';
 import { FRAMEWORKS, looserOverrides } from './compliance-presets.js';
 import { playbooksSchema } from './playbooks.js';
+import { literalSecrets, secretRefSchema } from './secret-refs.js';
 
 /** A cloud region or zone name as the inventory states it (`eu-west-1`, `eu-west-1a`). */
 const placeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region or zone name)');
@@ -44,8 +45,8 @@ export const escalationTargetSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('pagerduty'),
       name: z.string().min(1).max(200),
-      /** The Events v2 integration (routing) key of the PagerDuty service. */
-      routingKey: z.string().min(1).max(200),
+      /** Names the secret holding the Events v2 integration (routing) key; never the key itself. */
+      secretRef: secretRefSchema,
       /** Defaults to PagerDuty's Events v2 endpoint; set for a compatible receiver. */
       url: httpUrl.optional(),
     })
@@ -55,8 +56,8 @@ export const escalationTargetSchema = z.discriminatedUnion('kind', [
       kind: z.literal('webhook'),
       name: z.string().min(1).max(200),
       url: httpUrl,
-      /** Where the decision service finds the HMAC secret (never the secret itself). */
-      secretRef: z.string().min(1).max(200),
+      /** Names the secret holding the HMAC key; never the key itself. */
+      secretRef: secretRefSchema,
     })
     .strict(),
 ]);
@@ -179,6 +180,13 @@ export function validateTenantDocuments(docs: unknown[]): ValidationResult {
   const errors: DocumentError[] = [];
   const documents: TenantDocument[] = [];
   docs.forEach((raw, document) => {
+    // A literal secret is named as such, and the document goes no further: its value must not
+    // reach any error message, version or event.
+    const secrets = literalSecrets(raw);
+    if (secrets.length > 0) {
+      for (const s of secrets) errors.push({ document, path: s.path.map(String).join('.'), message: s.message });
+      return;
+    }
     const result = tenantDocumentSchema.safeParse(raw);
     if (result.success) {
       documents.push(result.data);

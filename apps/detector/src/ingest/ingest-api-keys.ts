@@ -8,8 +8,6 @@ import { IngestErrorCode } from './ingest.errors.js';
  */
 export interface IngestKeyring {
   byTenant: ReadonlyMap<string, readonly Buffer[]>;
-  /** Digest (hex) → tenant, to tell "a key of another tenant" (403) from "no key at all" (401). */
-  tenantByDigest: ReadonlyMap<string, string>;
 }
 
 export const MIN_KEY_LENGTH = 8;
@@ -50,15 +48,16 @@ export function parseIngestApiKeys(raw: string): KeyringParse {
     tenantByDigest.set(d.toString('hex'), tenantId);
     byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), d]);
   });
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, keyring: { byTenant, tenantByDigest } };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, keyring: { byTenant } };
 }
 
-export type IngestAuthResult = { ok: true } | { ok: false; code: IngestErrorCode.MissingApiKey | IngestErrorCode.UnknownApiKey | IngestErrorCode.TenantForbidden };
+export type IngestAuthCode = IngestErrorCode.MissingApiKey | IngestErrorCode.InvalidApiKey;
+export type IngestAuthResult = { ok: true } | { ok: false; code: IngestAuthCode };
 
 /**
  * Checks `Authorization: Bearer <key>` against the tenant in the path. Digests are compared
  * with timingSafeEqual against every key of the tenant, so the time taken does not say how
- * much of a guess was right.
+ * much of a guess was right. An unknown key and another tenant's key get the same answer.
  */
 export function authorizeIngest(keyring: IngestKeyring, authorization: string | undefined, tenantId: string): IngestAuthResult {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
@@ -70,5 +69,5 @@ export function authorizeIngest(keyring: IngestKeyring, authorization: string | 
     granted = timingSafeEqual(stored, presented) || granted;
   }
   if (granted) return { ok: true };
-  return { ok: false, code: keyring.tenantByDigest.has(presented.toString('hex')) ? IngestErrorCode.TenantForbidden : IngestErrorCode.UnknownApiKey };
+  return { ok: false, code: IngestErrorCode.InvalidApiKey };
 }

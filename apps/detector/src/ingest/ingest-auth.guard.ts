@@ -1,5 +1,5 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { authorizeIngest, type IngestKeyring } from './ingest-api-keys.js';
+import { authorizeIngest, type IngestAuthCode, type IngestKeyring } from './ingest-api-keys.js';
 import { IngestError, IngestErrorCode } from './ingest.errors.js';
 import { INGEST_KEYRING } from './ingest.tokens.js';
 
@@ -8,14 +8,13 @@ interface GuardedRequest {
   params: Record<string, string | undefined>;
 }
 
-function messageFor(code: IngestErrorCode.MissingApiKey | IngestErrorCode.UnknownApiKey | IngestErrorCode.TenantForbidden): string {
+/** What a refused ingest request is told; an unknown key and another tenant's are told the same. */
+export function ingestAuthMessage(code: IngestAuthCode): string {
   switch (code) {
     case IngestErrorCode.MissingApiKey:
       return 'an ingest key is required: Authorization: Bearer <key>';
-    case IngestErrorCode.UnknownApiKey:
-      return 'the ingest key is unknown';
-    case IngestErrorCode.TenantForbidden:
-      return 'this ingest key belongs to another tenant';
+    case IngestErrorCode.InvalidApiKey:
+      return 'the ingest key is not valid for this tenant';
     default: {
       const unreachable: never = code;
       throw new Error(`unmapped ingest auth code ${String(unreachable)}`);
@@ -23,7 +22,7 @@ function messageFor(code: IngestErrorCode.MissingApiKey | IngestErrorCode.Unknow
   }
 }
 
-/** `/v1/tenants/:tenantId/...` needs that tenant's ingest key: none or unknown → 401, another tenant's → 403. */
+/** `/v1/tenants/:tenantId/...` needs that tenant's ingest key: none, unknown or another tenant's → 401. (The body reader checks first, before reading the body; this covers any route it does not.) */
 @Injectable()
 export class IngestAuthGuard implements CanActivate {
   constructor(@Inject(INGEST_KEYRING) private readonly keyring: IngestKeyring) {}
@@ -32,7 +31,7 @@ export class IngestAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<GuardedRequest>();
     const header = req.headers.authorization;
     const result = authorizeIngest(this.keyring, Array.isArray(header) ? header[0] : header, req.params.tenantId ?? '');
-    if (!result.ok) throw new IngestError(result.code, messageFor(result.code));
+    if (!result.ok) throw new IngestError(result.code, ingestAuthMessage(result.code));
     return true;
   }
 }

@@ -3,6 +3,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { createLogger } from '@autoheal/telemetry';
 import { authorizeIngest, type IngestKeyring } from './ingest-api-keys.js';
+import { ingestAuthMessage } from './ingest-auth.guard.js';
+import { nestsDeeperThan } from './json-depth.js';
 import { IngestError, IngestErrorCode } from './ingest.errors.js';
 import { sendIngestError, type JsonResponse } from './ingest.exception-filter.js';
 import { IngestService, type IngestSource } from './ingest.service.js';
@@ -15,7 +17,7 @@ const log = createLogger('detector-ingest');
 type Next = (error?: unknown) => void;
 type BodyRequest = IncomingMessage & { body?: unknown };
 
-export type ReadBody = { ok: true; text: string } | { ok: false; tooLarge: true };
+export type ReadBody = { ok: true; text: string; bytes: number } | { ok: false; tooLarge: true };
 
 /** Reads at most `limit` bytes of a request; stops reading (and says so) past it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody> {
@@ -42,17 +44,26 @@ export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody>
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!done) resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') });
+      if (!done) resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8'), bytes: size });
     });
     req.on('error', reject);
   });
 }
 
+/** Content-Length when the request declares one (a chunked body does not). */
+function declaredLength(req: IncomingMessage): number | null {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  return Number.isFinite(declared) && declared >= 0 ? declared : null;
+}
+
 /**
- * Reads and parses the body of ingest requests with their own size limit (the application's
- * JSON parser allows 100 KB, a batch of 500 events needs more). It is registered on the HTTP
- * adapter while the module is built, i.e. before Nest adds its body parsers at init, and a body
- * read here is skipped by them. Malformed JSON is dead-lettered like any invalid message.
+ * Reads and parses the body of ingest requests with their own limits (the application's JSON
+ * parser allows 100 KB, a batch of 500 events needs more). Cheap checks come first, so that work
+ * is spent only on a request that may have it: the key (before a byte of the body is read), the
+ * tenant's request and byte budgets, the size, the nesting depth (before parsing), then JSON.
+ * It is registered on the HTTP adapter while the module is built, i.e. before Nest adds its body
+ * parsers at init, and a body read here is skipped by them. A body refused after it was read is
+ * dead-lettered like any invalid message.
  */
 @Injectable()
 export class IngestBodyReader implements OnModuleInit {
@@ -84,23 +95,34 @@ export class IngestBodyReader implements OnModuleInit {
   private async handle(req: BodyRequest, res: JsonResponse, next: Next): Promise<void> {
     const match = req.method === 'POST' ? INGEST_PATH.exec(req.url ?? '') : null;
     if (!match) return next();
+    const [, tenantId, route] = match;
+    const source: IngestSource = route === 'alertmanager' ? 'alertmanager' : 'http-ingest';
     try {
-      const read = await readBody(req, this.config.DETECTOR_INGEST_MAX_BODY_BYTES);
+      const auth = authorizeIngest(this.keyring, req.headers.authorization, tenantId);
+      if (!auth.ok) return refuseUnread(req, res, new IngestError(auth.code, ingestAuthMessage(auth.code)));
+      const declared = declaredLength(req);
+      try {
+        this.ingest.admitRequest(source, tenantId, declared);
+      } catch (error) {
+        if (error instanceof IngestError) return refuseUnread(req, res, error);
+        throw error;
+      }
+      const limit = this.config.DETECTOR_INGEST_MAX_BODY_BYTES;
+      const read = await readBody(req, limit);
       if (!read.ok) {
-        return sendIngestError(
-          res,
-          new IngestError(IngestErrorCode.PayloadTooLarge, `the body exceeds ${this.config.DETECTOR_INGEST_MAX_BODY_BYTES} bytes; send smaller batches`),
-        );
+        return sendIngestError(res, new IngestError(IngestErrorCode.PayloadTooLarge, `the body exceeds ${limit} bytes (DETECTOR_INGEST_MAX_BODY_BYTES); send smaller batches`));
+      }
+      if (declared === null) this.ingest.chargeBodyBytes(source, tenantId, read.bytes);
+      const maxDepth = this.config.DETECTOR_INGEST_MAX_DEPTH;
+      if (nestsDeeperThan(read.text, maxDepth)) {
+        const detail = `(root): the body nests deeper than ${maxDepth} levels (DETECTOR_INGEST_MAX_DEPTH)`;
+        await this.ingest.rejectMalformed(source, tenantId, read.text, detail);
+        return sendIngestError(res, new IngestError(IngestErrorCode.TooDeep, detail));
       }
       try {
         req.body = read.text.length === 0 ? undefined : (JSON.parse(read.text) as unknown);
       } catch (error) {
         const detail = `(root): body is not valid JSON: ${(error as Error).message}`;
-        const [, tenantId, route] = match;
-        // Authentication first: anybody could otherwise fill the dead-letter stream.
-        const auth = authorizeIngest(this.keyring, req.headers.authorization, tenantId);
-        if (!auth.ok) return sendIngestError(res, new IngestError(auth.code, 'authentication failed; see the code'));
-        const source: IngestSource = route === 'alertmanager' ? 'alertmanager' : 'http-ingest';
         await this.ingest.rejectMalformed(source, tenantId, read.text, detail);
         return sendIngestError(res, new IngestError(IngestErrorCode.MalformedJson, detail));
       }
@@ -110,4 +132,14 @@ export class IngestBodyReader implements OnModuleInit {
       next(error);
     }
   }
+}
+
+/**
+ * Answers without reading the body: what was sent is discarded as it arrives (never buffered)
+ * and the connection is closed after the answer, so a refused sender cannot make us read more.
+ */
+function refuseUnread(req: IncomingMessage, res: JsonResponse, error: IngestError): void {
+  req.resume();
+  res.setHeader('Connection', 'close');
+  sendIngestError(res, error);
 }

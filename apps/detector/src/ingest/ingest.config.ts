@@ -1,15 +1,32 @@
 import { z } from 'zod';
 import { MAX_EVENTS_PER_REQUEST } from './ingest-validation.js';
 
-const schema = z.object({
-  /** `tenantA=key1,tenantB=key2`; a tenant may appear more than once (key rotation). */
-  DETECTOR_INGEST_API_KEYS: z.string().default(''),
-  DETECTOR_INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-  /** Sustained events per second per tenant (token bucket refill rate). */
-  DETECTOR_INGEST_RATE_PER_SEC: z.coerce.number().positive().default(2_000),
-  /** Bucket size; at least one full batch, or a full batch could never pass. */
-  DETECTOR_INGEST_BURST: z.coerce.number().int().min(MAX_EVENTS_PER_REQUEST).default(5_000),
-});
+const MIB = 1024 * 1024;
+
+const schema = z
+  .object({
+    /** `tenantA=key1,tenantB=key2`; a tenant may appear more than once (key rotation). */
+    DETECTOR_INGEST_API_KEYS: z.string().default(''),
+    DETECTOR_INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * MIB).default(MIB),
+    /** Deepest nesting of objects and arrays a body may have; checked before it is parsed. */
+    DETECTOR_INGEST_MAX_DEPTH: z.coerce.number().int().min(4).max(256).default(32),
+    /** Requests per second per tenant, valid or not (token bucket rate), and the bucket size. */
+    DETECTOR_INGEST_REQUESTS_PER_SEC: z.coerce.number().positive().default(50),
+    DETECTOR_INGEST_REQUEST_BURST: z.coerce.number().int().min(1).default(100),
+    /** Body bytes per second per tenant, valid or not, and the bucket size (at least one largest body). */
+    DETECTOR_INGEST_BYTES_PER_SEC: z.coerce.number().int().positive().default(2 * MIB),
+    DETECTOR_INGEST_BYTE_BURST: z.coerce.number().int().positive().default(4 * MIB),
+    /** The dead-letter copy of a refused body keeps at most this many bytes of it. */
+    DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: z.coerce.number().int().min(256).max(MIB).default(16 * 1024),
+    /** Sustained events per second per tenant (token bucket refill rate). */
+    DETECTOR_INGEST_RATE_PER_SEC: z.coerce.number().positive().default(2_000),
+    /** Bucket size; at least one full batch, or a full batch could never pass. */
+    DETECTOR_INGEST_BURST: z.coerce.number().int().min(MAX_EVENTS_PER_REQUEST).default(5_000),
+  })
+  .refine((c) => c.DETECTOR_INGEST_BYTE_BURST >= c.DETECTOR_INGEST_MAX_BODY_BYTES, {
+    path: ['DETECTOR_INGEST_BYTE_BURST'],
+    message: 'must be at least DETECTOR_INGEST_MAX_BODY_BYTES, or the largest allowed body could never pass',
+  });
 
 export type IngestConfig = z.infer<typeof schema>;
 

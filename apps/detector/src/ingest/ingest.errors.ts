@@ -1,9 +1,10 @@
 /** Why an ingest request was refused. The exception filter maps each to an HTTP status. */
 export enum IngestErrorCode {
   MissingApiKey = 'missing_api_key',
-  UnknownApiKey = 'unknown_api_key',
-  TenantForbidden = 'tenant_forbidden',
+  /** Unknown, or another tenant's: one answer, so a key cannot be probed for whose it is. */
+  InvalidApiKey = 'invalid_api_key',
   PayloadTooLarge = 'payload_too_large',
+  TooDeep = 'too_deep',
   MalformedJson = 'malformed_json',
   InvalidEvent = 'invalid_event',
   RateLimited = 'rate_limited',

@@ -22,12 +22,11 @@ export function ingestHttpError(error: IngestError): IngestHttpError {
   });
   switch (error.code) {
     case IngestErrorCode.MissingApiKey:
-    case IngestErrorCode.UnknownApiKey:
+    case IngestErrorCode.InvalidApiKey:
       return make(401, 'Unauthorized', { 'WWW-Authenticate': 'Bearer realm="autoheal-ingest"' });
-    case IngestErrorCode.TenantForbidden:
-      return make(403, 'Forbidden');
     case IngestErrorCode.PayloadTooLarge:
       return make(413, 'Payload Too Large');
+    case IngestErrorCode.TooDeep:
     case IngestErrorCode.MalformedJson:
     case IngestErrorCode.InvalidEvent:
       return make(400, 'Bad Request');

@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
-import { readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { IngestModule } from './ingest.module.js';
 
 const KEYS = 'acme=acme-key-1234,globex=globex-key-1234,initech=initech-key-1234';
@@ -123,11 +123,18 @@ describe('HTTP ingest (real NATS)', () => {
 
     it.each([
       ['no key', null, 401, 'missing_api_key'],
-      ['an unknown key', 'nobody-key-1234', 401, 'unknown_api_key'],
-      ["another tenant's key", 'globex-key-1234', 403, 'tenant_forbidden'],
+      ['an unknown key', 'nobody-key-1234', 401, 'invalid_api_key'],
+      ["another tenant's key", 'globex-key-1234', 401, 'invalid_api_key'],
     ])('refuses %s', async (_name, key, status, code) => {
       const res = await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-1'), key);
       expect(res).toMatchObject({ status, body: { code } });
+    });
+
+    it('answers an unknown key and another tenant\'s key exactly alike (no oracle for whose a key is)', async () => {
+      const unknown = await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-1'), 'nobody-key-1234');
+      const foreign = await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-1'), 'globex-key-1234');
+      expect(foreign.status).toBe(unknown.status);
+      expect(foreign.body).toEqual(unknown.body);
     });
 
     it('refuses a body over the limit with 413', async () => {
@@ -211,6 +218,99 @@ describe('HTTP ingest (real NATS)', () => {
     it('refuses a payload of another version', async () => {
       const res = await post('/v1/tenants/acme/alertmanager', { ...payload([]), version: '3' });
       expect(res).toMatchObject({ status: 400, body: { violations: [{ index: null, field: 'version' }] } });
+    });
+  });
+
+  describe('abuse: every check before the work it protects', () => {
+    let tight: INestApplication;
+    let tightBase: string;
+    const LIMITS = {
+      DETECTOR_INGEST_API_KEYS: KEYS,
+      DETECTOR_INGEST_MAX_BODY_BYTES: '4096',
+      DETECTOR_INGEST_MAX_DEPTH: '8',
+      DETECTOR_INGEST_REQUESTS_PER_SEC: '1',
+      DETECTOR_INGEST_REQUEST_BURST: '5',
+      DETECTOR_INGEST_BYTES_PER_SEC: '1024',
+      DETECTOR_INGEST_BYTE_BURST: '8192',
+      DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: '256',
+    };
+
+    async function send(path: string, raw: string, key: string | null) {
+      const res = await fetch(`${tightBase}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
+        body: raw,
+      });
+      return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+    }
+    const deadLetterCount = async () => (await readStream<DeadLetterRecord>(nc, STREAMS.deadLetter.name)).length;
+
+    beforeAll(async () => {
+      @Module({ imports: [MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-abuse-test' }), IngestModule.forRoot(LIMITS, clock)] })
+      class TightIngestRoot {}
+      tight = await NestFactory.create(TightIngestRoot, { logger: false });
+      await tight.listen(0, '127.0.0.1');
+      tightBase = `http://127.0.0.1:${((tight.getHttpServer() as Server).address() as AddressInfo).port}`;
+    });
+
+    afterAll(async () => {
+      await tight?.close();
+    });
+
+    it('refuses a body without a valid key before reading it: 401 even past the size limit, nothing dead-lettered, no quota spent', async () => {
+      nowMs += 60_000;
+      const before = await deadLetterCount();
+      const huge = `{"events": [${'{"x":1},'.repeat(100_000)}{}]}`;
+      for (const key of [null, 'nobody-key-1234', 'acme-key-1234']) {
+        const res = await send('/v1/tenants/globex/health-events', huge, key);
+        expect(res).toMatchObject({ status: 401 });
+        expect(res.headers.get('connection')).toBe('close');
+      }
+      expect(await deadLetterCount()).toBe(before);
+      // globex's own request budget (burst 5) is untouched by the 3 refusals: 5 requests pass.
+      for (let i = 0; i < 5; i++) expect((await send('/v1/tenants/globex/health-events', JSON.stringify(heartbeat('globex', `g-${i}`)), 'globex-key-1234')).status).toBe(202);
+    });
+
+    it('counts invalid and malformed bodies against the request quota, so garbage cannot flood; another tenant is unaffected', async () => {
+      nowMs += 60_000;
+      for (let i = 0; i < 5; i++) {
+        expect((await send('/v1/tenants/acme/health-events', '{"id": ', 'acme-key-1234')).status).toBe(400);
+      }
+      const limited = await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'a-1')), 'acme-key-1234');
+      expect(limited).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+      expect(limited.body.message).toContain('DETECTOR_INGEST_REQUESTS_PER_SEC');
+      expect((await send('/v1/tenants/initech/health-events', JSON.stringify(heartbeat('initech', 'i-1')), 'initech-key-1234')).status).toBe(202);
+    });
+
+    it('counts body bytes, valid or not, against the byte quota before reading when declared', async () => {
+      nowMs += 60_000;
+      const bulky = (i: number) => JSON.stringify({ pad: `${i}`.padEnd(3_500, 'p') });
+      expect((await send('/v1/tenants/acme/health-events', bulky(1), 'acme-key-1234')).status).toBe(400);
+      expect((await send('/v1/tenants/acme/health-events', bulky(2), 'acme-key-1234')).status).toBe(400);
+      const limited = await send('/v1/tenants/acme/health-events', bulky(3), 'acme-key-1234');
+      expect(limited).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+      expect(limited.body.message).toContain('DETECTOR_INGEST_BYTES_PER_SEC');
+    });
+
+    it('refuses a body nested past the depth limit with 400 naming the limit, before parsing, and keeps only a bounded dead-letter copy', async () => {
+      nowMs += 60_000;
+      const before = await deadLetterCount();
+      const deep = `${'['.repeat(1_900)}${']'.repeat(1_900)}`;
+      const res = await send('/v1/tenants/acme/health-events', deep, 'acme-key-1234');
+      expect(res).toMatchObject({ status: 400, body: { code: 'too_deep' } });
+      expect(res.body.message).toContain('DETECTOR_INGEST_MAX_DEPTH');
+      await expectEventually(async () => expect(await deadLetterCount()).toBe(before + 1));
+      const letters = await deadLetters('http-ingest');
+      const letter = letters.find((l) => l.detail.includes('DETECTOR_INGEST_MAX_DEPTH'));
+      expect(letter?.payload).toHaveLength(256);
+      expect(letter?.headers['Autoheal-Truncated-From-Bytes']).toEqual(['3800']);
+    });
+
+    it('names the size limit in a 413', async () => {
+      nowMs += 60_000;
+      const res = await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'big', { producer: 'x'.repeat(5_000) })), 'acme-key-1234');
+      expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+      expect(res.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
     });
   });
 });

@@ -5,7 +5,8 @@ import { IngestBodyReader } from './ingest-body.reader.js';
 import { loadIngestConfig } from './ingest.config.js';
 import { IngestController } from './ingest.controller.js';
 import { IngestService } from './ingest.service.js';
-import { INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
+import { IngestQuotas } from './ingest-quotas.js';
+import { INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_QUOTAS, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
 import { TenantRateLimiter } from './token-bucket.js';
 
 const systemClock: IngestClock = { now: () => new Date() };
@@ -31,6 +32,18 @@ export class IngestModule {
         {
           provide: INGEST_RATE_LIMITER,
           useValue: new TenantRateLimiter({ ratePerSec: config.DETECTOR_INGEST_RATE_PER_SEC, burst: config.DETECTOR_INGEST_BURST }, () => clock.now().getTime()),
+        },
+        {
+          provide: INGEST_QUOTAS,
+          useValue: new IngestQuotas(
+            {
+              requestsPerSec: config.DETECTOR_INGEST_REQUESTS_PER_SEC,
+              requestBurst: config.DETECTOR_INGEST_REQUEST_BURST,
+              bytesPerSec: config.DETECTOR_INGEST_BYTES_PER_SEC,
+              byteBurst: config.DETECTOR_INGEST_BYTE_BURST,
+            },
+            () => clock.now().getTime(),
+          ),
         },
         IngestService,
         IngestAuthGuard,

@@ -8,7 +8,9 @@ import { createCounter, createLogger } from '@autoheal/telemetry';
 import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
 import { splitBody, validateHealthEvents } from './ingest-validation.js';
 import { IngestError, IngestErrorCode, type IngestViolation } from './ingest.errors.js';
-import { INGEST_CLOCK, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
+import type { IngestConfig } from './ingest.config.js';
+import type { IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
+import { INGEST_CLOCK, INGEST_CONFIG, INGEST_QUOTAS, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
 import type { TenantRateLimiter } from './token-bucket.js';
 
 /** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>`. */
@@ -20,6 +22,12 @@ export interface IngestReceipt {
   duplicates: number;
   ids: string[];
 }
+
+const quotaExceeded = createCounter<'tenant' | 'quota'>({
+  name: 'autoheal_detector_ingest_quota_exceeded_total',
+  help: 'Ingest requests refused because a tenant was over a quota (requests, bytes or events per second).',
+  labelNames: ['tenant', 'quota'],
+});
 
 const ingested = createCounter<'source' | 'outcome'>({
   name: 'autoheal_detector_ingest_events_total',
@@ -45,6 +53,8 @@ export class IngestService {
     @Inject(NATS_CONNECTION) nc: NatsConnection,
     private readonly publisher: EventPublisher,
     @Inject(INGEST_RATE_LIMITER) private readonly limiter: TenantRateLimiter,
+    @Inject(INGEST_QUOTAS) private readonly quotas: IngestQuotas,
+    @Inject(INGEST_CONFIG) private readonly config: Pick<IngestConfig, 'DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES'>,
     @Inject(INGEST_CLOCK) private readonly clock: IngestClock,
   ) {
     this.js = jetstream(nc);
@@ -82,7 +92,29 @@ export class IngestService {
     return this.publish(source, mapping.events.map((m) => m.event));
   }
 
-  /** A body that is not JSON at all: kept as text in the dead-letter stream, then refused. */
+  /**
+   * Takes one request and its declared bytes from the tenant's budgets, before the body is read;
+   * throws a RateLimited error when either is spent.
+   */
+  admitRequest(source: IngestSource, tenantId: string, declaredBytes: number | null): void {
+    this.refuseOverQuota(source, tenantId, this.quotas.admit(tenantId, declaredBytes));
+  }
+
+  /** Takes the bytes of a body that declared no length, once it is read. */
+  chargeBodyBytes(source: IngestSource, tenantId: string, bytes: number): void {
+    this.refuseOverQuota(source, tenantId, this.quotas.chargeBytes(tenantId, bytes));
+  }
+
+  private refuseOverQuota(source: IngestSource, tenantId: string, refusal: QuotaRefusal | null): void {
+    if (!refusal) return;
+    ingested.inc({ source, outcome: 'rate_limited' });
+    quotaExceeded.inc({ tenant: tenantId, quota: refusal.quota });
+    const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+    const variable = refusal.quota === 'requests' ? 'DETECTOR_INGEST_REQUESTS_PER_SEC' : 'DETECTOR_INGEST_BYTES_PER_SEC';
+    throw new IngestError(IngestErrorCode.RateLimited, `tenant ${tenantId} is over its ingest ${refusal.quota} quota (${variable}); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+  }
+
+  /** A body that is not JSON at all, or nests too deep: kept as text in the dead-letter stream, then refused. */
   async rejectMalformed(source: IngestSource, tenantId: string, rawBody: string, detail: string): Promise<void> {
     ingested.inc({ source, outcome: 'invalid' });
     await this.deadLetter(source, tenantId, { index: null, field: '(root)', message: detail }, rawBody);
@@ -92,6 +124,7 @@ export class IngestService {
     const refused = this.limiter.take(tenantId, cost);
     if (!refused) return;
     ingested.inc({ source, outcome: 'rate_limited' }, cost);
+    quotaExceeded.inc({ tenant: tenantId, quota: 'events' });
     const retryAfterSeconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
     throw new IngestError(IngestErrorCode.RateLimited, `tenant ${tenantId} is over its ingest rate; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
   }
@@ -122,7 +155,12 @@ export class IngestService {
   }
 
   private async deadLetter(source: IngestSource, tenantId: string, violation: IngestViolation, raw: unknown): Promise<void> {
-    const payload = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? 'undefined';
+    const whole = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? 'undefined';
+    // The reason is what an operator needs; the dead-letter stream is shared by every tenant, so
+    // one tenant's refused bodies take at most this much of it each.
+    const max = this.config.DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES;
+    const truncated = Buffer.byteLength(whole, 'utf8') > max;
+    const payload = truncated ? Buffer.from(whole, 'utf8').subarray(0, max).toString('utf8') : whole;
     const record: DeadLetterRecord = {
       reason: 'invalid_payload',
       detail: violation.message,
@@ -135,13 +173,14 @@ export class IngestService {
         'Autoheal-Tenant': [tenantId],
         'Autoheal-Field': [violation.field],
         ...(violation.index === null ? {} : { 'Autoheal-Event-Index': [String(violation.index)] }),
+        ...(truncated ? { 'Autoheal-Truncated-From-Bytes': [String(Buffer.byteLength(whole, 'utf8'))] } : {}),
       },
       payload,
       payloadEncoding: 'utf8',
       deadLetteredAt: this.clock.now().toISOString(),
     };
     // The same invalid message sent again within the duplicate window is kept once.
-    const msgID = `dl:${source}:${createHash('sha256').update(`${tenantId}\0${violation.message}\0${payload}`).digest('hex')}`;
+    const msgID = `dl:${source}:${createHash('sha256').update(`${tenantId}\0${violation.message}\0${whole}`).digest('hex')}`;
     try {
       await this.js.publish(deadLetterSubject(STREAMS.health.name, source), encoder.encode(JSON.stringify(record)), { msgID });
     } catch (error) {

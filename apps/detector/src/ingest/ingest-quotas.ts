@@ -1,0 +1,43 @@
+import { TenantRateLimiter } from './token-bucket.js';
+
+export interface IngestQuotaPolicy {
+  requestsPerSec: number;
+  requestBurst: number;
+  bytesPerSec: number;
+  byteBurst: number;
+}
+
+export type IngestQuota = 'requests' | 'bytes';
+export interface QuotaRefusal {
+  quota: IngestQuota;
+  retryAfterMs: number;
+}
+
+/**
+ * Per-tenant request and byte budgets, taken before a body is read or parsed, whatever the body
+ * turns out to be: a malformed or invalid request costs the same as a valid one, so no tenant
+ * can fill the shared stream, dead letters or CPU by sending garbage. (Events per second are the
+ * third budget, taken once a body is parsed: ingest.service.ts.)
+ */
+export class IngestQuotas {
+  private readonly requests: TenantRateLimiter;
+  private readonly bytes: TenantRateLimiter;
+
+  constructor(policy: IngestQuotaPolicy, nowMs: () => number) {
+    this.requests = new TenantRateLimiter({ ratePerSec: policy.requestsPerSec, burst: policy.requestBurst }, nowMs);
+    this.bytes = new TenantRateLimiter({ ratePerSec: policy.bytesPerSec, burst: policy.byteBurst }, nowMs);
+  }
+
+  /** One request, and the bytes it declares (Content-Length) when it declares them. */
+  admit(tenantId: string, declaredBytes: number | null): QuotaRefusal | null {
+    const request = this.requests.take(tenantId, 1);
+    if (request) return { quota: 'requests', ...request };
+    return declaredBytes === null ? null : this.chargeBytes(tenantId, declaredBytes);
+  }
+
+  /** Bytes read from a body that declared no length (chunked). */
+  chargeBytes(tenantId: string, bytes: number): QuotaRefusal | null {
+    const refused = this.bytes.take(tenantId, bytes);
+    return refused ? { quota: 'bytes', ...refused } : null;
+  }
+}
