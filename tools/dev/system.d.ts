@@ -19,6 +19,7 @@ export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'ag
 
 export interface StartSystemOptions {
   natsUrl: string;
+  /** The database (any login to it): each service gets its own role's login (tools/infra/postgres-roles.js). */
   databaseUrl: string;
   stateDir: string;
   ports?: Partial<ServicePorts>;
@@ -40,6 +41,7 @@ export interface RunningSystem {
 }
 
 export function startSystem(options: StartSystemOptions): Promise<RunningSystem>;
+/** Every service's migrations, as the owner role, on `databaseUrl`'s database. */
 export function migrateAll(databaseUrl: string): void;
 export function waitForHealth(name: string, port: number, timeoutMs: number, logPath?: string): Promise<void>;
 export const DEFAULT_PORTS: ServicePorts;

@@ -210,3 +210,23 @@ module.exports = {
   serviceDatabaseUrls,
   scramVerifier,
 };
+
+// `node tools/infra/postgres-roles.js prepare-database <admin URL of the database>`: the database
+// step alone (grants to the owner, schemas handed over), for a server whose roles an
+// administrator created. `… ensure <admin URL of the database>`: roles and database, as npm start does.
+if (require.main === module) {
+  const [command, url] = process.argv.slice(2);
+  const steps = { 'prepare-database': preparePostgresDatabase, ensure: preparePostgres };
+  if (!steps[command] || !url) {
+    process.stderr.write('usage: node tools/infra/postgres-roles.js <prepare-database|ensure> <postgres URL of the database, as an administrator>\n');
+    process.exit(2);
+  }
+  steps[command](url).then(
+    () => process.stdout.write(`${command}: done\n`),
+    (error) => {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    },
+  );
+}
+
