@@ -438,7 +438,7 @@ describe('decision service (real Postgres and nats-server)', () => {
   it('refuses to boot on invalid tenant documents, listing every problem', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify([{ ...tenantDoc('ok', 1), overrides: { maxAutoActionsPerHour: 'many' } }, { ...tenantDoc('fine', 1), tenantId: 'x.y', frameworks: ['SOX'] }]));
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
     const boot = createDecisionApp(config, { nestLogs: false });
     await expect(boot).rejects.toThrow(TenantsError);
     await expect(boot).rejects.toThrow(/documents\[0\]\.overrides\.maxAutoActionsPerHour[\s\S]*documents\[1\]\.tenantId[\s\S]*documents\[1\]\.frameworks/);

@@ -114,7 +114,7 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
     let tenantsDir = documentsFile;
     if (options.documents) writeDocuments(options.documents);
     else mkdirSync((tenantsDir = join(tmp, 'boot')));
-    const baseEnv = { DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
+    const baseEnv = { DATABASE_URL: db.roleUrl('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
     const config = loadConfig(baseEnv);
 
     const boot = async (bootOptions: BootOptions = {}): Promise<BootedApp> => {

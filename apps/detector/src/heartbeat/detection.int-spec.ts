@@ -26,7 +26,7 @@ describe('detector (real NATS and Postgres)', () => {
   let sequence = 0;
 
   async function startDetector(): Promise<void> {
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('detector'), NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
     app = await startDetectorApp(config);
   }
 

@@ -30,7 +30,7 @@ describe('detector health signals (real NATS and Postgres)', () => {
 
   async function startDetector(): Promise<void> {
     const config = loadConfig({
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.roleUrl('detector'),
       NATS_URL: nats.url,
       DETECTOR_PORT: '0',
       DETECTOR_SNAPSHOT_INTERVAL_MS: '100',

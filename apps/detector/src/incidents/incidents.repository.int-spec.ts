@@ -13,7 +13,7 @@ describe('incidents repository (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ds = detectorDataSource(db.url);
+    ds = detectorDataSource(db.roleUrl('detector'));
     await ds.initialize();
   });
 

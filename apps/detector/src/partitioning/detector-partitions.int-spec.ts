@@ -31,7 +31,7 @@ function startDetector(memberId: string, db: TestDatabase, nats: NatsServerHandl
   const child = spawn(process.execPath, [ENTRY], {
     env: {
       ...process.env,
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.roleUrl('detector'),
       NATS_URL: nats.url,
       DETECTOR_PORT: '0',
       DETECTOR_MEMBER_ID: memberId,

@@ -137,7 +137,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
 
   beforeAll(async () => {
     [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, EXECUTOR_PORT: '0', AGENT_TIMEOUT_MS: '2000', EXECUTOR_MAX_DELIVER: String(MAX_DELIVER) });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('executor'), NATS_URL: nats.url, EXECUTOR_PORT: '0', AGENT_TIMEOUT_MS: '2000', EXECUTOR_MAX_DELIVER: String(MAX_DELIVER) });
     app = await createExecutorApp(config);
     await app.init();
     await app.startAllMicroservices();
