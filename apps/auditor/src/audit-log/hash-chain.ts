@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The tamper-evident part of the audit log, as plain functions over data.
+ * The tamper-evident part of the audit log, as plain functions over data. Rows are written by
+ * the database (migration 1765000000000-auditor-append-function.ts computes the same hash in SQL)
+ * and verified here; `sql-hash-chain.int-spec.ts` holds the two to the same result.
  *
  * Each tenant has one chain. A row's hash is sha256 over a canonical, length-prefixed
  * encoding of every column of the row (its own hash aside), including the previous row's
@@ -113,7 +115,11 @@ export interface ChainHead {
 
 export const EMPTY_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
 
-/** The next row after `head`: its seq and prev_hash follow from the head, its hash from all fields. */
+/**
+ * The next row after `head`: its seq and prev_hash follow from the head, its hash from all fields.
+ * What `auditor.append_audit_entry` does in the database when the service appends; here for
+ * building chains in tests. Verification (`verifyChain`) is this module's job in production.
+ */
 export function chainNext(head: ChainHead, fields: Omit<ChainedFields, 'seq' | 'prevHash'>): ChainedRow {
   const full: ChainedFields = { ...fields, seq: head.seq + 1, prevHash: head.hash };
   return { ...full, hash: hashRow(full) };
