@@ -1,5 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { natsCredentialOptions } from '@autoheal/sdk';
 import { AGENT_CHAOS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type ChaosAction } from './agent/chaos.contract.js';
 import type { InstanceStatus } from './agent/managed-instance.js';
 import { DEFAULT_DEGRADATION_SETTINGS as DEGRADE } from './api-server/degradation.js';
@@ -17,7 +18,8 @@ const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <servic
 
 A restart (autoheal's) clears all of them: the new process starts healthy.
 
-NATS_URL selects the server (default nats://127.0.0.1:4222).`;
+NATS_URL selects the server (default nats://127.0.0.1:4222); NATS_NKEY_SEED_FILE and NATS_TLS_CA_FILE
+the chaos identity's seed and the server's CA (npm start: .autoheal/nats/seeds/chaos.nk, .autoheal/nats/ca.pem).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, tenantId, service, instance] = argv;
@@ -26,7 +28,11 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'demo-fleet-chaos' });
+  const nc = await connect({
+    ...natsCredentialOptions({ nkeySeedFile: process.env.NATS_NKEY_SEED_FILE, tlsCaFile: process.env.NATS_TLS_CA_FILE }),
+    servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    name: 'demo-fleet-chaos',
+  });
   try {
     if (command === 'status') {
       const reply = await nc.request(AGENT_STATUS_SUBJECT, '', { timeout: 5_000 });
