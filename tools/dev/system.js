@@ -6,6 +6,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
+const { natsEnvFor } = require('./nats-dev.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -117,8 +118,9 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 }
 
 /**
- * Starts everything. Options: natsUrl, databaseUrl, stateDir, ports, env (extra variables for
- * every process), fleetFile, restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
+ * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
+ * restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -140,7 +142,8 @@ async function startSystem(options) {
   const table = serviceTable(ports);
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
-    const proc = new ManagedProcess(name, table[name], env, logDir, options);
+    // Each process connects to NATS as its own identity (TLS CA and NKey seed), when given.
+    const proc = new ManagedProcess(name, table[name], { ...env, ...natsEnvFor(name, options.natsCredentials) }, logDir, options);
     services.set(name, proc);
     proc.start();
   }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
 import { natsCredentialOptions } from '@autoheal/sdk';
@@ -18,8 +19,16 @@ const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <servic
 
 A restart (autoheal's) clears all of them: the new process starts healthy.
 
-NATS_URL selects the server (default nats://127.0.0.1:4222); NATS_NKEY_SEED_FILE and NATS_TLS_CA_FILE
-the chaos identity's seed and the server's CA (npm start: .autoheal/nats/seeds/chaos.nk, .autoheal/nats/ca.pem).`;
+NATS_URL selects the server, NATS_NKEY_SEED_FILE and NATS_TLS_CA_FILE the chaos identity's seed and the
+server's CA. Without NATS_URL: the server npm start runs (tls://127.0.0.1:$AUTOHEAL_NATS_PORT, default 4322,
+with .autoheal/nats/seeds/chaos.nk and .autoheal/nats/ca.pem).`;
+
+/** NATS_URL and the credentials from the environment, else those of the server `npm start` runs from this folder. */
+function natsEnv(env: NodeJS.ProcessEnv): { url: string; seedFile?: string; caFile?: string } {
+  if (env.NATS_URL) return { url: env.NATS_URL, seedFile: env.NATS_NKEY_SEED_FILE, caFile: env.NATS_TLS_CA_FILE };
+  const dir = join('.autoheal', 'nats');
+  return { url: `tls://127.0.0.1:${env.AUTOHEAL_NATS_PORT ?? '4322'}`, seedFile: join(dir, 'seeds', 'chaos.nk'), caFile: join(dir, 'ca.pem') };
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, tenantId, service, instance] = argv;
@@ -28,9 +37,10 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
+  const nats = natsEnv(process.env);
   const nc = await connect({
-    ...natsCredentialOptions({ nkeySeedFile: process.env.NATS_NKEY_SEED_FILE, tlsCaFile: process.env.NATS_TLS_CA_FILE }),
-    servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    ...natsCredentialOptions({ nkeySeedFile: nats.seedFile, tlsCaFile: nats.caFile }),
+    servers: nats.url,
     name: 'demo-fleet-chaos',
   });
   try {

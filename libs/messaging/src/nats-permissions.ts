@@ -30,7 +30,13 @@ export type NatsIdentity =
   /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
   | { kind: 'event-feed' }
   /** `apps/demo-fleet/src/chaos.cli.ts`: asks the demo agent to break an instance or for its status. */
-  | { kind: 'chaos' };
+  | { kind: 'chaos' }
+  /**
+   * Read-only operator view (and the end-to-end tests' observer): reads every stream's messages
+   * and info, watches the control events as they pass, and drives the demo agent like the chaos
+   * CLI. It can neither publish an event nor change a stream or consumer.
+   */
+  | { kind: 'ops' };
 
 export interface SubjectRules {
   allow: string[];
@@ -242,6 +248,20 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
       return { publish: { allow: [] }, subscribe: { allow: [inbox, 'incident.>', 'remediation.>', 'compliance.>'] } };
     case 'chaos':
       return { publish: { allow: [DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] }, subscribe: { allow: [inbox] } };
+    case 'ops': {
+      const streams = Object.values(S);
+      return {
+        publish: {
+          allow: [
+            DEMO_AGENT_SUBJECTS.chaos,
+            DEMO_AGENT_SUBJECTS.status,
+            '$JS.API.INFO',
+            ...streams.flatMap((st) => [`$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.MSG.GET.${st}`, `$JS.API.DIRECT.GET.${st}.>`]),
+          ],
+        },
+        subscribe: { allow: [inbox, 'incident.>', 'remediation.>', 'compliance.>', 'security.>'] },
+      };
+    }
   }
 }
 
@@ -254,5 +274,22 @@ export function systemIdentities(fleet: { tenants: { tenantId: string; services:
     ...fleet.tenants.map((t) => ({ kind: 'producer', tenantId: t.tenantId }) as const),
     { kind: 'event-feed' },
     { kind: 'chaos' },
+    { kind: 'ops' },
   ];
+}
+
+/** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const t = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+/** Whether the rules let a concrete subject through (deny wins), as the server decides it. */
+export function allows(rules: SubjectRules, subject: string): boolean {
+  return rules.allow.some((a) => subjectMatches(a, subject)) && !(rules.deny ?? []).some((d) => subjectMatches(d, subject));
 }
