@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import type { DeadLetterRecord, Envelope } from '@autoheal/contracts';
-import { closeNats, connectNats, systemIdentities } from '@autoheal/messaging';
+import { closeNats, connectNats, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 
 import { startSystem, type RunningSystem } from '../tools/dev/system.js';
@@ -39,7 +39,7 @@ interface AgentInstance {
 }
 
 describe('autoheal end to end', () => {
-  let nats: NatsServerHandle;
+  let nats: NatsServerHandle<SecureNatsMaterial>;
   let db: TestDatabase;
   let nc: NatsConnection;
   let system: System;
@@ -62,7 +62,7 @@ describe('autoheal end to end', () => {
       ],
     };
     // TLS and NKey authentication on, every process with its own identity, as npm start runs it.
-    nats = await startNatsServer({ secure: true, identities: systemIdentities(fleet) });
+    nats = await startNatsServer(natsDevServerSetup(systemIdentities(fleet)));
     db = await createTestDatabase();
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-e2e-'));
     traceFile = join(stateDir, 'spans.jsonl');
@@ -72,7 +72,7 @@ describe('autoheal end to end', () => {
     auditorUrl = `http://127.0.0.1:${ports.auditor}`;
     system = await startSystem({
       natsUrl: nats.url,
-      natsCredentials: { caFile: nats.secure!.caFile, seedDir: join(nats.secure!.dir, 'seeds') },
+      natsCredentials: { caFile: nats.secure.caFile, seedDir: join(nats.secure.dir, 'seeds') },
       databaseUrl: db.url,
       stateDir,
       fleetFile,
@@ -101,7 +101,7 @@ describe('autoheal end to end', () => {
     });
     await system.waitHealthy(60_000);
     // The read-only operator identity: reads the streams, drives the demo agent, publishes nothing.
-    nc = await connectNats({ ...nats.secure!.credentials('ops'), name: 'e2e-observer', onClosedForGood: () => undefined });
+    nc = await connectNats({ servers: nats.url, ...nats.secure.credentials('ops'), name: 'e2e-observer', onClosedForGood: () => undefined });
     // Every instance is up and heartbeating before we break any.
     // Compared as a whole so that a failure shows which instance is down and how it ended.
     await expectEventually(async () => {
@@ -234,7 +234,7 @@ describe('autoheal end to end', () => {
 
   it('dead-letters a malformed health event with its reason and keeps running', async () => {
     // Sent by the tenant's own producer identity: the only one (with the agent and the detector) allowed on its health subjects.
-    const producer = await connectNats({ ...nats.secure!.credentials('producer:e2e-a'), name: 'e2e-producer', onClosedForGood: () => undefined });
+    const producer = await connectNats({ servers: nats.url, ...nats.secure.credentials('producer:e2e-a'), name: 'e2e-producer', onClosedForGood: () => undefined });
     try {
       await jetstream(producer).publish('health.e2e-a.api.a-1', new TextEncoder().encode(JSON.stringify({ type: 'health.heartbeat', data: { intervalMs: 'soon' } })));
     } finally {

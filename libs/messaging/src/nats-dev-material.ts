@@ -112,3 +112,35 @@ export function ensureDevCertificates(dir: string): { caFile: string; certFile: 
   for (const key of [caKey, keyFile]) chmodSync(key, 0o600);
   return { caFile, certFile, keyFile };
 }
+
+/** Dev material plus the connection files of one identity by name (`detector`, `producer:acme`, `agent:demo-fleet`…). */
+export interface SecureNatsMaterial extends NatsDevMaterial {
+  credentials(identity: string): { seedFile: string; caFile: string };
+}
+
+/**
+ * A nats-server setup for `startNatsServer` of @autoheal/testing: TLS with a locally made CA and
+ * NKey users for these identities, with the permission table's rights.
+ */
+export function natsDevServerSetup(identities: readonly NatsIdentity[]): {
+  tls: true;
+  writeConfig(args: { port: number; storeDir: string; dir: string }): { configFile: string; material: SecureNatsMaterial };
+} {
+  return {
+    tls: true,
+    writeConfig({ port, storeDir, dir }) {
+      const material = generateNatsDevMaterial({ dir, identities, port, storeDir });
+      return {
+        configFile: material.configFile,
+        material: {
+          ...material,
+          credentials(identity: string) {
+            const entry = material.identities.get(identity);
+            if (!entry) throw new Error(`no NATS identity ${identity} on this server (known: ${[...material.identities.keys()].join(', ')})`);
+            return { seedFile: entry.seedFile, caFile: material.caFile };
+          },
+        },
+      };
+    },
+  };
+}

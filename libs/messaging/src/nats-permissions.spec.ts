@@ -85,7 +85,7 @@ describe('the NATS permission table', () => {
     expect(canSubscribe('agent:demo-fleet', 'agent.restart.acme.api.api-1')).toBe(true);
     expect(canSubscribe('agent:demo-fleet', 'agent.restart.acme.api.api-9')).toBe(false);
     expect(canSubscribe('agent:demo-fleet', 'agent.restart.>')).toBe(false);
-    expect(perms('agent:demo-fleet').allowResponses).toEqual({ max: 1, expiresMs: expect.any(Number) });
+    expect(perms('agent:demo-fleet').allowResponses?.max).toBe(1);
     expect(canPublish('agent:demo-fleet', 'health.acme.api.api-1')).toBe(true);
     expect(canPublish('agent:demo-fleet', 'health.acme.api.api-9')).toBe(false);
   });

@@ -3,10 +3,9 @@ import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSy
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { generateNatsDevMaterial, renderServerConfig, type NatsDevMaterial, type NatsIdentity } from '@autoheal/messaging';
 import { freePort } from './free-port.js';
 
-export interface NatsServerHandle {
+export interface NatsServerHandle<Material = undefined> {
   /** nats://127.0.0.1:<port>, or tls://127.0.0.1:<port> for a secure server. */
   url: string;
   port: number;
@@ -14,8 +13,8 @@ export interface NatsServerHandle {
   storeDir: string;
   /** The server's config file (JetStream with `sync_interval: always`; TLS and NKey users when secure). */
   configFile: string;
-  /** TLS + NKey material of a secure server (`startNatsServer({ secure: true })`); undefined otherwise. */
-  secure?: SecureNatsMaterial;
+  /** What the setup's writeConfig returned (TLS + NKey material of a secure server); undefined by default. */
+  secure: Material;
   /** Stops the server (and waits for it to exit), then removes the store directory. */
   stop(): Promise<void>;
   /** Stops the server and starts it again on the same port with the same store, e.g. to test reconnects. */
@@ -24,16 +23,14 @@ export interface NatsServerHandle {
   reload(): Promise<void>;
 }
 
-export interface SecureNatsMaterial extends NatsDevMaterial {
-  /** `connectNats` options (servers, seed file, CA) of one identity by name: `detector`, `producer:acme`, `agent:demo-fleet`… */
-  credentials(identity: string): { servers: string; seedFile: string; caFile: string };
-}
-
-export interface StartNatsServerOptions {
-  /** TLS (a CA and certificate made with openssl) and NKey users generated from the permission table. */
-  secure?: boolean;
-  /** The identities a secure server knows; default: the four services. */
-  identities?: readonly NatsIdentity[];
+/**
+ * How to configure a server other than the default (anonymous, plain text): e.g. TLS and NKey
+ * users, as `natsDevServerSetup(identities)` of @autoheal/messaging does. writeConfig is called
+ * for each port tried and must write the config file (JetStream with `sync_interval: always`).
+ */
+export interface NatsServerSetup<Material> {
+  tls: boolean;
+  writeConfig(args: { port: number; storeDir: string; dir: string }): { configFile: string; material: Material };
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -44,7 +41,7 @@ let exitHookInstalled = false;
 function repositoryRoot(): string | undefined {
   for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
     try {
-      if (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).workspaces) return dir;
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { workspaces?: unknown }).workspaces) return dir;
     } catch {
       // not here
     }
@@ -89,15 +86,20 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-const DEFAULT_IDENTITIES: NatsIdentity[] = (['detector', 'decision', 'executor', 'auditor'] as const).map((service) => ({ kind: 'service', service }));
+/** The default server's config: JetStream on disk with every acknowledged write synced, as in production. */
+function defaultConfig(port: number, storeDir: string): string {
+  return ['listen: "127.0.0.1:' + port + '"', 'jetstream {', `  store_dir: ${JSON.stringify(storeDir)}`, '  sync_interval: always', '}', ''].join('\n');
+}
 
 /**
  * Starts a nats-server of our own with JetStream (`sync_interval: always`) on a free port and a
  * fresh store directory, from a generated config file. Every suite gets its own, so suites never
- * see each other's streams. `secure: true` adds TLS and NKey authentication with the permission
- * table's rights (anonymous and plain-text connections are refused).
+ * see each other's streams. A setup (e.g. @autoheal/messaging's natsDevServerSetup) adds TLS and
+ * NKey authentication with the permission table's rights.
  */
-export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
+export function startNatsServer(): Promise<NatsServerHandle>;
+export function startNatsServer<Material>(setup: NatsServerSetup<Material>): Promise<NatsServerHandle<Material>>;
+export async function startNatsServer<Material>(setup?: NatsServerSetup<Material>): Promise<NatsServerHandle<Material | undefined>> {
   const binary = findNatsServerBinary();
   const baseDir = mkdtempSync(join(tmpdir(), 'autoheal-nats-'));
   const storeDir = join(baseDir, 'store');
@@ -105,13 +107,13 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   let child: ChildProcess | null = null;
   let port = 0;
   let lastError: unknown;
-  let material: NatsDevMaterial | undefined;
-  const configFile = join(baseDir, 'nats-server.conf');
+  let material: Material | undefined;
+  let configFile = join(baseDir, 'nats-server.conf');
   const writeConfig = (p: number) => {
-    if (options.secure) {
-      material = generateNatsDevMaterial({ dir: baseDir, identities: options.identities ?? DEFAULT_IDENTITIES, port: p, storeDir });
+    if (setup) {
+      ({ configFile, material } = setup.writeConfig({ port: p, storeDir, dir: baseDir }));
     } else {
-      writeFileSync(configFile, renderServerConfig({ port: p, storeDir }));
+      writeFileSync(configFile, defaultConfig(p, storeDir));
     }
   };
   // Another process may take the port between freePort() and the server binding it.
@@ -129,22 +131,14 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
-  const url = `${options.secure ? 'tls' : 'nats'}://127.0.0.1:${port}`;
+  const url = `${setup?.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`;
   let current: ChildProcess | null = child;
-  const secure: SecureNatsMaterial | undefined = material && {
-    ...material,
-    credentials(identity: string) {
-      const entry = material!.identities.get(identity);
-      if (!entry) throw new Error(`no NATS identity ${identity} on this server (known: ${[...material!.identities.keys()].join(', ')})`);
-      return { servers: url, seedFile: entry.seedFile, caFile: material!.caFile };
-    },
-  };
   return {
     url,
     port,
     storeDir,
     configFile,
-    secure,
+    secure: material,
     async stop() {
       if (current) await terminate(current);
       current = null;
