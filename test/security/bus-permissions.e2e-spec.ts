@@ -5,12 +5,13 @@
  * incident, no restart (the demo agent's instance pids stay the same).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nkeys, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
-import { closeNats, connectNats, inboxPrefixFor, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
+import { closeNats, connectNats, inboxPrefixFor, natsAuthOptions, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { startSystem, type RunningSystem } from '../../tools/dev/system.js';
 
@@ -38,6 +39,35 @@ async function connectAs(nats: NatsServerHandle<SecureNatsMaterial>, identity: s
     for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error));
   })();
   return { nc, errors };
+}
+
+/** Speaks NATS in plain text to the TLS port: what the server sends before and after a plain CONNECT + PING. */
+function plainTextAttempt(port: number): Promise<{ info: Record<string, unknown>; afterConnect: string; closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: '127.0.0.1', port });
+    let buffer = '';
+    let info: Record<string, unknown> | undefined;
+    let after = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ info: info ?? {}, afterConnect: after, closedByServer: false });
+    }, 10_000);
+    socket.on('data', (chunk: Buffer) => {
+      if (info === undefined) {
+        buffer += chunk.toString('latin1');
+        const end = buffer.indexOf('\r\n');
+        if (end < 0) return;
+        info = JSON.parse(buffer.slice('INFO '.length, end)) as Record<string, unknown>;
+        socket.write('CONNECT {"verbose":false,"pedantic":false,"tls_required":false,"name":"plain"}\r\nPING\r\n');
+      } else after += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (info === undefined) reject(new Error('no INFO from the server'));
+      else resolve({ info, afterConnect: after, closedByServer: true });
+    });
+  });
 }
 
 describe('bus permissions under attack (TLS + NKey, whole system running)', () => {
@@ -144,7 +174,7 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
     await expectEventually(() => expect(errors.join('\n')).toMatch(/Publish to "agent\.restart\.sec-a\.api\.a-1"/));
 
     // Its own tenant's health goes through (the control that the connection works at all).
-    const own = newEvent('health.heartbeat', { tenantId: 'sec-a', producer: marker, data: { service: 'api', instance: 'a-9', intervalMs: 60_000 } } as never) as Envelope;
+    const own = newEvent('health.heartbeat', { tenantId: 'sec-a', producer: marker, data: { service: 'api', instance: 'a-9', intervalMs: 60_000, sequence: 0 } });
     await js.publish('health.sec-a.api.a-9', JSON.stringify(own));
     await expectEventually(async () => expect((await storedWith(marker)).filter((m) => m.startsWith('HEALTH'))).toHaveLength(1));
     // Time for a forged exit to have opened an incident and a restart, had it got through.
@@ -157,19 +187,21 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
   });
 
   it('refuses anonymous, plain-text and unknown-key connections', async () => {
-    await expect(connect({ servers: nats.url, tls: { caFile: nats.secure.caFile }, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
-    // The same server in plain text: the server requires TLS, a client that will not do it is refused.
-    await expect(connect({ servers: `nats://127.0.0.1:${nats.port}`, tls: null, reconnect: false })).rejects.toThrow();
+    const once = { reconnect: false, timeout: 10_000 };
+    await expect(connect({ servers: nats.url, tls: { caFile: nats.secure.caFile }, ...once })).rejects.toThrow(/Authorization Violation/i);
     const stranger = nkeys.createUser();
     const seedFile = join(nats.secure.dir, 'stranger.nk');
     writeFileSync(seedFile, new TextDecoder().decode(stranger.getSeed()), { mode: 0o600 });
-    await expect(connectNats({ servers: nats.url, seedFile, caFile: nats.secure.caFile, name: 'stranger', onClosedForGood: () => undefined })).rejects.toThrow(
-      /Authorization Violation/i,
-    );
+    await expect(connect({ servers: nats.url, ...natsAuthOptions({ seedFile, caFile: nats.secure.caFile }), ...once })).rejects.toThrow(/Authorization Violation/i);
     // A client that does not trust the server's CA does not talk to it either.
-    await expect(connectNats({ servers: nats.url, seedFile: nats.secure.credentials('producer:sec-a').seedFile, name: 'no-ca', onClosedForGood: () => undefined })).rejects.toThrow(
-      /certificate/i,
-    );
+    const producerSeed = nats.secure.credentials('producer:sec-a').seedFile;
+    await expect(connect({ servers: nats.url, ...natsAuthOptions({ seedFile: producerSeed }), tls: {}, ...once })).rejects.toThrow(/certificate/i);
+    // Plain text, spoken by hand with a valid producer's credentials out of the picture: the server
+    // announces tls_required and never answers a plain CONNECT/PING; it drops the connection.
+    const transcript = await plainTextAttempt(nats.port);
+    expect(transcript.info).toMatchObject({ tls_required: true });
+    expect(transcript.afterConnect).not.toMatch(/PONG|\+OK/);
+    expect(transcript.closedByServer).toBe(true);
   });
 
   it('a producer can neither read, purge nor delete a stream, nor consume another stream, nor read another identity’s inbox', async () => {
