@@ -4,7 +4,6 @@
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
@@ -15,16 +14,6 @@ const { startEventFeed } = require('./event-feed.js');
 
 const STATE_DIR = path.join(ROOT, '.autoheal');
 const DATABASE_NAME = 'autoheal';
-
-function answers(url, fallbackPort) {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || fallbackPort), timeout: 1000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
-}
 
 async function ensureDatabase(adminUrl) {
   const client = new Client({ connectionString: adminUrl });
@@ -108,6 +97,7 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
   metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
   logs          ${path.relative(ROOT, system.logDir)}/<service>.log
+  nats          ${nats.url}${nats.credentials ? `  (TLS CA ${path.relative(ROOT, nats.credentials.caFile)}, NKey seeds ${path.relative(ROOT, nats.credentials.seedDir)}/; a tenant producer: npm run autoheal -- producers create <tenant>)` : ''}
   break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
                 npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
 `);
