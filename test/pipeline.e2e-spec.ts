@@ -250,6 +250,12 @@ describe('autoheal end to end', () => {
     expect(res.status).toBe(200);
   });
 
+  it('runs every flow above within its NATS permissions: the server logged no violation', () => {
+    // A permission the table forgot (a JetStream API subject, an inbox, a dead letter) shows here
+    // before it shows as a stuck consumer in production.
+    expect(nats.violations()).toEqual([]);
+  });
+
   it('scopes API keys to their tenant', async () => {
     expect((await audit('e2e-a', '', TENANT_B_KEY)).status).toBe(403);
     expect((await audit('e2e-b', '', TENANT_B_KEY)).status).toBe(200);

@@ -266,4 +266,12 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
     expect(received).toEqual([]);
     expect(await pids()).toEqual(pidsBefore);
   });
+
+  it('logged the attacks server-side, and no violation by the system’s own identities', () => {
+    const attackers = ['producer:sec-a', 'agent:other'].map((name) => nats.secure.identities.get(name)!.publicKey);
+    const system = [...nats.secure.identities.entries()].filter(([name]) => !['producer:sec-a', 'agent:other'].includes(name));
+    const violations = nats.violations();
+    expect(violations.filter((line) => attackers.some((key) => line.includes(key))).length).toBeGreaterThanOrEqual(10);
+    expect(violations.filter((line) => system.some(([, { publicKey }]) => line.includes(publicKey)))).toEqual([]);
+  });
 });

@@ -19,6 +19,8 @@ export interface NatsServerHandle<Material = undefined> {
   stop(): Promise<void>;
   /** Stops the server and starts it again on the same port with the same store, e.g. to test reconnects. */
   restart(options?: { downtimeMs?: number }): Promise<void>;
+  /** Every permission or authorization violation the server logged so far (one line each). */
+  violations(): string[];
   /** Makes the server read its config again (SIGHUP, as `nats-server --signal reload`) and waits until it did. */
   reload(): Promise<void>;
 }
@@ -108,6 +110,7 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
   let port = 0;
   let lastError: unknown;
   let material: Material | undefined;
+  const violations: string[] = [];
   let configFile = join(baseDir, 'nats-server.conf');
   const writeConfig = (p: number) => {
     if (setup) {
@@ -121,7 +124,7 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
     port = await freePort();
     try {
       writeConfig(port);
-      child = await launch(binary, configFile, port);
+      child = await launch(binary, configFile, port, violations);
     } catch (error) {
       lastError = error;
     }
@@ -139,6 +142,7 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
     storeDir,
     configFile,
     secure: material,
+    violations: () => [...violations],
     async stop() {
       if (current) await terminate(current);
       current = null;
@@ -153,7 +157,7 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
       // The port is ours, but the old socket may take a moment to go.
       for (;;) {
         try {
-          current = await launch(binary, configFile, port);
+          current = await launch(binary, configFile, port, violations);
           return;
         } catch (error) {
           if (Date.now() > deadline) throw error;
@@ -183,17 +187,22 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
   };
 }
 
-function launch(binary: string, configFile: string, port: number): Promise<ChildProcess> {
+function launch(binary: string, configFile: string, port: number, violations: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, ['-c', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(child);
     let output = '';
+    let partial = '';
     let settled = false;
     const onData = (chunk: Buffer) => {
       // Always drained (a full pipe would block the server); only the tail is kept for errors.
-      output = (output + chunk.toString('utf8')).slice(-8_000);
+      const text = chunk.toString('utf8');
+      output = (output + text).slice(-8_000);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (/Violation/.test(line)) violations.push(line.replace(/^\[\d+\] \S+ \S+ /, ''));
       if (!settled && output.includes('Server is ready')) {
         settled = true;
         clearTimeout(timer);
