@@ -9,7 +9,7 @@ import { STREAMS } from '@autoheal/contracts';
  * - every identity has an inbox prefix of its own, `_INBOX.<its public NKey>` (see
  *   inboxPrefixFor); it may subscribe to that prefix only, so no one reads another's replies;
  * - JetStream API access is per stream and per durable consumer (`$JS.API.STREAM.INFO.<stream>`,
- *   `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`, `$JS.ACK.<stream>.<durable>.>`…); only
+ *   `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`, `$JS.ACK.<stream>.<durable>.>`…);
  *   nothing here grants `$JS.API.STREAM.PURGE` or `$JS.API.STREAM.DELETE`;
  * - request/reply responders (agents) answer through `allow_responses`, never through a
  *   publish right on `_INBOX.>`.
