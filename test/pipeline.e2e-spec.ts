@@ -5,10 +5,11 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import type { DeadLetterRecord, Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 
 import { startSystem, type RunningSystem } from '../tools/dev/system.js';
@@ -39,7 +40,7 @@ interface AgentInstance {
 }
 
 describe('autoheal end to end', () => {
-  let nats: NatsServerHandle;
+  let nats: NatsServerHandle<SecureNatsMaterial>;
   let db: TestDatabase;
   let nc: NatsConnection;
   let system: System;
@@ -48,31 +49,31 @@ describe('autoheal end to end', () => {
   let auditorUrl: string;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
+    const fleet = {
+      tenants: [
+        {
+          tenantId: 'e2e-a',
+          displayName: 'E2E A',
+          frameworks: ['HIPAA'],
+          maxAutoActionsPerHour: 50,
+          autoActions: ['restart'],
+          services: [{ service: 'api', instances: ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'] }],
+        },
+        { tenantId: 'e2e-b', displayName: 'E2E B', frameworks: ['GDPR'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances: ['b-1'] }] },
+      ],
+    };
+    // TLS and NKey authentication on, every process with its own identity, as npm start runs it.
+    nats = await startNatsServer(natsDevServerSetup(systemIdentities(fleet)));
     db = await createTestDatabase();
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-e2e-'));
     traceFile = join(stateDir, 'spans.jsonl');
     const fleetFile = join(stateDir, 'fleet.json');
-    writeFileSync(
-      fleetFile,
-      JSON.stringify({
-        tenants: [
-          {
-            tenantId: 'e2e-a',
-            displayName: 'E2E A',
-            frameworks: ['HIPAA'],
-            maxAutoActionsPerHour: 50,
-            autoActions: ['restart'],
-            services: [{ service: 'api', instances: ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'] }],
-          },
-          { tenantId: 'e2e-b', displayName: 'E2E B', frameworks: ['GDPR'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances: ['b-1'] }] },
-        ],
-      }),
-    );
+    writeFileSync(fleetFile, JSON.stringify(fleet));
     const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
     auditorUrl = `http://127.0.0.1:${ports.auditor}`;
     system = await startSystem({
       natsUrl: nats.url,
+      natsCredentials: { caFile: nats.secure.caFile, seedDir: join(nats.secure.dir, 'seeds') },
       databaseUrl: db.url,
       stateDir,
       fleetFile,
@@ -100,7 +101,8 @@ describe('autoheal end to end', () => {
       },
     });
     await system.waitHealthy(60_000);
-    nc = await connect({ servers: nats.url, name: 'e2e-observer' });
+    // The read-only operator identity: reads the streams, drives the demo agent, publishes nothing.
+    nc = await connectNats({ servers: nats.url, ...nats.secure.credentials('ops'), name: 'e2e-observer', onClosedForGood: () => undefined });
     // Every instance is up and heartbeating before we break any.
     // Compared as a whole so that a failure shows which instance is down and how it ended.
     await expectEventually(async () => {
@@ -232,8 +234,13 @@ describe('autoheal end to end', () => {
   });
 
   it('dead-letters a malformed health event with its reason and keeps running', async () => {
-    const js = jetstream(nc);
-    await js.publish('health.e2e-a.api.a-1', new TextEncoder().encode(JSON.stringify({ type: 'health.heartbeat', data: { intervalMs: 'soon' } })));
+    // Sent by the tenant's own producer identity: the only one (with the agent and the detector) allowed on its health subjects.
+    const producer = await connectNats({ servers: nats.url, ...nats.secure.credentials('producer:e2e-a'), name: 'e2e-producer', onClosedForGood: () => undefined });
+    try {
+      await jetstream(producer).publish('health.e2e-a.api.a-1', new TextEncoder().encode(JSON.stringify({ type: 'health.heartbeat', data: { intervalMs: 'soon' } })));
+    } finally {
+      await closeNats(producer);
+    }
     await expectEventually(async () => {
       const records = (await readStream<DeadLetterRecord>(nc, 'DEAD_LETTER')).filter((r) => r.consumer.startsWith('detector-health-'));
       expect(records).toHaveLength(1);
@@ -242,6 +249,12 @@ describe('autoheal end to end', () => {
     });
     const res = await fetch(`http://127.0.0.1:${system.ports.detector}/health`);
     expect(res.status).toBe(200);
+  });
+
+  it('runs every flow above within its NATS permissions: the server logged no violation', () => {
+    // A permission the table forgot (a JetStream API subject, an inbox, a dead letter) shows here
+    // before it shows as a stuck consumer in production.
+    expect(nats.violations()).toEqual([]);
   });
 
   it('scopes API keys to their tenant', async () => {

@@ -1,6 +1,7 @@
 // What every benchmark needs: a free port, percentiles, a private nats-server, and the floor —
 // raw JetStream hops plus one Postgres commit, measured on the same machine in the same run.
 'use strict';
+const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');
 const { spawn } = require('node:child_process');
@@ -33,11 +34,17 @@ function percentile(values, p) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (ms) => (Number.isFinite(ms) ? `${ms.toFixed(1).padStart(8)} ms` : '       n/a');
 
-/** A nats-server with JetStream on a free port, storing under `dir`. */
+/**
+ * A nats-server with JetStream on a free port, storing under `dir`, from a config file with
+ * `sync_interval: always` as in production (every acknowledged write is on disk).
+ */
 async function startNats(dir) {
   const bin = ensureNatsServerBinary();
   const port = await freePort();
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, 'nats')], { stdio: 'ignore' });
+  const configFile = path.join(dir, 'nats-server.conf');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(configFile, `listen: "127.0.0.1:${port}"\njetstream {\n  store_dir: ${JSON.stringify(path.join(dir, 'nats'))}\n  sync_interval: always\n}\n`);
+  const child = spawn(bin, ['-c', configFile], { stdio: 'ignore' });
   const url = `nats://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {

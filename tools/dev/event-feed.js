@@ -1,6 +1,9 @@
 // Prints incidents and remediations as they happen, one readable line each, for `npm start`.
 'use strict';
+const path = require('node:path');
 const { connect } = require('@nats-io/transport-node');
+// The SDK's credential helper (built by npm start before this runs).
+const { natsCredentialOptions } = require(path.join(__dirname, '..', '..', 'libs/sdk/dist/credentials.js'));
 
 function describe(event) {
   const d = event.data || {};
@@ -27,8 +30,14 @@ function describe(event) {
   }
 }
 
-async function startEventFeed(natsUrl) {
-  const nc = await connect({ servers: natsUrl, name: 'autoheal-event-feed', maxReconnectAttempts: -1 });
+/** Connects as the `event-feed` identity: `{ NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE }` (see tools/dev/nats-dev.js). */
+async function startEventFeed(natsEnv) {
+  const nc = await connect({
+    ...natsCredentialOptions({ nkeySeedFile: natsEnv.NATS_NKEY_SEED_FILE, tlsCaFile: natsEnv.NATS_TLS_CA_FILE }),
+    servers: natsEnv.NATS_URL,
+    name: 'autoheal-event-feed',
+    maxReconnectAttempts: -1,
+  });
   const subs = ['incident.>', 'remediation.>', 'compliance.>'].map((subject) =>
     nc.subscribe(subject, {
       callback: (err, msg) => {

@@ -1,43 +1,20 @@
 // `npm start`: the whole system plus a demo fleet it heals, on one machine.
-// Uses NATS and Postgres where NATS_URL / DATABASE_URL answer, otherwise starts local ones.
+// Uses Postgres where DATABASE_URL answers, otherwise starts a local one; starts its own
+// nats-server with TLS and NKey users (tools/dev/nats-dev.js) unless NATS_URL is set.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
 const { startSystem, migrateAll, ROOT } = require('./system.js');
-const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
+const { ensureDevNats } = require('./nats-dev.js');
 const { ensurePostgres } = require('../infra/ensure-postgres.js');
 const { preparePostgres } = require('../infra/postgres-roles.js');
 const { startEventFeed } = require('./event-feed.js');
 
 const STATE_DIR = path.join(ROOT, '.autoheal');
 const DATABASE_NAME = 'autoheal';
-
-function answers(url, fallbackPort) {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || fallbackPort), timeout: 1000 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
-}
-
-async function ensureNats() {
-  const url = process.env.NATS_URL || 'nats://127.0.0.1:4222';
-  if (await answers(url, 4222)) return { url, stop: async () => undefined };
-  const bin = ensureNatsServerBinary();
-  const port = new URL(url).port || '4222';
-  const storeDir = path.join(STATE_DIR, 'nats');
-  fs.mkdirSync(storeDir, { recursive: true });
-  console.log(`starting nats-server (JetStream) on :${port}, store ${path.relative(ROOT, storeDir)}`);
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', port, '-js', '-sd', storeDir], { stdio: 'ignore' });
-  for (let i = 0; i < 50 && !(await answers(url, 4222)); i++) await new Promise((r) => setTimeout(r, 100));
-  return { url, stop: async () => void child.kill('SIGTERM') };
-}
 
 async function ensureDatabase(adminUrl) {
   const client = new Client({ connectionString: adminUrl });
@@ -68,7 +45,7 @@ async function main() {
   // The demo tenants as code (frameworks, placement, playbooks, escalation targets); another
   // fleet file without documents of its own falls back to the profiles in that file.
   const tenantsDir = process.env.DECISION_TENANTS_DIR || (process.env.FLEET_FILE ? undefined : path.join(ROOT, 'deploy/tenants'));
-  const nats = await ensureNats();
+  const nats = await ensureDevNats({ stateDir: STATE_DIR, fleet });
   const pg = await ensurePostgres({ stateDir: STATE_DIR });
   const databaseUrl = process.env.DATABASE_URL && pg.url === process.env.DATABASE_URL ? pg.url : await ensureDatabase(pg.url);
   await preparePostgres(databaseUrl);
@@ -78,6 +55,7 @@ async function main() {
 
   const system = await startSystem({
     natsUrl: nats.url,
+    natsCredentials: nats.credentials,
     databaseUrl,
     stateDir: STATE_DIR,
     fleetFile,
@@ -109,7 +87,7 @@ async function main() {
   process.on('SIGTERM', shutdown);
 
   await system.waitHealthy();
-  feed = await startEventFeed(nats.url);
+  feed = await startEventFeed(nats.toolEnv('event-feed'));
   const firstTenant = fleet.tenants[0];
   const api = `http://127.0.0.1:${system.ports.auditor}`;
   console.log(`
@@ -121,10 +99,11 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
   metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
   logs          ${path.relative(ROOT, system.logDir)}/<service>.log
+  nats          ${nats.url}${nats.credentials ? `  (TLS CA ${path.relative(ROOT, nats.credentials.caFile || '(NATS_TLS_CA_FILE unset)')}, NKey seeds ${path.relative(ROOT, nats.credentials.seedDir)}/; a tenant producer: npm run autoheal -- producers create <tenant>)` : ''}
   break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
                 npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
 `);
-  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoChaos(fleet, nats.url);
+  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoChaos(fleet, nats.toolEnv('chaos'));
 }
 
 /**
@@ -135,7 +114,7 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
  * several instances failing at once would look like a detector or network fault and trip the
  * circuit breaker, and the tenants' concurrency limits allow one remediation per service at a time.
  */
-function scheduleDemoChaos(fleet, natsUrl) {
+function scheduleDemoChaos(fleet, natsEnv) {
   const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
   // Tenant by tenant, last instance first: five different instances across the tenants (the demo
   // fleet has six), so no target waits out a cooldown from the step before.
@@ -146,7 +125,7 @@ function scheduleDemoChaos(fleet, natsUrl) {
   }
   const run = (action, target) => {
     console.log(`\n>>> demo: ${action} ${target.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
-    spawn(process.execPath, [chaos, action, ...target], { stdio: 'ignore', env: { ...process.env, NATS_URL: natsUrl } });
+    spawn(process.execPath, [chaos, action, ...target], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
   };
   const steps = [
     { at: 5_000, action: 'kill' },

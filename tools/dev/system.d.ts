@@ -19,6 +19,8 @@ export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'ag
 
 export interface StartSystemOptions {
   natsUrl: string;
+  /** The CA of the server and the folder of the identities' seeds (`detector.nk`, `agent-demo-fleet.nk`, `producer-<tenant>.nk`…). */
+  natsCredentials?: { caFile: string; seedDir: string };
   /** The database (any login to it): each service gets its own role's login (tools/infra/postgres-roles.js). */
   databaseUrl: string;
   stateDir: string;

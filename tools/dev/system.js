@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
 const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
+const { natsEnvFor } = require('./nats-dev.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -118,8 +119,9 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 }
 
 /**
- * Starts everything. Options: natsUrl, databaseUrl, stateDir, ports, env (extra variables for
- * every process), fleetFile, restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
+ * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
+ * restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -141,9 +143,10 @@ async function startSystem(options) {
   const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
-    // Each service logs in as its own role; the agent gets no database at all.
+    // Each service logs in as its own Postgres role (the agent gets no database at all) and
+    // connects to NATS as its own identity (TLS CA and NKey seed), when given.
     const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '' } };
-    const proc = new ManagedProcess(name, spec, env, logDir, options);
+    const proc = new ManagedProcess(name, spec, { ...env, ...natsEnvFor(name, options.natsCredentials) }, logDir, options);
     services.set(name, proc);
     proc.start();
   }

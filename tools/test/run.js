@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: everything against a real nats-server and a real Postgres.
-//   1. nats-server binary (installed with apt-get when missing and possible)
+//   1. nats-server ≥ 2.12.3 (Debian sid's package fetched with apt into .autoheal/bin, or NATS_SERVER_BIN) and openssl
 //   2. Postgres: DATABASE_URL / TEST_DATABASE_URL, the local server, or an embedded one
 //   3. build (the integration tests migrate their template database from apps/*/dist)
 //   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e)

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
 
 /** API keys are bearer secrets: anything shorter is guessable. */
@@ -48,7 +49,8 @@ const fieldNames = z
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
+  ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   AUDITOR_OPS_API_KEY: apiKey.optional(),
   AUDITOR_TENANT_API_KEYS: tenantApiKeys,
@@ -60,7 +62,7 @@ export type AuditorConfig = z.infer<typeof schema>;
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig {
-  const result = schema.safeParse(env);
+  const result = schema.superRefine(checkNatsEnv).safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid auditor configuration:\n${lines.join('\n')}`);

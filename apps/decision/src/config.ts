@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 import type { BreakerOptions } from './planning/policy-port.js';
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
+  ...natsEnvShape,
   DECISION_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   /** Legacy tenants file (demo fleet); its tenants are seeded as documents when DECISION_TENANTS_DIR is unset. */
   DECISION_TENANTS_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
@@ -55,7 +57,7 @@ export function breakerOptionsFrom(config: DecisionConfig): BreakerOptions {
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): DecisionConfig {
-  const result = schema.safeParse(env);
+  const result = schema.superRefine(checkNatsEnv).safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid decision configuration:\n${lines.join('\n')}`);

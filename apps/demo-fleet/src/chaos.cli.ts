@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { natsCredentialOptions } from '@autoheal/sdk';
 import { AGENT_CHAOS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type ChaosAction } from './agent/chaos.contract.js';
 import type { InstanceStatus } from './agent/managed-instance.js';
 import { DEFAULT_DEGRADATION_SETTINGS as DEGRADE } from './api-server/degradation.js';
@@ -17,7 +19,16 @@ const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <servic
 
 A restart (autoheal's) clears all of them: the new process starts healthy.
 
-NATS_URL selects the server (default nats://127.0.0.1:4222).`;
+NATS_URL selects the server, NATS_NKEY_SEED_FILE and NATS_TLS_CA_FILE the chaos identity's seed and the
+server's CA. Without NATS_URL: the server npm start runs (tls://127.0.0.1:$AUTOHEAL_NATS_PORT, default 4322,
+with .autoheal/nats/seeds/chaos.nk and .autoheal/nats/ca.pem).`;
+
+/** NATS_URL and the credentials from the environment, else those of the server `npm start` runs from this folder. */
+function natsEnv(env: NodeJS.ProcessEnv): { url: string; seedFile?: string; caFile?: string } {
+  if (env.NATS_URL) return { url: env.NATS_URL, seedFile: env.NATS_NKEY_SEED_FILE, caFile: env.NATS_TLS_CA_FILE };
+  const dir = join('.autoheal', 'nats');
+  return { url: `tls://127.0.0.1:${env.AUTOHEAL_NATS_PORT ?? '4322'}`, seedFile: join(dir, 'seeds', 'chaos.nk'), caFile: join(dir, 'ca.pem') };
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, tenantId, service, instance] = argv;
@@ -26,7 +37,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'demo-fleet-chaos' });
+  const nats = natsEnv(process.env);
+  const nc = await connect({
+    ...natsCredentialOptions({ nkeySeedFile: nats.seedFile, tlsCaFile: nats.caFile }),
+    servers: nats.url,
+    name: 'demo-fleet-chaos',
+  });
   try {
     if (command === 'status') {
       const reply = await nc.request(AGENT_STATUS_SUBJECT, '', { timeout: 5_000 });

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 
 /** Unique per process: a restarted detector is a new member that takes its partitions over from the saved state. */
 function defaultMemberId(): string {
@@ -10,7 +11,8 @@ function defaultMemberId(): string {
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
+  ...natsEnvShape,
   DETECTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   /** Heartbeat intervals an instance may miss before it is declared hung. */
   DETECTOR_MISSED_INTERVALS: z.coerce.number().int().min(1).max(100).default(3),
@@ -48,7 +50,7 @@ export type DetectorConfig = z.infer<typeof schema>;
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): DetectorConfig {
-  const result = schema.safeParse(env);
+  const result = schema.superRefine(checkNatsEnv).safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid detector configuration:\n${lines.join('\n')}`);

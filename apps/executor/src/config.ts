@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 
 const schema = z.object({
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
-  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
+  ...natsEnvShape,
   EXECUTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
   /** How long to wait for the agent to answer one restart request. */
   AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
@@ -17,7 +19,7 @@ export type ExecutorConfig = z.infer<typeof schema>;
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
-  const result = schema.safeParse(env);
+  const result = schema.superRefine(checkNatsEnv).safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid executor configuration:\n${lines.join('\n')}`);

@@ -10,3 +10,7 @@ export * from './jetstream-transport.js';
 export * from './messaging.module.js';
 export * from './outbox-relay.module.js';
 export * from './dependency-health.module.js';
+export * from './nats-permissions.js';
+export * from './nats-credentials.js';
+export * from './nats-server-config.js';
+export * from './nats-dev-material.js';

@@ -2,14 +2,17 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import type { NatsConnection } from '@nats-io/transport-node';
 import { EventPublisher } from './event-publisher.js';
 import { closeNats, connectNats } from './nats-connection.js';
+import type { NatsCredentialFiles } from './nats-credentials.js';
 import { provisionStreams } from './stream-provisioning.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 
-export interface MessagingModuleOptions {
+export interface MessagingModuleOptions extends NatsCredentialFiles {
   servers: string;
   /** Connection name, normally the service name. */
   name: string;
+  /** Stream names this service provisions at boot (those its NATS identity may create); all when omitted. */
+  streams?: readonly string[];
 }
 
 class NatsConnectionLifecycle implements OnApplicationShutdown {
@@ -31,8 +34,8 @@ export class MessagingModule {
         {
           provide: NATS_CONNECTION,
           useFactory: async () => {
-            const nc = await connectNats({ servers: options.servers, name: options.name });
-            await provisionStreams(nc);
+            const nc = await connectNats({ servers: options.servers, name: options.name, seedFile: options.seedFile, caFile: options.caFile });
+            await provisionStreams(nc, undefined, options.streams);
             return nc;
           },
         },

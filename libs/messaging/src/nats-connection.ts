@@ -1,7 +1,9 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { natsAuthOptions, type NatsCredentialFiles } from './nats-credentials.js';
 
-export interface ConnectNatsOptions {
+export interface ConnectNatsOptions extends NatsCredentialFiles {
+  /** `tls://host:port` when the server requires TLS (then `caFile` verifies it). */
   servers: string | string[];
   /** Connection name shown by the server (`nats server report connections`). */
   name: string;
@@ -16,9 +18,14 @@ export interface ConnectNatsOptions {
 
 const closingOnPurpose = new WeakSet<NatsConnection>();
 
-/** Connects with unlimited reconnects; exits the process when the connection is lost for good. */
+/**
+ * Connects with unlimited reconnects; exits the process when the connection is lost for good.
+ * With a seed file it authenticates with that NKey and uses the identity's own inbox prefix; with
+ * a CA file it requires TLS and verifies the server against that CA.
+ */
 export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
   const nc = await connect({
+    ...natsAuthOptions(options),
     servers: options.servers,
     name: options.name,
     maxReconnectAttempts: -1,

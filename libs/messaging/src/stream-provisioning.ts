@@ -27,12 +27,18 @@ export function streamConfig(key: StreamKey, replicas = 1): Partial<StreamConfig
 }
 
 /**
- * Creates every stream, or updates it to the configuration in code. Safe to run from every
+ * Creates every stream (or those named in `only`: a service provisions the streams its NATS
+ * identity may create), or updates it to the configuration in code. Safe to run from every
  * service at every boot, concurrently.
  */
-export async function provisionStreams(nc: NatsConnection, replicas = Number(process.env.NATS_STREAM_REPLICAS ?? 1)): Promise<JetStreamManager> {
+export async function provisionStreams(
+  nc: NatsConnection,
+  replicas = Number(process.env.NATS_STREAM_REPLICAS ?? 1),
+  only?: readonly string[],
+): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
-  for (const key of Object.keys(STREAMS) as StreamKey[]) {
+  const keys = (Object.keys(STREAMS) as StreamKey[]).filter((key) => !only || only.includes(STREAMS[key].name));
+  for (const key of keys) {
     const config = streamConfig(key, replicas);
     try {
       await jsm.streams.info(config.name);

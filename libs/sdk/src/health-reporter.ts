@@ -1,14 +1,15 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { assertSubjectToken, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
+import { natsCredentialOptions, type NatsCredentials } from './credentials.js';
 import { CustomChecks, type CheckFn } from './custom-checks.js';
 import { RequestWindow } from './request-window.js';
 import { ProcessSaturation } from './saturation.js';
 import { SampleBuffer } from './sample-buffer.js';
 import { singleFlight } from './single-flight.js';
 
-export interface HealthReporterOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+export interface HealthReporterOptions extends NatsCredentials {
+  /** NATS server URL(s), e.g. `tls://nats.example:4222` (with `tlsCaFile`) or `nats://127.0.0.1:4222`. */
   servers: string | string[];
   tenantId: string;
   service: string;
@@ -77,6 +78,7 @@ const MAX_IN_FLIGHT = 4;
 
 interface ResolvedOptions {
   servers: string | string[];
+  credentials: NatsCredentials;
   tenantId: string;
   service: string;
   instance: string;
@@ -159,6 +161,7 @@ export class HealthReporter {
     this.buffer = new SampleBuffer(options.maxBufferedSamples ?? 1000);
     this.options = {
       servers: options.servers,
+      credentials: { nkeySeedFile: options.nkeySeedFile, tlsCaFile: options.tlsCaFile },
       tenantId,
       service,
       instance,
@@ -212,6 +215,7 @@ export class HealthReporter {
     if (this.started) throw new Error('HealthReporter already started');
     this.started = true;
     const nc = await connect({
+      ...natsCredentialOptions(this.options.credentials),
       servers: this.options.servers,
       name: this.options.name,
       // A reporter must outlive any NATS outage: keep trying, also for the very first connection.

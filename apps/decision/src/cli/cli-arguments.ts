@@ -24,6 +24,8 @@ export const USAGE = `usage: autoheal <command> [--url <url>] [--json]
         the global circuit breaker
   breaker resume --who <who> --reason <text>
         close the breaker: automatic actions resume
+  producers create <tenant> [--out <seed file>] [--nats-dir <dir>]
+        a tenant producer's NATS credentials (local files; see autoheal producers help)
 
   --url <url>  the decision service (else AUTOHEAL_DECISION_URL, else ${DEFAULT_DECISION_URL})
   --json       print the service's answer as JSON

@@ -3,6 +3,7 @@ import { connectionFrom, parseCommand, USAGE, type Command } from './cli-argumen
 import { CliError, CliErrorCode, exitCodeFor } from './cli.errors.js';
 import { formatApplyResults, formatBacktest, formatBreaker, formatDiff, formatError, formatResume, formatReview, formatTenantList, formatVersions } from './cli-format.js';
 import { readDocumentsWithSources, type DocumentSource } from './document-sources.js';
+import { runProducers } from './producers.command.js';
 
 /** Where the CLI writes (one call per line) and what time it is: injected so that tests run it in-process. */
 export interface CliIo {
@@ -101,6 +102,8 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, client: Admi
  * (0 done, 1 refused or failed, 2 bad arguments or no key). Never exits the process itself.
  */
 export async function run(argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  // Local files only (the NATS server's users), no admin API.
+  if (argv[0] === 'producers') return runProducers(argv.slice(1), env, io);
   try {
     const parsed = parseCommand(argv, env);
     if (parsed.command.kind === 'help') {

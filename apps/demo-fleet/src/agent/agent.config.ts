@@ -3,6 +3,11 @@ import { z } from 'zod';
 
 const schema = z.object({
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NKey seed file and CA of the NATS server (see the README's NATS part); a tls:// NATS_URL needs both. */
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Folder of the tenants' producer seeds (`producer-<tenant>.nk`): each instance reports its health with its tenant's, never the agent's. */
+  AGENT_PRODUCER_SEED_DIR: z.string().min(1).optional(),
   FLEET_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
   /** Instance i listens on FLEET_BASE_PORT + i; 0 picks free ports. */
   FLEET_BASE_PORT: z.coerce.number().int().min(0).max(65_000).default(4100),

@@ -1,8 +1,9 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { AGENT_RESTART_WILDCARD, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { agentRestartSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
 import type { Logger } from '../logger.js';
 import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
 import type { ChaosService } from './chaos.service.js';
+import type { InstanceRef } from '../fleet/fleet-file.js';
 import type { FleetSupervisor } from './fleet-supervisor.js';
 import type { RestartService } from './restart.service.js';
 
@@ -16,11 +17,17 @@ export interface AgentHandlerDeps {
   logger: Logger;
 }
 
-/** The agent's request/reply entry points: decode, delegate, reply. */
-export function serveAgentRequests(nc: NatsConnection, deps: AgentHandlerDeps): Subscription[] {
+/**
+ * The agent's request/reply entry points: decode, delegate, reply. It listens for the restart
+ * commands of the instances it runs, one subject each: its NATS identity may subscribe to those
+ * and no others.
+ */
+export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
   const { restart, chaos, supervisor, logger } = deps;
   return [
-    reply(nc, AGENT_RESTART_WILDCARD, logger, (msg) => restart.handle(msg.subject, decode(msg))),
+    ...targets.map((t) =>
+      reply(nc, agentRestartSubject(t.tenantId, t.service, t.instance), logger, (msg) => restart.handle(msg.subject, decode(msg))),
+    ),
     reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
   ];

@@ -10,6 +10,8 @@ async function main(): Promise<void> {
   const fleet = loadFleetFile(resolve(config.FLEET_FILE));
   const agent = await startAgent({
     natsUrl: config.NATS_URL,
+    credentials: { nkeySeedFile: config.NATS_NKEY_SEED_FILE, tlsCaFile: config.NATS_TLS_CA_FILE },
+    producerSeedDir: config.AGENT_PRODUCER_SEED_DIR,
     fleet,
     basePort: config.FLEET_BASE_PORT,
     stateDir: resolve(config.AGENT_STATE_DIR),

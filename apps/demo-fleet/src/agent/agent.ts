@@ -2,7 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { agentRestartReply, type AgentRestartReply } from '@autoheal/contracts';
-import { ExitReporter } from '@autoheal/sdk';
+import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { fleetInstances, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
@@ -17,6 +17,10 @@ import { InstancePidFile, killLeftoverInstances } from './leftover-instances.js'
 
 export interface AgentOptions {
   natsUrl: string;
+  /** The agent's own NKey seed and the server's CA. */
+  credentials?: NatsCredentials;
+  /** Folder of `producer-<tenant>.nk` seeds, one per tenant, handed to that tenant's instances. */
+  producerSeedDir?: string;
   fleet: FleetFile;
   basePort: number;
   stateDir: string;
@@ -71,13 +75,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: options.natsUrl, name: 'demo-fleet-agent', maxReconnectAttempts: -1, waitOnFirstConnect: true });
+    nc = await connect({
+      ...natsCredentialOptions(options.credentials ?? {}),
+      servers: options.natsUrl,
+      name: 'demo-fleet-agent',
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+    });
   } catch (error) {
     await supervisor.stopAll();
     throw error;
   }
   exits.reporter = new ExitReporter(nc, { producer: 'demo-fleet-agent' });
-  const subscriptions = serveAgentRequests(nc, {
+  const subscriptions = serveAgentRequests(nc, fleetInstances(options.fleet), {
     restart: new RestartService({ supervisor, outcomes, clock, readyTimeoutMs: options.readyTimeoutMs, logger }),
     chaos: new ChaosService(supervisor, logger),
     supervisor,
@@ -127,10 +137,14 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
     // The IPC channel lets the instance notice when the agent is gone (see api-server.main.ts).
     'ipc',
   ];
+  // An instance never inherits the agent's own NATS identity: it reports as its tenant's producer.
+  const { NATS_NKEY_SEED_FILE: _agentSeed, ...inherited } = process.env;
   return (ref, port) =>
     spawn(process.execPath, [options.apiServerEntry], {
       env: {
-        ...process.env,
+        ...inherited,
+        ...(options.producerSeedDir ? { NATS_NKEY_SEED_FILE: join(options.producerSeedDir, `producer-${ref.tenantId}.nk`) } : {}),
+        ...(options.credentials?.tlsCaFile ? { NATS_TLS_CA_FILE: options.credentials.tlsCaFile } : {}),
         TENANT_ID: ref.tenantId,
         SERVICE: ref.service,
         INSTANCE: ref.instance,

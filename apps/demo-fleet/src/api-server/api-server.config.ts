@@ -8,6 +8,9 @@ const schema = z.object({
   /** 0 lets the OS choose; the agent always assigns one. */
   PORT: z.coerce.number().int().min(0).max(65535).default(0),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** NKey seed file and CA of the NATS server (see the README's NATS part); a tls:// NATS_URL needs both. */
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
   HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   /** One health.metrics sample per window; short, so that the demo's faults are seen within seconds. */
   METRICS_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(1000),

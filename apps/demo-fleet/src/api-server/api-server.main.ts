@@ -77,6 +77,8 @@ function main(): void {
 
   HealthReporter.connect({
     servers: config.NATS_URL,
+    nkeySeedFile: config.NATS_NKEY_SEED_FILE,
+    tlsCaFile: config.NATS_TLS_CA_FILE,
     tenantId: identity.tenantId,
     service: identity.service,
     instance: identity.instance,

@@ -1,0 +1,302 @@
+import { STREAMS } from '@autoheal/contracts';
+
+/**
+ * Who may publish and subscribe to what on the bus: ARCHITECTURE's table ("what each service
+ * consumes and produces") as data. The nats-server's `authorization { users = [...] }` is
+ * generated from it (nats-server-config.ts); nothing else grants a right.
+ *
+ * Conventions the table relies on:
+ * - every identity has an inbox prefix of its own, `_INBOX.<its public NKey>` (see
+ *   inboxPrefixFor); it may subscribe to that prefix only, so no one reads another's replies;
+ * - JetStream API access is per stream and per durable consumer (`$JS.API.STREAM.INFO.<stream>`,
+ *   `$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`, `$JS.ACK.<stream>.<durable>.>`…);
+ *   nothing here grants `$JS.API.STREAM.PURGE` or `$JS.API.STREAM.DELETE`;
+ * - request/reply responders (agents) answer through `allow_responses`, never through a
+ *   publish right on `_INBOX.>`.
+ */
+
+export type ServiceName = 'detector' | 'decision' | 'executor' | 'auditor';
+
+export interface AgentTarget {
+  tenantId: string;
+  service: string;
+  instance: string;
+}
+
+export type NatsIdentity =
+  | { kind: 'service'; service: ServiceName }
+  | { kind: 'agent'; agentId: string; targets: readonly AgentTarget[] }
+  | { kind: 'producer'; tenantId: string }
+  /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
+  | { kind: 'event-feed' }
+  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the demo agent to break an instance or for its status. */
+  | { kind: 'chaos' }
+  /**
+   * Read-only operator view (and the end-to-end tests' observer): reads every stream's messages
+   * and info, watches the control events as they pass, and drives the demo agent like the chaos
+   * CLI. It can neither publish an event nor change a stream or consumer.
+   */
+  | { kind: 'ops' };
+
+export interface SubjectRules {
+  allow: string[];
+  deny?: string[];
+}
+
+export interface NatsPermissions {
+  publish: SubjectRules;
+  subscribe: SubjectRules;
+  /** Lets the identity publish one reply to the reply subject of each request it received. */
+  allowResponses?: { max: number; expiresMs: number };
+}
+
+/** Stream of the `security.>` subjects (signature failures and other refusals, audited per tenant). */
+export const SECURITY_STREAM = { name: 'SECURITY', subjects: ['security.>'] } as const;
+
+/** Demo-only request subjects the demo agent answers (see apps/demo-fleet). */
+export const DEMO_AGENT_SUBJECTS = { chaos: 'agent.chaos', status: 'agent.status' } as const;
+
+/** The user name an identity has in the server config and in logs: `detector`, `agent:<id>`, `producer:<tenant>`… */
+export function identityName(identity: NatsIdentity): string {
+  switch (identity.kind) {
+    case 'service':
+      return identity.service;
+    case 'agent':
+      return `agent:${identity.agentId}`;
+    case 'producer':
+      return `producer:${identity.tenantId}`;
+    default:
+      return identity.kind;
+  }
+}
+
+/** The only inbox prefix an identity may subscribe to: `_INBOX.<public NKey>`. */
+export function inboxPrefixFor(publicKey: string): string {
+  if (!/^U[A-Z2-7]{55}$/.test(publicKey)) throw new Error(`not a user public NKey: ${publicKey}`);
+  return `_INBOX.${publicKey}`;
+}
+
+const TOKEN = /^[-_a-zA-Z0-9]+$/;
+function token(name: string, value: string): string {
+  if (!TOKEN.test(value)) throw new Error(`${name} must be a single subject token (letters, digits, - and _), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+interface DurableRef {
+  stream: string;
+  /** A durable name, or `*` for consumers named at run time (per-process durables, ordered consumers). */
+  durable: string;
+}
+
+/** The JetStream API subjects that create/update/read one durable consumer and acknowledge its messages. */
+function consumerApi({ stream, durable }: DurableRef): string[] {
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+  ];
+}
+
+/** INFO/CREATE/UPDATE of the streams a service provisions (never PURGE or DELETE). */
+function streamApi(streams: readonly string[]): string[] {
+  return ['$JS.API.INFO', ...streams.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`])];
+}
+
+/** A JetStream KV bucket read, written and watched by one identity. */
+function kvApi(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    ...streamApi([stream]),
+    `$KV.${bucket}.>`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+  ];
+}
+
+function deadLetters(stream: string, durables: readonly string[]): string[] {
+  return durables.map((d) => `deadletter.${stream}.${d}`);
+}
+
+const S = {
+  health: STREAMS.health.name,
+  incidents: STREAMS.incidents.name,
+  remediations: STREAMS.remediations.name,
+  compliance: STREAMS.compliance.name,
+  deadLetter: STREAMS.deadLetter.name,
+  security: SECURITY_STREAM.name,
+};
+
+/** Event names (the last subject token) each producer of remediation events may publish. */
+export const DECISION_REMEDIATION_EVENTS = ['planned', 'awaiting_approval', 'approved', 'rejected', 'deferred', 'escalated', 'escalation_delivered'] as const;
+export const EXECUTOR_REMEDIATION_EVENTS = ['started', 'succeeded', 'failed', 'rolled_back'] as const;
+
+/** Each service's durable consumers (kept in step with the apps' consumer specs; a test checks them). */
+export const SERVICE_DURABLES = {
+  detector: [{ stream: S.health, durable: '*' }],
+  decision: [
+    { stream: S.incidents, durable: 'decision-incidents' },
+    { stream: S.remediations, durable: 'decision-outcomes' },
+  ],
+  executor: [{ stream: S.remediations, durable: 'executor-remediations' }],
+  auditor: [
+    { stream: S.incidents, durable: 'auditor-incidents' },
+    { stream: S.remediations, durable: 'auditor-remediations' },
+    { stream: S.compliance, durable: 'auditor-compliance' },
+    { stream: S.security, durable: 'auditor-security' },
+  ],
+} as const satisfies Record<ServiceName, readonly DurableRef[]>;
+
+/** The streams each service creates or updates at boot (those it publishes to or consumes from). */
+export const SERVICE_STREAMS: Record<ServiceName, readonly string[]> = {
+  detector: [S.health, S.incidents, S.deadLetter, S.security],
+  decision: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
+  executor: [S.remediations, S.deadLetter, S.security],
+  auditor: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
+};
+
+/** The detectors' membership bucket (apps/detector/src/partitioning). */
+export const DETECTOR_MEMBERS_BUCKET = 'detector_members';
+
+function servicePublishes(service: ServiceName): string[] {
+  // Every service may report a security event about any tenant (a forged or unsigned message it refused).
+  const security = 'security.*.>';
+  switch (service) {
+    case 'detector':
+      return [
+        // HTTP ingest and Alertmanager: the detector publishes health on behalf of HTTP producers.
+        'health.*.*.*',
+        'incident.*.opened',
+        'incident.*.updated',
+        'incident.*.resolved',
+        'deadletter.HEALTH.*',
+        security,
+      ];
+    case 'decision':
+      return [
+        ...DECISION_REMEDIATION_EVENTS.map((e) => `remediation.*.${e}`),
+        'compliance.*.*',
+        ...deadLetters(S.incidents, ['decision-incidents']),
+        ...deadLetters(S.remediations, ['decision-outcomes']),
+        security,
+      ];
+    case 'executor':
+      return [
+        ...EXECUTOR_REMEDIATION_EVENTS.map((e) => `remediation.*.${e}`),
+        // Only the executor may command a target.
+        'agent.restart.*.*.*',
+        ...deadLetters(S.remediations, ['executor-remediations']),
+        security,
+      ];
+    case 'auditor':
+      return [
+        ...deadLetters(S.incidents, ['auditor-incidents']),
+        ...deadLetters(S.remediations, ['auditor-remediations']),
+        ...deadLetters(S.compliance, ['auditor-compliance']),
+        ...deadLetters(S.security, ['auditor-security']),
+        security,
+      ];
+  }
+}
+
+function serviceJetStream(service: ServiceName): string[] {
+  const api = [...streamApi(SERVICE_STREAMS[service]), ...SERVICE_DURABLES[service].flatMap(consumerApi)];
+  if (service === 'detector') {
+    return [
+      ...api,
+      // Per-process durables (`detector-health-<member>`) and the ordered replay consumer are
+      // named at run time; the server deletes them itself once inactive, the replay deletes its own.
+      `$JS.API.CONSUMER.DELETE.${S.health}.*`,
+      ...kvApi(DETECTOR_MEMBERS_BUCKET),
+    ];
+  }
+  return api;
+}
+
+/** The permissions of one identity; `publicKey` fixes its inbox prefix. */
+export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsPermissions {
+  const inbox = `${inboxPrefixFor(publicKey)}.>`;
+  switch (identity.kind) {
+    case 'service':
+      return {
+        publish: { allow: [...servicePublishes(identity.service), ...serviceJetStream(identity.service)] },
+        subscribe: { allow: [inbox] },
+      };
+    case 'agent': {
+      const commands = identity.targets.map(
+        (t) => `agent.restart.${token('tenantId', t.tenantId)}.${token('service', t.service)}.${token('instance', t.instance)}`,
+      );
+      return {
+        // An agent reports the exits of the processes it runs (health.exited), nothing else.
+        publish: { allow: identity.targets.map((t) => `health.${t.tenantId}.${t.service}.${t.instance}`) },
+        subscribe: { allow: [inbox, ...commands, DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] },
+        allowResponses: { max: 1, expiresMs: 60_000 },
+      };
+    }
+    case 'producer':
+      // A core publish or a JetStream publish (whose ack the server sends to the inbox): no $JS.API.
+      return {
+        publish: { allow: [`health.${token('tenantId', identity.tenantId)}.>`] },
+        subscribe: { allow: [inbox] },
+      };
+    case 'event-feed':
+      return { publish: { allow: [] }, subscribe: { allow: [inbox, 'incident.>', 'remediation.>', 'compliance.>'] } };
+    case 'chaos':
+      return { publish: { allow: [DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] }, subscribe: { allow: [inbox] } };
+    case 'ops': {
+      const streams = Object.values(S);
+      return {
+        publish: {
+          allow: [
+            DEMO_AGENT_SUBJECTS.chaos,
+            DEMO_AGENT_SUBJECTS.status,
+            '$JS.API.INFO',
+            ...streams.flatMap((st) => [
+              `$JS.API.STREAM.INFO.${st}`,
+              `$JS.API.STREAM.MSG.GET.${st}`,
+              `$JS.API.DIRECT.GET.${st}.>`,
+              `$JS.API.CONSUMER.LIST.${st}`,
+              `$JS.API.CONSUMER.NAMES.${st}`,
+              `$JS.API.CONSUMER.INFO.${st}.*`,
+            ]),
+          ],
+        },
+        subscribe: { allow: [inbox, 'incident.>', 'remediation.>', 'compliance.>', 'security.>'] },
+      };
+    }
+  }
+}
+
+/** The identities `npm start` and the end-to-end tests run: four services, the demo agent, the demo tenants' producers and the tools. */
+export function systemIdentities(fleet: { tenants: { tenantId: string; services: { service: string; instances: string[] }[] }[] }): NatsIdentity[] {
+  const targets = fleet.tenants.flatMap((t) => t.services.flatMap((s) => s.instances.map((instance) => ({ tenantId: t.tenantId, service: s.service, instance }))));
+  return [
+    ...(['detector', 'decision', 'executor', 'auditor'] as const).map((service) => ({ kind: 'service', service }) as const),
+    { kind: 'agent', agentId: 'demo-fleet', targets },
+    ...fleet.tenants.map((t) => ({ kind: 'producer', tenantId: t.tenantId }) as const),
+    { kind: 'event-feed' },
+    { kind: 'chaos' },
+    { kind: 'ops' },
+  ];
+}
+
+/** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const t = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+/** Whether the rules let a concrete subject through (deny wins), as the server decides it. */
+export function allows(rules: SubjectRules, subject: string): boolean {
+  return rules.allow.some((a) => subjectMatches(a, subject)) && !(rules.deny ?? []).some((d) => subjectMatches(d, subject));
+}
