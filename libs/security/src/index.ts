@@ -1,0 +1,7 @@
+export * from './security.errors.js';
+export * from './canonical-json.js';
+export * from './keys.js';
+export * from './trust-store.js';
+export * from './provenance.js';
+export * from './commands.js';
+export * from './dev-keys.js';
