@@ -33,7 +33,7 @@ export class AuditorModule {
           ],
           exports: [AUDITOR_CONFIG, CLOCK],
         },
-        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'auditor' }),
+        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'auditor', identity: 'auditor', signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE } }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: AUDITOR_SCHEMA, migrations: auditorMigrations, applicationName: AUDITOR_APPLICATION_NAME }),
         ObservabilityModule.forRoot({ service: 'auditor' }),
         DependencyHealthModule,

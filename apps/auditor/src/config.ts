@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SIGNING_ENV } from '@autoheal/security';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
 
 /** API keys are bearer secrets: anything shorter is guessable. */
@@ -43,6 +44,7 @@ const tenantApiKeys = z
 const dbRole = z.union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase Postgres identifier, or empty')]);
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { SIGNING_ENV } from '@autoheal/security';
 
 /** Unique per process: a restarted detector is a new member that takes its partitions over from the saved state. */
 function defaultMemberId(): string {
@@ -9,6 +10,7 @@ function defaultMemberId(): string {
 }
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   DETECTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3001),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { SIGNING_ENV } from '@autoheal/security';
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   EXECUTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3003),

@@ -5,3 +5,4 @@ export * from './trust-store.js';
 export * from './provenance.js';
 export * from './commands.js';
 export * from './dev-keys.js';
+export * from './signing-env.js';
