@@ -6,6 +6,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
+const { addSigningKeys } = require('./signing-keys.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -138,6 +139,7 @@ async function startSystem(options) {
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
+  Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
     const proc = new ManagedProcess(name, table[name], env, logDir, options);

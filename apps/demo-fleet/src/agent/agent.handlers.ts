@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
 import type { ChaosService } from './chaos.service.js';
 import type { FleetSupervisor } from './fleet-supervisor.js';
+import type { ReplySigner } from './reply-signer.js';
 import type { RestartService } from './restart.service.js';
 
 /** Agents form one queue group, so each request is answered once however many agents listen. */
@@ -11,6 +12,7 @@ export const AGENT_QUEUE_GROUP = 'agents';
 
 export interface AgentHandlerDeps {
   restart: RestartService;
+  replies: ReplySigner;
   chaos: ChaosService;
   supervisor: FleetSupervisor;
   logger: Logger;
@@ -18,9 +20,9 @@ export interface AgentHandlerDeps {
 
 /** The agent's request/reply entry points: decode, delegate, reply. */
 export function serveAgentRequests(nc: NatsConnection, deps: AgentHandlerDeps): Subscription[] {
-  const { restart, chaos, supervisor, logger } = deps;
+  const { restart, replies, chaos, supervisor, logger } = deps;
   return [
-    reply(nc, AGENT_RESTART_WILDCARD, logger, (msg) => restart.handle(msg.subject, decode(msg))),
+    reply(nc, AGENT_RESTART_WILDCARD, logger, async (msg) => replies.sign(await restart.handle(msg.subject, decode(msg)))),
     reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
   ];
