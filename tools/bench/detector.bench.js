@@ -40,6 +40,7 @@ const { Pool } = require('pg');
 const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, StorageType } = require('@nats-io/jetstream');
 const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
 const { waitForHealth, ROOT } = require('../dev/system.js');
+const { signingEnvFor } = require('../dev/signing-keys.js');
 const { benchDatabase, freePort, percentile, sleep, startNats } = require('./support.js');
 
 const INSTANCES = Number(process.env.BENCH_DETECTOR_INSTANCES || 100_000);
@@ -86,6 +87,7 @@ async function startDetector({ natsUrl, databaseUrl, dir }) {
       NATS_URL: natsUrl,
       DATABASE_URL: databaseUrl,
       DETECTOR_PORT: String(port),
+      ...signingEnvFor(path.join(dir, 'keys'), 'detector'),
       DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       DETECTOR_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS),
       // The throughput phase pauses the detector (SIGSTOP) for seconds while it publishes the

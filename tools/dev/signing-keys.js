@@ -21,4 +21,21 @@ function addSigningKeys(table, keysDir) {
   return { AUTOHEAL_TRUST_FILE: set.trustFile, AGENT_ID: DEMO_AGENT_ID, EXECUTOR_TARGET_AGENTS: `*=${DEMO_AGENT_ID}` };
 }
 
-module.exports = { addSigningKeys, DEMO_AGENT_ID };
+/** For a tool that runs one service itself (the benches): the key set in `keysDir` and that service's two variables. */
+function signingEnvFor(keysDir, identity) {
+  const { ensureDevKeySet } = require(path.join(ROOT, 'libs/security/dist/index.js'));
+  const set = ensureDevKeySet(keysDir, Object.values(IDENTITY_OF));
+  return { AUTOHEAL_SIGNING_KEY_FILE: set.keyFiles[identity], AUTOHEAL_TRUST_FILE: set.trustFile };
+}
+
+/** A function that signs a control event's exact payload bytes as `identity` would: the two NATS header values. */
+function eventSignerFor(keysDir, identity) {
+  const security = require(path.join(ROOT, 'libs/security/dist/index.js'));
+  const key = security.loadSigningKey(signingEnvFor(keysDir, identity).AUTOHEAL_SIGNING_KEY_FILE);
+  return (bytes) => {
+    const signed = security.signEventPayload(key, bytes);
+    return { [security.SIGNATURE_HEADER]: signed.signature, [security.KEY_ID_HEADER]: signed.keyId };
+  };
+}
+
+module.exports = { addSigningKeys, signingEnvFor, eventSignerFor, DEMO_AGENT_ID };

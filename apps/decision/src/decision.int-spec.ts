@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
-import { expectEventually, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { expectEventually, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
@@ -14,6 +14,10 @@ import { PlanningService } from './planning/planning.service.js';
 import { documentVersion, tenantDocumentSchema, type TenantDocument } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
+
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
 
 const ADMIN_KEY = 'decision-admin-test-key-0123456789';
 
@@ -438,7 +442,7 @@ describe('decision service (real Postgres and nats-server)', () => {
   it('refuses to boot on invalid tenant documents, listing every problem', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify([{ ...tenantDoc('ok', 1), overrides: { maxAutoActionsPerHour: 'many' } }, { ...tenantDoc('fine', 1), tenantId: 'x.y', frameworks: ['SOX'] }]));
-    const config = loadConfig({ DATABASE_URL: db.url, NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
+    const config = loadConfig({ DATABASE_URL: db.url, ...keys.env('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
     const boot = createDecisionApp(config, { nestLogs: false });
     await expect(boot).rejects.toThrow(TenantsError);
     await expect(boot).rejects.toThrow(/documents\[0\]\.overrides\.maxAutoActionsPerHour[\s\S]*documents\[1\]\.tenantId[\s\S]*documents\[1\]\.frameworks/);
