@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { subjectFor, type Envelope } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { closeNats, connectNats } from '@autoheal/messaging';
+import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
 import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
@@ -30,7 +29,6 @@ describe('audit log (real Postgres and nats-server)', () => {
   let db: TestDatabase;
   let pg: Client;
   let nc: NatsConnection;
-  let publisher: EventPublisher;
   let auditor: RunningAuditor;
   let service: AuditLogService;
   const caller = { actor: 'ak_test', source: 'test' };
@@ -45,7 +43,6 @@ describe('audit log (real Postgres and nats-server)', () => {
     auditor = await startAuditor({ databaseUrl: db.url, natsUrl: nats.url });
     service = auditor.app.get(AuditLogService);
     nc = await connectNats({ servers: nats.url, name: 'audit-log-int-spec' });
-    publisher = new EventPublisher(nc);
   });
 
   afterAll(async () => {
@@ -61,7 +58,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     const opened = incidentOpened('initech', incidentId);
     const succeeded = remediationSucceeded('initech', incidentId, opened.id);
     const refused = complianceRefused('initech', incidentId);
-    for (const event of [opened, succeeded, refused]) await publisher.publish(event);
+    for (const event of [opened, succeeded, refused]) await publishSigned(nc, auditor.keys, event);
 
     const recorded = await expectEventually(async () => {
       const r = await rows('initech');
@@ -84,12 +81,12 @@ describe('audit log (real Postgres and nats-server)', () => {
 
   it('gives one row for an event delivered twice', async () => {
     const event = incidentOpened('dupco');
-    await publisher.publish(event);
+    await publishSigned(nc, auditor.keys, event);
     // A second message with the same event but another Nats-Msg-Id passes JetStream's
     // de-duplication: only the inbox stands between it and a second row.
-    await jetstream(nc).publish(subjectFor(event), JSON.stringify(event), { msgID: `${event.id}-again` });
+    await publishSigned(nc, auditor.keys, event, { msgID: `${event.id}-again` });
     const later = incidentOpened('dupco');
-    await publisher.publish(later);
+    await publishSigned(nc, auditor.keys, later);
 
     // The later event is recorded after both copies of the first were handled (one consumer, in order).
     await expectEventually(async () => expect((await rows('dupco')).map((r) => r.event_id)).toContain(later.id));

@@ -173,7 +173,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     const { remediationId, incidentId } = plan.data;
     await settled(await publishRaw(plan));
 
-    expect(agent.requestsFor(remediationId)).toEqual([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-1' }]);
+    expect(agent.requestsFor(remediationId)).toMatchObject([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-1', action: 'restart', keyId: keys.key('executor').keyId }]);
     const started = await published('remediation.started', remediationId);
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(started).toHaveLength(1);
@@ -211,7 +211,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
 
     await settled(await publishRaw(plan));
 
-    expect(agent.requestsFor(remediationId)).toEqual([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-3' }]);
+    expect(agent.requestsFor(remediationId)).toMatchObject([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-3' }]);
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(succeeded).toHaveLength(1);
     expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true });
