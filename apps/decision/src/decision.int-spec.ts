@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
-import { expectEventually, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
+import { expectEventually, type NatsServerHandle, type TestDatabase, createTestKeys, publishSigned } from '@autoheal/testing';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
@@ -91,8 +91,7 @@ describe('decision service (real Postgres and nats-server)', () => {
 
   /** Publishes as a JetStream client that retries without a message id would: every call is stored. */
   async function publishRaw(event: Envelope): Promise<number> {
-    const ack = await jetstream(nc).publish(subjectFor(event), JSON.stringify(event));
-    return ack.seq;
+    return publishSigned(nc, keys, event);
   }
 
   async function published<T extends EventType>(stream: StreamKey, type: T): Promise<Envelope<T>[]> {
@@ -299,7 +298,7 @@ describe('decision service (real Postgres and nats-server)', () => {
       });
     const succeeded = outcome('remediation.succeeded', okPlan, { details: { pid: 4242 } });
     const failed = outcome('remediation.failed', badPlan, { error: { code: 'spawn_failed', message: 'exec format error' } });
-    const publisher = new EventPublisher(nc);
+    const publisher = new EventPublisher(nc, { signer: keys.key('executor') });
     await publisher.publish(succeeded);
     const { seq } = await publisher.publish(failed);
     // The same failure again, stored twice: it must escalate once.

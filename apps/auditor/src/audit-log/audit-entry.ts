@@ -156,7 +156,7 @@ export function auditEntryForRejection(tenantId: string, eventId: string, at: Da
     source: data.subject,
     correlationId: null,
     causationId: null,
-    payload: data as unknown as JsonValue,
+    payload: data,
   };
 }
 

@@ -1,7 +1,7 @@
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope } from '@autoheal/contracts';
+import { newEvent, newEventId, STREAMS, type Envelope } from '@autoheal/contracts';
 import { expectEventually, readStream, publishSigned } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';

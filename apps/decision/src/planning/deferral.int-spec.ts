@@ -1,8 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { expectEventually, readStream, publishSigned, type TestKeys } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from '../decision.consumers.js';

@@ -16,7 +16,8 @@ export class ReplySigner {
   ) {}
 
   sign({ outcome, commandId }: HandledRestart): AgentRestartReply {
-    return signReply(this.key, { ...outcome, commandId, agentId: this.agentId, signedAt: this.clock.now().toISOString() }) as AgentRestartReply;
+    const content = { ...outcome, commandId, agentId: this.agentId, signedAt: this.clock.now().toISOString() };
+    return signReply(this.key, content);
   }
 }
 

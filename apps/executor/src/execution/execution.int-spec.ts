@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import {
@@ -7,7 +7,6 @@ import {
   newEvent,
   newEventId,
   STREAMS,
-  subjectFor,
   type AgentRestartRequest,
   type Envelope,
   type EventType,
