@@ -150,10 +150,12 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
     // The IPC channel lets the instance notice when the agent is gone (see api-server.main.ts).
     'ipc',
   ];
+  // The instances are the tenant's code: they never see where the agent's private key is.
+  const { AUTOHEAL_SIGNING_KEY_FILE: _agentKey, ...inherited } = process.env;
   return (ref, port) =>
     spawn(process.execPath, [options.apiServerEntry], {
       env: {
-        ...process.env,
+        ...inherited,
         TENANT_ID: ref.tenantId,
         SERVICE: ref.service,
         INSTANCE: ref.instance,
