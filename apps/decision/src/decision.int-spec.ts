@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
-import { expectEventually, type NatsServerHandle, type TestDatabase, createTestKeys, publishSigned } from '@autoheal/testing';
+import { expectEventually, type NatsServerHandle, type TestDatabase, publishSigned, type TestKeys } from '@autoheal/testing';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
@@ -15,9 +15,6 @@ import { documentVersion, tenantDocumentSchema, type TenantDocument } from './pl
 import { TenantsError } from './tenants/tenants.errors.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
 
-// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
-const keys = createTestKeys();
-afterAll(() => keys.remove());
 
 const ADMIN_KEY = 'decision-admin-test-key-0123456789';
 
@@ -79,6 +76,8 @@ describe('decision service (real Postgres and nats-server)', () => {
   let app: INestApplication;
   let dir: string;
   let baseUrl: string;
+  /** The services' keys in this test environment: the decision service trusts them, publishSigned uses them. */
+  let keys: TestKeys;
 
   async function admin<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: unknown, key = ADMIN_KEY): Promise<{ status: number; body: T }> {
     const res = await fetch(`${baseUrl}${path}`, {
@@ -121,7 +120,7 @@ describe('decision service (real Postgres and nats-server)', () => {
   const forIncident = <T extends { data: { incidentId: string } }>(events: T[], incidentId: string) => events.filter((e) => e.data.incidentId === incidentId);
 
   beforeAll(async () => {
-    ({ nats, db, app, pg, nc, jsm, dir, baseUrl, stop } = await startDecisionTestApp({
+    ({ nats, db, app, pg, nc, jsm, dir, baseUrl, stop, keys } = await startDecisionTestApp({
       documents: TENANTS,
       env: {
         DECISION_ADMIN_API_KEY: ADMIN_KEY,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { subjectFor, type Envelope } from '@autoheal/contracts';
+import { newEvent, subjectFor, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
@@ -77,6 +77,28 @@ describe('audit log (real Postgres and nats-server)', () => {
 
     const report = await service.verify('initech', caller);
     expect(report).toMatchObject({ tenantId: 'initech', ok: true, checkedRows: 3, headSeq: 3, headHash: recorded[2].hash, firstBreak: null });
+  });
+
+  it('records a control event whose signature it refuses as its own security row, never as the event', async () => {
+    const forged = incidentOpened('forgery');
+    // A valid signature, by a service not entitled to incidents.
+    await publishSigned(nc, auditor.keys, forged, { as: 'decision' });
+    await expectEventually(async () => expect((await rows('forgery')).map((r) => [r.event_type, r.actor, r.action, r.outcome, r.source])).toEqual([['security.event_rejected', 'auditor', 'control_event.reject', 'refused', 'incident.forgery.opened']]));
+    const [row] = await rows('forgery');
+    expect(row.event_id).not.toBe(forged.id);
+    expect(row.resource).toEqual({ subject: 'incident.forgery.opened', eventId: forged.id });
+
+    // What another service refused arrives signed on security.> and is appended as that service's.
+    const raised = newEvent('security.event_rejected', {
+      tenantId: 'forgery',
+      producer: 'executor',
+      data: { reason: 'unsigned', detail: 'no header', subject: 'remediation.forgery.planned', eventId: randomUUID(), eventType: 'remediation.planned', claimedProducer: 'decision', keyId: null, rejectedBy: 'executor-remediations', stream: 'REMEDIATIONS', streamSequence: 7 },
+    });
+    await publishSigned(nc, auditor.keys, raised);
+    await expectEventually(async () => expect((await rows('forgery')).map((r) => [r.event_type, r.actor])).toEqual([
+      ['security.event_rejected', 'auditor'],
+      ['security.event_rejected', 'executor'],
+    ]));
   });
 
   it('gives one row for an event delivered twice', async () => {

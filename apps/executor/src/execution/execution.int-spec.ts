@@ -213,7 +213,8 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     expect(agent.requestsFor(remediationId)).toMatchObject([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-3' }]);
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(succeeded).toHaveLength(1);
-    expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true });
+    // Who vouched for it: the agent and the key that signed the reply.
+    expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true, agentId: 'demo-fleet', keyId: keys.key('agent:demo-fleet').keyId });
     expect(succeeded[0].data.durationMs).toBeGreaterThanOrEqual(6_000);
     // It was claimed before the crash; claiming again must not announce a second start.
     expect(await published('remediation.started', remediationId)).toHaveLength(0);
