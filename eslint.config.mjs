@@ -21,16 +21,18 @@ const tsTests = ['**/*.spec.ts', '**/*.int-spec.ts', '**/test-support/**/*.ts', 
 const depConstraints = [
   {
     sourceTag: 'type:app',
-    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:http', 'type:sdk', 'type:testing'],
+    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:http', 'type:sdk', 'type:security', 'type:testing'],
   },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:telemetry', onlyDependOnLibsWithTags: ['type:testing'] },
   { sourceTag: 'type:http', onlyDependOnLibsWithTags: ['type:testing'] },
   // Messaging hosts the outbox relay's Nest wiring, so it may use persistence (never the reverse).
-  { sourceTag: 'type:messaging', onlyDependOnLibsWithTags: ['type:contracts', 'type:telemetry', 'type:persistence', 'type:testing'] },
+  { sourceTag: 'type:messaging', onlyDependOnLibsWithTags: ['type:contracts', 'type:telemetry', 'type:persistence', 'type:security', 'type:testing'] },
   { sourceTag: 'type:persistence', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
-  { sourceTag: 'type:sdk', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
-  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence'] },
+  { sourceTag: 'type:sdk', onlyDependOnLibsWithTags: ['type:contracts', 'type:security', 'type:testing'] },
+  // Signing and trust: plain functions over node:crypto, shared by services, messaging and agents.
+  { sourceTag: 'type:security', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:security'] },
   ...['detector', 'decision', 'executor', 'auditor', 'demo'].map((scope) => ({
     sourceTag: `scope:${scope}`,
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:public'],

@@ -18,11 +18,12 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
-const { connect } = require('@nats-io/transport-node');
+const { connect, headers: natsHeaders } = require('@nats-io/transport-node');
 const { jetstream } = require('@nats-io/jetstream');
 const { newEvent, newEventId, subjectFor } = require('@autoheal/contracts');
 const { migrateAll, waitForHealth, ROOT } = require('../dev/system.js');
 const { roleUrl } = require('../infra/postgres-roles.js');
+const { eventSignerFor, signingEnvFor } = require('../dev/signing-keys.js');
 const { benchDatabase, freePort, percentile, fmt, startNats, measureFloor } = require('./support.js');
 
 const LATENCY_SAMPLES = Number(process.env.BENCH_DECISION_SAMPLES || 300);
@@ -77,6 +78,7 @@ async function main() {
       DATABASE_URL: roleUrl(databaseUrl, 'decision'),
       DECISION_PORT: String(port),
       DECISION_TENANTS_DIR: documentsFile,
+      ...signingEnvFor(path.join(dir, 'keys'), 'decision'),
       // Hundreds of incidents at once on a fleet this size would trip the breaker: that is its
       // job, but not what is measured here.
       DECISION_BREAKER_FLEET_SHARE: '1',
@@ -100,7 +102,14 @@ async function main() {
         onPlanned();
       },
     });
-    const publish = (event) => js.publish(subjectFor(event), JSON.stringify(event), { msgID: event.id });
+    // Incidents signed as the detector signs them: the decision service refuses any other.
+    const signAsDetector = eventSignerFor(path.join(dir, 'keys'), 'detector');
+    const publish = (event) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(event));
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(signAsDetector(bytes))) h.set(k, v);
+      return js.publish(subjectFor(event), bytes, { msgID: event.id, headers: h });
+    };
     const slots = [];
     for (let t = 0; t < tenants; t++) for (let i = 0; i < PER_TENANT; i++) slots.push([`bench-${t}`, `api-${i}`]);
 

@@ -41,6 +41,7 @@ const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, StorageType } = r
 const { newEvent, subjectFor, STREAMS } = require('@autoheal/contracts');
 const { waitForHealth, ROOT } = require('../dev/system.js');
 const { roleUrl } = require('../infra/postgres-roles.js');
+const { signingEnvFor } = require('../dev/signing-keys.js');
 const { benchDatabase, freePort, percentile, sleep, startNats } = require('./support.js');
 
 const INSTANCES = Number(process.env.BENCH_DETECTOR_INSTANCES || 100_000);
@@ -87,6 +88,7 @@ async function startDetector({ natsUrl, databaseUrl, dir }) {
       NATS_URL: natsUrl,
       DATABASE_URL: roleUrl(databaseUrl, 'detector'),
       DETECTOR_PORT: String(port),
+      ...signingEnvFor(path.join(dir, 'keys'), 'detector'),
       DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       DETECTOR_SNAPSHOT_INTERVAL_MS: String(SNAPSHOT_INTERVAL_MS),
       // The throughput phase pauses the detector (SIGSTOP) for seconds while it publishes the

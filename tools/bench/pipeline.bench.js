@@ -16,6 +16,7 @@ const { Client } = require('pg');
 const { connect } = require('@nats-io/transport-node');
 const { startSystem, migrateAll } = require('../dev/system.js');
 const { benchDatabase, freePort, percentile, sleep, fmt, startNats, measureFloor } = require('./support.js');
+const { measureSigningCost, printSigningCost } = require('./signing-cost.js');
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const KILL = Number(process.env.BENCH_KILL || 4);
@@ -152,6 +153,7 @@ async function main() {
     line('  of which the restart itself', restartOnly);
     line('  the rest: autoheal overhead (3 hops)', overhead, floor[3]);
     console.log('\nThe restart itself (kill, spawn a Node process, wait for its /healthz) is real work the floor does not include.');
+    printSigningCost(measureSigningCost(), percentile(restarted, 50));
     failed = false;
   } finally {
     await nc.drain().catch(() => undefined);

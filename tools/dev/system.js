@@ -8,6 +8,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
+const { addSigningKeys } = require('./signing-keys.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -141,6 +142,7 @@ async function startSystem(options) {
   };
   const table = serviceTable(ports);
   const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
+  Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
     // Each service logs in as its own Postgres role (the agent gets no database at all) and

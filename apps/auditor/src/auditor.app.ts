@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamTransport, NATS_CONNECTION } from '@autoheal/messaging';
+import { JetStreamTransport, NATS_CONNECTION, SIGNING_MATERIAL, SignedEventGuard, type SigningMaterial } from '@autoheal/messaging';
+import { AuditLogService } from './audit-log/audit-log.service.js';
 import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
 import { AUDIT_CONSUMERS } from './audit-log/audit-log.consumers.js';
 import { AuditorModule } from './auditor.module.js';
@@ -21,8 +22,12 @@ export async function createAuditorApp(config: AuditorConfig, options: { clock?:
   });
   app.useGlobalPipes(createValidationPipe());
   mountOpenApi(app);
+  // The auditor owns the trail: an event it refuses is recorded there directly, not published.
+  const audit = app.get(AuditLogService);
+  const signing = app.get<SigningMaterial>(SIGNING_MATERIAL);
+  const provenance = new SignedEventGuard({ trust: signing.trust, onRejected: async (rejection) => void (await audit.recordRejection(rejection, signing.identity)) });
   app.connectMicroservice({
-    strategy: new JetStreamTransport({ connection: app.get<NatsConnection>(NATS_CONNECTION), consumers: AUDIT_CONSUMERS, logger }),
+    strategy: new JetStreamTransport({ connection: app.get<NatsConnection>(NATS_CONNECTION), consumers: AUDIT_CONSUMERS, logger, provenance }),
   });
   return app;
 }

@@ -1,16 +1,24 @@
 import { loadConfig } from './config';
 
-const valid = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/autoheal' };
+// Any existing files: the config checks that the key and trust files exist; loading them is the messaging module's job.
+const valid = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/autoheal', AUTOHEAL_SIGNING_KEY_FILE: __filename, AUTOHEAL_TRUST_FILE: __filename };
 
 describe('loadConfig', () => {
   it('applies defaults', () => {
     expect(loadConfig(valid)).toEqual({
       DATABASE_URL: valid.DATABASE_URL,
+      AUTOHEAL_SIGNING_KEY_FILE: __filename,
+      AUTOHEAL_TRUST_FILE: __filename,
       NATS_URL: 'nats://127.0.0.1:4222',
       AUDITOR_PORT: 3000,
       AUDITOR_REDACT_FIELDS: [],
       AUDITOR_TENANT_API_KEYS: [],
     });
+  });
+
+  it('will not start without a signing key and a trust file, and names both', () => {
+    expect(() => loadConfig({ DATABASE_URL: valid.DATABASE_URL })).toThrow(/AUTOHEAL_SIGNING_KEY_FILE: required[\s\S]*AUTOHEAL_TRUST_FILE: required/);
+    expect(() => loadConfig({ ...valid, AUTOHEAL_TRUST_FILE: '/nonexistent/trust.json' })).toThrow(/AUTOHEAL_TRUST_FILE: no such file/);
   });
 
   it('parses tenant keys', () => {

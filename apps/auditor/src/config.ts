@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { SIGNING_ENV } from '@autoheal/security';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
 
 /** API keys are bearer secrets: anything shorter is guessable. */
@@ -48,6 +49,7 @@ const fieldNames = z
   .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be a list of field names separated by commas')));
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { SIGNING_ENV } from '@autoheal/security';
 import type { BreakerOptions } from './planning/policy-port.js';
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,

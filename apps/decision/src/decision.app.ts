@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamTransport, NATS_CONNECTION } from '@autoheal/messaging';
+import { EVENT_PROVENANCE, JetStreamTransport, NATS_CONNECTION, type ProvenanceGuard } from '@autoheal/messaging';
 import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
 import { mountOpenApi } from './admin/openapi.js';
 import { createValidationPipe } from '@autoheal/http';
@@ -53,6 +53,7 @@ export async function createDecisionApp(config: DecisionConfig, options: { clock
         connection: app.get<NatsConnection>(NATS_CONNECTION),
         consumers: [INCIDENTS_CONSUMER, OUTCOMES_CONSUMER],
         logger,
+        provenance: app.get<ProvenanceGuard>(EVENT_PROVENANCE),
       }),
     },
     { inheritAppConfig: true },

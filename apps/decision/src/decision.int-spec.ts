@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
-import { expectEventually, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { expectEventually, type NatsServerHandle, type TestDatabase, publishSigned, type TestKeys } from '@autoheal/testing';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
@@ -14,6 +14,7 @@ import { PlanningService } from './planning/planning.service.js';
 import { documentVersion, tenantDocumentSchema, type TenantDocument } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
+
 
 const ADMIN_KEY = 'decision-admin-test-key-0123456789';
 
@@ -75,6 +76,8 @@ describe('decision service (real Postgres and nats-server)', () => {
   let app: INestApplication;
   let dir: string;
   let baseUrl: string;
+  /** The services' keys in this test environment: the decision service trusts them, publishSigned uses them. */
+  let keys: TestKeys;
 
   async function admin<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: unknown, key = ADMIN_KEY): Promise<{ status: number; body: T }> {
     const res = await fetch(`${baseUrl}${path}`, {
@@ -87,8 +90,7 @@ describe('decision service (real Postgres and nats-server)', () => {
 
   /** Publishes as a JetStream client that retries without a message id would: every call is stored. */
   async function publishRaw(event: Envelope): Promise<number> {
-    const ack = await jetstream(nc).publish(subjectFor(event), JSON.stringify(event));
-    return ack.seq;
+    return publishSigned(nc, keys, event);
   }
 
   async function published<T extends EventType>(stream: StreamKey, type: T): Promise<Envelope<T>[]> {
@@ -118,7 +120,7 @@ describe('decision service (real Postgres and nats-server)', () => {
   const forIncident = <T extends { data: { incidentId: string } }>(events: T[], incidentId: string) => events.filter((e) => e.data.incidentId === incidentId);
 
   beforeAll(async () => {
-    ({ nats, db, app, pg, nc, jsm, dir, baseUrl, stop } = await startDecisionTestApp({
+    ({ nats, db, app, pg, nc, jsm, dir, baseUrl, stop, keys } = await startDecisionTestApp({
       documents: TENANTS,
       env: {
         DECISION_ADMIN_API_KEY: ADMIN_KEY,
@@ -295,7 +297,7 @@ describe('decision service (real Postgres and nats-server)', () => {
       });
     const succeeded = outcome('remediation.succeeded', okPlan, { details: { pid: 4242 } });
     const failed = outcome('remediation.failed', badPlan, { error: { code: 'spawn_failed', message: 'exec format error' } });
-    const publisher = new EventPublisher(nc);
+    const publisher = new EventPublisher(nc, { signer: keys.key('executor') });
     await publisher.publish(succeeded);
     const { seq } = await publisher.publish(failed);
     // The same failure again, stored twice: it must escalate once.
@@ -438,7 +440,7 @@ describe('decision service (real Postgres and nats-server)', () => {
   it('refuses to boot on invalid tenant documents, listing every problem', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify([{ ...tenantDoc('ok', 1), overrides: { maxAutoActionsPerHour: 'many' } }, { ...tenantDoc('fine', 1), tenantId: 'x.y', frameworks: ['SOX'] }]));
-    const config = loadConfig({ DATABASE_URL: db.roleUrl('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('decision'), ...keys.env('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: file });
     const boot = createDecisionApp(config, { nestLogs: false });
     await expect(boot).rejects.toThrow(TenantsError);
     await expect(boot).rejects.toThrow(/documents\[0\]\.overrides\.maxAutoActionsPerHour[\s\S]*documents\[1\]\.tenantId[\s\S]*documents\[1\]\.frameworks/);

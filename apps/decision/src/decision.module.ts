@@ -37,7 +37,14 @@ export class DecisionModule {
     return {
       module: DecisionModule,
       imports: [
-        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'decision', ...natsCredentialFiles(config), streams: SERVICE_STREAMS.decision }),
+        MessagingModule.forRoot({
+          servers: config.NATS_URL,
+          name: 'decision',
+          ...natsCredentialFiles(config),
+          streams: SERVICE_STREAMS.decision,
+          identity: 'decision',
+          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
+        }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DECISION_SCHEMA, migrations: decisionMigrations, applicationName: DECISION_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: DECISION_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'decision' }),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { SIGNING_ENV } from '@autoheal/security';
 
 /** Unique per process: a restarted detector is a new member that takes its partitions over from the saved state. */
 function defaultMemberId(): string {
@@ -10,6 +11,7 @@ function defaultMemberId(): string {
 }
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,

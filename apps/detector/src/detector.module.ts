@@ -18,7 +18,14 @@ export class DetectorModule {
     return {
       module: DetectorModule,
       imports: [
-        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'detector', ...natsCredentialFiles(config), streams: SERVICE_STREAMS.detector }),
+        MessagingModule.forRoot({
+          servers: config.NATS_URL,
+          name: 'detector',
+          ...natsCredentialFiles(config),
+          streams: SERVICE_STREAMS.detector,
+          identity: 'detector',
+          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
+        }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DETECTOR_SCHEMA, migrations: detectorMigrations, applicationName: 'autoheal-detector' }),
         OutboxRelayModule.forRoot({ schema: DETECTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'detector' }),

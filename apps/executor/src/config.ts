@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { SIGNING_ENV } from '@autoheal/security';
+import { parseTargetAgents } from './drivers/target-agents.js';
 
 const schema = z.object({
+  ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
@@ -13,6 +16,20 @@ const schema = z.object({
    * reports the remediation failed (naks back off 0.25 s, 0.5 s, 1 s … between them).
    */
   EXECUTOR_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(8),
+  /** How long a signed command stays valid after it is issued; agents refuse it after that (plus a small clock skew). */
+  EXECUTOR_COMMAND_TTL_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  /**
+   * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`): a reply
+   * counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
+   */
+  EXECUTOR_TARGET_AGENTS: z
+    .string({ message: 'required: which agent runs which targets, e.g. *=demo-fleet' })
+    .transform((raw, ctx) => {
+      const parsed = parseTargetAgents(raw);
+      if (parsed.ok) return parsed.rules;
+      for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }),
 });
 
 export type ExecutorConfig = z.infer<typeof schema>;

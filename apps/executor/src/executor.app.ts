@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamTransport, NATS_CONNECTION } from '@autoheal/messaging';
+import { EVENT_PROVENANCE, JetStreamTransport, NATS_CONNECTION, type ProvenanceGuard } from '@autoheal/messaging';
 import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
 import type { Clock } from './clock.js';
 import type { ExecutorConfig } from './config.js';
@@ -21,6 +21,7 @@ export async function createExecutorApp(config: ExecutorConfig, options: { clock
         connection: app.get<NatsConnection>(NATS_CONNECTION),
         consumers: [remediationsConsumer(config)],
         logger,
+        provenance: app.get<ProvenanceGuard>(EVENT_PROVENANCE),
       }),
     },
     { inheritAppConfig: true },

@@ -23,7 +23,14 @@ export class ExecutorModule {
     return {
       module: ExecutorModule,
       imports: [
-        MessagingModule.forRoot({ servers: config.NATS_URL, name: 'executor', ...natsCredentialFiles(config), streams: SERVICE_STREAMS.executor }),
+        MessagingModule.forRoot({
+          servers: config.NATS_URL,
+          name: 'executor',
+          ...natsCredentialFiles(config),
+          streams: SERVICE_STREAMS.executor,
+          identity: 'executor',
+          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
+        }),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: EXECUTOR_SCHEMA, migrations: executorMigrations, applicationName: EXECUTOR_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: EXECUTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'executor' }),

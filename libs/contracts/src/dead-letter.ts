@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const deadLetterReason = z.enum(['invalid_payload', 'max_deliver_exceeded', 'handler_rejected']);
+export const deadLetterReason = z.enum(['invalid_payload', 'max_deliver_exceeded', 'handler_rejected', 'provenance_rejected']);
 
 /** What the dead-letter stream keeps of a message that could not be processed. */
 export const deadLetterRecord = z

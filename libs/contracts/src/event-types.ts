@@ -22,6 +22,7 @@ import {
   compliancePolicyChangedData,
   complianceTtrAtRiskData,
 } from './events/compliance.events.js';
+import { securityEventRejectedData, securityReplyRejectedData } from './events/security.events.js';
 
 /**
  * Every event type that crosses a service boundary, with the schema of its `data` and its
@@ -53,6 +54,8 @@ export const EVENT_CATALOG = {
   'compliance.breach': { version: 1, data: complianceBreachData },
   'compliance.breaker_opened': { version: 1, data: complianceBreakerOpenedData },
   'compliance.breaker_resumed': { version: 1, data: complianceBreakerResumedData },
+  'security.event_rejected': { version: 1, data: securityEventRejectedData },
+  'security.reply_rejected': { version: 1, data: securityReplyRejectedData },
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOG;

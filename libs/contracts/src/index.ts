@@ -9,4 +9,5 @@ export * from './events/health.events.js';
 export * from './events/incident.events.js';
 export * from './events/remediation.events.js';
 export * from './events/compliance.events.js';
+export * from './events/security.events.js';
 export * from './json-schema.js';

@@ -8,6 +8,7 @@ export const STREAMS = {
   incidents: { name: 'INCIDENTS', subjects: ['incident.>'] },
   remediations: { name: 'REMEDIATIONS', subjects: ['remediation.>'] },
   compliance: { name: 'COMPLIANCE', subjects: ['compliance.>'] },
+  security: { name: 'SECURITY', subjects: ['security.>'] },
   deadLetter: { name: 'DEAD_LETTER', subjects: ['deadletter.>'] },
 } as const;
 
@@ -32,7 +33,7 @@ export function parseHealthSubject(subject: string): HealthSubjectParts | null {
   return { tenantId, service, instance };
 }
 
-/** `incident.<tenant>.<opened|updated|resolved>`, `remediation.<tenant>.<event>`, `compliance.<tenant>.<event>`. */
+/** `incident.<tenant>.<opened|updated|resolved>`, `remediation.<tenant>.<event>`, `compliance.<tenant>.<event>`, `security.<tenant>.<event>`. */
 export function domainSubject(type: Exclude<EventType, `health.${string}`>, tenantId: string): string {
   const [domain, name] = type.split('.');
   return `${domain}.${assertSubjectToken('tenantId', tenantId)}.${name}`;

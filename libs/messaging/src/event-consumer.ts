@@ -1,8 +1,9 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { parseEnvelope, STREAMS, subjectMismatch, type Envelope } from '@autoheal/contracts';
+import { parseEnvelope, STREAMS, subjectMismatch, type DeadLetterReason, type Envelope } from '@autoheal/contracts';
 import { deadLetter } from './dead-letter.js';
+import { SIGNED_STREAMS, type ProvenanceGuard, type ProvenanceRejection } from './event-provenance.js';
 import { dispositionOf, retryDelayMs } from './handler-errors.js';
 import { JetStreamContext } from './jetstream-context.js';
 import { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, provisionConsumer, type ConsumerSpec } from './stream-provisioning.js';
@@ -49,7 +50,9 @@ export interface RunningConsumer {
 export type MessageOutcome =
   | { kind: 'ack' }
   | { kind: 'nak'; delayMs: number; reason: string }
-  | { kind: 'dead_letter'; reason: 'invalid_payload' | 'max_deliver_exceeded' | 'handler_rejected'; detail: string };
+  | { kind: 'dead_letter'; reason: DeadLetterReason; detail: string }
+  /** Provenance refused: the refusal is recorded (guard.onRejected), then the message is dead-lettered. */
+  | { kind: 'reject'; rejection: ProvenanceRejection };
 
 /** Decodes and validates a message: the JSON must be a valid envelope and belong on its subject. */
 export function decodeEvent(subject: string, data: Uint8Array): { ok: true; event: Envelope } | { ok: false; detail: string } {
@@ -147,6 +150,8 @@ interface ConsumerRun {
   acks: AckBatch;
   handler: EventHandler;
   logger: ConsumerLogger | undefined;
+  /** Set for consumers of signed streams: no handler runs for an event it refuses. */
+  provenance: ProvenanceGuard | undefined;
 }
 
 /**
@@ -159,8 +164,12 @@ export async function startConsumer(
   nc: NatsConnection,
   spec: RunConsumerSpec,
   handler: EventHandler,
-  options: { logger?: ConsumerLogger; jsm?: JetStreamManager } = {},
+  options: { logger?: ConsumerLogger; jsm?: JetStreamManager; provenance?: ProvenanceGuard } = {},
 ): Promise<RunningConsumer> {
+  // Every consumer of control events checks signatures; forgetting to wire it must not be possible.
+  if (SIGNED_STREAMS.has(spec.stream) && options.provenance === undefined) {
+    throw new Error(`consumer ${spec.durable} reads the signed stream ${STREAMS[spec.stream].name} but was given no provenance guard`);
+  }
   const jsm = options.jsm ?? (await jetstreamManager(nc));
   await provisionConsumer(jsm, spec);
   const js = jetstream(nc);
@@ -177,6 +186,7 @@ export async function startConsumer(
     acks: ackBatch(options.logger),
     handler,
     logger: options.logger,
+    provenance: SIGNED_STREAMS.has(spec.stream) ? options.provenance : undefined,
   };
   // While handlers work (an agent restarting a process can take seconds), tell the server so;
   // the ack wait can then stay short and a crashed consumer's messages come back fast. One
@@ -260,6 +270,10 @@ function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> | undefined 
   const decoded = decodeEvent(subject, msg.data);
   if (!decoded.ok) return finish(run, handled, { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail });
   span?.setAttribute('messaging.message.id', decoded.event.id);
+  if (run.provenance !== undefined) {
+    const rejection = run.provenance.check(msg, decoded.event, run.durable);
+    if (rejection !== null) return finish(run, handled, { kind: 'reject', rejection });
+  }
   let pending: Promise<void> | undefined;
   try {
     const ctx = new JetStreamContext(msg, run.durable);
@@ -303,9 +317,9 @@ function finish(run: ConsumerRun, { msg, span, active, startedAt }: Handled, out
   }
   const failed = span ?? startConsumerSpan(msg.subject, run.durable, msg, context.active(), startedAt);
   return context
-    .with(active ?? trace.setSpan(context.active(), failed), () => settle(run.js, msg, outcome, run.logger))
+    .with(active ?? trace.setSpan(context.active(), failed), () => settle(run, msg, outcome))
     .finally(() => {
-      failed.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind === 'nak' ? outcome.reason : outcome.detail });
+      failed.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(outcome) });
       failed.setAttribute('autoheal.outcome', outcome.kind);
       failed.end();
     });
@@ -328,8 +342,24 @@ function startConsumerSpan(subject: string, durable: string, msg: JsMsg, parent:
   );
 }
 
+function failureMessage(outcome: Exclude<MessageOutcome, { kind: 'ack' }>): string {
+  switch (outcome.kind) {
+    case 'nak':
+      return outcome.reason;
+    case 'dead_letter':
+      return outcome.detail;
+    case 'reject':
+      return `${outcome.rejection.data.reason}: ${outcome.rejection.data.detail}`;
+    default: {
+      const unreachable: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
 /** What happens to a message whose handler failed or that was invalid; acks go through the AckBatch. */
-async function settle(js: JetStreamClient, msg: JsMsg, outcome: Exclude<MessageOutcome, { kind: 'ack' }>, logger: ConsumerLogger | undefined): Promise<void> {
+async function settle(run: ConsumerRun, msg: JsMsg, outcome: Exclude<MessageOutcome, { kind: 'ack' }>): Promise<void> {
+  const { js, logger } = run;
   switch (outcome.kind) {
     case 'nak':
       logger?.warn({ subject: msg.subject, deliveries: msg.info.deliveryCount, reason: outcome.reason, retryInMs: outcome.delayMs }, 'handler failed; will retry');
@@ -344,6 +374,23 @@ async function settle(js: JetStreamClient, msg: JsMsg, outcome: Exclude<MessageO
         msg.nak(retryDelayMs(msg.info.deliveryCount));
       }
       return;
+    case 'reject': {
+      const { data } = outcome.rejection;
+      try {
+        await run.provenance?.onRejected(outcome.rejection);
+      } catch (error) {
+        if (msg.info.deliveryCount < run.maxDeliver) {
+          logger?.error({ subject: msg.subject, err: error }, 'could not record a refused event; it will be judged again');
+          msg.nak(retryDelayMs(msg.info.deliveryCount));
+          return;
+        }
+        // Out of deliveries: dead-letter it anyway (refused, never handled), the record is in the dead letter.
+        logger?.error({ subject: msg.subject, err: error }, 'could not record a refused event; dead-lettering it without');
+      }
+      logger?.warn({ subject: msg.subject, reason: data.reason, detail: data.detail, eventId: data.eventId, keyId: data.keyId }, 'control event refused: provenance');
+      await settle(run, msg, { kind: 'dead_letter', reason: 'provenance_rejected', detail: `${data.reason}: ${data.detail}` });
+      return;
+    }
     default: {
       const unreachable: never = outcome;
       throw new Error(`unhandled outcome ${JSON.stringify(unreachable)}`);

@@ -2,6 +2,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { subjectFor, type Envelope } from '@autoheal/contracts';
+import { isControlSubject, KEY_ID_HEADER, signEventPayload, SIGNATURE_HEADER, type SigningKey } from '@autoheal/security';
 import { contextFromCarrier, injectTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
@@ -21,15 +22,27 @@ export interface PublishAck {
   duplicate: boolean;
 }
 
+export interface EventPublisherOptions {
+  /**
+   * The service's signing key. Every control event (`incident.*`, `remediation.*`,
+   * `compliance.*`, `security.*`) is signed with it over the exact payload bytes published;
+   * a publisher without one refuses to publish control events. Health events are not signed.
+   */
+  signer?: SigningKey;
+}
+
 /**
  * Publishes envelopes to JetStream with `Nats-Msg-Id` = event id (a retried publish is stored
- * once) and a producer span whose context travels in the headers.
+ * once), a producer span whose context travels in the headers, and — for control events —
+ * the producer's Ed25519 signature and key id in the headers (`Autoheal-Signature`, `Autoheal-Key-Id`).
  */
 export class EventPublisher {
   private readonly js: JetStreamClient;
+  private readonly signer: SigningKey | undefined;
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, options: EventPublisherOptions = {}) {
     this.js = jetstream(nc);
+    this.signer = options.signer;
   }
 
   /** Publishes now, as a child of the active span. */
@@ -53,7 +66,14 @@ export class EventPublisher {
     );
     try {
       const h = injectTraceContext(natsHeaders(), trace.setSpan(parent, span));
-      const ack = await this.js.publish(subject, encoder.encode(JSON.stringify(payload)), { msgID: id, headers: h });
+      const bytes = encoder.encode(JSON.stringify(payload));
+      if (isControlSubject(subject)) {
+        if (!this.signer) throw new Error(`refusing to publish ${subject} unsigned: this publisher has no signing key`);
+        const signed = signEventPayload(this.signer, bytes);
+        h.set(SIGNATURE_HEADER, signed.signature);
+        h.set(KEY_ID_HEADER, signed.keyId);
+      }
+      const ack = await this.js.publish(subject, bytes, { msgID: id, headers: h });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       span.recordException(error as Error);

@@ -6,6 +6,8 @@ export * from './jetstream-context.js';
 export * from './dead-letter.js';
 export * from './handler-errors.js';
 export * from './event-consumer.js';
+export * from './event-provenance.js';
+export * from './signing-material.js';
 export * from './jetstream-transport.js';
 export * from './messaging.module.js';
 export * from './outbox-relay.module.js';

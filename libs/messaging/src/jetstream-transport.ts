@@ -3,6 +3,7 @@ import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startConsumer, type ConsumerLogger, type EventHandler, type RunConsumerSpec, type RunningConsumer } from './event-consumer.js';
+import type { ProvenanceGuard } from './event-provenance.js';
 
 export interface TransportConsumerSpec extends RunConsumerSpec {
   /**
@@ -18,6 +19,8 @@ export interface JetStreamTransportOptions {
   connection: NatsConnection;
   consumers: TransportConsumerSpec[];
   logger?: ConsumerLogger;
+  /** Required when a consumer reads a signed stream (incidents, remediations, compliance, security). */
+  provenance?: ProvenanceGuard;
 }
 
 /**
@@ -38,7 +41,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     try {
       const jsm = await jetstreamManager(this.options.connection);
       for (const { direct, ...spec } of this.options.consumers) {
-        const consumer = await startConsumer(this.options.connection, spec, direct ?? this.nestHandler(spec), { logger: this.options.logger, jsm });
+        const consumer = await startConsumer(this.options.connection, spec, direct ?? this.nestHandler(spec), { logger: this.options.logger, jsm, provenance: this.options.provenance });
         this.running.push(consumer);
       }
       callback();

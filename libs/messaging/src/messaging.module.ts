@@ -1,11 +1,18 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Identity } from '@autoheal/security';
 import { EventPublisher } from './event-publisher.js';
+import { raiseSecurityEvent, SignedEventGuard, type ProvenanceGuard } from './event-provenance.js';
 import { closeNats, connectNats } from './nats-connection.js';
 import type { NatsCredentialFiles } from './nats-credentials.js';
+import { loadSigningMaterial, type SigningFiles, type SigningMaterial } from './signing-material.js';
 import { provisionStreams } from './stream-provisioning.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+/** The service's SigningMaterial (its key, the trust store, its identity). */
+export const SIGNING_MATERIAL = Symbol('SIGNING_MATERIAL');
+/** The ProvenanceGuard its consumers of control events use; by default a refusal raises a signed security event. */
+export const EVENT_PROVENANCE = Symbol('EVENT_PROVENANCE');
 
 export interface MessagingModuleOptions extends NatsCredentialFiles {
   servers: string;
@@ -13,6 +20,10 @@ export interface MessagingModuleOptions extends NatsCredentialFiles {
   name: string;
   /** Stream names this service provisions at boot (those its NATS identity may create); all when omitted. */
   streams?: readonly string[];
+  /** The key this service signs its control events with, and the trust store its consumers check against. */
+  signing: SigningFiles;
+  /** The identity the key must have in the trust store (the service's name). */
+  identity: Identity;
 }
 
 class NatsConnectionLifecycle implements OnApplicationShutdown {
@@ -39,10 +50,22 @@ export class MessagingModule {
             return nc;
           },
         },
-        { provide: EventPublisher, useFactory: (nc: NatsConnection) => new EventPublisher(nc), inject: [NATS_CONNECTION] },
+        // Loaded at boot: a missing or untrusted key stops the service with the file named.
+        { provide: SIGNING_MATERIAL, useFactory: () => loadSigningMaterial(options.signing, options.identity) },
+        {
+          provide: EventPublisher,
+          useFactory: (nc: NatsConnection, signing: SigningMaterial) => new EventPublisher(nc, { signer: signing.key }),
+          inject: [NATS_CONNECTION, SIGNING_MATERIAL],
+        },
+        {
+          provide: EVENT_PROVENANCE,
+          useFactory: (signing: SigningMaterial, publisher: EventPublisher): ProvenanceGuard =>
+            new SignedEventGuard({ trust: signing.trust, onRejected: raiseSecurityEvent(publisher, signing.identity) }),
+          inject: [SIGNING_MATERIAL, EventPublisher],
+        },
         NatsConnectionLifecycle,
       ],
-      exports: [NATS_CONNECTION, EventPublisher],
+      exports: [NATS_CONNECTION, EventPublisher, SIGNING_MATERIAL, EVENT_PROVENANCE],
     };
   }
 }

@@ -10,6 +10,7 @@ const STREAM_LIMITS: Record<StreamKey, { maxAgeMs: number }> = {
   incidents: { maxAgeMs: 7 * 24 * 60 * 60_000 },
   remediations: { maxAgeMs: 7 * 24 * 60 * 60_000 },
   compliance: { maxAgeMs: 30 * 24 * 60 * 60_000 },
+  security: { maxAgeMs: 30 * 24 * 60 * 60_000 },
   deadLetter: { maxAgeMs: 30 * 24 * 60 * 60_000 },
 };
 

@@ -3,3 +3,4 @@ export * from './expect-eventually.js';
 export * from './nats-server.js';
 export * from './test-database.js';
 export * from './read-stream.js';
+export * from './test-keys.js';

@@ -1,4 +1,4 @@
-import type { Envelope } from '@autoheal/contracts';
+import type { Envelope, EventData } from '@autoheal/contracts';
 import type { JsonValue, Outcome } from './hash-chain.js';
 import { redactFields } from './redaction.js';
 
@@ -47,7 +47,7 @@ function resourceOf(data: object, keys: readonly string[]): { [key: string]: Jso
   return resource;
 }
 
-const RESOURCE_KEYS = ['service', 'instance', 'incidentId', 'remediationId'] as const;
+const RESOURCE_KEYS = ['service', 'instance', 'incidentId', 'remediationId', 'subject', 'eventId'] as const;
 
 interface Description {
   actor?: string;
@@ -101,6 +101,11 @@ function describe(event: Envelope): Description {
       return { actor: event.data.resumedBy, action: 'automatic_actions.resume', outcome: 'success' };
     case 'remediation.escalation_delivered':
       return { action: `escalation.deliver.${event.data.kind}`, outcome: event.data.outcome === 'delivered' ? 'success' : 'failure' };
+    case 'security.event_rejected':
+      // The service that refused the event is who acted; the event's claimed producer is in the payload.
+      return { action: 'control_event.reject', outcome: 'refused' };
+    case 'security.reply_rejected':
+      return { action: 'command_reply.reject', outcome: 'refused' };
     case 'health.heartbeat':
     case 'health.stopping':
     case 'health.metrics':
@@ -134,6 +139,28 @@ export function auditEntryForEvent(event: Envelope, subject: string, redacted: R
     correlationId: event.correlationId,
     causationId: event.causationId,
     payload: redactFields(event as unknown as JsonValue, redacted),
+  };
+}
+
+/**
+ * The entry the auditor writes itself when it refuses a control event's provenance: the
+ * auditor owns the trail, so it records what it caught directly. The tenant is the subject's;
+ * the row's event id is new (the refused envelope's own id is in the payload, as claimed).
+ */
+export function auditEntryForRejection(tenantId: string, eventId: string, at: Date, data: EventData<'security.event_rejected'>, actor: string): AuditEntry {
+  return {
+    tenantId,
+    eventId,
+    eventType: 'security.event_rejected',
+    occurredAt: normalizeTimestamp(at),
+    actor,
+    action: 'control_event.reject',
+    outcome: 'refused',
+    resource: resourceOf(data, ['subject', 'eventId']),
+    source: data.subject,
+    correlationId: null,
+    causationId: null,
+    payload: data,
   };
 }
 

@@ -10,4 +10,6 @@ export const INCIDENTS_AUDIT_CONSUMER = { stream: 'incidents', durable: 'auditor
 export const REMEDIATIONS_AUDIT_CONSUMER = { stream: 'remediations', durable: 'auditor-remediations', filterSubject: 'remediation.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
 export const COMPLIANCE_AUDIT_CONSUMER = { stream: 'compliance', durable: 'auditor-compliance', filterSubject: 'compliance.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
 
-export const AUDIT_CONSUMERS: RunConsumerSpec[] = [INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, COMPLIANCE_AUDIT_CONSUMER];
+export const SECURITY_AUDIT_CONSUMER = { stream: 'security', durable: 'auditor-security', filterSubject: 'security.>', maxDeliver: MAX_DELIVER } satisfies RunConsumerSpec;
+
+export const AUDIT_CONSUMERS: RunConsumerSpec[] = [INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, COMPLIANCE_AUDIT_CONSUMER, SECURITY_AUDIT_CONSUMER];

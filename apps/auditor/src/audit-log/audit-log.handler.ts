@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
 import { JetStreamContext, PermanentError, TransientError } from '@autoheal/messaging';
-import { COMPLIANCE_AUDIT_CONSUMER, INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER } from './audit-log.consumers.js';
+import { COMPLIANCE_AUDIT_CONSUMER, INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, SECURITY_AUDIT_CONSUMER } from './audit-log.consumers.js';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { AuditLogService } from './audit-log.service.js';
 
@@ -21,7 +21,7 @@ function toDeliveryError(error: unknown): Error {
   }
 }
 
-/** JetStream entry for incident.>, remediation.> and compliance.>: the transport has validated the envelope. */
+/** JetStream entry for incident.>, remediation.>, compliance.> and security.>: the transport has validated the envelope and its signature. */
 @Controller()
 export class AuditLogHandler {
   constructor(private readonly audit: AuditLogService) {}
@@ -38,6 +38,11 @@ export class AuditLogHandler {
 
   @EventPattern(COMPLIANCE_AUDIT_CONSUMER.durable)
   onComplianceEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
+    return this.record(event, ctx);
+  }
+
+  @EventPattern(SECURITY_AUDIT_CONSUMER.durable)
+  onSecurityEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
     return this.record(event, ctx);
   }
 

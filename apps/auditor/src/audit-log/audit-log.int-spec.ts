@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { subjectFor, type Envelope } from '@autoheal/contracts';
-import { closeNats, connectNats, EventPublisher } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { newEvent, subjectFor, type Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats } from '@autoheal/messaging';
+import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
 import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
@@ -32,7 +31,6 @@ describe('audit log (real Postgres and nats-server)', () => {
   /** Logged in as the auditor's own role, like the service. */
   let asAuditor: Client;
   let nc: NatsConnection;
-  let publisher: EventPublisher;
   let auditor: RunningAuditor;
   let service: AuditLogService;
   const caller = { actor: 'ak_test', source: 'test' };
@@ -49,7 +47,6 @@ describe('audit log (real Postgres and nats-server)', () => {
     auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url });
     service = auditor.app.get(AuditLogService);
     nc = await connectNats({ servers: nats.url, name: 'audit-log-int-spec' });
-    publisher = new EventPublisher(nc);
   });
 
   afterAll(async () => {
@@ -66,7 +63,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     const opened = incidentOpened('initech', incidentId);
     const succeeded = remediationSucceeded('initech', incidentId, opened.id);
     const refused = complianceRefused('initech', incidentId);
-    for (const event of [opened, succeeded, refused]) await publisher.publish(event);
+    for (const event of [opened, succeeded, refused]) await publishSigned(nc, auditor.keys, event);
 
     const recorded = await expectEventually(async () => {
       const r = await rows('initech');
@@ -87,14 +84,36 @@ describe('audit log (real Postgres and nats-server)', () => {
     expect(report).toMatchObject({ tenantId: 'initech', ok: true, checkedRows: 3, headSeq: 3, headHash: recorded[2].hash, firstBreak: null });
   });
 
+  it('records a control event whose signature it refuses as its own security row, never as the event', async () => {
+    const forged = incidentOpened('forgery');
+    // A valid signature, by a service not entitled to incidents.
+    await publishSigned(nc, auditor.keys, forged, { as: 'decision' });
+    await expectEventually(async () => expect((await rows('forgery')).map((r) => [r.event_type, r.actor, r.action, r.outcome, r.source])).toEqual([['security.event_rejected', 'auditor', 'control_event.reject', 'refused', 'incident.forgery.opened']]));
+    const [row] = await rows('forgery');
+    expect(row.event_id).not.toBe(forged.id);
+    expect(row.resource).toEqual({ subject: 'incident.forgery.opened', eventId: forged.id });
+
+    // What another service refused arrives signed on security.> and is appended as that service's.
+    const raised = newEvent('security.event_rejected', {
+      tenantId: 'forgery',
+      producer: 'executor',
+      data: { reason: 'unsigned', detail: 'no header', subject: 'remediation.forgery.planned', eventId: randomUUID(), eventType: 'remediation.planned', claimedProducer: 'decision', keyId: null, rejectedBy: 'executor-remediations', stream: 'REMEDIATIONS', streamSequence: 7 },
+    });
+    await publishSigned(nc, auditor.keys, raised);
+    await expectEventually(async () => expect((await rows('forgery')).map((r) => [r.event_type, r.actor])).toEqual([
+      ['security.event_rejected', 'auditor'],
+      ['security.event_rejected', 'executor'],
+    ]));
+  });
+
   it('gives one row for an event delivered twice', async () => {
     const event = incidentOpened('dupco');
-    await publisher.publish(event);
+    await publishSigned(nc, auditor.keys, event);
     // A second message with the same event but another Nats-Msg-Id passes JetStream's
     // de-duplication: only the inbox stands between it and a second row.
-    await jetstream(nc).publish(subjectFor(event), JSON.stringify(event), { msgID: `${event.id}-again` });
+    await publishSigned(nc, auditor.keys, event, { msgID: `${event.id}-again` });
     const later = incidentOpened('dupco');
-    await publisher.publish(later);
+    await publishSigned(nc, auditor.keys, later);
 
     // The later event is recorded after both copies of the first were handled (one consumer, in order).
     await expectEventually(async () => expect((await rows('dupco')).map((r) => r.event_id)).toContain(later.id));

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
+import type { ProvenanceRejection } from '@autoheal/messaging';
 import { claimInbox } from '@autoheal/persistence';
 import { auditorMetrics } from '../auditor.metrics.js';
 import { AUDIT_REDACTION } from '../auditor.tokens.js';
@@ -13,6 +14,7 @@ import {
   AUDIT_VERIFY,
   auditEntryForEvent,
   auditEntryForRead,
+  auditEntryForRejection,
   auditEntryForVerify,
   type ApiAccess,
   type AuditEntry,
@@ -95,6 +97,22 @@ export class AuditLogService {
       if (isDataException(error)) throw new AuditLogError(AuditLogErrorCode.UnstorableEvent, (error as Error).message);
       throw error;
     }
+  }
+
+  /**
+   * Appends the auditor's own record of a control event it refused (bad or missing signature,
+   * untrusted key, wrong producer), once per consumer and claimed event id.
+   */
+  async recordRejection(rejection: ProvenanceRejection, actor: string): Promise<RecordOutcome> {
+    const at = this.clock.now();
+    const entry = auditEntryForRejection(rejection.tenantId, newEventId(at.getTime()), at, rejection.data, actor);
+    const claimed = rejection.data.eventId;
+    const appended = await this.db.transaction(async (m) => {
+      if (claimed !== null && !(await claimInbox(m, AUDITOR_SCHEMA, `${rejection.data.rejectedBy}:rejected`, claimed))) return false;
+      return this.append(m, entry);
+    });
+    if (appended) auditorMetrics.rowsAppended.inc({ event_type: entry.eventType });
+    return appended ? 'appended' : 'duplicate';
   }
 
   /** One page of a tenant's trail; the read itself is appended to that trail in the same transaction. */

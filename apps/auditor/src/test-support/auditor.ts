@@ -2,6 +2,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { newEvent, type Envelope } from '@autoheal/contracts';
+import { createTestKeys, type TestKeys } from '@autoheal/testing';
 import { createAuditorApp } from '../auditor.app.js';
 import { loadConfig, type AuditorConfig } from '../config.js';
 
@@ -13,13 +14,17 @@ export interface RunningAuditor {
   app: INestApplication;
   config: AuditorConfig;
   baseUrl: string;
+  /** Every service's signing key: tests publish control events in their stead (publishSigned). */
+  keys: TestKeys;
   stop(): Promise<void>;
 }
 
 /** The auditor as main.ts wires it (HTTP on a free port plus its JetStream consumers), in-process. */
 export async function startAuditor(env: { databaseUrl: string; natsUrl: string; extraEnv?: Record<string, string> }): Promise<RunningAuditor> {
+  const keys = createTestKeys();
   const config = loadConfig({
     DATABASE_URL: env.databaseUrl,
+    ...keys.env('auditor'),
     NATS_URL: env.natsUrl,
     AUDITOR_PORT: '0',
     AUDITOR_OPS_API_KEY: OPS_KEY,
@@ -30,7 +35,16 @@ export async function startAuditor(env: { databaseUrl: string; natsUrl: string; 
   await app.startAllMicroservices();
   await app.listen(0, '127.0.0.1');
   const baseUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  return { app, config, baseUrl, stop: () => app.close() };
+  return {
+    app,
+    config,
+    baseUrl,
+    keys,
+    stop: async () => {
+      await app.close();
+      keys.remove();
+    },
+  };
 }
 
 export function incidentOpened(tenantId: string, incidentId: string = randomUUID(), instance = 'api-1'): Envelope<'incident.opened'> {

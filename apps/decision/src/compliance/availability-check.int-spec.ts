@@ -1,8 +1,8 @@
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope } from '@autoheal/contracts';
-import { expectEventually, readStream } from '@autoheal/testing';
+import { newEvent, newEventId, STREAMS, type Envelope } from '@autoheal/contracts';
+import { expectEventually, readStream, publishSigned } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { documentVersion, tenantDocumentSchema } from '../planning/policy-port.js';
@@ -38,7 +38,7 @@ describe('availability compliance events (real Postgres and nats-server)', () =>
   const check = () => booted.app.get(AvailabilityCheckService).check();
 
   async function publish(event: Envelope): Promise<number> {
-    return (await jetstream(env.nc).publish(subjectFor(event), JSON.stringify(event))).seq;
+    return publishSigned(env.nc, env.keys, event);
   }
 
   /** Every incident event up to `seq` was handled and acknowledged. */

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
-import { expectEventually, readStream, type TestDatabase } from '@autoheal/testing';
+import { expectEventually, readStream, type TestDatabase, type TestKeys } from '@autoheal/testing';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { OutcomesService } from '../outcomes/outcomes.service.js';
 import { FLEET_BREAKER_OFF, startDecisionTestEnv } from '../test-support/decision-test-app.js';
@@ -89,6 +89,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
   let db: TestDatabase;
   let pg: Client;
   let nc: NatsConnection;
+  let keys: TestKeys;
   let jsm: JetStreamManager;
   const apps: INestApplication[] = [];
   /** What each app's PlanningService decided, as it returned it. */
@@ -107,7 +108,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
       // The workers stay off: the test runs the deferral workers itself, both at once.
       natsClient: 'decision-concurrency-test',
     });
-    ({ db, pg, nc, jsm, stop } = env);
+    ({ db, pg, nc, jsm, stop, keys } = env);
     // One after the other, as a rolling deploy would start them; both are up before anything is published.
     for (const name of ['decision-a', 'decision-b']) {
       const { app } = await env.boot({
@@ -135,7 +136,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
     const expectedPlans = Math.min(c.concurrencyCap, c.hourlyCap);
     const incidents = Array.from({ length: INSTANCES }, (_, i) => incidentOpened(c.tenantId, `api-${i + 1}`));
     const ids = incidents.map((i) => i.data.incidentId);
-    const publisher = new EventPublisher(nc);
+    const publisher = new EventPublisher(nc, { signer: keys.key('detector') });
     const acks = await Promise.all(incidents.map((i) => publisher.publish(i)));
     const last = Math.max(...acks.map((a) => a.seq));
 

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, subjectFor, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
-import { expectEventually, readStream } from '@autoheal/testing';
+import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { expectEventually, readStream, publishSigned, type TestKeys } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from '../test-support/decision-test-app.js';
@@ -51,6 +51,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let app: INestApplication;
+  let keys: TestKeys;
   let worker: DeferralsWorker;
   /** The service's clock: it moves only when a test moves it. */
   let now = Date.now();
@@ -58,7 +59,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
   const iso = (ms: number) => new Date(ms).toISOString();
 
   async function publish(event: Envelope): Promise<number> {
-    return (await jetstream(nc).publish(subjectFor(event), JSON.stringify(event))).seq;
+    return publishSigned(nc, keys, event);
   }
 
   async function published<T extends EventType>(stream: StreamKey, type: T, incidentId: string): Promise<Envelope<T>[]> {
@@ -130,7 +131,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
   }
 
   beforeAll(async () => {
-    ({ app, pg, nc, jsm, stop } = await startDecisionTestApp({
+    ({ app, pg, nc, jsm, stop, keys } = await startDecisionTestApp({
       prefix: 'decision-deferral-test-',
       documents: TENANTS,
       // The tests run the worker themselves, at the time they set.

@@ -9,7 +9,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { closeNats, connectNats } from '@autoheal/messaging';
-import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, createTestKeys, startNatsServer, type NatsServerHandle, type TestDatabase, type TestKeys } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { loadConfig, type DecisionConfig } from '../config.js';
 import { createDecisionApp } from '../decision.app.js';
@@ -74,6 +74,8 @@ export interface DecisionTestEnv {
   dir: string;
   /** The configuration apps boot with (unless boot() overrides it). */
   config: DecisionConfig;
+  /** The signing keys of every service (publishSigned puts events on the bus in their stead). */
+  keys: TestKeys;
   /** Creates a decision app on this database and nats-server; it is closed by stop() if not before. */
   boot(options?: BootOptions): Promise<BootedApp>;
   /** Closes what is open, in the order: apps, pg, nc, nats-server, database, directory. */
@@ -95,6 +97,8 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
   let nc: NatsConnection | undefined;
   let dir: string | undefined;
   const open = new Set<BootedApp>();
+  // Keys for the service and for tests publishing in another service's stead (publishSigned).
+  const testKeys = createTestKeys();
 
   const stop = async (): Promise<void> => {
     for (const booted of [...open]) await booted.close();
@@ -103,6 +107,7 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
     await nats?.stop();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    testKeys.remove();
   };
 
   try {
@@ -114,7 +119,7 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
     let tenantsDir = documentsFile;
     if (options.documents) writeDocuments(options.documents);
     else mkdirSync((tenantsDir = join(tmp, 'boot')));
-    const baseEnv = { DATABASE_URL: db.roleUrl('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
+    const baseEnv = { DATABASE_URL: db.roleUrl('decision'), ...testKeys.env('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
     const config = loadConfig(baseEnv);
 
     const boot = async (bootOptions: BootOptions = {}): Promise<BootedApp> => {
@@ -148,7 +153,7 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
       nc = await connectNats({ servers: nats.url, name: options.natsClient, onClosedForGood: () => undefined });
       jsm = await jetstreamManager(nc);
     }
-    return { nats, db, pg, nc, jsm, dir: tmp, config, boot, stop } as DecisionTestEnv & WithNatsClient<O>;
+    return { nats, db, pg, nc, jsm, dir: tmp, config, keys: testKeys, boot, stop } as DecisionTestEnv & WithNatsClient<O>;
   } catch (error) {
     await stop();
     throw error;

@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { SIGNING_ENV } from '@autoheal/security';
 
 const schema = z.object({
+  ...SIGNING_ENV,
+  /** This agent's id; its key must be listed as `agent:<AGENT_ID>` in the trust file, and the executor maps targets to it. */
+  AGENT_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ -').default('demo-fleet'),
+  /** Clock difference tolerated between the executor and this agent on a command's issuedAt/expiresAt. */
+  AGENT_COMMAND_MAX_SKEW_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** NKey seed file and CA of the NATS server (see the README's NATS part); a tls:// NATS_URL needs both. */
   NATS_NKEY_SEED_FILE: z.string().min(1).optional(),

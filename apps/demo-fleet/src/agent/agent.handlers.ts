@@ -5,6 +5,7 @@ import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
 import type { ChaosService } from './chaos.service.js';
 import type { InstanceRef } from '../fleet/fleet-file.js';
 import type { FleetSupervisor } from './fleet-supervisor.js';
+import type { ReplySigner } from './reply-signer.js';
 import type { RestartService } from './restart.service.js';
 
 /** Agents form one queue group, so each request is answered once however many agents listen. */
@@ -12,21 +13,22 @@ export const AGENT_QUEUE_GROUP = 'agents';
 
 export interface AgentHandlerDeps {
   restart: RestartService;
+  replies: ReplySigner;
   chaos: ChaosService;
   supervisor: FleetSupervisor;
   logger: Logger;
 }
 
 /**
- * The agent's request/reply entry points: decode, delegate, reply. It listens for the restart
- * commands of the instances it runs, one subject each: its NATS identity may subscribe to those
- * and no others.
+ * The agent's request/reply entry points: decode, delegate, reply (signed). It listens for the
+ * restart commands of the instances it runs, one subject each: its NATS identity may subscribe to
+ * those and no others.
  */
 export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
-  const { restart, chaos, supervisor, logger } = deps;
+  const { restart, replies, chaos, supervisor, logger } = deps;
   return [
     ...targets.map((t) =>
-      reply(nc, agentRestartSubject(t.tenantId, t.service, t.instance), logger, (msg) => restart.handle(msg.subject, decode(msg))),
+      reply(nc, agentRestartSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await restart.handle(msg.subject, decode(msg)))),
     ),
     reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),

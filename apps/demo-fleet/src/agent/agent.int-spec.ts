@@ -13,7 +13,8 @@ import {
   type Envelope,
   type MetricSample,
 } from '@autoheal/contracts';
-import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { signCommand, verifyReply } from '@autoheal/security';
+import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
 import { AGENT_CHAOS_SUBJECT, type AgentChaosReply } from './chaos.contract.js';
 import type { InstanceStatus } from './managed-instance.js';
@@ -34,6 +35,9 @@ const fleet = parseFleetFile({
     },
   ],
 });
+const keys = createTestKeys();
+afterAll(() => keys.remove());
+
 const ONE: InstanceRef = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1' };
 const TWO: InstanceRef = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-2' };
 
@@ -57,6 +61,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
       apiServerEntry: API_SERVER_ENTRY,
       logger: pino({ level: 'silent' }),
       childStdio: 'ignore',
+      signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },
     });
 
   async function status(): Promise<InstanceStatus[]> {
@@ -69,10 +74,37 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     return found;
   }
 
+  /** A command for ONE (or `over`), signed by `identity`, issued `offsetMs` from now and valid 30 s. */
+  function signedBy(identity: 'executor' | 'decision', offsetMs = 0, over: Partial<InstanceRef & { remediationId: string }> = {}) {
+    const issued = Date.now() + offsetMs;
+    return signCommand(keys.key(identity), {
+      commandId: newEventId(),
+      remediationId: newEventId(),
+      ...ONE,
+      action: 'restart',
+      parameters: {},
+      issuedAt: new Date(issued).toISOString(),
+      expiresAt: new Date(issued + 30_000).toISOString(),
+      ...over,
+    });
+  }
+
   async function restart(ref: InstanceRef, remediationId: string): Promise<AgentRestartReply> {
-    const body = JSON.stringify({ remediationId, ...ref });
-    const reply = await nc.request(agentRestartSubject(ref.tenantId, ref.service, ref.instance), body, { timeout: 20_000 });
-    return agentRestartReply.parse(reply.json());
+    const now = Date.now();
+    const command = signCommand(keys.key('executor'), {
+      commandId: newEventId(),
+      remediationId,
+      ...ref,
+      action: 'restart',
+      parameters: {},
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 30_000).toISOString(),
+    });
+    const reply = await nc.request(agentRestartSubject(ref.tenantId, ref.service, ref.instance), JSON.stringify(command), { timeout: 20_000 });
+    const answer = agentRestartReply.parse(reply.json());
+    // Every answer is the agent's own, signed for this very command.
+    expect(verifyReply(keys.trust, answer, { identity: 'agent:demo-fleet', remediationId, commandId: command.commandId }, new Date())).toEqual({ ok: true });
+    return answer;
   }
 
   async function chaos(action: string, ref: InstanceRef): Promise<AgentChaosReply> {
@@ -193,12 +225,39 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, port: before.port, state: 'running', restarts: 1, lastRestartRemediationId: remediationId });
 
     const again = await restart(ONE, remediationId);
-    expect(again).toEqual({ ...first, replayed: true });
+    expect(again).toMatchObject({ ok: true, remediationId, pid: first.pid, restartedAt: first.restartedAt, replayed: true });
     expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, restarts: 1 });
     expect(await healthzPid(before.port)).toBe(first.pid);
 
     // The other instance was not touched.
     expect(await statusOf(TWO)).toMatchObject({ pid: other.pid, restarts: 0 });
+  });
+
+  it.each([
+    ['unsigned', (c: Record<string, unknown>) => ({ ...c, signature: undefined, keyId: undefined }), /^unsigned/],
+    ['signed by the decision service', () => signedBy('decision'), /^not_entitled/],
+    ['expired', () => signedBy('executor', -120_000), /^expired/],
+    ['with its body changed after signing', (c: Record<string, unknown>) => ({ ...c, parameters: { force: true } }), /^bad_signature/],
+  ] as const)('refuses a command %s over NATS, signs the refusal, and restarts nothing', async (_name, tamper, reason) => {
+    const before = await statusOf(ONE);
+    const body = tamper(signedBy('executor') as unknown as Record<string, unknown>);
+    const reply = agentRestartReply.parse((await nc.request(agentRestartSubject(ONE.tenantId, ONE.service, ONE.instance), JSON.stringify(body), { timeout: 20_000 })).json());
+    expect(reply).toMatchObject({ ok: false, code: 'command_rejected', agentId: 'demo-fleet' });
+    if (reply.ok) throw new Error('unreachable');
+    expect(reply.message).toMatch(reason);
+    expect(await statusOf(ONE)).toMatchObject({ pid: before.pid, restarts: before.restarts });
+    expect(await healthzPid(before.port)).toBe(before.pid);
+  });
+
+  it('refuses a replayed command that asks the same remediation for another target, and restarts nothing', async () => {
+    const remediationId = newEventId();
+    const first = await restart(ONE, remediationId);
+    expect(first).toMatchObject({ ok: true, replayed: false });
+    const other = await statusOf(TWO);
+    const twisted = signedBy('executor', 0, { ...TWO, remediationId });
+    const reply = agentRestartReply.parse((await nc.request(agentRestartSubject(TWO.tenantId, TWO.service, TWO.instance), JSON.stringify(twisted), { timeout: 20_000 })).json());
+    expect(reply).toMatchObject({ ok: false, code: 'command_rejected' });
+    expect(await statusOf(TWO)).toMatchObject({ pid: other.pid, restarts: other.restarts });
   });
 
   it('makes concurrent duplicates wait for the first restart instead of restarting twice', async () => {
@@ -356,7 +415,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     await expectEventually(async () => expect(await healthzPid(fresh.port)).toBe(fresh.pid), { timeoutMs: 15_000 });
 
     const replay = await restart(ONE, remediationId);
-    expect(replay).toEqual({ ...first, replayed: true });
+    expect(replay).toMatchObject({ ok: true, remediationId, pid: first.pid, restartedAt: first.restartedAt, replayed: true });
     // Nothing was restarted: same process as the new agent started, no restart counted.
     expect(await statusOf(ONE)).toMatchObject({ pid: fresh.pid, restarts: 0, lastRestartRemediationId: null });
   });

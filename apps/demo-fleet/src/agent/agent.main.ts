@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { agentIdentity, loadSigningKey, loadTrustStore } from '@autoheal/security';
 import { createLogger } from '../logger.js';
 import { loadFleetFile } from '../fleet/fleet-file.js';
 import { loadAgentConfig } from './agent.config.js';
@@ -8,6 +9,12 @@ async function main(): Promise<void> {
   const config = loadAgentConfig();
   const logger = createLogger('demo-fleet-agent');
   const fleet = loadFleetFile(resolve(config.FLEET_FILE));
+  const key = loadSigningKey(config.AUTOHEAL_SIGNING_KEY_FILE);
+  const trust = loadTrustStore(config.AUTOHEAL_TRUST_FILE);
+  const listedAs = trust.keys.get(key.keyId)?.identity;
+  if (listedAs !== agentIdentity(config.AGENT_ID)) {
+    throw new Error(`the key in ${config.AUTOHEAL_SIGNING_KEY_FILE} (${key.keyId}) is ${listedAs ? `trusted as ${listedAs}` : 'not in the trust file'}, expected agent:${config.AGENT_ID}`);
+  }
   const agent = await startAgent({
     natsUrl: config.NATS_URL,
     credentials: { nkeySeedFile: config.NATS_NKEY_SEED_FILE, tlsCaFile: config.NATS_TLS_CA_FILE },
@@ -19,6 +26,7 @@ async function main(): Promise<void> {
     readyTimeoutMs: config.AGENT_READY_TIMEOUT_MS,
     apiServerEntry: config.API_SERVER_ENTRY,
     logger,
+    signing: { agentId: config.AGENT_ID, key, trust, maxSkewMs: config.AGENT_COMMAND_MAX_SKEW_MS },
   });
 
   let shuttingDown = false;

@@ -1,7 +1,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { agentRestartReply, type AgentRestartReply } from '@autoheal/contracts';
+import type { SigningKey, TrustStore } from '@autoheal/security';
 import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -12,7 +12,8 @@ import { FleetSupervisor } from './fleet-supervisor.js';
 import { JsonFileOutcomeStorage } from './json-file-outcome-storage.js';
 import type { LaunchInstance } from './managed-instance.js';
 import { OutcomeStore } from './outcome-store.js';
-import { isFinalOutcome, RestartService } from './restart.service.js';
+import { ReplySigner } from './reply-signer.js';
+import { isFinalOutcome, restartOutcome, RestartService, type RestartOutcome } from './restart.service.js';
 import { InstancePidFile, killLeftoverInstances } from './leftover-instances.js';
 
 export interface AgentOptions {
@@ -31,6 +32,20 @@ export interface AgentOptions {
   clock?: Clock;
   /** Where the instances' stdout/stderr go; the agent's own by default. */
   childStdio?: 'inherit' | 'ignore';
+  signing: AgentSigning;
+}
+
+/** Whom the agent takes commands from, and the key it answers with. */
+export interface AgentSigning {
+  /** The agent's id: its key is `agent:<agentId>` in the executor's trust store. */
+  agentId: string;
+  key: SigningKey;
+  /** Must list the executor's key(s). */
+  trust: TrustStore;
+  /** Clock difference tolerated on a command's issuedAt/expiresAt (default 5 s). */
+  maxSkewMs?: number;
+  /** Longest validity a command may ask for (default 5 min). */
+  maxCommandLifetimeMs?: number;
 }
 
 export interface RunningAgent {
@@ -49,7 +64,7 @@ export const PIDS_FILE = 'instance-pids.json';
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const storage = new JsonFileOutcomeStorage<AgentRestartReply>(join(options.stateDir, OUTCOMES_FILE), agentRestartReply, (movedTo, reason) =>
+  const storage = new JsonFileOutcomeStorage<RestartOutcome>(join(options.stateDir, OUTCOMES_FILE), restartOutcome, (movedTo, reason) =>
     logger.error({ movedTo, reason }, 'restart outcomes file unreadable; moved aside, starting without remembered outcomes'),
   );
   const outcomes = await OutcomeStore.open(storage, {
@@ -88,7 +103,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   exits.reporter = new ExitReporter(nc, { producer: 'demo-fleet-agent' });
   const subscriptions = serveAgentRequests(nc, fleetInstances(options.fleet), {
-    restart: new RestartService({ supervisor, outcomes, clock, readyTimeoutMs: options.readyTimeoutMs, logger }),
+    restart: new RestartService({
+      supervisor,
+      outcomes,
+      clock,
+      readyTimeoutMs: options.readyTimeoutMs,
+      logger,
+      commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
+    }),
+    replies: new ReplySigner(options.signing.key, options.signing.agentId, clock),
     chaos: new ChaosService(supervisor, logger),
     supervisor,
     logger,
@@ -137,8 +160,9 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
     // The IPC channel lets the instance notice when the agent is gone (see api-server.main.ts).
     'ipc',
   ];
-  // An instance never inherits the agent's own NATS identity: it reports as its tenant's producer.
-  const { NATS_NKEY_SEED_FILE: _agentSeed, ...inherited } = process.env;
+  // An instance never inherits the agent's own NATS identity (it reports as its tenant's producer),
+  // nor where the agent's private key is: it is the tenant's code.
+  const { NATS_NKEY_SEED_FILE: _agentSeed, AUTOHEAL_SIGNING_KEY_FILE: _agentKey, ...inherited } = process.env;
   return (ref, port) =>
     spawn(process.execPath, [options.apiServerEntry], {
       env: {

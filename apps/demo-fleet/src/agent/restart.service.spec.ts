@@ -1,16 +1,38 @@
 import pino from 'pino';
-import { agentRestartReply, agentRestartSubject, type AgentRestartReply } from '@autoheal/contracts';
+import { agentRestartSubject, newEventId } from '@autoheal/contracts';
+import { generateSigningKey, parseTrustStore, publicKeyToBase64, signCommand, type CommandContent, type SigningKey } from '@autoheal/security';
 import { FleetSupervisor } from './fleet-supervisor.js';
 import { OutcomeStore } from './outcome-store.js';
-import { isFinalOutcome, NIL_UUID, RestartService } from './restart.service.js';
+import { isFinalOutcome, NIL_UUID, RestartService, restartOutcome, type RestartOutcome } from './restart.service.js';
 
 // The request checks that happen before any process is touched. Restarts themselves run real
 // processes and are covered by agent.int-spec.ts.
 describe('RestartService request validation', () => {
   const remediationId = '0190a5b4-7c1e-7a3b-9c2d-1e2f3a4b5c6d';
   const target = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1' };
+  const executor = generateSigningKey().key;
+  const decision = generateSigningKey().key;
+  const trust = parseTrustStore({
+    keys: [
+      { keyId: executor.keyId, identity: 'executor', publicKey: publicKeyToBase64(executor.publicKey) },
+      { keyId: decision.keyId, identity: 'decision', publicKey: publicKeyToBase64(decision.publicKey) },
+    ],
+  });
+  const NOW = Date.parse('2026-03-01T12:00:00.000Z');
   let service: RestartService;
   let launches: number;
+
+  const command = (over: Partial<CommandContent> = {}, key: SigningKey = executor) =>
+    signCommand(key, {
+      commandId: newEventId(NOW),
+      remediationId,
+      ...target,
+      action: 'restart',
+      parameters: {},
+      issuedAt: new Date(NOW - 1_000).toISOString(),
+      expiresAt: new Date(NOW + 29_000).toISOString(),
+      ...over,
+    });
 
   beforeEach(async () => {
     launches = 0;
@@ -24,11 +46,15 @@ describe('RestartService request validation', () => {
       },
       logger,
     });
-    const outcomes = await OutcomeStore.open<AgentRestartReply>(
-      { load: () => Promise.resolve([]), save: () => Promise.resolve() },
-      { keep: isFinalOutcome },
-    );
-    service = new RestartService({ supervisor, outcomes, clock: { now: () => new Date() }, readyTimeoutMs: 1000, logger });
+    const outcomes = await OutcomeStore.open<RestartOutcome>({ load: () => Promise.resolve([]), save: () => Promise.resolve() }, { keep: isFinalOutcome });
+    service = new RestartService({
+      supervisor,
+      outcomes,
+      clock: { now: () => new Date(NOW) },
+      readyTimeoutMs: 1000,
+      logger,
+      commands: { trust, maxSkewMs: 5_000, maxLifetimeMs: 300_000 },
+    });
   });
 
   const subject = agentRestartSubject(target.tenantId, target.service, target.instance);
@@ -36,33 +62,54 @@ describe('RestartService request validation', () => {
   it.each([
     ['a body that is not an object', undefined, NIL_UUID],
     ['a missing remediation id', { ...target }, NIL_UUID],
-    ['a remediation id that is not a UUID', { ...target, remediationId: 'r-1' }, NIL_UUID],
-    ['a tenant with a dot', { ...target, tenantId: 'acme.health', remediationId }, remediationId],
-    ['an unknown field', { ...target, remediationId, force: true }, remediationId],
+    ['a remediation id that is not a UUID', { ...command(), remediationId: 'r-1' }, NIL_UUID],
+    ['a tenant with a dot', { ...command(), tenantId: 'acme.health' }, remediationId],
+    ['an unknown field', { ...command(), force: true }, remediationId],
   ])('answers invalid_request for %s', async (_name, body, expectedId) => {
-    const reply = await service.handle(subject, body);
-    expect(reply).toMatchObject({ ok: false, code: 'invalid_request', remediationId: expectedId });
-    expect(agentRestartReply.safeParse(reply).success).toBe(true);
+    const { outcome } = await service.handle(subject, body);
+    expect(outcome).toMatchObject({ ok: false, code: 'invalid_request', remediationId: expectedId });
+    expect(restartOutcome.safeParse(outcome).success).toBe(true);
     expect(launches).toBe(0);
   });
 
-  it('answers invalid_request when the body names another instance than the subject', async () => {
-    const reply = await service.handle(subject, { ...target, instance: 'patient-api-2', remediationId });
-    expect(reply).toMatchObject({ ok: false, code: 'invalid_request', remediationId });
+  it.each([
+    ['unsigned', () => ({ ...command(), signature: undefined, keyId: undefined }), /^unsigned/],
+    ['signed by the decision service', () => command({}, decision), /^not_entitled/],
+    ['signed by a stranger', () => command({}, generateSigningKey().key), /^unknown_key/],
+    ['altered after signing (other instance in the body)', () => ({ ...command(), instance: 'patient-api-2' }), /^bad_signature/],
+    ['naming another instance than the subject', () => command({ instance: 'patient-api-2' }), /^target_mismatch/],
+    ['expired', () => command({ issuedAt: new Date(NOW - 60_000).toISOString(), expiresAt: new Date(NOW - 30_000).toISOString() }), /^expired/],
+  ])('refuses a command %s and touches nothing', async (_name, body, message) => {
+    const { outcome } = await service.handle(subject, body());
+    expect(outcome).toMatchObject({ ok: false, code: 'command_rejected', remediationId });
+    if (outcome.ok) throw new Error('unreachable');
+    expect(outcome.message).toMatch(message);
     expect(launches).toBe(0);
+  });
+
+  it('refuses a second command for a remediation that asks for something else (replay), before any restart', async () => {
+    await service.handle(subject, command());
+    const before = launches;
+    const other = { tenantId: target.tenantId, service: target.service, instance: 'patient-api-1' };
+    const { outcome } = await service.handle(subject, command({ ...other, parameters: { drain: false } }));
+    expect(outcome).toMatchObject({ ok: false, code: 'command_rejected' });
+    if (outcome.ok) throw new Error('unreachable');
+    expect(outcome.message).toMatch(/^replayed/);
+    expect(launches).toBe(before);
   });
 
   it('answers unknown_instance for an instance this agent does not run', async () => {
     const other = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-9' };
-    const reply = await service.handle(agentRestartSubject(other.tenantId, other.service, other.instance), { ...other, remediationId });
-    expect(reply).toMatchObject({ ok: false, code: 'unknown_instance', remediationId });
+    const { outcome } = await service.handle(agentRestartSubject(other.tenantId, other.service, other.instance), command(other));
+    expect(outcome).toMatchObject({ ok: false, code: 'unknown_instance', remediationId });
     expect(launches).toBe(0);
   });
 
   it('answers spawn_failed when the process cannot be created', async () => {
     // The launcher above throws, as spawn() does for a missing executable.
-    const reply = await service.handle(subject, { ...target, remediationId });
-    expect(reply).toMatchObject({ ok: false, code: 'spawn_failed', remediationId });
-    expect(agentRestartReply.safeParse(reply).success).toBe(true);
+    const { outcome, commandId } = await service.handle(subject, command());
+    expect(outcome).toMatchObject({ ok: false, code: 'spawn_failed', remediationId });
+    expect(commandId).not.toBeNull();
+    expect(launches).toBe(1);
   });
 });

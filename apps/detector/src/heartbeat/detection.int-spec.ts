@@ -3,9 +3,13 @@ import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType } from '@autoheal/contracts';
 import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
 import { startDetectorApp } from '../detector.app.js';
+
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
 
 const INTERVAL_MS = 100;
 
@@ -26,7 +30,7 @@ describe('detector (real NATS and Postgres)', () => {
   let sequence = 0;
 
   async function startDetector(): Promise<void> {
-    const config = loadConfig({ DATABASE_URL: db.roleUrl('detector'), NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('detector'), ...keys.env('detector'), NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
     app = await startDetectorApp(config);
   }
 

@@ -6,9 +6,13 @@ import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType, type MetricSample } from '@autoheal/contracts';
 import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
 import { startDetectorApp } from '../detector.app.js';
+
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
 
 // A long heartbeat interval: in these tests nothing may open by a deadline by accident.
 const INTERVAL_MS = 10_000;
@@ -30,7 +34,7 @@ describe('detector health signals (real NATS and Postgres)', () => {
 
   async function startDetector(): Promise<void> {
     const config = loadConfig({
-      DATABASE_URL: db.roleUrl('detector'),
+      DATABASE_URL: db.roleUrl('detector'), ...keys.env('detector'),
       NATS_URL: nats.url,
       DETECTOR_PORT: '0',
       DETECTOR_SNAPSHOT_INTERVAL_MS: '100',

@@ -6,8 +6,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
-import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { IngestModule } from './ingest.module.js';
+
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
 
 const KEYS = 'acme=acme-key-1234,globex=globex-key-1234,initech=initech-key-1234';
 let nowMs = Date.parse('2026-01-01T00:00:00Z');
@@ -43,7 +47,7 @@ describe('HTTP ingest (real NATS)', () => {
     await provisionStreams(nc);
     @Module({
       imports: [
-        MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-test' }),
+        MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-test', identity: 'detector', signing: { keyFile: keys.env('detector').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile } }),
         IngestModule.forRoot({ DETECTOR_INGEST_API_KEYS: KEYS, DETECTOR_INGEST_RATE_PER_SEC: '10', DETECTOR_INGEST_BURST: '500', DETECTOR_INGEST_MAX_BODY_BYTES: '262144' }, clock),
       ],
     })
@@ -246,7 +250,12 @@ describe('HTTP ingest (real NATS)', () => {
     const deadLetterCount = async () => (await readStream<DeadLetterRecord>(nc, STREAMS.deadLetter.name)).length;
 
     beforeAll(async () => {
-      @Module({ imports: [MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-abuse-test' }), IngestModule.forRoot(LIMITS, clock)] })
+      @Module({
+        imports: [
+          MessagingModule.forRoot({ servers: nats.url, name: 'detector-ingest-abuse-test', identity: 'detector', signing: { keyFile: keys.env('detector').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile } }),
+          IngestModule.forRoot(LIMITS, clock),
+        ],
+      })
       class TightIngestRoot {}
       tight = await NestFactory.create(TightIngestRoot, { logger: false });
       await tight.listen(0, '127.0.0.1');

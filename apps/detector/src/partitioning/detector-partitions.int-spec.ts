@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isEvent, newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { partitionOf } from './partition-hash.js';
 import { assignPartitions } from './rendezvous.js';
+
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
 
 const ENTRY = join(__dirname, '../../dist/main.js');
 const PARTITIONS = 16;
@@ -31,7 +35,7 @@ function startDetector(memberId: string, db: TestDatabase, nats: NatsServerHandl
   const child = spawn(process.execPath, [ENTRY], {
     env: {
       ...process.env,
-      DATABASE_URL: db.roleUrl('detector'),
+      DATABASE_URL: db.roleUrl('detector'), ...keys.env('detector'),
       NATS_URL: nats.url,
       DETECTOR_PORT: '0',
       DETECTOR_MEMBER_ID: memberId,

@@ -1,18 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { agentRestartReply, agentRestartRequest, agentRestartSubject } from '@autoheal/contracts';
-import { injectTraceContext, NATS_CONNECTION } from '@autoheal/messaging';
+import { agentRestartReply, agentRestartRequest, agentRestartSubject, newEventId } from '@autoheal/contracts';
+import { injectTraceContext, NATS_CONNECTION, SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
+import { agentIdentity, signCommand, verifyReply, type SignedReply } from '@autoheal/security';
+import { CLOCK, type Clock } from '../clock.js';
 import type { ExecutorConfig } from '../config.js';
 import { EXECUTOR_CONFIG } from '../executor.tokens.js';
 import { DriverError, DriverErrorCode } from './driver.errors.js';
-import type { DriverResult, RemediationDriver, RemediationTarget } from './remediation-driver.js';
+import type { DriverResult, RemediationDriver, RemediationTarget, UnattributedReply } from './remediation-driver.js';
+import { agentFor } from './target-agents.js';
 
 const decoder = new TextDecoder();
 
+export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'EXECUTOR_COMMAND_TTL_MS' | 'EXECUTOR_TARGET_AGENTS'>;
+
 /**
  * Restarts through the agent that supervises the tenant's processes: core NATS request/reply
- * on `agent.restart.<tenant>.<service>.<instance>`. The trace context travels in the headers,
- * so the agent's restart joins the incident's trace.
+ * on `agent.restart.<tenant>.<service>.<instance>`. Each command is signed with the executor's
+ * key (remediation id, target, action, parameters, issued-at, expiry — see @autoheal/security
+ * signCommand) and valid for EXECUTOR_COMMAND_TTL_MS. A reply counts only when signed by the key of
+ * the agent EXECUTOR_TARGET_AGENTS registers for the target and answering this very command;
+ * any other is reported as a failure (`unattributed_reply`) with a security event, never as
+ * success. The trace context travels in the headers, so the agent's restart joins the trace.
  */
 @Injectable()
 export class NatsAgentDriver implements RemediationDriver {
@@ -20,11 +29,24 @@ export class NatsAgentDriver implements RemediationDriver {
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
-    @Inject(EXECUTOR_CONFIG) private readonly config: Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS'>,
+    @Inject(EXECUTOR_CONFIG) private readonly config: NatsAgentDriverConfig,
+    @Inject(SIGNING_MATERIAL) private readonly signing: SigningMaterial,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async restart(target: RemediationTarget, remediationId: string): Promise<DriverResult> {
-    const request = agentRestartRequest.parse({ remediationId, ...target });
+    const issuedAt = this.clock.now();
+    const commandId = newEventId(issuedAt.getTime());
+    const command = signCommand(this.signing.key, {
+      commandId,
+      remediationId,
+      ...target,
+      action: 'restart',
+      parameters: {},
+      issuedAt: issuedAt.toISOString(),
+      expiresAt: new Date(issuedAt.getTime() + this.config.EXECUTOR_COMMAND_TTL_MS).toISOString(),
+    });
+    const request = agentRestartRequest.parse(command);
     const subject = agentRestartSubject(target.tenantId, target.service, target.instance);
     let reply: Msg;
     try {
@@ -39,17 +61,33 @@ export class NatsAgentDriver implements RemediationDriver {
     } catch {
       throw new DriverError(DriverErrorCode.InvalidReply, `agent reply on ${subject} is not JSON`);
     }
+    // Attribution first: whatever an unattributable reply says, it is not the agent's word.
+    const unattributed = this.attribute(raw, target, remediationId, commandId);
+    if (unattributed) {
+      return { ok: false, error: { code: 'unattributed_reply', message: `${unattributed.reason}: ${unattributed.detail}` }, unattributed };
+    }
     const parsed = agentRestartReply.safeParse(raw);
     if (!parsed.success) {
       throw new DriverError(DriverErrorCode.InvalidReply, `agent reply on ${subject} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const answer = parsed.data;
-    if (answer.remediationId !== remediationId) {
-      throw new DriverError(DriverErrorCode.InvalidReply, `agent answered for remediation ${answer.remediationId}, asked about ${remediationId}`);
-    }
     return answer.ok
-      ? { ok: true, details: { pid: answer.pid, restartedAt: answer.restartedAt, replayed: answer.replayed } }
+      ? { ok: true, details: { pid: answer.pid, restartedAt: answer.restartedAt, replayed: answer.replayed, agentId: answer.agentId, keyId: answer.keyId } }
       : { ok: false, error: { code: answer.code, message: answer.message } };
+  }
+
+  /** Why the reply cannot be attributed to the agent registered for the target, or null when it can. */
+  private attribute(raw: unknown, target: RemediationTarget, remediationId: string, commandId: string): UnattributedReply | null {
+    const agentId = agentFor(this.config.EXECUTOR_TARGET_AGENTS, target);
+    const reply = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<SignedReply>;
+    const keyId = typeof reply.keyId === 'string' ? reply.keyId.slice(0, 200) : null;
+    const base = { remediationId, commandId, service: target.service, instance: target.instance, keyId };
+    if (agentId === null) {
+      return { ...base, reason: 'wrong_agent', detail: `EXECUTOR_TARGET_AGENTS registers no agent for ${target.tenantId}/${target.service}/${target.instance}`, expectedSigner: 'agent:(none)' };
+    }
+    const expectedSigner = agentIdentity(agentId);
+    const verdict = verifyReply(this.signing.trust, reply, { identity: expectedSigner, remediationId, commandId }, this.clock.now());
+    return verdict.ok ? null : { ...base, reason: verdict.reason, detail: verdict.detail.slice(0, 1_000), expectedSigner };
   }
 }
 

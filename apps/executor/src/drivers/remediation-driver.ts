@@ -5,10 +5,19 @@ export interface RemediationTarget {
   instance: string;
 }
 
-/** What the driver reports back once it has an answer. */
+import type { EventData } from '@autoheal/contracts';
+
+/** An answer that could not be attributed to the target's agent: what the security event says. */
+export type UnattributedReply = EventData<'security.reply_rejected'>;
+
+/**
+ * What the driver reports back once it has an answer. A failure may carry `unattributed`: the
+ * answer was not the target's (unsigned, unknown or wrong key…), so it is recorded as a failure
+ * and raised as a security event.
+ */
 export type DriverResult =
   | { ok: true; details: Record<string, unknown> }
-  | { ok: false; error: { code: string; message: string } };
+  | { ok: false; error: { code: string; message: string }; unattributed?: UnattributedReply };
 
 /**
  * Carries remediation actions out on real infrastructure: the local agent over NATS today;

@@ -1,5 +1,5 @@
 import { newEvent, type Envelope, type RemediationAction } from '@autoheal/contracts';
-import type { DriverResult } from '../drivers/remediation-driver.js';
+import type { DriverResult, UnattributedReply } from '../drivers/remediation-driver.js';
 import type { ExecutionRow } from './executions.repository.js';
 
 export const EXECUTOR_PRODUCER = 'executor';
@@ -16,6 +16,11 @@ export function startedEvent(cause: ExecutableEvent, driver: string, now: Date):
   return newEvent('remediation.started', { ...meta(cause, incidentId, now), data: { remediationId, incidentId, service, instance, action, executor: driver } });
 }
 
+/** The reply to a command could not be attributed to the target's agent (the remediation is recorded failed). */
+export function replyRejectedEvent(cause: ExecutableEvent, data: UnattributedReply, now: Date): Envelope<'security.reply_rejected'> {
+  return newEvent('security.reply_rejected', { ...meta(cause, cause.data.incidentId, now), data });
+}
+
 /** remediation.succeeded or remediation.failed for a finished execution. */
 export function outcomeEvent(cause: ExecutableEvent, row: ExecutionRow, result: DriverResult, now: Date): Envelope {
   const target = {
@@ -29,4 +34,5 @@ export function outcomeEvent(cause: ExecutableEvent, row: ExecutionRow, result: 
   return result.ok
     ? newEvent('remediation.succeeded', { ...meta(cause, row.incidentId, now), data: { ...target, durationMs, details: result.details } })
     : newEvent('remediation.failed', { ...meta(cause, row.incidentId, now), data: { ...target, durationMs, error: result.error } });
+
 }

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import {
@@ -7,19 +7,27 @@ import {
   newEvent,
   newEventId,
   STREAMS,
-  subjectFor,
-  type AgentRestartReply,
   type AgentRestartRequest,
   type Envelope,
   type EventType,
 } from '@autoheal/contracts';
 import { closeNats, connectNats } from '@autoheal/messaging';
-import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { signReply } from '@autoheal/security';
+import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
 import { REMEDIATIONS_DURABLE } from '../executor.consumers.js';
 import { createExecutorApp } from '../executor.app.js';
 
+// Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
+const keys = createTestKeys();
+afterAll(() => keys.remove());
+
 const MAX_DELIVER = 4;
+
+/** What the agent did for a remediation, before it signs it into a reply for one command. */
+type Outcome =
+  | { ok: true; remediationId: string; pid: number; restartedAt: string; replayed: boolean }
+  | { ok: false; remediationId: string; code: 'unknown_instance'; message: string };
 
 /**
  * A stand-in for the demo fleet's agent: a real NATS responder that keeps the contract the
@@ -27,7 +35,7 @@ const MAX_DELIVER = 4;
  */
 class FakeAgent {
   readonly requests: AgentRestartRequest[] = [];
-  private readonly outcomes = new Map<string, AgentRestartReply>();
+  private readonly outcomes = new Map<string, Outcome>();
   private sub: Subscription | undefined;
   private nextPid = 1000;
 
@@ -42,7 +50,9 @@ class FakeAgent {
       callback: (_err, msg) => {
         const req = agentRestartRequest.parse(msg.json());
         this.requests.push(req);
-        msg.respond(JSON.stringify(this.answer(req)));
+        // Signed as the real agent signs: with the key the executor has registered for every target.
+        const signed = signReply(keys.key('agent:demo-fleet'), { ...this.answer(req), commandId: req.commandId, agentId: 'demo-fleet', signedAt: new Date().toISOString() });
+        msg.respond(JSON.stringify(signed));
       },
     });
     await this.nc.flush();
@@ -50,7 +60,7 @@ class FakeAgent {
   }
 
   /** As if the agent had restarted this remediation before (e.g. before the executor crashed). */
-  remember(reply: AgentRestartReply): void {
+  remember(reply: Outcome): void {
     this.outcomes.set(reply.remediationId, reply);
   }
 
@@ -62,10 +72,10 @@ class FakeAgent {
     this.sub?.unsubscribe();
   }
 
-  private answer(req: AgentRestartRequest): AgentRestartReply {
+  private answer(req: AgentRestartRequest): Outcome {
     const first = this.outcomes.get(req.remediationId);
     if (first) return first.ok ? { ...first, replayed: true } : first;
-    const reply: AgentRestartReply =
+    const reply: Outcome =
       this.decide(req) === 'restart'
         ? { ok: true, remediationId: req.remediationId, pid: this.nextPid++, restartedAt: new Date().toISOString(), replayed: false }
         : { ok: false, remediationId: req.remediationId, code: 'unknown_instance', message: `no instance ${req.instance}` };
@@ -104,7 +114,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
   let agent: FakeAgent;
 
   async function publishRaw(event: Envelope): Promise<number> {
-    return (await jetstream(nc).publish(subjectFor(event), JSON.stringify(event))).seq;
+    return publishSigned(nc, keys, event);
   }
 
   async function published<T extends EventType>(type: T, remediationId: string): Promise<Envelope<T>[]> {
@@ -137,7 +147,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
 
   beforeAll(async () => {
     [nats, db] = await Promise.all([startNatsServer(), createTestDatabase()]);
-    const config = loadConfig({ DATABASE_URL: db.roleUrl('executor'), NATS_URL: nats.url, EXECUTOR_PORT: '0', AGENT_TIMEOUT_MS: '2000', EXECUTOR_MAX_DELIVER: String(MAX_DELIVER) });
+    const config = loadConfig({ DATABASE_URL: db.roleUrl('executor'), ...keys.env('executor'), NATS_URL: nats.url, EXECUTOR_PORT: '0', AGENT_TIMEOUT_MS: '2000', EXECUTOR_MAX_DELIVER: String(MAX_DELIVER), EXECUTOR_TARGET_AGENTS: '*=demo-fleet' });
     app = await createExecutorApp(config);
     await app.init();
     await app.startAllMicroservices();
@@ -162,7 +172,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     const { remediationId, incidentId } = plan.data;
     await settled(await publishRaw(plan));
 
-    expect(agent.requestsFor(remediationId)).toEqual([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-1' }]);
+    expect(agent.requestsFor(remediationId)).toMatchObject([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-1', action: 'restart', keyId: keys.key('executor').keyId }]);
     const started = await published('remediation.started', remediationId);
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(started).toHaveLength(1);
@@ -200,10 +210,11 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
 
     await settled(await publishRaw(plan));
 
-    expect(agent.requestsFor(remediationId)).toEqual([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-3' }]);
+    expect(agent.requestsFor(remediationId)).toMatchObject([{ remediationId, tenantId: 'acme', service: 'api', instance: 'api-3' }]);
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(succeeded).toHaveLength(1);
-    expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true });
+    // Who vouched for it: the agent and the key that signed the reply.
+    expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true, agentId: 'demo-fleet', keyId: keys.key('agent:demo-fleet').keyId });
     expect(succeeded[0].data.durationMs).toBeGreaterThanOrEqual(6_000);
     // It was claimed before the crash; claiming again must not announce a second start.
     expect(await published('remediation.started', remediationId)).toHaveLength(0);

@@ -9,7 +9,7 @@ import { EXECUTOR_SCHEMA } from '../data-source.js';
 import { DriverError } from '../drivers/driver.errors.js';
 import { REMEDIATION_DRIVER, type DriverResult, type RemediationDriver, type RemediationTarget } from '../drivers/remediation-driver.js';
 import { executorMetrics } from '../executor.metrics.js';
-import { outcomeEvent, startedEvent, type ExecutableEvent } from './execution-events.js';
+import { outcomeEvent, replyRejectedEvent, startedEvent, type ExecutableEvent } from './execution-events.js';
 import { executionsRepository } from './executions.repository.js';
 
 const log = createLogger('executor');
@@ -94,7 +94,10 @@ export class ExecutionService {
         finishedAt: now,
         result: result.ok ? { details: result.details } : { error: result.error },
       });
-      if (row) await appendToOutbox(m, EXECUTOR_SCHEMA, [outcomeEvent(event, row, result, now)]);
+      if (row) {
+        const unattributed = result.ok ? undefined : result.unattributed;
+        await appendToOutbox(m, EXECUTOR_SCHEMA, [outcomeEvent(event, row, result, now), ...(unattributed ? [replyRejectedEvent(event, unattributed, now)] : [])]);
+      }
       return row;
     });
     if (!finished) return { kind: 'finished_elsewhere' };
