@@ -1,18 +1,26 @@
 /**
  * The whole system as processes (tools/dev/system.js, as `npm start` runs it) on a real
- * nats-server and Postgres, for the security suites: one tenant, a few demo instances, and
- * what an attacker or an auditor looks at — the agent's pids, the executor's rows, the
- * tenant's audit trail and the dead-letter stream.
+ * nats-server with TLS and NKey permissions and a real Postgres with the services' own roles,
+ * for the security suites: one tenant, a few demo instances, and what an attacker or an auditor
+ * looks at — the agent's pids, the executor's rows, the tenant's audit trail and the
+ * dead-letter stream.
+ *
+ * The attackers here are insiders on the bus: each publishes or answers with the NATS
+ * credentials of an identity the server lets do exactly that (the decision service's for a plan,
+ * the executor's for a command, a second agent's for an answer), but without the private
+ * signing key of the identity it pretends to be. What stops them is the signature, not the bus
+ * (bus-permissions.e2e-spec.ts shows the bus stopping everyone else).
  */
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { subjectFor, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { closeNats, connectNats, identityName, natsDevServerSetup, systemIdentities, type NatsIdentity } from '@autoheal/messaging';
 import { ensureDevKeySet, KEY_ID_HEADER, loadSigningKey, SIGNATURE_HEADER, signEventPayload, type Identity, type SigningKey } from '@autoheal/security';
-import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type TestDatabase } from '@autoheal/testing';
 import { startSystem, type RunningSystem } from '../../tools/dev/system.js';
 
 export const TENANT = 'sec';
@@ -39,7 +47,13 @@ export interface AgentInstance {
 }
 
 export interface SecuritySystem {
+  /** The read-only operator's connection: reads streams, asks the demo agent for its status, publishes no event. */
   nc: NatsConnection;
+  /**
+   * A connection with the NATS credentials of `identity` (`decision`, `executor`, `agent:rogue`…):
+   * what an insider holding those credentials, but not the identity's signing key, can send.
+   */
+  as(identity: string): Promise<NatsConnection>;
   system: RunningSystem;
   pg: Client;
   /** The private keys the services run with (an insider's view: what a forger does not have). */
@@ -49,7 +63,10 @@ export interface SecuritySystem {
   audit(query?: string): Promise<AuditRow[]>;
   deadLetters(): Promise<DeadLetterRecord[]>;
   executions(remediationId: string): Promise<{ status: string; result: unknown }[]>;
-  /** Publishes `event` on its subject with exactly these header values (none: unsigned). */
+  /**
+   * Publishes `event` on its subject with exactly these header values (none: unsigned), over the
+   * NATS credentials of the service the bus lets publish it (see publisherOf).
+   */
   publish(event: Envelope, sign?: { key: SigningKey; bytes?: Uint8Array }): Promise<void>;
   stop(): Promise<void>;
 }
@@ -58,8 +75,17 @@ export interface SecuritySystem {
  * Starts it. The trust file the services use also lists `agent:rogue`: a key the system trusts
  * as some other agent, which the executor must still not accept for this tenant's targets.
  */
-export async function startSecuritySystem(instances: string[]): Promise<SecuritySystem> {
-  const nats: NatsServerHandle = await startNatsServer();
+export async function startSecuritySystem(instances: string[], options: { rogueOnlyTargets?: string[] } = {}): Promise<SecuritySystem> {
+  const fleet = {
+    tenants: [{ tenantId: TENANT, displayName: 'Security', frameworks: ['SOC2'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances }] }],
+  };
+  // A second agent the server lets receive this tenant's commands too (a host misconfigured or
+  // taken over): the bus would deliver to it; only the signature on its answers can tell. It may
+  // also receive those of `rogueOnlyTargets`, instances the demo agent does not run.
+  const rogueTargets = [...instances, ...(options.rogueOnlyTargets ?? [])].map((instance) => ({ tenantId: TENANT, service: 'api', instance }));
+  const rogue: NatsIdentity = { kind: 'agent', agentId: 'rogue', targets: rogueTargets };
+  const nats = await startNatsServer(natsDevServerSetup([...systemIdentities(fleet), rogue]));
+  const secure = nats.secure;
   const db: TestDatabase = await createTestDatabase();
   const stateDir = mkdtempSync(join(tmpdir(), 'autoheal-security-'));
   const keysDir = join(stateDir, 'keys');
@@ -67,15 +93,11 @@ export async function startSecuritySystem(instances: string[]): Promise<Security
   const trustFile = join(stateDir, 'trust-with-rogue.json');
   copyFileSync(withRogue.trustFile, trustFile);
   const fleetFile = join(stateDir, 'fleet.json');
-  writeFileSync(
-    fleetFile,
-    JSON.stringify({
-      tenants: [{ tenantId: TENANT, displayName: 'Security', frameworks: ['SOC2'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances }] }],
-    }),
-  );
+  writeFileSync(fleetFile, JSON.stringify(fleet));
   const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
   const system = await startSystem({
     natsUrl: nats.url,
+    natsCredentials: { caFile: secure.caFile, seedDir: join(secure.dir, 'seeds') },
     databaseUrl: db.url,
     stateDir,
     fleetFile,
@@ -92,7 +114,16 @@ export async function startSecuritySystem(instances: string[]): Promise<Security
     },
   });
   await system.waitHealthy(60_000);
-  const nc = await connect({ servers: nats.url, name: 'security-e2e' });
+  const connections = new Map<string, Promise<NatsConnection>>();
+  const as = (identity: string): Promise<NatsConnection> => {
+    let nc = connections.get(identity);
+    if (!nc) {
+      nc = connectNats({ servers: nats.url, ...secure.credentials(identity), name: `security-e2e-${identity}`, onClosedForGood: () => undefined });
+      connections.set(identity, nc);
+    }
+    return nc;
+  };
+  const nc = await as(identityName({ kind: 'ops' }));
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
   const keys = new Map<string, SigningKey>([...IDENTITIES, 'agent:rogue'].map((id) => [id, loadSigningKey(withRogue.keyFiles[id])]));
@@ -107,6 +138,7 @@ export async function startSecuritySystem(instances: string[]): Promise<Security
 
   return {
     nc,
+    as,
     system,
     pg,
     key(identity) {
@@ -135,14 +167,21 @@ export async function startSecuritySystem(instances: string[]): Promise<Security
         h.set(SIGNATURE_HEADER, signed.signature);
         h.set(KEY_ID_HEADER, signed.keyId);
       }
-      await jetstream(nc).publish(subjectFor(event), bytes, { headers: h, msgID: event.id });
+      await jetstream(await as(publisherOf(event.type))).publish(subjectFor(event), bytes, { headers: h, msgID: event.id });
     },
     async stop() {
       await system.stop();
-      await nc.drain();
+      for (const connection of connections.values()) await closeNats(await connection);
       await pg.end();
       await nats.stop();
       await db.drop();
     },
   };
+}
+
+/** The service whose NATS credentials may publish events of this type (nats-permissions.ts). */
+function publisherOf(type: string): string {
+  if (type.startsWith('incident.')) return 'detector';
+  if (/^remediation\.(started|succeeded|failed|rolled_back)$/.test(type)) return 'executor';
+  return 'decision';
 }

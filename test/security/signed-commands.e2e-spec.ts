@@ -15,7 +15,7 @@ describe('signed commands and signed answers (whole system, real nats-server and
   let sys: SecuritySystem;
 
   beforeAll(async () => {
-    sys = await startSecuritySystem([ONE.instance, TWO.instance]);
+    sys = await startSecuritySystem([ONE.instance, TWO.instance], { rogueOnlyTargets: ['r-unsigned', 'r-stranger', 'r-other'] });
   });
 
   afterAll(async () => {
@@ -37,7 +37,9 @@ describe('signed commands and signed answers (whole system, real nats-server and
   }
 
   async function send(target: typeof ONE, body: unknown): Promise<AgentRestartReply> {
-    const reply = await sys.nc.request(agentRestartSubject(target.tenantId, target.service, target.instance), JSON.stringify(body), { timeout: 20_000 });
+    // Sent with the executor's NATS credentials: the only identity the bus lets command a target.
+    const executor = await sys.as('executor');
+    const reply = await executor.request(agentRestartSubject(target.tenantId, target.service, target.instance), JSON.stringify(body), { timeout: 20_000 });
     return agentRestartReply.parse(reply.json());
   }
 
@@ -94,12 +96,18 @@ describe('signed commands and signed answers (whole system, real nats-server and
       ['signed by an untrusted key', 'r-stranger', (req: Record<string, unknown>) => signReply(generateSigningKey().key, reply(req)), 'unknown_key'],
       ['signed by another agent the system trusts', 'r-other', (req: Record<string, unknown>) => signReply(sys.key('agent:rogue'), { ...reply(req), agentId: 'rogue' }), 'wrong_agent'],
     ] as const)('answering %s: the executor records a failure, never success', async (_name, instance, answer, reason) => {
-      const sub = sys.nc.subscribe(agentRestartSubject(TENANT, 'api', instance), {
-        callback: (_err, msg) => {
-          msg.respond(JSON.stringify(answer(msg.json())));
+      // The rogue holds the NATS credentials of a second agent the server lets receive these commands.
+      const rogue = await sys.as('agent:rogue');
+      let refusedByBus: Error | null = null;
+      const sub = rogue.subscribe(agentRestartSubject(TENANT, 'api', instance), {
+        callback: (err, msg) => {
+          // The server refusing the subscription would make this test about the bus, not the signature.
+          if (err) refusedByBus = err;
+          else msg.respond(JSON.stringify(answer(msg.json())));
         },
       });
-      await sys.nc.flush();
+      await rogue.flush();
+      expect(refusedByBus).toBeNull();
       try {
         // A plan the decision service really signed (the executor must act on it).
         const incidentId = newEventId();
