@@ -50,8 +50,6 @@ export interface NatsPermissions {
   allowResponses?: { max: number; expiresMs: number };
 }
 
-/** Stream of the `security.>` subjects (signature failures and other refusals, audited per tenant). */
-export const SECURITY_STREAM = { name: 'SECURITY', subjects: ['security.>'] } as const;
 
 /** Demo-only request subjects the demo agent answers (see apps/demo-fleet). */
 export const DEMO_AGENT_SUBJECTS = { chaos: 'agent.chaos', status: 'agent.status' } as const;
@@ -129,7 +127,7 @@ const S = {
   remediations: STREAMS.remediations.name,
   compliance: STREAMS.compliance.name,
   deadLetter: STREAMS.deadLetter.name,
-  security: SECURITY_STREAM.name,
+  security: STREAMS.security.name,
 };
 
 /** Event names (the last subject token) each producer of remediation events may publish. */
@@ -154,7 +152,7 @@ export const SERVICE_DURABLES = {
 
 /** The streams each service creates or updates at boot (those it publishes to or consumes from). */
 export const SERVICE_STREAMS: Record<ServiceName, readonly string[]> = {
-  detector: [S.health, S.incidents, S.deadLetter, S.security],
+  detector: [S.health, S.incidents, S.deadLetter],
   decision: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
   executor: [S.remediations, S.deadLetter, S.security],
   auditor: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
@@ -164,7 +162,8 @@ export const SERVICE_STREAMS: Record<ServiceName, readonly string[]> = {
 export const DETECTOR_MEMBERS_BUCKET = 'detector_members';
 
 function servicePublishes(service: ServiceName): string[] {
-  // Every service may report a security event about any tenant (a forged or unsigned message it refused).
+  // A service that consumes control events may report one it refused (forged, unsigned) as a
+  // security event about that tenant; the detector consumes none (security/src/provenance.ts).
   const security = 'security.*.>';
   switch (service) {
     case 'detector':
@@ -175,7 +174,6 @@ function servicePublishes(service: ServiceName): string[] {
         'incident.*.updated',
         'incident.*.resolved',
         'deadletter.HEALTH.*',
-        security,
       ];
     case 'decision':
       return [

@@ -37,8 +37,13 @@ export class AuditorAppendFunction1765000000000 implements MigrationInterface {
       CREATE FUNCTION auditor.audit_js_number(n numeric) RETURNS text
       LANGUAGE plpgsql IMMUTABLE STRICT SET extra_float_digits = 1 AS $$
       DECLARE
-        t text := (n::float8)::text;
+        x float8 := n::float8;
+        t text := x::text;
         sign text := '';
+        e2 int;
+        exact numeric;
+        total int;
+        rounded numeric;
         mantissa text;
         at int;
         exponent int := 0;
@@ -54,6 +59,28 @@ export class AuditorAppendFunction1765000000000 implements MigrationInterface {
         IF left(t, 1) = '-' THEN
           sign := '-';
           t := substr(t, 2);
+          x := -x;
+        END IF;
+        -- From 2^53 up every double is an integer, and the midpoint between two of them can be a
+        -- shorter decimal than either: JavaScript writes such a midpoint when it reads back as the
+        -- double (18562257172278192 is written 18562257172278190), float8's text never does. So
+        -- there, the fewest significant digits that read back as the double, taken from its exact
+        -- value m × 2^e2 (m < 2^54 an integer: dividing a double by a power of two is exact).
+        IF x >= 9007199254740992 THEN
+          e2 := greatest(0, floor(log(2::numeric, x::numeric))::int - 53);
+          WHILE x / (2::float8 ^ e2) <> trunc(x / (2::float8 ^ e2)) LOOP
+            e2 := e2 - 1;
+          END LOOP;
+          exact := (x / (2::float8 ^ e2))::bigint::numeric * (2::numeric ^ e2);
+          total := length(trunc(exact)::text);
+          FOR significant IN 1..17 LOOP
+            rounded := round(exact, significant - total);
+            -- Rounding up can pass the largest double (1.8e308 → 2e308): from max + half an ulp on, not a candidate.
+            IF rounded < 2::numeric ^ 1024 - 2::numeric ^ 970 THEN
+              EXIT WHEN rounded::float8 = x;
+            END IF;
+          END LOOP;
+          t := trunc(rounded)::text;
         END IF;
         at := strpos(t, 'e');
         mantissa := CASE WHEN at > 0 THEN left(t, at - 1) ELSE t END;
