@@ -82,7 +82,7 @@ const EDGE_CASES: ChainedFields[] = [
   { ...base(), occurredAt: '0001-01-01T00:00:00.000Z', recordedAt: '9999-12-31T23:59:59.999Z' },
   // From 2^53 up, JavaScript may write a double as the shorter midpoint next to it (found by the property below).
   { ...base(), payload: { '': { '': 18562257172278190 } } },
-  { ...base(), payload: [1e23, 9.999999999999999e22, 2 ** 53 + 2, 2 ** 53 + 1, 1e22, 1.2345678901234568e23, -18562257172278190, 2 ** 64, 1.2345678901234567e300] },
+  { ...base(), payload: [1e23, 9.999999999999999e22, 2 ** 53 + 2, 2 ** 53 + 1, 1e22, 1.2345678901234569e23, -18562257172278190, 2 ** 64, 1.2345678901234567e300] },
 ];
 
 function base(): ChainedFields {
