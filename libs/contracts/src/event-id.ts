@@ -17,3 +17,12 @@ export function newEventId(nowMs: number = Date.now()): string {
 }
 
 export const EVENT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * An event's JetStream deduplication key (`Nats-Msg-Id`): its id in its tenant's namespace.
+ * A stream deduplicates across every subject it holds and producers choose their events' ids,
+ * so without the tenant one tenant's event could suppress another's that carries the same id.
+ */
+export function deduplicationKey(tenantId: string, eventId: string): string {
+  return `${tenantId}:${eventId}`;
+}

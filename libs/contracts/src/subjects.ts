@@ -53,6 +53,12 @@ export function parseDomainSubject(subject: string): DomainSubjectParts | null {
   return { domain, tenantId, name };
 }
 
+/** The tenant an event subject belongs to: its second token (`health.<tenant>.…`, `incident.<tenant>.…`). */
+export function subjectTenant(subject: string): string {
+  const tenantId = subject.split('.')[1] ?? '';
+  return assertSubjectToken('tenantId', tenantId);
+}
+
 /** The subject an event is published on, derived from its type, tenant and (for health) target. */
 export function subjectFor(event: Envelope): string {
   switch (event.type) {

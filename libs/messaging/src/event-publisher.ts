@@ -1,7 +1,7 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
-import { subjectFor, type Envelope } from '@autoheal/contracts';
+import { deduplicationKey, subjectFor, subjectTenant, type Envelope } from '@autoheal/contracts';
 import { isControlSubject, KEY_ID_HEADER, signEventPayload, SIGNATURE_HEADER, type SigningKey } from '@autoheal/security';
 import { contextFromCarrier, injectTraceContext } from './trace-headers.js';
 
@@ -32,8 +32,8 @@ export interface EventPublisherOptions {
 }
 
 /**
- * Publishes envelopes to JetStream with `Nats-Msg-Id` = event id (a retried publish is stored
- * once), a producer span whose context travels in the headers, and — for control events —
+ * Publishes envelopes to JetStream with `Nats-Msg-Id` = `<tenant>:<event id>` (a retried publish
+ * is stored once; another tenant's event with the same id is not suppressed), a producer span whose context travels in the headers, and — for control events —
  * the producer's Ed25519 signature and key id in the headers (`Autoheal-Signature`, `Autoheal-Key-Id`).
  */
 export class EventPublisher {
@@ -73,7 +73,7 @@ export class EventPublisher {
         h.set(SIGNATURE_HEADER, signed.signature);
         h.set(KEY_ID_HEADER, signed.keyId);
       }
-      const ack = await this.js.publish(subject, bytes, { msgID: id, headers: h });
+      const ack = await this.js.publish(subject, bytes, { msgID: deduplicationKey(subjectTenant(subject), id), headers: h });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       span.recordException(error as Error);

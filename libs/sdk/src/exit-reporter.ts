@@ -1,6 +1,6 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { healthSubject, newEvent, type Envelope } from '@autoheal/contracts';
+import { deduplicationKey, healthSubject, newEvent, type Envelope } from '@autoheal/contracts';
 
 export interface ExitedInstance {
   tenantId: string;
@@ -54,7 +54,7 @@ export class ExitReporter {
       occurredAt: this.now(),
       data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent' },
     });
-    await this.js.publish(subject, JSON.stringify(event), { msgID: event.id, timeout: this.timeoutMs });
+    await this.js.publish(subject, JSON.stringify(event), { msgID: deduplicationKey(event.tenantId, event.id), timeout: this.timeoutMs });
     return event;
   }
 }

@@ -64,7 +64,7 @@ describe('HealthReporter against a real nats-server', () => {
     const heartbeats = mine().filter((r) => r.event.type === 'health.heartbeat');
     for (const r of heartbeats) {
       expect(r.subject).toBe('health.acme-health.patient-api.patient-api-1');
-      expect(r.msgId).toBe(r.event.id);
+      expect(r.msgId).toBe(`${r.event.tenantId}:${r.event.id}`);
       expect(r.event).toMatchObject({
         type: 'health.heartbeat',
         tenantId: 'acme-health',

@@ -1,6 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { assertSubjectToken, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
+import { assertSubjectToken, deduplicationKey, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
 import { natsCredentialOptions, type NatsCredentials } from './credentials.js';
 import { CustomChecks, type CheckFn } from './custom-checks.js';
 import { RequestWindow } from './request-window.js';
@@ -381,7 +381,7 @@ export class HealthReporter {
   private async publish(event: Envelope<'health.heartbeat' | 'health.stopping' | 'health.metrics'>): Promise<boolean> {
     try {
       await this.js!.publish(this.subject, JSON.stringify(event), {
-        msgID: event.id,
+        msgID: deduplicationKey(event.tenantId, event.id),
         timeout: event.type === 'health.metrics' ? this.options.metricsPublishTimeoutMs : this.options.publishTimeoutMs,
       });
       this.counters.published += 1;

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, type KeyObject, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SecurityError, SecurityErrorCode } from './security.errors.js';
 
@@ -76,4 +76,15 @@ export function verifyBytes(publicKey: KeyObject, bytes: Uint8Array, signature: 
   } catch {
     return false;
   }
+}
+
+/**
+ * A 32-byte secret for one purpose, derived from the process's private key (HKDF-SHA256, the
+ * purpose as info): keyed hashes that must be stable across restarts and unguessable by anyone
+ * without the key (e.g. ids derived from public data), with no second secret to distribute. A
+ * different purpose gives an unrelated secret.
+ */
+export function derivedSecret(key: SigningKey, purpose: string): Buffer {
+  const material = key.privateKey.export({ format: 'der', type: 'pkcs8' });
+  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `autoheal ${purpose}`, 32));
 }

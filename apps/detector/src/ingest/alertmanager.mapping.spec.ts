@@ -1,6 +1,9 @@
 import { parseEnvelope, SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
 import { alertEventId, labelToToken, mapAlertmanagerPayload, SERVICE_WIDE_INSTANCE } from './alertmanager.mapping.js';
 
+/** The detector's id key (derived from its signing key in production). */
+const KEY = Buffer.alloc(32, 1);
+
 const receivedAt = new Date('2026-01-01T00:10:00Z');
 const alert = (overrides: Record<string, unknown> = {}) => ({
   status: 'firing',
@@ -32,17 +35,23 @@ describe('labelToToken', () => {
 describe('alertEventId', () => {
   it('is a valid, deterministic, time-ordered id', () => {
     const at = new Date('2026-01-01T00:00:00Z');
-    const id = alertEventId('acme', 'f1', 'firing', at);
-    expect(id).toBe(alertEventId('acme', 'f1', 'firing', at));
-    expect(id).not.toBe(alertEventId('acme', 'f1', 'resolved', at));
-    expect(id < alertEventId('acme', 'f1', 'firing', new Date(at.getTime() + 1))).toBe(true);
+    const id = alertEventId(KEY, 'acme', 'f1', 'firing', at);
+    expect(id).toBe(alertEventId(KEY, 'acme', 'f1', 'firing', at));
+    expect(id).not.toBe(alertEventId(KEY, 'acme', 'f1', 'resolved', at));
+    expect(id < alertEventId(KEY, 'acme', 'f1', 'firing', new Date(at.getTime() + 1))).toBe(true);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('cannot be computed from the alert alone: another key gives another id', () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const other = Buffer.alloc(32, 7);
+    expect(alertEventId(other, 'acme', 'f1', 'firing', at)).not.toBe(alertEventId(KEY, 'acme', 'f1', 'firing', at));
   });
 });
 
 describe('mapAlertmanagerPayload', () => {
   it('maps labels to service and instance, normalises times and yields valid envelopes', () => {
-    const result = mapAlertmanagerPayload('acme', payload([alert(), alert({ status: 'resolved', labels: { alertname: 'X', service: 'svc', job: 'ignored' }, endsAt: '2026-01-01T00:05:00Z' })]), receivedAt);
+    const result = mapAlertmanagerPayload('acme', payload([alert(), alert({ status: 'resolved', labels: { alertname: 'X', service: 'svc', job: 'ignored' }, endsAt: '2026-01-01T00:05:00Z' })]), receivedAt, KEY);
     if (!result.ok) throw new Error(result.violation.message);
     expect(result.rejected).toEqual([]);
     const [firing, resolved] = result.events.map((m) => m.event);
@@ -62,7 +71,7 @@ describe('mapAlertmanagerPayload', () => {
     ['no fingerprint', alert({ fingerprint: '' }), 'alerts.0.fingerprint'],
     ['a label that is not a string', alert({ labels: { alertname: 'A', job: 'api', n: 1 } }), 'alerts.0.labels.n'],
   ])('rejects an alert with %s', (_name, bad, field) => {
-    const result = mapAlertmanagerPayload('acme', payload([bad]), receivedAt);
+    const result = mapAlertmanagerPayload('acme', payload([bad]), receivedAt, KEY);
     expect(result.ok && result.rejected.map((r) => r.violation.field)).toEqual([field]);
   });
 
@@ -71,7 +80,7 @@ describe('mapAlertmanagerPayload', () => {
     ['no alerts', payload([]), 'alerts'],
     ['no receiver', { version: '4', status: 'firing', alerts: [alert()] }, 'receiver'],
   ])('rejects a payload with %s', (_name, body, field) => {
-    const result = mapAlertmanagerPayload('acme', body, receivedAt);
+    const result = mapAlertmanagerPayload('acme', body, receivedAt, KEY);
     expect(result.ok ? null : result.violation.field).toBe(field);
   });
 });

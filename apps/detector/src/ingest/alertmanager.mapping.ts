@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { parseEnvelope, type EventOf } from '@autoheal/contracts';
 import { MAX_EVENTS_PER_REQUEST } from './ingest-validation.js';
@@ -49,12 +49,14 @@ export function labelToToken(value: string): string | null {
 }
 
 /**
- * A UUIDv7 whose time is the alert's own time and whose other bits come from a hash of
+ * A UUIDv7 whose time is the alert's own time and whose other bits come from a keyed hash of
  * (tenant, fingerprint, status, time): Alertmanager re-sends a notification it believes failed,
- * and the re-sent alert gets the same id, so JetStream stores it once.
+ * and the re-sent alert gets the same id, so JetStream stores it once. Keyed (`idKey`, a secret
+ * of the detector's), because fingerprints and times are no secret: anyone who could compute
+ * the id could send an event with it first and have the real alert deduplicated away.
  */
-export function alertEventId(tenantId: string, fingerprint: string, status: string, at: Date): string {
-  const hash = createHash('sha256').update(`${tenantId}\0${fingerprint}\0${status}\0${at.toISOString()}`).digest();
+export function alertEventId(idKey: Buffer, tenantId: string, fingerprint: string, status: string, at: Date): string {
+  const hash = createHmac('sha256', idKey).update(`${tenantId}\0${fingerprint}\0${status}\0${at.toISOString()}`).digest();
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(Math.max(0, at.getTime()) % 2 ** 48, 0, 6);
   hash.copy(bytes, 6, 0, 10);
@@ -87,7 +89,7 @@ function zodViolation(error: z.ZodError, prefix: string, index: number | null): 
  * `service` label, else `job`; `instance` from the `instance` label (else `_service`); both
  * through `labelToToken`. A firing alert is a health signal, a resolved one its recovery.
  */
-export function mapAlertmanagerPayload(tenantId: string, body: unknown, receivedAt: Date): AlertmanagerMapping {
+export function mapAlertmanagerPayload(tenantId: string, body: unknown, receivedAt: Date, idKey: Buffer): AlertmanagerMapping {
   const payload = alertmanagerPayload.safeParse(body);
   if (!payload.success) return { ok: false, violation: zodViolation(payload.error, '', null) };
   const producer = `alertmanager/${payload.data.receiver}`.slice(0, 200);
@@ -120,7 +122,7 @@ export function mapAlertmanagerPayload(tenantId: string, body: unknown, received
     }
     const signalAt = status === 'resolved' && endsAt ? endsAt : startsAt;
     const candidate = {
-      id: alertEventId(tenantId, fingerprint, status, signalAt),
+      id: alertEventId(idKey, tenantId, fingerprint, status, signalAt),
       type: 'health.alert',
       version: 1,
       tenantId,

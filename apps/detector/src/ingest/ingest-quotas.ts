@@ -5,9 +5,11 @@ export interface IngestQuotaPolicy {
   requestBurst: number;
   bytesPerSec: number;
   byteBurst: number;
+  eventsPerSec: number;
+  eventBurst: number;
 }
 
-export type IngestQuota = 'requests' | 'bytes';
+export type IngestQuota = 'requests' | 'bytes' | 'events';
 export interface QuotaRefusal {
   quota: IngestQuota;
   retryAfterMs: number;
@@ -16,16 +18,24 @@ export interface QuotaRefusal {
 /**
  * Per-tenant request and byte budgets, taken before a body is read or parsed, whatever the body
  * turns out to be: a malformed or invalid request costs the same as a valid one, so no tenant
- * can fill the shared stream, dead letters or CPU by sending garbage. (Events per second are the
- * third budget, taken once a body is parsed: ingest.service.ts.)
+ * can fill the shared stream, dead letters or CPU by sending garbage. Events per second are the
+ * third budget, taken once a body is parsed (an unparseable body costs one).
  */
 export class IngestQuotas {
   private readonly requests: TenantRateLimiter;
   private readonly bytes: TenantRateLimiter;
+  private readonly events: TenantRateLimiter;
 
   constructor(policy: IngestQuotaPolicy, nowMs: () => number) {
     this.requests = new TenantRateLimiter({ ratePerSec: policy.requestsPerSec, burst: policy.requestBurst }, nowMs);
     this.bytes = new TenantRateLimiter({ ratePerSec: policy.bytesPerSec, burst: policy.byteBurst }, nowMs);
+    this.events = new TenantRateLimiter({ ratePerSec: policy.eventsPerSec, burst: policy.eventBurst }, nowMs);
+  }
+
+  /** The events (or alerts) of a parsed body. */
+  takeEvents(tenantId: string, count: number): QuotaRefusal | null {
+    const refused = this.events.take(tenantId, count);
+    return refused ? { quota: 'events', ...refused } : null;
   }
 
   /** One request, and the bytes it declares (Content-Length) when it declares them. */

@@ -7,6 +7,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
 import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { derivedSecret, loadSigningKey } from '@autoheal/security';
+import { alertEventId } from './alertmanager.mapping.js';
 import { IngestModule } from './ingest.module.js';
 
 // Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
@@ -82,7 +84,7 @@ describe('HTTP ingest (real NATS)', () => {
       const jsm = await jetstreamManager(nc);
       const first = await jsm.streams.getMessage(STREAMS.health.name, { seq: 1 });
       expect(first?.subject).toBe('health.acme.api.api-1');
-      expect(first?.header.get('Nats-Msg-Id')).toBe(single.id);
+      expect(first?.header.get('Nats-Msg-Id')).toBe(`acme:${single.id}`);
     });
 
     it('refuses a batch with an invalid event: 400 naming index and field, nothing published, the invalid one dead-lettered', async () => {
@@ -222,6 +224,24 @@ describe('HTTP ingest (real NATS)', () => {
     it('refuses a payload of another version', async () => {
       const res = await post('/v1/tenants/acme/alertmanager', { ...payload([]), version: '3' });
       expect(res).toMatchObject({ status: 400, body: { violations: [{ index: null, field: 'version' }] } });
+    });
+
+    it("lets no tenant suppress another's alert by sending an event with its id first", async () => {
+      // The strongest attacker: one that knows the id globex's alert will get (the detector's key
+      // keeps it from knowing it; here the test derives it as the detector does).
+      const idKey = derivedSecret(loadSigningKey(keys.env('detector').AUTOHEAL_SIGNING_KEY_FILE), 'alertmanager event ids');
+      const firing = alert({ alertname: 'DiskFull', service: 'ledger' }, 'firing', 'victim-1');
+      const victimId = alertEventId(idKey, 'globex', 'victim-1', 'firing', new Date('2026-01-01T00:00:00.123Z'));
+      const decoy = await post('/v1/tenants/acme/health-events', heartbeat('acme', 'decoy', { id: victimId }));
+      expect(decoy).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [victimId] } });
+
+      const real = await post('/v1/tenants/globex/alertmanager', payload([firing]), 'globex-key-1234');
+      expect(real).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [victimId] } });
+      const stored = (await healthEvents()).filter((e) => e.id === victimId);
+      expect(stored.map((e) => [e.tenantId, e.type]).sort()).toEqual([
+        ['acme', 'health.heartbeat'],
+        ['globex', 'health.alert'],
+      ]);
     });
   });
 

@@ -1,4 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
+import { derivedSecret } from '@autoheal/security';
 import { parseIngestApiKeys } from './ingest-api-keys.js';
 import { IngestAuthGuard } from './ingest-auth.guard.js';
 import { IngestBodyReader } from './ingest-body.reader.js';
@@ -6,8 +8,7 @@ import { loadIngestConfig } from './ingest.config.js';
 import { IngestController } from './ingest.controller.js';
 import { IngestService } from './ingest.service.js';
 import { IngestQuotas } from './ingest-quotas.js';
-import { INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_QUOTAS, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
-import { TenantRateLimiter } from './token-bucket.js';
+import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_QUOTAS, type IngestClock } from './ingest.tokens.js';
 
 const systemClock: IngestClock = { now: () => new Date() };
 
@@ -30,10 +31,6 @@ export class IngestModule {
         { provide: INGEST_KEYRING, useValue: keys.keyring },
         { provide: INGEST_CLOCK, useValue: clock },
         {
-          provide: INGEST_RATE_LIMITER,
-          useValue: new TenantRateLimiter({ ratePerSec: config.DETECTOR_INGEST_RATE_PER_SEC, burst: config.DETECTOR_INGEST_BURST }, () => clock.now().getTime()),
-        },
-        {
           provide: INGEST_QUOTAS,
           useValue: new IngestQuotas(
             {
@@ -41,10 +38,14 @@ export class IngestModule {
               requestBurst: config.DETECTOR_INGEST_REQUEST_BURST,
               bytesPerSec: config.DETECTOR_INGEST_BYTES_PER_SEC,
               byteBurst: config.DETECTOR_INGEST_BYTE_BURST,
+              eventsPerSec: config.DETECTOR_INGEST_RATE_PER_SEC,
+              eventBurst: config.DETECTOR_INGEST_BURST,
             },
             () => clock.now().getTime(),
           ),
         },
+        // Derived from the detector's signing key: stable across restarts and replicas, known to nobody else.
+        { provide: INGEST_ALERT_ID_KEY, useFactory: (signing: SigningMaterial) => derivedSecret(signing.key, 'alertmanager event ids'), inject: [SIGNING_MATERIAL] },
         IngestService,
         IngestAuthGuard,
         IngestBodyReader,

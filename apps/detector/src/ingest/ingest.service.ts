@@ -9,9 +9,8 @@ import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
 import { splitBody, validateHealthEvents } from './ingest-validation.js';
 import { IngestError, IngestErrorCode, type IngestViolation } from './ingest.errors.js';
 import type { IngestConfig } from './ingest.config.js';
-import type { IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
-import { INGEST_CLOCK, INGEST_CONFIG, INGEST_QUOTAS, INGEST_RATE_LIMITER, type IngestClock } from './ingest.tokens.js';
-import type { TenantRateLimiter } from './token-bucket.js';
+import type { IngestQuota, IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
+import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_QUOTAS, type IngestClock } from './ingest.tokens.js';
 
 /** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>`. */
 export type IngestSource = 'http-ingest' | 'alertmanager';
@@ -36,6 +35,13 @@ const ingested = createCounter<'source' | 'outcome'>({
 });
 
 const log = createLogger('detector-ingest');
+
+/** The variable that sets each quota, named in a refusal. */
+const QUOTA_VARIABLES: Record<IngestQuota, string> = {
+  requests: 'DETECTOR_INGEST_REQUESTS_PER_SEC',
+  bytes: 'DETECTOR_INGEST_BYTES_PER_SEC',
+  events: 'DETECTOR_INGEST_RATE_PER_SEC',
+};
 const encoder = new TextEncoder();
 
 /**
@@ -52,8 +58,8 @@ export class IngestService {
   constructor(
     @Inject(NATS_CONNECTION) nc: NatsConnection,
     private readonly publisher: EventPublisher,
-    @Inject(INGEST_RATE_LIMITER) private readonly limiter: TenantRateLimiter,
     @Inject(INGEST_QUOTAS) private readonly quotas: IngestQuotas,
+    @Inject(INGEST_ALERT_ID_KEY) private readonly alertIdKey: Buffer,
     @Inject(INGEST_CONFIG) private readonly config: Pick<IngestConfig, 'DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES'>,
     @Inject(INGEST_CLOCK) private readonly clock: IngestClock,
   ) {
@@ -80,7 +86,7 @@ export class IngestService {
     const source: IngestSource = 'alertmanager';
     const alerts = typeof body === 'object' && body !== null && Array.isArray((body as { alerts?: unknown }).alerts) ? (body as { alerts: unknown[] }).alerts.length : 1;
     this.limit(source, tenantId, Math.max(1, alerts));
-    const mapping = mapAlertmanagerPayload(tenantId, body, this.clock.now());
+    const mapping = mapAlertmanagerPayload(tenantId, body, this.clock.now(), this.alertIdKey);
     if (!mapping.ok) {
       await this.deadLetter(source, tenantId, mapping.violation, body);
       throw this.invalid(source, [mapping.violation], 1);
@@ -105,12 +111,12 @@ export class IngestService {
     this.refuseOverQuota(source, tenantId, this.quotas.chargeBytes(tenantId, bytes));
   }
 
-  private refuseOverQuota(source: IngestSource, tenantId: string, refusal: QuotaRefusal | null): void {
+  private refuseOverQuota(source: IngestSource, tenantId: string, refusal: QuotaRefusal | null, events = 1): void {
     if (!refusal) return;
-    ingested.inc({ source, outcome: 'rate_limited' });
+    ingested.inc({ source, outcome: 'rate_limited' }, events);
     quotaExceeded.inc({ tenant: tenantId, quota: refusal.quota });
     const retryAfterSeconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
-    const variable = refusal.quota === 'requests' ? 'DETECTOR_INGEST_REQUESTS_PER_SEC' : 'DETECTOR_INGEST_BYTES_PER_SEC';
+    const variable = QUOTA_VARIABLES[refusal.quota];
     throw new IngestError(IngestErrorCode.RateLimited, `tenant ${tenantId} is over its ingest ${refusal.quota} quota (${variable}); retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
   }
 
@@ -121,12 +127,7 @@ export class IngestService {
   }
 
   private limit(source: IngestSource, tenantId: string, cost: number): void {
-    const refused = this.limiter.take(tenantId, cost);
-    if (!refused) return;
-    ingested.inc({ source, outcome: 'rate_limited' }, cost);
-    quotaExceeded.inc({ tenant: tenantId, quota: 'events' });
-    const retryAfterSeconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-    throw new IngestError(IngestErrorCode.RateLimited, `tenant ${tenantId} is over its ingest rate; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+    this.refuseOverQuota(source, tenantId, this.quotas.takeEvents(tenantId, cost), cost);
   }
 
   private invalid(source: IngestSource, violations: IngestViolation[], received: number): IngestError {
