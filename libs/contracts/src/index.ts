@@ -11,3 +11,4 @@ export * from './events/remediation.events.js';
 export * from './events/compliance.events.js';
 export * from './events/security.events.js';
 export * from './json-schema.js';
+export * from './canonical-json.js';

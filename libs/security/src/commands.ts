@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '@autoheal/contracts';
 import { signBytes, verifyBytes, type SigningKey } from './keys.js';
 import { trustedKey, type Identity, type TrustStore } from './trust-store.js';
 

@@ -1,5 +1,4 @@
 export * from './security.errors.js';
-export * from './canonical-json.js';
 export * from './keys.js';
 export * from './trust-store.js';
 export * from './provenance.js';

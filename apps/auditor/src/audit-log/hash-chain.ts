@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '@autoheal/contracts';
 
 /**
  * The tamper-evident part of the audit log, as plain functions over data. Rows are written by
@@ -45,29 +46,9 @@ export interface ChainedRow extends ChainedFields {
 
 /**
  * JSON with object keys sorted (by UTF-16 code unit, as Array.prototype.sort does) and no
- * whitespace. Postgres jsonb reorders keys, so the hash must not depend on key order.
+ * whitespace (`@autoheal/contracts`). Postgres jsonb reorders keys, so the hash must not depend on key order.
  */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`cannot hash non-finite number ${value}`);
-      return JSON.stringify(value);
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-    }
-    default:
-      throw new TypeError(`cannot hash a ${typeof value}`);
-  }
-}
+export { canonicalJson };
 
 /**
  * `<byte length>:<utf-8 bytes>,` per field (a netstring), `~` for null. A length prefix

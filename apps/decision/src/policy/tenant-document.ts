@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { remediationAction, subjectToken } from '@autoheal/contracts';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, remediationAction, subjectToken } from '@autoheal/contracts';
 import { FRAMEWORKS, looserOverrides } from './compliance-presets.js';
 import { playbooksSchema } from './playbooks.js';
 import { literalSecrets, secretRefSchema } from './secret-refs.js';
@@ -232,7 +231,7 @@ function join(path: string, key: string): string {
 }
 
 function diffValue(path: string, pattern: string, from: unknown, to: unknown, out: DocumentChange[]): void {
-  if (canonicalJson(from) === canonicalJson(to)) return;
+  if (from === to || (from !== undefined && to !== undefined && canonicalJson(from) === canonicalJson(to))) return;
   if (from === undefined) {
     out.push({ path, to });
     return;
