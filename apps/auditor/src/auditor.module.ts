@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DependencyHealthModule, MessagingModule, natsCredentialFiles, SERVICE_STREAMS } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
@@ -35,14 +35,7 @@ export class AuditorModule {
           ],
           exports: [AUDITOR_CONFIG, CLOCK, AUDIT_REDACTION],
         },
-        MessagingModule.forRoot({
-          servers: config.NATS_URL,
-          name: 'auditor',
-          ...natsCredentialFiles(config),
-          streams: SERVICE_STREAMS.auditor,
-          identity: 'auditor',
-          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
-        }),
+        MessagingModule.forService('auditor', config),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: AUDITOR_SCHEMA, migrations: auditorMigrations, applicationName: AUDITOR_APPLICATION_NAME }),
         ObservabilityModule.forRoot({ service: 'auditor' }),
         DependencyHealthModule,

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DependencyHealthModule, MessagingModule, OutboxRelayModule, natsCredentialFiles, SERVICE_STREAMS } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AdminKeyGuard } from './admin/admin-key.guard.js';
@@ -37,14 +37,7 @@ export class DecisionModule {
     return {
       module: DecisionModule,
       imports: [
-        MessagingModule.forRoot({
-          servers: config.NATS_URL,
-          name: 'decision',
-          ...natsCredentialFiles(config),
-          streams: SERVICE_STREAMS.decision,
-          identity: 'decision',
-          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
-        }),
+        MessagingModule.forService('decision', config),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DECISION_SCHEMA, migrations: decisionMigrations, applicationName: DECISION_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: DECISION_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'decision' }),

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DependencyHealthModule, MessagingModule, OutboxRelayModule, natsCredentialFiles, SERVICE_STREAMS } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock } from './clock.js';
@@ -18,14 +18,7 @@ export class DetectorModule {
     return {
       module: DetectorModule,
       imports: [
-        MessagingModule.forRoot({
-          servers: config.NATS_URL,
-          name: 'detector',
-          ...natsCredentialFiles(config),
-          streams: SERVICE_STREAMS.detector,
-          identity: 'detector',
-          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
-        }),
+        MessagingModule.forService('detector', config),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: DETECTOR_SCHEMA, migrations: detectorMigrations, applicationName: 'autoheal-detector' }),
         OutboxRelayModule.forRoot({ schema: DETECTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'detector' }),

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { DependencyHealthModule, MessagingModule, OutboxRelayModule, natsCredentialFiles, SERVICE_STREAMS } from '@autoheal/messaging';
+import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock, type Clock } from './clock.js';
@@ -23,14 +23,7 @@ export class ExecutorModule {
     return {
       module: ExecutorModule,
       imports: [
-        MessagingModule.forRoot({
-          servers: config.NATS_URL,
-          name: 'executor',
-          ...natsCredentialFiles(config),
-          streams: SERVICE_STREAMS.executor,
-          identity: 'executor',
-          signing: { keyFile: config.AUTOHEAL_SIGNING_KEY_FILE, trustFile: config.AUTOHEAL_TRUST_FILE },
-        }),
+        MessagingModule.forService('executor', config),
         PersistenceModule.forRoot({ url: config.DATABASE_URL, schema: EXECUTOR_SCHEMA, migrations: executorMigrations, applicationName: EXECUTOR_APPLICATION_NAME }),
         OutboxRelayModule.forRoot({ schema: EXECUTOR_SCHEMA }),
         ObservabilityModule.forRoot({ service: 'executor' }),

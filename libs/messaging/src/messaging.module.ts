@@ -4,7 +4,8 @@ import type { Identity } from '@autoheal/security';
 import { EventPublisher } from './event-publisher.js';
 import { raiseSecurityEvent, SignedEventGuard, type ProvenanceGuard } from './event-provenance.js';
 import { closeNats, connectNats } from './nats-connection.js';
-import type { NatsCredentialFiles } from './nats-credentials.js';
+import { natsCredentialFiles, type NatsCredentialFiles } from './nats-credentials.js';
+import { SERVICE_STREAMS, type ServiceName } from './nats-permissions.js';
 import { loadSigningMaterial, type SigningFiles, type SigningMaterial } from './signing-material.js';
 import { provisionStreams } from './stream-provisioning.js';
 
@@ -34,9 +35,33 @@ class NatsConnectionLifecycle implements OnApplicationShutdown {
   }
 }
 
+/** What each of the four services reads from its environment for messaging (validated in its config.ts). */
+export interface ServiceMessagingEnv {
+  NATS_URL: string;
+  NATS_NKEY_SEED_FILE?: string;
+  NATS_TLS_CA_FILE?: string;
+  AUTOHEAL_SIGNING_KEY_FILE: string;
+  AUTOHEAL_TRUST_FILE: string;
+}
+
 /** One NATS connection per service (streams provisioned at boot) and the publisher over it. */
 @Module({})
 export class MessagingModule {
+  /**
+   * The messaging of one of the four services: its own NATS identity (seed and CA), only the
+   * streams that identity may create, its signing key and the trust store, from its environment.
+   */
+  static forService(service: ServiceName, env: ServiceMessagingEnv): DynamicModule {
+    return MessagingModule.forRoot({
+      servers: env.NATS_URL,
+      name: service,
+      ...natsCredentialFiles(env),
+      streams: SERVICE_STREAMS[service],
+      identity: service,
+      signing: { keyFile: env.AUTOHEAL_SIGNING_KEY_FILE, trustFile: env.AUTOHEAL_TRUST_FILE },
+    });
+  }
+
   static forRoot(options: MessagingModuleOptions): DynamicModule {
     return {
       module: MessagingModule,
