@@ -49,7 +49,7 @@ function incident(tenantId, instance) {
   const at = new Date().toISOString();
   return newEvent('incident.opened', {
     tenantId,
-    producer: 'bench',
+    producer: 'detector', // signed as the detector signs them: the envelope must say so
     correlationId: incidentId,
     data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 0, evidence: {} },
   });
