@@ -12,3 +12,4 @@ export * from './events/compliance.events.js';
 export * from './events/security.events.js';
 export * from './json-schema.js';
 export * from './canonical-json.js';
+export * from './json-depth.js';

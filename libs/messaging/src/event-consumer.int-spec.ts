@@ -88,16 +88,20 @@ describe('JetStream consumer (real nats-server)', () => {
     await js.publish('health.acme.api.i-bad', enc.encode('{not json'));
     await js.publish('health.acme.api.i-bad', enc.encode(JSON.stringify(badInterval)));
     await js.publish('health.acme.api.i-bad', enc.encode(JSON.stringify(wrongSubject)));
+    // Nested 5,000 deep: refused before it is parsed, on its first delivery, whatever the schema.
+    const deep = JSON.stringify(heartbeat('i-bad', 3)).replace(/}$/, `,"x":${'['.repeat(5_000)}${']'.repeat(5_000)}}`);
+    await js.publish('health.acme.api.i-bad', enc.encode(deep));
     const good = heartbeat('i-bad', 2);
     await new EventPublisher(nc).publish(good);
 
     await expectEventually(() => expect(received.map((e) => e.id)).toEqual([good.id]));
     await expectEventually(async () => {
       const records = (await deadLetters(nc)).filter((r) => r.consumer === 'invalid-test');
-      expect(records.map((r) => r.reason)).toEqual(['invalid_payload', 'invalid_payload', 'invalid_payload']);
+      expect(records.map((r) => r.reason)).toEqual(['invalid_payload', 'invalid_payload', 'invalid_payload', 'invalid_payload']);
       expect(records[0].detail).toMatch(/not JSON/);
       expect(records[1].detail).toMatch(/data\.intervalMs/);
       expect(records[2].detail).toMatch(/does not match/);
+      expect(records[3]).toMatchObject({ detail: 'payload nests deeper than 64 levels', deliveries: 1 });
       expect(records[0].payload).toBe('{not json');
     });
   });

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { parseEnvelope, STREAMS, subjectMismatch, type DeadLetterReason, type Envelope } from '@autoheal/contracts';
+import { MAX_EVENT_NESTING, nestsDeeperThan, parseEnvelope, STREAMS, subjectMismatch, type DeadLetterReason, type Envelope } from '@autoheal/contracts';
 import { deadLetter } from './dead-letter.js';
 import { SIGNED_STREAMS, type ProvenanceGuard, type ProvenanceRejection } from './event-provenance.js';
 import { dispositionOf, retryDelayMs } from './handler-errors.js';
@@ -57,8 +57,12 @@ export type MessageOutcome =
 /** Decodes and validates a message: the JSON must be a valid envelope and belong on its subject. */
 export function decodeEvent(subject: string, data: Uint8Array): { ok: true; event: Envelope } | { ok: false; detail: string } {
   let raw: unknown;
+  const text = decoder.decode(data);
+  // Before parsing: a valid envelope nested thousands deep would pass the schema (evidence and
+  // payloads are open) and then fail every store it reaches, retried as if the store were down.
+  if (nestsDeeperThan(text, MAX_EVENT_NESTING)) return { ok: false, detail: `payload nests deeper than ${MAX_EVENT_NESTING} levels` };
   try {
-    raw = JSON.parse(decoder.decode(data));
+    raw = JSON.parse(text);
   } catch (error) {
     return { ok: false, detail: `payload is not JSON: ${(error as Error).message}` };
   }

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { nestsDeeperThan } from '@autoheal/contracts';
 import { createLogger } from '@autoheal/telemetry';
 import { authorizeIngest, type IngestKeyring } from './ingest-api-keys.js';
 import { ingestAuthMessage } from './ingest-auth.guard.js';
-import { nestsDeeperThan } from './json-depth.js';
 import { IngestError, IngestErrorCode } from './ingest.errors.js';
 import { sendIngestError, type JsonResponse } from './ingest.exception-filter.js';
 import { IngestService, type IngestSource } from './ingest.service.js';
