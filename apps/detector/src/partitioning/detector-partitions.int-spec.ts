@@ -20,6 +20,12 @@ afterAll(() => keys.remove());
 const ENTRY = join(__dirname, '../../dist/main.js');
 const PARTITIONS = 16;
 const INTERVAL_MS = 200;
+/**
+ * Missed intervals before a hang (2 s). A takeover holds live heartbeats back while it reads the
+ * stream; with 3 (600 ms) one CI run on a loaded 2-core machine, every write synced to disk
+ * (`sync_interval: always`), saw that read outlast the deadline and every instance declared hung.
+ */
+const MISSED_INTERVALS = 10;
 const TENANT = 'acme';
 const SERVICES = Array.from({ length: 24 }, (_, i) => `svc${i}`);
 
@@ -42,7 +48,7 @@ function startDetector(memberId: string, db: TestDatabase, nats: NatsServerHandl
       DETECTOR_PARTITIONS: String(PARTITIONS),
       DETECTOR_MEMBER_HEARTBEAT_MS: '200',
       DETECTOR_MEMBER_TTL_MS: '1000',
-      DETECTOR_MISSED_INTERVALS: '3',
+      DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       // Long: the killed detector never saved a snapshot, so its successor reads the stream from the start.
       DETECTOR_SNAPSHOT_INTERVAL_MS: '600000',
       DETECTOR_FLEET_MIN_INSTANCES: '1000',
@@ -172,7 +178,8 @@ describe('detector partitions (processes, real NATS and Postgres)', () => {
 
     // Nothing repeated: the crash A opened and resolved did not open again when B read A's
     // events once more, and no instance B took over was declared hung by the takeover itself.
-    await new Promise((r) => setTimeout(r, 6 * INTERVAL_MS));
+    // Long enough for a wrongly declared hang to show: 1.5 times the hang deadline.
+    await new Promise((r) => setTimeout(r, 1.5 * MISSED_INTERVALS * INTERVAL_MS));
     const counts = await openedCounts();
     expect(Object.fromEntries(counts)).toEqual({
       [`${instanceOf(crashedAndHealed)}/crashed`]: 1,
@@ -200,7 +207,8 @@ describe('detector partitions (processes, real NATS and Postgres)', () => {
       },
       { timeoutMs: 20_000 },
     );
-    await new Promise((r) => setTimeout(r, 6 * INTERVAL_MS));
+    // Long enough for a wrongly declared hang to show: 1.5 times the hang deadline.
+    await new Promise((r) => setTimeout(r, 1.5 * MISSED_INTERVALS * INTERVAL_MS));
     const after = await openedCounts();
     const added = [...after].filter(([key, n]) => n !== (before.get(key) ?? 0)).map(([key]) => key).sort();
     expect(added).toEqual(stillBeating.map((s) => `${instanceOf(s)}/heartbeat_missed`).sort());
