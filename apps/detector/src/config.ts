@@ -31,6 +31,8 @@ const schema = z.object({
   DETECTOR_FLEET_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
   DETECTOR_FLEET_MIN_INSTANCES: z.coerce.number().int().min(1).default(10),
   DETECTOR_FLEET_WINDOW_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Instances of one tenant this detector keeps state for; events of more are refused (see heartbeat/instance-quota.ts). */
+  DETECTOR_MAX_INSTANCES_PER_TENANT: z.coerce.number().int().min(1).default(1_000),
   /** This detector among the running ones: letters, digits, `-` and `_` (it names a KV key and a consumer). */
   DETECTOR_MEMBER_ID: z
     .string()

@@ -90,7 +90,25 @@ export function agentRestartSubject(tenantId: string, service: string, instance:
 export const AGENT_RESTART_WILDCARD = 'agent.restart.>';
 export const AGENT_STATUS_SUBJECT = 'agent.status';
 
-/** `deadletter.<stream>.<consumer>` */
-export function deadLetterSubject(stream: string, consumer: string): string {
-  return `deadletter.${assertSubjectToken('stream', stream)}.${assertSubjectToken('consumer', consumer)}`;
+/**
+ * Stands for the tenant in a dead letter's subject when none can be read from the message (a
+ * subject without a valid tenant token). It is not a valid subject token itself (see
+ * SUBJECT_TOKEN_PATTERN), so no tenant can share it.
+ */
+export const DEAD_LETTER_NO_TENANT = '~none';
+
+/**
+ * `deadletter.<stream>.<consumer>.<tenant>`: one subject per consumer and tenant, so that the
+ * stream's per-subject limits bound each tenant's share of the dead letters (see
+ * libs/messaging's dead-letter.ts). `tenantId` null (or not a valid token): DEAD_LETTER_NO_TENANT.
+ */
+export function deadLetterSubject(stream: string, consumer: string, tenantId: string | null): string {
+  const tenant = tenantId !== null && SUBJECT_TOKEN_PATTERN.test(tenantId) ? tenantId : DEAD_LETTER_NO_TENANT;
+  return `deadletter.${assertSubjectToken('stream', stream)}.${assertSubjectToken('consumer', consumer)}.${tenant}`;
+}
+
+/** The tenant token of an event subject (`health.<tenant>.…`, `incident.<tenant>.…`), or null when it has none. */
+export function subjectTenantOrNull(subject: string): string | null {
+  const token = subject.split('.')[1];
+  return token !== undefined && SUBJECT_TOKEN_PATTERN.test(token) ? token : null;
 }

@@ -32,6 +32,7 @@ export interface RunConsumerSpec extends ConsumerSpec {
   /**
    * The `@EventPattern` the Nest transport binds this consumer to; defaults to `durable`. Lets the
    * durable name vary per process (`detector-health-<member>`) while the handler keeps one pattern.
+   * Also the consumer token of the dead letters' subject, so those processes share one per tenant.
    */
   pattern?: string;
   /**
@@ -79,7 +80,11 @@ export function decodeEvent(subject: string, data: Uint8Array): { ok: true; even
 /** What to do with a message whose handler failed, given how often it was delivered. */
 export function outcomeOfFailure(error: unknown, deliveryCount: number, maxDeliver: number): MessageOutcome {
   const d = dispositionOf(error);
-  if (d.disposition === 'permanent') return { kind: 'dead_letter', reason: 'handler_rejected', detail: `${d.code}: ${d.message}` };
+  if (d.disposition === 'permanent') {
+    // Refused by the database for its content: the same on every delivery.
+    if (d.sqlState !== undefined) return { kind: 'dead_letter', reason: d.reason ?? 'store_rejected', detail: `${d.code} (SQLSTATE ${d.sqlState}): ${d.message}` };
+    return { kind: 'dead_letter', reason: d.reason ?? 'handler_rejected', detail: `${d.code}: ${d.message}` };
+  }
   if (deliveryCount >= maxDeliver) {
     return { kind: 'dead_letter', reason: 'max_deliver_exceeded', detail: `failed ${deliveryCount} deliveries; last error ${d.code}: ${d.message}` };
   }
@@ -147,6 +152,8 @@ const yieldToEventLoop = () => new Promise<void>((resume) => setImmediate(resume
 interface ConsumerRun {
   js: JetStreamClient;
   durable: string;
+  /** The consumer token of its dead letters' subject: the pattern its processes share, else the durable. */
+  deadLetterAs: string;
   maxDeliver: number;
   accept: ((subject: string) => boolean) | undefined;
   /** Messages whose handler runs now; the keep-alive timer marks them in progress. */
@@ -184,6 +191,7 @@ export async function startConsumer(
   const run: ConsumerRun = {
     js,
     durable: spec.durable,
+    deadLetterAs: spec.pattern ?? spec.durable,
     maxDeliver: spec.maxDeliver ?? DEFAULT_MAX_DELIVER,
     accept: spec.accept,
     working: new Set<JsMsg>(),
@@ -371,8 +379,9 @@ async function settle(run: ConsumerRun, msg: JsMsg, outcome: Exclude<MessageOutc
       return;
     case 'dead_letter':
       try {
-        await deadLetter(js, msg, outcome.reason, outcome.detail);
-        logger?.warn({ subject: msg.subject, reason: outcome.reason, detail: outcome.detail }, 'message dead-lettered');
+        const stored = await deadLetter(js, msg, outcome.reason, outcome.detail, { consumer: run.deadLetterAs });
+        // Over its tenant's budget the copy is counted, not stored (see publishDeadLetter), and not logged one by one.
+        if (stored === 'stored') logger?.warn({ subject: msg.subject, reason: outcome.reason, detail: outcome.detail }, 'message dead-lettered');
       } catch (error) {
         logger?.error({ subject: msg.subject, err: error }, 'dead-letter publish failed; message will be redelivered');
         msg.nak(retryDelayMs(msg.info.deliveryCount));

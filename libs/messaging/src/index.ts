@@ -4,6 +4,8 @@ export * from './trace-headers.js';
 export * from './event-publisher.js';
 export * from './jetstream-context.js';
 export * from './dead-letter.js';
+export * from './dead-letter-budget.js';
+export * from './store-errors.js';
 export * from './handler-errors.js';
 export * from './event-consumer.js';
 export * from './event-provenance.js';

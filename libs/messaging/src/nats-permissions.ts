@@ -117,8 +117,9 @@ function kvApi(bucket: string): string[] {
   ];
 }
 
+/** `deadletter.<stream>.<durable>.<tenant>`: a service writes its own consumers' dead letters, for any tenant. */
 function deadLetters(stream: string, durables: readonly string[]): string[] {
-  return durables.map((d) => `deadletter.${stream}.${d}`);
+  return durables.map((d) => `deadletter.${stream}.${d}.*`);
 }
 
 const S = {
@@ -173,7 +174,8 @@ function servicePublishes(service: ServiceName): string[] {
         'incident.*.opened',
         'incident.*.updated',
         'incident.*.resolved',
-        'deadletter.HEALTH.*',
+        // Its health consumers' and HTTP ingest's dead letters, per tenant.
+        'deadletter.HEALTH.*.*',
       ];
     case 'decision':
       return [

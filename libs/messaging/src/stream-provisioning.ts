@@ -1,6 +1,6 @@
-import { AckPolicy, DeliverPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { STREAMS, type StreamKey } from '@autoheal/contracts';
+import { DEAD_LETTER_MAX_RECORD_BYTES, STREAMS, type StreamKey } from '@autoheal/contracts';
 
 /** Store-side dedup window for Nats-Msg-Id: a retried publish within it is stored once. */
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -14,7 +14,38 @@ const STREAM_LIMITS: Record<StreamKey, { maxAgeMs: number }> = {
   deadLetter: { maxAgeMs: 30 * 24 * 60 * 60_000 },
 };
 
-export function streamConfig(key: StreamKey, replicas = 1): Partial<StreamConfig> & { name: string } {
+/**
+ * The dead-letter stream's limits. Dead letters go to `deadletter.<stream>.<consumer>.<tenant>`,
+ * so the per-subject count bounds each tenant's share per consumer, oldest discarded first; with
+ * every record at most DEAD_LETTER_MAX_RECORD_BYTES (`max_msg_size`), a tenant's share is at most
+ * perSubject × that per consumer its events reach. `maxBytes` bounds the whole stream.
+ * Every service provisions the stream: give them all the same values.
+ */
+export interface DeadLetterLimits {
+  /** `NATS_DEAD_LETTERS_PER_SUBJECT` (1,000). */
+  perSubject: number;
+  /** `NATS_DEAD_LETTER_STREAM_MAX_BYTES` (1 GiB). */
+  maxBytes: number;
+}
+
+export const DEFAULT_DEAD_LETTER_LIMITS: DeadLetterLimits = { perSubject: 1_000, maxBytes: 1024 * 1024 * 1024 };
+
+/** Reads the dead-letter limits from the environment; a bad value stops the boot, naming the variable. */
+export function deadLetterLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): DeadLetterLimits {
+  const read = (name: string, fallback: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}, got ${JSON.stringify(raw)}`);
+    return value;
+  };
+  return {
+    perSubject: read('NATS_DEAD_LETTERS_PER_SUBJECT', DEFAULT_DEAD_LETTER_LIMITS.perSubject, 1),
+    maxBytes: read('NATS_DEAD_LETTER_STREAM_MAX_BYTES', DEFAULT_DEAD_LETTER_LIMITS.maxBytes, DEAD_LETTER_MAX_RECORD_BYTES),
+  };
+}
+
+export function streamConfig(key: StreamKey, replicas = 1, deadLetters: DeadLetterLimits = DEFAULT_DEAD_LETTER_LIMITS): Partial<StreamConfig> & { name: string } {
   const stream = STREAMS[key];
   return {
     name: stream.name,
@@ -24,6 +55,10 @@ export function streamConfig(key: StreamKey, replicas = 1): Partial<StreamConfig
     num_replicas: replicas,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     max_age: nanos(STREAM_LIMITS[key].maxAgeMs),
+    // All of these can be changed on an existing stream: the update at boot applies them.
+    ...(key === 'deadLetter'
+      ? { max_msgs_per_subject: deadLetters.perSubject, max_msg_size: DEAD_LETTER_MAX_RECORD_BYTES, max_bytes: deadLetters.maxBytes, discard: DiscardPolicy.Old }
+      : {}),
   };
 }
 
@@ -36,11 +71,12 @@ export async function provisionStreams(
   nc: NatsConnection,
   replicas = Number(process.env.NATS_STREAM_REPLICAS ?? 1),
   only?: readonly string[],
+  deadLetters: DeadLetterLimits = deadLetterLimitsFromEnv(),
 ): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   const keys = (Object.keys(STREAMS) as StreamKey[]).filter((key) => !only || only.includes(STREAMS[key].name));
   for (const key of keys) {
-    const config = streamConfig(key, replicas);
+    const config = streamConfig(key, replicas, deadLetters);
     try {
       await jsm.streams.info(config.name);
       await jsm.streams.update(config.name, config);

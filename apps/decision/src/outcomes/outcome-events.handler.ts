@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, TransientError } from '@autoheal/messaging';
+import { JetStreamContext, StoreFailure } from '@autoheal/messaging';
 import { OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { OutcomesService } from './outcomes.service.js';
 
@@ -25,7 +25,7 @@ export class OutcomeEventsHandler {
           return;
       }
     } catch (error) {
-      throw new TransientError('decision_store_unavailable', (error as Error).message);
+      throw new StoreFailure('decision_store_unavailable', error);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, TransientError } from '@autoheal/messaging';
+import { JetStreamContext, StoreFailure } from '@autoheal/messaging';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { PlanningService } from './planning.service.js';
 
@@ -26,8 +26,9 @@ export class IncidentEventsHandler {
           return;
       }
     } catch (error) {
-      // The policy is pure; what fails here is the database. Retry later (dead-lettered past MaxDeliver).
-      throw new TransientError('decision_store_unavailable', (error as Error).message);
+      // The policy is pure; what fails here is the database. Retry later (dead-lettered past MaxDeliver),
+      // unless the database refused the content itself: dead-lettered at once.
+      throw new StoreFailure('decision_store_unavailable', error);
     }
   }
 }

@@ -25,9 +25,12 @@ import { PartitionOwnership, type OwnershipChange } from '../partitioning/partit
 import { StreamPositions } from '../partitioning/stream-positions.js';
 import { healthConsumerSpec } from './health-consumer.js';
 import { HeartbeatTracker, instanceKey, type InstanceRef } from './heartbeat-tracker.js';
+import { InstanceQuota, InstanceQuotaExceeded } from './instance-quota.js';
 
 const log = createLogger('detector');
 const SNAPSHOT_BATCH = 5_000;
+/** A tenant over its instance quota is logged at most once per this long (the metric counts every refusal). */
+const QUOTA_LOG_WINDOW_MS = 60_000;
 
 export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
   return {
@@ -35,6 +38,19 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
     flapping: { windowMs: config.DETECTOR_FLAP_WINDOW_MS, maxOpens: config.DETECTOR_FLAP_MAX_OPENS, holdMs: config.DETECTOR_FLAP_HOLD_MS },
     fleet: { share: config.DETECTOR_FLEET_SHARE, minInstances: config.DETECTOR_FLEET_MIN_INSTANCES, windowMs: config.DETECTOR_FLEET_WINDOW_MS },
   };
+}
+
+/** The instance whose state an event may create; undefined for one that creates none (a planned stop, a non-health event). */
+function instanceStateOf(event: Envelope): InstanceRef | undefined {
+  switch (event.type) {
+    case 'health.heartbeat':
+    case 'health.metrics':
+    case 'health.exited':
+    case 'health.alert':
+      return { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -55,6 +71,9 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
 @Injectable()
 export class DetectionService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly tracker: HeartbeatTracker;
+  private readonly quota: InstanceQuota;
+  /** Tenant → when its instance quota refusal was last logged. */
+  private readonly quotaLoggedAt = new Map<string, number>();
   private readonly lifecycle: IncidentLifecycle;
   private readonly ownership: PartitionOwnership;
   private readonly partitions: number;
@@ -83,6 +102,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     @Optional() @Inject(RULES_FILE) private readonly rules: RulesFile | undefined,
   ) {
     this.tracker = new HeartbeatTracker(config.DETECTOR_MISSED_INTERVALS, config.DETECTOR_LAST_SEEN_PRECISION_MS);
+    this.quota = new InstanceQuota(config.DETECTOR_MAX_INSTANCES_PER_TENANT);
     this.lifecycle = new IncidentLifecycle(lifecycleConfigFrom(config));
     this.partitions = config.DETECTOR_PARTITIONS;
     this.writer = new IncidentWriter(incidents, (m, cause) => partitionCheckpointsRepository.recordIncidentCause(m, this.partitions, cause.partition, cause.seq));
@@ -150,6 +170,8 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     try {
       pending = this.apply(event, { partition, seq }, true);
     } catch (error) {
+      // Refused, and done with: nothing of it is state to replay.
+      if (error instanceof InstanceQuotaExceeded) this.positions.handled(seq);
       this.handled();
       throw error;
     }
@@ -172,6 +194,13 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
    * database — alone.
    */
   private apply(event: Envelope, cause: EventCause, live: boolean): Promise<void> | undefined {
+    // Whatever would create state for an instance of a tenant at its cap is refused first; a
+    // planned stop creates none. Replayed, such an event was refused live already: skipped.
+    const adds = instanceStateOf(event);
+    if (adds !== undefined && !this.quota.admit(adds)) {
+      if (!live) return undefined;
+      throw this.overQuota(adds);
+    }
     switch (event.type) {
       case 'health.heartbeat':
         return this.onHeartbeat(event, cause, live);
@@ -256,6 +285,30 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     await this.saveRuleState(key);
   }
 
+  /**
+   * Whether an event of this instance would be refused for its tenant's instance quota, as far
+   * as this detector can tell: only the owner of the instance's partition counts its tenant's
+   * instances, so for another partition the answer is false (its owner refuses it).
+   */
+  refusesNewInstance(ref: InstanceRef): boolean {
+    return this.ownership.ownsPartition(partitionOf(ref.tenantId, ref.service, this.partitions)) && this.quota.wouldRefuse(ref);
+  }
+
+  get maxInstancesPerTenant(): number {
+    return this.quota.maxPerTenant;
+  }
+
+  private overQuota(ref: InstanceRef): InstanceQuotaExceeded {
+    detectorMetrics.instanceQuotaExceeded.inc({ tenant: ref.tenantId });
+    const now = this.now();
+    const last = this.quotaLoggedAt.get(ref.tenantId);
+    if (last === undefined || now - last >= QUOTA_LOG_WINDOW_MS) {
+      this.quotaLoggedAt.set(ref.tenantId, now);
+      log.warn({ tenantId: ref.tenantId, service: ref.service, instance: ref.instance, maxPerTenant: this.quota.maxPerTenant }, 'tenant at its instance quota: events of new instances are refused');
+    }
+    return new InstanceQuotaExceeded(ref, this.quota.maxPerTenant);
+  }
+
   private onOwnershipChange(change: OwnershipChange): void {
     if (this.stopped) return;
     this.handoverRunning = true;
@@ -297,12 +350,18 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const saved = await instanceSnapshotsRepository.loadAll(this.db.manager);
     const tracked = saved.tracked.filter((t) => belongs(t.tenantId, t.service));
     this.tracker.restore(tracked, now);
-    for (const t of tracked) if (t.state !== 'stopped') this.lifecycle.noteInstance(t.tenantId, t.service, t.instance);
+    for (const t of tracked) {
+      this.quota.count(t);
+      if (t.state !== 'stopped') this.lifecycle.noteInstance(t.tenantId, t.service, t.instance);
+    }
     for (const r of saved.ruleStates) {
       if (!belongs(r.tenantId, r.service)) continue;
       this.ruleStates.set(instanceKey(r), r);
+      this.quota.count(r);
       this.lifecycle.noteInstance(r.tenantId, r.service, r.instance);
     }
+    // An instance with nothing but an open incident is state too.
+    for (const r of open) if (r.instance !== '*') this.quota.count(r);
 
     const from = Math.min(...[...mine].map((p) => checkpoints.get(p)?.snapshotSeq ?? 0));
     let replayed = 0;
@@ -336,6 +395,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     for (const [key, s] of this.ruleStates) if (belongs(s.tenantId, s.service)) this.ruleStates.delete(key);
     this.writer.forget(belongs);
     this.lifecycle.forgetServices(belongs);
+    this.quota.release(belongs);
     this.positions.released(gone);
     detectorMetrics.trackedInstances.set(this.tracker.size);
     log.info({ partitions: gone.size, owned: this.positions.loadedCount, instances }, 'detector handed partitions over');
@@ -380,7 +440,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       if (suppressed) this.tracker.recheckAt(target, now + target.intervalMs * missed.missedIntervals);
       commands.push(...this.lifecycle.apply(missedHeartbeatSignal(missed, suppressed), now));
     }
-    this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned at shutdown'));
+    this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned (shutdown, or content the database refuses)'));
     this.schedule();
   }
 

@@ -30,6 +30,9 @@ export function healthConsumerSpec(config: DetectorConfig): RunConsumerSpec {
   return {
     stream: 'health',
     durable: `${HEALTH_DURABLE_PREFIX}-${config.DETECTOR_MEMBER_ID}`,
+    // Every detector's dead letters go to `deadletter.HEALTH.detector-health.<tenant>`: a tenant's
+    // share does not grow with the detectors that ever ran.
+    pattern: HEALTH_DURABLE_PREFIX,
     filterSubject: 'health.>',
     pullBatch: HEALTH_PULL_BATCH,
     concurrency: HEALTH_CONCURRENCY,

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { isPermanentStoreError } from '@autoheal/messaging';
 import { createLogger } from '@autoheal/telemetry';
 import { detectorMetrics } from '../detector.metrics.js';
 import type { OpenIncidentRow } from './incidents.repository.js';
@@ -132,7 +133,12 @@ export class IncidentWriter {
       try {
         return await work();
       } catch (error) {
-        if (this.stopped) throw error;
+        // Content the database refuses (a NUL byte in the evidence, say) is refused on every try:
+        // retried, it held its fingerprint's line and its health event forever. It fails now, and
+        // the event that caused it is dead-lettered. The lifecycle, which applied the command in
+        // memory, keeps the incident as open with no row: its later updates and resolve change
+        // nothing here, and a takeover restores the lifecycle from the database.
+        if (this.stopped || isPermanentStoreError(error)) throw error;
         log.error({ err: error, fingerprint: command.fingerprint, command: command.type, attempt }, 'incident command failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** attempt)));
       }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEAD_LETTER_MAX_PAYLOAD_BYTES } from '@autoheal/contracts';
 import { MAX_EVENTS_PER_REQUEST } from './ingest-validation.js';
 
 const MIB = 1024 * 1024;
@@ -16,8 +17,8 @@ const schema = z
     /** Body bytes per second per tenant, valid or not, and the bucket size (at least one largest body). */
     DETECTOR_INGEST_BYTES_PER_SEC: z.coerce.number().int().positive().default(2 * MIB),
     DETECTOR_INGEST_BYTE_BURST: z.coerce.number().int().positive().default(4 * MIB),
-    /** The dead-letter copy of a refused body keeps at most this many bytes of it. */
-    DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: z.coerce.number().int().min(256).max(MIB).default(16 * 1024),
+    /** The dead-letter copy of a refused body keeps at most this many bytes of it (no more than any dead letter keeps). */
+    DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: z.coerce.number().int().min(256).max(DEAD_LETTER_MAX_PAYLOAD_BYTES).default(DEAD_LETTER_MAX_PAYLOAD_BYTES),
     /** Sustained events per second per tenant (token bucket refill rate). */
     DETECTOR_INGEST_RATE_PER_SEC: z.coerce.number().positive().default(2_000),
     /** Bucket size; at least one full batch, or a full batch could never pass. */

@@ -106,8 +106,9 @@ describe('HTTP ingest (real NATS)', () => {
       expect(letter.headers['Autoheal-Event-Index']).toEqual(['1']);
       expect(JSON.parse(letter.payload)).toEqual(bad);
       const jsm = await jetstreamManager(nc);
-      const info = await jsm.streams.info(STREAMS.deadLetter.name, { subjects_filter: 'deadletter.HEALTH.http-ingest' });
-      expect(info.state.subjects).toEqual({ 'deadletter.HEALTH.http-ingest': 1 });
+      // One subject per consumer and tenant: the stream's per-subject limits bound each tenant's share.
+      const info = await jsm.streams.info(STREAMS.deadLetter.name, { subjects_filter: 'deadletter.HEALTH.http-ingest.>' });
+      expect(info.state.subjects).toEqual({ 'deadletter.HEALTH.http-ingest.acme': 1 });
     });
 
     it.each([

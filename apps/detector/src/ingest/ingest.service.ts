@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { deadLetterSubject, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
-import { EventPublisher, NATS_CONNECTION } from '@autoheal/messaging';
+import { STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { EventPublisher, NATS_CONNECTION, publishDeadLetter, TRUNCATED_FROM_HEADER } from '@autoheal/messaging';
 import { createCounter, createLogger } from '@autoheal/telemetry';
 import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
 import { splitBody, validateHealthEvents } from './ingest-validation.js';
@@ -12,7 +12,7 @@ import type { IngestConfig } from './ingest.config.js';
 import type { IngestQuota, IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
 import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_QUOTAS, type IngestClock } from './ingest.tokens.js';
 
-/** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>`. */
+/** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>.<tenant>`. */
 export type IngestSource = 'http-ingest' | 'alertmanager';
 
 export interface IngestReceipt {
@@ -42,7 +42,6 @@ const QUOTA_VARIABLES: Record<IngestQuota, string> = {
   bytes: 'DETECTOR_INGEST_BYTES_PER_SEC',
   events: 'DETECTOR_INGEST_RATE_PER_SEC',
 };
-const encoder = new TextEncoder();
 
 /**
  * HTTP ingest: validates what producers that cannot speak NATS send, publishes the valid
@@ -157,8 +156,8 @@ export class IngestService {
 
   private async deadLetter(source: IngestSource, tenantId: string, violation: IngestViolation, raw: unknown): Promise<void> {
     const whole = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? 'undefined';
-    // The reason is what an operator needs; the dead-letter stream is shared by every tenant, so
-    // one tenant's refused bodies take at most this much of it each.
+    // The reason is what an operator needs; each refused body keeps at most this much (the
+    // stream's per-subject limits then bound the tenant's share, see publishDeadLetter).
     const max = this.config.DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES;
     const truncated = Buffer.byteLength(whole, 'utf8') > max;
     const payload = truncated ? Buffer.from(whole, 'utf8').subarray(0, max).toString('utf8') : whole;
@@ -174,7 +173,7 @@ export class IngestService {
         'Autoheal-Tenant': [tenantId],
         'Autoheal-Field': [violation.field],
         ...(violation.index === null ? {} : { 'Autoheal-Event-Index': [String(violation.index)] }),
-        ...(truncated ? { 'Autoheal-Truncated-From-Bytes': [String(Buffer.byteLength(whole, 'utf8'))] } : {}),
+        ...(truncated ? { [TRUNCATED_FROM_HEADER]: [String(Buffer.byteLength(whole, 'utf8'))] } : {}),
       },
       payload,
       payloadEncoding: 'utf8',
@@ -183,7 +182,8 @@ export class IngestService {
     // The same invalid message sent again within the duplicate window is kept once.
     const msgID = `dl:${source}:${createHash('sha256').update(`${tenantId}\0${violation.message}\0${whole}`).digest('hex')}`;
     try {
-      await this.js.publish(deadLetterSubject(STREAMS.health.name, source), encoder.encode(JSON.stringify(record)), { msgID });
+      // Over the tenant's dead-letter budget it is counted, not stored; the producer is told why either way.
+      await publishDeadLetter(this.js, record, { consumer: source, tenantId, msgID });
     } catch (error) {
       log.warn({ err: error, source }, 'dead-letter publish failed');
       // Without the copy the producer must keep its message: say "retry", not "invalid".

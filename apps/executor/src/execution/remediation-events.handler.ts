@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, TransientError } from '@autoheal/messaging';
+import { JetStreamContext, StoreFailure, TransientError } from '@autoheal/messaging';
 import type { ExecutorConfig } from '../config.js';
 import { DriverError, DriverErrorCode } from '../drivers/driver.errors.js';
 import { REMEDIATIONS_DURABLE } from '../executor.consumers.js';
@@ -58,8 +58,8 @@ export class RemediationEventsHandler {
   }
 }
 
-/** Every failure here is worth retrying: the driver is idempotent and the database comes back. */
-function toTransportError(error: unknown): TransientError {
+/** Every failure here is worth retrying (the driver is idempotent, the database comes back), except content the database refuses for good. */
+function toTransportError(error: unknown): TransientError | StoreFailure {
   if (error instanceof DriverError) {
     switch (error.code) {
       case DriverErrorCode.Unreachable:
@@ -72,5 +72,5 @@ function toTransportError(error: unknown): TransientError {
       }
     }
   }
-  return new TransientError('executor_store_unavailable', error instanceof Error ? error.message : String(error));
+  return new StoreFailure('executor_store_unavailable', error);
 }
