@@ -25,7 +25,7 @@ import { PartitionOwnership, type OwnershipChange } from '../partitioning/partit
 import { StreamPositions } from '../partitioning/stream-positions.js';
 import { healthConsumerSpec } from './health-consumer.js';
 import { HeartbeatTracker, instanceKey, type InstanceRef } from './heartbeat-tracker.js';
-import { InstanceQuota, InstanceQuotaExceeded } from './instance-quota.js';
+import { InstanceQuota, InstanceQuotaExceeded, instanceStateOf } from './instance-quota.js';
 
 const log = createLogger('detector');
 const SNAPSHOT_BATCH = 5_000;
@@ -38,19 +38,6 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
     flapping: { windowMs: config.DETECTOR_FLAP_WINDOW_MS, maxOpens: config.DETECTOR_FLAP_MAX_OPENS, holdMs: config.DETECTOR_FLAP_HOLD_MS },
     fleet: { share: config.DETECTOR_FLEET_SHARE, minInstances: config.DETECTOR_FLEET_MIN_INSTANCES, windowMs: config.DETECTOR_FLEET_WINDOW_MS },
   };
-}
-
-/** The instance whose state an event may create; undefined for one that creates none (a planned stop, a non-health event). */
-function instanceStateOf(event: Envelope): InstanceRef | undefined {
-  switch (event.type) {
-    case 'health.heartbeat':
-    case 'health.metrics':
-    case 'health.exited':
-    case 'health.alert':
-      return { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
-    default:
-      return undefined;
-  }
 }
 
 /**
@@ -286,16 +273,13 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   }
 
   /**
-   * Whether an event of this instance would be refused for its tenant's instance quota, as far
-   * as this detector can tell: only the owner of the instance's partition counts its tenant's
-   * instances, so for another partition the answer is false (its owner refuses it).
+   * For HTTP ingest, before it publishes: the refusal an event of this instance would meet here
+   * (counted and logged like one), or null. Only the owner of the instance's partition counts its
+   * tenant's instances, so for another partition the answer is null and its owner decides.
    */
-  refusesNewInstance(ref: InstanceRef): boolean {
-    return this.ownership.ownsPartition(partitionOf(ref.tenantId, ref.service, this.partitions)) && this.quota.wouldRefuse(ref);
-  }
-
-  get maxInstancesPerTenant(): number {
-    return this.quota.maxPerTenant;
+  refusalOfNewInstance(ref: InstanceRef): InstanceQuotaExceeded | null {
+    const owned = this.ownership.ownsPartition(partitionOf(ref.tenantId, ref.service, this.partitions));
+    return owned && this.quota.wouldRefuse(ref) ? this.overQuota(ref) : null;
   }
 
   private overQuota(ref: InstanceRef): InstanceQuotaExceeded {

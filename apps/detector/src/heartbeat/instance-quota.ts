@@ -1,3 +1,4 @@
+import type { Envelope } from '@autoheal/contracts';
 import type { InstanceRef } from './heartbeat-tracker.js';
 
 /**
@@ -68,5 +69,18 @@ export class InstanceQuotaExceeded extends Error {
   ) {
     super(`tenant ${ref.tenantId} already has ${maxPerTenant} tracked instances (DETECTOR_MAX_INSTANCES_PER_TENANT); instance ${ref.service}/${ref.instance} is not tracked`);
     this.name = 'InstanceQuotaExceeded';
+  }
+}
+
+/** The instance whose state an event may create; undefined for one that creates none (a planned stop, a non-health event). */
+export function instanceStateOf(event: Envelope): InstanceRef | undefined {
+  switch (event.type) {
+    case 'health.heartbeat':
+    case 'health.metrics':
+    case 'health.exited':
+    case 'health.alert':
+      return { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
+    default:
+      return undefined;
   }
 }

@@ -8,6 +8,8 @@ export enum IngestErrorCode {
   MalformedJson = 'malformed_json',
   InvalidEvent = 'invalid_event',
   RateLimited = 'rate_limited',
+  /** A new instance of a tenant that tracks DETECTOR_MAX_INSTANCES_PER_TENANT already. */
+  InstanceQuotaExceeded = 'instance_quota_exceeded',
   Unavailable = 'ingest_unavailable',
 }
 

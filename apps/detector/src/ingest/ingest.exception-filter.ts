@@ -30,6 +30,9 @@ export function ingestHttpError(error: IngestError): IngestHttpError {
     case IngestErrorCode.MalformedJson:
     case IngestErrorCode.InvalidEvent:
       return make(400, 'Bad Request');
+    case IngestErrorCode.InstanceQuotaExceeded:
+      // Not a rate: retrying soon changes nothing until instances of the tenant go away.
+      return make(422, 'Unprocessable Entity');
     case IngestErrorCode.RateLimited:
       return make(429, 'Too Many Requests', { 'Retry-After': String(error.details.retryAfterSeconds ?? 1) });
     case IngestErrorCode.Unavailable:

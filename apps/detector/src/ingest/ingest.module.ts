@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
 import { derivedSecret } from '@autoheal/security';
 import { parseIngestApiKeys } from './ingest-api-keys.js';
@@ -8,9 +9,31 @@ import { loadIngestConfig } from './ingest.config.js';
 import { IngestController } from './ingest.controller.js';
 import { IngestService } from './ingest.service.js';
 import { IngestQuotas } from './ingest-quotas.js';
-import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_KEYRING, INGEST_QUOTAS, type IngestClock } from './ingest.tokens.js';
+import { DetectionService } from '../heartbeat/detection.service.js';
+import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_INSTANCE_ADMISSION, INGEST_KEYRING, INGEST_QUOTAS, type IngestClock, type IngestInstanceAdmission } from './ingest.tokens.js';
 
 const systemClock: IngestClock = { now: () => new Date() };
+
+/**
+ * The detection service of the app ingest runs in, looked up when first needed (it belongs to the
+ * module that imports this one); none when ingest runs alone, and then the owner of each event's
+ * partition applies the quota on the NATS path.
+ */
+function instanceAdmission(ref: ModuleRef): IngestInstanceAdmission {
+  let detection: DetectionService | null | undefined;
+  return {
+    refusalOf(instance) {
+      if (detection === undefined) {
+        try {
+          detection = ref.get(DetectionService, { strict: false });
+        } catch {
+          detection = null;
+        }
+      }
+      return detection?.refusalOfNewInstance(instance) ?? null;
+    },
+  };
+}
 
 /**
  * HTTP ingest (`POST /v1/tenants/:tenantId/health-events`, `.../alertmanager`). Needs the
@@ -46,6 +69,7 @@ export class IngestModule {
         },
         // Derived from the detector's signing key: stable across restarts and replicas, known to nobody else.
         { provide: INGEST_ALERT_ID_KEY, useFactory: (signing: SigningMaterial) => derivedSecret(signing.key, 'alertmanager event ids'), inject: [SIGNING_MATERIAL] },
+        { provide: INGEST_INSTANCE_ADMISSION, useFactory: instanceAdmission, inject: [ModuleRef] },
         IngestService,
         IngestAuthGuard,
         IngestBodyReader,

@@ -5,12 +5,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { EventPublisher, NATS_CONNECTION, publishDeadLetter, TRUNCATED_FROM_HEADER } from '@autoheal/messaging';
 import { createCounter, createLogger } from '@autoheal/telemetry';
+import { instanceStateOf } from '../heartbeat/instance-quota.js';
 import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
 import { splitBody, validateHealthEvents } from './ingest-validation.js';
 import { IngestError, IngestErrorCode, type IngestViolation } from './ingest.errors.js';
 import type { IngestConfig } from './ingest.config.js';
 import type { IngestQuota, IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
-import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_QUOTAS, type IngestClock } from './ingest.tokens.js';
+import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_INSTANCE_ADMISSION, INGEST_QUOTAS, type IngestClock, type IngestInstanceAdmission } from './ingest.tokens.js';
 
 /** Where a rejected HTTP message is copied: `deadletter.HEALTH.<source>.<tenant>`. */
 export type IngestSource = 'http-ingest' | 'alertmanager';
@@ -30,7 +31,7 @@ const quotaExceeded = createCounter<'tenant' | 'quota'>({
 
 const ingested = createCounter<'source' | 'outcome'>({
   name: 'autoheal_detector_ingest_events_total',
-  help: 'Events received over HTTP ingest, by source and outcome (accepted, duplicate, invalid, rate_limited).',
+  help: 'Events received over HTTP ingest, by source and outcome (accepted, duplicate, invalid, rate_limited, instance_quota).',
   labelNames: ['source', 'outcome'],
 });
 
@@ -61,6 +62,7 @@ export class IngestService {
     @Inject(INGEST_ALERT_ID_KEY) private readonly alertIdKey: Buffer,
     @Inject(INGEST_CONFIG) private readonly config: Pick<IngestConfig, 'DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES'>,
     @Inject(INGEST_CLOCK) private readonly clock: IngestClock,
+    @Inject(INGEST_INSTANCE_ADMISSION) private readonly admission: IngestInstanceAdmission,
   ) {
     this.js = jetstream(nc);
   }
@@ -141,6 +143,15 @@ export class IngestService {
   }
 
   private async publish(source: IngestSource, events: Envelope[]): Promise<IngestReceipt> {
+    // All or nothing, like validation: a batch with one instance over the tenant's quota publishes none.
+    for (const event of events) {
+      const adds = instanceStateOf(event);
+      const refusal = adds === undefined ? null : this.admission.refusalOf(adds);
+      if (refusal) {
+        ingested.inc({ source, outcome: 'instance_quota' }, events.length);
+        throw new IngestError(IngestErrorCode.InstanceQuotaExceeded, `${refusal.message}; nothing was published`);
+      }
+    }
     try {
       const acks = await Promise.all(events.map((event) => this.publisher.publish(event)));
       const duplicates = acks.filter((a) => a.duplicate).length;

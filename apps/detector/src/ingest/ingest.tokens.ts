@@ -9,3 +9,12 @@ export const INGEST_CLOCK = Symbol('INGEST_CLOCK');
 export interface IngestClock {
   now(): Date;
 }
+
+/**
+ * The detector's instance quota as HTTP ingest sees it (see DetectionService.refusalOfNewInstance):
+ * the refusal an event of the instance would meet, or null. Absent when ingest runs without detection.
+ */
+export const INGEST_INSTANCE_ADMISSION = Symbol('INGEST_INSTANCE_ADMISSION');
+export interface IngestInstanceAdmission {
+  refusalOf(ref: { tenantId: string; service: string; instance: string }): { message: string } | null;
+}
