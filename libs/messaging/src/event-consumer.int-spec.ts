@@ -4,8 +4,9 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { deadLetterRecord, newEvent, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
-import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { closeNats, connectNats, EventPublisher, MAX_ACKS_PER_WRITE, PermanentError, provisionStreams, startConsumer, TransientError, type RunningConsumer } from './index.js';
+import { Client } from 'pg';
+import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
+import { closeNats, connectNats, EventPublisher, MAX_ACKS_PER_WRITE, PermanentError, provisionStreams, startConsumer, StoreFailure, TransientError, type RunningConsumer } from './index.js';
 
 const spans = new InMemorySpanExporter();
 const sdk = new NodeSDK({ spanProcessors: [new SimpleSpanProcessor(spans)], instrumentations: [] });
@@ -262,6 +263,62 @@ describe('JetStream consumer (real nats-server)', () => {
     await expectEventually(async () => {
       const record = (await deadLetters(nc)).find((r) => r.consumer === 'headers-test');
       expect(record?.headers['x-producer']).toEqual(['legacy']);
+    });
+  });
+
+  describe('with a real Postgres', () => {
+    let db: TestDatabase;
+    let pg: Client;
+
+    beforeAll(async () => {
+      db = await createTestDatabase();
+      pg = new Client({ connectionString: db.url });
+      await pg.connect();
+      await pg.query('CREATE TABLE poison_test (event_id text PRIMARY KEY, small smallint, doc jsonb, note text)');
+    });
+
+    afterAll(async () => {
+      await pg.end();
+      await db.drop();
+    });
+
+    it('dead-letters an event the database refuses for its content on its first delivery, with the SQLSTATE, and goes on to the next', async () => {
+      const attempts = new Map<string, number>();
+      consumer = await startConsumer(nc, { stream: 'health', durable: 'poison-test', filterSubject: 'health.acme.poison.>', maxDeliver: 5 }, async (e) => {
+        attempts.set(e.id, (attempts.get(e.id) ?? 0) + 1);
+        if (e.type === 'health.heartbeat') {
+          // Unwrapped, as a handler that maps nothing would throw it: 22003, numeric out of range for smallint.
+          await pg.query('INSERT INTO poison_test (event_id, small) VALUES ($1, $2)', [e.id, e.data.intervalMs]);
+          return;
+        }
+        if (e.type !== 'health.stopping') return;
+        try {
+          // \u0000 is valid JSON and valid for the contract; jsonb refuses it (22P05), text too (22021).
+          if (e.data.instance === 'text') await pg.query('INSERT INTO poison_test (event_id, note) VALUES ($1, $2)', [e.id, e.data.reason]);
+          else await pg.query('INSERT INTO poison_test (event_id, doc) VALUES ($1, $2::jsonb)', [e.id, JSON.stringify(e.data)]);
+        } catch (error) {
+          throw new StoreFailure('test_store_unavailable', error);
+        }
+      });
+      const publisher = new EventPublisher(nc);
+      const stop = (instance: string, reason: string) => newEvent('health.stopping', { tenantId: 'acme', producer: 'test', data: { service: 'poison', instance, reason } });
+      const nulInJsonb = stop('jsonb', 'bad\u0000byte');
+      const nulInText = stop('text', 'bad\u0000byte');
+      const outOfRange = newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', data: { service: 'poison', instance: 'range', intervalMs: 600_000, sequence: 1 } });
+      const good = stop('good', 'deploy');
+      for (const e of [nulInJsonb, nulInText, outOfRange, good]) await publisher.publish(e);
+
+      await expectEventually(async () => {
+        const { rows } = await pg.query<{ event_id: string }>('SELECT event_id FROM poison_test');
+        expect(rows.map((r) => r.event_id)).toEqual([good.id]);
+        const records = (await deadLetters(nc)).filter((r) => r.consumer === 'poison-test');
+        expect(records.map((r) => [r.subject, r.reason, r.deliveries, r.detail.match(/SQLSTATE (\w+)/)?.[1]])).toEqual([
+          ['health.acme.poison.jsonb', 'store_rejected', 1, '22P05'],
+          ['health.acme.poison.text', 'store_rejected', 1, '22021'],
+          ['health.acme.poison.range', 'store_rejected', 1, '22003'],
+        ]);
+      });
+      expect([nulInJsonb, nulInText, outOfRange, good].map((e) => attempts.get(e.id))).toEqual([1, 1, 1, 1]);
     });
   });
 });
