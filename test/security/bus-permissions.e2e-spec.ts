@@ -161,6 +161,10 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
       ['compliance.sec-a.policy_changed', { ...exited, type: 'compliance.policy_changed', tenantId: 'sec-a', id: newEventId() }],
       ['security.sec-a.signature_invalid', { marker }],
       ['deadletter.HEALTH.http', { marker }],
+      // Dead letters are written by the services whose consumers refused something, per tenant:
+      // a producer can neither fill its own share nor another tenant's.
+      ['deadletter.HEALTH.http-ingest.sec-a', { marker }],
+      ['deadletter.HEALTH.detector-health.sec-b', { marker }],
     ];
     const js = jetstream(nc);
     for (const [subject, body] of forged) {

@@ -120,6 +120,18 @@ describe('the NATS permission table', () => {
     expect(canSubscribe('event-feed', 'health.acme.api.api-1')).toBe(false);
   });
 
+  it('lets a service write its own consumers’ dead letters (deadletter.<stream>.<consumer>.<tenant>) and nobody else’s', () => {
+    const writers = (subject: string) => NAMES.filter((n) => canPublish(n, subject));
+    expect(writers('deadletter.HEALTH.detector-health.acme')).toEqual(['detector']);
+    expect(writers('deadletter.HEALTH.http-ingest.~none')).toEqual(['detector']);
+    expect(writers('deadletter.INCIDENTS.auditor-incidents.acme')).toEqual(['auditor']);
+    expect(writers('deadletter.REMEDIATIONS.executor-remediations.globex')).toEqual(['executor']);
+    expect(writers('deadletter.INCIDENTS.decision-incidents.acme')).toEqual(['decision']);
+    // The old three-token subjects, and anything longer, are nobody's.
+    expect(writers('deadletter.HEALTH.http-ingest')).toEqual([]);
+    expect(writers('deadletter.INCIDENTS.auditor-incidents.acme.x')).toEqual([]);
+  });
+
   it('refuses an identity token that would widen a subject', () => {
     const bad: NatsIdentity = { kind: 'producer', tenantId: 'acme.>' };
     expect(() => permissionsFor(bad, keys.get('detector')!)).toThrow(/single subject token/);
