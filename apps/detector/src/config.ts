@@ -33,6 +33,8 @@ const schema = z.object({
   DETECTOR_FLEET_WINDOW_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Instances of one tenant this detector keeps state for; events of more are refused (see heartbeat/instance-quota.ts). */
   DETECTOR_MAX_INSTANCES_PER_TENANT: z.coerce.number().int().min(1).default(1_000),
+  /** An instance with no event for this long, not alive and with no open incident, is forgotten and leaves the count. */
+  DETECTOR_INSTANCE_IDLE_MS: z.coerce.number().int().min(1_000).default(3_600_000),
   /** This detector among the running ones: letters, digits, `-` and `_` (it names a KV key and a consumer). */
   DETECTOR_MEMBER_ID: z
     .string()

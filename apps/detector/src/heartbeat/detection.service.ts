@@ -61,6 +61,9 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   private readonly quota: InstanceQuota;
   /** Tenant → when its instance quota refusal was last logged. */
   private readonly quotaLoggedAt = new Map<string, number>();
+  /** Instances forgotten since the last snapshot: their saved state is deleted with it. */
+  private readonly forgotten = new Map<string, InstanceRef>();
+  private lastIdleSweep = Number.NEGATIVE_INFINITY;
   private readonly lifecycle: IncidentLifecycle;
   private readonly ownership: PartitionOwnership;
   private readonly partitions: number;
@@ -184,7 +187,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     // Whatever would create state for an instance of a tenant at its cap is refused first; a
     // planned stop creates none. Replayed, such an event was refused live already: skipped.
     const adds = instanceStateOf(event);
-    if (adds !== undefined && !this.quota.admit(adds)) {
+    if (adds !== undefined && !this.quota.admit(adds, this.now())) {
       if (!live) return undefined;
       throw this.overQuota(adds);
     }
@@ -335,17 +338,17 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const tracked = saved.tracked.filter((t) => belongs(t.tenantId, t.service));
     this.tracker.restore(tracked, now);
     for (const t of tracked) {
-      this.quota.count(t);
+      this.quota.count(t, now);
       if (t.state !== 'stopped') this.lifecycle.noteInstance(t.tenantId, t.service, t.instance);
     }
     for (const r of saved.ruleStates) {
       if (!belongs(r.tenantId, r.service)) continue;
       this.ruleStates.set(instanceKey(r), r);
-      this.quota.count(r);
+      this.quota.count(r, now);
       this.lifecycle.noteInstance(r.tenantId, r.service, r.instance);
     }
     // An instance with nothing but an open incident is state too.
-    for (const r of open) if (r.instance !== '*') this.quota.count(r);
+    for (const r of open) if (r.instance !== '*') this.quota.count(r, now);
 
     const from = Math.min(...[...mine].map((p) => checkpoints.get(p)?.snapshotSeq ?? 0));
     let replayed = 0;
@@ -428,6 +431,37 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     this.schedule();
   }
 
+  /**
+   * Forgets instances that had no event for DETECTOR_INSTANCE_IDLE_MS, unless they are alive
+   * (a deadline still stands: it goes missing first) or have an open incident: their state goes,
+   * their saved state is deleted with the next snapshot, and they leave their tenant's instance
+   * count. Without it nothing ever left the count but a partition moving away, and a tenant whose
+   * instances come and go under new names (pods) would reach its cap for good. At most twice per
+   * idle period, and per minute at most once: a pass walks every counted instance.
+   */
+  private forgetIdle(): void {
+    const now = this.now();
+    const idleMs = this.config.DETECTOR_INSTANCE_IDLE_MS;
+    if (now - this.lastIdleSweep < Math.min(idleMs / 2, 60_000)) return;
+    this.lastIdleSweep = now;
+    const commands: IncidentCommand[] = [];
+    for (const ref of this.quota.idleSince(now - idleMs)) {
+      if (this.tracker.get(ref)?.state === 'alive' || this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) continue;
+      this.tracker.remove(ref);
+      const key = instanceKey(ref);
+      this.ruleStates.delete(key);
+      this.dirtyRules.delete(key);
+      this.quota.forget(ref);
+      this.forgotten.set(key, ref);
+      // No incident of its own is open; its service's grouping may change without it.
+      commands.push(...this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, now, 'instance idle'));
+    }
+    if (this.forgotten.size === 0) return;
+    detectorMetrics.trackedInstances.set(this.tracker.size);
+    log.info({ instances: this.forgotten.size, idleMs }, 'detector forgot idle instances');
+    if (commands.length > 0) this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned (shutdown, or content the database refuses)'));
+  }
+
   /** Saves one instance's rule state now, outside the periodic snapshot (see onMetrics). */
   private async saveRuleState(key: string): Promise<void> {
     const saved = this.ruleStates.get(key);
@@ -452,6 +486,10 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     await this.idle();
     // Mid-takeover the state is partly read: the takeover's end leaves it whole for the next save.
     if (this.takingOver) return;
+    this.forgetIdle();
+    // An instance forgotten and heard from again since is saved, not deleted.
+    const gone = [...this.forgotten.values()].filter((ref) => this.tracker.get(ref) === undefined && !this.ruleStates.has(instanceKey(ref)));
+    this.forgotten.clear();
     const dirty = this.tracker.takeDirty();
     const rules: RuleStateSnapshot[] = [];
     for (const key of this.dirtyRules) {
@@ -462,6 +500,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const bySeq = this.positions.checkpoints();
     try {
       await this.db.transaction(async (m) => {
+        await instanceSnapshotsRepository.deleteMany(m, gone);
         await instanceSnapshotsRepository.upsertMany(m, dirty);
         for (let from = 0; from < rules.length; from += SNAPSHOT_BATCH) {
           await instanceSnapshotsRepository.upsertRuleStates(m, rules.slice(from, from + SNAPSHOT_BATCH));
@@ -472,6 +511,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       log.error({ err: error, instances: dirty.length, ruleStates: rules.length }, 'snapshot failed; will retry with the next one');
       this.tracker.markDirty(dirty);
       for (const s of rules) this.dirtyRules.add(instanceKey(s));
+      for (const ref of gone) if (!this.forgotten.has(instanceKey(ref))) this.forgotten.set(instanceKey(ref), ref);
       return;
     }
     // A cleared state is gone once saved, unless a newer one arrived meanwhile.

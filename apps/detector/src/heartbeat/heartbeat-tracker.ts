@@ -223,6 +223,14 @@ export class HeartbeatTracker {
     return dropped;
   }
 
+  /** Drops one instance (forgotten after a long silence): no deadline, nothing to save. */
+  remove(ref: InstanceRef): void {
+    const key = instanceKey(ref);
+    if (!this.instances.delete(key)) return;
+    this.deadlines.delete(key);
+    this.dirty.delete(key);
+  }
+
   private lastSeenWorthSaving(w: Watched, lastSeenAt: number): boolean {
     return w.savedSeenAt === undefined || lastSeenAt - w.savedSeenAt >= this.lastSeenPrecisionMs;
   }

@@ -14,19 +14,23 @@ import type { InstanceRef } from './heartbeat-tracker.js';
  * even when they exceed the cap (they were admitted by their previous owner).
  */
 export class InstanceQuota {
-  private readonly byTenant = new Map<string, Set<string>>();
+  /** Tenant → `<service>.<instance>` → when the instance last had an event (epoch ms). */
+  private readonly byTenant = new Map<string, Map<string, number>>();
 
   constructor(readonly maxPerTenant: number) {
     if (!Number.isInteger(maxPerTenant) || maxPerTenant < 1) throw new Error('maxPerTenant must be a positive integer');
   }
 
-  /** True when the instance is counted already or its tenant has room (it is counted from now on). */
-  admit(ref: InstanceRef): boolean {
+  /** True when the instance is counted already or its tenant has room (it is counted from now on); notes it active at `now`. */
+  admit(ref: InstanceRef, now: number): boolean {
     const instances = this.byTenant.get(ref.tenantId);
     const key = memberKey(ref);
-    if (instances?.has(key)) return true;
+    if (instances?.has(key)) {
+      instances.set(key, now);
+      return true;
+    }
     if ((instances?.size ?? 0) >= this.maxPerTenant) return false;
-    this.count(ref);
+    this.count(ref, now);
     return true;
   }
 
@@ -37,18 +41,37 @@ export class InstanceQuota {
   }
 
   /** Counts an instance whatever the cap: state restored from a snapshot exists already. */
-  count(ref: InstanceRef): void {
+  count(ref: InstanceRef, now: number): void {
     let instances = this.byTenant.get(ref.tenantId);
-    if (!instances) this.byTenant.set(ref.tenantId, (instances = new Set()));
-    instances.add(memberKey(ref));
+    if (!instances) this.byTenant.set(ref.tenantId, (instances = new Map()));
+    instances.set(memberKey(ref), now);
   }
 
   /** Stops counting the instances `belongs` picks (their state was dropped: the partition moved away). */
   release(belongs: (tenantId: string, service: string) => boolean): void {
     for (const [tenantId, instances] of this.byTenant) {
-      for (const key of instances) if (belongs(tenantId, key.slice(0, key.indexOf('.')))) instances.delete(key);
+      for (const key of instances.keys()) if (belongs(tenantId, key.slice(0, key.indexOf('.')))) instances.delete(key);
       if (instances.size === 0) this.byTenant.delete(tenantId);
     }
+  }
+
+  /** Stops counting one instance (its state was forgotten). */
+  forget(ref: InstanceRef): void {
+    const instances = this.byTenant.get(ref.tenantId);
+    if (instances?.delete(memberKey(ref)) && instances.size === 0) this.byTenant.delete(ref.tenantId);
+  }
+
+  /** The instances with no event since `before`: candidates for forgetting. */
+  idleSince(before: number): InstanceRef[] {
+    const idle: InstanceRef[] = [];
+    for (const [tenantId, instances] of this.byTenant) {
+      for (const [key, lastActive] of instances) {
+        if (lastActive >= before) continue;
+        const dot = key.indexOf('.');
+        idle.push({ tenantId, service: key.slice(0, dot), instance: key.slice(dot + 1) });
+      }
+    }
+    return idle;
   }
 
   tracked(tenantId: string): number {

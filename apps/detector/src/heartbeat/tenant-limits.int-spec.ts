@@ -54,6 +54,8 @@ describe('detector tenant limits (real NATS and Postgres)', () => {
       DETECTOR_PORT: '0',
       DETECTOR_SNAPSHOT_INTERVAL_MS: '100',
       DETECTOR_MAX_INSTANCES_PER_TENANT: String(CAP),
+      // Forgotten after a second without events (unless alive or with an open incident).
+      DETECTOR_INSTANCE_IDLE_MS: '1000',
     });
     app = await startDetectorApp(config);
     await app.listen(0, '127.0.0.1');
@@ -135,5 +137,20 @@ describe('detector tenant limits (real NATS and Postgres)', () => {
       const opened = (await incidents()).filter((e) => e.tenantId === 'poison');
       expect(opened.map((e) => (e.data as { instance: string }).instance)).toEqual(['p-2']);
     }, { timeoutMs: 20_000 });
+  });
+
+  it('lets instances that went away leave the count: after a planned stop and a quiet spell, the tenant may track new ones', async () => {
+    const snapshotRows = async () => (await pg.query<{ instance: string }>(`SELECT instance FROM detector.instance_snapshots WHERE tenant_id = 'quota-a' ORDER BY instance`)).rows.map((r) => r.instance);
+    expect(await snapshotRows()).toHaveLength(CAP);
+    const refusedBefore = (await deadLetters('quota-a')).length;
+    for (let i = 0; i < CAP; i++) {
+      await publisher.publish(newEvent('health.stopping', { tenantId: 'quota-a', producer: 'test', data: { service: 'api', instance: `a-${i}`, reason: 'scaled in' } }));
+    }
+    // Forgotten (their saved state deleted) once idle for DETECTOR_INSTANCE_IDLE_MS.
+    await expectEventually(async () => expect(await snapshotRows()).toEqual([]), { timeoutMs: 20_000 });
+
+    await beat('quota-a', 'a-after', 60_000);
+    await expectEventually(async () => expect(await snapshotRows()).toEqual(['a-after']));
+    expect(await deadLetters('quota-a')).toHaveLength(refusedBefore);
   });
 });

@@ -55,6 +55,17 @@ export const instanceSnapshotsRepository = {
     );
   },
 
+  /** Deletes the saved state of instances the detector forgot. */
+  async deleteMany(m: EntityManager, refs: InstanceRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    await m.query(
+      `DELETE FROM detector.instance_snapshots s
+       USING unnest($1::text[], $2::text[], $3::text[]) AS u(t, sv, i)
+       WHERE s.tenant_id = u.t AND s.service = u.sv AND s.instance = u.i`,
+      [refs.map((x) => x.tenantId), refs.map((x) => x.service), refs.map((x) => x.instance)],
+    );
+  },
+
   async loadAll(m: EntityManager): Promise<LoadedSnapshots> {
     const rows: {
       tenant_id: string;
