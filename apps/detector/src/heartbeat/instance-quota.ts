@@ -43,7 +43,7 @@ export class InstanceQuota {
   /** Counts an instance whatever the cap: state restored from a snapshot exists already. */
   count(ref: InstanceRef, now: number): void {
     let instances = this.byTenant.get(ref.tenantId);
-    if (!instances) this.byTenant.set(ref.tenantId, (instances = new Map()));
+    if (!instances) this.byTenant.set(ref.tenantId, (instances = new Map<string, number>()));
     instances.set(memberKey(ref), now);
   }
 

@@ -106,7 +106,9 @@ describe('detector tenant limits (real NATS and Postgres)', () => {
         });
       const refused = await post('a-http-new');
       expect(refused.status).toBe(422);
-      expect(await refused.json()).toMatchObject({ code: 'instance_quota_exceeded', message: expect.stringContaining('DETECTOR_MAX_INSTANCES_PER_TENANT') });
+      const body = (await refused.json()) as { code: string; message: string };
+      expect(body.code).toBe('instance_quota_exceeded');
+      expect(body.message).toContain('DETECTOR_MAX_INSTANCES_PER_TENANT');
       const published = (await readStream<Envelope>(nc, STREAMS.health.name)).filter((e) => e.tenantId === 'quota-a' && (e.data as { instance: string }).instance === 'a-http-new');
       expect(published).toEqual([]);
       expect((await post('a-0')).status).toBe(202);
