@@ -72,13 +72,13 @@ export class IngestService {
     const split = splitBody(body);
     this.limit(source, tenantId, split.ok ? split.items.length : 1);
     if (!split.ok) {
-      await this.deadLetter(source, tenantId, split.violation, body);
-      throw this.invalid(source, [split.violation], 1);
+      const kept = await this.deadLetter(source, tenantId, split.violation, body);
+      throw this.invalid(source, [split.violation], 1, [kept]);
     }
     const { valid, rejected } = validateHealthEvents(tenantId, split);
     if (rejected.length > 0) {
-      await Promise.all(rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
-      throw this.invalid(source, rejected.map((r) => r.violation), split.items.length);
+      const kept = await Promise.all(rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
+      throw this.invalid(source, rejected.map((r) => r.violation), split.items.length, kept);
     }
     return this.publish(source, valid.map((v) => v.event));
   }
@@ -89,12 +89,12 @@ export class IngestService {
     this.limit(source, tenantId, Math.max(1, alerts));
     const mapping = mapAlertmanagerPayload(tenantId, body, this.clock.now(), this.alertIdKey);
     if (!mapping.ok) {
-      await this.deadLetter(source, tenantId, mapping.violation, body);
-      throw this.invalid(source, [mapping.violation], 1);
+      const kept = await this.deadLetter(source, tenantId, mapping.violation, body);
+      throw this.invalid(source, [mapping.violation], 1, [kept]);
     }
     if (mapping.rejected.length > 0) {
-      await Promise.all(mapping.rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
-      throw this.invalid(source, mapping.rejected.map((r) => r.violation), alerts);
+      const kept = await Promise.all(mapping.rejected.map((r) => this.deadLetter(source, tenantId, r.violation, r.raw)));
+      throw this.invalid(source, mapping.rejected.map((r) => r.violation), alerts, kept);
     }
     return this.publish(source, mapping.events.map((m) => m.event));
   }
@@ -131,13 +131,14 @@ export class IngestService {
     this.refuseOverQuota(source, tenantId, this.quotas.takeEvents(tenantId, cost), cost);
   }
 
-  private invalid(source: IngestSource, violations: IngestViolation[], received: number): IngestError {
+  private invalid(source: IngestSource, violations: IngestViolation[], received: number, kept: ('stored' | 'limited')[]): IngestError {
     ingested.inc({ source, outcome: 'invalid' }, received);
     const first = violations[0];
     const where = first.index === null ? '' : ` (event ${first.index})`;
+    const copies = kept.includes('limited') ? 'the tenant is over its dead-letter budget, so not every invalid one was kept' : 'the invalid ones were dead-lettered';
     return new IngestError(
       IngestErrorCode.InvalidEvent,
-      `${violations.length} invalid of ${received}${where}: ${first.message}; nothing was published, the invalid ones were dead-lettered`,
+      `${violations.length} invalid of ${received}${where}: ${first.message}; nothing was published, ${copies}`,
       { violations },
     );
   }
@@ -165,7 +166,7 @@ export class IngestService {
     }
   }
 
-  private async deadLetter(source: IngestSource, tenantId: string, violation: IngestViolation, raw: unknown): Promise<void> {
+  private async deadLetter(source: IngestSource, tenantId: string, violation: IngestViolation, raw: unknown): Promise<'stored' | 'limited'> {
     const whole = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? 'undefined';
     // The reason is what an operator needs; each refused body keeps at most this much (the
     // stream's per-subject limits then bound the tenant's share, see publishDeadLetter).
@@ -194,7 +195,7 @@ export class IngestService {
     const msgID = `dl:${source}:${createHash('sha256').update(`${tenantId}\0${violation.message}\0${whole}`).digest('hex')}`;
     try {
       // Over the tenant's dead-letter budget it is counted, not stored; the producer is told why either way.
-      await publishDeadLetter(this.js, record, { consumer: source, tenantId, msgID });
+      return await publishDeadLetter(this.js, record, { consumer: source, tenantId, msgID });
     } catch (error) {
       log.warn({ err: error, source }, 'dead-letter publish failed');
       // Without the copy the producer must keep its message: say "retry", not "invalid".
