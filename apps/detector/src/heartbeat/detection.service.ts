@@ -445,6 +445,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     if (now - this.lastIdleSweep < Math.min(idleMs / 2, 60_000)) return;
     this.lastIdleSweep = now;
     const commands: IncidentCommand[] = [];
+    let forgotten = 0;
     for (const ref of this.quota.idleSince(now - idleMs)) {
       if (this.tracker.get(ref)?.state === 'alive' || this.lifecycle.hasOpenFor(ref.tenantId, ref.service, ref.instance)) continue;
       this.tracker.remove(ref);
@@ -453,12 +454,13 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
       this.dirtyRules.delete(key);
       this.quota.forget(ref);
       this.forgotten.set(key, ref);
+      forgotten++;
       // No incident of its own is open; its service's grouping may change without it.
       commands.push(...this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, now, 'instance idle'));
     }
-    if (this.forgotten.size === 0) return;
+    if (forgotten === 0) return;
     detectorMetrics.trackedInstances.set(this.tracker.size);
-    log.info({ instances: this.forgotten.size, idleMs }, 'detector forgot idle instances');
+    log.info({ instances: forgotten, idleMs }, 'detector forgot idle instances');
     if (commands.length > 0) this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned (shutdown, or content the database refuses)'));
   }
 

@@ -128,6 +128,18 @@ describe('HeartbeatTracker', () => {
     expect(tracker.expire(10_000).map((m) => m.target.instance)).toEqual(['api-2']);
   });
 
+  it('removes one forgotten instance: no deadline, nothing to save, and it is new when heard from again', () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api2, 1000, 0);
+    tracker.remove(api1);
+    tracker.remove(api1);
+    expect(tracker.size).toBe(1);
+    expect(tracker.takeDirty().map((t) => t.instance)).toEqual(['api-2']);
+    expect(tracker.expire(10_000).map((m) => m.target.instance)).toEqual(['api-2']);
+    expect(tracker.observeHeartbeat(api1, 1000, 10_000)).toBe('first_seen');
+  });
+
   it('gives instances taken over a full window from the takeover, however old their last heartbeat', () => {
     const tracker = new HeartbeatTracker(3);
     tracker.observeHeartbeat(api1, 1000, 0);
