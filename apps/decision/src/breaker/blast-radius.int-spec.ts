@@ -1,11 +1,11 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { expectEventually, publishSigned, readStream, type TestKeys } from '@autoheal/testing';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
-import { tenantDocumentSchema, type TenantDocument } from '../planning/policy-port.js';
 import { startDecisionTestApp } from '../test-support/decision-test-app.js';
+import { apiTenantDoc, incidentOpenedNow } from '../test-support/test-documents.js';
 
 /**
  * Blast radius per tenant, tried as a hostile tenant would with nothing but its own producer key:
@@ -16,41 +16,20 @@ import { startDecisionTestApp } from '../test-support/decision-test-app.js';
  */
 const ADMIN_KEY = 'decision-blast-radius-key-0123456789';
 
-function tenantDoc(tenantId: string, instances: number): TenantDocument {
-  return tenantDocumentSchema.parse({
-    apiVersion: 'autoheal/v1',
-    tenantId,
-    frameworks: ['SOC2'],
-    inventory: {
-      services:
-        instances === 0
-          ? []
-          : [{ service: 'api', instances: Array.from({ length: instances }, (_, i) => ({ instance: `api-${i + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })) }],
-    },
-  });
-}
-
 const TENANTS = [
-  tenantDoc('mallory', 4),
+  apiTenantDoc('mallory', 4),
   // Many instances: the victim's own crashes over the whole file stay far below its own storm threshold.
-  tenantDoc('victim', 40),
-  tenantDoc('storm-1', 4),
-  tenantDoc('storm-2', 4),
-  tenantDoc('storm-3', 4),
-  tenantDoc('quiet', 4),
+  apiTenantDoc('victim', 40),
+  apiTenantDoc('storm-1', 4),
+  apiTenantDoc('storm-2', 4),
+  apiTenantDoc('storm-3', 4),
+  apiTenantDoc('quiet', 4),
   // Declares no inventory at all: nothing it reports can be checked.
-  tenantDoc('bare', 0),
+  apiTenantDoc('bare', 0),
 ];
 
 function crashed(tenantId: string, instance: string, service = 'api'): Envelope<'incident.opened'> {
-  const incidentId = newEventId();
-  const at = new Date().toISOString();
-  return newEvent('incident.opened', {
-    tenantId,
-    producer: 'detector',
-    correlationId: incidentId,
-    data: { incidentId, service, instance, kind: 'crashed', severity: 'critical', signalAt: at, detectedAt: at, detectionLatencyMs: 1, evidence: { exitCode: 137 } },
-  });
+  return incidentOpenedNow(tenantId, instance, { service, kind: 'crashed', severity: 'critical', evidence: { exitCode: 137 } });
 }
 
 interface BreakerView {
