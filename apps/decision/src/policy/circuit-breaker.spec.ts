@@ -33,7 +33,7 @@ describe('inventoryStanding', () => {
     { name: 'a service-level incident of a declared service', inventory: INVENTORY, service: 'api', instance: '*', standing: 'declared' },
     { name: 'a service-level incident of an undeclared service', inventory: INVENTORY, service: 'shadow', instance: '*', standing: 'undeclared' },
     { name: 'a tenant whose inventory is empty', inventory: { services: [] }, service: 'api', instance: 'api-1', standing: 'no_inventory' },
-    { name: 'a tenant without a document', inventory: null, service: 'api', instance: 'api-1', standing: 'no_inventory' },
+    { name: 'a tenant without a document', inventory: null, service: 'api', instance: 'api-1', standing: 'undeclared' },
   ];
   it.each(cases)('$name → $standing', ({ inventory, service, instance, standing }) => {
     expect(inventoryStanding(inventory, service, instance)).toBe(standing);

@@ -43,8 +43,9 @@ export const MIN_STORMING_TENANTS = 2;
 /**
  * How an incident stands against its tenant's inventory, which decides what it counts toward:
  * `declared` (the inventory lists its service and instance): the tenant's breaker and the global
- * one; `undeclared`: nothing (reported instead); `no_inventory` (the tenant declares no instance,
- * or has no document): its own tenant's breaker only, under the floor `noInventoryMinInstances`.
+ * one; `undeclared` (not listed, or the tenant has no document at all — its decisions escalate
+ * anyway): nothing (reported instead); `no_inventory` (the tenant's document declares no
+ * instance): its own tenant's breaker only, under the floor `noInventoryMinInstances`.
  */
 export type InventoryStanding = 'declared' | 'undeclared' | 'no_inventory';
 
@@ -58,10 +59,11 @@ export function declaredInstanceCount(inventory: DeclaredInventory | null | unde
   return (inventory?.services ?? []).reduce((n, s) => n + s.instances.length, 0);
 }
 
-/** See InventoryStanding. A service-level incident (instance `*`) stands as its service does. */
-export function inventoryStanding(inventory: DeclaredInventory | null | undefined, service: string, instance: string): InventoryStanding {
+/** See InventoryStanding; `inventory` null: the tenant has no document. A service-level incident (instance `*`) stands as its service does. */
+export function inventoryStanding(inventory: DeclaredInventory | null, service: string, instance: string): InventoryStanding {
+  if (inventory === null) return 'undeclared';
   if (declaredInstanceCount(inventory) === 0) return 'no_inventory';
-  const declared = inventory!.services.find((s) => s.service === service);
+  const declared = inventory.services.find((s) => s.service === service);
   if (!declared) return 'undeclared';
   return instance === '*' || declared.instances.some((i) => i.instance === instance) ? 'declared' : 'undeclared';
 }
