@@ -36,14 +36,20 @@ const schema = z.object({
   DECISION_AVAILABILITY_WINDOW_MS: z.coerce.number().int().positive().default(30 * 24 * 60 * 60 * 1000),
   /** Share of the maximum time to remediate after which an open incident is reported at risk. */
   DECISION_TTR_AT_RISK_SHARE: z.coerce.number().gt(0).lt(1).default(0.8),
-  /** Global circuit breaker: incidents opened within this window count as arriving together. */
+  /** Circuit breakers (policy/circuit-breaker.ts): incidents opened within this window count as arriving together. */
   DECISION_BREAKER_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
-  /** … this many of them marked as a suspected detector or network fault open the breaker … */
-  DECISION_BREAKER_MIN_SUSPECTED: z.coerce.number().int().positive().default(2),
-  /** … or this share of the fleet's instances failing at once … */
+  /** A tenant's breaker opens when this share of the instances its inventory declares fail at once … */
   DECISION_BREAKER_FLEET_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
-  /** … provided at least this many distinct instances fail. */
+  /** … provided at least this many distinct declared instances fail. */
   DECISION_BREAKER_MIN_INSTANCES: z.coerce.number().int().positive().default(3),
+  /** A tenant that declares no instance opens its own breaker when this many distinct instances fail at once. */
+  DECISION_BREAKER_NO_INVENTORY_MIN_INSTANCES: z.coerce.number().int().positive().default(5),
+  /** The global breaker opens when this many tenants storm at once (at least 2: one tenant never opens it) … */
+  DECISION_BREAKER_MIN_TENANTS: z.coerce.number().int().min(2).default(3),
+  /** … or, when that is fewer (never below 2), this share of the tenants that declare an inventory … */
+  DECISION_BREAKER_TENANT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /** … or when this many incidents marked by the detector as a suspected detector or network fault arrive together. */
+  DECISION_BREAKER_MIN_SUSPECTED: z.coerce.number().int().positive().default(2),
 });
 
 export type DecisionConfig = z.infer<typeof schema>;
@@ -51,9 +57,12 @@ export type DecisionConfig = z.infer<typeof schema>;
 export function breakerOptionsFrom(config: DecisionConfig): BreakerOptions {
   return {
     windowMs: config.DECISION_BREAKER_WINDOW_MS,
+    tenantShare: config.DECISION_BREAKER_FLEET_SHARE,
+    tenantMinInstances: config.DECISION_BREAKER_MIN_INSTANCES,
+    noInventoryMinInstances: config.DECISION_BREAKER_NO_INVENTORY_MIN_INSTANCES,
+    minTenants: config.DECISION_BREAKER_MIN_TENANTS,
+    tenantsShare: config.DECISION_BREAKER_TENANT_SHARE,
     minSuspected: config.DECISION_BREAKER_MIN_SUSPECTED,
-    fleetShare: config.DECISION_BREAKER_FLEET_SHARE,
-    minInstances: config.DECISION_BREAKER_MIN_INSTANCES,
   };
 }
 

@@ -11,30 +11,15 @@ import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
 import { PlanningService } from './planning/planning.service.js';
-import { documentVersion, tenantDocumentSchema, type TenantDocument } from './planning/policy-port.js';
+import { documentVersion } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
+import { apiTenantDoc } from './test-support/test-documents.js';
 
 
 const ADMIN_KEY = 'decision-admin-test-key-0123456789';
 
-/** A tenant document with `count` instances of service `api` on a dedicated pool in us-east-1. */
-function tenantDoc(tenantId: string, count: number, extra: Partial<Record<keyof TenantDocument, unknown>> = {}): TenantDocument {
-  return tenantDocumentSchema.parse({
-    apiVersion: 'autoheal/v1',
-    tenantId,
-    frameworks: ['SOC2'],
-    inventory: {
-      services: [
-        {
-          service: 'api',
-          instances: Array.from({ length: count }, (_, i) => ({ instance: `api-${i + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })),
-        },
-      ],
-    },
-    ...extra,
-  });
-}
+const tenantDoc = apiTenantDoc;
 
 const RESTART_ONLY = { heartbeat_missed: { candidates: [{ action: 'restart' }] } };
 

@@ -27,14 +27,15 @@ const schema = z.object({
   DETECTOR_FLAP_WINDOW_MS: z.coerce.number().int().min(1_000).default(600_000),
   DETECTOR_FLAP_MAX_OPENS: z.coerce.number().int().min(1).max(1_000).default(3),
   DETECTOR_FLAP_HOLD_MS: z.coerce.number().int().min(0).default(60_000),
-  /** Fleet fault: when this share of every known instance (and at least DETECTOR_FLEET_MIN_INSTANCES) starts failing within the window, incidents are marked as a suspected detector or network fault. */
-  DETECTOR_FLEET_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
-  DETECTOR_FLEET_MIN_INSTANCES: z.coerce.number().int().min(1).default(10),
-  DETECTOR_FLEET_WINDOW_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Instances of one tenant this detector keeps state for; events of more are refused (see heartbeat/instance-quota.ts). */
   DETECTOR_MAX_INSTANCES_PER_TENANT: z.coerce.number().int().min(1).default(1_000),
   /** An instance with no event for this long, not alive and with no open incident, is forgotten and leaves the count. */
   DETECTOR_INSTANCE_IDLE_MS: z.coerce.number().int().min(1_000).default(3_600_000),
+  /**
+   * A hang whose deadline timer fired this late (and later than one heartbeat interval) is marked
+   * as a suspected detector or network fault: the detector was not listening (observer-fault.ts).
+   */
+  DETECTOR_OBSERVER_LATE_MS: z.coerce.number().int().min(1).default(2_000),
   /** This detector among the running ones: letters, digits, `-` and `_` (it names a KV key and a consumer). */
   DETECTOR_MEMBER_ID: z
     .string()

@@ -10,6 +10,12 @@ export const detectorMetrics = {
     labelNames: ['tenant'],
     registers: [metricsRegistry],
   }),
+  observerFaults: new Counter({
+    name: 'autoheal_detector_observer_faults_total',
+    help: 'Hang deadlines that passed while the detector was not listening (timer_late, handover): their incidents are marked as a suspected detector or network fault',
+    labelNames: ['signal'],
+    registers: [metricsRegistry],
+  }),
   incidentsResolved: new Counter({ name: 'autoheal_detector_incidents_resolved_total', help: 'Incidents resolved', registers: [metricsRegistry] }),
   detectionLatency: new Histogram({
     name: 'autoheal_detector_detection_latency_seconds',

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards 
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApprovalsService } from '../approvals/approvals.service.js';
 import { BreakerService } from '../breaker/breaker.service.js';
-import type { BreakerState } from '../breaker/breaker.repository.js';
+import type { BreakerState, TenantBreakerState } from '../breaker/breaker.repository.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 import { toHttp } from './admin-errors.js';
 import { AdminKeyGuard } from './admin-key.guard.js';
@@ -48,5 +48,12 @@ export class OperationsController {
   @ApiOperation({ summary: 'Close the circuit breaker: automatic actions resume' })
   async resume(@Body() body: ReviewDto): Promise<BreakerState & { resumed: boolean }> {
     return this.breaker.resume(body.who, body.reason);
+  }
+
+  @Post(String.raw`breaker/tenants/:tenantId\:resume`)
+  @HttpCode(200)
+  @ApiOperation({ summary: "Close one tenant's circuit breaker: its automatic actions resume" })
+  async resumeTenant(@Param('tenantId') tenantId: string, @Body() body: ReviewDto): Promise<TenantBreakerState & { resumed: boolean }> {
+    return this.breaker.resumeTenant(tenantId, body.who, body.reason);
   }
 }

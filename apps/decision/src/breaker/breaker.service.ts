@@ -4,13 +4,17 @@ import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import { appendToOutbox } from '@autoheal/persistence';
 import { DECISION_SCHEMA } from '../data-source.js';
+import { remediationsRepository } from '../planning/remediations.repository.js';
 import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { breakerResumedEvents } from './breaker-events.js';
-import { breakerRepository, type BreakerState } from './breaker.repository.js';
+import { breakerRepository, type BreakerState, type TenantBreakerState } from './breaker.repository.js';
 
 const log = createLogger('decision');
 
-/** The global circuit breaker as an operator sees it: read it, resume it. */
+/** The global breaker and every tenant breaker that ever opened (open ones first). */
+export type BreakerOverview = BreakerState & { tenants: TenantBreakerState[] };
+
+/** The circuit breakers as an operator sees them: read them, resume them. */
 @Injectable()
 export class BreakerService {
   constructor(
@@ -18,11 +22,12 @@ export class BreakerService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async state(): Promise<BreakerState> {
-    return breakerRepository.read(this.db.manager);
+  async state(): Promise<BreakerOverview> {
+    const m = this.db.manager;
+    return { ...(await breakerRepository.read(m)), tenants: await breakerRepository.listTenants(m) };
   }
 
-  /** Closes the breaker (waiting for decisions in progress); `resumed` is false when it was closed. */
+  /** Closes the global breaker (waiting for decisions in progress); `resumed` is false when it was closed. */
   async resume(by: string, reason: string): Promise<BreakerState & { resumed: boolean }> {
     return this.db.transaction(async (m) => {
       await breakerRepository.lockExclusive(m);
@@ -30,10 +35,29 @@ export class BreakerService {
       const now = this.clock.now();
       const resumed = await breakerRepository.resume(m, by, now);
       if (resumed) {
-        await appendToOutbox(m, DECISION_SCHEMA, breakerResumedEvents(await tenantsRepository.tenantIds(m), by, reason, now, before));
-        log.warn({ by, reason, openedFor: before.reason }, 'circuit breaker resumed by a human');
+        await appendToOutbox(m, DECISION_SCHEMA, breakerResumedEvents(await tenantsRepository.tenantIds(m), by, reason, now, before, 'global'));
+        log.warn({ by, reason, openedFor: before.reason }, 'global circuit breaker resumed by a human');
       }
       return { ...(await breakerRepository.read(m)), resumed };
+    });
+  }
+
+  /**
+   * Closes one tenant's breaker, under the locks that tenant's decisions take (so a decision in
+   * progress finishes first); `resumed` is false when it was not open — an unknown tenant
+   * included, for which nothing is created. `by` is the actor as the caller authenticated it.
+   */
+  async resumeTenant(tenantId: string, by: string, reason: string): Promise<TenantBreakerState & { resumed: boolean }> {
+    return this.db.transaction(async (m) => {
+      await remediationsRepository.lockBreakerSharedThenTenant(m, tenantId);
+      const before = await breakerRepository.readTenant(m, tenantId);
+      const now = this.clock.now();
+      const resumed = await breakerRepository.resumeTenant(m, tenantId, by, now);
+      if (resumed) {
+        await appendToOutbox(m, DECISION_SCHEMA, breakerResumedEvents([tenantId], by, reason, now, before, 'tenant'));
+        log.warn({ tenantId, by, reason, openedFor: before.reason }, "tenant's circuit breaker resumed by a human");
+      }
+      return { ...(await breakerRepository.readTenant(m, tenantId)), resumed };
     });
   }
 }

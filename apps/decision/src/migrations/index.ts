@@ -5,6 +5,7 @@ import { DecisionAttempts1764000000000 } from './1764000000000-decision-attempts
 import { DecisionAvailability1764100000000 } from './1764100000000-decision-availability.js';
 import { DecisionSecretRefs1764200000000 } from './1764200000000-decision-secret-refs.js';
 import { DecisionRuntimeRole1765000000000 } from './1765000000000-decision-runtime-role.js';
+import { DecisionTenantBreakers1766300000000 } from './1766300000000-decision-tenant-breakers.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -14,4 +15,5 @@ export const decisionMigrations = [
   DecisionAvailability1764100000000,
   DecisionSecretRefs1764200000000,
   DecisionRuntimeRole1765000000000,
+  DecisionTenantBreakers1766300000000,
 ];

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { newEvent, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { EventPublisher } from '@autoheal/messaging';
 import { expectEventually, readStream, type TestDatabase, type TestKeys } from '@autoheal/testing';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
@@ -10,7 +10,8 @@ import { OutcomesService } from '../outcomes/outcomes.service.js';
 import { FLEET_BREAKER_OFF, startDecisionTestEnv } from '../test-support/decision-test-app.js';
 import { DeferralsWorker } from './deferrals.worker.js';
 import { PlanningService, type PlanningOutcome } from './planning.service.js';
-import { tenantDocumentSchema, type Framework, type ProfileThresholds, type TenantDocument } from './policy-port.js';
+import { apiTenantDoc, incidentOpenedNow } from '../test-support/test-documents.js';
+import type { Framework, ProfileThresholds, TenantDocument } from './policy-port.js';
 import { IN_FLIGHT_STATUSES } from './remediations.repository.js';
 
 /*
@@ -49,32 +50,7 @@ const CASES: Case[] = [
 ];
 
 function tenantDoc(c: Case): TenantDocument {
-  return tenantDocumentSchema.parse({
-    apiVersion: 'autoheal/v1',
-    tenantId: c.tenantId,
-    frameworks: c.frameworks,
-    overrides: c.overrides,
-    playbooks: RESTART_ONLY,
-    inventory: {
-      services: [
-        {
-          service: 'api',
-          instances: Array.from({ length: INSTANCES }, (_, i) => ({ instance: `api-${i + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })),
-        },
-      ],
-    },
-  });
-}
-
-function incidentOpened(tenantId: string, instance: string): Envelope<'incident.opened'> {
-  const incidentId = newEventId();
-  const at = new Date().toISOString();
-  return newEvent('incident.opened', {
-    tenantId,
-    producer: 'detector',
-    correlationId: incidentId,
-    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {} },
-  });
+  return apiTenantDoc(c.tenantId, INSTANCES, { frameworks: c.frameworks, overrides: c.overrides, playbooks: RESTART_ONLY });
 }
 
 interface Decided {
@@ -134,7 +110,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
 
   it.each(CASES)('$name: 100 simultaneous incidents yield exactly min(caps) plans across both services', async (c) => {
     const expectedPlans = Math.min(c.concurrencyCap, c.hourlyCap);
-    const incidents = Array.from({ length: INSTANCES }, (_, i) => incidentOpened(c.tenantId, `api-${i + 1}`));
+    const incidents = Array.from({ length: INSTANCES }, (_, i) => incidentOpenedNow(c.tenantId, `api-${i + 1}`));
     const ids = incidents.map((i) => i.data.incidentId);
     const publisher = new EventPublisher(nc, { signer: keys.key('detector') });
     const acks = await Promise.all(incidents.map((i) => publisher.publish(i)));

@@ -2,13 +2,14 @@ import type { INestApplication } from '@nestjs/common';
 import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { newEvent, newEventId, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
+import { newEvent, STREAMS, type Envelope, type EventType, type StreamKey } from '@autoheal/contracts';
 import { expectEventually, readStream, publishSigned, type TestKeys } from '@autoheal/testing';
 import type { Clock } from '../clock.js';
 import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { DeferralsWorker } from './deferrals.worker.js';
-import { tenantDocumentSchema, type TenantDocument } from './policy-port.js';
+import { apiTenantDoc, incidentOpenedNow } from '../test-support/test-documents.js';
+import type { TenantDocument } from './policy-port.js';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -18,32 +19,13 @@ const LIMIT_MS = 15 * MIN;
 
 /** SOC 2, restart only, `count` instances of `api`, paged through a PagerDuty-compatible target (never called: deliveries are off). */
 function tenantDoc(tenantId: string, count: number): TenantDocument {
-  return tenantDocumentSchema.parse({
-    apiVersion: 'autoheal/v1',
-    tenantId,
-    frameworks: ['SOC2'],
-    inventory: {
-      services: [
-        { service: 'api', instances: Array.from({ length: count }, (_, i) => ({ instance: `api-${i + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })) },
-      ],
-    },
+  return apiTenantDoc(tenantId, count, {
     playbooks: { heartbeat_missed: { candidates: [{ action: 'restart' }] } },
     escalation: { targets: [{ kind: 'pagerduty', name: 'oncall', secretRef: 'ONCALL_ROUTING_KEY', url: 'http://127.0.0.1:9/v2/enqueue' }] },
   });
 }
 
 const TENANTS = [tenantDoc('paced', 4), tenantDoc('freed', 2), tenantDoc('cooling', 4), tenantDoc('stuck', 2), tenantDoc('healed', 2)];
-
-function incidentOpened(tenantId: string, instance: string): Envelope<'incident.opened'> {
-  const incidentId = newEventId();
-  const at = new Date().toISOString();
-  return newEvent('incident.opened', {
-    tenantId,
-    producer: 'detector',
-    correlationId: incidentId,
-    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {} },
-  });
-}
 
 describe('deferred decisions (real Postgres and nats-server)', () => {
   let stop: (() => Promise<void>) | undefined;
@@ -86,7 +68,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
 
   /** Opens one incident per instance at once and returns, per instance, the decision it got. */
   async function open(tenantId: string, instances: string[]): Promise<{ incidents: Envelope<'incident.opened'>[]; planned: Envelope<'incident.opened'>[]; deferred: Envelope<'incident.opened'>[] }> {
-    const incidents = instances.map((instance) => incidentOpened(tenantId, instance));
+    const incidents = instances.map((instance) => incidentOpenedNow(tenantId, instance));
     let seq = 0;
     for (const incident of incidents) seq = await publish(incident);
     await settled('incidents', INCIDENTS_CONSUMER.durable, seq);

@@ -4,7 +4,7 @@ import { newEventId, type Envelope } from '@autoheal/contracts';
 import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox, claimInbox, outboxBatch, outboxBatchStored } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
-import { breakerRepository, type BreakerWindow, type RecentIncident } from '../breaker/breaker.repository.js';
+import { breakerRepository, type BreakerWindow } from '../breaker/breaker.repository.js';
 import { availabilityRepository } from '../compliance/availability.repository.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { breakerOptionsFrom, type DecisionConfig } from '../config.js';
@@ -14,7 +14,21 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_CONFIG } from '../decision.tokens.js';
 import { tenantsRepository } from '../tenants/tenants.repository.js';
 import { subjectOf } from './decision-events.js';
-import { breakerTrips, mightTripBreaker, shouldTripBreaker, withIncident, type BreakerCounts, type BreakerOptions, type PolicyDecision } from './policy-port.js';
+import {
+  declaredInstanceCount,
+  globalBreakerVerdict,
+  inBreakerWindow,
+  inventoryStanding,
+  mightTripGlobal,
+  stormingTenants,
+  tenantBreakerVerdict,
+  tenantStorms,
+  withIncident,
+  type BreakerOptions,
+  type InventoryStanding,
+  type PolicyDecision,
+  type TenantWindow,
+} from './policy-port.js';
 import { remediationsRepository, type DecisionState, type IncidentFacts } from './remediations.repository.js';
 import { decidedFields, decideOn, decisionEvents, decisionStateQuery, enqueueEscalations, type Announcement } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
@@ -41,18 +55,30 @@ export function incidentFacts(event: Envelope<'incident.opened'>): IncidentFacts
   };
 }
 
-/** The incident as the breaker counts it (`instance`: tenant/service/instance). */
-function breakerSelf(event: Envelope<'incident.opened'>): RecentIncident {
-  const { incidentId, service, instance, suspectedCause, detectedAt } = event.data;
-  return { incidentId, at: new Date(detectedAt).getTime(), instance: `${event.tenantId}/${service}/${instance}`, ...(suspectedCause ? { suspectedCause } : {}) };
+/** The incident as a tenant's breaker window names it (`instance`: service/instance). */
+function breakerSelf(event: Envelope<'incident.opened'>): { incidentId: string; instance: string } {
+  return { incidentId: event.data.incidentId, instance: `${event.data.service}/${event.data.instance}` };
 }
 
-/** Rolls an opened incident's transaction back: the breaker is to be checked, and may open, before it is decided. */
+/** How the incident stood against its tenant's inventory when decided: what it counts toward. */
+interface BreakerFacts {
+  standing: InventoryStanding;
+  declaredInstances: number;
+}
+
+function breakerFactsOf(state: DecisionState, event: Envelope<'incident.opened'>): BreakerFacts {
+  const inventory = state.tenant?.document.inventory ?? null;
+  return { standing: inventoryStanding(inventory, event.data.service, event.data.instance), declaredInstances: declaredInstanceCount(inventory) };
+}
+
+/** Rolls an opened incident's transaction back: a breaker is to be checked, and may open, before it is decided. */
 class BreakerCheckFirst extends Error {
-  constructor() {
-    super('the incident would trip the breaker: check it first, then decide');
+  constructor(readonly facts: BreakerFacts) {
+    super('the incident would trip a breaker: check it first, then decide');
   }
 }
+
+type Decided = PlanningOutcome & { breaker?: BreakerFacts };
 
 /**
  * Decides what to do about an opened incident (a deferred one is decided again by
@@ -79,17 +105,21 @@ export class PlanningService {
   }
 
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
-    const outcome = await this.decideOpened(event, { breakerChecked: false }).catch(async (error: unknown) => {
+    const { breaker, ...outcome } = await this.decideOpened(event, { breakerChecked: false }).catch(async (error: unknown): Promise<Decided> => {
       if (!(error instanceof BreakerCheckFirst)) throw error;
-      // Rolled back: open the breaker (its own transaction, which waits for the shared locks of
-      // decisions in progress), then decide again, seeing the breaker as it is now.
-      await this.maybeTripBreaker(event);
+      // Rolled back: open the breaker (its own transaction, which waits for the locks of
+      // decisions in progress), then decide again, seeing the breakers as they are now.
+      await this.maybeTripBreakers(event, error.facts);
       return this.decideOpened(event, { breakerChecked: true });
     });
     // Decisions taken at the same time (here or in another process) cannot see each other
     // before they commit, so each looks again after its own commit: whichever commits last
-    // sees them all, and a storm trips the breaker even when no single check saw all of it.
-    if (outcome.kind !== 'duplicate_event' && outcome.kind !== 'already_decided') await this.maybeTripBreaker(event);
+    // sees them all, and a storm trips a breaker even when no single check saw all of it.
+    if (breaker) await this.maybeTripBreakers(event, breaker);
+    if (breaker?.standing === 'undeclared') {
+      decisionMetrics.undeclaredIncidents.inc({ tenant: event.tenantId });
+      log.warn({ tenantId: event.tenantId, service: event.data.service, instance: event.data.instance, incidentId: event.data.incidentId }, 'incident on an instance the tenant does not declare: counted toward no breaker');
+    }
 
     switch (outcome.kind) {
       case 'duplicate_event':
@@ -119,8 +149,8 @@ export class PlanningService {
    * one statement, then the decision (decide). Throws BreakerCheckFirst, rolled back, when the
    * incident would trip the breaker and `breakerChecked` is false.
    */
-  private decideOpened(event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<PlanningOutcome> {
-    return this.outbox.transaction(async (m): Promise<PlanningOutcome> => {
+  private decideOpened(event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<Decided> {
+    return this.outbox.transaction(async (m): Promise<Decided> => {
       // Every incident counts towards availability, whatever is decided about it.
       if (!(await remediationsRepository.claimRecordAndLock(m, INCIDENTS_CONSUMER.durable, event))) return { kind: 'duplicate_event' };
       return this.decide(m, event, opts);
@@ -131,7 +161,7 @@ export class PlanningService {
    * Runs under the tenant lock: gathers the guardrail state, checks that the incident does not
    * trip the breaker, stops at an existing decision, asks the policy, stores and announces.
    */
-  private async decide(m: EntityManager, event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<PlanningOutcome> {
+  private async decide(m: EntityManager, event: Envelope<'incident.opened'>, opts: { breakerChecked: boolean }): Promise<Decided> {
     const { incidentId, service, instance } = event.data;
     // Read under the locks, the clock too, so that every counted action lies before `now`.
     const now = this.clock.now();
@@ -147,12 +177,13 @@ export class PlanningService {
       // The breaker's check before deciding reads its window in the same statement. Its counts
       // come from the same snapshot as the decision's, one that sees at least what a check
       // before the transaction would have seen.
-      const self = breakerSelf(event);
-      const read = await remediationsRepository.openedDecisionState(m, { ...query, windowStart: this.windowStart(now), now, instanceKey: self.instance });
-      if (await this.wouldTripBreaker(m, event, read.window, now)) throw new BreakerCheckFirst();
+      const read = await remediationsRepository.openedDecisionState(m, { ...query, windowStart: this.windowStart(now), now, instanceKey: breakerSelf(event).instance });
+      const facts = breakerFactsOf(read.state, event);
+      if (!read.state.existingRemediationId && this.wouldTripBreaker(event, read.window, facts, now)) throw new BreakerCheckFirst(facts);
       state = read.state;
     }
     if (state.existingRemediationId) return { kind: 'already_decided', remediationId: state.existingRemediationId };
+    const breaker = breakerFactsOf(state, event);
     // A new incident has tried nothing yet.
     const taken = decideOn(state, facts, now, { recheckMs: this.recheckMs }, []);
     const { decision, record } = taken;
@@ -174,6 +205,7 @@ export class PlanningService {
         suspectedCause: facts.suspectedCause ?? null,
         // A new incident was never deferred before.
         ...decidedFields(taken, now, null),
+        breakerStanding: breaker.standing,
       },
       events,
     );
@@ -183,7 +215,7 @@ export class PlanningService {
     await outboxBatchStored(m, DECISION_SCHEMA, events);
     await enqueueEscalations(m, taken, announcement);
     const dryRun = record.status === 'dry_run';
-    return { kind: decision.kind, remediationId, dryRun, ...(record.refusalRule ? { refusedBy: record.refusalRule } : {}) };
+    return { kind: decision.kind, remediationId, dryRun, ...(record.refusalRule ? { refusedBy: record.refusalRule } : {}), breaker };
   }
 
   private windowStart(now: Date): Date {
@@ -191,62 +223,98 @@ export class PlanningService {
   }
 
   /**
-   * Whether the breaker's window, with this incident added, trips it (see maybeTripBreaker); most
-   * decisions stop at the counts, without the fleet's size.
-   */
-  private async wouldTripBreaker(m: EntityManager, event: Envelope<'incident.opened'>, window: BreakerWindow, now: Date): Promise<boolean> {
-    if (window.open) return false;
-    const counts = this.countsWithIncident(event, window, now);
-    if (!mightTripBreaker(counts, this.breaker)) return false;
-    return breakerTrips(counts, await tenantsRepository.fleetSize(m), this.breaker);
-  }
-
-  /**
-   * The window's counts with the incident being decided. A redelivered incident is stored already
+   * The tenant's window with the incident being decided. A redelivered incident is stored already
    * and must not count twice; a service-level incident groups instance incidents that count
-   * already: it is not one more instance.
+   * already; an undeclared one counts toward nothing.
    */
-  private countsWithIncident(event: Envelope<'incident.opened'>, window: BreakerWindow, now: Date): BreakerCounts {
-    const counted = event.data.scope === 'service' || window.includesIncident;
-    return counted ? window : withIncident(window, { ...breakerSelf(event), instanceCounted: window.includesInstance }, now.getTime(), this.breaker);
+  private tenantWindow(event: Envelope<'incident.opened'>, window: BreakerWindow, facts: BreakerFacts, now: Date): TenantWindow {
+    return withIncident(
+      { declaredInstances: facts.declaredInstances, failing: window.failing },
+      { at: new Date(event.data.detectedAt).getTime(), standing: facts.standing, serviceLevel: event.data.scope === 'service', alreadyCounted: window.includesIncident || window.includesInstance },
+      now.getTime(),
+      this.breaker,
+    );
+  }
+
+  /** The window's suspected-fault count with the incident being decided, when it counts and is not stored yet. */
+  private suspectedWith(event: Envelope<'incident.opened'>, window: BreakerWindow, facts: BreakerFacts, now: Date): string[] {
+    const { suspectedCause, detectedAt } = event.data;
+    const adds = suspectedCause !== undefined && !window.includesIncident && facts.standing !== 'undeclared' && inBreakerWindow(new Date(detectedAt).getTime(), now.getTime(), this.breaker);
+    return adds ? [suspectedCause] : [];
   }
 
   /**
-   * Opens the global breaker, in its own transaction, when the incidents still open from the
-   * breaker's window — this one included — point at the detector or the network (see
-   * shouldTripBreaker): before the decision when the decision's own reading of the window says it
-   * would (decide), and after every decision. The exclusive lock waits for decisions in progress
-   * and is waited on by new ones.
+   * Whether the incident, added to its tenant's window, would open a breaker (see
+   * maybeTripBreakers): its tenant's, when the tenant's own window storms; the global one, when
+   * the suspected-fault count reaches its threshold. Several tenants storming can only start with
+   * one of them starting to storm, which this sees; the check after commit catches the rest.
    */
-  private async maybeTripBreaker(event: Envelope<'incident.opened'>): Promise<void> {
+  private wouldTripBreaker(event: Envelope<'incident.opened'>, window: BreakerWindow, facts: BreakerFacts, now: Date): boolean {
+    if (window.globalOpen) return false;
+    if (!window.tenantOpen && tenantStorms(this.tenantWindow(event, window, facts, now), this.breaker)) return true;
+    return window.suspected + this.suspectedWith(event, window, facts, now).length >= this.breaker.minSuspected;
+  }
+
+  /**
+   * Opens the tenant's breaker, then the global one, each in its own transaction, when the
+   * incidents still failing in the window — this one included — say so (policy/circuit-breaker.ts):
+   * before the decision when the decision's own reading of the window says it would (decide), and
+   * after every decision. Opening the tenant's breaker takes the locks its decisions take; opening
+   * the global one takes its lock exclusively: decisions in progress finish first, new ones wait.
+   */
+  private async maybeTripBreakers(event: Envelope<'incident.opened'>, facts: BreakerFacts): Promise<void> {
     const now = this.clock.now();
     const m = this.db.manager;
     const windowStart = this.windowStart(now);
+    const { tenantId } = event;
     const { incidentId } = event.data;
-    const self = breakerSelf(event);
-    // Most decisions stop at the counts, without reading the rows or the fleet's size. What
-    // arrived before a human resumed was judged by that human: the read starts after the resume.
-    const window = await breakerRepository.readWindow(m, windowStart, now, self);
-    if (window.open) return;
-    const counts = this.countsWithIncident(event, window, now);
-    if (!mightTripBreaker(counts, this.breaker)) return;
-    const fleetSize = await tenantsRepository.fleetSize(m);
-    if (!breakerTrips(counts, fleetSize, this.breaker)) return;
-    // About to trip: the reason names the suspected causes, so read the rows and decide on them.
-    const { open, incidents: stored } = await breakerRepository.readWithRecentIncidents(m, windowStart);
-    if (open) return;
-    const recent = event.data.scope === 'service' || stored.some((r) => r.incidentId === incidentId) ? stored : [...stored, self];
-    const verdict = shouldTripBreaker(recent, fleetSize, now.getTime(), this.breaker);
+    // Most decisions stop here, at one statement that counts in SQL. What arrived before a human
+    // resumed was judged by that human: the counts start after the resume.
+    const window = await breakerRepository.readWindow(m, tenantId, windowStart, now, breakerSelf(event));
+    if (window.globalOpen) return;
+    const own = this.tenantWindow(event, window, facts, now);
+    const storming = tenantStorms(own, this.breaker);
+    if (storming && !window.tenantOpen) await this.openTenantBreaker(tenantId, own, now, incidentId);
+    const selfSuspected = this.suspectedWith(event, window, facts, now);
+    // Only a tenant whose declared inventory storms counts toward the global breaker.
+    const countsGlobally = storming && facts.declaredInstances > 0;
+    if (!mightTripGlobal(window.suspected + selfSuspected.length, countsGlobally, this.breaker)) return;
+
+    const global = await breakerRepository.readGlobalWindow(m, windowStart, now);
+    if (global.open) return;
+    // The incident may not be stored yet (checked before its decision): its tenant counts as its own window says.
+    const tenants = global.tenants.filter((t) => t.tenantId !== tenantId);
+    if (countsGlobally) tenants.push({ tenantId, declaredInstances: facts.declaredInstances, failing: own.failing });
+    const suspectedCauses = [...global.suspectedCauses, ...selfSuspected];
+    const verdict = globalBreakerVerdict(
+      { suspected: suspectedCauses.length, suspectedCauses, storming: stormingTenants(tenants, this.breaker), declaredTenants: global.declaredTenants },
+      this.breaker,
+    );
     if (!verdict.trip) return;
     const opened = await this.outbox.transaction(async (tx) => {
       await breakerRepository.lockExclusive(tx);
       if (!(await breakerRepository.open(tx, verdict.reason, now))) return false;
-      await appendToOutbox(tx, DECISION_SCHEMA, breakerOpenedEvents(await tenantsRepository.tenantIds(tx), verdict.reason, now, incidentId));
+      await appendToOutbox(tx, DECISION_SCHEMA, breakerOpenedEvents(await tenantsRepository.tenantIds(tx), verdict.reason, now, incidentId, 'global'));
       return true;
     });
     if (opened) {
       decisionMetrics.breakerTrips.inc();
-      log.warn({ reason: verdict.reason, incidentId }, 'circuit breaker opened: automatic actions stop until a human resumes');
+      log.warn({ reason: verdict.reason, incidentId }, 'global circuit breaker opened: automatic actions stop for every tenant until a human resumes');
+    }
+  }
+
+  /** Opens the tenant's breaker under the locks its decisions take; its event goes to that tenant's trail only. */
+  private async openTenantBreaker(tenantId: string, own: TenantWindow, now: Date, incidentId: string): Promise<void> {
+    const verdict = tenantBreakerVerdict(tenantId, own, this.breaker);
+    const opened = await this.outbox.transaction(async (tx) => {
+      await remediationsRepository.lockBreakerSharedThenTenant(tx, tenantId);
+      if (!(await breakerRepository.openTenant(tx, tenantId, verdict.reason, now))) return false;
+      await appendToOutbox(tx, DECISION_SCHEMA, breakerOpenedEvents([tenantId], verdict.reason, now, incidentId, 'tenant'));
+      return true;
+    });
+    if (opened) {
+      decisionMetrics.tenantBreakerTrips.inc({ tenant: tenantId });
+      log.warn({ tenantId, reason: verdict.reason, incidentId }, "tenant's circuit breaker opened: its automatic actions stop until a human resumes");
     }
   }
 

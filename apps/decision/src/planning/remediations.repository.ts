@@ -1,9 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import type { CandidateConsidered, Envelope, RemediationAction } from '@autoheal/contracts';
 import { assertInTransaction, insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch } from '@autoheal/persistence';
-import { BREAKER_LOCK, breakerWindowFromRaw, breakerWindowSql, type BreakerWindow, type RawBreakerWindow } from '../breaker/breaker.repository.js';
+import { BREAKER_LOCK, breakerWindowFromRaw, tenantWindowSql, type BreakerWindow, type RawBreakerWindow } from '../breaker/breaker.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { tenantFromRaw, type RawTenant, type StoredTenant } from '../tenants/tenants.repository.js';
+import type { InventoryStanding } from './policy-port.js';
 
 export type RemediationStatus =
   | 'planned'
@@ -193,7 +194,8 @@ function decisionParams(d: DecisionFields): unknown[] {
 export interface DecisionState {
   /** The tenant's current document; null without one. */
   tenant: StoredTenant | null;
-  breaker: { open: boolean; reason: string | null };
+  /** The breaker that holds the tenant's decisions: the global one when open, else the tenant's own. */
+  breaker: { open: boolean; reason: string | null; scope: 'global' | 'tenant' | null };
   /** Automatic actions planned for the tenant after `hourAgo`, failed attempts included. */
   autoActionsInLastHour: number;
   /** Remediations that may still act on the service. */
@@ -208,6 +210,8 @@ export interface DecisionState {
 type RawDecisionState = Partial<RawTenant> & {
   breaker_open: boolean;
   breaker_reason: string | null;
+  tenant_breaker_open: boolean;
+  tenant_breaker_reason: string | null;
   auto_actions: string;
   in_flight: number;
   last_at: Date | null;
@@ -229,6 +233,7 @@ const IN_FLIGHT_SQL = IN_FLIGHT_STATUSES.map((s) => `'${s}'`).join(', ');
  */
 function decisionStateSql(extra?: { columns: string; join: string }): string {
   return `SELECT b.open AS breaker_open, b.reason AS breaker_reason,
+         coalesce(tb.open, false) AS tenant_breaker_open, tb.reason AS tenant_breaker_reason,
          t.tenant_id, t.document, t.policy_version, t.applied_by, t.updated_at,
          (SELECT count(*) FROM decision.remediations WHERE tenant_id = $1 AND planned_at > $5)
            + (SELECT count(*) FROM decision.remediation_attempts WHERE tenant_id = $1 AND planned_at > $5) AS auto_actions,
@@ -237,6 +242,7 @@ function decisionStateSql(extra?: { columns: string; join: string }): string {
          (SELECT remediation_id FROM decision.remediations WHERE incident_id = $4) AS existing_remediation_id${extra ? `,
          ${extra.columns}` : ''}
        FROM decision.breaker b
+       LEFT JOIN decision.tenant_breakers tb ON tb.tenant_id = $1
        LEFT JOIN decision.tenants t ON t.tenant_id = $1
        CROSS JOIN (
          SELECT max(planned_at) AS at, count(*)::int AS n FROM (
@@ -252,7 +258,11 @@ function decisionStateSql(extra?: { columns: string; join: string }): string {
 function decisionStateFromRaw(row: RawDecisionState): DecisionState {
   return {
     tenant: row.tenant_id ? tenantFromRaw(row as RawTenant) : null,
-    breaker: { open: row.breaker_open, reason: row.breaker_reason },
+    breaker: row.breaker_open
+      ? { open: true, reason: row.breaker_reason, scope: 'global' }
+      : row.tenant_breaker_open
+        ? { open: true, reason: row.tenant_breaker_reason, scope: 'tenant' }
+        : { open: false, reason: null, scope: null },
     autoActionsInLastHour: Number(row.auto_actions),
     inFlightOnService: row.in_flight,
     lastActionOnTarget: row.last_at ? { at: row.last_at.getTime(), consecutive: row.last_n } : undefined,
@@ -308,8 +318,8 @@ const DECISION_STATE = preparedStatement('decision_state', decisionStateSql());
 const OPENED_DECISION_STATE = preparedStatement(
   'decision_state_with_breaker_window',
   decisionStateSql({
-    columns: 'w.open AS window_breaker_open, w.suspected, w.instances, w.includes_incident, w.includes_instance',
-    join: `CROSS JOIN (${breakerWindowSql(7)}) AS w`,
+    columns: 'w.global_open, w.tenant_open, w.suspected, w.failing, w.includes_incident, w.includes_instance',
+    join: `CROSS JOIN (${tenantWindowSql(1, 7)}) AS w`,
   }),
 );
 
@@ -319,13 +329,13 @@ const INSERT_WITH_EVENTS = preparedStatement(
   `WITH inserted AS (
      INSERT INTO decision.remediations (remediation_id, incident_id, tenant_id, service, instance, incident_event_id, incident, opened_at,
        suspected_cause, action, status, reason, policy_version, candidates, refusal_rule, planned_at, decided_at, decision_kind, explanation,
-       fallbacks, emergency, expires_at, retry_at, deferred_at)
+       fallbacks, emergency, expires_at, retry_at, deferred_at, breaker_standing)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, -- then decisionParams' order:
-             $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24)
+             $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24, $25)
      ON CONFLICT (incident_id) DO NOTHING
      RETURNING remediation_id
    ), announced AS (
-     ${insertOutboxBatchSql(DECISION_SCHEMA, 25)}
+     ${insertOutboxBatchSql(DECISION_SCHEMA, 26)}
      WHERE EXISTS (SELECT FROM inserted)
    )
    SELECT remediation_id FROM inserted`,
@@ -381,22 +391,23 @@ export const remediationsRepository = {
   },
 
   /**
-   * decisionState and, in the same statement, the breaker's window as breakerRepository.readWindow
-   * counts it (`window`: from `windowStart` to `now`, and whether `instanceKey` is counted): what
-   * an opened incident needs to see whether it would trip the breaker, without a round trip of its own.
+   * decisionState and, in the same statement, the tenant's breaker window as
+   * breakerRepository.readWindow counts it (`window`: from `windowStart` to `now`, and whether
+   * `instanceKey` — service/instance — is counted): what an opened incident needs to see whether
+   * it would trip a breaker, without a round trip of its own.
    */
   async openedDecisionState(
     m: EntityManager,
     q: DecisionStateQuery & { windowStart: Date; now: Date; instanceKey: string },
   ): Promise<{ state: DecisionState; window: BreakerWindow }> {
-    const [row] = await queryPrepared<RawDecisionState & { window_breaker_open: boolean } & Omit<RawBreakerWindow, 'open'>>(m, OPENED_DECISION_STATE, [
+    const [row] = await queryPrepared<RawDecisionState & RawBreakerWindow>(m, OPENED_DECISION_STATE, [
       ...decisionStateParams(q),
       q.windowStart,
       q.now,
       q.incidentId,
       q.instanceKey,
     ]);
-    return { state: decisionStateFromRaw(row), window: breakerWindowFromRaw({ ...row, open: row.window_breaker_open }) };
+    return { state: decisionStateFromRaw(row), window: breakerWindowFromRaw(row) };
   },
 
   async findByIncident(m: EntityManager, incidentId: string): Promise<RemediationRow | null> {
@@ -423,7 +434,7 @@ export const remediationsRepository = {
    * when it inserted, appends `events` (an outboxBatch) to the outbox; true when inserted. The
    * caller then hands the batch on (outboxBatchStored), as appendToOutbox would.
    */
-  async insertWithEvents(m: EntityManager, row: RemediationRow, events: OutboxBatch): Promise<boolean> {
+  async insertWithEvents(m: EntityManager, row: RemediationRow & { breakerStanding: InventoryStanding }, events: OutboxBatch): Promise<boolean> {
     assertInTransaction(m, 'insertWithEvents');
     const inserted = await queryPrepared(m, INSERT_WITH_EVENTS, [
       row.remediationId,
@@ -436,6 +447,7 @@ export const remediationsRepository = {
       row.openedAt,
       row.suspectedCause,
       ...decisionParams(row),
+      row.breakerStanding,
       ...events.params,
     ]);
     return inserted.length === 1;

@@ -6,7 +6,7 @@ import { enqueueEscalation } from '../escalations/escalation-targets.js';
 import type { StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
-import { evaluatePolicy, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
+import { evaluatePolicy, inventoryStanding, uncountedReason, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
 import { remediationsRepository, type DecisionFields, type DecisionState, type DecisionStateQuery, type IncidentFacts } from './remediations.repository.js';
 
 const HOUR_MS = 60 * 60_000;
@@ -69,9 +69,24 @@ export function decideOn(
   const last = stored ? read.lastActionOnTarget : undefined;
   if (last) state.lastActionOnTarget = last;
   const decision = actionable(evaluatePolicy({ incident: facts as PolicyInput['incident'], tenant, state, now: now.getTime(), deferral }), facts.instance);
-  const explained =
+  const held =
     decision.kind === 'hold' && breaker.reason ? { ...decision, explanation: { ...decision.explanation, reason: `${decision.explanation.reason}: ${breaker.reason}` } } : decision;
+  const explained = withUncountedReason(held, stored, facts);
   return { decision: explained, record: recordOf(explained), tenant: stored };
+}
+
+/**
+ * An incident on an instance (or service) the tenant's inventory does not declare counts toward
+ * no breaker; its decision says so, in its reason and in `inputs.breakerStanding`, so the audit
+ * trail shows what was not counted and why.
+ */
+function withUncountedReason(decision: PolicyDecision, stored: StoredTenant | null, facts: IncidentFacts): PolicyDecision {
+  if (!stored) return decision;
+  const standing = inventoryStanding(stored.document.inventory, facts.service, facts.instance);
+  const uncounted = uncountedReason(standing, facts.service, facts.instance);
+  if (!uncounted) return decision;
+  const { explanation } = decision;
+  return { ...decision, explanation: { ...explanation, reason: `${explanation.reason}; ${uncounted}`, inputs: { ...explanation.inputs, breakerStanding: standing } } };
 }
 
 /**

@@ -6,7 +6,6 @@ import { playbookFor, unmetCondition, type PlaybookCandidate } from './playbooks
 import type { TenantDocument, Window } from './tenant-document.js';
 
 export { GuardrailRule } from './guardrails.js';
-export { shouldTripBreaker } from './circuit-breaker.js';
 
 /** Recorded on decisions taken for a tenant that has no document. */
 export const NO_POLICY_VERSION = 'none';

@@ -73,7 +73,7 @@ export const tenantsRepository = {
     return rows[0] ? tenantFromRaw(rows[0]) : null;
   },
 
-  /** Every tenant with a document: those whose automatic actions the breaker stops. */
+  /** Every tenant with a document: those whose automatic actions the global breaker stops. */
   async tenantIds(m: EntityManager): Promise<string[]> {
     const rows: { tenant_id: string }[] = await m.query(`SELECT tenant_id FROM decision.tenants WHERE document IS NOT NULL ORDER BY tenant_id`);
     return rows.map((r) => r.tenant_id);
@@ -119,14 +119,5 @@ export const tenantsRepository = {
       [tenantId, version],
     );
     return rows[0] ? versionFromRaw(rows[0]) : null;
-  },
-
-  /** Instances declared across every tenant's inventory: the fleet the breaker compares against. */
-  async fleetSize(m: EntityManager): Promise<number> {
-    const [row]: { n: number }[] = await m.query(
-      `SELECT coalesce(sum(jsonb_array_length(coalesce(s.value->'instances', '[]'::jsonb))), 0)::int AS n
-       FROM decision.tenants t, jsonb_array_elements(coalesce(t.document->'inventory'->'services', '[]'::jsonb)) s`,
-    );
-    return row.n;
   },
 };

@@ -29,8 +29,16 @@ describe('detector (real NATS and Postgres)', () => {
   let app: INestApplication | undefined;
   let sequence = 0;
 
-  async function startDetector(): Promise<void> {
-    const config = loadConfig({ DATABASE_URL: db.roleUrl('detector'), ...keys.env('detector'), NATS_URL: nats.url, DETECTOR_PORT: '0', DETECTOR_MISSED_INTERVALS: '3', DETECTOR_SNAPSHOT_INTERVAL_MS: '100' });
+  async function startDetector(env: Record<string, string> = {}): Promise<void> {
+    const config = loadConfig({
+      DATABASE_URL: db.roleUrl('detector'),
+      ...keys.env('detector'),
+      NATS_URL: nats.url,
+      DETECTOR_PORT: '0',
+      DETECTOR_MISSED_INTERVALS: '3',
+      DETECTOR_SNAPSHOT_INTERVAL_MS: '100',
+      ...env,
+    });
     app = await startDetectorApp(config);
   }
 
@@ -124,6 +132,36 @@ describe('detector (real NATS and Postgres)', () => {
     const { rows } = await pg.query(`SELECT instance, status FROM detector.incidents WHERE instance IN ('api-3', 'api-4')`);
     await pg.end();
     expect(rows).toEqual([{ instance: 'api-4', status: 'open' }]);
+    await stopDetector();
+  });
+
+  it('marks a hang whose deadline passed while the detector was stalled as a suspected detector or network fault, and a watched one not', async () => {
+    await startDetector({ DETECTOR_OBSERVER_LATE_MS: '500' });
+    // Watched: heartbeats stop, the detector is running, the deadline timer fires on time.
+    const stopWatched = beatEvery('api-7');
+    await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
+    stopWatched();
+    await expectEventually(async () => {
+      const opened = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance === 'api-7');
+      expect(opened).toHaveLength(1);
+      expect(opened[0].data.suspectedCause).toBeUndefined();
+    });
+
+    // Stalled: the detector's process (this one) is blocked from just before the deadline until
+    // well after it, as a pause, a starved CPU or a blocked event loop would: heartbeats may have
+    // been waiting unread, so the hang is the detector's doubt, not a proven fault.
+    const stopStalled = beatEvery('api-8');
+    await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
+    stopStalled();
+    const blockedUntil = Date.now() + 20 * INTERVAL_MS;
+    while (Date.now() < blockedUntil) {
+      // Busy: no timer, no socket read, runs until the block ends.
+    }
+    await expectEventually(async () => {
+      const opened = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance === 'api-8');
+      expect(opened).toHaveLength(1);
+      expect(opened[0].data).toMatchObject({ kind: 'heartbeat_missed', suspectedCause: 'detector_or_network', evidence: { observerFault: { signal: 'timer_late' } } });
+    });
     await stopDetector();
   });
 });

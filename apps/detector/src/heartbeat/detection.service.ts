@@ -12,6 +12,7 @@ import { IncidentWriter, type EventCause } from '../incidents/incident-writer.js
 import { IncidentsService } from '../incidents/incidents.service.js';
 import { IncidentLifecycle } from '../incidents/lifecycle/incident-lifecycle.js';
 import { DEFAULT_LIFECYCLE_CONFIG, type IncidentCommand, type LifecycleConfig } from '../incidents/lifecycle/lifecycle.types.js';
+import { observerFault, type ObserverFacts } from '../incidents/lifecycle/observer-fault.js';
 import { evaluateMetrics } from '../rules/evaluate-metrics.js';
 import { inMaintenance, resolveRuleConfig } from '../rules/rule-config.js';
 import type { InstanceRuleState, RulesFile } from '../rules/rule.types.js';
@@ -36,7 +37,6 @@ export function lifecycleConfigFrom(config: DetectorConfig): LifecycleConfig {
   return {
     ...DEFAULT_LIFECYCLE_CONFIG,
     flapping: { windowMs: config.DETECTOR_FLAP_WINDOW_MS, maxOpens: config.DETECTOR_FLAP_MAX_OPENS, holdMs: config.DETECTOR_FLAP_HOLD_MS },
-    fleet: { share: config.DETECTOR_FLEET_SHARE, minInstances: config.DETECTOR_FLEET_MIN_INSTANCES, windowMs: config.DETECTOR_FLEET_WINDOW_MS },
   };
 }
 
@@ -417,15 +417,21 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   }
 
   private fire(): void {
+    const dueAt = this.timerAt;
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.now();
+    // Whether the detector was listening while these deadlines passed: a fact about itself that it
+    // reports on the hangs it opens; the decision service weighs it (observer-fault.ts).
+    const facts: ObserverFacts = { timerLateMs: Math.max(0, now - dueAt), handoverRunning: this.handoverRunning };
     const commands = this.lifecycle.tick(now);
     for (const missed of this.tracker.expire(now)) {
       const { target } = missed;
       const suppressed = inMaintenance(this.rules, target.tenantId, target.service, target.instance, now);
       // In a maintenance window nothing opens; look again after one more window in case it is over.
       if (suppressed) this.tracker.recheckAt(target, now + target.intervalMs * missed.missedIntervals);
-      commands.push(...this.lifecycle.apply(missedHeartbeatSignal(missed, suppressed), now));
+      const fault = observerFault(facts, target.intervalMs, this.config.DETECTOR_OBSERVER_LATE_MS);
+      if (fault) detectorMetrics.observerFaults.inc({ signal: fault.signal });
+      commands.push(...this.lifecycle.apply({ ...missedHeartbeatSignal(missed, suppressed), ...(fault ? { observerFault: fault } : {}) }, now));
     }
     this.writer.execute(commands).catch((error: unknown) => log.error({ err: error }, 'incident commands abandoned (shutdown, or content the database refuses)'));
     this.schedule();

@@ -51,7 +51,6 @@ function startDetector(memberId: string, db: TestDatabase, nats: NatsServerHandl
       DETECTOR_MISSED_INTERVALS: String(MISSED_INTERVALS),
       // Long: the killed detector never saved a snapshot, so its successor reads the stream from the start.
       DETECTOR_SNAPSHOT_INTERVAL_MS: '600000',
-      DETECTOR_FLEET_MIN_INSTANCES: '1000',
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

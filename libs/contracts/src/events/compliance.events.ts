@@ -54,21 +54,28 @@ export const complianceBreachData = z
   .strict();
 
 /**
- * The global circuit breaker opened: autoheal takes no automatic action for any tenant until a
- * human resumes it. Sent to every tenant, since every tenant's remediation stops.
+ * Which breaker: `tenant` — the tenant's own, opened by a storm on its declared inventory; it
+ * stops that tenant's automatic actions only and is announced to that tenant only. `global` —
+ * opened on evidence across tenants; it stops every tenant's and is announced to every tenant.
+ * Absent (events before tenant breakers existed) means `global`.
  */
+export const breakerScope = z.enum(['tenant', 'global']);
+
+/** A circuit breaker opened: autoheal takes no automatic action for the tenant until a human resumes it. */
 export const complianceBreakerOpenedData = z
   .object({
     reason: z.string().min(1),
     openedAt: z.iso.datetime(),
     /** The incident whose arrival tripped it. */
     incidentId: z.uuid(),
+    scope: breakerScope.optional(),
   })
   .strict();
 
-/** A human resumed automatic actions; sent to every tenant, like the opening. */
+/** A human resumed automatic actions; sent to the tenants the opening was sent to. */
 export const complianceBreakerResumedData = z
   .object({
+    scope: breakerScope.optional(),
     resumedBy: z.string().min(1),
     reason: z.string().min(1),
     resumedAt: z.iso.datetime(),
@@ -81,4 +88,5 @@ export const complianceBreakerResumedData = z
 export type CompliancePolicyChangedData = z.infer<typeof compliancePolicyChangedData>;
 export type ComplianceTtrAtRiskData = z.infer<typeof complianceTtrAtRiskData>;
 export type ComplianceBreachData = z.infer<typeof complianceBreachData>;
+export type BreakerScope = z.infer<typeof breakerScope>;
 export type ComplianceActionRefusedData = z.infer<typeof complianceActionRefusedData>;

@@ -21,8 +21,10 @@ export const incidentKind = z.enum([
 ]);
 
 /**
- * Why nothing should act on an incident blindly: a large share of the whole fleet failing
- * at once points at the detector or the network, not at the instances.
+ * Why nothing should act on an incident blindly: the detector reports that it could not watch
+ * properly when the incident opened (its evidence says how, `observerFault`), so the fault may be
+ * the detector's or the network's, not the instance's. A fact the detector knows about itself,
+ * not a judgement about the fleet: that belongs to the decision service.
  */
 export const suspectedCause = z.enum(['detector_or_network']);
 export const incidentSeverity = z.enum(['critical', 'major', 'minor']);

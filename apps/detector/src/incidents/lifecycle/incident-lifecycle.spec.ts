@@ -6,7 +6,6 @@ import { DEFAULT_LIFECYCLE_CONFIG, fingerprintOf, type IncidentCommand, type Lif
 const config: LifecycleConfig = {
   flapping: { windowMs: 60_000, maxOpens: 3, holdMs: 10_000 },
   service: { share: 0.5, minInstances: 3 },
-  fleet: { share: 0.3, minInstances: 10, windowMs: 5_000 },
   evidenceUpdateIntervalMs: 1_000,
 };
 
@@ -149,41 +148,40 @@ describe('IncidentLifecycle', () => {
     });
   });
 
-  describe('fleet-wide failure', () => {
+  describe('what the detector says about itself (observer faults), and nothing about the fleet', () => {
     function fleet(n: number): IncidentLifecycle {
       const lifecycle = new IncidentLifecycle(config);
       for (let i = 0; i < n; i++) lifecycle.noteInstance('acme', `svc-${i % 20}`, `i-${i}`);
       return lifecycle;
     }
 
-    it('marks new incidents (and those of the burst) as a suspected detector or network fault', () => {
+    it('never marks a burst across the fleet: whether the fleet looks broken is the decision service\'s judgement', () => {
+      // 30 of 30 known instances hanging within a second: the old fleet-wide rule marked these.
       const lifecycle = fleet(30);
       const out: IncidentCommand[] = [];
-      for (let i = 0; i < 12; i++) {
-        out.push(...lifecycle.apply(signal({ firing: true, service: `svc-${i % 20}`, instance: `i-${i}`, kind: 'heartbeat_missed', ruleKey: 'heartbeat_missed', signalAt: i * 100 }), i * 100));
+      for (let i = 0; i < 30; i++) {
+        out.push(...lifecycle.apply(signal({ firing: true, service: `svc-${i % 20}`, instance: `i-${i}`, kind: 'heartbeat_missed', ruleKey: 'heartbeat_missed', signalAt: i * 10 }), i * 10));
       }
-      const opens = out.filter((c) => c.type === 'open');
-      expect(opens).toHaveLength(12);
-      expect(opens.slice(0, 9).every((c) => c.flags.suspectedCause === undefined)).toBe(true);
-      expect(opens.slice(9).every((c) => c.flags.suspectedCause === 'detector_or_network')).toBe(true);
-      const flagged = out.filter((c) => c.type === 'update' && c.flags.suspectedCause === 'detector_or_network');
-      expect(flagged).toHaveLength(9);
-    });
-
-    it('does not suspect the fleet when failures are spread out in time', () => {
-      const lifecycle = fleet(30);
-      const out: IncidentCommand[] = [];
-      for (let i = 0; i < 12; i++) {
-        out.push(...lifecycle.apply(signal({ firing: true, service: `svc-${i % 20}`, instance: `i-${i}`, signalAt: i * 1_000 }), i * 1_000));
-      }
+      expect(out.filter((c) => c.type === 'open' && c.target.instance !== '*')).toHaveLength(30);
       expect(out.some((c) => c.type !== 'resolve' && c.flags.suspectedCause !== undefined)).toBe(false);
     });
 
-    it('needs the share as well as the minimum', () => {
-      const lifecycle = fleet(100);
-      const out: IncidentCommand[] = [];
-      for (let i = 0; i < 20; i++) out.push(...lifecycle.apply(signal({ firing: true, service: `svc-${i % 20}`, instance: `i-${i}` }), i));
-      expect(out.some((c) => c.type !== 'resolve' && c.flags.suspectedCause !== undefined)).toBe(false);
+    it('marks an incident whose signal carries an observer fault, with the fault in its evidence', () => {
+      const lifecycle = fleet(3);
+      const [open] = lifecycle.apply(
+        signal({ firing: true, instance: 'i-1', service: 'svc-1', kind: 'heartbeat_missed', ruleKey: 'heartbeat_missed', observerFault: { signal: 'timer_late', lateMs: 4200 } }),
+        0,
+      );
+      expect(open).toMatchObject({ type: 'open', flags: { suspectedCause: 'detector_or_network' }, evidence: { errorRate: 0.5, observerFault: { signal: 'timer_late', lateMs: 4200 } } });
+    });
+
+    it('marks only the incident whose own signal carried the fault', () => {
+      const lifecycle = fleet(3);
+      const first = lifecycle.apply(signal({ firing: true, instance: 'i-1', service: 'svc-1', observerFault: { signal: 'handover' } }), 0);
+      const later = lifecycle.apply(signal({ firing: true, instance: 'i-2', service: 'svc-1' }), 10);
+      const suspicion = (commands: IncidentCommand[]) => commands.flatMap((c) => (c.type === 'open' ? [c.flags.suspectedCause ?? 'none'] : []));
+      expect(suspicion(first)).toEqual(['detector_or_network']);
+      expect(suspicion(later)).toEqual(['none']);
     });
   });
 
@@ -242,8 +240,8 @@ describe('IncidentLifecycle', () => {
       fc.record({ kind: fc.constant('stop' as const), instance: fc.constantFrom(...instances), dt: fc.integer({ min: 0, max: 5_000 }) }),
     );
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 200 }), fc.boolean(), (steps, smallFleet) => {
-        const cfg = smallFleet ? { ...config, fleet: { share: 0.3, minInstances: 2, windowMs: 5_000 } } : config;
+      fc.property(fc.array(step, { maxLength: 200 }), fc.boolean(), (steps, smallGroups) => {
+        const cfg = smallGroups ? { ...config, service: { share: 0.3, minInstances: 2 } } : config;
         const lifecycle = new IncidentLifecycle(cfg);
         const open = new Set<string>();
         let now = 0;
@@ -282,6 +280,6 @@ describe('IncidentLifecycle', () => {
 
   it('has defaults matching the documented thresholds', () => {
     expect(DEFAULT_LIFECYCLE_CONFIG.service).toEqual({ share: 0.5, minInstances: 3 });
-    expect(DEFAULT_LIFECYCLE_CONFIG.fleet).toMatchObject({ share: 0.3, minInstances: 10 });
+    expect(DEFAULT_LIFECYCLE_CONFIG).not.toHaveProperty('fleet');
   });
 });

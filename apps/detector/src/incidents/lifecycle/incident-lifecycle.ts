@@ -44,8 +44,9 @@ function serviceKeyOf(tenantId: string, service: string): string {
  *   held open, marked flapping, and resolves only after the condition stayed resolved `holdMs`.
  * - Service level: when enough of a service's known instances have open incidents, one extra
  *   incident (instance `*`) groups them; the instance incidents stay.
- * - Fleet wide: when a large share of every known instance starts failing inside a short
- *   window, new incidents carry `suspectedCause: detector_or_network`.
+ * - An incident whose signal says the detector could not watch properly (observer-fault.ts)
+ *   opens with `suspectedCause: detector_or_network` and the fault in its evidence. Whether the
+ *   fleet as a whole looks broken is not judged here: the decision service owns that judgement.
  * - A suppressed (maintenance, planned stop) firing signal opens nothing.
  */
 export class IncidentLifecycle {
@@ -57,21 +58,11 @@ export class IncidentLifecycle {
   /** service key → instance → open instance-scope fingerprints of it. */
   private readonly failing = new Map<string, Map<string, Map<string, IncidentKind>>>();
   private readonly known = new Map<string, Set<string>>();
-  private knownTotal = 0;
-  /** Instances that went from healthy to failing, newest last, for the fleet-wide check. */
-  private readonly starts: { at: number; instanceKey: string }[] = [];
-  private startsHead = 0;
-  private readonly recentStarts = new Map<string, number>();
-  private fleetSuspect = false;
 
   constructor(private readonly config: LifecycleConfig) {}
 
   get openCount(): number {
     return this.open.size;
-  }
-
-  get suspectingFleet(): boolean {
-    return this.fleetSuspect;
   }
 
   isOpen(fingerprint: string): boolean {
@@ -109,15 +100,12 @@ export class IncidentLifecycle {
     }
   }
 
-  /** An instance exists (it spoke): it counts towards its service's and the fleet's size. */
+  /** An instance exists (it spoke): it counts towards its service's size. */
   noteInstance(tenantId: string, service: string, instance: string): void {
     const key = serviceKeyOf(tenantId, service);
     let set = this.known.get(key);
     if (!set) this.known.set(key, (set = new Set()));
-    if (!set.has(instance)) {
-      set.add(instance);
-      this.knownTotal++;
-    }
+    set.add(instance);
   }
 
   /**
@@ -130,10 +118,7 @@ export class IncidentLifecycle {
     const mine = this.failing.get(key)?.get(instance);
     if (mine) for (const fp of [...mine.keys()]) this.resolve(fp, now, reason, commands);
     const set = this.known.get(key);
-    if (set?.delete(instance)) {
-      this.knownTotal--;
-      if (set.size === 0) this.known.delete(key);
-    }
+    if (set?.delete(instance) && set.size === 0) this.known.delete(key);
     this.regroupService(tenantId, service, now, now, commands);
     return commands;
   }
@@ -160,15 +145,9 @@ export class IncidentLifecycle {
       const [tenantId, service] = key.split('.', 2);
       if (belongs(tenantId, service)) this.failing.delete(key);
     }
-    for (const [key, instances] of this.known) {
+    for (const key of [...this.known.keys()]) {
       const [tenantId, service] = key.split('.', 2);
-      if (!belongs(tenantId, service)) continue;
-      this.knownTotal -= instances.size;
-      this.known.delete(key);
-    }
-    for (const instanceKey of this.recentStarts.keys()) {
-      const [tenantId, service] = instanceKey.split('.', 2);
-      if (belongs(tenantId, service)) this.recentStarts.delete(instanceKey);
+      if (belongs(tenantId, service)) this.known.delete(key);
     }
   }
 
@@ -242,16 +221,14 @@ export class IncidentLifecycle {
   private openFor(fingerprint: string, signal: LifecycleSignal, now: number, commands: IncidentCommand[]): void {
     const opens = this.recordOpen(fingerprint, now);
     const target: FingerprintParts = { tenantId: signal.tenantId, service: signal.service, instance: signal.instance, kind: signal.kind, ruleKey: signal.ruleKey };
-    const instanceKey = `${signal.tenantId}.${signal.service}.${signal.instance}`;
-    const wasHealthy = !this.failing.get(serviceKeyOf(signal.tenantId, signal.service))?.has(signal.instance);
-    this.updateFleet(now, wasHealthy ? instanceKey : undefined, commands);
+    const { observerFault } = signal;
     const incident: OpenIncident = {
       fingerprint,
       target,
       severity: signal.severity,
       signalAt: signal.signalAt,
-      evidence: signal.evidence,
-      flags: { scope: 'instance', flapping: opens > this.config.flapping.maxOpens, suspectedCause: this.fleetSuspect ? 'detector_or_network' : undefined },
+      evidence: observerFault ? { ...signal.evidence, observerFault } : signal.evidence,
+      flags: { scope: 'instance', flapping: opens > this.config.flapping.maxOpens, suspectedCause: observerFault ? 'detector_or_network' : undefined },
       lastPublishedAt: now,
     };
     this.open.set(fingerprint, incident);
@@ -315,7 +292,8 @@ export class IncidentLifecycle {
         severity,
         signalAt,
         evidence,
-        flags: { scope: 'service', flapping: false, members, suspectedCause: this.fleetSuspect ? 'detector_or_network' : undefined },
+        // The decision service counts instance incidents, not groups: a group carries no suspicion of its own.
+        flags: { scope: 'service', flapping: false, members },
         lastPublishedAt: now,
       };
       this.open.set(fingerprint, incident);
@@ -373,38 +351,5 @@ export class IncidentLifecycle {
     let drop = 0;
     while (drop < history.length && history[drop] <= from) drop++;
     if (drop > 0) history.splice(0, drop);
-  }
-
-  /**
-   * Called on every open; `startedKey` is an instance that went from healthy to failing. When enough of the fleet did so inside the window,
-   * the detector (or its network) is the likelier fault: flag what opened in the window too.
-   */
-  private updateFleet(now: number, startedKey: string | undefined, commands: IncidentCommand[]): void {
-    const from = now - this.config.fleet.windowMs;
-    while (this.startsHead < this.starts.length && this.starts[this.startsHead].at <= from) {
-      const old = this.starts[this.startsHead++];
-      if (this.recentStarts.get(old.instanceKey) === old.at) this.recentStarts.delete(old.instanceKey);
-    }
-    if (this.startsHead > 1024 && this.startsHead * 2 > this.starts.length) {
-      this.starts.splice(0, this.startsHead);
-      this.startsHead = 0;
-    }
-    if (startedKey !== undefined) {
-      this.starts.push({ at: now, instanceKey: startedKey });
-      this.recentStarts.set(startedKey, now);
-    }
-    const needed = Math.max(this.config.fleet.minInstances, Math.ceil(this.config.fleet.share * this.knownTotal));
-    const suspect = this.recentStarts.size >= needed;
-    if (suspect && !this.fleetSuspect) {
-      for (const incident of this.open.values()) {
-        const { tenantId, service, instance } = incident.target;
-        const key = instance === '*' ? undefined : `${tenantId}.${service}.${instance}`;
-        if (key !== undefined && this.recentStarts.has(key) && incident.flags.suspectedCause === undefined) {
-          incident.flags = { ...incident.flags, suspectedCause: 'detector_or_network' };
-          this.publishUpdate(incident, now, commands);
-        }
-      }
-    }
-    this.fleetSuspect = suspect;
   }
 }

@@ -1,4 +1,5 @@
 import type { IncidentKind, IncidentSeverity, SuspectedCause } from '@autoheal/contracts';
+import type { ObserverFault } from './observer-fault.js';
 
 /** What one incident is about: at most one is open per fingerprint. */
 export interface FingerprintParts {
@@ -23,6 +24,8 @@ export interface LifecycleSignal extends FingerprintParts {
   evidence: Record<string, unknown>;
   /** A maintenance window or a planned stop: a firing signal opens nothing. */
   suppressed?: boolean;
+  /** The detector could not watch properly when the signal fired (see observer-fault.ts): the incident opens marked as a suspected detector or network fault. */
+  observerFault?: ObserverFault;
 }
 
 export interface IncidentFlags {
@@ -52,12 +55,6 @@ export interface LifecycleConfig {
     share: number;
     minInstances: number;
   };
-  fleet: {
-    /** Share of all known instances that must start failing inside `windowMs` to suspect the detector or the network. */
-    share: number;
-    minInstances: number;
-    windowMs: number;
-  };
   /** Evidence-only changes on an open incident are published at most this often; severity and flag changes at once. */
   evidenceUpdateIntervalMs: number;
 }
@@ -65,7 +62,6 @@ export interface LifecycleConfig {
 export const DEFAULT_LIFECYCLE_CONFIG: LifecycleConfig = {
   flapping: { windowMs: 10 * 60_000, maxOpens: 3, holdMs: 60_000 },
   service: { share: 0.5, minInstances: 3 },
-  fleet: { share: 0.3, minInstances: 10, windowMs: 30_000 },
   evidenceUpdateIntervalMs: 30_000,
 };
 
