@@ -109,6 +109,9 @@ export async function startSecuritySystem(instances: string[], options: { rogueO
       FLEET_BASE_PORT: '0',
       DETECTOR_MISSED_INTERVALS: '10',
       DECISION_BREAKER_MIN_INSTANCES: '1000',
+      // A stalled detector marks its hangs as possible detector faults (escalated, not restarted);
+      // a loaded CI machine must not turn that into failed attack checks.
+      DETECTOR_OBSERVER_LATE_MS: '30000',
       AUDITOR_OPS_API_KEY: OPS_KEY,
       LOG_LEVEL: 'info',
     },
