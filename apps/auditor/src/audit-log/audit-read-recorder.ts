@@ -97,6 +97,7 @@ export class AuditReadRecorder implements OnModuleDestroy {
   private async append(window: ReadWindow): Promise<void> {
     const at = this.clock.now();
     const entry = auditEntryForReadWindow(window, newEventId(at.getTime()), this.windowMs);
+    const stop = auditorMetrics.appendDuration.startTimer({ kind: 'read' });
     try {
       const appended = await this.db.transaction(async (m) => {
         await repo.setScope(m, { kind: 'tenant', tenantId: window.tenantId }, window.tenantId);
@@ -104,6 +105,7 @@ export class AuditReadRecorder implements OnModuleDestroy {
         if (!(await repo.hasChain(m, window.tenantId))) return false;
         return repo.append(m, entry, null);
       });
+      stop();
       if (appended) auditorMetrics.rowsAppended.inc({ event_type: AUDIT_READ });
     } catch (error) {
       // Logged with what it would have said, so the count is not lost without a trace.
