@@ -60,7 +60,7 @@ export const VERIFY_BATCH = 1_000;
  */
 @Injectable()
 export class AuditReadService {
-  /** Verifications under way, per tenant and kind: callers asking at once share one pass over the chain. */
+  /** Verifications under way, per tenant, kind and scope: callers asking at once share one pass over the chain. */
   private readonly verifying = new Map<string, Promise<VerifyReport>>();
 
   constructor(
@@ -104,7 +104,8 @@ export class AuditReadService {
   async verify(tenantId: string, caller: ApiCaller, options: { full: boolean } = { full: false }): Promise<VerifyReport> {
     const kind: ReadKind = options.full ? 'full_verify' : 'verify';
     this.takeBudget(tenantId, caller, kind);
-    const key = `${kind}\u0000${tenantId}`;
+    // Shared only between callers whose credentials see the same rows (an ops key, or the tenant's own keys).
+    const key = `${kind}\u0000${tenantId}\u0000${caller.scope.kind === 'all' ? '*' : caller.scope.tenantId}`;
     let running = this.verifying.get(key);
     if (!running) {
       running = this.verifyOnce(tenantId, caller, options.full).finally(() => this.verifying.delete(key));
