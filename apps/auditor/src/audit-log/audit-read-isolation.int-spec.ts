@@ -240,6 +240,24 @@ describe('audit reads under abuse (real Postgres and nats-server)', () => {
     const tenantsSeen = async (client: Client, table: string): Promise<string[]> =>
       (await client.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM auditor.${table} ORDER BY 1`)).rows.map((r) => r.tenant_id);
 
+    it('logs the reader in as its own role, which cannot bypass row-level security or become another role', async () => {
+      expect((await asReader.query<{ u: string }>('SELECT current_user AS u')).rows[0].u).toBe('autoheal_auditor_reader');
+      const { rows } = await admin.query(
+        `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication, rolcanlogin FROM pg_roles WHERE rolname = 'autoheal_auditor_reader'`,
+      );
+      expect(rows).toEqual([{ rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false, rolreplication: false, rolcanlogin: true }]);
+      const { rows: tables } = await admin.query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>(
+        `SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid IN ('auditor.audit_log'::regclass, 'auditor.verify_points'::regclass) ORDER BY relname`,
+      );
+      expect(tables).toEqual([
+        { relname: 'audit_log', relrowsecurity: true, relforcerowsecurity: false },
+        { relname: 'verify_points', relrowsecurity: true, relforcerowsecurity: false },
+      ]);
+      for (const sql of ['SET ROLE autoheal_auditor', 'SET ROLE autoheal_owner', 'SET row_security = off; SELECT 1 FROM auditor.audit_log LIMIT 1']) {
+        await expect(asReader.query(sql)).rejects.toThrow(/permission denied to set role|query would be affected by row-level security policy/);
+      }
+    });
+
     it("shows a deliberately unfiltered query only the credential's tenant, and nothing without one", async () => {
       const all = (await admin.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM auditor.audit_log ORDER BY 1`)).rows.map((r) => r.tenant_id);
       expect(all).toEqual(expect.arrayContaining(['acme', 'globex']));
