@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { openDataSource } from '@autoheal/persistence';
+import { createDataSource } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import type { AuditorConfig } from '../config.js';
@@ -26,13 +26,15 @@ export const auditReadPoolProvider: Provider = {
         'DATABASE_READER_URL is not set: audit reads log in as the DATABASE_URL role (its own pool, row-level security) instead of the SELECT-only autoheal_auditor_reader',
       );
     }
-    return openDataSource({
+    // Connections open when reads need them (unlike the appenders' pool, opened whole at boot for
+    // detection latency): a replica nobody reads from holds one, not AUDITOR_READ_POOL_SIZE.
+    return createDataSource({
       url: config.DATABASE_READER_URL ?? config.DATABASE_URL,
       schema: AUDITOR_SCHEMA,
       migrations: [],
       applicationName: AUDIT_READ_APPLICATION_NAME,
       poolMax: config.AUDITOR_READ_POOL_SIZE,
-    });
+    }).initialize();
   },
 };
 
