@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       /AUDITOR_READ_RATE_PER_MINUTE[\s\S]*AUDITOR_FULL_VERIFY_PER_HOUR/,
     );
     expect(() => loadConfig({ ...valid, DATABASE_READER_URL: 'not a url' })).toThrow(/DATABASE_READER_URL: must be a postgres:\/\/ URL/);
+    expect(loadConfig({ ...valid, DATABASE_READER_URL: '' }).DATABASE_READER_URL).toBeUndefined();
   });
 
   it('will not start without a signing key and a trust file, and names both', () => {

@@ -54,9 +54,9 @@ const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default
 const readEnv = {
   /**
    * The REST API's reads log in as `autoheal_auditor_reader` (SELECT only, row-level security).
-   * Unset: the reads use DATABASE_URL's role through their own pool, and the service logs a warning.
+   * Unset (or empty): the reads use DATABASE_URL's role through their own pool, and the service logs a warning.
    */
-  DATABASE_READER_URL: z.url({ message: 'must be a postgres:// URL' }).optional(),
+  DATABASE_READER_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ message: 'must be a postgres:// URL' }).optional()),
   /** Connections of the read pool: a verify flood waits for these, never for the appenders'. */
   AUDITOR_READ_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(4),
   /** Tokens per minute per API key; a page read costs 1. */
