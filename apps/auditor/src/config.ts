@@ -67,6 +67,8 @@ const readEnv = {
   AUDITOR_VERIFY_COST: positiveInt(10),
   /** Full re-verifications per hour per API key (their own bucket, burst 1). */
   AUDITOR_FULL_VERIFY_PER_HOUR: positiveInt(4),
+  /** A verification runs from the first row when the chain was last verified whole longer ago than this. */
+  AUDITOR_FULL_VERIFY_AFTER_HOURS: z.coerce.number().positive().default(24),
   /** Reads by one key of one tenant within this many seconds are recorded as one `audit.read` row. */
   AUDITOR_READ_RECORD_WINDOW_SECONDS: z.coerce.number().min(0.05).max(3600).default(60),
 };

@@ -241,6 +241,25 @@ describe('audit log (real Postgres and nats-server)', () => {
       expect(last).toMatchObject({ event_type: 'audit.verify', outcome: 'failure' });
     });
 
+    it('verifies from the first row again once the last whole verification is too old, or stamped in the future', async () => {
+      const other = 'staleco';
+      for (let i = 0; i < 3; i++) {
+        const e = incidentOpened(other, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+      }
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, headSeq: 3 });
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 1`, [other]);
+      await pg.query('COMMIT');
+      // Within the age: incremental, and blind to a row before the point.
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: false, fromSeq: 3 });
+      for (const stamp of [`now() - interval '25 hours'`, `now() + interval '1 hour'`]) {
+        await pg.query(`UPDATE auditor.verify_points SET full_verified_at = ${stamp} WHERE tenant_id = $1`, [other]);
+        expect(await reader.verify(other, caller)).toMatchObject({ ok: false, full: true, fromSeq: 0, firstBreak: { seq: 1, reason: 'hash_mismatch' } });
+      }
+    });
+
     it('exposes a row edited after the verified point in an incremental verify', async () => {
       const other = 'laterco';
       const record = async (n: number) => {

@@ -101,20 +101,27 @@ export const auditLogRepository = {
   },
 
   async verifiedPoint(manager: EntityManager, tenantId: string): Promise<VerifiedPoint | null> {
-    const rows: { seq: string; hash: string; verified_at: Date }[] = await manager.query(
-      `SELECT seq, hash, verified_at FROM auditor.verify_points WHERE tenant_id = $1`,
+    const rows: { seq: string; hash: string; verified_at: Date; full_verified_at: Date }[] = await manager.query(
+      `SELECT seq, hash, verified_at, full_verified_at FROM auditor.verify_points WHERE tenant_id = $1`,
       [tenantId],
     );
-    return rows.length === 0 ? null : { seq: Number(rows[0].seq), hash: rows[0].hash, verifiedAt: rows[0].verified_at.toISOString() };
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return { seq: Number(r.seq), hash: r.hash, verifiedAt: r.verified_at.toISOString(), fullVerifiedAt: r.full_verified_at.toISOString() };
   },
 
-  /** Moves the tenant's verified point forward (never back: a slower, older verification does not undo a newer one). */
-  async saveVerifiedPoint(manager: EntityManager, tenantId: string, point: VerifiedPoint): Promise<void> {
+  /**
+   * Moves the tenant's verified point forward (never back: a slower, older verification does not
+   * undo a newer one). A verification from the first row (`full`) also stamps `full_verified_at`,
+   * at the same seq too; an incremental one keeps the stamp it found.
+   */
+  async saveVerifiedPoint(manager: EntityManager, tenantId: string, point: { seq: number; hash: string; verifiedAt: string }, full: boolean): Promise<void> {
     await manager.query(
-      `INSERT INTO auditor.verify_points (tenant_id, seq, hash, verified_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, verified_at = EXCLUDED.verified_at
-       WHERE verify_points.seq < EXCLUDED.seq`,
-      [tenantId, point.seq, point.hash, point.verifiedAt],
+      `INSERT INTO auditor.verify_points (tenant_id, seq, hash, verified_at, full_verified_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, verified_at = EXCLUDED.verified_at,
+         full_verified_at = CASE WHEN $5 THEN EXCLUDED.full_verified_at ELSE verify_points.full_verified_at END
+       WHERE verify_points.seq < EXCLUDED.seq OR ($5 AND verify_points.seq = EXCLUDED.seq)`,
+      [tenantId, point.seq, point.hash, point.verifiedAt, full],
     );
   },
 

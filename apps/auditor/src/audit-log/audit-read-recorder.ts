@@ -21,7 +21,7 @@ export const MAX_OPEN_READ_WINDOWS = 10_000;
  * tenant, key and outcome per window (`AUDITOR_READ_RECORD_WINDOW_SECONDS`): the row is appended
  * when the window closes, or when the service shuts down. A tenant without a chain gets no row
  * (a read of it starts none). Appending a closed window is one short transaction on the service's
- * pool, like an event's.
+ * pool, like an event's; so is moving a tenant's verified point forward.
  */
 @Injectable()
 export class AuditReadRecorder implements OnModuleDestroy {
@@ -50,6 +50,14 @@ export class AuditReadRecorder implements OnModuleDestroy {
     // After shutdown began nothing will close the window later: record it now.
     if (this.closed) void this.flush(Infinity);
     else if (result === 'opened') this.schedule();
+  }
+
+  /** Records how far a clean verification got (a short write on the service's pool, like a read record). */
+  async saveVerifiedPoint(tenantId: string, point: { seq: number; hash: string; verifiedAt: string }, full: boolean): Promise<void> {
+    await this.db.transaction(async (m) => {
+      await repo.setScope(m, { kind: 'tenant', tenantId }, tenantId);
+      await repo.saveVerifiedPoint(m, tenantId, point, full);
+    });
   }
 
   /** Appends a read record that must not wait for its window (a verification that found the chain broken). */

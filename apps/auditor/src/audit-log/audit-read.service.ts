@@ -2,14 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEventId } from '@autoheal/contracts';
 import { auditorMetrics } from '../auditor.metrics.js';
+import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
+import type { AuditorConfig } from '../config.js';
 import { decodeCursor, encodeCursor } from './audit-cursor.js';
 import { auditEntryForVerify } from './audit-entry.js';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { auditLogRepository as repo, type ReadScope } from './audit-log.repository.js';
 import { AUDIT_READ_DB } from './audit-read-pool.js';
 import { AuditReadRecorder } from './audit-read-recorder.js';
-import { expectRowsUpTo, resumeAfter, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type JsonValue } from './hash-chain.js';
+import { expectRowsUpTo, needsFullVerification, resumeAfter, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type JsonValue } from './hash-chain.js';
 import { AuditReadLimiter } from './read-limits.js';
 import type { ReadKind } from './read-records.js';
 
@@ -37,7 +39,7 @@ export interface VerifyReport {
   firstBreak: ChainBreak | null;
   /** The verified point it resumed after (0: from the first row). */
   fromSeq: number;
-  /** True for a verification from the first row, whatever was verified before. */
+  /** True for a verification from the first row: asked for (`full=true`), the first one, or the last whole one too old. */
   full: boolean;
 }
 
@@ -63,13 +65,17 @@ export class AuditReadService {
   /** Verifications under way, per tenant, kind and scope: callers asking at once share one pass over the chain. */
   private readonly verifying = new Map<string, Promise<VerifyReport>>();
 
+  private readonly fullVerifyAfterMs: number;
+
   constructor(
     @Inject(AUDIT_READ_DB) private readonly readDb: DataSource,
-    private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(AUDITOR_CONFIG) config: AuditorConfig,
     private readonly reads: AuditReadRecorder,
     private readonly limits: AuditReadLimiter,
-  ) {}
+  ) {
+    this.fullVerifyAfterMs = config.AUDITOR_FULL_VERIFY_AFTER_HOURS * 3_600_000;
+  }
 
   /**
    * One page of a tenant's trail (empty for a tenant without a chain). The read is counted into
@@ -96,7 +102,8 @@ export class AuditReadService {
   }
 
   /**
-   * Recomputes the tenant's chain after its last verified point (`full`: from the first row),
+   * Recomputes the tenant's chain after its last verified point (`full`, or no point yet, or the
+   * last whole verification older than AUDITOR_FULL_VERIFY_AFTER_HOURS: from the first row),
    * in batches of short reads on the read pool, up to the head as it was when the verification
    * began. A clean pass moves the verified point to that head; a break is appended to the trail
    * at once as an `audit.verify` row with the verdict.
@@ -116,12 +123,15 @@ export class AuditReadService {
     return report;
   }
 
-  private async verifyOnce(tenantId: string, caller: ApiCaller, full: boolean): Promise<VerifyReport> {
+  private async verifyOnce(tenantId: string, caller: ApiCaller, askedFull: boolean): Promise<VerifyReport> {
     const started = this.clock.now();
-    const { head, point } = await this.read(caller.scope, tenantId, async (m) => ({
+    const { head, found } = await this.read(caller.scope, tenantId, async (m) => ({
       head: await repo.head(m, tenantId),
-      point: full ? null : await repo.verifiedPoint(m, tenantId),
+      found: await repo.verifiedPoint(m, tenantId),
     }));
+    // From the first row when asked, when there is no point yet, or when the last whole verification is too old.
+    const full = askedFull || needsFullVerification(found, started.getTime(), this.fullVerifyAfterMs);
+    const point = full ? null : found;
     let state: ChainVerification = START_OF_CHAIN;
     if (point) {
       const stored = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, point.seq));
@@ -136,11 +146,8 @@ export class AuditReadService {
     }
     state = expectRowsUpTo(state, untilSeq);
     const report: VerifyReport = { tenantId, ...state, fromSeq: point?.seq ?? 0, full };
-    if (report.ok && report.headSeq > (point?.seq ?? 0)) {
-      await this.db.transaction(async (m) => {
-        await repo.setScope(m, { kind: 'tenant', tenantId }, tenantId);
-        await repo.saveVerifiedPoint(m, tenantId, { seq: report.headSeq, hash: report.headHash, verifiedAt: started.toISOString() });
-      });
+    if (report.ok && report.headSeq > 0 && (full || report.headSeq > (point?.seq ?? 0))) {
+      await this.reads.saveVerifiedPoint(tenantId, { seq: report.headSeq, hash: report.headHash, verifiedAt: started.toISOString() }, full);
     }
     if (!report.ok) await this.recordBrokenChain(tenantId, caller, report);
     return report;

@@ -5,6 +5,7 @@ import {
   encodeFields,
   GENESIS_HASH,
   hashRow,
+  needsFullVerification,
   resumeAfter,
   START_OF_CHAIN,
   verifyChain,
@@ -171,7 +172,7 @@ describe('hashing', () => {
 
 describe('resumeAfter (incremental verification)', () => {
   const rows = chain(6);
-  const point = { seq: 3, hash: rows[2].hash, verifiedAt: '2025-01-01T00:00:10.000Z' };
+  const point = { seq: 3, hash: rows[2].hash, verifiedAt: '2025-01-01T00:00:10.000Z', fullVerifiedAt: '2025-01-01T00:00:10.000Z' };
 
   it('continues after an intact verified point, and finds a break after it', () => {
     const from = resumeAfter(point, rows[2]);
@@ -201,5 +202,21 @@ describe('resumeAfter (incremental verification)', () => {
     }
     const from = resumeAfter(point, rewritten[0]);
     expect(verifyChain(rewritten.slice(1), from).firstBreak).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
+  });
+});
+
+describe('needsFullVerification', () => {
+  const day = 86_400_000;
+  const now = Date.parse('2025-06-01T12:00:00.000Z');
+  const point = (fullVerifiedAt: string) => ({ seq: 9, hash: GENESIS_HASH, verifiedAt: fullVerifiedAt, fullVerifiedAt });
+
+  it.each([
+    ['no point yet', null, true],
+    ['verified whole an hour ago', point('2025-06-01T11:00:00.000Z'), false],
+    ['verified whole exactly a day ago', point('2025-05-31T12:00:00.000Z'), false],
+    ['verified whole more than a day ago', point('2025-05-31T11:59:59.999Z'), true],
+    ['a point stamped in the future (written by hand)', point('2025-06-02T00:00:00.000Z'), true],
+  ] as const)('%s → %s', (_name, p, expected) => {
+    expect(needsFullVerification(p, now, day)).toBe(expected);
   });
 });

@@ -186,6 +186,20 @@ export interface VerifiedPoint {
   hash: string;
   /** RFC 3339 UTC: when that verification ran. */
   verifiedAt: string;
+  /** RFC 3339 UTC: when the chain was last verified from its first row. */
+  fullVerifiedAt: string;
+}
+
+/**
+ * Whether a verification must start from the first row instead of resuming after `point`: there
+ * is no point, or the chain was last verified whole more than `maxAgeMs` ago (or, impossibly, in
+ * the future — a point someone wrote by hand). Bounds how long a rewrite before the point can
+ * stay unseen without anyone asking for `full=true`.
+ */
+export function needsFullVerification(point: VerifiedPoint | null, nowMs: number, maxAgeMs: number): boolean {
+  if (!point) return true;
+  const fullAt = Date.parse(point.fullVerifiedAt);
+  return !(fullAt <= nowMs && nowMs - fullAt <= maxAgeMs);
 }
 
 /**

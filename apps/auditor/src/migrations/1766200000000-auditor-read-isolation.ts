@@ -16,8 +16,9 @@ export const TENANT_ROW_POLICY = `current_setting('autoheal.tenant_scope', true)
  * Reads never stall writes, and a read sees only its tenant.
  *
  * - `verify_points`: the last point of each tenant's chain that a verification found intact
- *   (seq and hash), so the next verification reads only what came after. The service role writes
- *   it; it is not part of the append-only log.
+ *   (seq and hash), so the next verification reads only what came after, and when the chain was
+ *   last verified whole (`full_verified_at`), so that it is again once that is too old. The
+ *   service role writes it; it is not part of the append-only log.
  * - `autoheal_auditor_reader`: the role the REST API's own small pool logs in as, SELECT on the
  *   log and the verified points and nothing else (no api_keys, no inbox, no function).
  * - Row-level security on both tables, for the reader and the service role alike. The owner (who
@@ -43,7 +44,8 @@ export class AuditorReadIsolation1766200000000 implements MigrationInterface {
         tenant_id   text        PRIMARY KEY,
         seq         bigint      NOT NULL CHECK (seq >= 1),
         hash        text        NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$'),
-        verified_at timestamptz NOT NULL
+        verified_at timestamptz NOT NULL,
+        full_verified_at timestamptz NOT NULL
       )`);
 
     await q.query(`GRANT SELECT, INSERT, UPDATE ON auditor.verify_points TO ${WRITER}`);

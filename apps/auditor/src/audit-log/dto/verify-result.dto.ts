@@ -18,5 +18,8 @@ export class VerifyResultDto {
   @ApiProperty({ type: ChainBreakDto, nullable: true }) firstBreak!: ChainBreakDto | null;
   @ApiProperty({ description: 'The last verified point it resumed after (its row is checked against the hash verified then); 0 when it verified from the first row' })
   fromSeq!: number;
-  @ApiProperty({ description: 'True when asked to verify from the first row (`full=true`)' }) full!: boolean;
+  @ApiProperty({
+    description: 'True when it verified from the first row: asked (`full=true`), the first verification, or the last whole one older than AUDITOR_FULL_VERIFY_AFTER_HOURS',
+  })
+  full!: boolean;
 }
