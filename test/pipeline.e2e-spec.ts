@@ -100,6 +100,9 @@ describe('autoheal end to end', () => {
         DETECTOR_SNAPSHOT_INTERVAL_MS: '200',
         AUDITOR_OPS_API_KEY: OPS_KEY,
         AUDITOR_TENANT_API_KEYS: `e2e-b=${TENANT_B_KEY}`,
+        // The tests poll the audit API until a row appears: read limits are not what they measure.
+        AUDITOR_READ_RATE_PER_MINUTE: '100000',
+        AUDITOR_READ_BURST: '100000',
         AUTOHEAL_TRACE_FILE: traceFile,
         LOG_LEVEL: 'info',
       },

@@ -113,6 +113,9 @@ export async function startSecuritySystem(instances: string[], options: { rogueO
       // a loaded CI machine must not turn that into failed attack checks.
       DETECTOR_OBSERVER_LATE_MS: '30000',
       AUDITOR_OPS_API_KEY: OPS_KEY,
+      // The tests poll the audit API until a row appears: read limits are not what they measure.
+      AUDITOR_READ_RATE_PER_MINUTE: '100000',
+      AUDITOR_READ_BURST: '100000',
       LOG_LEVEL: 'info',
     },
   });

@@ -142,12 +142,14 @@ async function startSystem(options) {
   };
   const table = serviceTable(ports);
   const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
+  // The auditor's REST reads log in as their own SELECT-only role, on a pool of their own.
+  const readerUrls = { auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') } };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
     // Each service logs in as its own Postgres role (the agent gets no database at all) and
     // connects to NATS as its own identity (TLS CA and NKey seed), when given.
-    const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '' } };
+    const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '', ...(readerUrls[name] || {}) } };
     const proc = new ManagedProcess(name, spec, { ...env, ...natsEnvFor(name, options.natsCredentials) }, logDir, options);
     services.set(name, proc);
     proc.start();

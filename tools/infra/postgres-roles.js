@@ -4,6 +4,8 @@
 //   autoheal_owner      owns the service schemas and runs the migrations (DATABASE_MIGRATION_URL)
 //   autoheal_<service>  one login role per service (DATABASE_URL), granted rights on its own
 //                       schema by that service's migrations, and nothing else
+//   autoheal_auditor_reader  the auditor API's read pool (DATABASE_READER_URL): SELECT on the
+//                       tenant-scoped audit tables, under row-level security, and nothing else
 //
 // Every role is NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION and a member of no
 // other role. What Postgres lets any role change about itself (its password, its session
@@ -28,8 +30,15 @@ const SERVICE_ROLES = {
   executor: 'autoheal_executor',
   auditor: 'autoheal_auditor',
 };
-/** `owner` or a service name → role name. */
-const ROLES = { owner: OWNER_ROLE, ...SERVICE_ROLES };
+/**
+ * Login roles for a service's reads that are not a service's own role: the auditor's REST API reads
+ * through its own pool as `autoheal_auditor_reader` (SELECT only, row-level security per tenant).
+ */
+const READER_ROLES = {
+  auditorReader: 'autoheal_auditor_reader',
+};
+/** `owner`, a service name or a reader name → role name. */
+const ROLES = { owner: OWNER_ROLE, ...SERVICE_ROLES, ...READER_ROLES };
 /** The schemas the owner owns: one per service, named after it. */
 const SERVICE_SCHEMAS = Object.keys(SERVICE_ROLES);
 
@@ -182,7 +191,7 @@ function adoptSchemasSql(schemas) {
     $$`;
 }
 
-/** `databaseUrl` with the user and password of `name` (`owner` or a service). */
+/** `databaseUrl` with the user and password of `name` (`owner`, a service or a reader such as `auditorReader`). */
 function roleUrl(databaseUrl, name, passwords = loadRolePasswords()) {
   const role = ROLES[name];
   if (!role) throw new Error(`unknown Postgres role ${JSON.stringify(name)} (expected one of ${Object.keys(ROLES).join(', ')})`);
@@ -200,6 +209,7 @@ function serviceDatabaseUrls(databaseUrl, passwords = loadRolePasswords()) {
 module.exports = {
   OWNER_ROLE,
   SERVICE_ROLES,
+  READER_ROLES,
   ROLES,
   SERVICE_SCHEMAS,
   ensurePostgresRoles,

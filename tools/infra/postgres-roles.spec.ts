@@ -1,14 +1,24 @@
-import { OWNER_ROLE, runtimeRoleGrantsSql, SERVICE_ROLES } from '@autoheal/persistence';
+import { OWNER_ROLE, READER_ROLES, runtimeRoleGrantsSql, SERVICE_ROLES } from '@autoheal/persistence';
 
 // The set-up step that creates the roles runs before anything is built, so it names them itself.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const setUp = require('./postgres-roles.js') as { OWNER_ROLE: string; SERVICE_ROLES: Record<string, string>; SERVICE_SCHEMAS: string[]; scramVerifier: (p: string, salt: Buffer, i: number) => string };
+const setUp = require('./postgres-roles.js') as {
+  OWNER_ROLE: string;
+  SERVICE_ROLES: Record<string, string>;
+  READER_ROLES: Record<string, string>;
+  ROLES: Record<string, string>;
+  SERVICE_SCHEMAS: string[];
+  scramVerifier: (p: string, salt: Buffer, i: number) => string;
+};
 
 describe('database roles', () => {
   it('are the roles the set-up step creates', () => {
     expect(setUp.OWNER_ROLE).toBe(OWNER_ROLE);
     expect(setUp.SERVICE_ROLES).toEqual(SERVICE_ROLES);
     expect(setUp.SERVICE_SCHEMAS).toEqual(Object.keys(SERVICE_ROLES));
+    // Reader roles log in but own no schema.
+    expect(setUp.READER_ROLES).toEqual(READER_ROLES);
+    expect(setUp.ROLES).toEqual({ owner: OWNER_ROLE, ...SERVICE_ROLES, ...READER_ROLES });
   });
 
   it('computes the SCRAM-SHA-256 verifier Postgres stores (RFC 7677 test vector)', () => {

@@ -16,4 +16,13 @@ export const auditorMetrics = {
     labelNames: ['kind'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   }),
+  readsLimited: createCounter({
+    name: 'autoheal_auditor_reads_limited_total',
+    help: 'Audit API requests refused with 429 by the per-key read limits',
+    labelNames: ['limit'],
+  }),
+  readWindowsDropped: createCounter({
+    name: 'autoheal_auditor_read_windows_dropped_total',
+    help: 'Reads or refusals not recorded because the most open read windows were already open',
+  }),
 };

@@ -13,7 +13,23 @@ describe('loadConfig', () => {
       AUDITOR_PORT: 3000,
       AUDITOR_REDACT_FIELDS: [],
       AUDITOR_TENANT_API_KEYS: [],
+      AUDITOR_READ_POOL_SIZE: 4,
+      AUDITOR_READ_RATE_PER_MINUTE: 120,
+      AUDITOR_READ_BURST: 60,
+      AUDITOR_VERIFY_COST: 10,
+      AUDITOR_FULL_VERIFY_PER_HOUR: 4,
+      AUDITOR_FULL_VERIFY_AFTER_HOURS: 24,
+      AUDITOR_READ_RECORD_WINDOW_SECONDS: 60,
     });
+  });
+
+  it('refuses read limits that could never let a verify through, and names each bad one', () => {
+    expect(() => loadConfig({ ...valid, AUDITOR_READ_BURST: '5', AUDITOR_VERIFY_COST: '6' })).toThrow(/AUDITOR_VERIFY_COST: must not exceed AUDITOR_READ_BURST \(5\)/);
+    expect(() => loadConfig({ ...valid, AUDITOR_READ_RATE_PER_MINUTE: '0', AUDITOR_FULL_VERIFY_PER_HOUR: '-1' })).toThrow(
+      /AUDITOR_READ_RATE_PER_MINUTE[\s\S]*AUDITOR_FULL_VERIFY_PER_HOUR/,
+    );
+    expect(() => loadConfig({ ...valid, DATABASE_READER_URL: 'not a url' })).toThrow(/DATABASE_READER_URL: must be a postgres:\/\/ URL/);
+    expect(loadConfig({ ...valid, DATABASE_READER_URL: '' }).DATABASE_READER_URL).toBeUndefined();
   });
 
   it('will not start without a signing key and a trust file, and names both', () => {

@@ -48,9 +48,35 @@ const fieldNames = z
   .transform((raw) => raw.split(',').map((f) => f.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be a list of field names separated by commas')));
 
+const positiveInt = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+
+/** Audit reads (list, verify): limits per API key, the read pool, and how reads are recorded. README: "Reads never stall writes". */
+const readEnv = {
+  /**
+   * The REST API's reads log in as `autoheal_auditor_reader` (SELECT only, row-level security).
+   * Unset (or empty): the reads use DATABASE_URL's role through their own pool, and the service logs a warning.
+   */
+  DATABASE_READER_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ message: 'must be a postgres:// URL' }).optional()),
+  /** Connections of the read pool: a verify flood waits for these, never for the appenders'. */
+  AUDITOR_READ_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(4),
+  /** Tokens per minute per API key; a page read costs 1. */
+  AUDITOR_READ_RATE_PER_MINUTE: positiveInt(120),
+  /** Most tokens a key can save up. */
+  AUDITOR_READ_BURST: positiveInt(60),
+  /** Tokens an (incremental) verify costs. */
+  AUDITOR_VERIFY_COST: positiveInt(10),
+  /** Full re-verifications per hour per API key (their own bucket, burst 1). */
+  AUDITOR_FULL_VERIFY_PER_HOUR: positiveInt(4),
+  /** A verification runs from the first row when the chain was last verified whole longer ago than this. */
+  AUDITOR_FULL_VERIFY_AFTER_HOURS: z.coerce.number().positive().default(24),
+  /** Reads by one key of one tenant within this many seconds are recorded as one `audit.read` row. */
+  AUDITOR_READ_RECORD_WINDOW_SECONDS: z.coerce.number().min(0.05).max(3600).default(60),
+};
+
 const schema = z.object({
   ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
+  ...readEnv,
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -64,7 +90,15 @@ export type AuditorConfig = z.infer<typeof schema>;
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig {
-  const result = schema.superRefine(checkNatsEnv).safeParse(env);
+  const result = schema
+    .superRefine(checkNatsEnv)
+    .superRefine((c, ctx) => {
+      // A verify that costs more than a full bucket could never pass.
+      if (c.AUDITOR_VERIFY_COST > c.AUDITOR_READ_BURST) {
+        ctx.addIssue({ code: 'custom', path: ['AUDITOR_VERIFY_COST'], message: `must not exceed AUDITOR_READ_BURST (${c.AUDITOR_READ_BURST})` });
+      }
+    })
+    .safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid auditor configuration:\n${lines.join('\n')}`);

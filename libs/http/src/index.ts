@@ -1,1 +1,2 @@
 export * from './validation-pipe.js';
+export * from './token-bucket.js';

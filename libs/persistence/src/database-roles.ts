@@ -18,6 +18,14 @@ export const SERVICE_ROLES = {
 
 export type ServiceName = keyof typeof SERVICE_ROLES;
 
+/**
+ * Login roles that read on a service's behalf: the auditor's REST API reads the audit log as
+ * `autoheal_auditor_reader` (SELECT only, row-level security per tenant), never as the role that appends.
+ */
+export const READER_ROLES = {
+  auditorReader: 'autoheal_auditor_reader',
+} as const;
+
 /** TypeORM's bookkeeping table in each service schema (see createDataSource). */
 export const MIGRATIONS_TABLE = 'migrations';
 

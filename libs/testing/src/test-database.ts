@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Client } from 'pg';
 
-/** The owner role (migrations) or a service's runtime role, as tools/infra/postgres-roles.js creates them. */
-export type DatabaseRoleName = 'owner' | 'detector' | 'decision' | 'executor' | 'auditor';
+/** The owner role (migrations), a service's runtime role, or a reader role, as tools/infra/postgres-roles.js creates them. */
+export type DatabaseRoleName = 'owner' | 'detector' | 'decision' | 'executor' | 'auditor' | 'auditorReader';
 
 export interface TestDatabase {
   /** postgres://…/<name>, as the administrator: for a test's own set-up and inspection. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { newEvent, type Envelope } from '@autoheal/contracts';
-import { auditEntryForEvent, auditEntryForRead, normalizeTimestamp } from './audit-entry';
+import { auditEntryForEvent, auditEntryForReadWindow, normalizeTimestamp } from './audit-entry';
+import type { ReadWindow } from './read-records';
 
 const incidentId = randomUUID();
 const remediationId = randomUUID();
@@ -102,11 +103,23 @@ describe('normalizeTimestamp', () => {
   });
 });
 
-describe('auditEntryForRead', () => {
-  it('records who read, from where, and the query', () => {
-    const at = new Date('2025-05-05T05:05:05.005Z');
-    const entry = auditEntryForRead({ eventId: 'e1', tenantId: 'acme', actor: 'ak_1', source: 'GET /v1/tenants/acme/audit from ::1', at }, { limit: 10 }, 7);
-    expect(entry).toEqual({
+describe('auditEntryForReadWindow', () => {
+  const window: ReadWindow = {
+    tenantId: 'acme',
+    actor: 'ak_1',
+    outcome: 'success',
+    openedAtMs: Date.parse('2025-05-05T05:05:05.005Z'),
+    lastAtMs: Date.parse('2025-05-05T05:05:45.000Z'),
+    count: 12,
+    kinds: { list: 10, verify: 2 },
+    statuses: {},
+    returnedItems: 70,
+    sources: ['GET /v1/tenants/acme/audit from ::1'],
+    queries: [{ limit: 10 }],
+  };
+
+  it('records who read, how often, between when and when, what and from where, in one row', () => {
+    expect(auditEntryForReadWindow(window, 'e1', 60_000)).toEqual({
       tenantId: 'acme',
       eventId: 'e1',
       eventType: 'audit.read',
@@ -118,7 +131,26 @@ describe('auditEntryForRead', () => {
       source: 'GET /v1/tenants/acme/audit from ::1',
       correlationId: null,
       causationId: null,
-      payload: { query: { limit: 10 }, returnedItems: 7 },
+      payload: {
+        count: 12,
+        firstAt: '2025-05-05T05:05:05.005Z',
+        lastAt: '2025-05-05T05:05:45.000Z',
+        windowSeconds: 60,
+        kinds: { list: 10, verify: 2 },
+        returnedItems: 70,
+        queries: [{ limit: 10 }],
+        sources: ['GET /v1/tenants/acme/audit from ::1'],
+      },
     });
+  });
+
+  it('records refusals with their statuses', () => {
+    const refused = { ...window, actor: 'anonymous', outcome: 'refused' as const, kinds: {}, statuses: { '401': 3000 }, count: 3000, queries: [] };
+    expect(auditEntryForReadWindow(refused, 'e2', 60_000)).toMatchObject({
+      actor: 'anonymous',
+      outcome: 'refused',
+      payload: { count: 3000, statuses: { '401': 3000 }, kinds: {} },
+    });
+    expect(auditEntryForReadWindow(refused, 'e2', 60_000).payload).not.toHaveProperty('returnedItems');
   });
 });

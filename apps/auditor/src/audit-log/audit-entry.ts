@@ -1,5 +1,6 @@
 import type { Envelope, EventData } from '@autoheal/contracts';
 import type { JsonValue, Outcome } from './hash-chain.js';
+import type { ReadWindow } from './read-records.js';
 import { redactFields } from './redaction.js';
 
 /**
@@ -174,26 +175,48 @@ export interface ApiAccess {
   at: Date;
 }
 
-/** The entry recording that someone read a tenant's audit log (the query is the payload). */
-export function auditEntryForRead(access: ApiAccess, query: { [key: string]: JsonValue }, returnedItems: number): AuditEntry {
+/**
+ * The entry recording the reads of a tenant's audit log by one actor within one window (or the
+ * refused requests, for `outcome: 'refused'`): one row with a count, not one per request, so a
+ * flood of reads cannot bloat the trail it reads. The payload says how many, between when and
+ * when, of which kind, and the first few distinct queries and sources.
+ */
+export function auditEntryForReadWindow(window: ReadWindow, eventId: string, windowMs: number): AuditEntry {
+  const payload: { [key: string]: JsonValue } = {
+    count: window.count,
+    firstAt: normalizeTimestamp(new Date(window.openedAtMs)),
+    lastAt: normalizeTimestamp(new Date(window.lastAtMs)),
+    windowSeconds: windowMs / 1000,
+    kinds: window.kinds,
+  };
+  if (window.outcome === 'refused') payload.statuses = window.statuses;
+  else payload.returnedItems = window.returnedItems;
+  if (window.queries.length > 0) payload.queries = window.queries;
+  payload.sources = window.sources;
   return {
-    tenantId: access.tenantId,
-    eventId: access.eventId,
+    tenantId: window.tenantId,
+    eventId,
     eventType: AUDIT_READ,
-    occurredAt: normalizeTimestamp(access.at),
-    actor: access.actor,
+    occurredAt: normalizeTimestamp(new Date(window.openedAtMs)),
+    actor: window.actor,
     action: 'audit_log.read',
-    outcome: 'success',
-    resource: { auditLog: access.tenantId },
-    source: access.source,
+    outcome: window.outcome,
+    resource: { auditLog: window.tenantId },
+    source: window.sources[0] ?? 'unknown',
     correlationId: null,
     causationId: null,
-    payload: { query, returnedItems },
+    payload,
   };
 }
 
-/** The entry recording that someone verified a tenant's chain, and what they were told. */
-export function auditEntryForVerify(access: ApiAccess, result: { ok: boolean; checkedRows: number; headSeq: number; firstBreakSeq: number | null }): AuditEntry {
+/**
+ * The entry recording a verification that found the chain broken, appended at once (a clean
+ * verification is counted in its reader's `audit.read` window instead).
+ */
+export function auditEntryForVerify(
+  access: ApiAccess,
+  result: { ok: boolean; full: boolean; fromSeq: number; checkedRows: number; headSeq: number; firstBreakSeq: number | null; reason: string | null },
+): AuditEntry {
   return {
     tenantId: access.tenantId,
     eventId: access.eventId,

@@ -5,6 +5,7 @@ import { ACME_KEY, GLOBEX_KEY, incidentOpened, OPS_KEY, remediationSucceeded, st
 import { apiKeyId, hashApiKey } from '../api-keys/api-key';
 import { INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
+import { AuditReadRecorder } from './audit-read-recorder';
 
 interface ErrorBody {
   code: string;
@@ -38,6 +39,7 @@ interface OpenApiDoc {
 
 interface Item {
   seq: number;
+  outcome: string;
   eventId: string;
   eventType: string;
   actor: string;
@@ -195,15 +197,22 @@ describe('audit REST API (real Postgres, in-process app)', () => {
       expect(after.length + before.length).toBe(all.length);
     });
 
-    it('records each successful read in the tenant chain, with the key id and the query', async () => {
+    it('records the reads of one key in the tenant chain as one row with a count, the key id and the queries', async () => {
       const marker = randomUUID();
-      await get(`/v1/tenants/globex/audit?correlationId=${marker}`, GLOBEX_KEY);
+      for (let i = 0; i < 3; i++) expect((await get(`/v1/tenants/globex/audit?correlationId=${marker}`, GLOBEX_KEY)).status).toBe(200);
+      await auditor.app.get(AuditReadRecorder).flushAll();
       const reads = (await get('/v1/tenants/globex/audit?type=audit.read&limit=500', OPS_KEY)).body.items;
-      const mine = reads.find((r) => (r.payload.query as { correlationId?: string }).correlationId === marker);
-      expect(mine).toMatchObject({ actor: apiKeyId(hashApiKey(GLOBEX_KEY)), eventType: 'audit.read' });
-      expect(mine?.payload).toEqual({ query: { limit: 50, correlationId: marker }, returnedItems: 0 });
-      expect(mine?.source).toMatch(/^GET \/v1\/tenants\/globex\/audit from /);
-      // Refused reads are not recorded (they read nothing): the 403s above left no row for acme's key in globex.
+      const mine = reads.filter((r) => r.actor === apiKeyId(hashApiKey(GLOBEX_KEY)));
+      // One row: the three reads above and the one of 'authentication and tenant scope', in one window.
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ eventType: 'audit.read', outcome: 'success' });
+      expect(mine[0].payload).toMatchObject({ count: 4, kinds: { list: 4 }, windowSeconds: 60, returnedItems: 1 });
+      expect(mine[0].payload.queries).toEqual(expect.arrayContaining([{ limit: 50, correlationId: marker }]));
+      expect(mine[0].source).toMatch(/^GET \/v1\/tenants\/globex\/audit from /);
+      // The refused reads are recorded too, without a key id (none was accepted), aggregated the same way.
+      const refused = reads.filter((r) => r.outcome === 'refused');
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatchObject({ actor: 'anonymous', payload: { count: 1, statuses: { '403': 1 } } });
       expect(reads.some((r) => r.actor === apiKeyId(hashApiKey(ACME_KEY)))).toBe(false);
     });
   });
@@ -220,10 +229,11 @@ describe('audit REST API (real Postgres, in-process app)', () => {
     const res = await fetch(`${auditor.baseUrl}/docs-json`);
     const doc = (await res.json()) as OpenApiDoc;
     const list = doc.paths['/v1/tenants/{tenantId}/audit'].get;
-    expect(Object.keys(list.responses).sort()).toEqual(['200', '400', '401', '403']);
+    expect(Object.keys(list.responses).sort()).toEqual(['200', '400', '401', '403', '429']);
     expect(list.parameters.map((p) => p.name).sort()).toEqual(['correlationId', 'cursor', 'from', 'limit', 'tenantId', 'to', 'type']);
     expect(doc.components.schemas.AuditPageDto.properties).toHaveProperty('nextCursor');
     expect(doc.components.securitySchemes).toHaveProperty('bearer');
     expect(doc.paths['/v1/tenants/{tenantId}/audit/verify'].get.responses['200'].content?.['application/json'].schema.$ref).toContain('VerifyResultDto');
+    expect(doc.paths['/v1/tenants/{tenantId}/audit/verify'].get.parameters.map((p) => p.name).sort()).toEqual(['full', 'tenantId']);
   });
 });

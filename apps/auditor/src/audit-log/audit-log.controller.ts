@@ -6,17 +6,19 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { ApiKeyPrincipal } from '../api-keys/api-key.js';
 import { ApiKeyGuard, CurrentApiKey } from '../api-keys/api-key.guard.js';
 import { AuditLogExceptionFilter } from './audit-log.exception-filter.js';
-import { AuditLogService, type ApiCaller } from './audit-log.service.js';
+import { AuditReadService, type ApiCaller } from './audit-read.service.js';
 import { AuditItemDto, AuditPageDto } from './dto/audit-item.dto.js';
 import { ErrorResponseDto } from './dto/error-response.dto.js';
 import { ListAuditQueryDto } from './dto/list-audit.query.dto.js';
 import { TenantParamsDto } from './dto/tenant.params.dto.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
+import { VerifyQueryDto } from './dto/verify.query.dto.js';
 
 interface RequestOrigin {
   method: string;
@@ -24,8 +26,13 @@ interface RequestOrigin {
   ip?: string;
 }
 
+/** Who asks, from where, and whose rows the credential may see (row-level security is set from this, never from the path). */
 function caller(principal: ApiKeyPrincipal, req: RequestOrigin): ApiCaller {
-  return { actor: principal.id, source: `${req.method} ${req.originalUrl.split('?')[0]} from ${req.ip ?? 'unknown'}` };
+  return {
+    actor: principal.id,
+    source: `${req.method} ${req.originalUrl.split('?')[0]} from ${req.ip ?? 'unknown'}`,
+    scope: principal.scope === 'ops' ? { kind: 'all' } : { kind: 'tenant', tenantId: principal.tenantId ?? '' },
+  };
 }
 
 @ApiTags('audit')
@@ -33,16 +40,21 @@ function caller(principal: ApiKeyPrincipal, req: RequestOrigin): ApiCaller {
 @ApiUnauthorizedResponse({ description: 'No API key, or an unknown or revoked one', type: ErrorResponseDto })
 @ApiForbiddenResponse({ description: "A tenant API key asking for another tenant's log", type: ErrorResponseDto })
 @ApiBadRequestResponse({ description: 'Invalid tenant id, query parameter or cursor; the message names the field', type: ErrorResponseDto })
+@ApiTooManyRequestsResponse({
+  description: 'The API key spent its read budget (`code: rate_limited`, `limit`: `reads` or `full_verify`, `retryAfterSeconds`; header Retry-After)',
+  type: ErrorResponseDto,
+})
 @UseGuards(ApiKeyGuard)
 @UseFilters(AuditLogExceptionFilter)
 @Controller('v1/tenants/:tenantId/audit')
 export class AuditLogController {
-  constructor(private readonly audit: AuditLogService) {}
+  constructor(private readonly audit: AuditReadService) {}
 
   @Get()
   @ApiOperation({
     summary: "A page of the tenant's audit trail, oldest first",
-    description: 'Each successful call is itself recorded in the trail as an `audit.read` row (use `type` to leave those out).',
+    description:
+      'Reads are recorded in the trail: one `audit.read` row per API key per window (AUDITOR_READ_RECORD_WINDOW_SECONDS) with a count (use `type` to leave those out). A tenant without a chain reads as an empty page, and the read records nothing. Costs 1 token of the key\'s read budget.',
   })
   @ApiOkResponse({ type: AuditPageDto })
   async list(
@@ -57,11 +69,17 @@ export class AuditLogController {
 
   @Get('verify')
   @ApiOperation({
-    summary: "Recomputes the tenant's hash chain and reports the first break",
-    description: 'Recorded in the trail as an `audit.verify` row carrying the verdict.',
+    summary: "Recomputes the tenant's hash chain after its last verified point (or from the first row, full=true) and reports the first break",
+    description:
+      'Counted in the caller\'s `audit.read` row like a page read (costs AUDITOR_VERIFY_COST tokens; full=true its own, smaller budget); a verification that finds a break is recorded at once as an `audit.verify` row carrying the verdict.',
   })
   @ApiOkResponse({ type: VerifyResultDto })
-  verify(@Param() params: TenantParamsDto, @CurrentApiKey() principal: ApiKeyPrincipal, @Req() req: RequestOrigin): Promise<VerifyResultDto> {
-    return this.audit.verify(params.tenantId, caller(principal, req));
+  verify(
+    @Param() params: TenantParamsDto,
+    @Query() query: VerifyQueryDto,
+    @CurrentApiKey() principal: ApiKeyPrincipal,
+    @Req() req: RequestOrigin,
+  ): Promise<VerifyResultDto> {
+    return this.audit.verify(params.tenantId, caller(principal, req), { full: query.full });
   }
 }

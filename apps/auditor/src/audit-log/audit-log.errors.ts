@@ -1,3 +1,5 @@
+import type { ReadLimitRefusal } from './read-limits.js';
+
 /** Why an audit operation did not happen. Edges (HTTP, JetStream) map each code exhaustively. */
 export enum AuditLogErrorCode {
   /** The pagination cursor was not one this service issued. */
@@ -6,6 +8,8 @@ export enum AuditLogErrorCode {
   InvalidTimeRange = 'invalid_time_range',
   /** The event cannot be stored as it is (Postgres rejects its content); retrying will not help. */
   UnstorableEvent = 'unstorable_event',
+  /** The API key has spent its read budget for now (`limit` says which, and when to retry). */
+  RateLimited = 'rate_limited',
 }
 
 export class AuditLogError extends Error {
@@ -14,6 +18,8 @@ export class AuditLogError extends Error {
     message: string,
     /** The request field at fault, when there is one. */
     readonly field?: string,
+    /** For RateLimited: the limit that refused, and the wait before a retry can pass. */
+    readonly limit?: ReadLimitRefusal,
   ) {
     super(message);
     this.name = 'AuditLogError';

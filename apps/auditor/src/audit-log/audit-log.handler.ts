@@ -14,6 +14,9 @@ function toDeliveryError(error: unknown): Error {
     case AuditLogErrorCode.InvalidCursor:
     case AuditLogErrorCode.InvalidTimeRange:
       return new PermanentError(error.code, error.message);
+    case AuditLogErrorCode.RateLimited:
+      // A read limit; recording an event is never limited, but a retry is the safe answer.
+      return new TransientError(error.code, error.message);
     default: {
       const unreachable: never = error.code;
       return new TransientError('unmapped_error', String(unreachable));

@@ -7,6 +7,7 @@ import { createTestDatabase, expectEventually, publishSigned, startNatsServer, t
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
 import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
+import { AuditReadService, type ApiCaller } from './audit-read.service';
 import { GENESIS_HASH } from './hash-chain';
 
 interface Row {
@@ -33,7 +34,10 @@ describe('audit log (real Postgres and nats-server)', () => {
   let nc: NatsConnection;
   let auditor: RunningAuditor;
   let service: AuditLogService;
-  const caller = { actor: 'ak_test', source: 'test' };
+  let reader: AuditReadService;
+  const caller: ApiCaller = { actor: 'ak_test', source: 'test', scope: { kind: 'all' } };
+  /** A caller of its own per full verification: each key may run one at a time (its own bucket, burst 1). */
+  const fullCaller = (): ApiCaller => ({ ...caller, actor: `ak_full_${randomUUID()}` });
 
   const rows = async (tenantId: string): Promise<Row[]> =>
     (await pg.query<Row>(`SELECT * FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq`, [tenantId])).rows;
@@ -44,8 +48,10 @@ describe('audit log (real Postgres and nats-server)', () => {
     await pg.connect();
     asAuditor = new Client({ connectionString: db.roleUrl('auditor') });
     await asAuditor.connect();
-    auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url });
+    // Verifications here are the subject, not a flood: a budget that never runs out.
+    auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url, extraEnv: { AUDITOR_READ_BURST: '100000', AUDITOR_READ_RATE_PER_MINUTE: '100000' } });
     service = auditor.app.get(AuditLogService);
+    reader = auditor.app.get(AuditReadService);
     nc = await connectNats({ servers: nats.url, name: 'audit-log-int-spec' });
   });
 
@@ -80,7 +86,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     expect(byType['remediation.succeeded']).toMatchObject({ actor: 'executor', action: 'restart.execute', outcome: 'success' });
     expect(byType['compliance.action_refused']).toMatchObject({ actor: 'decision', outcome: 'refused' });
 
-    const report = await service.verify('initech', caller);
+    const report = await reader.verify('initech', caller);
     expect(report).toMatchObject({ tenantId: 'initech', ok: true, checkedRows: 3, headSeq: 3, headHash: recorded[2].hash, firstBreak: null });
   });
 
@@ -142,7 +148,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       expect(r.map((x) => Number(x.seq))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(r.every((x) => x.tenant_id === tenant)).toBe(true);
       expect(r[0].prev_hash).toBe(GENESIS_HASH);
-      expect(await service.verify(tenant, caller)).toMatchObject({ ok: true, checkedRows: 20, headSeq: 20 });
+      expect(await reader.verify(tenant, caller)).toMatchObject({ ok: true, checkedRows: 20, headSeq: 20 });
     }
     // Two chains, not one interleaved: each starts from genesis.
     const [a, b] = [await rows('tenant-a'), await rows('tenant-b')];
@@ -173,9 +179,16 @@ describe('audit log (real Postgres and nats-server)', () => {
       expect(await rows(tenant)).toEqual(before);
     });
 
-    it('lets the auditor role read audit rows', async () => {
-      const result = await asAppRole<{ rows: { n: string }[] }>(`SELECT count(*) AS n FROM auditor.audit_log WHERE tenant_id = '${tenant}'`);
-      expect(result.rows[0].n).toBe('4');
+    it("lets the auditor role read a tenant's audit rows in a transaction scoped to that tenant, and none outside one", async () => {
+      const count = `SELECT count(*) AS n FROM auditor.audit_log WHERE tenant_id = '${tenant}'`;
+      await asAuditor.query('BEGIN');
+      try {
+        await asAuditor.query(`SELECT set_config('autoheal.tenant_id', $1, true)`, [tenant]);
+        expect((await asAppRole<{ rows: { n: string }[] }>(count)).rows[0].n).toBe('4');
+      } finally {
+        await asAuditor.query('COMMIT');
+      }
+      expect((await asAppRole<{ rows: { n: string }[] }>(count)).rows[0].n).toBe('0');
     });
 
     it('appends through the append function as its own role: without EXECUTE on it the service cannot append', async () => {
@@ -191,7 +204,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       // Nothing half-done: the inbox claim rolled back with the failed insert, so the retry appends.
       expect(await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).toBe('appended');
       expect(await rows(tenant)).toHaveLength(5);
-      expect(await service.verify(tenant, caller)).toMatchObject({ ok: true });
+      expect(await reader.verify(tenant, caller)).toMatchObject({ ok: true });
     });
 
     it.each([
@@ -204,8 +217,9 @@ describe('audit log (real Postgres and nats-server)', () => {
       expect(await rows(tenant)).toEqual(before);
     });
 
-    it('exposes a superuser who bypasses the trigger: verify names the edited seq', async () => {
-      expect(await service.verify(tenant, caller)).toMatchObject({ ok: true, firstBreak: null });
+    it('exposes a superuser who bypasses the trigger: a full verify names the edited seq, before the verified point too', async () => {
+      expect(await reader.verify(tenant, caller)).toMatchObject({ ok: true, firstBreak: null });
+      const head = Number((await rows(tenant)).at(-1)?.seq);
       await pg.query('BEGIN');
       await pg.query(`SET LOCAL session_replication_role = replica`);
       await pg.query(`UPDATE auditor.audit_log SET payload = jsonb_set(payload, '{data,instance}', '"elsewhere"') WHERE tenant_id = $1 AND seq = 3`, [tenant]);
@@ -213,14 +227,77 @@ describe('audit log (real Postgres and nats-server)', () => {
       const edited = await pg.query<{ instance: string }>(`SELECT payload->'data'->>'instance' AS instance FROM auditor.audit_log WHERE tenant_id = $1 AND seq = 3`, [tenant]);
       expect(edited.rows[0].instance).toBe('elsewhere');
 
-      const report = await service.verify(tenant, caller);
-      expect(report.ok).toBe(false);
+      // The trade-off of incremental verification: seq 3 lies before the verified point, which
+      // an incremental verify trusts (it checks the row at the point, and what follows it).
+      expect(await reader.verify(tenant, caller)).toMatchObject({ ok: true, fromSeq: head, checkedRows: 0 });
+
+      const report = await reader.verify(tenant, fullCaller(), { full: true });
+      expect(report).toMatchObject({ ok: false, full: true, fromSeq: 0 });
       expect(report.firstBreak).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
       const stored = (await rows(tenant)).find((r) => Number(r.seq) === 3);
       expect(report.firstBreak?.actualHash).toBe(stored?.hash);
-      // The verification was itself recorded, with its verdict, and the chain goes on from the stored head.
+      // The broken verdict was recorded at once, with the verdict, and the chain goes on from the stored head.
       const last = (await rows(tenant)).at(-1);
       expect(last).toMatchObject({ event_type: 'audit.verify', outcome: 'failure' });
+    });
+
+    it('verifies from the first row again once the last whole verification is too old, or stamped in the future', async () => {
+      const other = 'staleco';
+      for (let i = 0; i < 3; i++) {
+        const e = incidentOpened(other, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+      }
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, headSeq: 3 });
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 1`, [other]);
+      await pg.query('COMMIT');
+      // Within the age: incremental, and blind to a row before the point.
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: false, fromSeq: 3 });
+      for (const stamp of [`now() - interval '25 hours'`, `now() + interval '1 hour'`]) {
+        await pg.query(`UPDATE auditor.verify_points SET full_verified_at = ${stamp} WHERE tenant_id = $1`, [other]);
+        expect(await reader.verify(other, caller)).toMatchObject({ ok: false, full: true, fromSeq: 0, firstBreak: { seq: 1, reason: 'hash_mismatch' } });
+      }
+    });
+
+    it('exposes a row edited after the verified point in an incremental verify', async () => {
+      const other = 'laterco';
+      const record = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const e = incidentOpened(other, randomUUID(), `i-${i}`);
+          await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+        }
+      };
+      await record(3);
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, fromSeq: 0, checkedRows: 3, headSeq: 3 });
+      await record(3);
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 5`, [other]);
+      await pg.query('COMMIT');
+      const report = await reader.verify(other, caller);
+      expect(report).toMatchObject({ ok: false, fromSeq: 3, checkedRows: 3, firstBreak: { seq: 5, reason: 'hash_mismatch' } });
+      // A broken chain does not move the verified point: the next verify still starts at 3 and still sees it.
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: false, fromSeq: 3, firstBreak: { seq: 5 } });
+    });
+
+    it('exposes a rewrite of the row at the verified point, hashes recomputed, in an incremental verify', async () => {
+      const other = 'pointco';
+      for (let i = 0; i < 3; i++) {
+        const e = incidentOpened(other, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+      }
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, headSeq: 3 });
+      // As the owner could: change the head row and recompute its hash with the database's own function.
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(
+        `UPDATE auditor.audit_log SET actor = 'mallory', hash = auditor.audit_row_hash(tenant_id, seq, prev_hash, event_id, event_type, occurred_at, recorded_at,
+           'mallory', action, outcome, resource, source, correlation_id, causation_id, trace_id, payload) WHERE tenant_id = $1 AND seq = 3`,
+        [other],
+      );
+      await pg.query('COMMIT');
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: false, fromSeq: 3, firstBreak: { seq: 3, reason: 'hash_mismatch' } });
     });
 
     it('exposes a deleted row (trigger disabled) as a gap at its seq', async () => {
@@ -234,7 +311,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       await pg.query(`DELETE FROM auditor.audit_log WHERE tenant_id = $1 AND seq = 2`, [other]);
       await pg.query('ALTER TABLE auditor.audit_log ENABLE TRIGGER audit_log_no_update_delete');
       await pg.query('COMMIT');
-      expect((await service.verify(other, caller)).firstBreak).toMatchObject({ seq: 2, reason: 'seq_gap' });
+      expect((await reader.verify(other, caller)).firstBreak).toMatchObject({ seq: 2, reason: 'seq_gap' });
     });
   });
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { AuditEntry } from './audit-entry.js';
-import type { ChainedRow, JsonValue, Outcome } from './hash-chain.js';
+import type { ChainedRow, ChainHead, JsonValue, Outcome, VerifiedPoint } from './hash-chain.js';
 
 /** Columns in the order ChainedRow is built from. */
 const COLUMNS = `tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
@@ -60,8 +60,71 @@ export interface AuditLogFilter {
   correlationId?: string;
 }
 
+/**
+ * Whose rows a transaction may see: every tenant's (an ops credential) or one tenant's. Row-level
+ * security on `audit_log` and `verify_points` holds every query to it (migration 1766200000000).
+ */
+export type ReadScope = { kind: 'all' } | { kind: 'tenant'; tenantId: string };
+
 /** The only SQL of the audit log. Every function runs in the caller's transaction. */
 export const auditLogRepository = {
+  /**
+   * Sets the transaction's tenant scope (transaction-local, like SET LOCAL): row-level security
+   * then shows it only `scope`'s rows, whatever a query's own filter says. `tenantId` is the
+   * tenant the transaction works on; an ops scope sees every tenant.
+   */
+  async setScope(manager: EntityManager, scope: ReadScope, tenantId: string): Promise<void> {
+    await manager.query(`SELECT set_config('autoheal.tenant_scope', $1, true), set_config('autoheal.tenant_id', $2, true)`, [
+      scope.kind === 'all' ? '*' : '',
+      scope.kind === 'all' ? tenantId : scope.tenantId,
+    ]);
+  },
+
+  /** Whether the tenant has a chain at all (reads of a tenant without one record nothing). */
+  async hasChain(manager: EntityManager, tenantId: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query(`SELECT 1 FROM auditor.audit_log WHERE tenant_id = $1 LIMIT 1`, [tenantId]);
+    return rows.length > 0;
+  },
+
+  /** The tenant's last row, or null for a tenant without a chain. */
+  async head(manager: EntityManager, tenantId: string): Promise<ChainHead | null> {
+    const rows: { seq: string; hash: string }[] = await manager.query(
+      `SELECT seq, hash FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1`,
+      [tenantId],
+    );
+    return rows.length === 0 ? null : { seq: Number(rows[0].seq), hash: rows[0].hash };
+  },
+
+  async rowAt(manager: EntityManager, tenantId: string, seq: number): Promise<ChainedRow | null> {
+    const rows: AuditLogRecord[] = await manager.query(`SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq = $2`, [tenantId, seq]);
+    return rows.length === 0 ? null : toRow(rows[0]);
+  },
+
+  async verifiedPoint(manager: EntityManager, tenantId: string): Promise<VerifiedPoint | null> {
+    const rows: { seq: string; hash: string; verified_at: Date; full_verified_at: Date }[] = await manager.query(
+      `SELECT seq, hash, verified_at, full_verified_at FROM auditor.verify_points WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return { seq: Number(r.seq), hash: r.hash, verifiedAt: r.verified_at.toISOString(), fullVerifiedAt: r.full_verified_at.toISOString() };
+  },
+
+  /**
+   * Moves the tenant's verified point forward (never back: a slower, older verification does not
+   * undo a newer one). A verification from the first row (`full`) also stamps `full_verified_at`,
+   * at the same seq too; an incremental one keeps the stamp it found.
+   */
+  async saveVerifiedPoint(manager: EntityManager, tenantId: string, point: { seq: number; hash: string; verifiedAt: string }, full: boolean): Promise<void> {
+    await manager.query(
+      `INSERT INTO auditor.verify_points (tenant_id, seq, hash, verified_at, full_verified_at) VALUES ($1, $2, $3, $4, $4)
+       ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, verified_at = EXCLUDED.verified_at,
+         full_verified_at = CASE WHEN $5 THEN EXCLUDED.full_verified_at ELSE verify_points.full_verified_at END
+       WHERE verify_points.seq < EXCLUDED.seq OR ($5 AND verify_points.seq = EXCLUDED.seq)`,
+      [tenantId, point.seq, point.hash, point.verifiedAt, full],
+    );
+  },
+
   /**
    * Places an entry at the end of its tenant's chain. The database does it
    * (`auditor.append_audit_entry`): it takes the tenant's lock, reads the head and computes seq,
@@ -113,11 +176,11 @@ export const auditLogRepository = {
     return rows.map(toRow);
   },
 
-  /** Rows of the chain after `afterSeq`, for verification in batches. */
-  async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, limit: number): Promise<ChainedRow[]> {
+  /** Rows of the chain after `afterSeq` up to `untilSeq`, for verification in batches (keyset pagination by seq). */
+  async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, untilSeq: number, limit: number): Promise<ChainedRow[]> {
     const rows: AuditLogRecord[] = await manager.query(
-      `SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`,
-      [tenantId, afterSeq, limit],
+      `SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq ASC LIMIT $4`,
+      [tenantId, afterSeq, untilSeq, limit],
     );
     return rows.map(toRow);
   },

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { newEventId, type Envelope } from '@autoheal/contracts';
 import type { ProvenanceRejection } from '@autoheal/messaging';
@@ -8,69 +7,23 @@ import { auditorMetrics } from '../auditor.metrics.js';
 import { AUDIT_REDACTION } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { AUDITOR_SCHEMA } from '../data-source.js';
-import { decodeCursor, encodeCursor } from './audit-cursor.js';
-import {
-  AUDIT_READ,
-  AUDIT_VERIFY,
-  auditEntryForEvent,
-  auditEntryForRead,
-  auditEntryForRejection,
-  auditEntryForVerify,
-  type ApiAccess,
-  type AuditEntry,
-} from './audit-entry.js';
+import { auditEntryForEvent, auditEntryForRejection, type AuditEntry } from './audit-entry.js';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { auditLogRepository as repo } from './audit-log.repository.js';
-import { START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type JsonValue } from './hash-chain.js';
-
-export interface AuditQuery {
-  limit: number;
-  cursor?: string;
-  type?: string;
-  from?: string;
-  to?: string;
-  correlationId?: string;
-}
-
-export interface AuditPage {
-  items: ChainedRow[];
-  nextCursor: string | null;
-}
-
-export interface VerifyReport {
-  tenantId: string;
-  ok: boolean;
-  checkedRows: number;
-  headSeq: number;
-  headHash: string;
-  firstBreak: ChainBreak | null;
-}
+import { activeTraceId } from './active-trace.js';
 
 export type RecordOutcome = 'appended' | 'duplicate';
-
-/** Who is calling the REST API: the API key's id, and where the request came from. */
-export interface ApiCaller {
-  actor: string;
-  source: string;
-}
-
-const VERIFY_BATCH = 1_000;
 
 /** Postgres "data exception" class: the content itself is unacceptable (e.g. \u0000 in jsonb). */
 function isDataException(error: unknown): boolean {
   return error instanceof QueryFailedError && typeof (error.driverError as { code?: unknown }).code === 'string' && (error.driverError as { code: string }).code.startsWith('22');
 }
 
-function activeTraceId(): string | null {
-  const ctx = trace.getActiveSpan()?.spanContext();
-  return ctx && isSpanContextValid(ctx) ? ctx.traceId : null;
-}
-
 /**
- * The audit trail: one hash chain per tenant, each event once (inbox), reads of the trail
- * recorded in the trail. The service logs in as its own role, which may read audit rows and
- * append them only through `auditor.append_audit_entry`: the database places each row in its
- * tenant's chain (advisory lock, seq, prev_hash, hash). `verify` recomputes the chain here.
+ * Recording the audit trail: one hash chain per tenant, each event once (inbox). The service logs
+ * in as its own role, which may append rows only through `auditor.append_audit_entry`: the
+ * database places each row in its tenant's chain (advisory lock, seq, prev_hash, hash). Reading
+ * the trail is AuditReadService's.
  */
 @Injectable()
 export class AuditLogService {
@@ -115,73 +68,8 @@ export class AuditLogService {
     return appended ? 'appended' : 'duplicate';
   }
 
-  /** One page of a tenant's trail; the read itself is appended to that trail in the same transaction. */
-  async list(tenantId: string, query: AuditQuery, caller: ApiCaller): Promise<AuditPage> {
-    const filter = {
-      afterSeq: query.cursor === undefined ? 0 : decodeCursor(query.cursor),
-      limit: query.limit,
-      type: query.type,
-      from: query.from === undefined ? undefined : new Date(query.from),
-      to: query.to === undefined ? undefined : new Date(query.to),
-      correlationId: query.correlationId,
-    };
-    if (filter.from && filter.to && filter.from >= filter.to) {
-      throw new AuditLogError(AuditLogErrorCode.InvalidTimeRange, 'from must be before to', 'from');
-    }
-    const stop = auditorMetrics.appendDuration.startTimer({ kind: 'read' });
-    const page = await this.db.transaction(async (m) => {
-      const rows = await repo.list(m, tenantId, filter);
-      const items = rows.slice(0, query.limit);
-      const more = rows.length > query.limit;
-      const recorded = auditEntryForRead(this.access(tenantId, caller), queryAsJson(query), items.length);
-      await this.append(m, recorded);
-      return { items, nextCursor: more ? encodeCursor(items[items.length - 1].seq) : null };
-    });
-    stop();
-    auditorMetrics.rowsAppended.inc({ event_type: AUDIT_READ });
-    return page;
-  }
-
-  /**
-   * Recomputes the tenant's whole chain from one consistent snapshot, then records that it
-   * was verified (and the verdict) at the end of the chain.
-   */
-  async verify(tenantId: string, caller: ApiCaller): Promise<VerifyReport> {
-    const result = await this.db.transaction('REPEATABLE READ', async (m) => {
-      let state = START_OF_CHAIN;
-      for (;;) {
-        const batch = await repo.chainBatch(m, tenantId, state.headSeq, VERIFY_BATCH);
-        state = verifyChain(batch, state);
-        if (batch.length < VERIFY_BATCH) return state;
-      }
-    });
-    const report: VerifyReport = { tenantId, ...result };
-    await this.db.transaction(async (m) => {
-      const entry = auditEntryForVerify(this.access(tenantId, caller), {
-        ok: report.ok,
-        checkedRows: report.checkedRows,
-        headSeq: report.headSeq,
-        firstBreakSeq: report.firstBreak?.seq ?? null,
-      });
-      await this.append(m, entry);
-    });
-    auditorMetrics.rowsAppended.inc({ event_type: AUDIT_VERIFY });
-    return report;
-  }
-
-  private access(tenantId: string, caller: ApiCaller): ApiAccess {
-    const at = this.clock.now();
-    return { ...caller, tenantId, at, eventId: newEventId(at.getTime()) };
-  }
-
   /** Places an entry at the end of its tenant's chain (the database computes its place and hash), inside the caller's transaction. */
   private append(m: EntityManager, entry: AuditEntry): Promise<boolean> {
     return repo.append(m, entry, activeTraceId());
   }
-}
-
-function queryAsJson(query: AuditQuery): { [key: string]: JsonValue } {
-  const json: { [key: string]: JsonValue } = {};
-  for (const [key, value] of Object.entries(query)) if (value !== undefined) json[key] = value as JsonValue;
-  return json;
 }

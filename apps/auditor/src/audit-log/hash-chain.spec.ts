@@ -5,6 +5,8 @@ import {
   encodeFields,
   GENESIS_HASH,
   hashRow,
+  needsFullVerification,
+  resumeAfter,
   START_OF_CHAIN,
   verifyChain,
   type ChainBreakReason,
@@ -165,5 +167,56 @@ describe('hashing', () => {
 
   it('refuses values JSON cannot carry', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(/non-finite/);
+  });
+});
+
+describe('resumeAfter (incremental verification)', () => {
+  const rows = chain(6);
+  const point = { seq: 3, hash: rows[2].hash, verifiedAt: '2025-01-01T00:00:10.000Z', fullVerifiedAt: '2025-01-01T00:00:10.000Z' };
+
+  it('continues after an intact verified point, and finds a break after it', () => {
+    const from = resumeAfter(point, rows[2]);
+    expect(from).toEqual({ ok: true, checkedRows: 0, headSeq: 3, headHash: rows[2].hash, firstBreak: null });
+    expect(verifyChain(rows.slice(3), from)).toEqual({ ok: true, checkedRows: 3, headSeq: 6, headHash: rows[5].hash, firstBreak: null });
+    const tampered = at(5, (r) => ({ ...r, actor: 'mallory' }))(rows).slice(3);
+    expect(verifyChain(tampered, from).firstBreak).toMatchObject({ seq: 5, reason: 'hash_mismatch' });
+  });
+
+  it.each([
+    ['the row at the point rewritten (hash recomputed)', { ...chainNext({ seq: 2, hash: rows[1].hash }, { ...fields(3), actor: 'mallory' }) }, 'hash_mismatch'],
+    ['the row at the point edited (hash kept)', { ...rows[2], actor: 'mallory' }, 'hash_mismatch'],
+    ['the row at the point removed', null, 'seq_gap'],
+  ] as const)('reports %s at the point', (_name, stored, reason) => {
+    const from = resumeAfter(point, stored);
+    expect(from).toMatchObject({ ok: false, headSeq: 3, headHash: point.hash, firstBreak: { seq: 3, reason } });
+  });
+
+  it('holds the next row to the verified hash, not to a rewritten one', () => {
+    // Rows 3..6 rewritten consistently from seq 3 on: the row at the point no longer matches.
+    let head = { seq: 2, hash: rows[1].hash };
+    const rewritten: ChainedRow[] = [];
+    for (let i = 3; i <= 6; i++) {
+      const row = chainNext(head, { ...fields(i), actor: 'mallory' });
+      rewritten.push(row);
+      head = { seq: row.seq, hash: row.hash };
+    }
+    const from = resumeAfter(point, rewritten[0]);
+    expect(verifyChain(rewritten.slice(1), from).firstBreak).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
+  });
+});
+
+describe('needsFullVerification', () => {
+  const day = 86_400_000;
+  const now = Date.parse('2025-06-01T12:00:00.000Z');
+  const point = (fullVerifiedAt: string) => ({ seq: 9, hash: GENESIS_HASH, verifiedAt: fullVerifiedAt, fullVerifiedAt });
+
+  it.each([
+    ['no point yet', null, true],
+    ['verified whole an hour ago', point('2025-06-01T11:00:00.000Z'), false],
+    ['verified whole exactly a day ago', point('2025-05-31T12:00:00.000Z'), false],
+    ['verified whole more than a day ago', point('2025-05-31T11:59:59.999Z'), true],
+    ['a point stamped in the future (written by hand)', point('2025-06-02T00:00:00.000Z'), true],
+  ] as const)('%s → %s', (_name, p, expected) => {
+    expect(needsFullVerification(p, now, day)).toBe(expected);
   });
 });

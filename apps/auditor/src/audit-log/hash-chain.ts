@@ -179,3 +179,76 @@ function checkRow(row: ChainedRow, expectedSeq: number, expectedPrevHash: string
   }
   return null;
 }
+
+/** The last point of a chain that a verification found intact: verification resumes after it. */
+export interface VerifiedPoint {
+  seq: number;
+  hash: string;
+  /** RFC 3339 UTC: when that verification ran. */
+  verifiedAt: string;
+  /** RFC 3339 UTC: when the chain was last verified from its first row. */
+  fullVerifiedAt: string;
+}
+
+/**
+ * Whether a verification must start from the first row instead of resuming after `point`: there
+ * is no point, or the chain was last verified whole more than `maxAgeMs` ago (or, impossibly, in
+ * the future — a point someone wrote by hand). Bounds how long a rewrite before the point can
+ * stay unseen without anyone asking for `full=true`.
+ */
+export function needsFullVerification(point: VerifiedPoint | null, nowMs: number, maxAgeMs: number): boolean {
+  if (!point) return true;
+  const fullAt = Date.parse(point.fullVerifiedAt);
+  return !(fullAt <= nowMs && nowMs - fullAt <= maxAgeMs);
+}
+
+/**
+ * Where an incremental verification starts: just after `point`, provided the row at the point is
+ * still the row that was verified (`stored`, null when no row has that seq any more). A row
+ * rewritten *at* the point or removed from it is reported there; the chain is then followed from
+ * the point's hash, so the first row after it is held to what was verified, not to what is stored.
+ *
+ * What this cannot see: a rewrite of rows *before* the point whose writer also rewrote the
+ * point, or rewrote every row from there to the point consistently. Only a full verification
+ * (from seq 1) or a signed checkpoint exposes those.
+ */
+export function resumeAfter(point: VerifiedPoint, stored: ChainedRow | null): ChainVerification {
+  const from: ChainVerification = { ok: true, checkedRows: 0, headSeq: point.seq, headHash: point.hash, firstBreak: null };
+  if (stored === null) {
+    const gap: ChainBreak = {
+      seq: point.seq,
+      reason: 'seq_gap',
+      expectedHash: point.hash,
+      actualHash: null,
+      detail: `seq ${point.seq}, verified intact at ${point.verifiedAt}, is missing`,
+    };
+    return { ...from, ok: false, firstBreak: gap };
+  }
+  if (stored.hash !== point.hash || hashRow(stored) !== stored.hash) {
+    const changed: ChainBreak = {
+      seq: point.seq,
+      reason: 'hash_mismatch',
+      expectedHash: point.hash,
+      actualHash: stored.hash,
+      detail: `seq ${point.seq} is not the row verified intact at ${point.verifiedAt}`,
+    };
+    return { ...from, ok: false, firstBreak: changed };
+  }
+  return from;
+}
+
+/**
+ * Closes a verification that expected rows up to `untilSeq` (the head when it began) and found
+ * fewer: the rows from the first missing seq on were removed while, or before, it ran.
+ */
+export function expectRowsUpTo(from: ChainVerification, untilSeq: number): ChainVerification {
+  if (from.headSeq >= untilSeq || from.firstBreak) return from;
+  const gap: ChainBreak = {
+    seq: from.headSeq + 1,
+    reason: 'seq_gap',
+    expectedHash: null,
+    actualHash: null,
+    detail: `rows ${from.headSeq + 1} to ${untilSeq} are missing`,
+  };
+  return { ...from, ok: false, firstBreak: gap };
+}

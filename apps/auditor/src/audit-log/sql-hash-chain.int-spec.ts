@@ -210,7 +210,11 @@ describe('the hash chain in SQL agrees with hash-chain.ts (real Postgres)', () =
         expect(appended).toBe(true);
       }
 
-      const rows = await repo.chainBatch(auditor.manager, tenantId, 0, 10_000);
+      // Row-level security: the role reads a tenant's rows only in a transaction scoped to it.
+      const rows = await auditor.transaction(async (m) => {
+        await repo.setScope(m, { kind: 'tenant', tenantId }, tenantId);
+        return repo.chainBatch(m, tenantId, 0, Number.MAX_SAFE_INTEGER, 10_000);
+      });
       expect(rows).toHaveLength(all.length);
       const verdict = verifyChain(rows);
       expect(verdict.firstBreak).toBeNull();

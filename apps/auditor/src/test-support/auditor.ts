@@ -2,7 +2,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { newEvent, type Envelope } from '@autoheal/contracts';
-import { createTestKeys, type TestKeys } from '@autoheal/testing';
+import { createTestKeys, roleUrl, type TestKeys } from '@autoheal/testing';
 import { createAuditorApp } from '../auditor.app.js';
 import { loadConfig, type AuditorConfig } from '../config.js';
 
@@ -19,11 +19,15 @@ export interface RunningAuditor {
   stop(): Promise<void>;
 }
 
-/** The auditor as main.ts wires it (HTTP on a free port plus its JetStream consumers), in-process. */
+/**
+ * The auditor as main.ts wires it (HTTP on a free port plus its JetStream consumers), in-process.
+ * Its reads log in as the reader role of the same database, as in production.
+ */
 export async function startAuditor(env: { databaseUrl: string; natsUrl: string; extraEnv?: Record<string, string> }): Promise<RunningAuditor> {
   const keys = createTestKeys();
   const config = loadConfig({
     DATABASE_URL: env.databaseUrl,
+    DATABASE_READER_URL: roleUrl(env.databaseUrl, 'auditorReader'),
     ...keys.env('auditor'),
     NATS_URL: env.natsUrl,
     AUDITOR_PORT: '0',

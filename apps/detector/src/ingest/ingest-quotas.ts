@@ -1,4 +1,4 @@
-import { TenantRateLimiter } from './token-bucket.js';
+import { TenantRateLimiter } from '@autoheal/http';
 
 export interface IngestQuotaPolicy {
   requestsPerSec: number;

@@ -25,7 +25,7 @@ export function takeTokens(bucket: TokenBucket | undefined, cost: number, nowMs:
   return { allowed: false, bucket: refilled, retryAfterMs: Math.ceil((missing * 1000) / policy.ratePerSec) };
 }
 
-/** Per-tenant buckets in memory (one detector process; a fleet of detectors multiplies the limit). */
+/** Buckets per key (a tenant, an API key) in memory: one process's view; a fleet of replicas multiplies the limit. */
 export class TenantRateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
 
