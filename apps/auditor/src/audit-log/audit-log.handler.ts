@@ -1,14 +1,14 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, PermanentError, TransientError } from '@autoheal/messaging';
+import { JetStreamContext, PermanentError, StoreFailure, TransientError } from '@autoheal/messaging';
 import { COMPLIANCE_AUDIT_CONSUMER, INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, SECURITY_AUDIT_CONSUMER } from './audit-log.consumers.js';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { AuditLogService } from './audit-log.service.js';
 
-/** JetStream mapping: our codes to term (permanent) or retry; anything unexpected (database down) is retried. */
+/** JetStream mapping: our codes to term (permanent) or retry; a database error is judged by its SQLSTATE (content the store refuses is permanent, an outage is retried). */
 function toDeliveryError(error: unknown): Error {
-  if (!(error instanceof AuditLogError)) return new TransientError('audit_store_unavailable', error instanceof Error ? error.message : String(error));
+  if (!(error instanceof AuditLogError)) return new StoreFailure('audit_store_unavailable', error);
   switch (error.code) {
     case AuditLogErrorCode.UnstorableEvent:
     case AuditLogErrorCode.InvalidCursor:
