@@ -16,4 +16,9 @@ export const auditorMetrics = {
     labelNames: ['kind'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   }),
+  accessRefused: createCounter({
+    name: 'autoheal_auditor_access_refused_total',
+    help: 'Requests to the REST API refused (401 unauthenticated, 403 forbidden), by reason',
+    labelNames: ['code'],
+  }),
 };
