@@ -47,8 +47,7 @@ export const OIDC_ENV = {
   AUTOHEAL_OIDC_CLOCK_TOLERANCE_SEC: z.coerce.number().int().min(0).max(300).default(30),
 };
 
-const oidcEnvSchema = z.object(OIDC_ENV);
-type OidcEnv = z.infer<typeof oidcEnvSchema>;
+type OidcEnv = z.infer<z.ZodObject<typeof OIDC_ENV>>;
 
 /** For a config schema's superRefine: issuer, audience and JWKS URL come together. */
 export function checkOidcEnv(env: Pick<OidcEnv, 'AUTOHEAL_OIDC_ISSUER' | 'AUTOHEAL_OIDC_AUDIENCE' | 'AUTOHEAL_OIDC_JWKS_URL'>, ctx: z.RefinementCtx): void {

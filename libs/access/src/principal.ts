@@ -37,7 +37,7 @@ export function mayAccessTenant(principal: Pick<Principal, 'tenantScope'>, tenan
 export function parseTenantScope(value: unknown): { ok: true; scope: TenantScope } | { ok: false; message: string } {
   if (value === '*') return { ok: true, scope: '*' };
   if (!Array.isArray(value) || value.length === 0) return { ok: false, message: "tenantScope must be '*' or a non-empty list of tenant ids" };
-  const bad = value.find((t) => typeof t !== 'string' || !SUBJECT_TOKEN_PATTERN.test(t));
+  const bad: unknown = (value as unknown[]).find((t) => typeof t !== 'string' || !SUBJECT_TOKEN_PATTERN.test(t));
   if (bad !== undefined) return { ok: false, message: `tenantScope holds an invalid tenant id ${JSON.stringify(bad)} (1-64 of A-Z a-z 0-9 _ -)` };
   return { ok: true, scope: [...new Set(value as string[])].sort() };
 }

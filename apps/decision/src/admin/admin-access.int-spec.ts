@@ -94,7 +94,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: 'ES256', use: 'sig' };
     jwks = createServer((_req, res) => res.end(JSON.stringify({ keys: [publicJwk] })));
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
-    env = (await startDecisionTestEnv({
+    env = await startDecisionTestEnv({
       prefix: 'decision-admin-access-',
       documents: [gatedTenant('tenant-a'), gatedTenant('tenant-b')],
       natsClient: 'admin-access-test',
@@ -105,7 +105,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
         AUTOHEAL_OIDC_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
         AUTOHEAL_OIDC_ALGORITHMS: 'ES256',
       },
-    })) as typeof env;
+    });
     // The auditor creates the bucket; here the test stands in for it.
     kv = await new Kvm(env.nc).create(API_KEYS_BUCKET, { history: 1 });
     booted = await env.boot({ listen: true });
