@@ -216,4 +216,13 @@ describe('people’s API keys (real Postgres, real NATS, the auditor as its own 
     // No chain was started for a tenant named only in a refused request.
     expect((await pg.query(`SELECT count(*)::int AS n FROM auditor.audit_log WHERE tenant_id = 'no-such-tenant'`)).rows[0]).toEqual({ n: 0 });
   });
+
+  it('documents the key routes in the OpenAPI document', async () => {
+    await boot();
+    const doc = (await (await fetch(`${auditor!.baseUrl}/docs-json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(Object.keys(doc.paths['/v1/api-keys']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/v1/api-keys'].post.responses).sort()).toEqual(['201', '400', '401', '403']);
+    expect(doc.paths['/v1/api-keys/{id}:revoke']).toHaveProperty('post');
+    expect(doc.paths['/v1/api-keys/{id}:expire']).toHaveProperty('post');
+  });
 });
