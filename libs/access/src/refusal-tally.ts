@@ -27,7 +27,8 @@ export class RefusalTally {
   /** Counts one refusal; returns the windows that closed before it (to be recorded now). */
   record(refusal: { origin: string; code: string; status: number }, at: Date): RefusalRecord[] {
     const closed = this.drain(at);
-    this.window ??= { start: new Date(Math.floor(at.getTime() / this.windowMs) * this.windowMs), records: new Map() };
+    // A window opens with its first refusal, so a burst is never split by a clock boundary.
+    this.window ??= { start: at, records: new Map() };
     const records = this.window.records;
     const origin = records.size >= REFUSAL_TALLY_MAX_ORIGINS && !records.has(`${refusal.origin}\n${refusal.code}`) ? REFUSAL_OVERFLOW_ORIGIN : refusal.origin;
     const key = `${origin}\n${refusal.code}`;
