@@ -23,6 +23,7 @@ export class ApiKeysCache implements OnApplicationBootstrap, OnModuleDestroy {
   private watcher: Awaited<ReturnType<KV['watch']>> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  private warned = false;
 
   constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
 
@@ -51,9 +52,13 @@ export class ApiKeysCache implements OnApplicationBootstrap, OnModuleDestroy {
       // Current values first, then every change; deletes included.
       const watcher = await kv.watch();
       this.watcher = watcher;
+      if (this.warned) log.info({ bucket: API_KEYS_BUCKET }, 'API_KEYS bucket found; watching people’s keys');
+      this.warned = false;
       void this.consume(watcher);
     } catch (error) {
-      log.warn({ err: error, bucket: API_KEYS_BUCKET }, 'API_KEYS bucket not available yet (the auditor creates it); only the bootstrap key and OIDC work until then');
+      // Said once: until the auditor has created the bucket, this repeats every RETRY_MS.
+      if (!this.warned) log.warn({ err: error, bucket: API_KEYS_BUCKET }, 'API_KEYS bucket not available yet (the auditor creates it); only the bootstrap key and OIDC work until then');
+      this.warned = true;
       this.retry = setTimeout(() => void this.start(), RETRY_MS);
       this.retry.unref();
     }
