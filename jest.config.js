@@ -16,7 +16,10 @@ const swc = [
 
 const shared = {
   rootDir: __dirname,
-  transform: { '^.+\\.ts$': swc },
+  // jose ships ES modules only: compiled to CommonJS for Jest like our own sources (Node itself
+  // loads it through require(esm)).
+  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     // Tests run against the sources of our libraries, not their build output.

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nkeys, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
-import { closeNats, connectNats, inboxPrefixFor, natsAuthOptions, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
+import { Kvm } from '@nats-io/kv';
+import { API_KEYS_BUCKET, closeNats, connectNats, inboxPrefixFor, natsAuthOptions, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { startSystem, type RunningSystem } from '../../tools/dev/system.js';
 
@@ -271,11 +272,39 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
     expect(await pids()).toEqual(pidsBefore);
   });
 
+  it('only the auditor writes the API_KEYS bucket: the executor, an agent and a producer cannot plant a key, and the decision service only reads', async () => {
+    // A forged grant: admin over every tenant for a key the attacker knows.
+    const hash = 'f'.repeat(64);
+    const grant = JSON.stringify({ id: 'ak_ffffffffffffffff', subject: 'attacker', roles: ['admin'], tenantScope: '*', expiresAt: null });
+    for (const identity of ['executor', 'agent:other', 'producer:sec-a']) {
+      const { nc, errors } = await attacker(identity);
+      const js = jetstream(nc, { checkAPI: false });
+      await expect(js.publish(`$KV.${API_KEYS_BUCKET}.${hash}`, grant, { timeout: 3000 })).rejects.toThrow(/Permissions Violation/);
+      nc.publish(`$KV.${API_KEYS_BUCKET}.${hash}`, grant);
+      await nc.flush();
+      await expectEventually(() => expect(errors.join('\n')).toContain(`Publish to "$KV.${API_KEYS_BUCKET}.${hash}"`));
+      // Nor may it drop the bucket or rewrite its stream.
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      await expect(jsm.streams.delete(`KV_${API_KEYS_BUCKET}`)).rejects.toThrow(/Permissions Violation/);
+    }
+    // The decision service's identity may watch the bucket but not write it.
+    const { nc: decision } = await attacker('decision');
+    const readable = await new Kvm(decision).open(API_KEYS_BUCKET);
+    await expect(readable.put(hash, grant)).rejects.toThrow(/Permissions Violation|timeout/i);
+    // No effect: the auditor (the bucket's writer) sees no such key.
+    const { nc: auditor } = await attacker('auditor');
+    const kv = await new Kvm(auditor).open(API_KEYS_BUCKET);
+    expect(await kv.get(hash)).toBeNull();
+  });
+
   it('logged the attacks server-side, and no violation by the system’s own identities', () => {
     const attackers = ['producer:sec-a', 'agent:other'].map((name) => nats.secure.identities.get(name)!.publicKey);
     const system = [...nats.secure.identities.entries()].filter(([name]) => !['producer:sec-a', 'agent:other'].includes(name));
-    // The connection the server blames: `"$G/nkey:<public key>"` in each violation line.
-    const byWhom = nats.violations().map((line) => ({ line, key: /"\$G\/nkey:(U[A-Z2-7]{55})"/.exec(line)?.[1] }));
+    // The connection the server blames: `"$G/nkey:<public key>"` in each violation line. The
+    // bucket attack above borrowed the executor's and the decision service's identities.
+    const byWhom = nats.violations()
+      .filter((line) => !line.includes(`$KV.${API_KEYS_BUCKET}.`) && !line.includes(`STREAM.DELETE.KV_${API_KEYS_BUCKET}`))
+      .map((line) => ({ line, key: /"\$G\/nkey:(U[A-Z2-7]{55})"/.exec(line)?.[1] }));
     expect(byWhom.filter((v) => v.key !== undefined && attackers.includes(v.key)).length).toBeGreaterThanOrEqual(10);
     expect(byWhom.filter((v) => system.some(([, { publicKey }]) => v.key === publicKey)).map((v) => v.line)).toEqual([]);
   });

@@ -21,12 +21,16 @@ const ROLE: Record<Service, string> = { detector: 'autoheal_detector', decision:
 const OWN_TABLE: Record<Service, string> = { detector: 'detector.incidents', decision: 'decision.tenants', executor: 'executor.executions', auditor: 'auditor.inbox' };
 const VICTIM = 'victim';
 const TENANT_KEY_ID = 'ak_tenantvictim000';
+const REVOKED_KEY_ID = 'ak_revokedvictim00';
+const ON_API_KEYS = /permission denied for (table api_keys|schema auditor)/;
 
 interface Attack {
   name: string;
   /** Statements run in order on the role's own connection; the last one must fail with `refused`. */
   sql: (service: Service, database: string) => string[];
   refused: RegExp;
+  /** Roles this attack does not apply to (a right the role holds by design). */
+  except?: Service[];
 }
 
 const ON_AUDIT_LOG = /permission denied for (table audit_log|schema auditor)/;
@@ -79,16 +83,23 @@ const ATTACKS: Attack[] = [
   { name: 'DROP its own table', sql: (s) => [`DROP TABLE ${OWN_TABLE[s]}`], refused: /must be owner of table/ },
   { name: 'forget a migration', sql: (s) => [`DELETE FROM ${s}.migrations`], refused: /permission denied for table migrations/ },
   {
-    name: 'UPDATE api_keys to widen a tenant key to ops',
-    sql: () => [`UPDATE auditor.api_keys SET scope = 'ops', tenant_id = NULL WHERE id = '${TENANT_KEY_ID}'`],
-    refused: /permission denied for (table api_keys|schema auditor)/,
+    name: 'UPDATE api_keys to widen a tenant viewer to an admin over every tenant',
+    sql: () => [`UPDATE auditor.api_keys SET roles = ARRAY['admin'], tenant_scope = NULL WHERE id = '${TENANT_KEY_ID}'`],
+    refused: ON_API_KEYS,
   },
+  { name: 'give a key to someone else', sql: () => [`UPDATE auditor.api_keys SET subject = 'mallory' WHERE id = '${TENANT_KEY_ID}'`], refused: ON_API_KEYS },
   {
-    name: 'INSERT an ops key into api_keys',
-    sql: () => [`INSERT INTO auditor.api_keys (id, key_hash, scope, tenant_id, label, origin) VALUES ('ak_mallory', repeat('b', 64), 'ops', NULL, 'mallory', 'cli')`],
-    refused: /permission denied for (table api_keys|schema auditor)/,
+    // The auditor creates keys (POST /v1/api-keys, admin only): its role may insert them. Nobody else may.
+    name: 'INSERT an admin key into api_keys',
+    sql: () => [
+      `INSERT INTO auditor.api_keys (id, key_hash, subject, roles, tenant_scope, label, origin, created_by) VALUES ('ak_mallory', repeat('b', 64), 'mallory', ARRAY['admin'], NULL, 'mallory', 'api', 'mallory')`,
+    ],
+    refused: ON_API_KEYS,
+    except: ['auditor'],
   },
-  { name: 'un-revoke a key', sql: () => [`UPDATE auditor.api_keys SET revoked_at = NULL`], refused: /permission denied for (table api_keys|schema auditor)/ },
+  { name: 'un-revoke a key', sql: () => [`UPDATE auditor.api_keys SET revoked_at = NULL WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed/ },
+  { name: 'extend an expiry', sql: () => [`UPDATE auditor.api_keys SET expires_at = 'infinity' WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed|cannot move later/ },
+  { name: 'delete a key', sql: () => [`DELETE FROM auditor.api_keys WHERE id = '${TENANT_KEY_ID}'`], refused: ON_API_KEYS },
   { name: 'CREATE ROLE', sql: () => ['CREATE ROLE mallory LOGIN'], refused: /permission denied to create role/ },
   { name: 'CREATE ROLE … SUPERUSER', sql: () => ['CREATE ROLE mallory LOGIN SUPERUSER'], refused: /permission denied to create role|must be superuser to create superusers/ },
   { name: 'ALTER ROLE self SUPERUSER', sql: (s) => [`ALTER ROLE ${ROLE[s]} SUPERUSER`], refused: /must be superuser|permission denied/ },
@@ -132,7 +143,15 @@ describe('Postgres roles cannot be escalated (each service role, real Postgres)'
       const event = incidentOpened(VICTIM, randomUUID(), `api-${i}`);
       await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
     }
-    await admin.query(`INSERT INTO auditor.api_keys (id, key_hash, scope, tenant_id, label, origin) VALUES ($1, repeat('c', 64), 'tenant', $2, 'victim key', 'cli')`, [TENANT_KEY_ID, VICTIM]);
+    await admin.query(
+      `INSERT INTO auditor.api_keys (id, key_hash, subject, roles, tenant_scope, label, origin, created_by) VALUES ($1, repeat('c', 64), 'victim', ARRAY['viewer'], ARRAY[$2], 'victim key', 'api', 'admin')`,
+      [TENANT_KEY_ID, VICTIM],
+    );
+    await admin.query(
+      `INSERT INTO auditor.api_keys (id, key_hash, subject, roles, tenant_scope, label, origin, created_by, expires_at, revoked_at)
+       VALUES ($1, repeat('d', 64), 'former', ARRAY['admin'], NULL, 'revoked key', 'api', 'admin', now() + interval '1 day', now())`,
+      [REVOKED_KEY_ID],
+    );
     await admin.query(`INSERT INTO decision.tenant_versions (tenant_id, version, document, applied_at, applied_by) VALUES ($1, 'v1', '{}', now(), 'ops')`, [VICTIM]);
     for (const s of SERVICES) {
       const client = new Client({ connectionString: db.roleUrl(s) });
@@ -161,7 +180,7 @@ describe('Postgres roles cannot be escalated (each service role, real Postgres)'
   });
 
   describe.each(SERVICES)('as %s', (s) => {
-    it.each(ATTACKS.map((a) => [a.name, a] as const))('refuses %s, without effect', async (_name, attack) => {
+    it.each(ATTACKS.filter((a) => !a.except?.includes(s)).map((a) => [a.name, a] as const))('refuses %s, without effect', async (_name, attack) => {
       await expectRefusedWithoutEffect(s, attack);
     });
 

@@ -95,8 +95,9 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   audit trail   curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit
   verify chain  curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit/verify
   API docs      ${api}/docs
-  ops API key   ${keys.ops}   (tenant keys: ${path.relative(ROOT, path.join(STATE_DIR, 'api-keys.json'))})
-  tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
+  ops API key   ${keys.ops}   (bootstrap admin of the auditor; tenant keys: ${path.relative(ROOT, path.join(STATE_DIR, 'api-keys.json'))})
+  tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (bootstrap admin; admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
+  your own key  AUTOHEAL_ADMIN_KEY=${keys.ops} npm run autoheal -- api-keys create --subject you@example.com --roles approver --tenants '*'
   metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
   logs          ${path.relative(ROOT, system.logDir)}/<service>.log
   nats          ${nats.url}${nats.credentials ? `  (TLS CA ${path.relative(ROOT, nats.credentials.caFile || '(NATS_TLS_CA_FILE unset)')}, NKey seeds ${path.relative(ROOT, nats.credentials.seedDir)}/; a tenant producer: npm run autoheal -- producers create <tenant>)` : ''}

@@ -25,4 +25,9 @@ export const auditorMetrics = {
     name: 'autoheal_auditor_read_windows_dropped_total',
     help: 'Reads or refusals not recorded because the most open read windows were already open',
   }),
+  accessRefused: createCounter({
+    name: 'autoheal_auditor_access_refused_total',
+    help: 'Requests to the REST API refused (401 unauthenticated, 403 forbidden), by reason',
+    labelNames: ['code'],
+  }),
 };

@@ -20,6 +20,13 @@ describe('loadConfig', () => {
       AUDITOR_FULL_VERIFY_PER_HOUR: 4,
       AUDITOR_FULL_VERIFY_AFTER_HOURS: 24,
       AUDITOR_READ_RECORD_WINDOW_SECONDS: 60,
+      AUDITOR_API_KEYS_RECONCILE_MS: 60_000,
+      AUDITOR_REFUSAL_WINDOW_MS: 60_000,
+      AUTOHEAL_OIDC_ALGORITHMS: ['RS256', 'ES256', 'EdDSA'],
+      AUTOHEAL_OIDC_SUBJECT_CLAIM: 'email',
+      AUTOHEAL_OIDC_ROLES_CLAIM: 'autoheal_roles',
+      AUTOHEAL_OIDC_TENANTS_CLAIM: 'autoheal_tenants',
+      AUTOHEAL_OIDC_CLOCK_TOLERANCE_SEC: 30,
     });
   });
 
@@ -30,6 +37,16 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ ...valid, DATABASE_READER_URL: 'not a url' })).toThrow(/DATABASE_READER_URL: must be a postgres:\/\/ URL/);
     expect(loadConfig({ ...valid, DATABASE_READER_URL: '' }).DATABASE_READER_URL).toBeUndefined();
+  });
+
+  it('takes OIDC as issuer, audience and JWKS URL together, with asymmetric algorithms only', () => {
+    const oidc = { AUTOHEAL_OIDC_ISSUER: 'https://idp.example', AUTOHEAL_OIDC_AUDIENCE: 'autoheal', AUTOHEAL_OIDC_JWKS_URL: 'https://idp.example/jwks.json' };
+    expect(loadConfig({ ...valid, ...oidc, AUTOHEAL_OIDC_ALGORITHMS: 'ES256' })).toMatchObject({ ...oidc, AUTOHEAL_OIDC_ALGORITHMS: ['ES256'] });
+    expect(() => loadConfig({ ...valid, AUTOHEAL_OIDC_ISSUER: oidc.AUTOHEAL_OIDC_ISSUER })).toThrow(/AUTOHEAL_OIDC_AUDIENCE: is required[\s\S]*AUTOHEAL_OIDC_JWKS_URL: is required/);
+    for (const alg of ['HS256', 'none', 'RS256,HS512']) {
+      expect(() => loadConfig({ ...valid, ...oidc, AUTOHEAL_OIDC_ALGORITHMS: alg })).toThrow(/AUTOHEAL_OIDC_ALGORITHMS[\s\S]*no HMAC, no none/);
+    }
+    expect(() => loadConfig({ ...valid, ...oidc, AUTOHEAL_OIDC_JWKS_URL: 'file:///etc/passwd' })).toThrow(/AUTOHEAL_OIDC_JWKS_URL/);
   });
 
   it('will not start without a signing key and a trust file, and names both', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 import { SIGNING_ENV } from '@autoheal/security';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
+import { checkOidcEnv, OIDC_ENV } from '@autoheal/access';
 
 /** API keys are bearer secrets: anything shorter is guessable. */
 export const MIN_API_KEY_LENGTH = 16;
@@ -80,10 +81,17 @@ const schema = z.object({
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Bootstrap admin key over every tenant: for creating the first personal keys (POST /v1/api-keys). */
   AUDITOR_OPS_API_KEY: apiKey.optional(),
   AUDITOR_TENANT_API_KEYS: tenantApiKeys,
   /** Extra payload fields redacted before hashing (the built-in list is in audit-log/redaction.ts). */
   AUDITOR_REDACT_FIELDS: fieldNames,
+  /** AUTOHEAL_OIDC_*: OIDC bearer tokens (see libs/access). */
+  ...OIDC_ENV,
+  /** How often the API_KEYS bucket is made to match the database again (0: only at boot). */
+  AUDITOR_API_KEYS_RECONCILE_MS: z.coerce.number().int().nonnegative().default(60_000),
+  /** Refused requests (401/403) are audited as one row per origin and reason per window this long. */
+  AUDITOR_REFUSAL_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
 });
 
 export type AuditorConfig = z.infer<typeof schema>;
@@ -92,6 +100,7 @@ export type AuditorConfig = z.infer<typeof schema>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig {
   const result = schema
     .superRefine(checkNatsEnv)
+    .superRefine(checkOidcEnv)
     .superRefine((c, ctx) => {
       // A verify that costs more than a full bucket could never pass.
       if (c.AUDITOR_VERIFY_COST > c.AUDITOR_READ_BURST) {

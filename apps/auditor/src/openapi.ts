@@ -6,10 +6,11 @@ export function auditorOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('autoheal auditor')
     .setDescription(
       'Tamper-evident audit trail of incidents, remediations and compliance decisions, one hash chain per tenant. ' +
-        'Authenticate with `Authorization: Bearer <API key>`: an ops key reads every tenant, a tenant key its own.',
+        "Authenticate with `Authorization: Bearer <API key or OIDC token>`: any role reads the audit trails of the tenants in the credential's scope; " +
+        'an admin over every tenant manages API keys (`/v1/api-keys`). Refused requests are recorded, aggregated, in the `@system` trail.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'personal API key, bootstrap key, or OIDC token' })
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
 import { SIGNING_ENV } from '@autoheal/security';
+import { checkOidcEnv, OIDC_ENV } from '@autoheal/access';
 import type { BreakerOptions } from './planning/policy-port.js';
 
 const schema = z.object({
@@ -13,8 +14,15 @@ const schema = z.object({
   DECISION_TENANTS_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
   /** A directory (or file) of tenant documents (JSON or YAML) seeded at boot; takes precedence over the tenants file. */
   DECISION_TENANTS_DIR: z.string().min(1).optional(),
-  /** Bearer key for /v1/admin/*; without it the admin API answers 503. */
+  /**
+   * Bootstrap key for /v1/admin/*: an admin over every tenant, recorded as `bootstrap-admin`.
+   * For first setup and break-glass; people use their own API keys (created at the auditor) or OIDC.
+   */
   DECISION_ADMIN_API_KEY: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** AUTOHEAL_OIDC_*: OIDC bearer tokens on the admin API (see libs/access). */
+  ...OIDC_ENV,
+  /** Refused admin requests are logged as one line per origin and reason per window this long (the metric counts each). */
+  DECISION_REFUSAL_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   /** How often expired approvals are escalated (0: never, tests call the sweeper). */
   DECISION_SWEEP_INTERVAL_MS: z.coerce.number().int().nonnegative().default(5_000),
   /** How often due escalation deliveries are attempted (0: never). */
@@ -68,7 +76,7 @@ export function breakerOptionsFrom(config: DecisionConfig): BreakerOptions {
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): DecisionConfig {
-  const result = schema.superRefine(checkNatsEnv).safeParse(env);
+  const result = schema.superRefine(checkNatsEnv).superRefine(checkOidcEnv).safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid decision configuration:\n${lines.join('\n')}`);

@@ -313,19 +313,20 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(forIncident(await published('remediations', 'remediation.planned'), incident.data.incidentId)).toHaveLength(0);
 
     const path = `/v1/admin/remediations/${waiting.data.remediationId}:approve`;
-    expect((await admin('POST', path, { who: 'alice@example.com', reason: 'checked' }, 'not-the-key')).status).toBe(401);
-    const missing = await admin<{ fields: { field: string }[] }>('POST', path, { reason: 'checked' });
+    expect((await admin('POST', path, { reason: 'checked' }, 'not-the-key-0123456789')).status).toBe(401);
+    const missing = await admin<{ fields: { field: string }[] }>('POST', path, {});
     expect(missing.status).toBe(400);
-    expect(missing.body.fields.map((f) => f.field)).toEqual(['who']);
+    expect(missing.body.fields.map((f) => f.field)).toEqual(['reason']);
 
-    const approved = await admin('POST', path, { who: 'alice@example.com', reason: 'checked the runbook' });
+    // The bootstrap key acts as `bootstrap-admin` (admin/admin-access.int-spec.ts covers people's keys).
+    const approved = await admin('POST', path, { reason: 'checked the runbook' });
     expect(approved).toEqual({ status: 200, body: expect.objectContaining({ remediationId: waiting.data.remediationId, status: 'approved' }) as object });
     // Approving twice is a conflict, not a second approval.
-    expect((await admin('POST', path, { who: 'bob@example.com', reason: 'again' })).status).toBe(409);
+    expect((await admin('POST', path, { reason: 'again' })).status).toBe(409);
     await expectEventually(async () => {
       const events = forIncident(await published('remediations', 'remediation.approved'), incident.data.incidentId);
       expect(events).toHaveLength(1);
-      expect(events[0].data).toMatchObject({ remediationId: waiting.data.remediationId, action: 'replace', approvedBy: 'alice@example.com' });
+      expect(events[0].data).toMatchObject({ remediationId: waiting.data.remediationId, action: 'replace', approvedBy: 'bootstrap-admin' });
     });
   });
 
@@ -346,7 +347,7 @@ describe('decision service (real Postgres and nats-server)', () => {
     const { rows } = await pg.query(`SELECT status FROM decision.remediations WHERE incident_id = $1`, [incident.data.incidentId]);
     expect(rows).toEqual([{ status: 'rejected' }]);
     // Too late to approve, and it no longer holds a place under the concurrency cap.
-    expect((await admin('POST', `/v1/admin/remediations/${waiting.data.remediationId}:approve`, { who: 'alice@example.com', reason: 'late' })).status).toBe(409);
+    expect((await admin('POST', `/v1/admin/remediations/${waiting.data.remediationId}:approve`, { reason: 'late' })).status).toBe(409);
     const next = incidentOpened('pending', 'api-2');
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(next));
     expect(forIncident(await published('remediations', 'remediation.awaiting_approval'), next.data.incidentId)).toHaveLength(1);
@@ -364,7 +365,6 @@ describe('decision service (real Postgres and nats-server)', () => {
     const changed = tenantDoc('acme', 10, { overrides: { maxAutoActionsPerHour: 8 } });
     const applied = await admin<{ results: { tenantId: string; outcome: string; version: string; changes: { path: string }[] }[] }>('POST', '/v1/admin/tenants:apply', {
       documents: [changed, tenantDoc('newcomer', 2)],
-      changedBy: 'ci@example.com',
     });
     expect(applied.status).toBe(200);
     expect(applied.body.results.map((r) => [r.tenantId, r.outcome, r.version])).toEqual([
@@ -403,12 +403,12 @@ describe('decision service (real Postgres and nats-server)', () => {
       expect(stops[0].data).toMatchObject({ reason: breaker.body.reason });
     });
 
-    const resumed = await admin('POST', '/v1/admin/breaker:resume', { who: 'alice@example.com', reason: 'network fixed' });
-    expect(resumed.body).toMatchObject({ open: false, resumed: true, resumedBy: 'alice@example.com' });
+    const resumed = await admin('POST', '/v1/admin/breaker:resume', { reason: 'network fixed' });
+    expect(resumed.body).toMatchObject({ open: false, resumed: true, resumedBy: 'bootstrap-admin' });
     await expectEventually(async () => {
       const resumes = await published('compliance', 'compliance.breaker_resumed');
       expect(resumes.map((e) => e.tenantId).sort()).toEqual(tenantIds);
-      expect(resumes[0].data).toMatchObject({ resumedBy: 'alice@example.com', reason: 'network fixed', openedReason: breaker.body.reason });
+      expect(resumes[0].data).toMatchObject({ resumedBy: 'bootstrap-admin', reason: 'network fixed', openedReason: breaker.body.reason });
     });
     const after = incidentOpened('fenced', 'api-4');
     await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(after));

@@ -13,4 +13,5 @@ export const decisionMetrics = {
   }),
   deliveries: createCounter({ name: 'autoheal_decision_escalation_deliveries_total', help: 'Final outcomes of escalation deliveries', labelNames: ['kind', 'outcome'] }),
   compliance: createCounter({ name: 'autoheal_decision_compliance_events_total', help: 'Compliance events: time to remediate (at_risk, breach) and availability (availability_breach)', labelNames: ['type'] }),
+  adminRefused: createCounter({ name: 'autoheal_decision_admin_refused_total', help: 'Admin API requests refused (401, 403), by reason', labelNames: ['code'] }),
 };

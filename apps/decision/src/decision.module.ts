@@ -2,7 +2,10 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
-import { AdminKeyGuard } from './admin/admin-key.guard.js';
+import { AdminAuthService } from './admin/admin-auth.service.js';
+import { AdminRefusals } from './admin/admin-refusals.js';
+import { AdminGuard } from './admin/admin.guard.js';
+import { ApiKeysCache } from './admin/api-keys.cache.js';
 import { OperationsController } from './admin/remediations.controller.js';
 import { TenantsController } from './admin/tenants.controller.js';
 import { ApprovalsService } from './approvals/approvals.service.js';
@@ -49,7 +52,10 @@ export class DecisionModule {
         { provide: DECISION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
         { provide: SECRET_RESOLVER, useValue: secrets },
-        AdminKeyGuard,
+        ApiKeysCache,
+        AdminAuthService,
+        AdminRefusals,
+        AdminGuard,
         TenantsService,
         PlanningService,
         DeferralsWorker,

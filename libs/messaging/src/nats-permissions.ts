@@ -117,6 +117,23 @@ function kvApi(bucket: string): string[] {
   ];
 }
 
+/**
+ * Reading and watching a KV bucket without writing it: no `$KV.<bucket>.>` publish, no stream
+ * create or update (the writer provisions the bucket).
+ */
+function kvReadApi(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    '$JS.API.INFO',
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+  ];
+}
+
 /** `deadletter.<stream>.<durable>.<tenant>`: a service writes its own consumers' dead letters, for any tenant. */
 function deadLetters(stream: string, durables: readonly string[]): string[] {
   return durables.map((d) => `deadletter.${stream}.${d}.*`);
@@ -161,6 +178,12 @@ export const SERVICE_STREAMS: Record<ServiceName, readonly string[]> = {
 
 /** The detectors' membership bucket (apps/detector/src/partitioning). */
 export const DETECTOR_MEMBERS_BUCKET = 'detector_members';
+
+/**
+ * People's active API keys (key: the key's sha256; value: its grant, no secret). The auditor owns
+ * the keys and is the only writer; the decision service only watches it. Nobody else may touch it.
+ */
+export const API_KEYS_BUCKET = 'API_KEYS';
 
 function servicePublishes(service: ServiceName): string[] {
   // A service that consumes control events may report one it refused (forged, unsigned) as a
@@ -215,6 +238,8 @@ function serviceJetStream(service: ServiceName): string[] {
       ...kvApi(DETECTOR_MEMBERS_BUCKET),
     ];
   }
+  if (service === 'auditor') return [...api, ...kvApi(API_KEYS_BUCKET)];
+  if (service === 'decision') return [...api, ...kvReadApi(API_KEYS_BUCKET)];
   return api;
 }
 

@@ -1,57 +1,104 @@
 import type { EntityManager } from 'typeorm';
-import type { ApiKeyPrincipal, ApiKeyScope } from './api-key.js';
+import type { Role, TenantScope } from '@autoheal/access';
 
-export type ApiKeyOrigin = 'env' | 'cli';
+export type ApiKeyOrigin = 'env' | 'cli' | 'api';
 
-export interface ApiKeyRecord {
+/** A stored key: everything but its secret (only its sha256 is kept). */
+export interface ApiKeyRow {
   id: string;
   keyHash: string;
-  scope: ApiKeyScope;
-  tenantId: string | null;
+  subject: string;
+  roles: Role[];
+  tenantScope: TenantScope;
   label: string;
   origin: ApiKeyOrigin;
-}
-
-export interface ApiKeyListing extends Omit<ApiKeyRecord, 'keyHash'> {
+  createdBy: string;
   createdAt: Date;
+  expiresAt: Date | null;
   revokedAt: Date | null;
 }
 
-/** TypeORM returns [rows, affected] for UPDATE and DELETE on Postgres (plain rows for everything else). */
-type UpdateResult = [unknown[], number];
+export type NewApiKey = Omit<ApiKeyRow, 'createdAt' | 'revokedAt'>;
 
-/**
- * The only SQL of API keys. The service only reads (findActiveByHash); the api-keys CLI, run
- * with the owner's URL, writes.
- */
+interface Record {
+  id: string;
+  key_hash: string;
+  subject: string;
+  roles: Role[];
+  tenant_scope: string[] | null;
+  label: string;
+  origin: ApiKeyOrigin;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const COLUMNS = 'id, key_hash, subject, roles, tenant_scope, label, origin, created_by, created_at, expires_at, revoked_at';
+
+function toRow(r: Record): ApiKeyRow {
+  return {
+    id: r.id,
+    keyHash: r.key_hash,
+    subject: r.subject,
+    roles: r.roles,
+    tenantScope: r.tenant_scope ?? '*',
+    label: r.label,
+    origin: r.origin,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** TypeORM returns [rows, affected] for UPDATE … RETURNING on Postgres. */
+type UpdateResult = [Record[], number];
+
+/** The only SQL of API keys. The service's role may insert keys and set revoked_at / expires_at. */
 export const apiKeysRepository = {
-  async findActiveByHash(manager: EntityManager, keyHash: string): Promise<ApiKeyPrincipal | null> {
-    const rows: { id: string; scope: ApiKeyScope; tenant_id: string | null }[] = await manager.query(
-      `SELECT id, scope, tenant_id FROM auditor.api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-      [keyHash],
+  async findByHash(manager: EntityManager, keyHash: string): Promise<ApiKeyRow | null> {
+    const rows: Record[] = await manager.query(`SELECT ${COLUMNS} FROM auditor.api_keys WHERE key_hash = $1`, [keyHash]);
+    return rows.length ? toRow(rows[0]) : null;
+  },
+
+  /** Locks the key's row for the caller's transaction (a revoke and an expire never interleave). */
+  async findByIdForUpdate(manager: EntityManager, id: string): Promise<ApiKeyRow | null> {
+    const rows: Record[] = await manager.query(`SELECT ${COLUMNS} FROM auditor.api_keys WHERE id = $1 FOR UPDATE`, [id]);
+    return rows.length ? toRow(rows[0]) : null;
+  },
+
+  async insert(manager: EntityManager, key: NewApiKey): Promise<ApiKeyRow> {
+    const rows: Record[] = await manager.query(
+      `INSERT INTO auditor.api_keys (id, key_hash, subject, roles, tenant_scope, label, origin, created_by, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+      [key.id, key.keyHash, key.subject, key.roles, key.tenantScope === '*' ? null : key.tenantScope, key.label, key.origin, key.createdBy, key.expiresAt],
     );
-    return rows.length ? { id: rows[0].id, scope: rows[0].scope, tenantId: rows[0].tenant_id } : null;
+    return toRow(rows[0]);
   },
 
-  /** Adds the key, or brings an existing one (same secret) to this scope and un-revokes it. The CLI's. */
-  async upsert(manager: EntityManager, key: ApiKeyRecord): Promise<void> {
-    await manager.query(
-      `INSERT INTO auditor.api_keys (id, key_hash, scope, tenant_id, label, origin)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (key_hash) DO UPDATE
-         SET scope = EXCLUDED.scope, tenant_id = EXCLUDED.tenant_id, label = EXCLUDED.label, origin = EXCLUDED.origin, revoked_at = NULL`,
-      [key.id, key.keyHash, key.scope, key.tenantId, key.label, key.origin],
+  async setRevoked(manager: EntityManager, id: string, at: Date): Promise<ApiKeyRow> {
+    const [rows]: UpdateResult = await manager.query(`UPDATE auditor.api_keys SET revoked_at = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [id, at]);
+    return toRow(rows[0]);
+  },
+
+  async setExpiry(manager: EntityManager, id: string, at: Date): Promise<ApiKeyRow> {
+    const [rows]: UpdateResult = await manager.query(`UPDATE auditor.api_keys SET expires_at = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [id, at]);
+    return toRow(rows[0]);
+  },
+
+  /** One page ordered by id (stable under inserts); `after` is the last id of the previous page. */
+  async page(manager: EntityManager, after: string | undefined, limit: number): Promise<ApiKeyRow[]> {
+    const rows: Record[] = await manager.query(`SELECT ${COLUMNS} FROM auditor.api_keys WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`, [after ?? null, limit]);
+    return rows.map(toRow);
+  },
+
+  /** Keys neither revoked nor expired at `now`: what the API_KEYS bucket must hold. */
+  async active(manager: EntityManager, now: Date): Promise<ApiKeyRow[]> {
+    const rows: Record[] = await manager.query(
+      `SELECT ${COLUMNS} FROM auditor.api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) ORDER BY id`,
+      [now],
     );
-  },
-
-  async revoke(manager: EntityManager, id: string, at: Date): Promise<boolean> {
-    const [, affected]: UpdateResult = await manager.query(`UPDATE auditor.api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
-    return affected === 1;
-  },
-
-  async list(manager: EntityManager): Promise<ApiKeyListing[]> {
-    const rows: { id: string; scope: ApiKeyScope; tenant_id: string | null; label: string; origin: ApiKeyOrigin; created_at: Date; revoked_at: Date | null }[] =
-      await manager.query(`SELECT id, scope, tenant_id, label, origin, created_at, revoked_at FROM auditor.api_keys ORDER BY created_at, id`);
-    return rows.map((r) => ({ id: r.id, scope: r.scope, tenantId: r.tenant_id, label: r.label, origin: r.origin, createdAt: r.created_at, revokedAt: r.revoked_at }));
+    return rows.map(toRow);
   },
 };

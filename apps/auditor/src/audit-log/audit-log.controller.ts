@@ -26,12 +26,16 @@ interface RequestOrigin {
   ip?: string;
 }
 
-/** Who asks, from where, and whose rows the credential may see (row-level security is set from this, never from the path). */
-function caller(principal: ApiKeyPrincipal, req: RequestOrigin): ApiCaller {
+/**
+ * Who asks, from where, and whose rows the credential may see. Row-level security is set from the
+ * credential's scope: the path's tenant counts only when that scope names it (a tenant outside it
+ * matches no row, even if the guard were bypassed).
+ */
+function caller(principal: ApiKeyPrincipal, tenantId: string, req: RequestOrigin): ApiCaller {
   return {
     actor: principal.id,
     source: `${req.method} ${req.originalUrl.split('?')[0]} from ${req.ip ?? 'unknown'}`,
-    scope: principal.scope === 'ops' ? { kind: 'all' } : { kind: 'tenant', tenantId: principal.tenantId ?? '' },
+    scope: principal.tenantScope === '*' ? { kind: 'all' } : { kind: 'tenant', tenantId: principal.tenantScope.includes(tenantId) ? tenantId : '' },
   };
 }
 
@@ -63,7 +67,7 @@ export class AuditLogController {
     @CurrentApiKey() principal: ApiKeyPrincipal,
     @Req() req: RequestOrigin,
   ): Promise<AuditPageDto> {
-    const page = await this.audit.list(params.tenantId, query, caller(principal, req));
+    const page = await this.audit.list(params.tenantId, query, caller(principal, params.tenantId, req));
     return { items: page.items.map((row) => AuditItemDto.from(row)), nextCursor: page.nextCursor };
   }
 
@@ -80,6 +84,6 @@ export class AuditLogController {
     @CurrentApiKey() principal: ApiKeyPrincipal,
     @Req() req: RequestOrigin,
   ): Promise<VerifyResultDto> {
-    return this.audit.verify(params.tenantId, caller(principal, req), { full: query.full });
+    return this.audit.verify(params.tenantId, caller(principal, params.tenantId, req), { full: query.full });
   }
 }

@@ -3,13 +3,10 @@ import type { JsonValue } from './hash-chain.js';
 /** What a request to the audit API asked for. `full_verify` is a verification from seq 1. */
 export type ReadKind = 'list' | 'verify' | 'full_verify';
 
-/** Who made a refused request that carried no usable credential (401/403 before a principal is known). */
-export const ANONYMOUS_ACTOR = 'anonymous';
-
 /** One request to a tenant's audit API, as the trail will count it. */
 export interface ReadNote {
   tenantId: string;
-  /** The API key id, or ANONYMOUS_ACTOR. */
+  /** The API key id. */
   actor: string;
   outcome: 'success' | 'refused';
   /** What was asked; null for a refusal before the route was known to be served. */

@@ -1,4 +1,4 @@
-import { ConflictException, HttpException, InternalServerErrorException, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, HttpException, InternalServerErrorException, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { ApprovalsError, ApprovalsErrorCode } from '../approvals/approvals.errors.js';
 import { TenantsError, TenantsErrorCode } from '../tenants/tenants.errors.js';
 
@@ -35,6 +35,8 @@ function approvalsHttp(error: ApprovalsError): HttpException {
       return new NotFoundException({ statusCode: 404, error: 'Not Found', ...body });
     case ApprovalsErrorCode.NotAwaitingApproval:
       return new ConflictException({ statusCode: 409, error: 'Conflict', ...body });
+    case ApprovalsErrorCode.TenantForbidden:
+      return new ForbiddenException({ statusCode: 403, error: 'Forbidden', ...body });
     default: {
       const unreachable: never = error.code;
       throw new Error(`unmapped approvals error ${String(unreachable)}`);

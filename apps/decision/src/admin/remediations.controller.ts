@@ -1,21 +1,26 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Principal } from '@autoheal/access';
 import { ApprovalsService } from '../approvals/approvals.service.js';
 import { BreakerService } from '../breaker/breaker.service.js';
 import type { BreakerState, TenantBreakerState } from '../breaker/breaker.repository.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 import { toHttp } from './admin-errors.js';
-import { AdminKeyGuard } from './admin-key.guard.js';
+import { AdminRefusalFilter } from './admin-refusal.filter.js';
+import { AdminGuard, CurrentPrincipal, RequirePermission } from './admin.guard.js';
 import { ReviewDto } from './dto/admin.dto.js';
 
 function summary(row: RemediationRow): { remediationId: string; incidentId: string; status: string; action: string | null; reason: string } {
   return { remediationId: row.remediationId, incidentId: row.incidentId, status: row.status, action: row.action, reason: row.reason };
 }
 
-/** Approvals and the circuit breaker: the decisions a human takes. */
+/** Approvals and the circuit breaker: the decisions a human takes, recorded under the credential's subject. */
 @ApiTags('operations')
 @ApiBearerAuth()
-@UseGuards(AdminKeyGuard)
+@ApiUnauthorizedResponse({ description: 'No credential, or an unknown, revoked or expired one, or an invalid token' })
+@ApiForbiddenResponse({ description: "The credential's roles or tenant scope do not allow this" })
+@UseGuards(AdminGuard)
+@UseFilters(AdminRefusalFilter)
 @Controller('v1/admin')
 export class OperationsController {
   constructor(
@@ -25,35 +30,40 @@ export class OperationsController {
 
   @Post(String.raw`remediations/:remediationId\:approve`)
   @HttpCode(200)
-  @ApiOperation({ summary: 'Approve a remediation awaiting approval (the executor then runs it)' })
-  async approve(@Param('remediationId', new ParseUUIDPipe()) id: string, @Body() body: ReviewDto): Promise<ReturnType<typeof summary>> {
-    return summary(await this.approvals.approve(id, body.who, body.reason).catch(toHttp));
+  @RequirePermission('remediations:review')
+  @ApiOperation({ summary: "Approve a remediation awaiting approval (the executor then runs it). Approver or admin, with the remediation's tenant in scope; recorded as approved by the credential's subject" })
+  async approve(@Param('remediationId', new ParseUUIDPipe()) id: string, @Body() body: ReviewDto, @CurrentPrincipal() principal: Principal): Promise<ReturnType<typeof summary>> {
+    return summary(await this.approvals.approve(id, principal, body.reason).catch(toHttp));
   }
 
   @Post(String.raw`remediations/:remediationId\:reject`)
   @HttpCode(200)
-  @ApiOperation({ summary: 'Reject a remediation awaiting approval' })
-  async reject(@Param('remediationId', new ParseUUIDPipe()) id: string, @Body() body: ReviewDto): Promise<ReturnType<typeof summary>> {
-    return summary(await this.approvals.reject(id, body.who, body.reason).catch(toHttp));
+  @RequirePermission('remediations:review')
+  @ApiOperation({ summary: "Reject a remediation awaiting approval. Approver or admin, with the remediation's tenant in scope" })
+  async reject(@Param('remediationId', new ParseUUIDPipe()) id: string, @Body() body: ReviewDto, @CurrentPrincipal() principal: Principal): Promise<ReturnType<typeof summary>> {
+    return summary(await this.approvals.reject(id, principal, body.reason).catch(toHttp));
   }
 
   @Get('breaker')
-  @ApiOperation({ summary: 'The global circuit breaker' })
+  @RequirePermission('read')
+  @ApiOperation({ summary: 'The global circuit breaker (any role)' })
   async breakerState(): Promise<BreakerState> {
     return this.breaker.state();
   }
 
   @Post(String.raw`breaker\:resume`)
   @HttpCode(200)
-  @ApiOperation({ summary: 'Close the circuit breaker: automatic actions resume' })
-  async resume(@Body() body: ReviewDto): Promise<BreakerState & { resumed: boolean }> {
-    return this.breaker.resume(body.who, body.reason);
+  @RequirePermission('breaker:resume', { everyTenant: true })
+  @ApiOperation({ summary: "Close the circuit breaker: automatic actions resume. Approver or admin over every tenant (the breaker is global); recorded as resumed by the credential's subject" })
+  async resume(@Body() body: ReviewDto, @CurrentPrincipal() principal: Principal): Promise<BreakerState & { resumed: boolean }> {
+    return this.breaker.resume(principal.subject, body.reason);
   }
 
   @Post(String.raw`breaker/tenants/:tenantId\:resume`)
   @HttpCode(200)
-  @ApiOperation({ summary: "Close one tenant's circuit breaker: its automatic actions resume" })
-  async resumeTenant(@Param('tenantId') tenantId: string, @Body() body: ReviewDto): Promise<TenantBreakerState & { resumed: boolean }> {
-    return this.breaker.resumeTenant(tenantId, body.who, body.reason);
+  @RequirePermission('breaker:resume')
+  @ApiOperation({ summary: "Close one tenant's circuit breaker: its automatic actions resume. Approver or admin with the tenant in scope; recorded as resumed by the credential's subject" })
+  async resumeTenant(@Param('tenantId') tenantId: string, @Body() body: ReviewDto, @CurrentPrincipal() principal: Principal): Promise<TenantBreakerState & { resumed: boolean }> {
+    return this.breaker.resumeTenant(tenantId, principal.subject, body.reason);
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { mayAccessTenant, type Principal } from '@autoheal/access';
 import { appendToOutbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
@@ -38,19 +39,23 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
     this.task.stop();
   }
 
-  async approve(remediationId: string, by: string, reason: string): Promise<RemediationRow> {
-    return this.settle(remediationId, 'approved', by, reason);
+  /** `reviewer` is the authenticated credential: its subject is recorded as who approved, and its scope must cover the remediation's tenant. */
+  async approve(remediationId: string, reviewer: Principal, reason: string): Promise<RemediationRow> {
+    return this.settle(remediationId, 'approved', reviewer, reason);
   }
 
-  async reject(remediationId: string, by: string, reason: string): Promise<RemediationRow> {
-    return this.settle(remediationId, 'rejected', by, reason);
+  async reject(remediationId: string, reviewer: Principal, reason: string): Promise<RemediationRow> {
+    return this.settle(remediationId, 'rejected', reviewer, reason);
   }
 
-  private async settle(remediationId: string, to: 'approved' | 'rejected', by: string, reason: string): Promise<RemediationRow> {
+  private async settle(remediationId: string, to: 'approved' | 'rejected', reviewer: Principal, reason: string): Promise<RemediationRow> {
+    const by = reviewer.subject;
     return this.db.transaction(async (m) => {
       const now = this.clock.now();
       const row = await remediationsRepository.findById(m, remediationId, true);
       if (!row) throw new ApprovalsError(ApprovalsErrorCode.NotFound, `remediation ${remediationId} does not exist`);
+      // Before anything else is said about it: a credential of another tenant learns only that it may not.
+      if (!mayAccessTenant(reviewer, row.tenantId)) throw new ApprovalsError(ApprovalsErrorCode.TenantForbidden, `remediation ${remediationId} belongs to a tenant outside this credential's scope`);
       if (row.status !== 'awaiting_approval') throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId} is ${row.status}, not awaiting approval`);
       if (row.expiresAt && row.expiresAt <= now) throw new ApprovalsError(ApprovalsErrorCode.NotAwaitingApproval, `remediation ${remediationId}'s approval expired at ${row.expiresAt.toISOString()}`);
       const updated = await remediationsRepository.review(m, remediationId, to, by, now, `${to} by ${by}: ${reason}`);
@@ -58,7 +63,7 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
       // A rejected remediation no longer holds a slot on its service.
       if (to === 'rejected') await remediationsRepository.hastenDeferrals(m, updated.tenantId, updated.service, now);
       await appendToOutbox(m, DECISION_SCHEMA, [to === 'approved' ? approvedEvent(updated, by, now) : rejectedEvent(updated, by, reason, now)]);
-      log.info({ remediationId, by, to }, 'approval settled');
+      log.info({ remediationId, by, credential: reviewer.id, to }, 'approval settled');
       return updated;
     });
   }

@@ -161,18 +161,17 @@ describe('blast radius: a tenant storm pauses that tenant only (real Postgres an
     });
 
     // Resuming an unknown tenant's breaker changes nothing and creates nothing.
-    const unknown = await admin<{ resumed: boolean; open: boolean }>('POST', '/v1/admin/breaker/tenants/nobody:resume', { who: 'carol@example.com', reason: 'probing' });
+    const unknown = await admin<{ resumed: boolean; open: boolean }>('POST', '/v1/admin/breaker/tenants/nobody:resume', { reason: 'probing' });
     expect(unknown).toEqual({ status: 200, body: expect.objectContaining({ tenantId: 'nobody', open: false, resumed: false }) as unknown });
     expect((await pg.query(`SELECT tenant_id FROM decision.tenant_breakers ORDER BY 1`)).rows).toEqual([{ tenant_id: 'mallory' }]);
 
     const resumed = await admin<{ resumed: boolean; open: boolean; resumedBy: string }>('POST', '/v1/admin/breaker/tenants/mallory:resume', {
-      who: 'alice@example.com',
       reason: 'bad deploy rolled back',
     });
-    expect(resumed.body).toMatchObject({ tenantId: 'mallory', open: false, resumed: true, resumedBy: 'alice@example.com' });
+    expect(resumed.body).toMatchObject({ tenantId: 'mallory', open: false, resumed: true, resumedBy: 'bootstrap-admin' });
     await expectEventually(async () => {
       const resumes = await published('compliance', 'compliance.breaker_resumed');
-      expect(resumes.map((e) => [e.tenantId, e.data.scope, e.data.resumedBy])).toEqual([['mallory', 'tenant', 'alice@example.com']]);
+      expect(resumes.map((e) => [e.tenantId, e.data.scope, e.data.resumedBy])).toEqual([['mallory', 'tenant', 'bootstrap-admin']]);
     });
     expect(await breakerEventsOf('victim')).toEqual([]);
     // What stormed before the resume was judged by the human: mallory's next crash is decided on

@@ -19,14 +19,14 @@ describe('interpretResponse', () => {
   });
 
   it.each<[string, number, unknown, CliErrorCode, RegExp]>([
-    ['a wrong key', 401, { code: 'unknown_admin_key', message: 'the admin API key is wrong' }, CliErrorCode.Unauthorized, /refused the admin key \(unknown_admin_key\).*AUTOHEAL_ADMIN_KEY/],
-    ['no key', 401, { code: 'missing_admin_key', message: 'required' }, CliErrorCode.Unauthorized, /wants an admin key/],
-    ['the admin API switched off', 503, { code: 'admin_api_disabled', message: 'off' }, CliErrorCode.AdminDisabled, /runs without DECISION_ADMIN_API_KEY/],
+    ['a wrong key', 401, { code: 'invalid_credential', message: 'unknown' }, CliErrorCode.Unauthorized, /refused the credential \(invalid_credential\).*AUTOHEAL_ADMIN_KEY/],
+    ['no key', 401, { code: 'missing_credential', message: 'required' }, CliErrorCode.Unauthorized, /wants a credential/],
+    ['a role that may not', 403, { code: 'role_forbidden', message: "this credential's roles do not allow this" }, CliErrorCode.Forbidden, /may not do this \(role_forbidden\)/],
     ['an unknown tenant', 404, { code: 'tenant_not_found', message: 'tenant x has no document' }, CliErrorCode.NotFound, /^tenant x has no document$/],
-    ['a route that is not there (another service)', 404, { statusCode: 404, message: 'Cannot GET /v1/admin/breaker' }, CliErrorCode.UnexpectedResponse, /no such admin route/],
+    ['a route that is not there (another service)', 404, { statusCode: 404, message: 'Cannot GET /v1/admin/breaker' }, CliErrorCode.UnexpectedResponse, /no such route/],
     ['an approval already settled', 409, { code: 'remediation_not_awaiting_approval', message: 'is approved' }, CliErrorCode.Conflict, /is approved/],
     ['a server error', 500, { statusCode: 500, message: 'Internal server error' }, CliErrorCode.UnexpectedResponse, /HTTP 500: Internal server error/],
-    ['HTML instead of JSON', 200, undefined, CliErrorCode.UnexpectedResponse, /without the admin API's JSON/],
+    ['HTML instead of JSON', 200, undefined, CliErrorCode.UnexpectedResponse, /without the API's JSON/],
   ])('maps %s', (_name, status, body, code, message) => {
     const error = errorOf(() => interpretResponse(status, body, BASE));
     expect(error.code).toBe(code);
@@ -48,9 +48,9 @@ describe('interpretResponse', () => {
   });
 
   it('names every refused field of a 400', () => {
-    const error = errorOf(() => interpretResponse(400, { code: 'invalid_request', message: 'who must be a string', fields: [{ field: 'who', messages: ['who must be a string'] }] }, BASE));
+    const error = errorOf(() => interpretResponse(400, { code: 'invalid_request', message: 'reason must be a string', fields: [{ field: 'reason', messages: ['reason must be a string'] }] }, BASE));
     expect(error.code).toBe(CliErrorCode.BadRequest);
-    expect(error.details.lines).toEqual(['who: who must be a string']);
+    expect(error.details.lines).toEqual(['reason: reason must be a string']);
   });
 });
 
@@ -59,7 +59,7 @@ describe('unreachableError', () => {
     const fetchError = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     const error = unreachableError(fetchError, BASE, 30_000);
     expect(error.code).toBe(CliErrorCode.Unreachable);
-    expect(error.message).toBe(`cannot reach the decision service at ${BASE} (ECONNREFUSED); is it running, and do --url or AUTOHEAL_DECISION_URL point at it?`);
+    expect(error.message).toBe(`cannot reach the decision service at ${BASE} (ECONNREFUSED); is it running, and does --url (or AUTOHEAL_DECISION_URL) point at it?`);
   });
 
   it('says how long it waited', () => {

@@ -52,10 +52,20 @@ function documentErrors(body: Record<string, unknown>): ApiDocumentError[] {
  * about it. `body` is undefined when the answer was not JSON (then --url likely names something
  * else). The admin API's own refusals carry a `code`; a 404 without one is Nest's "no such route".
  */
-export function interpretResponse(status: number, body: unknown, target: string): unknown {
+/** Which service a client talks to, for messages that say what to check. */
+export interface ServiceTarget {
+  name: 'decision' | 'auditor';
+  /** The flag and variable that choose its URL. */
+  urlSource: string;
+}
+
+export const DECISION_TARGET: ServiceTarget = { name: 'decision', urlSource: '--url (or AUTOHEAL_DECISION_URL)' };
+export const AUDITOR_TARGET: ServiceTarget = { name: 'auditor', urlSource: '--auditor-url (or AUTOHEAL_AUDITOR_URL)' };
+
+export function interpretResponse(status: number, body: unknown, target: string, service: ServiceTarget = DECISION_TARGET): unknown {
   if (status >= 200 && status < 300 && body !== undefined) return body;
   if (!isRecord(body)) {
-    throw new CliError(CliErrorCode.UnexpectedResponse, `${target} answered HTTP ${status} without the admin API's JSON; is --url (or AUTOHEAL_DECISION_URL) the decision service?`);
+    throw new CliError(CliErrorCode.UnexpectedResponse, `${target} answered HTTP ${status} without the API's JSON; is ${service.urlSource} the ${service.name} service?`);
   }
   const code = text(body.code);
   const message = text(body.message) ?? `HTTP ${status}`;
@@ -63,13 +73,12 @@ export function interpretResponse(status: number, body: unknown, target: string)
     case 401:
       return fail(
         CliErrorCode.Unauthorized,
-        code === 'missing_admin_key'
-          ? 'the decision service wants an admin key: set AUTOHEAL_ADMIN_KEY to its DECISION_ADMIN_API_KEY'
-          : `the decision service refused the admin key (${code ?? 'unauthorized'}): AUTOHEAL_ADMIN_KEY must equal its DECISION_ADMIN_API_KEY`,
+        code === 'missing_credential' || code === 'missing_api_key'
+          ? `the ${service.name} service wants a credential: set AUTOHEAL_ADMIN_KEY to your API key (or an OIDC token)`
+          : `the ${service.name} service refused the credential (${code ?? 'unauthorized'}): AUTOHEAL_ADMIN_KEY must be a valid API key or OIDC token (not revoked, not expired)`,
       );
-    case 503:
-      if (code === 'admin_api_disabled') return fail(CliErrorCode.AdminDisabled, 'the admin API is off on that decision service: it runs without DECISION_ADMIN_API_KEY');
-      break;
+    case 403:
+      return fail(CliErrorCode.Forbidden, `your credential may not do this (${code ?? 'forbidden'}): ${message}`);
     case 422:
       throw new CliError(CliErrorCode.InvalidDocuments, message, { documentErrors: documentErrors(body) });
     case 400: {
@@ -78,7 +87,7 @@ export function interpretResponse(status: number, body: unknown, target: string)
     }
     case 404:
       if (code) return fail(CliErrorCode.NotFound, message);
-      return fail(CliErrorCode.UnexpectedResponse, `${target} has no such admin route (${message}); is --url the decision service, and is it as new as this CLI?`);
+      return fail(CliErrorCode.UnexpectedResponse, `${target} has no such route (${message}); is ${service.urlSource} the ${service.name} service, and is it as new as this CLI?`);
     case 409:
       return fail(CliErrorCode.Conflict, message);
     default:
@@ -92,13 +101,36 @@ function fail(code: CliErrorCode, message: string): never {
 }
 
 /** Why fetch threw, said so that the operator knows what to check. */
-export function unreachableError(error: unknown, url: string, timeoutMs: number): CliError {
+export function unreachableError(error: unknown, url: string, timeoutMs: number, service: ServiceTarget = DECISION_TARGET): CliError {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-    return new CliError(CliErrorCode.Unreachable, `the decision service at ${url} did not answer within ${timeoutMs / 1000}s`);
+    return new CliError(CliErrorCode.Unreachable, `the ${service.name} service at ${url} did not answer within ${timeoutMs / 1000}s`);
   }
   const why = e.cause?.code ?? e.cause?.message ?? e.message ?? String(error);
-  return new CliError(CliErrorCode.Unreachable, `cannot reach the decision service at ${url} (${why}); is it running, and do --url or AUTOHEAL_DECISION_URL point at it?`);
+  return new CliError(CliErrorCode.Unreachable, `cannot reach the ${service.name} service at ${url} (${why}); is it running, and does ${service.urlSource} point at it?`);
+}
+
+/** One JSON request to a service's API with the bearer credential; a CliError says what went wrong. */
+export async function requestJson<T>(connection: Connection, service: ServiceTarget, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
+  const target = connection.url;
+  let response: Response;
+  try {
+    response = await fetch(`${target}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${connection.key}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw unreachableError(error, target, timeoutMs, service);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await response.text());
+  } catch {
+    parsed = undefined;
+  }
+  return interpretResponse(response.status, parsed, target, service) as T;
 }
 
 /** The decision service's admin API over HTTP; one method per route. */
@@ -108,8 +140,9 @@ export class AdminClient {
     private readonly timeoutMs = TIMEOUT_MS,
   ) {}
 
-  async applyTenants(documents: unknown[], changedBy: string): Promise<{ results: ApplyResult[] }> {
-    return this.request('POST', '/v1/admin/tenants:apply', { documents, changedBy });
+  /** Recorded as applied by the credential's subject. */
+  async applyTenants(documents: unknown[]): Promise<{ results: ApplyResult[] }> {
+    return this.request('POST', '/v1/admin/tenants:apply', { documents });
   }
 
   async listTenants(): Promise<{ items: TenantListItem[] }> {
@@ -129,37 +162,20 @@ export class AdminClient {
     return this.request('POST', `/v1/admin/tenants/${encodeURIComponent(tenantId)}/backtest`, { document, ...(since ? { since: since.toISOString() } : {}) });
   }
 
-  async review(verdict: 'approve' | 'reject', remediationId: string, who: string, reason: string): Promise<ReviewSummary> {
-    return this.request('POST', `/v1/admin/remediations/${encodeURIComponent(remediationId)}:${verdict}`, { who, reason });
+  /** Recorded as settled by the credential's subject. */
+  async review(verdict: 'approve' | 'reject', remediationId: string, reason: string): Promise<ReviewSummary> {
+    return this.request('POST', `/v1/admin/remediations/${encodeURIComponent(remediationId)}:${verdict}`, { reason });
   }
 
   async breaker(): Promise<WireBreaker> {
     return this.request('GET', '/v1/admin/breaker');
   }
 
-  async resumeBreaker(who: string, reason: string): Promise<WireBreaker & { resumed: boolean }> {
-    return this.request('POST', '/v1/admin/breaker:resume', { who, reason });
+  async resumeBreaker(reason: string): Promise<WireBreaker & { resumed: boolean }> {
+    return this.request('POST', '/v1/admin/breaker:resume', { reason });
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const target = this.connection.url;
-    let response: Response;
-    try {
-      response = await fetch(`${target}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${this.connection.key}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      throw unreachableError(error, target, this.timeoutMs);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(await response.text());
-    } catch {
-      parsed = undefined;
-    }
-    return interpretResponse(response.status, parsed, target) as T;
+  private request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    return requestJson<T>(this.connection, DECISION_TARGET, method, path, body, this.timeoutMs);
   }
 }

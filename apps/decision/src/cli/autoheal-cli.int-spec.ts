@@ -68,7 +68,7 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
     const expected = validated.documents.map((d) => ({ tenant_id: d.tenantId, policy_version: documentVersion(d) })).sort((a, b) => a.tenant_id.localeCompare(b.tenant_id));
     expect(expected.length).toBeGreaterThan(0);
 
-    const first = await cli(['apply', '-f', TENANTS_DIR, '--changed-by', 'ci@example.com']);
+    const first = await cli(['apply', '-f', TENANTS_DIR]);
     expect(first).toMatchObject({ code: 0, err: '' });
     for (const t of expected) expect(first.out).toMatch(new RegExp(`^${t.tenant_id} +created +${t.policy_version}$`, 'm'));
     expect(first.out).toMatch(/^ {4}\+ inventory$/m);
@@ -83,7 +83,7 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
 
     const listed = await cli(['tenants', 'list']);
     expect(listed.code).toBe(0);
-    for (const t of expected) expect(listed.out).toMatch(new RegExp(`^${t.tenant_id} +${t.policy_version} +ci@example\\.com `, 'm'));
+    for (const t of expected) expect(listed.out).toMatch(new RegExp(`^${t.tenant_id} +${t.policy_version} +bootstrap-admin `, 'm'));
   });
 
   it('applies nothing from an invalid batch and prints every error with the file it came from', async () => {
@@ -188,12 +188,12 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
     const outcome = await app.get(PlanningService).onIncidentOpened(incidentOpened('gated', 'api', 'api-1'));
     if (outcome.kind !== 'await_approval') throw new Error(`expected await_approval, got ${outcome.kind}`);
 
-    const approved = await cli(['approve', outcome.remediationId, '--who', 'alice@example.com', '--reason', 'checked the runbook']);
+    const approved = await cli(['approve', outcome.remediationId, '--reason', 'checked the runbook']);
     expect(approved).toMatchObject({ code: 0, err: '' });
     expect(approved.out).toMatch(new RegExp(`^remediation ${outcome.remediationId} \\(incident \\S+\\): approved, action replace$`, 'm'));
-    const again = await cli(['reject', outcome.remediationId, '--who', 'bob@example.com', '--reason', 'too late']);
+    const again = await cli(['reject', outcome.remediationId, '--reason', 'too late']);
     expect(again).toMatchObject({ code: 1, err: `error: remediation ${outcome.remediationId} is approved, not awaiting approval` });
-    const unknown = await cli(['approve', newEventId(), '--who', 'bob@example.com', '--reason', 'x']);
+    const unknown = await cli(['approve', newEventId(), '--reason', 'x']);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/does not exist/);
   });
@@ -213,24 +213,29 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
     const json = await cli(['breaker', 'status', '--json']);
     expect(JSON.parse(json.out)).toMatchObject({ open: true });
 
-    const resumed = await cli(['breaker', 'resume', '--who', 'carol@example.com', '--reason', 'network fixed']);
+    // Recorded under the credential's person (here the bootstrap key's), never a name on the command line.
+    const named = await cli(['breaker', 'resume', '--who', 'carol@example.com', '--reason', 'network fixed']);
+    expect(named.code).toBe(2);
+    expect(named.err).toMatch(/--who is no longer accepted/);
+    expect((await pg.query(`SELECT open FROM decision.breaker`)).rows).toEqual([{ open: true }]);
+    const resumed = await cli(['breaker', 'resume', '--reason', 'network fixed']);
     expect(resumed).toMatchObject({ code: 0, err: '' });
-    expect(resumed.out).toMatch(/^breaker closed by carol@example\.com at \S+: automatic actions resume$/);
-    expect((await pg.query(`SELECT open, resumed_by FROM decision.breaker`)).rows).toEqual([{ open: false, resumed_by: 'carol@example.com' }]);
-    expect((await cli(['breaker', 'resume', '--who', 'carol@example.com', '--reason', 'again'])).out).toBe('breaker was not open; nothing changed');
+    expect(resumed.out).toMatch(/^breaker closed by bootstrap-admin at \S+: automatic actions resume$/);
+    expect((await pg.query(`SELECT open, resumed_by FROM decision.breaker`)).rows).toEqual([{ open: false, resumed_by: 'bootstrap-admin' }]);
+    expect((await cli(['breaker', 'resume', '--reason', 'again'])).out).toBe('breaker was not open; nothing changed');
   });
 
   it('says so clearly when the key is wrong or the service cannot be reached', async () => {
     const wrongKey = await cli(['tenants', 'list'], { AUTOHEAL_ADMIN_KEY: 'not-the-key', AUTOHEAL_DECISION_URL: url });
     expect(wrongKey).toMatchObject({ code: 1, out: '' });
-    expect(wrongKey.err).toMatch(/refused the admin key \(unknown_admin_key\).*AUTOHEAL_ADMIN_KEY/);
+    expect(wrongKey.err).toMatch(/refused the credential \(invalid_credential\).*AUTOHEAL_ADMIN_KEY/);
 
     const nowhere = `http://127.0.0.1:${await freePort()}`;
     const unreachable = await cli(['breaker', 'status', '--url', nowhere], { AUTOHEAL_ADMIN_KEY: ADMIN_KEY });
-    expect(unreachable).toMatchObject({ code: 1, err: `error: cannot reach the decision service at ${nowhere} (ECONNREFUSED); is it running, and do --url or AUTOHEAL_DECISION_URL point at it?` });
+    expect(unreachable).toMatchObject({ code: 1, err: `error: cannot reach the decision service at ${nowhere} (ECONNREFUSED); is it running, and does --url (or AUTOHEAL_DECISION_URL) point at it?` });
 
     const noKey = await cli(['breaker', 'status'], { AUTOHEAL_DECISION_URL: url });
     expect(noKey.code).toBe(2);
-    expect(noKey.err).toMatch(/no admin key/);
+    expect(noKey.err).toMatch(/no credential/);
   });
 });

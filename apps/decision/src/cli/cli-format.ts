@@ -1,3 +1,4 @@
+import type { WireApiKey } from './api-keys-client.js';
 import type { BacktestLine } from '../backtest/replay.js';
 import type { BacktestReport } from '../backtest/backtest.service.js';
 import type { TenantVersion } from '../tenants/tenants.repository.js';
@@ -153,7 +154,7 @@ export function formatBreaker(state: WireBreaker): string[] {
     return [
       `breaker: OPEN since ${state.openedAt ?? '(unknown)'}: no automatic action runs until a human resumes`,
       `  reason: ${state.reason ?? '(none recorded)'}`,
-      '  resume: autoheal breaker resume --who <you> --reason <why it is safe>',
+      '  resume: autoheal breaker resume --reason <why it is safe>',
     ];
   }
   const last = state.resumedAt ? ` (last resumed ${state.resumedAt} by ${state.resumedBy ?? 'unknown'})` : '';
@@ -179,7 +180,7 @@ export function formatError(error: CliError): string[] {
     case CliErrorCode.LocalDocuments:
     case CliErrorCode.Unreachable:
     case CliErrorCode.Unauthorized:
-    case CliErrorCode.AdminDisabled:
+    case CliErrorCode.Forbidden:
     case CliErrorCode.BadRequest:
     case CliErrorCode.NotFound:
     case CliErrorCode.Conflict:
@@ -192,4 +193,20 @@ export function formatError(error: CliError): string[] {
     }
   }
   return lines;
+}
+
+/** One key as listed (never a secret). */
+export function formatApiKey(key: WireApiKey): string {
+  const scope = key.tenantScope === '*' ? 'every tenant' : key.tenantScope.join(',');
+  const state = key.revokedAt ? `revoked ${key.revokedAt}` : key.expiresAt ? `expires ${key.expiresAt}` : 'active';
+  return `${key.id}  ${key.subject}  ${key.roles.join(',')}  ${scope}  ${state}  (${key.label})`;
+}
+
+export function formatApiKeyPage(page: { items: WireApiKey[]; next: string | null }): string[] {
+  if (page.items.length === 0) return ['no API keys'];
+  return [...page.items.map(formatApiKey), ...(page.next ? [`more: autoheal api-keys list --after ${page.next}`] : [])];
+}
+
+export function formatCreatedApiKey(created: WireApiKey & { key: string }): string[] {
+  return [`created ${formatApiKey(created)}`, `key: ${created.key}`, 'store the key now: it is not stored anywhere and cannot be shown again'];
 }

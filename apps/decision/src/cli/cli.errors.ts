@@ -9,10 +9,10 @@ export enum CliErrorCode {
   LocalDocuments = 'local_documents',
   /** No answer from the decision service (refused, unknown host, timeout). */
   Unreachable = 'unreachable',
-  /** The key was refused (401). */
+  /** The credential was refused (401). */
   Unauthorized = 'unauthorized',
-  /** The service runs without DECISION_ADMIN_API_KEY, so its admin API is off (503). */
-  AdminDisabled = 'admin_disabled',
+  /** The credential's roles or tenant scope do not allow this (403). */
+  Forbidden = 'forbidden',
   /** The documents failed validation; the service applied nothing (422). */
   InvalidDocuments = 'invalid_documents',
   BadRequest = 'bad_request',
@@ -59,7 +59,7 @@ export function exitCodeFor(code: CliErrorCode): 1 | 2 {
     case CliErrorCode.LocalDocuments:
     case CliErrorCode.Unreachable:
     case CliErrorCode.Unauthorized:
-    case CliErrorCode.AdminDisabled:
+    case CliErrorCode.Forbidden:
     case CliErrorCode.InvalidDocuments:
     case CliErrorCode.BadRequest:
     case CliErrorCode.NotFound:

@@ -1,7 +1,8 @@
 import { AdminClient } from './admin-client.js';
-import { connectionFrom, parseCommand, USAGE, type Command } from './cli-arguments.js';
+import { ApiKeysClient } from './api-keys-client.js';
+import { auditorConnectionFrom, connectionFrom, parseCommand, USAGE, type Command } from './cli-arguments.js';
 import { CliError, CliErrorCode, exitCodeFor } from './cli.errors.js';
-import { formatApplyResults, formatBacktest, formatBreaker, formatDiff, formatError, formatResume, formatReview, formatTenantList, formatVersions } from './cli-format.js';
+import { formatApiKey, formatApiKeyPage, formatCreatedApiKey, formatApplyResults, formatBacktest, formatBreaker, formatDiff, formatError, formatResume, formatReview, formatTenantList, formatVersions } from './cli-format.js';
 import { readDocumentsWithSources, type DocumentSource } from './document-sources.js';
 import { runProducers } from './producers.command.js';
 
@@ -52,12 +53,45 @@ async function withSources<T>(sources: DocumentSource[] | null, work: () => Prom
   }
 }
 
-async function execute(command: Exclude<Command, { kind: 'help' }>, client: AdminClient, io: CliIo): Promise<Output> {
+type ApiKeysCommand = Extract<Command, { kind: 'api_keys_create' | 'api_keys_list' | 'api_keys_revoke' | 'api_keys_expire' }>;
+
+function isApiKeysCommand(command: Command): command is ApiKeysCommand {
+  return command.kind.startsWith('api_keys_');
+}
+
+/** People's API keys: at the auditor, which owns them. */
+async function executeApiKeys(command: ApiKeysCommand, client: ApiKeysClient): Promise<Output> {
+  switch (command.kind) {
+    case 'api_keys_create': {
+      const { kind: _kind, ...key } = command;
+      const answer = await client.create(key);
+      return { answer, lines: formatCreatedApiKey(answer) };
+    }
+    case 'api_keys_list': {
+      const answer = await client.list(command.limit, command.after);
+      return { answer, lines: formatApiKeyPage(answer) };
+    }
+    case 'api_keys_revoke': {
+      const answer = await client.revoke(command.id);
+      return { answer, lines: [`revoked ${formatApiKey(answer)}`] };
+    }
+    case 'api_keys_expire': {
+      const answer = await client.expire(command.id, command.at);
+      return { answer, lines: [`expired ${formatApiKey(answer)}`] };
+    }
+    default: {
+      const unreachable: never = command;
+      throw new Error(`unhandled command ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+async function execute(command: Exclude<Command, { kind: 'help' } | ApiKeysCommand>, client: AdminClient, io: CliIo): Promise<Output> {
   switch (command.kind) {
     case 'apply': {
       const { documents, sources } = readDocumentsWithSources(command.path);
       if (documents.length === 0) throw new CliError(CliErrorCode.LocalDocuments, `${command.path} holds no tenant documents (.yaml, .yml or .json)`);
-      const answer = await withSources(sources, () => client.applyTenants(documents, command.changedBy));
+      const answer = await withSources(sources, () => client.applyTenants(documents));
       return { answer, lines: formatApplyResults(answer.results) };
     }
     case 'tenants_list': {
@@ -79,7 +113,7 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, client: Admi
       return { answer, lines: formatBacktest(answer, { all: command.all, ...(since ? { since } : {}) }) };
     }
     case 'review': {
-      const answer = await client.review(command.verdict, command.remediationId, command.who, command.reason);
+      const answer = await client.review(command.verdict, command.remediationId, command.reason);
       return { answer, lines: formatReview(answer) };
     }
     case 'breaker_status': {
@@ -87,7 +121,7 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, client: Admi
       return { answer, lines: formatBreaker(answer) };
     }
     case 'breaker_resume': {
-      const answer = await client.resumeBreaker(command.who, command.reason);
+      const answer = await client.resumeBreaker(command.reason);
       return { answer, lines: formatResume(answer) };
     }
     default: {
@@ -110,8 +144,10 @@ export async function run(argv: readonly string[], env: Record<string, string | 
       io.out(USAGE);
       return 0;
     }
-    const client = new AdminClient(connectionFrom(parsed.url, env));
-    const { answer, lines } = await execute(parsed.command, client, io);
+    const command = parsed.command;
+    const { answer, lines } = isApiKeysCommand(command)
+      ? await executeApiKeys(command, new ApiKeysClient(auditorConnectionFrom(parsed.auditorUrl, env)))
+      : await execute(command, new AdminClient(connectionFrom(parsed.url, env)), io);
     if (parsed.json) io.out(JSON.stringify(answer, null, 2));
     else for (const line of lines) io.out(line);
     return 0;

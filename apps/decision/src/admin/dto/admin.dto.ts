@@ -1,6 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, Equals, IsArray, IsInt, IsISO8601, IsObject, IsOptional, IsString, Length, Max, Min, ValidateIf } from 'class-validator';
+
+/**
+ * Refuses a body field that used to name the actor: the actor is the credential's, and an old
+ * client sending the field learns so (400 naming the field) instead of having it ignored.
+ */
+function ActorFieldRefused(field: string): PropertyDecorator {
+  const validateIf = ValidateIf((_o, value) => value !== undefined);
+  const equals = Equals(undefined, { message: `${field} is not accepted: the actor is the authenticated credential's subject` });
+  return (target, key) => {
+    validateIf(target, key);
+    equals(target, key);
+  };
+}
 
 /** A batch of tenant documents, applied all-or-nothing. */
 export class ApplyTenantsDto {
@@ -11,11 +24,9 @@ export class ApplyTenantsDto {
   @IsObject({ each: true })
   documents!: Record<string, unknown>[];
 
-  @ApiPropertyOptional({ description: 'Who applies the change (recorded with the version and in policy_changed)' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 200)
-  changedBy?: string;
+  /** No longer accepted: who applies the change is the credential's subject. */
+  @ActorFieldRefused('changedBy')
+  changedBy?: never;
 }
 
 export class VersionsQueryDto {
@@ -48,12 +59,11 @@ export class DiffQueryDto {
   to?: string;
 }
 
-/** Who settles an approval, and why. */
+/** Why an approval is settled (who settles it is the credential's subject). */
 export class ReviewDto {
-  @ApiProperty({ example: 'alice@example.com' })
-  @IsString()
-  @Length(1, 200)
-  who!: string;
+  /** No longer accepted: who acts is the credential's subject. */
+  @ActorFieldRefused('who')
+  who?: never;
 
   @ApiProperty({ example: 'checked the runbook; restart is safe' })
   @IsString()
