@@ -12,6 +12,7 @@
  * `await expectTenantUnaffected(mark, crashProbe(nextInstance()))`.
  */
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { deduplicationKey, newEvent, newEventId, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
@@ -23,7 +24,7 @@ const B = TENANT;
 /** The attacker, a tenant of the same deployment. */
 const A = 'abuse-a';
 /** One of B's instances per attack: a restarted target is in its cooldown for a minute afterwards. */
-const B_INSTANCES = ['b-1', 'b-2', 'b-3', 'b-4', 'b-5', 'b-6'];
+const B_INSTANCES = ['b-1', 'b-2', 'b-3', 'b-4', 'b-5', 'b-6', 'b-7'];
 const A_INSTANCES = ['a-1'];
 const KEYS = {
   ingest: { [A]: 'ing_abuse_a_0123456789abcdef', [B]: 'ing_abuse_b_0123456789abcdef' },
@@ -96,18 +97,38 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
 
   // ---- HTTP as a tenant does it --------------------------------------------------------------
 
-  async function http(method: 'GET' | 'POST', url: string, key: string | undefined, body?: string | Uint8Array): Promise<Answer> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (key) headers.authorization = `Bearer ${key}`;
-    const res = await fetch(url, { method, headers, body });
-    const text = await res.text();
-    let parsed: Answer['body'] = {};
-    try {
-      parsed = text.length > 0 ? (JSON.parse(text) as Answer['body']) : {};
-    } catch {
-      parsed = { message: text };
-    }
-    return { status: res.status, headers: res.headers, body: parsed };
+  /**
+   * One request over node:http. A refused body is answered before it is read and the connection
+   * closed behind the answer: the answer is what counts, a write error after it is not a failure.
+   */
+  function http(method: 'GET' | 'POST', url: string, key: string | undefined, body?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (key) headers.authorization = `Bearer ${key}`;
+      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+      let answered = false;
+      const req = request(url, { method, headers }, (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: Answer['body'] = {};
+          try {
+            parsed = text.length > 0 ? (JSON.parse(text) as Answer['body']) : {};
+          } catch {
+            parsed = { message: text };
+          }
+          const h = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
+          resolve({ status: res.statusCode ?? 0, headers: h, body: parsed });
+        });
+      });
+      req.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      req.end(body);
+    });
   }
 
   const ingest = (tenant: string, key: string | undefined, body: unknown, route: 'health-events' | 'alertmanager' = 'health-events') =>
@@ -257,7 +278,7 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
       (r) => !(r.correlation_id !== null && probeIncidents.has(r.correlation_id)) && !(['audit.read', 'audit.verify'].includes(r.event_type) && readers.has(r.actor)),
     );
     expect(foreign.map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, correlationId: r.correlation_id }))).toEqual([]);
-    expect(rows.filter((r) => JSON.stringify(r.payload).includes(A)).map((r) => r.seq)).toEqual([]);
+    expect(rows.filter((r) => JSON.stringify(r.payload).includes(A)).map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, payload: r.payload }))).toEqual([]);
 
     // On the bus: B's events since the mark are the probe's flow only (no second incident, no breaker).
     const others = bus.slice(since.bus).filter((e) => ofB(e) && !(e.event.correlationId !== null && probeIncidents.has(e.event.correlationId)));
@@ -314,6 +335,24 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
     expect(bus.slice(since.bus).filter((e) => ofB(e) && e.event.type === 'incident.opened' && e.event.data.instance === instance)).toHaveLength(1);
   });
 
+  it('b: A speaks for B — B’s tenant in the envelope, on A’s ingest path and on A’s own subject on the bus — and is refused as A’s', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    const answer = await ingest(A, KEYS.ingest[A], exitedEvent(B, instance, 78));
+    expect(answer).toMatchObject({ status: 400, body: { code: 'invalid_event' } });
+    expect(answer.body.message).toContain('tenantId');
+    const producer = await sys.as(`producer:${A}`);
+    const onBus = exitedEvent(B, instance, 79);
+    await jetstream(producer).publish(`health.${A}.api.${instance}`, JSON.stringify(onBus), { msgID: deduplicationKey(A, onBus.id) });
+    await expectEventually(async () => {
+      const letters = (await deadLettersSince(since.deadLetterSeq)).filter((d) => d.payload.includes(onBus.id));
+      expect(letters.map((d) => ({ subject: d.subject, reason: d.reason }))).toEqual([{ subject: `health.${A}.api.${instance}`, reason: 'invalid_payload' }]);
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+
+    await expectTenantUnaffected(since, crashProbe(instance));
+    expect(bus.slice(since.bus).filter((e) => ofB(e) && e.event.type === 'incident.opened' && e.event.data.instance === instance)).toHaveLength(1);
+  });
+
   it('c: A’s over-deep and oversized bodies get 400 and 413 naming the limit, without B noticing', async () => {
     const since = await mark();
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
@@ -343,14 +382,15 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
     const since = await mark();
     const heartbeat = () => newEvent('health.heartbeat', { tenantId: A, producer: 'mallory', data: { service: 'api', instance: 'a-1', intervalMs: 200, sequence: 1 } });
     // 300 valid requests at once (the request burst is 100), then bodies of 900 KB that are not JSON (the byte burst is 4 MiB).
-    const requests = await Promise.all(Array.from({ length: 300 }, () => ingest(A, KEYS.ingest[A], heartbeat())));
+    const fromB = () => ingest(B, KEYS.ingest[B], newEvent('health.heartbeat', { tenantId: B, producer: 'b', data: { service: 'api', instance: B_INSTANCES[0], intervalMs: 200, sequence: 1 } }));
+    // B reports during each flood: its own budgets are untouched.
+    const [requests, duringRequests] = await Promise.all([Promise.all(Array.from({ length: 300 }, () => ingest(A, KEYS.ingest[A], heartbeat()))), fromB()]);
+    // Once A's request budget is back (A's own request waits as its Retry-After says), the bytes.
+    await ingestAsA(heartbeat());
     const garbage = 'y'.repeat(900 * 1024);
-    // B reports during the flood: its own budget is untouched.
-    const [bytes, fromB] = await Promise.all([
-      Promise.all(Array.from({ length: 12 }, () => ingest(A, KEYS.ingest[A], garbage).catch((error: Error) => ({ status: 0, headers: new Headers(), body: { message: error.message } })))),
-      ingest(B, KEYS.ingest[B], newEvent('health.heartbeat', { tenantId: B, producer: 'b', data: { service: 'api', instance: B_INSTANCES[0], intervalMs: 200, sequence: 1 } })),
-    ]);
-    expect(fromB).toMatchObject({ status: 202, body: { accepted: 1 } });
+    const [bytes, duringBytes] = await Promise.all([Promise.all(Array.from({ length: 12 }, () => ingest(A, KEYS.ingest[A], garbage))), fromB()]);
+    expect(duringRequests).toMatchObject({ status: 202, body: { accepted: 1 } });
+    expect(duringBytes).toMatchObject({ status: 202, body: { accepted: 1 } });
 
     const count = (answers: Answer[], status: number) => answers.filter((a) => a.status === status).length;
     expect({ accepted: count(requests, 202) > 0, refused: count(requests, 429) > 0, other: requests.length - count(requests, 202) - count(requests, 429) }).toEqual({ accepted: true, refused: true, other: 0 });
@@ -358,10 +398,12 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
     expect(refusedRequest.body.code).toBe('rate_limited');
     expect(refusedRequest.body.message).toContain('DETECTOR_INGEST_REQUESTS_PER_SEC');
     expect(Number(refusedRequest.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    // The large bodies: refused by the byte budget (or, while the request budget is spent, by that), or read and refused as malformed.
+    // 10.8 MB of bodies against a 4 MiB byte burst: the first are read and refused as malformed (400), the rest refused unread by the byte budget.
     expect(bytes.filter((a) => ![400, 429].includes(a.status)).map((a) => `${a.status} ${a.body.message ?? ''}`)).toEqual([]);
-    expect(bytes.some((a) => a.status === 429)).toBe(true);
-    for (const a of bytes.filter((x) => x.status === 429)) expect(a.body.message).toMatch(/DETECTOR_INGEST_(BYTES|REQUESTS)_PER_SEC/);
+    expect(bytes.filter((a) => a.status === 400).map((a) => a.body.code)).toEqual(bytes.filter((a) => a.status === 400).map(() => 'malformed_json'));
+    const overBytes = bytes.filter((a) => a.status === 429);
+    expect(overBytes.length).toBeGreaterThan(0);
+    for (const a of overBytes) expect(a.body.message).toContain('DETECTOR_INGEST_BYTES_PER_SEC');
 
     await expectTenantUnaffected(since, crashProbe(nextInstance()));
   });
