@@ -56,6 +56,8 @@ export interface SecuritySystem {
   as(identity: string): Promise<NatsConnection>;
   system: RunningSystem;
   pg: Client;
+  /** Where the auditor's REST API and the detector's HTTP ingest answer. */
+  urls: { auditor: string; detector: string };
   /** The private keys the services run with (an insider's view: what a forger does not have). */
   key(identity: Identity | 'agent:rogue'): SigningKey;
   agentStatus(): Promise<AgentInstance[]>;
@@ -71,14 +73,30 @@ export interface SecuritySystem {
   stop(): Promise<void>;
 }
 
+export interface SecuritySystemOptions {
+  /** Instances only the rogue agent may receive commands for (the demo agent does not run them). */
+  rogueOnlyTargets?: string[];
+  /** More tenants beside TENANT, each with instances of service `api` that the demo agent runs and a producer identity of its own. */
+  tenants?: { tenantId: string; instances: string[] }[];
+  /** Variables for every process, over the defaults here (ingest and tenant API keys, say). */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts it. The trust file the services use also lists `agent:rogue`: a key the system trusts
  * as some other agent, which the executor must still not accept for this tenant's targets.
  */
-export async function startSecuritySystem(instances: string[], options: { rogueOnlyTargets?: string[] } = {}): Promise<SecuritySystem> {
-  const fleet = {
-    tenants: [{ tenantId: TENANT, displayName: 'Security', frameworks: ['SOC2'], maxAutoActionsPerHour: 50, autoActions: ['restart'], services: [{ service: 'api', instances }] }],
-  };
+export async function startSecuritySystem(instances: string[], options: SecuritySystemOptions = {}): Promise<SecuritySystem> {
+  const tenant = (tenantId: string, displayName: string, names: string[]) => ({
+    tenantId,
+    displayName,
+    frameworks: ['SOC2'],
+    maxAutoActionsPerHour: 50,
+    autoActions: ['restart'],
+    services: [{ service: 'api', instances: names }],
+  });
+  const fleet = { tenants: [tenant(TENANT, 'Security', instances), ...(options.tenants ?? []).map((t) => tenant(t.tenantId, t.tenantId, t.instances))] };
+  const instanceCount = fleet.tenants.reduce((n, t) => n + t.services[0].instances.length, 0);
   // A second agent the server lets receive this tenant's commands too (a host misconfigured or
   // taken over): the bus would deliver to it; only the signature on its answers can tell. It may
   // also receive those of `rogueOnlyTargets`, instances the demo agent does not run.
@@ -117,6 +135,7 @@ export async function startSecuritySystem(instances: string[], options: { rogueO
       AUDITOR_READ_RATE_PER_MINUTE: '100000',
       AUDITOR_READ_BURST: '100000',
       LOG_LEVEL: 'info',
+      ...options.env,
     },
   });
   await system.waitHealthy(60_000);
@@ -139,7 +158,7 @@ export async function startSecuritySystem(instances: string[], options: { rogueO
   await expectEventually(async () => {
     const status = await agentStatus();
     expect(status.filter((i) => i.state !== 'running')).toEqual([]);
-    expect(status).toHaveLength(instances.length);
+    expect(status).toHaveLength(instanceCount);
   }, { timeoutMs: 30_000 });
 
   return {
@@ -147,6 +166,7 @@ export async function startSecuritySystem(instances: string[], options: { rogueO
     as,
     system,
     pg,
+    urls: { auditor: auditorUrl, detector: `http://127.0.0.1:${ports.detector}` },
     key(identity) {
       const key = keys.get(identity);
       if (!key) throw new Error(`no key for ${identity}`);

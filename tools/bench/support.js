@@ -60,6 +60,45 @@ async function startNats(dir) {
 }
 
 /**
+ * A nats-server as `npm start` runs it (tools/dev/nats-dev.js): TLS with a locally made CA, one
+ * NKey user per identity of `fleet` with the permission table's rights, `sync_interval: always`;
+ * on a free port, storing under `dir`. `credentials` is what startSystem takes; `connectAs(name)`
+ * connects as one identity (`ops`, `producer:<tenant>`…).
+ */
+async function startSecureNats(dir, fleet) {
+  const { generateNatsDevMaterial, systemIdentities, connectNats } = require(path.join(ROOT, 'libs/messaging/dist/index.js'));
+  const bin = ensureNatsServerBinary();
+  const port = await freePort();
+  const natsDir = path.join(dir, 'nats');
+  const material = generateNatsDevMaterial({ dir: natsDir, identities: systemIdentities(fleet), port, storeDir: path.join(natsDir, 'store') });
+  const log = fs.openSync(path.join(natsDir, 'nats-server.log'), 'a');
+  const child = spawn(bin, ['-c', material.configFile], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const answers = () =>
+    new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+  for (let i = 0; i < 100 && !(await answers()); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(100);
+  }
+  if (!(await answers())) throw new Error(`nats-server did not start; see ${path.join(natsDir, 'nats-server.log')}`);
+  const url = `tls://127.0.0.1:${port}`;
+  return {
+    url,
+    credentials: { caFile: material.caFile, seedDir: path.join(natsDir, 'seeds') },
+    connectAs(name) {
+      const entry = material.identities.get(name);
+      if (!entry) throw new Error(`no NATS identity ${name}`);
+      return connectNats({ servers: url, seedFile: entry.seedFile, caFile: material.caFile, name: `bench-${name}`, onClosedForGood: () => undefined });
+    },
+    stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))),
+  };
+}
+
+/**
  * A database of its own for one benchmark run, on the Postgres `npm test` would use (the local
  * server or an embedded one). `drop()` removes it and stops an embedded server.
  */
@@ -124,4 +163,4 @@ async function measureFloor(nc, pg, hops, samples) {
   return out;
 }
 
-module.exports = { freePort, percentile, sleep, fmt, startNats, benchDatabase, measureFloor };
+module.exports = { freePort, percentile, sleep, fmt, startNats, startSecureNats, benchDatabase, measureFloor };

@@ -1,0 +1,429 @@
+/**
+ * Tenant isolation under abuse, against the whole system as processes (real nats-server with TLS
+ * and NKey permissions, real Postgres, the four services and the demo agent). Tenant A attacks
+ * with nothing but what a tenant has: its own ingest and audit keys and its own producer
+ * credentials on the bus. After each attack tenant B's own instance fails, and
+ * `expectTenantUnaffected` checks that B was served as if A did not exist: B's signal opened
+ * its incident, the decision service planned the restart B's profile allows, the executor carried
+ * it out (the process has a new pid), the incident resolved, and B's audit trail holds that flow,
+ * still verifies, and gained nothing that A caused.
+ *
+ * Adding an attack is one `it`: take a mark, attack, then
+ * `await expectTenantUnaffected(mark, crashProbe(nextInstance()))`.
+ */
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { deduplicationKey, newEvent, newEventId, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { expectEventually } from '@autoheal/testing';
+import { OPS_KEY, startSecuritySystem, TENANT, type SecuritySystem } from './security-system.js';
+
+/** The victim: the security system's own tenant. */
+const B = TENANT;
+/** The attacker, a tenant of the same deployment. */
+const A = 'abuse-a';
+/** One of B's instances per attack: a restarted target is in its cooldown for a minute afterwards. */
+const B_INSTANCES = ['b-1', 'b-2', 'b-3', 'b-4', 'b-5', 'b-6', 'b-7'];
+const A_INSTANCES = ['a-1'];
+const KEYS = {
+  ingest: { [A]: 'ing_abuse_a_0123456789abcdef', [B]: 'ing_abuse_b_0123456789abcdef' },
+  audit: { [A]: 'aud_abuse_a_0123456789abcdef', [B]: 'aud_abuse_b_0123456789abcdef' },
+};
+/** Nobody's key, for the answers that must not tell a foreign key from an unknown one. */
+const UNKNOWN_KEY = 'ing_nobody_0123456789abcdef';
+const FLOW: string[] = ['incident.opened', 'remediation.planned', 'remediation.started', 'remediation.succeeded', 'incident.resolved'];
+
+/** The audit actor of an API key: `ak_` and the first 16 hex digits of its sha256 (apps/auditor README). */
+const auditActor = (key: string) => `ak_${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16)}`;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: { code?: string; message?: string; accepted?: number; duplicates?: number; ids?: string[]; ok?: boolean; firstBreak?: unknown; headSeq?: number };
+}
+
+interface SeenEvent {
+  subject: string;
+  event: Envelope & { data: Record<string, unknown> };
+}
+
+/** Where B stood before an attack: its chain head, what the bus had carried, the dead-letter stream's last sequence. */
+interface Mark {
+  seq: number;
+  bus: number;
+  deadLetterSeq: number;
+}
+
+/** B's own failure, sent after the attack; `opened` picks its incident among B's. */
+interface Probe {
+  instance: string;
+  fire(): Promise<void>;
+  opened(data: Record<string, unknown>): boolean;
+  /** What ends the incident once the restart succeeded, when the restart alone does not. */
+  recover?(): Promise<void>;
+}
+
+describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected (whole system)', () => {
+  let sys: SecuritySystem;
+  let bus: SeenEvent[];
+  let subs: Subscription[];
+  let nextB = 0;
+  /** Every incident a probe of B opened: B's own rows refer to them. */
+  const probeIncidents = new Set<string>();
+
+  beforeAll(async () => {
+    sys = await startSecuritySystem(B_INSTANCES, {
+      tenants: [{ tenantId: A, instances: A_INSTANCES }],
+      env: {
+        DETECTOR_INGEST_API_KEYS: Object.entries(KEYS.ingest).map(([t, k]) => `${t}=${k}`).join(','),
+        AUDITOR_TENANT_API_KEYS: Object.entries(KEYS.audit).map(([t, k]) => `${t}=${k}`).join(','),
+        // A probe hangs B's instance and reports its exit a moment later: with fifty 200 ms
+        // intervals no hang incident can open in between, even on a loaded machine, so B's
+        // trail holds exactly the probe's incident.
+        DETECTOR_MISSED_INTERVALS: '50',
+      },
+    });
+    bus = [];
+    subs = ['incident.>', 'remediation.>', 'compliance.>', 'security.>'].map((subject) =>
+      sys.nc.subscribe(subject, { callback: (_e, msg) => void bus.push({ subject: msg.subject, event: msg.json() }) }),
+    );
+  });
+
+  afterAll(async () => {
+    for (const s of subs ?? []) s.unsubscribe();
+    await sys?.stop();
+  });
+
+  // ---- HTTP as a tenant does it --------------------------------------------------------------
+
+  /**
+   * One request over node:http. A refused body is answered before it is read and the connection
+   * closed behind the answer: the answer is what counts, a write error after it is not a failure.
+   */
+  function http(method: 'GET' | 'POST', url: string, key: string | undefined, body?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (key) headers.authorization = `Bearer ${key}`;
+      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+      let answered = false;
+      const req = request(url, { method, headers }, (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: Answer['body'] = {};
+          try {
+            parsed = text.length > 0 ? (JSON.parse(text) as Answer['body']) : {};
+          } catch {
+            parsed = { message: text };
+          }
+          const h = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
+          resolve({ status: res.statusCode ?? 0, headers: h, body: parsed });
+        });
+      });
+      req.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      req.end(body);
+    });
+  }
+
+  const ingest = (tenant: string, key: string | undefined, body: unknown, route: 'health-events' | 'alertmanager' = 'health-events') =>
+    http('POST', `${sys.urls.detector}/v1/tenants/${tenant}/${route}`, key, typeof body === 'string' ? body : JSON.stringify(body));
+
+  /** A's requests in the tests that need them through: a 429 left by an earlier flood is waited out as its Retry-After says. */
+  async function ingestAsA(body: unknown, route: 'health-events' | 'alertmanager' = 'health-events'): Promise<Answer> {
+    return expectEventually(async () => {
+      const answer = await ingest(A, KEYS.ingest[A], body, route);
+      expect(answer).toMatchObject({ status: 202 });
+      return answer;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+  }
+
+  const auditOf = (tenant: string, key: string, query = '') => http('GET', `${sys.urls.auditor}/v1/tenants/${tenant}/audit${query}`, key);
+
+  // ---- B's side ------------------------------------------------------------------------------
+
+  function nextInstance(): string {
+    const instance = B_INSTANCES[nextB++];
+    if (!instance) throw new Error(`more attacks than B has instances (${B_INSTANCES.length}); add instances to B_INSTANCES`);
+    return instance;
+  }
+
+  async function mark(): Promise<Mark> {
+    const { rows } = await sys.pg.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM auditor.audit_log WHERE tenant_id = $1', [B]);
+    const jsm = await jetstreamManager(sys.nc);
+    const { state } = await jsm.streams.info('DEAD_LETTER');
+    return { seq: Number(rows[0].seq ?? 0), bus: bus.length, deadLetterSeq: state.last_seq };
+  }
+
+  function exitedEvent(tenantId: string, instance: string, exitCode: number, id = newEventId()) {
+    return { ...newEvent('health.exited', { tenantId, producer: `supervisor/${tenantId}`, data: { service: 'api', instance, exitCode, signal: null, observedBy: 'agent' } }), id };
+  }
+
+  /**
+   * B's supervisor sees `instance` die and reports it over B's HTTP ingest, with the event id B
+   * chose (the dedup attack picks it in advance). The process is stopped first (SIGSTOP), so it
+   * stays silent until the executor's restart replaces it; the exit code marks this report.
+   */
+  function crashProbe(instance: string, eventId = newEventId()): Probe {
+    const exitCode = 100 + Math.floor(Math.random() * 100);
+    return {
+      instance,
+      async fire() {
+        const reply = await sys.nc.request('agent.chaos', JSON.stringify({ action: 'hang', tenantId: B, service: 'api', instance }), { timeout: 5_000 });
+        expect(reply.json<{ ok: boolean }>()).toMatchObject({ ok: true });
+        const answer = await ingest(B, KEYS.ingest[B], exitedEvent(B, instance, exitCode, eventId));
+        expect(answer).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [eventId] } });
+      },
+      opened: (data) => data.instance === instance && data.kind === 'crashed' && (data.evidence as { exitCode?: number }).exitCode === exitCode,
+    };
+  }
+
+  function alertPayload(instance: string, status: 'firing' | 'resolved', startsAt: string, endsAt?: string) {
+    return {
+      version: '4',
+      status,
+      receiver: 'team',
+      alerts: [{ status, labels: { alertname: 'ApiDown', service: 'api', instance, severity: 'critical' }, annotations: {}, startsAt, ...(endsAt ? { endsAt } : {}), fingerprint: `fp-${instance}` }],
+    };
+  }
+
+  /** B's Alertmanager fires for `instance`, and resolves once the restart is done. */
+  function alertProbe(instance: string, startsAt: string, endsAt: string): Probe {
+    const send = async (status: 'firing' | 'resolved') => {
+      const answer = await ingest(B, KEYS.ingest[B], alertPayload(instance, status, startsAt, status === 'resolved' ? endsAt : undefined), 'alertmanager');
+      expect(answer).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0 } });
+    };
+    return {
+      instance,
+      fire: () => send('firing'),
+      opened: (data) => data.instance === instance && data.kind === 'alert',
+      recover: () => send('resolved'),
+    };
+  }
+
+  const ofB = (e: SeenEvent) => e.event.tenantId === B;
+  const show = (events: SeenEvent[]) => events.map((e) => `${e.event.type} ${typeof e.event.data.instance === 'string' ? e.event.data.instance : ''} ${e.event.correlationId ?? ''}`).join('\n');
+
+  async function deadLettersSince(seq: number): Promise<DeadLetterRecord[]> {
+    const jsm = await jetstreamManager(sys.nc);
+    const { state } = await jsm.streams.info('DEAD_LETTER');
+    const out: DeadLetterRecord[] = [];
+    for (let s = seq + 1; s <= state.last_seq; s++) {
+      const m = await jsm.streams.getMessage('DEAD_LETTER', { seq: s }).catch(() => null);
+      if (m) out.push(m.json<DeadLetterRecord>());
+    }
+    return out;
+  }
+
+  /**
+   * The shared verdict after an attack: B's probe is detected, decided, remediated and recorded
+   * as if A did not exist, and nothing A did since `since` shows up anywhere of B's.
+   */
+  async function expectTenantUnaffected(since: Mark, probe: Probe): Promise<void> {
+    const pidBefore = await sys.pidOf(probe.instance);
+    expect(pidBefore).toBeDefined();
+    await probe.fire();
+
+    // Detection: the probe's incident opens.
+    const opened = await expectEventually(() => {
+      const found = bus.slice(since.bus).find((e) => ofB(e) && e.event.type === 'incident.opened' && probe.opened(e.event.data));
+      if (!found) throw new Error(`B's incident for ${probe.instance} did not open; B's events since the attack:\n${show(bus.slice(since.bus).filter(ofB))}`);
+      return found;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const incidentId = String(opened.event.data.incidentId);
+    probeIncidents.add(incidentId);
+    const flowOf = () => bus.slice(since.bus).filter((e) => ofB(e) && e.event.correlationId === incidentId);
+
+    // Decision and remediation: a restart planned, carried out, succeeded.
+    await expectEventually(() => {
+      const types: string[] = flowOf().map((e) => e.event.type);
+      if (!['remediation.planned', 'remediation.started', 'remediation.succeeded'].every((t) => types.includes(t))) {
+        throw new Error(`B's remediation of ${incidentId} did not succeed; its events: ${types.join(', ')}`);
+      }
+    }, { timeoutMs: 45_000, intervalMs: 100 });
+    expect(flowOf().find((e) => e.event.type === 'remediation.planned')?.event.data).toMatchObject({ action: 'restart', instance: probe.instance });
+    await probe.recover?.();
+    await expectEventually(() => {
+      const types: string[] = flowOf().map((e) => e.event.type);
+      if (!types.includes('incident.resolved')) throw new Error(`B's incident ${incidentId} did not resolve; its events: ${types.join(', ')}`);
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await expectEventually(async () => {
+      const now = (await sys.agentStatus()).find((i) => i.instance === probe.instance);
+      expect(now).toMatchObject({ state: 'running' });
+      expect(now?.pid).not.toBe(pidBefore);
+    }, { timeoutMs: 10_000, intervalMs: 200 });
+
+    // The audit trail, as B reads it with its own key: the whole flow, in a chain that verifies.
+    await expectEventually(async () => {
+      const page = await auditOf(B, KEYS.audit[B], `?correlationId=${incidentId}&limit=100`);
+      expect(page.status).toBe(200);
+      expect((page.body as { items: { eventType: string }[] }).items.map((r) => r.eventType)).toEqual(expect.arrayContaining(FLOW));
+    }, { timeoutMs: 20_000, intervalMs: 1_000 });
+    const verify = await auditOf(B, KEYS.audit[B], '/verify');
+    expect(verify).toMatchObject({ status: 200, body: { ok: true, firstBreak: null } });
+
+    // Nothing else: every row B's chain gained since the mark is B's own incidents' or B's own
+    // reads (B's key, the operator's) — no refusal, breaker or row about A.
+    const readers = new Set([auditActor(KEYS.audit[B]), auditActor(OPS_KEY)]);
+    const { rows } = await sys.pg.query<{ seq: string; event_type: string; actor: string; correlation_id: string | null; payload: unknown }>(
+      'SELECT seq, event_type, actor, correlation_id, payload FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq',
+      [B, since.seq],
+    );
+    const foreign = rows.filter(
+      (r) => !(r.correlation_id !== null && probeIncidents.has(r.correlation_id)) && !(['audit.read', 'audit.verify'].includes(r.event_type) && readers.has(r.actor)),
+    );
+    expect(foreign.map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, correlationId: r.correlation_id }))).toEqual([]);
+    expect(rows.filter((r) => JSON.stringify(r.payload).includes(A)).map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, payload: r.payload }))).toEqual([]);
+
+    // On the bus: B's events since the mark are the probe's flow only (no second incident, no breaker).
+    const others = bus.slice(since.bus).filter((e) => ofB(e) && !(e.event.correlationId !== null && probeIncidents.has(e.event.correlationId)));
+    expect(show(others)).toBe('');
+
+    // Dead letters: none about B (A's refused requests are A's).
+    const letters = await deadLettersSince(since.deadLetterSeq);
+    expect(letters.filter((d) => (d.headers['Autoheal-Tenant'] ?? []).includes(B) || d.subject.includes(`.${B}.`) || d.subject.includes(`/tenants/${B}/`))).toEqual([]);
+  }
+
+  // ---- The attacks ---------------------------------------------------------------------------
+
+  it('a: A sends events carrying the ids of B’s future events (over HTTP ingest and over NATS as A’s producer); B’s events still open B’s incident', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    const [overHttp, overNats] = [newEventId(), newEventId()];
+    // Over HTTP: a heartbeat and an exit of A's own instance, each with an id B will use.
+    const heartbeat = { ...newEvent('health.heartbeat', { tenantId: A, producer: 'mallory', data: { service: 'api', instance: 'a-1', intervalMs: 200, sequence: 1 } }), id: overHttp };
+    expect((await ingestAsA(heartbeat)).body).toMatchObject({ accepted: 1, duplicates: 0, ids: [overHttp] });
+    // Over NATS, as the SDK publishes: A's producer credentials, A's subject, B's future id.
+    const producer: NatsConnection = await sys.as(`producer:${A}`);
+    const onBus = { ...heartbeat, id: overNats };
+    const ack = await jetstream(producer).publish(`health.${A}.api.a-1`, JSON.stringify(onBus), { msgID: deduplicationKey(A, overNats) });
+    expect(ack.duplicate).toBe(false);
+
+    await expectTenantUnaffected(since, crashProbe(instance, overHttp));
+    // And the id taken over NATS, on B's next report of the same instance: stored, not a duplicate.
+    const again = await ingest(B, KEYS.ingest[B], { ...newEvent('health.heartbeat', { tenantId: B, producer: 'b', data: { service: 'api', instance, intervalMs: 200, sequence: 1 } }), id: overNats });
+    expect(again).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [overNats] } });
+  });
+
+  it('b: A’s key on B’s paths gets exactly the answer an unknown key gets (401), and nothing of it is recorded for B', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    // What A tries to make B's: an exit of B's instance (would open a crash incident) and a firing alert.
+    const forged = exitedEvent(B, instance, 77);
+    const asks = [
+      { route: 'health-events' as const, body: JSON.stringify(forged) },
+      { route: 'alertmanager' as const, body: JSON.stringify(alertPayload(instance, 'firing', new Date().toISOString())) },
+    ];
+    for (const { route, body } of asks) {
+      const foreign = await ingest(B, KEYS.ingest[A], body, route);
+      const unknown = await ingest(B, UNKNOWN_KEY, body, route);
+      expect(foreign).toMatchObject({ status: 401, body: { code: 'invalid_api_key' } });
+      expect(foreign.body).toEqual(unknown.body);
+      for (const h of ['www-authenticate', 'connection', 'content-type']) expect(foreign.headers.get(h)).toBe(unknown.headers.get(h));
+    }
+    // The audit API refuses A's key on B's trail and records nothing for it (the probe's row check below).
+    const read = await auditOf(B, KEYS.audit[A]);
+    expect([401, 403]).toContain(read.status);
+
+    // B's own exit of the same instance, exit code 100-199: the incident that opens is B's, not A's (77).
+    await expectTenantUnaffected(since, crashProbe(instance));
+    expect(bus.slice(since.bus).filter((e) => ofB(e) && e.event.type === 'incident.opened' && e.event.data.instance === instance)).toHaveLength(1);
+  });
+
+  it('b: A speaks for B — B’s tenant in the envelope, on A’s ingest path and on A’s own subject on the bus — and is refused as A’s', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    const answer = await ingest(A, KEYS.ingest[A], exitedEvent(B, instance, 78));
+    expect(answer).toMatchObject({ status: 400, body: { code: 'invalid_event' } });
+    expect(answer.body.message).toContain('tenantId');
+    const producer = await sys.as(`producer:${A}`);
+    const onBus = exitedEvent(B, instance, 79);
+    await jetstream(producer).publish(`health.${A}.api.${instance}`, JSON.stringify(onBus), { msgID: deduplicationKey(A, onBus.id) });
+    await expectEventually(async () => {
+      const letters = (await deadLettersSince(since.deadLetterSeq)).filter((d) => d.payload.includes(onBus.id));
+      expect(letters.map((d) => ({ subject: d.subject, reason: d.reason }))).toEqual([{ subject: `health.${A}.api.${instance}`, reason: 'invalid_payload' }]);
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+
+    await expectTenantUnaffected(since, crashProbe(instance));
+    expect(bus.slice(since.bus).filter((e) => ofB(e) && e.event.type === 'incident.opened' && e.event.data.instance === instance)).toHaveLength(1);
+  });
+
+  it('c: A’s over-deep and oversized bodies get 400 and 413 naming the limit, without B noticing', async () => {
+    const since = await mark();
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const tooDeep = await ingest(A, KEYS.ingest[A], deep);
+    expect(tooDeep).toMatchObject({ status: 400, body: { code: 'too_deep' } });
+    expect(tooDeep.body.message).toContain('DETECTOR_INGEST_MAX_DEPTH');
+    // A contract-shaped event nested far below the limit of any consumer, sent on the bus with A's producer credentials.
+    const producer = await sys.as(`producer:${A}`);
+    // Built as text: stringifying 20,000 levels would overflow this process's own stack.
+    const shell = JSON.stringify({ ...exitedEvent(A, 'a-1', 1), data: { service: 'api', instance: 'a-1', nested: 'NESTED' } });
+    const poison = shell.replace('"NESTED"', `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`);
+    await jetstream(producer).publish(`health.${A}.api.a-1`, poison);
+    await expectEventually(async () => {
+      const letters = (await deadLettersSince(since.deadLetterSeq)).filter((d) => d.subject === `health.${A}.api.a-1`);
+      expect(letters.map((d) => ({ reason: d.reason, deliveries: d.deliveries, tooDeep: d.detail.includes('nests deeper than') }))).toEqual([{ reason: 'invalid_payload', deliveries: 1, tooDeep: true }]);
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+
+    const big = 'x'.repeat(2 * 1024 * 1024);
+    const tooLarge = await ingest(A, KEYS.ingest[A], big);
+    expect(tooLarge).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+    expect(tooLarge.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
+
+    await expectTenantUnaffected(since, crashProbe(nextInstance()));
+  });
+
+  it('c: A floods ingest past its request and byte quotas: 429 naming the quota, while B’s requests pass and B’s crash is healed', async () => {
+    const since = await mark();
+    const heartbeat = () => newEvent('health.heartbeat', { tenantId: A, producer: 'mallory', data: { service: 'api', instance: 'a-1', intervalMs: 200, sequence: 1 } });
+    // 300 valid requests at once (the request burst is 100), then bodies of 900 KB that are not JSON (the byte burst is 4 MiB).
+    const fromB = () => ingest(B, KEYS.ingest[B], newEvent('health.heartbeat', { tenantId: B, producer: 'b', data: { service: 'api', instance: B_INSTANCES[0], intervalMs: 200, sequence: 1 } }));
+    // B reports during each flood: its own budgets are untouched.
+    const [requests, duringRequests] = await Promise.all([Promise.all(Array.from({ length: 300 }, () => ingest(A, KEYS.ingest[A], heartbeat()))), fromB()]);
+    // Then the bytes: 14 MB of bodies against a 4 MiB byte burst. A body refused by the request
+    // budget the flood above spent is sent again as its Retry-After says, until the byte budget
+    // or the parser answers it.
+    const garbage = 'y'.repeat(900 * 1024);
+    const pastRequestBudget = () =>
+      expectEventually(async () => {
+        const answer = await ingest(A, KEYS.ingest[A], garbage);
+        expect(answer.body.message ?? '').not.toContain('DETECTOR_INGEST_REQUESTS_PER_SEC');
+        return answer;
+      }, { timeoutMs: 30_000, intervalMs: 200 });
+    const [bytes, duringBytes] = await Promise.all([Promise.all(Array.from({ length: 16 }, pastRequestBudget)), fromB()]);
+    expect(duringRequests).toMatchObject({ status: 202, body: { accepted: 1 } });
+    expect(duringBytes).toMatchObject({ status: 202, body: { accepted: 1 } });
+
+    const count = (answers: Answer[], status: number) => answers.filter((a) => a.status === status).length;
+    expect({ accepted: count(requests, 202) > 0, refused: count(requests, 429) > 0, other: requests.length - count(requests, 202) - count(requests, 429) }).toEqual({ accepted: true, refused: true, other: 0 });
+    const refusedRequest = requests.find((a) => a.status === 429)!;
+    expect(refusedRequest.body.code).toBe('rate_limited');
+    expect(refusedRequest.body.message).toContain('DETECTOR_INGEST_REQUESTS_PER_SEC');
+    expect(Number(refusedRequest.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The first are read and refused as malformed (400), the rest refused unread by the byte budget.
+    expect(bytes.filter((a) => ![400, 429].includes(a.status)).map((a) => `${a.status} ${a.body.message ?? ''}`)).toEqual([]);
+    expect(bytes.filter((a) => a.status === 400).map((a) => a.body.code)).toEqual(bytes.filter((a) => a.status === 400).map(() => 'malformed_json'));
+    const overBytes = bytes.filter((a) => a.status === 429);
+    expect(overBytes.length).toBeGreaterThan(0);
+    for (const a of overBytes) expect(a.body.message).toContain('DETECTOR_INGEST_BYTES_PER_SEC');
+
+    await expectTenantUnaffected(since, crashProbe(nextInstance()));
+  });
+
+  it('d: A’s Alertmanager payload crafted like B’s (same fingerprint, labels and times) leaves B’s alert to fire and resolve', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    const startsAt = new Date(Date.now() - 1_000).toISOString();
+    const endsAt = new Date(Date.now() + 60_000).toISOString();
+    // A sends first exactly what B's Alertmanager will send: were alert ids derived from the alert alone, both would collide.
+    for (const status of ['firing', 'resolved'] as const) {
+      expect((await ingestAsA(alertPayload(instance, status, startsAt, status === 'resolved' ? endsAt : undefined), 'alertmanager')).body).toMatchObject({ accepted: 1, duplicates: 0 });
+    }
+    await expectTenantUnaffected(since, alertProbe(instance, startsAt, endsAt));
+  });
+});
