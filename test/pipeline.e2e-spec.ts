@@ -93,6 +93,8 @@ describe('autoheal end to end', () => {
         // Six instances: two failing at once would be a third of the fleet. The breaker has its
         // own tests; here it would only turn a slow machine into escalations.
         DECISION_BREAKER_MIN_INSTANCES: '1000',
+        // Two whole systems may run at once against one Postgres (100 connections by default).
+        DATABASE_POOL_MAX: '4',
         // A hang whose deadline timer fired 2 s late is marked as a possible detector fault and
         // escalated, not restarted; a loaded 2-core CI machine can stall the detector that long.
         // Observer faults have their own tests (detection.int-spec).

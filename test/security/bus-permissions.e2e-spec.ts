@@ -100,7 +100,7 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
       fleetFile,
       ports,
       restartOnExit: false,
-      env: { HEARTBEAT_MS: '200', FLEET_BASE_PORT: '0', DETECTOR_MISSED_INTERVALS: '10', DECISION_BREAKER_MIN_INSTANCES: '1000', DETECTOR_OBSERVER_LATE_MS: '30000', LOG_LEVEL: 'warn' },
+      env: { HEARTBEAT_MS: '200', FLEET_BASE_PORT: '0', DETECTOR_MISSED_INTERVALS: '10', DECISION_BREAKER_MIN_INSTANCES: '1000', DETECTOR_OBSERVER_LATE_MS: '30000', DATABASE_POOL_MAX: '4', LOG_LEVEL: 'warn' },
     });
     await system.waitHealthy(60_000);
     ops = await connectNats({ servers: nats.url, ...nats.secure.credentials('ops'), name: 'sec-observer', onClosedForGood: () => undefined });

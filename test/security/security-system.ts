@@ -127,6 +127,8 @@ export async function startSecuritySystem(instances: string[], options: Security
       FLEET_BASE_PORT: '0',
       DETECTOR_MISSED_INTERVALS: '10',
       DECISION_BREAKER_MIN_INSTANCES: '1000',
+      // Two whole systems may run at once against one Postgres (100 connections by default).
+      DATABASE_POOL_MAX: '4',
       // A stalled detector marks its hangs as possible detector faults (escalated, not restarted);
       // a loaded CI machine must not turn that into failed attack checks.
       DETECTOR_OBSERVER_LATE_MS: '30000',

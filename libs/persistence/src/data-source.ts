@@ -20,6 +20,20 @@ export interface CreateDataSourceOptions {
 const DEFAULT_POOL_MAX = 10;
 
 /**
+ * The pool size: the caller's, else `DATABASE_POOL_MAX` from the environment (one setting for a
+ * deployment whose Postgres allows few connections — or a test machine running several whole
+ * systems against one server), else 10.
+ */
+export function poolMaxOf(options: Pick<CreateDataSourceOptions, 'poolMax'>, env: NodeJS.ProcessEnv = process.env): number {
+  if (options.poolMax !== undefined) return options.poolMax;
+  const fromEnv = env.DATABASE_POOL_MAX;
+  if (fromEnv === undefined || fromEnv === '') return DEFAULT_POOL_MAX;
+  const n = Number(fromEnv);
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`DATABASE_POOL_MAX: must be an integer from 1 to 200, got ${JSON.stringify(fromEnv)}`);
+  return n;
+}
+
+/**
  * A TypeORM DataSource bound to one service schema. Migrations never run implicitly and the
  * schema is never synchronised from entities: `runMigrations` is an explicit step.
  */
@@ -37,7 +51,7 @@ export function createDataSource(options: CreateDataSourceOptions): DataSource {
     logging: false,
     extra: {
       application_name: options.applicationName,
-      max: options.poolMax ?? DEFAULT_POOL_MAX,
+      max: poolMaxOf(options),
       // Idle connections stay open (pg closes them after 10 s by default): the first incident
       // after a quiet spell would otherwise pay for a new connection — TCP, startup, and
       // preparing its statements again — on the path its detection latency is measured on.
@@ -57,6 +71,6 @@ export function createDataSource(options: CreateDataSourceOptions): DataSource {
 export async function openDataSource(options: CreateDataSourceOptions): Promise<DataSource> {
   const dataSource = await createDataSource(options).initialize();
   // All asked for at once, so the pool opens a connection for each.
-  await Promise.all(Array.from({ length: options.poolMax ?? DEFAULT_POOL_MAX }, () => dataSource.query('SELECT 1')));
+  await Promise.all(Array.from({ length: poolMaxOf(options) }, () => dataSource.query('SELECT 1')));
   return dataSource;
 }
