@@ -237,7 +237,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     // Created first: waiting for its grant to arrive may itself be refused a few times.
     const viewer = await personKey('flo@example.com', ['viewer'], ['tenant-b']);
     await refusals.flush();
-    await expectEventually(async () => expect((await env.pg.query(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows[0].n).toBe(0), { timeoutMs: 20_000 });
+    await expectEventually(async () => expect((await env.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows[0].n).toBe(0), { timeoutMs: 20_000 });
     const before = (await securityStream()).length;
     // Forged keys naming a tenant in the path: the name is the caller's claim, and must start no chain.
     const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => call('GET', i % 2 ? '/v1/admin/tenants/tenant-a' : '/v1/admin/breaker', 'ahk_forged_key_0123456789').then((r) => r.status)));

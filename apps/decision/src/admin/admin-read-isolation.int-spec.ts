@@ -131,14 +131,14 @@ describe('decision admin reads: row-level security (real Postgres, reader role)'
   it("scopes the admin API's read transactions from the credential: the tenant asked about only when in scope", async () => {
     const reads = booted.app.get(AdminReads);
     const unfiltered = (scope: TenantScope, tenantId: string | null) =>
-      reads.read(scope, tenantId, async (m) => [...new Set(((await m.query(`SELECT tenant_id FROM decision.remediations`)) as { tenant_id: string }[]).map((r) => r.tenant_id))].sort());
+      reads.read(scope, tenantId, async (m) => [...new Set((await m.query<{ tenant_id: string }[]>(`SELECT tenant_id FROM decision.remediations`)).map((r) => r.tenant_id))].sort());
     expect(await unfiltered(['tenant-a'], 'tenant-a')).toEqual(['tenant-a']);
     expect(await unfiltered(['tenant-a'], 'tenant-b')).toEqual([]);
     expect(await unfiltered(['tenant-a', 'tenant-b'], 'tenant-b')).toEqual(['tenant-b']);
     expect(await unfiltered(['tenant-a', 'tenant-b'], null)).toEqual(['tenant-a', 'tenant-b']);
     expect(await unfiltered('*', 'tenant-c')).toEqual(['tenant-a', 'tenant-b', 'tenant-c']);
     // The pool logs in as the reader role.
-    expect(await reads.read('*', null, async (m) => ((await m.query('SELECT current_user AS u')) as { u: string }[])[0].u)).toBe('autoheal_decision_reader');
+    expect(await reads.read('*', null, async (m) => (await m.query<{ u: string }[]>('SELECT current_user AS u'))[0].u)).toBe('autoheal_decision_reader');
   });
 
   it("answers a scoped credential with its own tenants' rows only: the list of tenants and the tenant breakers", async () => {
@@ -177,6 +177,6 @@ describe('decision admin reads: row-level security (real Postgres, reader role)'
       await expect(asReader.query(sql)).rejects.toThrow(refused);
     });
     expect(await snapshot()).toEqual(before);
-    expect((await env.pg.query(`SELECT to_regclass('decision.mine') AS t`)).rows[0].t).toBeNull();
+    expect((await env.pg.query<{ t: string | null }>(`SELECT to_regclass('decision.mine') AS t`)).rows[0].t).toBeNull();
   });
 });
