@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RefusalTally, SYSTEM_TRAIL_ID, type RefusalRecord } from '@autoheal/access';
 import { newEvent, type Envelope } from '@autoheal/contracts';
@@ -48,7 +48,7 @@ export function accessRefusedEvent(record: RefusalRecord): Envelope<'security.ac
  * A flood costs a counter increment per request and one event per window, never one per request.
  */
 @Injectable()
-export class AdminRefusals implements OnModuleInit, OnApplicationShutdown {
+export class AdminRefusals implements OnModuleInit, BeforeApplicationShutdown {
   private readonly tally: RefusalTally;
   private readonly windowMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -68,7 +68,8 @@ export class AdminRefusals implements OnModuleInit, OnApplicationShutdown {
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the pools close (onApplicationShutdown): the last window goes to the outbox, relayed after the next boot if not before. */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
   }
