@@ -297,13 +297,22 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
     expect(await kv.get(hash)).toBeNull();
   });
 
+  it("only the decision service may publish on the system subject: the executor, the auditor and a producer cannot put refusals in the system trail's name", async () => {
+    const marker = `forged-${newEventId()}`;
+    for (const identity of ['executor', 'auditor', 'detector', 'producer:sec-a']) {
+      const { nc } = await attacker(identity);
+      await expect(jetstream(nc).publish('security.@system.access_refused', JSON.stringify({ marker }), { timeout: 3000 })).rejects.toThrow(/Permissions Violation/);
+    }
+    expect(await storedWith(marker)).toEqual([]);
+  });
+
   it('logged the attacks server-side, and no violation by the system’s own identities', () => {
     const attackers = ['producer:sec-a', 'agent:other'].map((name) => nats.secure.identities.get(name)!.publicKey);
     const system = [...nats.secure.identities.entries()].filter(([name]) => !['producer:sec-a', 'agent:other'].includes(name));
     // The connection the server blames: `"$G/nkey:<public key>"` in each violation line. The
-    // bucket attack above borrowed the executor's and the decision service's identities.
+    // bucket and system-subject attacks above borrowed the services' identities.
     const byWhom = nats.violations()
-      .filter((line) => !line.includes(`$KV.${API_KEYS_BUCKET}.`) && !line.includes(`STREAM.DELETE.KV_${API_KEYS_BUCKET}`))
+      .filter((line) => !line.includes(`$KV.${API_KEYS_BUCKET}.`) && !line.includes(`STREAM.DELETE.KV_${API_KEYS_BUCKET}`) && !line.includes('security.@system.'))
       .map((line) => ({ line, key: /"\$G\/nkey:(U[A-Z2-7]{55})"/.exec(line)?.[1] }));
     expect(byWhom.filter((v) => v.key !== undefined && attackers.includes(v.key)).length).toBeGreaterThanOrEqual(10);
     expect(byWhom.filter((v) => system.some(([, { publicKey }]) => v.key === publicKey)).map((v) => v.line)).toEqual([]);

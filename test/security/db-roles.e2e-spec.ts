@@ -13,8 +13,8 @@ import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
 
-// The auditor's reader role is tried in apps/auditor/src/audit-log/audit-read-isolation.int-spec.ts.
-type Service = Exclude<DatabaseRoleName, 'owner' | 'auditorReader'>;
+// The reader roles are tried in apps/auditor/src/audit-log/audit-read-isolation.int-spec.ts and apps/decision/src/admin/admin-read-isolation.int-spec.ts.
+type Service = Exclude<DatabaseRoleName, 'owner' | 'auditorReader' | 'decisionReader'>;
 const SERVICES: Service[] = ['detector', 'decision', 'executor', 'auditor'];
 const ROLE: Record<Service, string> = { detector: 'autoheal_detector', decision: 'autoheal_decision', executor: 'autoheal_executor', auditor: 'autoheal_auditor' };
 /** A table of each service's own, for the TRUNCATE and DDL attempts. */

@@ -37,7 +37,8 @@ describe('people’s credentials across the auditor and the decision service (wh
     ).status;
 
   beforeAll(async () => {
-    sys = await startSecuritySystem(['p-1']);
+    // Refusals are recorded per window of 10 s here (1 min by default): a flood falls in one.
+    sys = await startSecuritySystem(['p-1'], { env: { DECISION_REFUSAL_WINDOW_MS: '10000' } });
     auditorUrl = `http://127.0.0.1:${sys.system.ports.auditor}`;
     decisionUrl = `http://127.0.0.1:${sys.system.ports.decision}`;
   });
@@ -45,6 +46,25 @@ describe('people’s credentials across the auditor and the decision service (wh
   afterAll(async () => {
     await sys?.stop();
   });
+
+  it("a flood of forged keys at the decision admin API is one access.refused row in the system trail, and none in any tenant's", async () => {
+    const forged = `ahk_${'f'.repeat(40)}`;
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => status(`${decisionUrl}/v1/admin/${i % 2 ? `tenants/${TENANT}` : 'breaker'}`, forged)));
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    type Refused = { tenant_id: string; actor: string; action: string; outcome: string; count: number };
+    const refusedRows = async () =>
+      (
+        await sys.pg.query<Refused>(
+          `SELECT tenant_id, actor, action, outcome, (payload->'data'->>'count')::int AS count FROM auditor.audit_log
+            WHERE event_type = 'access.refused' AND resource->>'api' = 'decision admin API' ORDER BY seq`,
+        )
+      ).rows;
+    await expectEventually(async () => expect(await refusedRows()).not.toEqual([]), { timeoutMs: 90_000, intervalMs: 500 });
+    expect(await refusedRows()).toEqual([{ tenant_id: '@system', actor: expect.stringMatching(/^address .*127\.0\.0\.1$/) as string, action: 'api.authenticate', outcome: 'refused', count: 200 }]);
+    // Nothing was written about the refusals in any tenant's trail, the one the requests named included.
+    const inTenants = await sys.pg.query(`SELECT tenant_id, event_type FROM auditor.audit_log WHERE tenant_id <> '@system' AND (event_type LIKE 'access.%' OR event_type LIKE 'security.%')`);
+    expect(inTenants.rows).toEqual([]);
+  }, 180_000);
 
   it('a key created with the CLI works at both services within its role and scope, and a revoke stops it at both', async () => {
     const viewer = await createKey('vic@example.com', 'viewer', TENANT);

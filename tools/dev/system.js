@@ -142,8 +142,12 @@ async function startSystem(options) {
   };
   const table = serviceTable(ports);
   const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
-  // The auditor's REST reads log in as their own SELECT-only role, on a pool of their own.
-  const readerUrls = { auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') } };
+  // The auditor's REST reads and the decision admin API's reads log in as their own SELECT-only
+  // roles (row-level security per tenant), on pools of their own.
+  const readerUrls = {
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') },
+    decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
+  };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {

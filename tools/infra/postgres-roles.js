@@ -6,6 +6,8 @@
 //                       schema by that service's migrations, and nothing else
 //   autoheal_auditor_reader  the auditor API's read pool (DATABASE_READER_URL): SELECT on the
 //                       tenant-scoped audit tables, under row-level security, and nothing else
+//   autoheal_decision_reader the decision admin API's read pool (DATABASE_READER_URL): SELECT on
+//                       the tables the admin API reads, under row-level security, and nothing else
 //
 // Every role is NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION and a member of no
 // other role. What Postgres lets any role change about itself (its password, its session
@@ -32,10 +34,12 @@ const SERVICE_ROLES = {
 };
 /**
  * Login roles for a service's reads that are not a service's own role: the auditor's REST API reads
- * through its own pool as `autoheal_auditor_reader` (SELECT only, row-level security per tenant).
+ * through its own pool as `autoheal_auditor_reader`, the decision admin API as
+ * `autoheal_decision_reader` (SELECT only, row-level security per tenant).
  */
 const READER_ROLES = {
   auditorReader: 'autoheal_auditor_reader',
+  decisionReader: 'autoheal_decision_reader',
 };
 /** `owner`, a service name or a reader name → role name. */
 const ROLES = { owner: OWNER_ROLE, ...SERVICE_ROLES, ...READER_ROLES };

@@ -7,6 +7,13 @@ import type { BreakerOptions } from './planning/policy-port.js';
 const schema = z.object({
   ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
+  /**
+   * The admin API's reads log in as `autoheal_decision_reader` (SELECT only, row-level security
+   * per tenant). Unset or empty: DATABASE_URL's role, on a pool of its own, with a warning.
+   */
+  DATABASE_READER_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ message: 'must be a postgres:// URL' }).optional()),
+  /** Connections of the admin API's read pool. */
+  DECISION_READ_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(2),
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   DECISION_PORT: z.coerce.number().int().min(0).max(65535).default(3002),

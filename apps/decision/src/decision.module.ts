@@ -3,6 +3,7 @@ import { DependencyHealthModule, MessagingModule, OutboxRelayModule } from '@aut
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AdminAuthService } from './admin/admin-auth.service.js';
+import { AdminReads, adminReadPoolProvider } from './admin/admin-reads.js';
 import { AdminRefusals } from './admin/admin-refusals.js';
 import { AdminGuard } from './admin/admin.guard.js';
 import { ApiKeysCache } from './admin/api-keys.cache.js';
@@ -52,6 +53,8 @@ export class DecisionModule {
         { provide: DECISION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
         { provide: SECRET_RESOLVER, useValue: secrets },
+        adminReadPoolProvider,
+        AdminReads,
         ApiKeysCache,
         AdminAuthService,
         AdminRefusals,

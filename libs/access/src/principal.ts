@@ -1,4 +1,4 @@
-import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
+import { SUBJECT_TOKEN_PATTERN, SYSTEM_TENANT_ID } from '@autoheal/contracts';
 
 /** The roles a person's credential carries; what each may do is in permissions.ts. */
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
@@ -43,7 +43,8 @@ export function parseTenantScope(value: unknown): { ok: true; scope: TenantScope
 }
 
 /**
- * The audit trail that records changes to credentials whose scope is every tenant. `@` is not
- * allowed in a tenant id (SUBJECT_TOKEN_PATTERN), so no tenant can ever own this trail.
+ * The audit trail that records changes to credentials whose scope is every tenant, and refused
+ * requests. `@` is not allowed in a tenant id (SUBJECT_TOKEN_PATTERN), so no tenant can ever own
+ * this trail; the events bound for it (SYSTEM_EVENT_TYPES) carry it as their tenant.
  */
-export const SYSTEM_TRAIL_ID = '@system';
+export const SYSTEM_TRAIL_ID = SYSTEM_TENANT_ID;

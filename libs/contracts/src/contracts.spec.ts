@@ -10,6 +10,8 @@ import {
   parseHealthSubject,
   subjectFor,
   subjectMismatch,
+  subjectTenant,
+  SYSTEM_TENANT_ID,
 } from './index.js';
 
 const heartbeat = () =>
@@ -33,6 +35,33 @@ describe('subjects', () => {
     expect(subjectFor(e)).toBe('health.acme.api.api-1');
     expect(subjectMismatch('health.acme.api.api-1', e)).toBeNull();
     expect(subjectMismatch('health.globex.api.api-1', e)).toMatch(/does not match/);
+  });
+});
+
+describe('system events', () => {
+  const refused = () =>
+    newEvent('security.access_refused', {
+      tenantId: SYSTEM_TENANT_ID,
+      producer: 'decision',
+      data: { api: 'decision admin API', origin: 'address 10.0.0.1', code: 'invalid_credential', status: 401, count: 3, firstAt: '2026-01-01T00:00:00.000Z', lastAt: '2026-01-01T00:00:01.000Z', windowStart: '2026-01-01T00:00:00.000Z' },
+    });
+
+  it('travel on a subject no tenant can have, and only there', () => {
+    const e = refused();
+    expect(subjectFor(e)).toBe('security.@system.access_refused');
+    expect(subjectTenant(subjectFor(e))).toBe(SYSTEM_TENANT_ID);
+    expect(subjectMismatch('security.@system.access_refused', e)).toBeNull();
+    expect(subjectMismatch('security.acme.access_refused', e)).toMatch(/does not match/);
+    expect(() => domainSubject('security.event_rejected', SYSTEM_TENANT_ID)).toThrow(InvalidSubjectTokenError);
+  });
+
+  it('belong to the system tenant, and no tenant event may claim it', () => {
+    const raw = JSON.parse(JSON.stringify(refused())) as Record<string, unknown>;
+    expect(parseEnvelope(raw).ok).toBe(true);
+    expect(parseEnvelope({ ...raw, tenantId: 'acme' }).ok).toBe(false);
+    const tenantEvent = JSON.parse(JSON.stringify(heartbeat())) as Record<string, unknown>;
+    expect(parseEnvelope({ ...tenantEvent, tenantId: SYSTEM_TENANT_ID }).ok).toBe(false);
+    expect(() => newEvent('incident.opened', { tenantId: SYSTEM_TENANT_ID, producer: 'detector', data: {} as never })).toThrow(/tenantId/);
   });
 });
 

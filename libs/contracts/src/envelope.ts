@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { EVENT_CATALOG, EVENT_TYPES, type EventData, type EventType } from './event-types.js';
-import { subjectToken } from './subject-token.js';
+import { EVENT_CATALOG, EVENT_TYPES, isSystemEventType, type EventData, type EventType } from './event-types.js';
+import { subjectToken, SYSTEM_TENANT_ID } from './subject-token.js';
 import { newEventId } from './event-id.js';
 import { compileFastCheck, type FastCheck } from './fast-check.js';
 
@@ -18,6 +18,8 @@ function envelopeFor<T extends EventType>(type: T) {
   return z
     .object({
       ...envelopeFields,
+      // A system event belongs to no tenant, and no tenant's event to the system.
+      tenantId: isSystemEventType(type) ? z.literal(SYSTEM_TENANT_ID) : subjectToken,
       type: z.literal(type),
       version: z.literal(entry.version),
       data: entry.data,

@@ -22,7 +22,7 @@ import {
   compliancePolicyChangedData,
   complianceTtrAtRiskData,
 } from './events/compliance.events.js';
-import { securityEventRejectedData, securityReplyRejectedData } from './events/security.events.js';
+import { securityAccessRefusedData, securityEventRejectedData, securityReplyRejectedData } from './events/security.events.js';
 
 /**
  * Every event type that crosses a service boundary, with the schema of its `data` and its
@@ -56,9 +56,22 @@ export const EVENT_CATALOG = {
   'compliance.breaker_resumed': { version: 1, data: complianceBreakerResumedData },
   'security.event_rejected': { version: 1, data: securityEventRejectedData },
   'security.reply_rejected': { version: 1, data: securityReplyRejectedData },
+  'security.access_refused': { version: 1, data: securityAccessRefusedData },
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOG;
+
+/**
+ * Event types that belong to no tenant: their envelope's tenant is SYSTEM_TENANT_ID (and only
+ * theirs may be), their subject `<domain>.@system.<name>`, and the auditor appends them to the
+ * system trail.
+ */
+export const SYSTEM_EVENT_TYPES = ['security.access_refused'] as const satisfies readonly EventType[];
+export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
+
+export function isSystemEventType(type: string): type is SystemEventType {
+  return (SYSTEM_EVENT_TYPES as readonly string[]).includes(type);
+}
 export type EventData<T extends EventType> = z.infer<(typeof EVENT_CATALOG)[T]['data']>;
 export const EVENT_TYPES = Object.keys(EVENT_CATALOG) as EventType[];
 

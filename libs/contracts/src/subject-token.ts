@@ -28,3 +28,10 @@ export function assertSubjectToken(field: string, value: string): string {
   }
   return value;
 }
+
+/**
+ * The tenant of what belongs to no tenant: the system audit trail, and the events bound for it
+ * (`security.@system.access_refused`). `@` is outside SUBJECT_TOKEN_PATTERN, so no tenant id,
+ * tenant subject or tenant's trail can ever be this one.
+ */
+export const SYSTEM_TENANT_ID = '@system';

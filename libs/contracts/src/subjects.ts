@@ -1,6 +1,6 @@
-import type { EventType } from './event-types.js';
+import { isSystemEventType, type EventType } from './event-types.js';
 import type { Envelope } from './envelope.js';
-import { assertSubjectToken, SUBJECT_TOKEN_PATTERN } from './subject-token.js';
+import { assertSubjectToken, SUBJECT_TOKEN_PATTERN, SYSTEM_TENANT_ID } from './subject-token.js';
 
 /** The JetStream streams and the subjects each one captures. */
 export const STREAMS = {
@@ -36,6 +36,8 @@ export function parseHealthSubject(subject: string): HealthSubjectParts | null {
 /** `incident.<tenant>.<opened|updated|resolved>`, `remediation.<tenant>.<event>`, `compliance.<tenant>.<event>`, `security.<tenant>.<event>`. */
 export function domainSubject(type: Exclude<EventType, `health.${string}`>, tenantId: string): string {
   const [domain, name] = type.split('.');
+  // A system event's subject carries SYSTEM_TENANT_ID, which no tenant token can equal.
+  if (isSystemEventType(type)) return `${domain}.${SYSTEM_TENANT_ID}.${name}`;
   return `${domain}.${assertSubjectToken('tenantId', tenantId)}.${name}`;
 }
 
@@ -49,13 +51,14 @@ export function parseDomainSubject(subject: string): DomainSubjectParts | null {
   const parts = subject.split('.');
   if (parts.length !== 3) return null;
   const [domain, tenantId, name] = parts;
-  if (!SUBJECT_TOKEN_PATTERN.test(tenantId) || !/^[a-z_]+$/.test(name)) return null;
+  if (!(SUBJECT_TOKEN_PATTERN.test(tenantId) || tenantId === SYSTEM_TENANT_ID) || !/^[a-z_]+$/.test(name)) return null;
   return { domain, tenantId, name };
 }
 
-/** The tenant an event subject belongs to: its second token (`health.<tenant>.…`, `incident.<tenant>.…`). */
+/** The tenant an event subject belongs to: its second token (`health.<tenant>.…`, `incident.<tenant>.…`, or SYSTEM_TENANT_ID). */
 export function subjectTenant(subject: string): string {
   const tenantId = subject.split('.')[1] ?? '';
+  if (tenantId === SYSTEM_TENANT_ID) return tenantId;
   return assertSubjectToken('tenantId', tenantId);
 }
 

@@ -51,6 +51,7 @@ describe('the NATS permission table', () => {
       else if (type.startsWith('incident.')) expected[type] = ['detector'];
       else if (type.startsWith('compliance.')) expected[type] = ['decision'];
       else if (['remediation.started', 'remediation.succeeded', 'remediation.failed', 'remediation.rolled_back'].includes(type)) expected[type] = ['executor'];
+      else if (type === 'security.access_refused') expected[type] = ['decision'];
       else if (type.startsWith('security.')) expected[type] = ['auditor', 'decision', 'executor'];
       else expected[type] = ['decision'];
     }

@@ -1,4 +1,4 @@
-import { STREAMS } from '@autoheal/contracts';
+import { STREAMS, SYSTEM_TENANT_ID } from '@autoheal/contracts';
 
 /**
  * Who may publish and subscribe to what on the bus: ARCHITECTURE's table ("what each service
@@ -249,7 +249,11 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
   switch (identity.kind) {
     case 'service':
       return {
-        publish: { allow: [...servicePublishes(identity.service), ...serviceJetStream(identity.service)] },
+        publish: {
+          allow: [...servicePublishes(identity.service), ...serviceJetStream(identity.service)],
+          // The system subjects (refused admin requests, bound for the system trail) are the decision service's alone.
+          ...(identity.service === 'decision' ? {} : { deny: [`security.${SYSTEM_TENANT_ID}.>`] }),
+        },
         subscribe: { allow: [inbox] },
       };
     case 'agent': {

@@ -74,3 +74,25 @@ export async function openDataSource(options: CreateDataSourceOptions): Promise<
   await Promise.all(Array.from({ length: poolMaxOf(options) }, () => dataSource.query('SELECT 1')));
   return dataSource;
 }
+
+export interface ReadPoolOptions extends Omit<CreateDataSourceOptions, 'url' | 'migrations'> {
+  /** The API's SELECT-only reader role (DATABASE_READER_URL), when configured. */
+  readerUrl: string | undefined;
+  /** The service's own URL, logged in as when `readerUrl` is unset. */
+  serviceUrl: string;
+  /** Told once when the pool falls back to the service's role. */
+  onFallback: () => void;
+}
+
+/**
+ * An API's read pool, apart from the service's own: logged in as the reader role (SELECT only,
+ * row-level security per tenant), so however many reads wait for a connection none of them holds
+ * one the service's writers need. Without a reader URL it logs in as the service's role — still a
+ * pool of its own, under row-level security, but no longer SELECT only — and says so. Connections
+ * open when reads need them: a replica nobody reads from holds one, not `poolMax`.
+ */
+export function openReadPool(options: ReadPoolOptions): Promise<DataSource> {
+  const { readerUrl, serviceUrl, onFallback, ...rest } = options;
+  if (!readerUrl) onFallback();
+  return createDataSource({ ...rest, url: readerUrl ?? serviceUrl, migrations: [] }).initialize();
+}

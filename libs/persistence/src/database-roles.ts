@@ -20,10 +20,12 @@ export type ServiceName = keyof typeof SERVICE_ROLES;
 
 /**
  * Login roles that read on a service's behalf: the auditor's REST API reads the audit log as
- * `autoheal_auditor_reader` (SELECT only, row-level security per tenant), never as the role that appends.
+ * `autoheal_auditor_reader`, the decision service's admin API its tenant tables as
+ * `autoheal_decision_reader` (SELECT only, row-level security per tenant), never as the role that writes.
  */
 export const READER_ROLES = {
   auditorReader: 'autoheal_auditor_reader',
+  decisionReader: 'autoheal_decision_reader',
 } as const;
 
 /** TypeORM's bookkeeping table in each service schema (see createDataSource). */

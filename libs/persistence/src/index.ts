@@ -11,3 +11,4 @@ export * from './outbox-fast-path.js';
 export * from './persistence.module.js';
 export * from './database-roles.js';
 export * from './migrate-command.js';
+export * from './tenant-row-security.js';

@@ -83,6 +83,7 @@ describe('entitledProducers', () => {
     ['remediation.failed', ['executor']],
     ['compliance.policy_changed', ['decision']],
     ['security.event_rejected', ['decision', 'executor', 'auditor']],
+    ['security.access_refused', ['decision']],
     ['remediation.made_up', []],
     ['health.heartbeat', []],
   ])('%s ← %j', (type, identities) => {

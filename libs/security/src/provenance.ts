@@ -16,6 +16,9 @@ const PRODUCERS: ReadonlyArray<readonly [pattern: RegExp, identities: readonly I
   [/^remediation\.(planned|awaiting_approval|approved|rejected|deferred|escalated|escalation_delivered)$/, ['decision']],
   [/^remediation\.(started|succeeded|failed|rolled_back)$/, ['executor']],
   [/^compliance\.[a-z_]+$/, ['decision']],
+  // Refused admin API requests, bound for the system trail: only the decision service has such an API
+  // (the auditor records its own directly). Before the general rule: the first match wins.
+  [/^security\.access_refused$/, ['decision']],
   // Raised by whichever service caught the forgery; the detector consumes no control event.
   [/^security\.[a-z_]+$/, ['decision', 'executor', 'auditor']],
 ];

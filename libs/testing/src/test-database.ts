@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Client } from 'pg';
 
 /** The owner role (migrations), a service's runtime role, or a reader role, as tools/infra/postgres-roles.js creates them. */
-export type DatabaseRoleName = 'owner' | 'detector' | 'decision' | 'executor' | 'auditor' | 'auditorReader';
+export type DatabaseRoleName = 'owner' | 'detector' | 'decision' | 'executor' | 'auditor' | 'auditorReader' | 'decisionReader';
 
 export interface TestDatabase {
   /** postgres://…/<name>, as the administrator: for a test's own set-up and inspection. */

@@ -1,5 +1,5 @@
 import { apiKeyId, hashApiKey, SYSTEM_TRAIL_ID, type ApiKeyGrant, type Principal, type RefusalRecord, type TenantScope } from '@autoheal/access';
-import type { AuditEntry } from '../audit-log/audit-entry.js';
+import { ACCESS_REFUSED, type AuditEntry } from '../audit-log/audit-entry.js';
 import type { AuditorConfig } from '../config.js';
 import type { ApiKeyRow } from './api-keys.repository.js';
 
@@ -88,7 +88,7 @@ export function refusalEntry(record: RefusalRecord, eventId: string): AuditEntry
   return {
     tenantId: SYSTEM_TRAIL_ID,
     eventId,
-    eventType: 'access.refused',
+    eventType: ACCESS_REFUSED,
     occurredAt: record.lastAt.toISOString(),
     actor: record.origin,
     action: record.status === 401 ? 'api.authenticate' : 'api.authorize',

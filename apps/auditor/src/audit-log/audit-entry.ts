@@ -54,7 +54,13 @@ interface Description {
   actor?: string;
   action: string;
   outcome: Outcome;
+  /** The row's event type when it is not the event's own. */
+  eventType?: string;
+  resource?: { [key: string]: JsonValue };
 }
+
+/** Event type of the rows recording refused requests (401/403), aggregated, in the system trail: the auditor's own and other services'. */
+export const ACCESS_REFUSED = 'access.refused';
 
 /** The who/what/outcome of each event type; a new event type fails to compile until it is described here. */
 function describe(event: Envelope): Description {
@@ -107,6 +113,16 @@ function describe(event: Envelope): Description {
       return { action: 'control_event.reject', outcome: 'refused' };
     case 'security.reply_rejected':
       return { action: 'command_reply.reject', outcome: 'refused' };
+    case 'security.access_refused':
+      // Another service's refused requests, aggregated: recorded like the auditor's own (api-key-records.ts refusalEntry),
+      // in the system trail (the envelope's tenant), under the origin that was refused.
+      return {
+        actor: event.data.origin,
+        action: event.data.status === 401 ? 'api.authenticate' : 'api.authorize',
+        outcome: 'refused',
+        eventType: ACCESS_REFUSED,
+        resource: { api: event.data.api },
+      };
     case 'health.heartbeat':
     case 'health.stopping':
     case 'health.metrics':
@@ -130,12 +146,12 @@ export function auditEntryForEvent(event: Envelope, subject: string, redacted: R
   return {
     tenantId: event.tenantId,
     eventId: event.id,
-    eventType: event.type,
+    eventType: d.eventType ?? event.type,
     occurredAt: normalizeTimestamp(event.occurredAt),
     actor: d.actor ?? event.producer,
     action: d.action,
     outcome: d.outcome,
-    resource: resourceOf(event.data, RESOURCE_KEYS),
+    resource: d.resource ?? resourceOf(event.data, RESOURCE_KEYS),
     source: subject,
     correlationId: event.correlationId,
     causationId: event.causationId,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
-import { newEvent, subjectFor, type Envelope } from '@autoheal/contracts';
+import { newEvent, subjectFor, SYSTEM_TENANT_ID, type Envelope, type EventData } from '@autoheal/contracts';
 import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
@@ -110,6 +110,35 @@ describe('audit log (real Postgres and nats-server)', () => {
       ['security.event_rejected', 'auditor'],
       ['security.event_rejected', 'executor'],
     ]));
+  });
+
+  it("appends another service's aggregated refusals to the system trail as access.refused, in no tenant's trail", async () => {
+    const refusal = (data: Partial<EventData<'security.access_refused'>> = {}) =>
+      newEvent('security.access_refused', {
+        tenantId: SYSTEM_TENANT_ID,
+        producer: 'decision',
+        data: { api: 'decision admin API', origin: 'address 10.0.0.9', code: 'invalid_credential', status: 401, count: 200, firstAt: '2026-01-01T00:00:00.000Z', lastAt: '2026-01-01T00:00:05.000Z', windowStart: '2026-01-01T00:00:00.000Z', ...data },
+      });
+    const tenantRows = async () => (await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM auditor.audit_log WHERE tenant_id <> $1`, [SYSTEM_TENANT_ID])).rows[0].n;
+    const systemRows = async () => (await rows(SYSTEM_TENANT_ID)).filter((r) => r.event_type === 'access.refused' || r.event_type === 'security.event_rejected');
+    const before = { tenants: await tenantRows(), system: (await systemRows()).length };
+
+    const flood = refusal();
+    await publishSigned(nc, auditor.keys, flood);
+    // Another service may not speak for the decision service's API: refused, and recorded as a rejection, never as refusals.
+    const forged = refusal({ origin: 'ak_framed', count: 1_000_000 });
+    await publishSigned(nc, auditor.keys, forged, { as: 'executor' });
+    await expectEventually(async () => expect((await systemRows()).length).toBe(before.system + 2), { timeoutMs: 20_000 });
+    const added = (await systemRows()).slice(before.system);
+    expect(added.map((r) => [r.event_type, r.actor, r.action, r.outcome, r.resource])).toEqual(
+      expect.arrayContaining([
+        ['access.refused', 'address 10.0.0.9', 'api.authenticate', 'refused', { api: 'decision admin API' }],
+        ['security.event_rejected', 'auditor', 'control_event.reject', 'refused', { subject: 'security.@system.access_refused', eventId: forged.id }],
+      ]),
+    );
+    const [row] = (await pg.query<{ payload: Envelope<'security.access_refused'> }>(`SELECT payload FROM auditor.audit_log WHERE event_id = $1`, [flood.id])).rows;
+    expect(row.payload.data).toMatchObject({ count: 200, code: 'invalid_credential', status: 401 });
+    expect(await tenantRows()).toBe(before.tenants);
   });
 
   it('gives one row for an event delivered twice', async () => {

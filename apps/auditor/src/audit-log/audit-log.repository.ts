@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { setTenantScope } from '@autoheal/persistence';
 import type { AuditEntry } from './audit-entry.js';
 import type { ChainedRow, ChainHead, JsonValue, Outcome, VerifiedPoint } from './hash-chain.js';
 
@@ -74,10 +75,8 @@ export const auditLogRepository = {
    * tenant the transaction works on; an ops scope sees every tenant.
    */
   async setScope(manager: EntityManager, scope: ReadScope, tenantId: string): Promise<void> {
-    await manager.query(`SELECT set_config('autoheal.tenant_scope', $1, true), set_config('autoheal.tenant_id', $2, true)`, [
-      scope.kind === 'all' ? '*' : '',
-      scope.kind === 'all' ? tenantId : scope.tenantId,
-    ]);
+    // A tenant credential sees its own tenant (never the path's); an ops one every tenant, working on `tenantId`.
+    await setTenantScope(manager, scope.kind === 'all' ? '*' : [scope.tenantId], scope.kind === 'all' ? tenantId : scope.tenantId);
   },
 
   /** Whether the tenant has a chain at all (reads of a tenant without one record nothing). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '@autoheal/persistence';
+import { openReadPool } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import type { AuditorConfig } from '../config.js';
@@ -20,22 +20,18 @@ export const AUDIT_READ_APPLICATION_NAME = 'autoheal-auditor-reads';
 export const auditReadPoolProvider: Provider = {
   provide: AUDIT_READ_DB,
   inject: [AUDITOR_CONFIG],
-  useFactory: (config: AuditorConfig): Promise<DataSource> => {
-    if (!config.DATABASE_READER_URL) {
-      createLogger('auditor').warn(
-        'DATABASE_READER_URL is not set: audit reads log in as the DATABASE_URL role (its own pool, row-level security) instead of the SELECT-only autoheal_auditor_reader',
-      );
-    }
-    // Connections open when reads need them (unlike the appenders' pool, opened whole at boot for
-    // detection latency): a replica nobody reads from holds one, not AUDITOR_READ_POOL_SIZE.
-    return createDataSource({
-      url: config.DATABASE_READER_URL ?? config.DATABASE_URL,
+  useFactory: (config: AuditorConfig): Promise<DataSource> =>
+    openReadPool({
+      readerUrl: config.DATABASE_READER_URL,
+      serviceUrl: config.DATABASE_URL,
+      onFallback: () =>
+        createLogger('auditor').warn(
+          'DATABASE_READER_URL is not set: audit reads log in as the DATABASE_URL role (its own pool, row-level security) instead of the SELECT-only autoheal_auditor_reader',
+        ),
       schema: AUDITOR_SCHEMA,
-      migrations: [],
       applicationName: AUDIT_READ_APPLICATION_NAME,
       poolMax: config.AUDITOR_READ_POOL_SIZE,
-    }).initialize();
-  },
+    }),
 };
 
 @Injectable()

@@ -221,18 +221,47 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     expect(await counts()).toEqual(before);
   });
 
-  it('a flood of refused requests is counted, and reported as one record per origin and reason', async () => {
+  /** What the SECURITY stream holds: each message's subject and envelope. */
+  async function securityStream(): Promise<{ subject: string; event: Envelope }[]> {
+    const { state } = await env.jsm!.streams.info('SECURITY');
+    const out: { subject: string; event: Envelope }[] = [];
+    for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+      const m = await env.jsm!.streams.getMessage('SECURITY', { seq });
+      if (m) out.push({ subject: m.subject, event: m.json<Envelope>() });
+    }
+    return out;
+  }
+
+  it('a flood of refused requests is audited as one signed event per origin and reason, bound for the system trail and no tenant', async () => {
     const refusals = booted.app.get(AdminRefusals);
     // Created first: waiting for its grant to arrive may itself be refused a few times.
     const viewer = await personKey('flo@example.com', ['viewer'], ['tenant-b']);
-    refusals.flush();
-    const statuses = await Promise.all(Array.from({ length: 300 }, () => call('GET', '/v1/admin/breaker', 'ahk_forged_key_0123456789').then((r) => r.status)));
+    await refusals.flush();
+    await expectEventually(async () => expect((await env.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM decision.outbox WHERE published_at IS NULL`)).rows[0].n).toBe(0), { timeoutMs: 20_000 });
+    const before = (await securityStream()).length;
+    // Forged keys naming a tenant in the path: the name is the caller's claim, and must start no chain.
+    const statuses = await Promise.all(Array.from({ length: 200 }, (_, i) => call('GET', i % 2 ? '/v1/admin/tenants/tenant-a' : '/v1/admin/breaker', 'ahk_forged_key_0123456789').then((r) => r.status)));
     expect(new Set(statuses)).toEqual(new Set([401]));
     for (let i = 0; i < 5; i++) expect((await call('GET', '/v1/admin/tenants/tenant-a', viewer.key)).status).toBe(403);
-    const records = refusals.flush();
+    const records = await refusals.flush();
     expect(records.map((r) => [r.origin.startsWith('address ') ? 'address' : r.origin, r.code, r.count])).toEqual([
-      ['address', 'invalid_credential', 300],
+      ['address', 'invalid_credential', 200],
       [viewer.id, 'tenant_forbidden', 5],
+    ]);
+    // Through the outbox onto the bus: two events in all, on the system subject only.
+    let published: { subject: string; event: Envelope }[] = [];
+    await expectEventually(async () => {
+      published = (await securityStream()).slice(before);
+      expect(published).toHaveLength(2);
+    }, { timeoutMs: 20_000 });
+    expect(published.map((p) => p.subject)).toEqual(['security.@system.access_refused', 'security.@system.access_refused']);
+    expect(published.map((p) => [p.event.type, p.event.tenantId, p.event.producer])).toEqual([
+      ['security.access_refused', '@system', 'decision'],
+      ['security.access_refused', '@system', 'decision'],
+    ]);
+    expect(published.map((p) => (p.event as Envelope<'security.access_refused'>).data)).toEqual([
+      expect.objectContaining({ api: 'decision admin API', code: 'invalid_credential', status: 401, count: 200, origin: expect.stringMatching(/^address /) as string }),
+      expect.objectContaining({ api: 'decision admin API', code: 'tenant_forbidden', status: 403, count: 5, origin: viewer.id }),
     ]);
   });
 });

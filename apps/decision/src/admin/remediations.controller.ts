@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, UseFilters
 import { ApiBearerAuth, ApiForbiddenResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Principal } from '@autoheal/access';
 import { ApprovalsService } from '../approvals/approvals.service.js';
-import { BreakerService } from '../breaker/breaker.service.js';
+import { BreakerService, type BreakerOverview } from '../breaker/breaker.service.js';
 import type { BreakerState, TenantBreakerState } from '../breaker/breaker.repository.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 import { toHttp } from './admin-errors.js';
@@ -46,9 +46,9 @@ export class OperationsController {
 
   @Get('breaker')
   @RequirePermission('read')
-  @ApiOperation({ summary: 'The global circuit breaker (any role)' })
-  async breakerState(): Promise<BreakerState> {
-    return this.breaker.state();
+  @ApiOperation({ summary: "The global circuit breaker and the breakers of the tenants in the credential's scope (any role)" })
+  async breakerState(@CurrentPrincipal() principal: Principal): Promise<BreakerOverview> {
+    return this.breaker.state(principal.tenantScope);
   }
 
   @Post(String.raw`breaker\:resume`)

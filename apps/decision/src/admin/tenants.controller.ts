@@ -53,39 +53,39 @@ export class TenantsController {
   @RequirePermission('read')
   @ApiOperation({ summary: "The tenants in the credential's scope, each with its current version" })
   async list(@CurrentPrincipal() principal: Principal): Promise<{ items: { tenantId: string; displayName?: string; version: string; appliedBy: string; updatedAt: Date }[] }> {
-    const items = (await this.tenants.list()).filter((t) => mayAccessTenant(principal, t.tenantId));
+    const items = await this.tenants.list(principal.tenantScope);
     return { items: items.map((t) => ({ tenantId: t.tenantId, displayName: t.document.displayName, version: t.policyVersion, appliedBy: t.appliedBy, updatedAt: t.updatedAt })) };
   }
 
   @Get('tenants/:tenantId')
   @RequirePermission('read')
   @ApiOperation({ summary: "A tenant's current document" })
-  async get(@Param('tenantId') tenantId: string): Promise<StoredTenant> {
-    return this.tenants.get(tenantId).catch(toHttp);
+  async get(@Param('tenantId') tenantId: string, @CurrentPrincipal() principal: Principal): Promise<StoredTenant> {
+    return this.tenants.get(principal.tenantScope, tenantId).catch(toHttp);
   }
 
   @Get('tenants/:tenantId/versions')
   @RequirePermission('read')
   @ApiOperation({ summary: "A tenant's versions, newest first (page with ?before=<seq>)" })
-  async versions(@Param('tenantId') tenantId: string, @Query() query: VersionsQueryDto): Promise<{ items: TenantVersion[]; next: number | null }> {
+  async versions(@Param('tenantId') tenantId: string, @Query() query: VersionsQueryDto, @CurrentPrincipal() principal: Principal): Promise<{ items: TenantVersion[]; next: number | null }> {
     const limit = query.limit ?? 20;
-    const items = await this.tenants.versions(tenantId, { limit, before: query.before }).catch(toHttp);
+    const items = await this.tenants.versions(principal.tenantScope, tenantId, { limit, before: query.before }).catch(toHttp);
     return { items, next: items.length === limit ? items[items.length - 1].seq : null };
   }
 
   @Get('tenants/:tenantId/diff')
   @RequirePermission('read')
   @ApiOperation({ summary: 'What changed between two versions' })
-  async diff(@Param('tenantId') tenantId: string, @Query() query: DiffQueryDto): Promise<Awaited<ReturnType<TenantsService['diff']>>> {
-    return this.tenants.diff(tenantId, query.from, query.to).catch(toHttp);
+  async diff(@Param('tenantId') tenantId: string, @Query() query: DiffQueryDto, @CurrentPrincipal() principal: Principal): Promise<Awaited<ReturnType<TenantsService['diff']>>> {
+    return this.tenants.diff(principal.tenantScope, tenantId, query.from, query.to).catch(toHttp);
   }
 
   @Post('tenants/:tenantId/backtest')
   @RequirePermission('read')
   @HttpCode(200)
   @ApiOperation({ summary: "Replay the tenant's past incidents against a candidate document (changes nothing)" })
-  async runBacktest(@Param('tenantId') tenantId: string, @Body() body: BacktestDto): Promise<BacktestReport> {
+  async runBacktest(@Param('tenantId') tenantId: string, @Body() body: BacktestDto, @CurrentPrincipal() principal: Principal): Promise<BacktestReport> {
     const since = body.since ? new Date(body.since) : new Date(this.clock.now().getTime() - 30 * DAY_MS);
-    return this.backtest.run(tenantId, body.document, since, body.limit ?? 1000).catch(toHttp);
+    return this.backtest.run(principal.tenantScope, tenantId, body.document, since, body.limit ?? 1000).catch(toHttp);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { TenantScope } from '@autoheal/access';
+import { AdminReads } from '../admin/admin-reads.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
 import { documentVersion, validateTenantDocuments } from '../planning/policy-port.js';
 import { TenantsError, TenantsErrorCode } from '../tenants/tenants.errors.js';
@@ -18,9 +19,10 @@ export interface BacktestReport {
 /** Replays a tenant's past incidents against a candidate document; changes nothing. */
 @Injectable()
 export class BacktestService {
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly reads: AdminReads) {}
 
-  async run(tenantId: string, document: unknown, since: Date, limit: number): Promise<BacktestReport> {
+  /** Reads on the admin API's read pool, scoped (row-level security) to the credential's tenants. */
+  async run(scope: TenantScope, tenantId: string, document: unknown, since: Date, limit: number): Promise<BacktestReport> {
     const validated = validateTenantDocuments([document]);
     if (!validated.ok) {
       throw new TenantsError(TenantsErrorCode.InvalidDocuments, 'the candidate document is invalid', validated.errors.map((e) => `${e.path}: ${e.message}`), validated.errors);
@@ -30,7 +32,7 @@ export class BacktestService {
       const error = { document: 0, path: 'tenantId', message: `the candidate is for ${candidate.tenantId}, not ${tenantId}` };
       throw new TenantsError(TenantsErrorCode.InvalidDocuments, 'the candidate document is for another tenant', [error.message], [error]);
     }
-    const rows = await remediationsRepository.listForTenant(this.db.manager, tenantId, since, limit);
+    const rows = await this.reads.read(scope, tenantId, (m) => remediationsRepository.listForTenant(m, tenantId, since, limit));
     const lines: BacktestLine[] = [];
     let skipped = 0;
     for (const row of rows) {

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { mayAccessTenant, type TenantScope } from '@autoheal/access';
 import { createLogger } from '@autoheal/telemetry';
+import { AdminReads } from '../admin/admin-reads.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { appendToOutbox } from '@autoheal/persistence';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -20,11 +22,19 @@ export class BreakerService {
   constructor(
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly reads: AdminReads,
   ) {}
 
-  async state(): Promise<BreakerOverview> {
-    const m = this.db.manager;
-    return { ...(await breakerRepository.read(m)), tenants: await breakerRepository.listTenants(m) };
+  /**
+   * The global breaker and the breakers of the tenants in `scope`: read on the admin API's read
+   * pool, where row-level security shows only those tenants' rows.
+   */
+  async state(scope: TenantScope): Promise<BreakerOverview> {
+    return this.reads.read(scope, null, async (m) => {
+      const tenants = await breakerRepository.listTenants(m);
+      // Row-level security has kept the others out already; this holds when the pool falls back to the service's role.
+      return { ...(await breakerRepository.read(m)), tenants: tenants.filter((t) => mayAccessTenant({ tenantScope: scope }, t.tenantId)) };
+    });
   }
 
   /** Closes the global breaker (waiting for decisions in progress); `resumed` is false when it was closed. */

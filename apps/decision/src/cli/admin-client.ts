@@ -1,5 +1,6 @@
 import type { BacktestReport } from '../backtest/backtest.service.js';
-import type { BreakerState } from '../breaker/breaker.repository.js';
+import type { BreakerState, TenantBreakerState } from '../breaker/breaker.repository.js';
+import type { BreakerOverview } from '../breaker/breaker.service.js';
 import type { TenantVersion } from '../tenants/tenants.repository.js';
 import type { ApplyResult } from '../tenants/tenants.service.js';
 import type { Connection } from './cli-arguments.js';
@@ -31,6 +32,8 @@ export interface ReviewSummary {
 }
 
 export type WireBreaker = Wire<BreakerState>;
+export type WireBreakerOverview = Wire<BreakerOverview>;
+export type WireTenantBreaker = Wire<TenantBreakerState>;
 
 const TIMEOUT_MS = 30_000;
 
@@ -167,12 +170,18 @@ export class AdminClient {
     return this.request('POST', `/v1/admin/remediations/${encodeURIComponent(remediationId)}:${verdict}`, { reason });
   }
 
-  async breaker(): Promise<WireBreaker> {
+  /** The global breaker and the tenant breakers in the credential's scope. */
+  async breaker(): Promise<WireBreakerOverview> {
     return this.request('GET', '/v1/admin/breaker');
   }
 
   async resumeBreaker(reason: string): Promise<WireBreaker & { resumed: boolean }> {
     return this.request('POST', '/v1/admin/breaker:resume', { reason });
+  }
+
+  /** Recorded as resumed by the credential's subject. */
+  async resumeTenantBreaker(tenantId: string, reason: string): Promise<WireTenantBreaker & { resumed: boolean }> {
+    return this.request('POST', `/v1/admin/breaker/tenants/${encodeURIComponent(tenantId)}:resume`, { reason });
   }
 
   private request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {

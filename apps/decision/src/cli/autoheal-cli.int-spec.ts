@@ -225,6 +225,30 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
     expect((await cli(['breaker', 'resume', '--reason', 'again'])).out).toBe('breaker was not open; nothing changed');
   });
 
+  it("shows the tenant breakers, and resumes one tenant's with --tenant", async () => {
+    // Opened as a storm of the tenant's own would open it (the judgement is blast-radius.int-spec's).
+    await pg.query(`INSERT INTO decision.tenant_breakers (tenant_id, open, reason, opened_at) VALUES ('globex-pay', true, 'tenant storm: 3 of 4 declared instances failing', now())`);
+    const status = await cli(['breaker', 'status']);
+    expect(status).toMatchObject({ code: 0, err: '' });
+    expect(status.out).toMatch(/^tenant globex-pay: OPEN since \S+: no automatic action of this tenant runs until a human resumes$/m);
+    expect(status.out).toContain('  reason: tenant storm: 3 of 4 declared instances failing');
+    expect(status.out).toContain('  resume: autoheal breaker resume --tenant globex-pay --reason <why it is safe>');
+    expect(JSON.parse((await cli(['breaker', 'status', '--json'])).out)).toMatchObject({ tenants: [{ tenantId: 'globex-pay', open: true }] });
+
+    const bad = await cli(['breaker', 'resume', '--tenant', 'globex.pay', '--reason', 'x']);
+    expect(bad.code).toBe(2);
+    expect((await pg.query(`SELECT open FROM decision.tenant_breakers WHERE tenant_id = 'globex-pay'`)).rows).toEqual([{ open: true }]);
+
+    const resumed = await cli(['breaker', 'resume', '--tenant', 'globex-pay', '--reason', 'storm over']);
+    expect(resumed).toMatchObject({ code: 0, err: '' });
+    expect(resumed.out).toMatch(/^tenant globex-pay's breaker closed by bootstrap-admin at \S+: the tenant's automatic actions resume$/);
+    expect((await pg.query(`SELECT open, resumed_by FROM decision.tenant_breakers WHERE tenant_id = 'globex-pay'`)).rows).toEqual([{ open: false, resumed_by: 'bootstrap-admin' }]);
+    expect((await cli(['breaker', 'status'])).out).toMatch(/^tenant globex-pay: closed \(last resumed \S+ by bootstrap-admin\)$/m);
+    expect((await cli(['breaker', 'resume', '--tenant', 'globex-pay', '--reason', 'again'])).out).toBe("tenant globex-pay's breaker was not open; nothing changed");
+    // The global breaker was not touched.
+    expect((await cli(['breaker', 'status'])).out).toMatch(/^breaker: closed/);
+  });
+
   it('says so clearly when the key is wrong or the service cannot be reached', async () => {
     const wrongKey = await cli(['tenants', 'list'], { AUTOHEAL_ADMIN_KEY: 'not-the-key', AUTOHEAL_DECISION_URL: url });
     expect(wrongKey).toMatchObject({ code: 1, out: '' });

@@ -28,6 +28,7 @@ describe('parseCommand', () => {
     ['reject', ['reject', RID, '--reason', 'not now'], { kind: 'review', verdict: 'reject', remediationId: RID, reason: 'not now' }],
     ['breaker status', ['breaker', 'status'], { kind: 'breaker_status' }],
     ['breaker resume', ['breaker', 'resume', '--reason', 'network fixed'], { kind: 'breaker_resume', reason: 'network fixed' }],
+    ["a tenant's breaker resume", ['breaker', 'resume', '--tenant', 'acme', '--reason', 'storm over'], { kind: 'breaker_resume', reason: 'storm over', tenantId: 'acme' }],
     [
       'api-keys create',
       ['api-keys', 'create', '--subject', 'bob@example.com', '--roles', 'approver,viewer', '--tenants', 'globex,acme', '--expires', '2027-01-01T00:00:00+01:00', '--label', 'laptop'],
@@ -78,6 +79,7 @@ describe('parseCommand', () => {
     ['approve with a blank reason', ['approve', RID, '--reason', ' '], /approve needs --reason/],
     ['approve with something else than a UUID', ['approve', '42', '--reason', 'r'], /"42" is not a remediation id/],
     ['resume without a reason', ['breaker', 'resume'], /breaker resume needs --reason/],
+    ['resume of a tenant that is no tenant id', ['breaker', 'resume', '--tenant', 'a.b', '--reason', 'r'], /tenant/],
   ])('refuses %s (exit 2)', (_name, argv, message) => {
     const error = errorOf(() => parseCommand(argv, ENV));
     expect(error.code).toBe(CliErrorCode.Usage);

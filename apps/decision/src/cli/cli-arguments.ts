@@ -23,9 +23,9 @@ export const USAGE = `usage: autoheal <command> [--url <url>] [--json]
   reject <remediationId> --reason <text>
         settle a remediation that awaits approval
   breaker status
-        the global circuit breaker
-  breaker resume --reason <text>
-        close the breaker: automatic actions resume
+        the global circuit breaker and the tenant breakers in your credential's scope
+  breaker resume --reason <text> [--tenant <tenant>]
+        close the global breaker (or, with --tenant, that tenant's): automatic actions resume
   api-keys create --subject <person> --roles <r,…> --tenants <'*'|t1,t2> [--expires <time>] [--label <text>]
         a personal API key (roles: ${ROLES.join(', ')}); the key is printed once
   api-keys list [--limit <n>] [--after <keyId>]
@@ -52,7 +52,7 @@ export type Command =
   | { kind: 'backtest'; path: string; tenantId?: string; days?: number; all: boolean }
   | { kind: 'review'; verdict: 'approve' | 'reject'; remediationId: string; reason: string }
   | { kind: 'breaker_status' }
-  | { kind: 'breaker_resume'; reason: string }
+  | { kind: 'breaker_resume'; reason: string; tenantId?: string }
   | { kind: 'api_keys_create'; subject: string; roles: Role[]; tenantScope: '*' | string[]; expiresAt?: string; label?: string }
   | { kind: 'api_keys_list'; limit: number; after?: string }
   | { kind: 'api_keys_revoke'; id: string }
@@ -282,9 +282,13 @@ export function parseCommand(argv: readonly string[], _env: Record<string, strin
             positionals('breaker status', rest, []);
             return { kind: 'breaker_status' };
           case 'resume':
-            onlyOptions('breaker resume', values, ['reason']);
+            onlyOptions('breaker resume', values, ['reason', 'tenant']);
             positionals('breaker resume', rest, []);
-            return { kind: 'breaker_resume', reason: required('breaker resume', values.reason, 'reason', 1000) };
+            return {
+              kind: 'breaker_resume',
+              reason: required('breaker resume', values.reason, 'reason', 1000),
+              ...(values.tenant !== undefined ? { tenantId: tenant(values.tenant) } : {}),
+            };
           default:
             throw usage(sub === undefined ? 'breaker needs status or resume' : `unknown command breaker ${sub}`);
         }

@@ -134,6 +134,24 @@ describe('formatBreaker', () => {
       'breaker: closed: automatic actions run (last resumed 2026-01-01T01:00:00.000Z by carol)',
     ]);
   });
+
+  it("lists the tenant breakers after the global one, each open one with how to resume it", () => {
+    const closed = { open: false, reason: null, openedAt: null, resumedAt: null, resumedBy: null };
+    const lines = formatBreaker({
+      ...closed,
+      tenants: [
+        { tenantId: 'acme', open: true, reason: 'tenant storm', openedAt: '2026-01-01T00:00:00.000Z', resumedAt: null, resumedBy: null },
+        { tenantId: 'globex', open: false, reason: 'old storm', openedAt: 'a', resumedAt: '2026-01-01T01:00:00.000Z', resumedBy: 'dana' },
+      ],
+    });
+    expect(lines).toEqual([
+      'breaker: closed: automatic actions run',
+      'tenant acme: OPEN since 2026-01-01T00:00:00.000Z: no automatic action of this tenant runs until a human resumes',
+      '  reason: tenant storm',
+      '  resume: autoheal breaker resume --tenant acme --reason <why it is safe>',
+      'tenant globex: closed (last resumed 2026-01-01T01:00:00.000Z by dana)',
+    ]);
+  });
 });
 
 describe('table', () => {

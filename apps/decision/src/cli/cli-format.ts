@@ -3,7 +3,7 @@ import type { BacktestLine } from '../backtest/replay.js';
 import type { BacktestReport } from '../backtest/backtest.service.js';
 import type { TenantVersion } from '../tenants/tenants.repository.js';
 import type { ApplyResult } from '../tenants/tenants.service.js';
-import type { ReviewSummary, TenantDiff, TenantListItem, Wire, WireBreaker } from './admin-client.js';
+import type { ReviewSummary, TenantDiff, TenantListItem, Wire, WireBreaker, WireTenantBreaker } from './admin-client.js';
 import { CliErrorCode, type ApiDocumentError, type CliError } from './cli.errors.js';
 import type { DocumentSource } from './document-sources.js';
 
@@ -149,20 +149,37 @@ export function formatReview(summary: ReviewSummary): string[] {
   return [`remediation ${summary.remediationId} (incident ${summary.incidentId}): ${summary.status}${summary.action ? `, action ${summary.action}` : ''}`, `  ${summary.reason}`];
 }
 
-export function formatBreaker(state: WireBreaker): string[] {
+/** The global breaker, then each tenant breaker that ever opened (open ones first, as the service lists them). */
+export function formatBreaker(state: WireBreaker & { tenants?: WireTenantBreaker[] }): string[] {
+  const lines: string[] = [];
   if (state.open) {
-    return [
+    lines.push(
       `breaker: OPEN since ${state.openedAt ?? '(unknown)'}: no automatic action runs until a human resumes`,
       `  reason: ${state.reason ?? '(none recorded)'}`,
       '  resume: autoheal breaker resume --reason <why it is safe>',
-    ];
+    );
+  } else {
+    const last = state.resumedAt ? ` (last resumed ${state.resumedAt} by ${state.resumedBy ?? 'unknown'})` : '';
+    lines.push(`breaker: closed: automatic actions run${last}`);
   }
-  const last = state.resumedAt ? ` (last resumed ${state.resumedAt} by ${state.resumedBy ?? 'unknown'})` : '';
-  return [`breaker: closed: automatic actions run${last}`];
+  for (const t of state.tenants ?? []) {
+    if (t.open) {
+      lines.push(
+        `tenant ${t.tenantId}: OPEN since ${t.openedAt ?? '(unknown)'}: no automatic action of this tenant runs until a human resumes`,
+        `  reason: ${t.reason ?? '(none recorded)'}`,
+        `  resume: autoheal breaker resume --tenant ${t.tenantId} --reason <why it is safe>`,
+      );
+    } else {
+      lines.push(`tenant ${t.tenantId}: closed${t.resumedAt ? ` (last resumed ${t.resumedAt} by ${t.resumedBy ?? 'unknown'})` : ''}`);
+    }
+  }
+  return lines;
 }
 
-export function formatResume(result: WireBreaker & { resumed: boolean }): string[] {
-  return result.resumed ? [`breaker closed by ${result.resumedBy ?? 'unknown'} at ${result.resumedAt ?? '?'}: automatic actions resume`] : ['breaker was not open; nothing changed'];
+export function formatResume(result: WireBreaker & { resumed: boolean; tenantId?: string }): string[] {
+  const which = result.tenantId === undefined ? 'breaker' : `tenant ${result.tenantId}'s breaker`;
+  const resumes = result.tenantId === undefined ? 'automatic actions resume' : "the tenant's automatic actions resume";
+  return result.resumed ? [`${which} closed by ${result.resumedBy ?? 'unknown'} at ${result.resumedAt ?? '?'}: ${resumes}`] : [`${which} was not open; nothing changed`];
 }
 
 /** What goes to stderr for a failed command. */

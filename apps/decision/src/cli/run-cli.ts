@@ -121,7 +121,7 @@ async function execute(command: Exclude<Command, { kind: 'help' } | ApiKeysComma
       return { answer, lines: formatBreaker(answer) };
     }
     case 'breaker_resume': {
-      const answer = await client.resumeBreaker(command.reason);
+      const answer = command.tenantId === undefined ? await client.resumeBreaker(command.reason) : await client.resumeTenantBreaker(command.tenantId, command.reason);
       return { answer, lines: formatResume(answer) };
     }
     default: {

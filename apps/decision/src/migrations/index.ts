@@ -6,6 +6,7 @@ import { DecisionAvailability1764100000000 } from './1764100000000-decision-avai
 import { DecisionSecretRefs1764200000000 } from './1764200000000-decision-secret-refs.js';
 import { DecisionRuntimeRole1765000000000 } from './1765000000000-decision-runtime-role.js';
 import { DecisionTenantBreakers1766300000000 } from './1766300000000-decision-tenant-breakers.js';
+import { DecisionAdminReadIsolation1766500000000 } from './1766500000000-decision-admin-read-isolation.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -16,4 +17,5 @@ export const decisionMigrations = [
   DecisionSecretRefs1764200000000,
   DecisionRuntimeRole1765000000000,
   DecisionTenantBreakers1766300000000,
+  DecisionAdminReadIsolation1766500000000,
 ];

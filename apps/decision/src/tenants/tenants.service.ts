@@ -1,8 +1,10 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { mayAccessTenant, type TenantScope } from '@autoheal/access';
 import { newEvent, type Envelope } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
+import { AdminReads } from '../admin/admin-reads.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { BOOT_TENANT_DOCUMENTS } from '../decision.tokens.js';
@@ -38,6 +40,7 @@ export class TenantsService implements OnModuleInit {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(BOOT_TENANT_DOCUMENTS) private readonly bootDocuments: unknown[],
+    private readonly reads: AdminReads,
   ) {}
 
   /**
@@ -99,28 +102,42 @@ export class TenantsService implements OnModuleInit {
     return results;
   }
 
-  async list(): Promise<StoredTenant[]> {
-    return tenantsRepository.list(this.db.manager);
+  // Reads run on the admin API's read pool, scoped (row-level security) to the credential's tenants.
+
+  /** The tenants of `scope` that have a document. */
+  async list(scope: TenantScope): Promise<StoredTenant[]> {
+    const tenants = await this.reads.read(scope, null, (m) => tenantsRepository.list(m));
+    // Row-level security has kept the others out already; this holds when the pool falls back to the service's role.
+    return tenants.filter((t) => mayAccessTenant({ tenantScope: scope }, t.tenantId));
   }
 
-  async get(tenantId: string): Promise<StoredTenant> {
-    const tenant = await tenantsRepository.find(this.db.manager, tenantId);
-    if (!tenant) throw new TenantsError(TenantsErrorCode.TenantNotFound, `tenant ${tenantId} has no document`);
-    return tenant;
+  async get(scope: TenantScope, tenantId: string): Promise<StoredTenant> {
+    return this.reads.read(scope, tenantId, (m) => this.current(m, tenantId));
   }
 
-  async versions(tenantId: string, page: { limit: number; before?: number }): Promise<TenantVersion[]> {
-    await this.get(tenantId);
-    return tenantsRepository.versions(this.db.manager, tenantId, page);
+  async versions(scope: TenantScope, tenantId: string, page: { limit: number; before?: number }): Promise<TenantVersion[]> {
+    return this.reads.read(scope, tenantId, async (m) => {
+      await this.current(m, tenantId);
+      return tenantsRepository.versions(m, tenantId, page);
+    });
   }
 
   /** What changed between two versions; `to` defaults to the current one. */
-  async diff(tenantId: string, from: string, to?: string): Promise<{ from: string; to: string; changes: ReturnType<typeof diffDocuments> }> {
-    const current = await this.get(tenantId);
-    const target = to ?? current.policyVersion;
-    const [a, b] = await Promise.all([tenantsRepository.findVersion(this.db.manager, tenantId, from), tenantsRepository.findVersion(this.db.manager, tenantId, target)]);
-    if (!a) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${from}`);
-    if (!b) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${target}`);
-    return { from, to: target, changes: diffDocuments(a.document, b.document) };
+  async diff(scope: TenantScope, tenantId: string, from: string, to?: string): Promise<{ from: string; to: string; changes: ReturnType<typeof diffDocuments> }> {
+    return this.reads.read(scope, tenantId, async (m) => {
+      const current = await this.current(m, tenantId);
+      const target = to ?? current.policyVersion;
+      const a = await tenantsRepository.findVersion(m, tenantId, from);
+      const b = await tenantsRepository.findVersion(m, tenantId, target);
+      if (!a) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${from}`);
+      if (!b) throw new TenantsError(TenantsErrorCode.VersionNotFound, `tenant ${tenantId} has no version ${target}`);
+      return { from, to: target, changes: diffDocuments(a.document, b.document) };
+    });
+  }
+
+  private async current(m: EntityManager, tenantId: string): Promise<StoredTenant> {
+    const tenant = await tenantsRepository.find(m, tenantId);
+    if (!tenant) throw new TenantsError(TenantsErrorCode.TenantNotFound, `tenant ${tenantId} has no document`);
+    return tenant;
   }
 }

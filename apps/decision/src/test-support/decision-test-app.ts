@@ -119,7 +119,7 @@ export async function startDecisionTestEnv<O extends DecisionTestEnvOptions>(opt
     let tenantsDir = documentsFile;
     if (options.documents) writeDocuments(options.documents);
     else mkdirSync((tenantsDir = join(tmp, 'boot')));
-    const baseEnv = { DATABASE_URL: db.roleUrl('decision'), ...testKeys.env('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
+    const baseEnv = { DATABASE_URL: db.roleUrl('decision'), DATABASE_READER_URL: db.roleUrl('decisionReader'), ...testKeys.env('decision'), NATS_URL: nats.url, DECISION_TENANTS_DIR: tenantsDir, ...WORKERS_OFF, ...options.env };
     const config = loadConfig(baseEnv);
 
     const boot = async (bootOptions: BootOptions = {}): Promise<BootedApp> => {

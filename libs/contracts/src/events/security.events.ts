@@ -44,3 +44,24 @@ export const securityReplyRejectedData = z
     keyId: z.string().max(200).nullable(),
   })
   .strict();
+
+/**
+ * Requests to a service's API refused (401/403), aggregated: one event per origin and reason per
+ * window, with the count, so a flood costs one event, never one per request. Bound for the system
+ * trail (its tenant is SYSTEM_TENANT_ID): the tenant a refused request names is the caller's claim.
+ */
+export const securityAccessRefusedData = z
+  .object({
+    /** The API that refused them, e.g. `decision admin API`. */
+    api: z.string().min(1).max(100),
+    /** The credential id when one was presented and known, else `address <remote address>`. */
+    origin: z.string().min(1).max(300),
+    /** Why, e.g. `invalid_credential`, `tenant_forbidden`. */
+    code: z.string().min(1).max(100),
+    status: z.union([z.literal(401), z.literal(403)]),
+    count: z.number().int().positive(),
+    firstAt: z.iso.datetime(),
+    lastAt: z.iso.datetime(),
+    windowStart: z.iso.datetime(),
+  })
+  .strict();
