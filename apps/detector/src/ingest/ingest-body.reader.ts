@@ -5,7 +5,7 @@ import { nestsDeeperThan } from '@autoheal/contracts';
 import { createLogger } from '@autoheal/telemetry';
 import { authorizeIngest, type IngestKeyring } from './ingest-api-keys.js';
 import { ingestAuthMessage } from './ingest-auth.guard.js';
-import { IngestError, IngestErrorCode } from './ingest.errors.js';
+import { IngestError, IngestErrorCode, payloadTooLarge } from './ingest.errors.js';
 import { sendIngestError, type JsonResponse } from './ingest.exception-filter.js';
 import { IngestService, type IngestSource } from './ingest.service.js';
 import type { IngestConfig } from './ingest.config.js';
@@ -59,8 +59,9 @@ function declaredLength(req: IncomingMessage): number | null {
 /**
  * Reads and parses the body of ingest requests with their own limits (the application's JSON
  * parser allows 100 KB, a batch of 500 events needs more). Cheap checks come first, so that work
- * is spent only on a request that may have it: the key (before a byte of the body is read), the
- * tenant's request and byte budgets, the size, the nesting depth (before parsing), then JSON.
+ * is spent only on a request that may have it: the key (before a byte of the body is read), a
+ * declared size over the limit (413 before any budget's 429: no retry could pass), the tenant's
+ * request and byte budgets, the size as read, the nesting depth (before parsing), then JSON.
  * It is registered on the HTTP adapter while the module is built, i.e. before Nest adds its body
  * parsers at init, and a body read here is skipped by them. A body refused after it was read is
  * dead-lettered like any invalid message.
@@ -110,7 +111,7 @@ export class IngestBodyReader implements OnModuleInit {
       const limit = this.config.DETECTOR_INGEST_MAX_BODY_BYTES;
       const read = await readBody(req, limit);
       if (!read.ok) {
-        return sendIngestError(res, new IngestError(IngestErrorCode.PayloadTooLarge, `the body exceeds ${limit} bytes (DETECTOR_INGEST_MAX_BODY_BYTES); send smaller batches`));
+        return sendIngestError(res, payloadTooLarge(limit));
       }
       if (declared === null) this.ingest.chargeBodyBytes(source, tenantId, read.bytes);
       const maxDepth = this.config.DETECTOR_INGEST_MAX_DEPTH;

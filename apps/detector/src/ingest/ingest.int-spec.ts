@@ -342,5 +342,21 @@ describe('HTTP ingest (real NATS)', () => {
       expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
       expect(res.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
     });
+
+    it('refuses a body larger than the byte burst with 413 naming the size limit, every time, unread: never a 429 it could never get past', async () => {
+      nowMs += 60_000;
+      const before = await deadLetterCount();
+      const huge = 'x'.repeat(20_000); // over the byte burst (8192), not only the size limit (4096)
+      for (let attempt = 0; attempt < 3; attempt++) {
+        nowMs += 60_000; // however long the sender waited
+        const res = await send('/v1/tenants/acme/health-events', huge, 'acme-key-1234');
+        expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+        expect(res.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
+        expect(res.headers.get('connection')).toBe('close');
+      }
+      expect(await deadLetterCount()).toBe(before);
+      // Its bytes were not charged: a body within the limit passes at once.
+      expect((await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'after-huge')), 'acme-key-1234')).status).toBe(202);
+    });
   });
 });
