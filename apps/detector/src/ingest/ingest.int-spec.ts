@@ -2,9 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { deadLetterRecord, deduplicationKey, healthDeduplicationKey, newEvent, newEventId, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
 import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { derivedSecret, loadSigningKey } from '@autoheal/security';
@@ -67,7 +67,7 @@ describe('HTTP ingest (real NATS)', () => {
   });
 
   describe('health-events', () => {
-    it('accepts one envelope and a batch, publishing each with its id as Nats-Msg-Id', async () => {
+    it('accepts one envelope and a batch, publishing each with a Nats-Msg-Id derived from its tenant and id', async () => {
       const single = heartbeat('acme', 'api-1');
       const one = await post('/v1/tenants/acme/health-events', single);
       expect(one).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [single.id] } });
@@ -84,7 +84,24 @@ describe('HTTP ingest (real NATS)', () => {
       const jsm = await jetstreamManager(nc);
       const first = await jsm.streams.getMessage(STREAMS.health.name, { seq: 1 });
       expect(first?.subject).toBe('health.acme.api.api-1');
-      expect(first?.header.get('Nats-Msg-Id')).toBe(`acme:${single.id}`);
+      // A key only the detector (any replica: it is derived from the detector's signing key) can compute.
+      const secret = derivedSecret(loadSigningKey(keys.env('detector').AUTOHEAL_SIGNING_KEY_FILE), 'health deduplication keys');
+      expect(first?.header.get('Nats-Msg-Id')).toBe(healthDeduplicationKey(secret, 'acme', single.id));
+    });
+
+    it("lets no tenant suppress another's event by publishing first, on its own subject, under any key it could compute for the id", async () => {
+      const id = newEventId();
+      const js = jetstream(nc);
+      for (const msgID of [id, deduplicationKey('globex', id), `globex:${id}:`]) {
+        const decoy = await js.publish('health.acme.api.decoy', JSON.stringify(heartbeat('acme', 'decoy', { id })), { msgID });
+        expect(decoy.duplicate).toBe(false);
+      }
+      const real = await post('/v1/tenants/globex/health-events', heartbeat('globex', 'victim', { id }), 'globex-key-1234');
+      expect(real).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [id] } });
+      expect((await healthEvents()).filter((e) => e.id === id).map((e) => e.tenantId).sort()).toEqual(['acme', 'acme', 'acme', 'globex']);
+      // The same request again (a client retrying after a lost answer) is stored once.
+      expect(await post('/v1/tenants/globex/health-events', heartbeat('globex', 'victim', { id }), 'globex-key-1234')).toMatchObject({ status: 202, body: { duplicates: 1 } });
+      nowMs += 60_000; // globex's event budget full again for the tests after this one
     });
 
     it('refuses a batch with an invalid event: 400 naming index and field, nothing published, the invalid one dead-lettered', async () => {

@@ -46,7 +46,8 @@ const QUOTA_VARIABLES: Record<IngestQuota, string> = {
 
 /**
  * HTTP ingest: validates what producers that cannot speak NATS send, publishes the valid
- * events to the HEALTH stream with `Nats-Msg-Id` = event id, and copies anything invalid to
+ * events to the HEALTH stream with a `Nats-Msg-Id` only the detector can compute (EventPublisher),
+ * and copies anything invalid to
  * the dead-letter stream with its reason before telling the producer (400). A request is all
  * or nothing: when one event is invalid none is published, so the producer can fix and resend
  * the whole batch (ids make the resend idempotent).
