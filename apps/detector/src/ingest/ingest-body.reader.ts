@@ -105,7 +105,9 @@ export class IngestBodyReader implements OnModuleInit {
       try {
         this.ingest.admitRequest(source, tenantId, declared);
       } catch (error) {
-        if (error instanceof IngestError) return refuseUnread(req, res, error);
+        if (error instanceof IngestError) {
+          return error.code === IngestErrorCode.PayloadTooLarge ? refuseAfterDiscarding(req, res, error) : refuseUnread(req, res, error);
+        }
         throw error;
       }
       const limit = this.config.DETECTOR_INGEST_MAX_BODY_BYTES;
@@ -143,4 +145,28 @@ function refuseUnread(req: IncomingMessage, res: JsonResponse, error: IngestErro
   req.resume();
   res.setHeader('Connection', 'close');
   sendIngestError(res, error);
+}
+
+/** Longest a body refused for its declared size is discarded before the answer goes out anyway. */
+export const OVERSIZED_BODY_DRAIN_MS = 1_000;
+
+/**
+ * The answer to a body declared too large must reach the sender, or it learns nothing it can act
+ * on: closing the connection while the body is still arriving makes the kernel reset it, and a
+ * client still writing then sees the reset (EPIPE) instead of the 413. So what arrives is
+ * discarded as it comes (never buffered) until the body ends or OVERSIZED_BODY_DRAIN_MS pass,
+ * then the 413 is sent and the connection closed.
+ */
+function refuseAfterDiscarding(req: IncomingMessage, res: JsonResponse, error: IngestError): void {
+  let answered = false;
+  const answer = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    refuseUnread(req, res, error);
+  };
+  const timer = setTimeout(answer, OVERSIZED_BODY_DRAIN_MS);
+  req.once('end', answer);
+  req.once('close', answer);
+  req.resume();
 }

@@ -40,7 +40,7 @@ describe('IngestQuotas.admit', () => {
     expect(q.admit('b', 10)).toBeNull();
   });
 
-  it('does not charge the bytes of an oversized request (they are never read), and a body within the limit waits its turn with a 429', () => {
+  it('does not charge the bytes of an oversized request (discarded unparsed), and a body within the limit waits its turn with a 429', () => {
     const q = quotas({ byteBurst: 2 * MIB, bytesPerSec: MIB });
     expect(q.admit('a', 5 * MIB)).toMatchObject({ quota: 'size' });
     expect(q.admit('a', MIB)).toBeNull();

@@ -57,7 +57,7 @@ export class IngestQuotas {
    * larger than the limit is refused for its size whatever the budgets hold: a 429 would tell the
    * sender to retry something no wait lets through (the byte bucket never holds more than its
    * burst). It still costs its request, so oversized requests cannot flood; its bytes are not
-   * charged, because they are never read.
+   * charged: they are discarded unparsed (see the body reader).
    */
   admit(tenantId: string, declaredBytes: number | null): QuotaRefusal | SizeRefusal | null {
     const request = this.requests.take(tenantId, 1);
