@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -22,6 +22,23 @@ const clock = { now: () => new Date(nowMs) };
 function heartbeat(tenantId: string, instance: string, overrides: Record<string, unknown> = {}): Envelope {
   const event = newEvent('health.heartbeat', { tenantId, producer: 'http-test', data: { service: 'api', instance, intervalMs: 1000, sequence: 0 } });
   return { ...event, ...overrides };
+}
+
+/** POSTs with node:http, which keeps writing the body while the answer arrives; a write error after the answer is not a failure. */
+function postWholeBody(url: string, key: string, body: string): Promise<{ status: number; code: unknown }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: `Bearer ${key}` } }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown }).code }));
+    });
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    req.end(body);
+  });
 }
 
 describe('HTTP ingest (real NATS)', () => {
@@ -374,6 +391,14 @@ describe('HTTP ingest (real NATS)', () => {
       expect(await deadLetterCount()).toBe(before);
       // Its bytes were not charged: a body within the limit passes at once.
       expect((await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'after-huge')), 'acme-key-1234')).status).toBe(202);
+    });
+
+    it('gets the 413 to a client that keeps writing a large body before it reads the answer, instead of a reset', async () => {
+      const huge = 'x'.repeat(5 * 1024 * 1024);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        nowMs += 60_000;
+        expect(await postWholeBody(`${tightBase}/v1/tenants/acme/health-events`, 'acme-key-1234', huge)).toEqual({ status: 413, code: 'payload_too_large' });
+      }
     });
   });
 });
