@@ -426,4 +426,28 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
     }
     await expectTenantUnaffected(since, alertProbe(instance, startsAt, endsAt));
   });
+
+  it('a: A’s producer publishes on its own subject under every Nats-Msg-Id it could compute in B’s namespace; B’s event with that id still opens B’s incident', async () => {
+    const since = await mark();
+    const instance = nextInstance();
+    const id = newEventId();
+    const producer = await sys.as(`producer:${A}`);
+    const hb = { ...newEvent('health.heartbeat', { tenantId: A, producer: 'mallory', data: { service: 'api', instance: 'a-1', intervalMs: 200, sequence: 1 } }), id };
+    // The stream deduplicates across every tenant's subjects by this header, and A may set it to
+    // anything: B's old key (`B:<id>`), the bare id, and the shape of B's key today with a guessed tag.
+    for (const msgID of [deduplicationKey(B, id), id, `${B}:${id}:`, `${B}:${id}:AAAAAAAAAAAAAAAAAAAAAA`]) {
+      const ack = await jetstream(producer).publish(`health.${A}.api.a-1`, JSON.stringify(hb), { msgID });
+      expect(ack.duplicate).toBe(false);
+    }
+    await expectTenantUnaffected(since, crashProbe(instance, id));
+  });
+
+  it('c: a body declared larger than the byte burst is refused with 413 naming the size limit, not a 429 it can never get past', async () => {
+    // 5 MiB against a 4 MiB byte burst: no wait lets it through, so the answer must be the permanent one, every time.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const answer = await ingest(A, KEYS.ingest[A], 'x'.repeat(5 * 1024 * 1024));
+      expect(answer).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+      expect(answer.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
+    }
+  });
 });

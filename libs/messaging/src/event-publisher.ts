@@ -1,8 +1,8 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
-import { deduplicationKey, subjectFor, subjectTenant, type Envelope } from '@autoheal/contracts';
-import { isControlSubject, KEY_ID_HEADER, signEventPayload, SIGNATURE_HEADER, type SigningKey } from '@autoheal/security';
+import { deduplicationKey, healthDeduplicationKey, newHealthDeduplicationSecret, subjectFor, subjectTenant, type Envelope } from '@autoheal/contracts';
+import { derivedSecret, isControlSubject, KEY_ID_HEADER, signEventPayload, SIGNATURE_HEADER, type SigningKey } from '@autoheal/security';
 import { contextFromCarrier, injectTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
@@ -29,20 +29,31 @@ export interface EventPublisherOptions {
    * a publisher without one refuses to publish control events. Health events are not signed.
    */
   signer?: SigningKey;
+  /**
+   * The secret health events' `Nats-Msg-Id` is derived with (see healthDeduplicationKey).
+   * Default: derived from `signer`, so every replica of a service gives a retried event the same
+   * key; without a signer, a random one of this publisher's own.
+   */
+  healthDeduplicationSecret?: Uint8Array;
 }
 
 /**
- * Publishes envelopes to JetStream with `Nats-Msg-Id` = `<tenant>:<event id>` (a retried publish
- * is stored once; another tenant's event with the same id is not suppressed), a producer span whose context travels in the headers, and — for control events —
+ * Publishes envelopes to JetStream with a `Nats-Msg-Id` that makes a retried publish stored once —
+ * `<tenant>:<event id>` on the streams only services write, a key only this publisher (and its
+ * replicas) can compute on HEALTH, which every tenant's producers write too (see
+ * healthDeduplicationKey) — a producer span whose context travels in the headers, and — for control events —
  * the producer's Ed25519 signature and key id in the headers (`Autoheal-Signature`, `Autoheal-Key-Id`).
  */
 export class EventPublisher {
   private readonly js: JetStreamClient;
   private readonly signer: SigningKey | undefined;
+  private readonly healthSecret: Uint8Array;
 
   constructor(nc: NatsConnection, options: EventPublisherOptions = {}) {
     this.js = jetstream(nc);
     this.signer = options.signer;
+    this.healthSecret =
+      options.healthDeduplicationSecret ?? (options.signer ? derivedSecret(options.signer, 'health deduplication keys') : newHealthDeduplicationSecret());
   }
 
   /** Publishes now, as a child of the active span. */
@@ -73,7 +84,7 @@ export class EventPublisher {
         h.set(SIGNATURE_HEADER, signed.signature);
         h.set(KEY_ID_HEADER, signed.keyId);
       }
-      const ack = await this.js.publish(subject, bytes, { msgID: deduplicationKey(subjectTenant(subject), id), headers: h });
+      const ack = await this.js.publish(subject, bytes, { msgID: this.deduplicationKeyOf(subject, id), headers: h });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       span.recordException(error as Error);
@@ -82,5 +93,11 @@ export class EventPublisher {
     } finally {
       span.end();
     }
+  }
+
+  private deduplicationKeyOf(subject: string, id: string): string {
+    const tenantId = subjectTenant(subject);
+    // Everything under `health.` is stored in HEALTH (`health.>`), well-formed or not.
+    return subject.startsWith('health.') ? healthDeduplicationKey(this.healthSecret, tenantId, id) : deduplicationKey(tenantId, id);
   }
 }

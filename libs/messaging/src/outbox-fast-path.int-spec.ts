@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
-import { newEvent, STREAMS, type Envelope } from '@autoheal/contracts';
+import { newEvent, newHealthDeduplicationSecret, STREAMS, type Envelope } from '@autoheal/contracts';
 import {
   appendToOutbox,
   collectRowsForWriter,
@@ -16,6 +16,7 @@ import { createTestDatabase, expectEventually, readStream, startNatsServer, type
 import { closeNats, connectNats, EventPublisher, provisionStreams } from './index.js';
 
 const SCHEMA = 'fast_path_test';
+const healthDeduplicationSecret = newHealthDeduplicationSecret();
 
 class FastPathTestInitial1700000000000 implements MigrationInterface {
   name = 'FastPathTestInitial1700000000000';
@@ -106,7 +107,8 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
     } = {},
   ) {
     const relayPublished: { id: string; duplicate: boolean }[] = [];
-    const relayPublisher = new EventPublisher(nc);
+    // One service's publishers share its health deduplication secret (in a service: derived from its signing key).
+    const relayPublisher = new EventPublisher(nc, { healthDeduplicationSecret });
     const wired: { fastPath?: OutboxFastPath } = {};
     const relay = new OutboxRelay({
       dataSource,
@@ -129,7 +131,7 @@ describe('OutboxFastPath: the writer publishes after commit, the relay is the fa
       schema: SCHEMA,
       publish: async (row) => {
         await opts.fastGate;
-        await new EventPublisher(fastConnection()).publishStored(row);
+        await new EventPublisher(fastConnection(), { healthDeduplicationSecret }).publishStored(row);
       },
       relay,
       logger: recordingLogger(opts.logs ?? []),

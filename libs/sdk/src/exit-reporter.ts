@@ -1,6 +1,7 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { deduplicationKey, healthSubject, newEvent, type Envelope } from '@autoheal/contracts';
+import { healthSubject, newEvent, type Envelope } from '@autoheal/contracts';
+import { HealthPublish } from './health-publish.js';
 
 export interface ExitedInstance {
   tenantId: string;
@@ -31,7 +32,7 @@ export interface ExitReporterOptions {
  * the instance's own connection died with it.
  */
 export class ExitReporter {
-  private readonly js: JetStreamClient;
+  private readonly out: HealthPublish;
   private readonly timeoutMs: number;
   private readonly now: () => Date;
 
@@ -39,12 +40,12 @@ export class ExitReporter {
     nc: NatsConnection,
     private readonly options: ExitReporterOptions,
   ) {
-    this.js = jetstream(nc);
+    this.out = new HealthPublish(jetstream(nc));
     this.timeoutMs = options.publishTimeoutMs ?? 2000;
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Publishes with the event id as `Nats-Msg-Id`; resolves once the stream stored it, rejects otherwise. */
+  /** Publishes with a `Nats-Msg-Id` no other producer can claim first; resolves once the stream stored it, rejects otherwise. */
   async report(exit: ExitedInstance): Promise<Envelope<'health.exited'>> {
     // healthSubject refuses tokens with dots, spaces or wildcards before anything is sent.
     const subject = healthSubject(exit.tenantId, exit.service, exit.instance);
@@ -54,7 +55,7 @@ export class ExitReporter {
       occurredAt: this.now(),
       data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent' },
     });
-    await this.js.publish(subject, JSON.stringify(event), { msgID: deduplicationKey(event.tenantId, event.id), timeout: this.timeoutMs });
+    await this.out.publish(subject, event, this.timeoutMs);
     return event;
   }
 }

@@ -64,7 +64,8 @@ describe('HealthReporter against a real nats-server', () => {
     const heartbeats = mine().filter((r) => r.event.type === 'health.heartbeat');
     for (const r of heartbeats) {
       expect(r.subject).toBe('health.acme-health.patient-api.patient-api-1');
-      expect(r.msgId).toBe(`${r.event.tenantId}:${r.event.id}`);
+      // `<tenant>:<id>:<tag>`, the tag keyed by the reporter's own secret (see HealthPublish).
+      expect(r.msgId).toMatch(new RegExp(`^${r.event.tenantId}:${r.event.id}:[A-Za-z0-9_-]{22}$`));
       expect(r.event).toMatchObject({
         type: 'health.heartbeat',
         tenantId: 'acme-health',

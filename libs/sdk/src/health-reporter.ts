@@ -1,8 +1,9 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { assertSubjectToken, deduplicationKey, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
+import { jetstream } from '@nats-io/jetstream';
+import { assertSubjectToken, healthSubject, newEvent, type Envelope, type EventType, type MetricSample } from '@autoheal/contracts';
 import { natsCredentialOptions, type NatsCredentials } from './credentials.js';
 import { CustomChecks, type CheckFn } from './custom-checks.js';
+import { HealthPublish } from './health-publish.js';
 import { RequestWindow } from './request-window.js';
 import { ProcessSaturation } from './saturation.js';
 import { SampleBuffer } from './sample-buffer.js';
@@ -113,7 +114,7 @@ export class HealthReporter {
   private readonly options: ResolvedOptions;
   private started = false;
   private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  private out: HealthPublish | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private sequence = 0;
@@ -228,7 +229,7 @@ export class HealthReporter {
       return;
     }
     this.nc = nc;
-    this.js = jetstream(nc);
+    this.out = new HealthPublish(jetstream(nc));
     this.connected = true;
     void this.watchConnection(nc);
     this.beat();
@@ -377,13 +378,10 @@ export class HealthReporter {
     }
   }
 
-  /** Publishes with the event id as `Nats-Msg-Id`, so a retried publish is stored once. True when acknowledged. */
+  /** Publishes with a `Nats-Msg-Id` of this reporter's own (HealthPublish), so a retried publish is stored once. True when acknowledged. */
   private async publish(event: Envelope<'health.heartbeat' | 'health.stopping' | 'health.metrics'>): Promise<boolean> {
     try {
-      await this.js!.publish(this.subject, JSON.stringify(event), {
-        msgID: deduplicationKey(event.tenantId, event.id),
-        timeout: event.type === 'health.metrics' ? this.options.metricsPublishTimeoutMs : this.options.publishTimeoutMs,
-      });
+      await this.out!.publish(this.subject, event, event.type === 'health.metrics' ? this.options.metricsPublishTimeoutMs : this.options.publishTimeoutMs);
       this.counters.published += 1;
       if (this.consecutiveFailures > 0 && !this.options.onError) {
         process.stderr.write(

@@ -5,7 +5,7 @@ import { nestsDeeperThan } from '@autoheal/contracts';
 import { createLogger } from '@autoheal/telemetry';
 import { authorizeIngest, type IngestKeyring } from './ingest-api-keys.js';
 import { ingestAuthMessage } from './ingest-auth.guard.js';
-import { IngestError, IngestErrorCode } from './ingest.errors.js';
+import { IngestError, IngestErrorCode, payloadTooLarge } from './ingest.errors.js';
 import { sendIngestError, type JsonResponse } from './ingest.exception-filter.js';
 import { IngestService, type IngestSource } from './ingest.service.js';
 import type { IngestConfig } from './ingest.config.js';
@@ -59,8 +59,9 @@ function declaredLength(req: IncomingMessage): number | null {
 /**
  * Reads and parses the body of ingest requests with their own limits (the application's JSON
  * parser allows 100 KB, a batch of 500 events needs more). Cheap checks come first, so that work
- * is spent only on a request that may have it: the key (before a byte of the body is read), the
- * tenant's request and byte budgets, the size, the nesting depth (before parsing), then JSON.
+ * is spent only on a request that may have it: the key (before a byte of the body is read), a
+ * declared size over the limit (413 before any budget's 429: no retry could pass), the tenant's
+ * request and byte budgets, the size as read, the nesting depth (before parsing), then JSON.
  * It is registered on the HTTP adapter while the module is built, i.e. before Nest adds its body
  * parsers at init, and a body read here is skipped by them. A body refused after it was read is
  * dead-lettered like any invalid message.
@@ -104,13 +105,15 @@ export class IngestBodyReader implements OnModuleInit {
       try {
         this.ingest.admitRequest(source, tenantId, declared);
       } catch (error) {
-        if (error instanceof IngestError) return refuseUnread(req, res, error);
+        if (error instanceof IngestError) {
+          return error.code === IngestErrorCode.PayloadTooLarge ? refuseAfterDiscarding(req, res, error) : refuseUnread(req, res, error);
+        }
         throw error;
       }
       const limit = this.config.DETECTOR_INGEST_MAX_BODY_BYTES;
       const read = await readBody(req, limit);
       if (!read.ok) {
-        return sendIngestError(res, new IngestError(IngestErrorCode.PayloadTooLarge, `the body exceeds ${limit} bytes (DETECTOR_INGEST_MAX_BODY_BYTES); send smaller batches`));
+        return sendIngestError(res, payloadTooLarge(limit));
       }
       if (declared === null) this.ingest.chargeBodyBytes(source, tenantId, read.bytes);
       const maxDepth = this.config.DETECTOR_INGEST_MAX_DEPTH;
@@ -142,4 +145,28 @@ function refuseUnread(req: IncomingMessage, res: JsonResponse, error: IngestErro
   req.resume();
   res.setHeader('Connection', 'close');
   sendIngestError(res, error);
+}
+
+/** Longest a body refused for its declared size is discarded before the answer goes out anyway. */
+export const OVERSIZED_BODY_DRAIN_MS = 1_000;
+
+/**
+ * The answer to a body declared too large must reach the sender, or it learns nothing it can act
+ * on: closing the connection while the body is still arriving makes the kernel reset it, and a
+ * client still writing then sees the reset (EPIPE) instead of the 413. So what arrives is
+ * discarded as it comes (never buffered) until the body ends or OVERSIZED_BODY_DRAIN_MS pass,
+ * then the 413 is sent and the connection closed.
+ */
+function refuseAfterDiscarding(req: IncomingMessage, res: JsonResponse, error: IngestError): void {
+  let answered = false;
+  const answer = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    refuseUnread(req, res, error);
+  };
+  const timer = setTimeout(answer, OVERSIZED_BODY_DRAIN_MS);
+  req.once('end', answer);
+  req.once('close', answer);
+  req.resume();
 }

@@ -32,3 +32,12 @@ export class IngestError extends Error {
     this.name = 'IngestError';
   }
 }
+
+/**
+ * 413 naming the limit. The limit is DETECTOR_INGEST_MAX_BODY_BYTES alone: the configuration
+ * refuses one larger than the byte burst, so a body within it always passes the byte budget in time.
+ */
+export function payloadTooLarge(maxBodyBytes: number, declaredBytes?: number): IngestError {
+  const size = declaredBytes === undefined ? 'the body exceeds' : `the body declares ${declaredBytes} bytes, more than`;
+  return new IngestError(IngestErrorCode.PayloadTooLarge, `${size} ${maxBodyBytes} bytes (DETECTOR_INGEST_MAX_BODY_BYTES); send smaller batches`);
+}

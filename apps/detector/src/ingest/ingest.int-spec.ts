@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { deadLetterRecord, newEvent, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import { deadLetterRecord, deduplicationKey, healthDeduplicationKey, newEvent, newEventId, parseEnvelope, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { closeNats, connectNats, MessagingModule, provisionStreams } from '@autoheal/messaging';
 import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { derivedSecret, loadSigningKey } from '@autoheal/security';
@@ -22,6 +22,23 @@ const clock = { now: () => new Date(nowMs) };
 function heartbeat(tenantId: string, instance: string, overrides: Record<string, unknown> = {}): Envelope {
   const event = newEvent('health.heartbeat', { tenantId, producer: 'http-test', data: { service: 'api', instance, intervalMs: 1000, sequence: 0 } });
   return { ...event, ...overrides };
+}
+
+/** POSTs with node:http, which keeps writing the body while the answer arrives; a write error after the answer is not a failure. */
+function postWholeBody(url: string, key: string, body: string): Promise<{ status: number; code: unknown }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: `Bearer ${key}` } }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown }).code }));
+    });
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    req.end(body);
+  });
 }
 
 describe('HTTP ingest (real NATS)', () => {
@@ -67,7 +84,7 @@ describe('HTTP ingest (real NATS)', () => {
   });
 
   describe('health-events', () => {
-    it('accepts one envelope and a batch, publishing each with its id as Nats-Msg-Id', async () => {
+    it('accepts one envelope and a batch, publishing each with a Nats-Msg-Id derived from its tenant and id', async () => {
       const single = heartbeat('acme', 'api-1');
       const one = await post('/v1/tenants/acme/health-events', single);
       expect(one).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [single.id] } });
@@ -84,7 +101,24 @@ describe('HTTP ingest (real NATS)', () => {
       const jsm = await jetstreamManager(nc);
       const first = await jsm.streams.getMessage(STREAMS.health.name, { seq: 1 });
       expect(first?.subject).toBe('health.acme.api.api-1');
-      expect(first?.header.get('Nats-Msg-Id')).toBe(`acme:${single.id}`);
+      // A key only the detector (any replica: it is derived from the detector's signing key) can compute.
+      const secret = derivedSecret(loadSigningKey(keys.env('detector').AUTOHEAL_SIGNING_KEY_FILE), 'health deduplication keys');
+      expect(first?.header.get('Nats-Msg-Id')).toBe(healthDeduplicationKey(secret, 'acme', single.id));
+    });
+
+    it("lets no tenant suppress another's event by publishing first, on its own subject, under any key it could compute for the id", async () => {
+      const id = newEventId();
+      const js = jetstream(nc);
+      for (const msgID of [id, deduplicationKey('globex', id), `globex:${id}:`]) {
+        const decoy = await js.publish('health.acme.api.decoy', JSON.stringify(heartbeat('acme', 'decoy', { id })), { msgID });
+        expect(decoy.duplicate).toBe(false);
+      }
+      const real = await post('/v1/tenants/globex/health-events', heartbeat('globex', 'victim', { id }), 'globex-key-1234');
+      expect(real).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [id] } });
+      expect((await healthEvents()).filter((e) => e.id === id).map((e) => e.tenantId).sort()).toEqual(['acme', 'acme', 'acme', 'globex']);
+      // The same request again (a client retrying after a lost answer) is stored once.
+      expect(await post('/v1/tenants/globex/health-events', heartbeat('globex', 'victim', { id }), 'globex-key-1234')).toMatchObject({ status: 202, body: { duplicates: 1 } });
+      nowMs += 60_000; // globex's event budget full again for the tests after this one
     });
 
     it('refuses a batch with an invalid event: 400 naming index and field, nothing published, the invalid one dead-lettered', async () => {
@@ -341,6 +375,30 @@ describe('HTTP ingest (real NATS)', () => {
       const res = await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'big', { producer: 'x'.repeat(5_000) })), 'acme-key-1234');
       expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
       expect(res.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
+    });
+
+    it('refuses a body larger than the byte burst with 413 naming the size limit, every time, unread: never a 429 it could never get past', async () => {
+      nowMs += 60_000;
+      const before = await deadLetterCount();
+      const huge = 'x'.repeat(20_000); // over the byte burst (8192), not only the size limit (4096)
+      for (let attempt = 0; attempt < 3; attempt++) {
+        nowMs += 60_000; // however long the sender waited
+        const res = await send('/v1/tenants/acme/health-events', huge, 'acme-key-1234');
+        expect(res).toMatchObject({ status: 413, body: { code: 'payload_too_large' } });
+        expect(res.body.message).toContain('DETECTOR_INGEST_MAX_BODY_BYTES');
+        expect(res.headers.get('connection')).toBe('close');
+      }
+      expect(await deadLetterCount()).toBe(before);
+      // Its bytes were not charged: a body within the limit passes at once.
+      expect((await send('/v1/tenants/acme/health-events', JSON.stringify(heartbeat('acme', 'after-huge')), 'acme-key-1234')).status).toBe(202);
+    });
+
+    it('gets the 413 to a client that keeps writing a large body before it reads the answer, instead of a reset', async () => {
+      const huge = 'x'.repeat(5 * 1024 * 1024);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        nowMs += 60_000;
+        expect(await postWholeBody(`${tightBase}/v1/tenants/acme/health-events`, 'acme-key-1234', huge)).toEqual({ status: 413, code: 'payload_too_large' });
+      }
     });
   });
 });

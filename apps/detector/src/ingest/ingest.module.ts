@@ -57,6 +57,7 @@ export class IngestModule {
           provide: INGEST_QUOTAS,
           useValue: new IngestQuotas(
             {
+              maxBodyBytes: config.DETECTOR_INGEST_MAX_BODY_BYTES,
               requestsPerSec: config.DETECTOR_INGEST_REQUESTS_PER_SEC,
               requestBurst: config.DETECTOR_INGEST_REQUEST_BURST,
               bytesPerSec: config.DETECTOR_INGEST_BYTES_PER_SEC,

@@ -8,7 +8,7 @@ import { createCounter, createLogger } from '@autoheal/telemetry';
 import { instanceStateOf } from '../heartbeat/instance-quota.js';
 import { mapAlertmanagerPayload } from './alertmanager.mapping.js';
 import { splitBody, validateHealthEvents } from './ingest-validation.js';
-import { IngestError, IngestErrorCode, type IngestViolation } from './ingest.errors.js';
+import { IngestError, IngestErrorCode, payloadTooLarge, type IngestViolation } from './ingest.errors.js';
 import type { IngestConfig } from './ingest.config.js';
 import type { IngestQuota, IngestQuotas, QuotaRefusal } from './ingest-quotas.js';
 import { INGEST_ALERT_ID_KEY, INGEST_CLOCK, INGEST_CONFIG, INGEST_INSTANCE_ADMISSION, INGEST_QUOTAS, type IngestClock, type IngestInstanceAdmission } from './ingest.tokens.js';
@@ -46,7 +46,8 @@ const QUOTA_VARIABLES: Record<IngestQuota, string> = {
 
 /**
  * HTTP ingest: validates what producers that cannot speak NATS send, publishes the valid
- * events to the HEALTH stream with `Nats-Msg-Id` = event id, and copies anything invalid to
+ * events to the HEALTH stream with a `Nats-Msg-Id` only the detector can compute (EventPublisher),
+ * and copies anything invalid to
  * the dead-letter stream with its reason before telling the producer (400). A request is all
  * or nothing: when one event is invalid none is published, so the producer can fix and resend
  * the whole batch (ids make the resend idempotent).
@@ -101,10 +102,13 @@ export class IngestService {
 
   /**
    * Takes one request and its declared bytes from the tenant's budgets, before the body is read;
-   * throws a RateLimited error when either is spent.
+   * throws PayloadTooLarge for a body declared over the size limit (whatever the budgets hold:
+   * no retry could pass), RateLimited when a budget is spent.
    */
   admitRequest(source: IngestSource, tenantId: string, declaredBytes: number | null): void {
-    this.refuseOverQuota(source, tenantId, this.quotas.admit(tenantId, declaredBytes));
+    const refusal = this.quotas.admit(tenantId, declaredBytes);
+    if (refusal?.quota === 'size') throw payloadTooLarge(refusal.maxBodyBytes, refusal.declaredBytes);
+    this.refuseOverQuota(source, tenantId, refusal);
   }
 
   /** Takes the bytes of a body that declared no length, once it is read. */
