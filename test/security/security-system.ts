@@ -155,7 +155,15 @@ export async function startSecuritySystem(instances: string[], options: Security
       ...options.env,
     },
   });
-  await system.waitHealthy(60_000);
+  // A system that does not come up (a database out of connection slots on a busy machine) is
+  // taken down again: left running, its processes would keep the test runner from exiting.
+  const abandon = async (error: unknown): Promise<never> => {
+    await system.stop().catch(() => undefined);
+    await nats.stop().catch(() => undefined);
+    await db.drop().catch(() => undefined);
+    throw error;
+  };
+  await system.waitHealthy(60_000).catch(abandon);
   const connections = new Map<string, Promise<NatsConnection>>();
   const as = (identity: string): Promise<NatsConnection> => {
     let nc = connections.get(identity);
@@ -176,7 +184,11 @@ export async function startSecuritySystem(instances: string[], options: Security
     const status = await agentStatus();
     expect(status.filter((i) => i.state !== 'running')).toEqual([]);
     expect(status).toHaveLength(instanceCount);
-  }, { timeoutMs: 30_000 });
+  }, { timeoutMs: 30_000 }).catch(async (error: unknown) => {
+    for (const connection of connections.values()) await closeNats(await connection).catch(() => undefined);
+    await pg.end().catch(() => undefined);
+    return abandon(error);
+  });
 
   return {
     nc,
