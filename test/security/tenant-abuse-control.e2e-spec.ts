@@ -13,6 +13,9 @@
  * instance quota (7).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { deduplicationKey, newEvent } from '@autoheal/contracts';
 import { expectEventually } from '@autoheal/testing';
@@ -51,12 +54,24 @@ describe('tenant isolation under abuse: A against the shared control plane, B un
   let nextB = 0;
 
   beforeAll(async () => {
+    // Crashes and alerts are this suite's signals. The metric rules stay off: on a loaded machine
+    // they open incidents of their own (a saturated demo instance at boot), which no attack caused
+    // and which would hide what one did.
+    const rulesFile = join(mkdtempSync(join(tmpdir(), 'abuse-control-rules-')), 'rules.json');
+    const off = { enabled: false };
+    writeFileSync(
+      rulesFile,
+      JSON.stringify({
+        defaults: { errorRate: off, latency: off, saturation: { cpu: off, memory: off, eventLoopLag: off, disk: off }, anomaly: off, slo: off, trend: off, checks: off },
+      }),
+    );
     sys = await startSecuritySystem([...B_PROBES, B_GATED], {
       tenants: [{ tenantId: A, instances: A_RUN, declaredOnly: A_DECLARED_ONLY }],
       env: {
         DETECTOR_INGEST_API_KEYS: Object.entries(KEYS.ingest).map(([t, k]) => `${t}=${k}`).join(','),
         AUDITOR_TENANT_API_KEYS: Object.entries(KEYS.audit).map(([t, k]) => `${t}=${k}`).join(','),
         DECISION_ADMIN_API_KEY: ADMIN_KEY,
+        DETECTOR_RULES_FILE: rulesFile,
         // See tenant-abuse.e2e-spec.ts: no hang incident can open between a probe's hang and its exit.
         DETECTOR_MISSED_INTERVALS: '50',
         // The breakers as a deployment runs them (the security system's default keeps them away).
