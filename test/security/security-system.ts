@@ -76,8 +76,12 @@ export interface SecuritySystem {
 export interface SecuritySystemOptions {
   /** Instances only the rogue agent may receive commands for (the demo agent does not run them). */
   rogueOnlyTargets?: string[];
-  /** More tenants beside TENANT, each with instances of service `api` that the demo agent runs and a producer identity of its own. */
-  tenants?: { tenantId: string; instances: string[] }[];
+  /**
+   * More tenants beside TENANT, each with instances of service `api` that the demo agent runs and
+   * a producer identity of its own; `declaredOnly`: instances its inventory also declares that no
+   * agent runs (a restart of one fails, so its incident stays open — what a real storm looks like).
+   */
+  tenants?: { tenantId: string; instances: string[]; declaredOnly?: string[] }[];
   /** Variables for every process, over the defaults here (ingest and tenant API keys, say). */
   env?: Record<string, string>;
 }
@@ -112,6 +116,18 @@ export async function startSecuritySystem(instances: string[], options: Security
   copyFileSync(withRogue.trustFile, trustFile);
   const fleetFile = join(stateDir, 'fleet.json');
   writeFileSync(fleetFile, JSON.stringify(fleet));
+  // The decision service reads the tenants (and their inventories) from a file of its own when
+  // some tenant declares instances the agent does not run.
+  const declared = (options.tenants ?? []).some((t) => (t.declaredOnly ?? []).length > 0)
+    ? {
+        tenants: [
+          tenant(TENANT, 'Security', instances),
+          ...(options.tenants ?? []).map((t) => tenant(t.tenantId, t.tenantId, [...t.instances, ...(t.declaredOnly ?? [])])),
+        ],
+      }
+    : undefined;
+  const declaredFile = join(stateDir, 'declared-fleet.json');
+  if (declared) writeFileSync(declaredFile, JSON.stringify(declared));
   const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
   const system = await startSystem({
     natsUrl: nats.url,
@@ -137,10 +153,19 @@ export async function startSecuritySystem(instances: string[], options: Security
       AUDITOR_READ_RATE_PER_MINUTE: '100000',
       AUDITOR_READ_BURST: '100000',
       LOG_LEVEL: 'info',
+      ...(declared ? { DECISION_TENANTS_FILE: declaredFile } : {}),
       ...options.env,
     },
   });
-  await system.waitHealthy(60_000);
+  // A system that does not come up (a database out of connection slots on a busy machine) is
+  // taken down again: left running, its processes would keep the test runner from exiting.
+  const abandon = async (error: unknown): Promise<never> => {
+    await system.stop().catch(() => undefined);
+    await nats.stop().catch(() => undefined);
+    await db.drop().catch(() => undefined);
+    throw error;
+  };
+  await system.waitHealthy(60_000).catch(abandon);
   const connections = new Map<string, Promise<NatsConnection>>();
   const as = (identity: string): Promise<NatsConnection> => {
     let nc = connections.get(identity);
@@ -161,7 +186,11 @@ export async function startSecuritySystem(instances: string[], options: Security
     const status = await agentStatus();
     expect(status.filter((i) => i.state !== 'running')).toEqual([]);
     expect(status).toHaveLength(instanceCount);
-  }, { timeoutMs: 30_000 });
+  }, { timeoutMs: 30_000 }).catch(async (error: unknown) => {
+    for (const connection of connections.values()) await closeNats(await connection).catch(() => undefined);
+    await pg.end().catch(() => undefined);
+    return abandon(error);
+  });
 
   return {
     nc,

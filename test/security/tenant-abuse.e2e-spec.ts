@@ -11,13 +11,12 @@
  * Adding an attack is one `it`: take a mark, attack, then
  * `await expectTenantUnaffected(mark, crashProbe(nextInstance()))`.
  */
-import { createHash } from 'node:crypto';
-import { request } from 'node:http';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { deduplicationKey, newEvent, newEventId, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { deduplicationKey, newEvent, newEventId } from '@autoheal/contracts';
 import { expectEventually } from '@autoheal/testing';
-import { OPS_KEY, startSecuritySystem, TENANT, type SecuritySystem } from './security-system.js';
+import { startSecuritySystem, TENANT, type SecuritySystem } from './security-system.js';
+import { alertPayload, exitedEvent, tenantAbuse, type Answer, type SeenEvent, type TenantAbuse } from './tenant-abuse-support.js';
 
 /** The victim: the security system's own tenant. */
 const B = TENANT;
@@ -32,45 +31,12 @@ const KEYS = {
 };
 /** Nobody's key, for the answers that must not tell a foreign key from an unknown one. */
 const UNKNOWN_KEY = 'ing_nobody_0123456789abcdef';
-const FLOW: string[] = ['incident.opened', 'remediation.planned', 'remediation.started', 'remediation.succeeded', 'incident.resolved'];
-
-/** The audit actor of an API key: `ak_` and the first 16 hex digits of its sha256 (apps/auditor README). */
-const auditActor = (key: string) => `ak_${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16)}`;
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: { code?: string; message?: string; accepted?: number; duplicates?: number; ids?: string[]; ok?: boolean; firstBreak?: unknown; headSeq?: number };
-}
-
-interface SeenEvent {
-  subject: string;
-  event: Envelope & { data: Record<string, unknown> };
-}
-
-/** Where B stood before an attack: its chain head, what the bus had carried, the dead-letter stream's last sequence. */
-interface Mark {
-  seq: number;
-  bus: number;
-  deadLetterSeq: number;
-}
-
-/** B's own failure, sent after the attack; `opened` picks its incident among B's. */
-interface Probe {
-  instance: string;
-  fire(): Promise<void>;
-  opened(data: Record<string, unknown>): boolean;
-  /** What ends the incident once the restart succeeded, when the restart alone does not. */
-  recover?(): Promise<void>;
-}
 
 describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected (whole system)', () => {
   let sys: SecuritySystem;
+  let abuse: TenantAbuse;
   let bus: SeenEvent[];
-  let subs: Subscription[];
   let nextB = 0;
-  /** Every incident a probe of B opened: B's own rows refer to them. */
-  const probeIncidents = new Set<string>();
 
   beforeAll(async () => {
     sys = await startSecuritySystem(B_INSTANCES, {
@@ -84,209 +50,31 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
         DETECTOR_MISSED_INTERVALS: '50',
       },
     });
-    bus = [];
-    subs = ['incident.>', 'remediation.>', 'compliance.>', 'security.>'].map((subject) =>
-      sys.nc.subscribe(subject, { callback: (_e, msg) => void bus.push({ subject: msg.subject, event: msg.json() }) }),
-    );
+    abuse = tenantAbuse(sys, { victim: B, attacker: A, keys: KEYS });
+    bus = abuse.bus;
   });
 
   afterAll(async () => {
-    for (const s of subs ?? []) s.unsubscribe();
+    abuse?.close();
     await sys?.stop();
   });
 
-  // ---- HTTP as a tenant does it --------------------------------------------------------------
+  // ---- The shared helpers (tenant-abuse-support.ts), bound to this system ---------------------
 
-  /**
-   * One request over node:http. A refused body is answered before it is read and the connection
-   * closed behind the answer: the answer is what counts, a write error after it is not a failure.
-   */
-  function http(method: 'GET' | 'POST', url: string, key: string | undefined, body?: string): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (key) headers.authorization = `Bearer ${key}`;
-      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-      let answered = false;
-      const req = request(url, { method, headers }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: Answer['body'] = {};
-          try {
-            parsed = text.length > 0 ? (JSON.parse(text) as Answer['body']) : {};
-          } catch {
-            parsed = { message: text };
-          }
-          const h = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(', ') : value);
-          resolve({ status: res.statusCode ?? 0, headers: h, body: parsed });
-        });
-      });
-      req.on('error', (error) => {
-        if (!answered) reject(error);
-      });
-      req.end(body);
-    });
-  }
-
-  const ingest = (tenant: string, key: string | undefined, body: unknown, route: 'health-events' | 'alertmanager' = 'health-events') =>
-    http('POST', `${sys.urls.detector}/v1/tenants/${tenant}/${route}`, key, typeof body === 'string' ? body : JSON.stringify(body));
-
-  /** A's requests in the tests that need them through: a 429 left by an earlier flood is waited out as its Retry-After says. */
-  async function ingestAsA(body: unknown, route: 'health-events' | 'alertmanager' = 'health-events'): Promise<Answer> {
-    return expectEventually(async () => {
-      const answer = await ingest(A, KEYS.ingest[A], body, route);
-      expect(answer).toMatchObject({ status: 202 });
-      return answer;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
-  }
-
-  const auditOf = (tenant: string, key: string, query = '') => http('GET', `${sys.urls.auditor}/v1/tenants/${tenant}/audit${query}`, key);
-
-  // ---- B's side ------------------------------------------------------------------------------
+  const ingest: TenantAbuse['ingest'] = (...args) => abuse.ingest(...args);
+  const ingestAsA: TenantAbuse['ingestAsAttacker'] = (...args) => abuse.ingestAsAttacker(...args);
+  const auditOf: TenantAbuse['auditOf'] = (...args) => abuse.auditOf(...args);
+  const mark: TenantAbuse['mark'] = () => abuse.mark();
+  const crashProbe: TenantAbuse['crashProbe'] = (...args) => abuse.crashProbe(...args);
+  const alertProbe: TenantAbuse['alertProbe'] = (...args) => abuse.alertProbe(...args);
+  const deadLettersSince: TenantAbuse['deadLettersSince'] = (seq) => abuse.deadLettersSince(seq);
+  const expectTenantUnaffected: TenantAbuse['expectTenantUnaffected'] = (since, probe) => abuse.expectTenantUnaffected(since, probe);
+  const ofB = (e: SeenEvent) => e.event.tenantId === B;
 
   function nextInstance(): string {
     const instance = B_INSTANCES[nextB++];
     if (!instance) throw new Error(`more attacks than B has instances (${B_INSTANCES.length}); add instances to B_INSTANCES`);
     return instance;
-  }
-
-  async function mark(): Promise<Mark> {
-    const { rows } = await sys.pg.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM auditor.audit_log WHERE tenant_id = $1', [B]);
-    const jsm = await jetstreamManager(sys.nc);
-    const { state } = await jsm.streams.info('DEAD_LETTER');
-    return { seq: Number(rows[0].seq ?? 0), bus: bus.length, deadLetterSeq: state.last_seq };
-  }
-
-  function exitedEvent(tenantId: string, instance: string, exitCode: number, id = newEventId()) {
-    return { ...newEvent('health.exited', { tenantId, producer: `supervisor/${tenantId}`, data: { service: 'api', instance, exitCode, signal: null, observedBy: 'agent' } }), id };
-  }
-
-  /**
-   * B's supervisor sees `instance` die and reports it over B's HTTP ingest, with the event id B
-   * chose (the dedup attack picks it in advance). The process is stopped first (SIGSTOP), so it
-   * stays silent until the executor's restart replaces it; the exit code marks this report.
-   */
-  function crashProbe(instance: string, eventId = newEventId()): Probe {
-    const exitCode = 100 + Math.floor(Math.random() * 100);
-    return {
-      instance,
-      async fire() {
-        const reply = await sys.nc.request('agent.chaos', JSON.stringify({ action: 'hang', tenantId: B, service: 'api', instance }), { timeout: 5_000 });
-        expect(reply.json<{ ok: boolean }>()).toMatchObject({ ok: true });
-        const answer = await ingest(B, KEYS.ingest[B], exitedEvent(B, instance, exitCode, eventId));
-        expect(answer).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0, ids: [eventId] } });
-      },
-      opened: (data) => data.instance === instance && data.kind === 'crashed' && (data.evidence as { exitCode?: number }).exitCode === exitCode,
-    };
-  }
-
-  function alertPayload(instance: string, status: 'firing' | 'resolved', startsAt: string, endsAt?: string) {
-    return {
-      version: '4',
-      status,
-      receiver: 'team',
-      alerts: [{ status, labels: { alertname: 'ApiDown', service: 'api', instance, severity: 'critical' }, annotations: {}, startsAt, ...(endsAt ? { endsAt } : {}), fingerprint: `fp-${instance}` }],
-    };
-  }
-
-  /** B's Alertmanager fires for `instance`, and resolves once the restart is done. */
-  function alertProbe(instance: string, startsAt: string, endsAt: string): Probe {
-    const send = async (status: 'firing' | 'resolved') => {
-      const answer = await ingest(B, KEYS.ingest[B], alertPayload(instance, status, startsAt, status === 'resolved' ? endsAt : undefined), 'alertmanager');
-      expect(answer).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0 } });
-    };
-    return {
-      instance,
-      fire: () => send('firing'),
-      opened: (data) => data.instance === instance && data.kind === 'alert',
-      recover: () => send('resolved'),
-    };
-  }
-
-  const ofB = (e: SeenEvent) => e.event.tenantId === B;
-  const show = (events: SeenEvent[]) => events.map((e) => `${e.event.type} ${typeof e.event.data.instance === 'string' ? e.event.data.instance : ''} ${e.event.correlationId ?? ''}`).join('\n');
-
-  async function deadLettersSince(seq: number): Promise<DeadLetterRecord[]> {
-    const jsm = await jetstreamManager(sys.nc);
-    const { state } = await jsm.streams.info('DEAD_LETTER');
-    const out: DeadLetterRecord[] = [];
-    for (let s = seq + 1; s <= state.last_seq; s++) {
-      const m = await jsm.streams.getMessage('DEAD_LETTER', { seq: s }).catch(() => null);
-      if (m) out.push(m.json<DeadLetterRecord>());
-    }
-    return out;
-  }
-
-  /**
-   * The shared verdict after an attack: B's probe is detected, decided, remediated and recorded
-   * as if A did not exist, and nothing A did since `since` shows up anywhere of B's.
-   */
-  async function expectTenantUnaffected(since: Mark, probe: Probe): Promise<void> {
-    const pidBefore = await sys.pidOf(probe.instance);
-    expect(pidBefore).toBeDefined();
-    await probe.fire();
-
-    // Detection: the probe's incident opens.
-    const opened = await expectEventually(() => {
-      const found = bus.slice(since.bus).find((e) => ofB(e) && e.event.type === 'incident.opened' && probe.opened(e.event.data));
-      if (!found) throw new Error(`B's incident for ${probe.instance} did not open; B's events since the attack:\n${show(bus.slice(since.bus).filter(ofB))}`);
-      return found;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
-    const incidentId = String(opened.event.data.incidentId);
-    probeIncidents.add(incidentId);
-    const flowOf = () => bus.slice(since.bus).filter((e) => ofB(e) && e.event.correlationId === incidentId);
-
-    // Decision and remediation: a restart planned, carried out, succeeded.
-    await expectEventually(() => {
-      const types: string[] = flowOf().map((e) => e.event.type);
-      if (!['remediation.planned', 'remediation.started', 'remediation.succeeded'].every((t) => types.includes(t))) {
-        throw new Error(`B's remediation of ${incidentId} did not succeed; its events: ${types.join(', ')}`);
-      }
-    }, { timeoutMs: 45_000, intervalMs: 100 });
-    expect(flowOf().find((e) => e.event.type === 'remediation.planned')?.event.data).toMatchObject({ action: 'restart', instance: probe.instance });
-    await probe.recover?.();
-    await expectEventually(() => {
-      const types: string[] = flowOf().map((e) => e.event.type);
-      if (!types.includes('incident.resolved')) throw new Error(`B's incident ${incidentId} did not resolve; its events: ${types.join(', ')}`);
-    }, { timeoutMs: 30_000, intervalMs: 100 });
-    await expectEventually(async () => {
-      const now = (await sys.agentStatus()).find((i) => i.instance === probe.instance);
-      expect(now).toMatchObject({ state: 'running' });
-      expect(now?.pid).not.toBe(pidBefore);
-    }, { timeoutMs: 10_000, intervalMs: 200 });
-
-    // The audit trail, as B reads it with its own key: the whole flow, in a chain that verifies.
-    await expectEventually(async () => {
-      const page = await auditOf(B, KEYS.audit[B], `?correlationId=${incidentId}&limit=100`);
-      expect(page.status).toBe(200);
-      expect((page.body as { items: { eventType: string }[] }).items.map((r) => r.eventType)).toEqual(expect.arrayContaining(FLOW));
-    }, { timeoutMs: 20_000, intervalMs: 1_000 });
-    const verify = await auditOf(B, KEYS.audit[B], '/verify');
-    expect(verify).toMatchObject({ status: 200, body: { ok: true, firstBreak: null } });
-
-    // Nothing else: every row B's chain gained since the mark is B's own incidents' or B's own
-    // reads (B's key, the operator's) — no refusal, breaker or row about A.
-    const readers = new Set([auditActor(KEYS.audit[B]), auditActor(OPS_KEY)]);
-    const { rows } = await sys.pg.query<{ seq: string; event_type: string; actor: string; correlation_id: string | null; payload: unknown }>(
-      'SELECT seq, event_type, actor, correlation_id, payload FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq',
-      [B, since.seq],
-    );
-    const foreign = rows.filter(
-      (r) => !(r.correlation_id !== null && probeIncidents.has(r.correlation_id)) && !(['audit.read', 'audit.verify'].includes(r.event_type) && readers.has(r.actor)),
-    );
-    expect(foreign.map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, correlationId: r.correlation_id }))).toEqual([]);
-    expect(rows.filter((r) => JSON.stringify(r.payload).includes(A)).map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, payload: r.payload }))).toEqual([]);
-
-    // On the bus: B's events since the mark are the probe's flow only (no second incident, no breaker).
-    const others = bus.slice(since.bus).filter((e) => ofB(e) && !(e.event.correlationId !== null && probeIncidents.has(e.event.correlationId)));
-    expect(show(others)).toBe('');
-
-    // Dead letters: none about B (A's refused requests are A's).
-    const letters = await deadLettersSince(since.deadLetterSeq);
-    expect(letters.filter((d) => (d.headers['Autoheal-Tenant'] ?? []).includes(B) || d.subject.includes(`.${B}.`) || d.subject.includes(`/tenants/${B}/`))).toEqual([]);
   }
 
   // ---- The attacks ---------------------------------------------------------------------------
