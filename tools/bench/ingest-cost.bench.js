@@ -8,6 +8,7 @@
 // runs it; quotas raised out of the way; each kind is sent for BENCH_COST_MS (10000) over 4
 // connections, then the consumer backlog is given time to drain, and the detector's CPU time
 // (utime + stime from /proc) over that window, less what it spends idle, is divided by what was sent.
+// BENCH_COST_ONLY=<text> runs only the kinds whose name contains it.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -95,7 +96,8 @@ async function main() {
       ['malformed 900 KB', 'MiB read', 900 / 1024, () => `${n}:${'z'.repeat(900 * 1024)}`],
       ['100,000 deep (200 KB)', 'MiB read', 200_002 / 2 ** 20, () => `${'['.repeat(100_000)}${n}${']'.repeat(100_000)}`],
       ['refused: unknown key', 'request', 1, () => JSON.stringify(hb(n)), 'ing_nobody_0123456789abcdef'],
-    ];
+      ['refused: key, 900 KB', 'request', 1, () => `${n}:${'z'.repeat(900 * 1024)}`, 'ing_nobody_0123456789abcdef'],
+    ].filter(([name]) => !process.env.BENCH_COST_ONLY || name.includes(process.env.BENCH_COST_ONLY));
     // The detector idle (timers, snapshots, the consumer's heartbeat) for as long as one kind takes.
     await sleep(2_000);
     const idle0 = cpuSeconds(pid);
