@@ -261,8 +261,16 @@ async function startDiagnosis({ system, nats, nc, databaseUrl, phase, urls }) {
   const scrape = async (service) => {
     const res = await request(undefined, `${urls[service]}/metrics`);
     const value = (name) => Number((res.body.match(new RegExp(`^${name}\\{[^}]*\\} ([0-9.eE+-]+)$`, 'm')) || [])[1]) * 1000;
-    return { p50: value('nodejs_eventloop_lag_p50_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') };
+    // Garbage collection, cumulative over every kind: seconds paused, pauses, pauses of 100 ms or less.
+    const sum = (re) => [...res.body.matchAll(re)].reduce((total, m) => total + Number(m[1]), 0);
+    const gc = {
+      seconds: sum(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.eE+-]+)$/gm),
+      pauses: sum(/^nodejs_gc_duration_seconds_count\{[^}]*\} ([0-9.eE+-]+)$/gm),
+      upTo100ms: sum(/^nodejs_gc_duration_seconds_bucket\{le="0\.1"[^}]*\} ([0-9.eE+-]+)$/gm),
+    };
+    return { p50: value('nodejs_eventloop_lag_p50_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), gc };
   };
+  const gcAtStart = {};
   diagnosisStopped = async () => {
     clearInterval(backlogTimer);
     await cpu.stop();
@@ -273,10 +281,15 @@ async function startDiagnosis({ system, nats, nc, databaseUrl, phase, urls }) {
       state.floodPid = pid;
     },
     async phaseStarts() {
-      await Promise.all(Object.keys(urls).map(scrape));
+      for (const service of Object.keys(urls)) gcAtStart[service] = (await scrape(service)).gc;
     },
     async phaseEnds(p) {
-      for (const service of Object.keys(urls)) (lag[p] ??= {})[service] = await scrape(service);
+      for (const service of Object.keys(urls)) {
+        const now = await scrape(service);
+        const before = gcAtStart[service];
+        (lag[p] ??= {})[service] = { ...now, gc: { seconds: now.gc.seconds - before.seconds, pauses: now.gc.pauses - before.pauses, over100ms: now.gc.pauses - now.gc.upTo100ms - (before.pauses - before.upTo100ms) } };
+        gcAtStart[service] = now.gc;
+      }
     },
     print() {
       const report = cpu.report();
@@ -298,7 +311,7 @@ async function startDiagnosis({ system, nats, nc, databaseUrl, phase, urls }) {
       for (const service of Object.keys(urls)) {
         const l = (p) => {
           const v = lag[p]?.[service];
-          return v ? `p50 ${v.p50.toFixed(0)} p99 ${v.p99.toFixed(0)} max ${v.max.toFixed(0)} ms` : 'n/a';
+          return v ? `p50 ${v.p50.toFixed(0)} p99 ${v.p99.toFixed(0)} max ${v.max.toFixed(0)} ms, GC ${(v.gc.seconds * 1000).toFixed(0)} ms in ${v.gc.pauses} pauses (${v.gc.over100ms} over 100 ms)` : 'n/a';
         };
         console.log(`${service} event-loop delay: floor ${l('calm')}; flood ${l('flood')}`);
       }
