@@ -88,6 +88,7 @@ async function startSecureNats(dir, fleet) {
   const url = `tls://127.0.0.1:${port}`;
   return {
     url,
+    pid: child.pid,
     credentials: { caFile: material.caFile, seedDir: path.join(natsDir, 'seeds') },
     connectAs(name) {
       const entry = material.identities.get(name);

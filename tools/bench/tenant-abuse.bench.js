@@ -17,8 +17,13 @@
 // own append function (auditor.append_audit_entry) as the auditor's database role, a few
 // thousand rows per statement: the rows are exactly what the service would have written, the
 // chain computed by the database, without a round trip or a NATS hop per row.
-// Prints B's p50/p99 per phase and the ratio of the p99s (goal ≤ 1.5×), and what A achieved.
-// Nothing is asserted.
+// Prints B's p50/p99 per phase and the ratio of the p99s (goal ≤ 1.5×), and what A achieved;
+// then where the time went, per phase: each process's CPU (the services, nats-server, the
+// bench's Postgres backends, A's flood process, and the rest of the machine: other work on a
+// shared machine shows there), the detector health consumer's backlog, and the event-loop delay
+// of the detector and the auditor. Nothing is asserted.
+// B reads on a budget that fits its schedule (AUDITOR_READ_RATE_PER_MINUTE is set from it; the
+// budget is per key, A's key gets as much): B's reads are timed, not refused by its own budget.
 //
 // Durations and rates: BENCH_ABUSE_PHASE_MS (30000), BENCH_ABUSE_WARMUP_MS (5000),
 // BENCH_ABUSE_AUDIT_ROWS (50000; B's own chain: BENCH_ABUSE_B_AUDIT_ROWS, 5000), BENCH_ABUSE_INGEST_CONNECTIONS (8),
@@ -36,6 +41,7 @@ const { newEvent } = require('@autoheal/contracts');
 const { startSystem, migrateAll } = require('../dev/system.js');
 const { roleUrl } = require('../infra/postgres-roles.js');
 const { benchDatabase, freePort, percentile, sleep, startSecureNats } = require('./support.js');
+const { startCpuSampler } = require('./process-cpu.js');
 
 const env = (name, fallback) => Number(process.env[name] || fallback);
 const CONFIG = {
@@ -62,6 +68,8 @@ const KEYS = {
 /** At most this many of one kind of B's requests in flight; a scheduled one beyond it is counted as skipped. */
 const MAX_IN_FLIGHT = 50;
 const SEED_CHUNK = 2_500;
+/** What an incremental verify costs in read tokens (the auditor's default AUDITOR_VERIFY_COST). */
+const AUDITOR_VERIFY_COST = 10;
 
 /** One HTTP request; resolves with status and body, or status 0 and the error (never rejects). */
 function request(agent, url, { method = 'GET', key, body } = {}) {
@@ -145,6 +153,7 @@ function startFlood(config) {
     child.once('exit', (code) => reject(new Error(`the flood process exited (${code}) without its counts`)));
   });
   return {
+    pid: child.pid,
     async stop() {
       child.send('stop');
       // In-flight verify calls finish first; they may take long under their own load.
@@ -205,6 +214,111 @@ async function seedAuditChain(databaseUrl, tenantId, rows) {
   }
 }
 
+let diagnosisStopped;
+
+/**
+ * Where the time goes, per phase: CPU of each process (process-cpu.js), the detector's health
+ * consumer backlog (pending and unacknowledged messages, sampled every second), and the event-loop
+ * delay of the detector and the auditor (prom-client's histogram, reset by each scrape of /metrics:
+ * scraped when a phase starts and when it ends).
+ */
+async function startDiagnosis({ system, nats, nc, databaseUrl, phase, urls }) {
+  const { jetstreamManager } = require('@nats-io/jetstream');
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  const database = new URL(databaseUrl).pathname.slice(1);
+  const state = { floodPid: undefined };
+  const groups = async () => {
+    const backends = await pg.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]).catch(() => ({ rows: [] }));
+    const g = { postgres: backends.rows.map((r) => r.pid), 'nats-server': [nats.pid], 'bench (B)': [process.pid] };
+    for (const [name, proc] of system.services) if (proc.pid) g[name] = [proc.pid];
+    if (state.floodPid) g['flood (A)'] = [state.floodPid];
+    return g;
+  };
+  const cpu = startCpuSampler({ groups, phase });
+  let jsm;
+  try {
+    jsm = await jetstreamManager(nc);
+  } catch {
+    jsm = undefined;
+  }
+  const backlog = {};
+  const backlogTimer = setInterval(async () => {
+    if (!jsm) return;
+    try {
+      const p = phase();
+      for await (const info of jsm.consumers.list('HEALTH')) {
+        if (!info.name.startsWith('detector-health')) continue;
+        const b = (backlog[p] ??= { pending: [], ackPending: [] });
+        b.pending.push(info.num_pending);
+        b.ackPending.push(info.num_ack_pending);
+      }
+    } catch {
+      jsm = undefined;
+    }
+  }, 1_000);
+  const lag = {};
+  const scrape = async (service) => {
+    const res = await request(undefined, `${urls[service]}/metrics`);
+    const value = (name) => Number((res.body.match(new RegExp(`^${name}\\{[^}]*\\} ([0-9.eE+-]+)$`, 'm')) || [])[1]) * 1000;
+    // Garbage collection, cumulative over every kind: seconds paused, pauses, pauses of 100 ms or less.
+    const sum = (re) => [...res.body.matchAll(re)].reduce((total, m) => total + Number(m[1]), 0);
+    const gc = {
+      seconds: sum(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([0-9.eE+-]+)$/gm),
+      pauses: sum(/^nodejs_gc_duration_seconds_count\{[^}]*\} ([0-9.eE+-]+)$/gm),
+      upTo100ms: sum(/^nodejs_gc_duration_seconds_bucket\{le="0\.1"[^}]*\} ([0-9.eE+-]+)$/gm),
+    };
+    return { p50: value('nodejs_eventloop_lag_p50_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), gc };
+  };
+  const gcAtStart = {};
+  diagnosisStopped = async () => {
+    clearInterval(backlogTimer);
+    await cpu.stop();
+    await pg.end().catch(() => undefined);
+  };
+  return {
+    set floodPid(pid) {
+      state.floodPid = pid;
+    },
+    async phaseStarts() {
+      for (const service of Object.keys(urls)) gcAtStart[service] = (await scrape(service)).gc;
+    },
+    async phaseEnds(p) {
+      for (const service of Object.keys(urls)) {
+        const now = await scrape(service);
+        const before = gcAtStart[service];
+        (lag[p] ??= {})[service] = { ...now, gc: { seconds: now.gc.seconds - before.seconds, pauses: now.gc.pauses - before.pauses, over100ms: now.gc.pauses - now.gc.upTo100ms - (before.pauses - before.upTo100ms) } };
+        gcAtStart[service] = now.gc;
+      }
+    },
+    print() {
+      const report = cpu.report();
+      const phases = ['calm', 'flood'].filter((p) => report[p]);
+      if (phases.length === 0) return;
+      const names = [...new Set(phases.flatMap((p) => Object.keys(report[p].cores)))].sort((a, b) => (report.flood?.cores[b] ?? 0) - (report.flood?.cores[a] ?? 0));
+      const pct = (v) => `${((v ?? 0) * 100).toFixed(0)}%`.padStart(7);
+      console.log(`\nWhere the CPU went (share of one core, averaged over the phase; the machine has ${os.cpus().length}):`);
+      console.log(`${'process'.padEnd(28)} ${phases.map((p) => (p === 'calm' ? 'floor' : 'flood').padStart(7)).join(' ')}`);
+      for (const name of names) console.log(`${name.padEnd(28)} ${phases.map((p) => pct(report[p].cores[name])).join(' ')}`);
+      const ours = (p) => Object.values(report[p].cores).reduce((a, b) => a + b, 0);
+      console.log(`${'rest of the machine'.padEnd(28)} ${phases.map((p) => pct(Math.max(0, report[p].machine - ours(p)))).join(' ')}`);
+      console.log(`${'machine busy'.padEnd(28)} ${phases.map((p) => pct(report[p].machine)).join(' ')}`);
+      const bl = (p) => {
+        const b = backlog[p];
+        return b ? `pending p50 ${percentile(b.pending, 50)}, max ${Math.max(...b.pending)}; unacknowledged max ${Math.max(...b.ackPending)}` : 'not sampled';
+      };
+      console.log(`detector health consumer backlog: floor ${bl('calm')}; flood ${bl('flood')}`);
+      for (const service of Object.keys(urls)) {
+        const l = (p) => {
+          const v = lag[p]?.[service];
+          return v ? `p50 ${v.p50.toFixed(0)} p99 ${v.p99.toFixed(0)} max ${v.max.toFixed(0)} ms, GC ${(v.gc.seconds * 1000).toFixed(0)} ms in ${v.gc.pauses} pauses (${v.gc.over100ms} over 100 ms)` : 'n/a';
+        };
+        console.log(`${service} event-loop delay: floor ${l('calm')}; flood ${l('flood')}`);
+      }
+    },
+  };
+}
+
 async function main() {
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoheal-abuse-bench-'));
@@ -257,6 +371,12 @@ async function main() {
       DECISION_BREAKER_MIN_INSTANCES: '1000000000',
       DETECTOR_FLEET_MIN_INSTANCES: '1000000000',
       DETECTOR_FLAP_MAX_OPENS: '1000',
+      // B's reading schedule (a page every 250 ms, a verify every second: 14 tokens a second)
+      // fits its key's read budget with room to spare, so what is measured is how long B's reads
+      // take, not how many its own budget refuses (with the default 120 a minute, 9 in 10 were
+      // refused and no verify was left to time). The budget is per key: A's key gets as much.
+      AUDITOR_READ_RATE_PER_MINUTE: String(Math.ceil(1.5 * (60_000 / CONFIG.readEveryMs + AUDITOR_VERIFY_COST * (60_000 / CONFIG.verifyEveryMs)))),
+      AUDITOR_READ_BURST: String(Math.max(60, 2 * AUDITOR_VERIFY_COST)),
     },
   });
   const detectorUrl = `http://127.0.0.1:${ports.detector}`;
@@ -269,6 +389,7 @@ async function main() {
     let phase = 'warmup';
     const current = () => phase;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 * MAX_IN_FLIGHT });
+    const diagnosis = await startDiagnosis({ system, nats, nc, databaseUrl: database.url, phase: current, urls: { detector: `http://127.0.0.1:${ports.detector}`, auditor: `http://127.0.0.1:${ports.auditor}` } });
 
     // Detection: crash reports waiting for their incident, by instance.
     const waiting = new Map();
@@ -325,13 +446,17 @@ async function main() {
 
     process.stdout.write(`tenant-abuse bench: A's and B's chains seeded with ${CONFIG.auditRows} and ${CONFIG.bAuditRows} rows in ${(seedMs / 1000).toFixed(1)} s; warm-up ${CONFIG.warmupMs / 1000} s…\n`);
     await sleep(CONFIG.warmupMs);
+    await diagnosis.phaseStarts();
     phase = 'calm';
     process.stdout.write(`tenant-abuse bench: phase 1, B alone, ${CONFIG.phaseMs / 1000} s…\n`);
     await sleep(CONFIG.phaseMs);
+    await diagnosis.phaseEnds('calm');
     process.stdout.write(`tenant-abuse bench: phase 2, A floods ingest and verify, ${CONFIG.phaseMs / 1000} s…\n`);
     const floodProcess = startFlood({ detectorUrl, auditorUrl, ingestKey: KEYS.ingest[A], auditKey: KEYS.audit[A], ingestConnections: CONFIG.ingestConnections, verifyConnections: CONFIG.verifyConnections });
+    diagnosis.floodPid = floodProcess.pid;
     phase = 'flood';
     await sleep(CONFIG.phaseMs);
+    await diagnosis.phaseEnds('flood');
     phase = 'after';
     const floodCounts = await floodProcess.stop();
     for (const loop of [heartbeats, crashReports, reads, verifies]) loop.stop();
@@ -357,6 +482,7 @@ async function main() {
     console.log(`node ${process.version}, ${os.cpus().length} cores, finished in ${((Date.now() - started) / 1000).toFixed(0)} s; ${CONFIG.phaseMs / 1000} s per phase`);
     console.log(`B: ${CONFIG.bInstances} instances heartbeating every ${CONFIG.heartbeatMs} ms, a crash report every ${CONFIG.crashEveryMs} ms, an audit page every ${CONFIG.readEveryMs} ms, a verify every ${CONFIG.verifyEveryMs} ms`);
     console.log(`A: ${CONFIG.ingestConnections} ingest connections, ${CONFIG.verifyConnections} verify loops on its own ${CONFIG.auditRows.toLocaleString('en-US')}-row chain`);
+    console.log(`read budget per audit key (B's and A's alike): ${system.services.get('auditor').env.AUDITOR_READ_RATE_PER_MINUTE} tokens a minute, a verify ${AUDITOR_VERIFY_COST}`);
     console.log(`floor = B without the flood, the same run (phase 1); times in ms\n`);
     console.log(`${'metric'.padEnd(46)} ${'B without flood (floor)'.padStart(24)}   ${'B under A\'s flood'.padStart(24)}   ${'p99 ratio'.padStart(9)}  goal`);
     console.log(`${''.padEnd(46)} ${'p50'.padStart(8)} ${'p99'.padStart(9)} ${'n'.padStart(5)}   ${'p50'.padStart(8)} ${'p99'.padStart(9)} ${'n'.padStart(5)}`);
@@ -382,9 +508,11 @@ async function main() {
     console.log(`\nA achieved (in ${((CONFIG.phaseMs) / 1000).toFixed(0)} s plus the in-flight tail):`);
     console.log(`  ingest: ${fi.sent} requests, ${(fi.bytes / 2 ** 20).toFixed(0)} MiB (${by(fi.byKind)}); answers: ${by(fi.byStatus)} (0 = connection closed before an answer); 202 = accepted, ${fi.eventsAccepted} events stored; 429 = over a quota`);
     console.log(`  verify of its own chain: ${fv.sent} calls; answers: ${by(fv.byStatus)}; took p50 ${num(percentile(fv.ms, 50))} ms, p99 ${num(percentile(fv.ms, 99))} ms`);
+    diagnosis.print();
     console.log(`\nHow the chain was seeded: auditor.append_audit_entry as the auditor's role, ${SEED_CHUNK} rows per statement.`);
     failed = false;
   } finally {
+    await diagnosisStopped?.();
     await nc?.drain().catch(() => undefined);
     await system.stop();
     await nats.stop();

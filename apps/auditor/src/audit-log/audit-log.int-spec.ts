@@ -7,7 +7,7 @@ import { createTestDatabase, expectEventually, publishSigned, startNatsServer, t
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
 import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
-import { AuditReadService, type ApiCaller } from './audit-read.service';
+import { AuditReadService, VERIFY_BATCH, VERIFY_SLICE_ROWS, type ApiCaller } from './audit-read.service';
 import { GENESIS_HASH } from './hash-chain';
 
 interface Row {
@@ -327,6 +327,26 @@ describe('audit log (real Postgres and nats-server)', () => {
       );
       await pg.query('COMMIT');
       expect(await reader.verify(other, caller)).toMatchObject({ ok: false, fromSeq: 3, firstBreak: { seq: 3, reason: 'hash_mismatch' } });
+    });
+
+    it('verifies a chain longer than a batch, hashed slice by slice: every row is checked, and a row edited in a later slice is named', async () => {
+      const other = 'longco';
+      const length = VERIFY_BATCH + 2 * VERIFY_SLICE_ROWS + 7;
+      // Appended by the function the service calls, as the auditor's role, in one statement.
+      await asAuditor.query(
+        `SELECT count(*) FROM generate_series(1, $2::int) AS g,
+           LATERAL auditor.append_audit_entry($1, gen_random_uuid()::text, 'incident.opened', now(), 'detector', 'incident.open', 'success',
+             jsonb_build_object('instance', 'i-' || g), 'incident.' || $1 || '.opened', gen_random_uuid()::text, NULL, NULL,
+             jsonb_build_object('type', 'incident.opened', 'data', jsonb_build_object('instance', 'i-' || g)))`,
+        [other, length],
+      );
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, checkedRows: length, headSeq: length, firstBreak: null });
+      const edited = VERIFY_BATCH + VERIFY_SLICE_ROWS + 3;
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = $2`, [other, edited]);
+      await pg.query('COMMIT');
+      expect(await reader.verify(other, fullCaller(), { full: true })).toMatchObject({ ok: false, checkedRows: length, headSeq: length, firstBreak: { seq: edited, reason: 'hash_mismatch' } });
     });
 
     it('exposes a deleted row (trigger disabled) as a gap at its seq', async () => {

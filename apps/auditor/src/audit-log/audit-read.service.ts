@@ -54,6 +54,17 @@ export interface ApiCaller {
 export const VERIFY_BATCH = 1_000;
 
 /**
+ * Rows hashed before a verification lets the event loop run again. Hashing a row takes tens of
+ * µs (more on a busy machine): a whole batch at once held every other request of the auditor
+ * (another tenant's page read, the appenders) behind 50 ms or more per batch, for as long as a
+ * long chain was being verified.
+ */
+export const VERIFY_SLICE_ROWS = 100;
+
+/** A turn of the event loop: waiting I/O callbacks and timers run before the verification goes on. */
+const yieldToEventLoop = () => new Promise<void>((resume) => setImmediate(resume));
+
+/**
  * Reading the audit trail over REST, so that reads never stall writes: each read is charged to
  * its API key's budget before it touches the database; it reads through a pool of its own
  * (AUDIT_READ_DB: the reader role, row-level security scoped to the caller's credential), in
@@ -142,7 +153,10 @@ export class AuditReadService {
       const afterSeq = state.headSeq;
       const batch = await this.read(caller.scope, tenantId, (m) => repo.chainBatch(m, tenantId, afterSeq, untilSeq, VERIFY_BATCH));
       if (batch.length === 0) break;
-      state = verifyChain(batch, state);
+      for (let from = 0; from < batch.length; from += VERIFY_SLICE_ROWS) {
+        if (from > 0) await yieldToEventLoop();
+        state = verifyChain(batch.slice(from, from + VERIFY_SLICE_ROWS), state);
+      }
     }
     state = expectRowsUpTo(state, untilSeq);
     const report: VerifyReport = { tenantId, ...state, fromSeq: point?.seq ?? 0, full };

@@ -11,18 +11,27 @@ const schema = z
     DETECTOR_INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * MIB).default(MIB),
     /** Deepest nesting of objects and arrays a body may have; checked before it is parsed. */
     DETECTOR_INGEST_MAX_DEPTH: z.coerce.number().int().min(4).max(256).default(32),
-    /** Requests per second per tenant, valid or not (token bucket rate), and the bucket size. */
-    DETECTOR_INGEST_REQUESTS_PER_SEC: z.coerce.number().positive().default(50),
+    /**
+     * Requests per second per tenant, valid or not (token bucket rate), and the bucket size. A
+     * request costs the detector about 3 ms of CPU before its events (HTTP, routing, the answer;
+     * tools/bench/ingest-cost.bench.js): 20 a second is 6% of a core for one tenant.
+     */
+    DETECTOR_INGEST_REQUESTS_PER_SEC: z.coerce.number().positive().default(20),
     DETECTOR_INGEST_REQUEST_BURST: z.coerce.number().int().min(1).default(100),
     /** Body bytes per second per tenant, valid or not, and the bucket size (at least one largest body). */
     DETECTOR_INGEST_BYTES_PER_SEC: z.coerce.number().int().positive().default(2 * MIB),
     DETECTOR_INGEST_BYTE_BURST: z.coerce.number().int().positive().default(4 * MIB),
     /** The dead-letter copy of a refused body keeps at most this many bytes of it (no more than any dead letter keeps). */
     DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: z.coerce.number().int().min(256).max(DEAD_LETTER_MAX_PAYLOAD_BYTES).default(DEAD_LETTER_MAX_PAYLOAD_BYTES),
-    /** Sustained events per second per tenant (token bucket refill rate). */
-    DETECTOR_INGEST_RATE_PER_SEC: z.coerce.number().positive().default(2_000),
+    /**
+     * Sustained events per second per tenant (token bucket refill rate). An accepted event costs
+     * the detector about 0.4 ms of CPU, validated, published and consumed (ingest-cost bench):
+     * 250 a second is a tenth of a core, where 2,000 took most of one and starved the others.
+     * A producer with more to send publishes over NATS, or the detector is sized and this raised.
+     */
+    DETECTOR_INGEST_RATE_PER_SEC: z.coerce.number().positive().default(250),
     /** Bucket size; at least one full batch, or a full batch could never pass. */
-    DETECTOR_INGEST_BURST: z.coerce.number().int().min(MAX_EVENTS_PER_REQUEST).default(5_000),
+    DETECTOR_INGEST_BURST: z.coerce.number().int().min(MAX_EVENTS_PER_REQUEST).default(1_000),
   })
   .refine((c) => c.DETECTOR_INGEST_BYTE_BURST >= c.DETECTOR_INGEST_MAX_BODY_BYTES, {
     path: ['DETECTOR_INGEST_BYTE_BURST'],

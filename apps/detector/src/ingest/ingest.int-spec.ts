@@ -1,4 +1,4 @@
-import { request, type Server } from 'node:http';
+import { Agent, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -9,6 +9,7 @@ import { closeNats, connectNats, MessagingModule, provisionStreams } from '@auto
 import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
 import { derivedSecret, loadSigningKey } from '@autoheal/security';
 import { alertEventId } from './alertmanager.mapping.js';
+import { DRAIN_REFUSED_UP_TO_BYTES } from './ingest-body.reader.js';
 import { IngestModule } from './ingest.module.js';
 
 // Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
@@ -333,6 +334,41 @@ describe('HTTP ingest (real NATS)', () => {
       expect(await deadLetterCount()).toBe(before);
       // globex's own request budget (burst 5) is untouched by the 3 refusals: 5 requests pass.
       for (let i = 0; i < 5; i++) expect((await send('/v1/tenants/globex/health-events', JSON.stringify(heartbeat('globex', `g-${i}`)), 'globex-key-1234')).status).toBe(202);
+    });
+
+    it('keeps the connection of a refused small body (read and thrown away), closes it past DRAIN_REFUSED_UP_TO_BYTES; nothing dead-lettered either way', async () => {
+      nowMs += 60_000;
+      const before = await deadLetterCount();
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const post = (body: string) =>
+        new Promise<{ status: number; connection: string | undefined; reusedSocket: boolean }>((resolve, reject) => {
+          const req = request(`${tightBase}/v1/tenants/acme/health-events`, {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: 'Bearer nobody-key-1234' },
+          });
+          req.on('response', (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, reusedSocket: req.reusedSocket }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      try {
+        const small = `{"events": [${'{"x":1},'.repeat(1_000)}{}]}`;
+        expect(Buffer.byteLength(small)).toBeLessThanOrEqual(DRAIN_REFUSED_UP_TO_BYTES);
+        const first = await post(small);
+        const second = await post(small);
+        expect([first, second]).toEqual([
+          { status: 401, connection: 'keep-alive', reusedSocket: false },
+          { status: 401, connection: 'keep-alive', reusedSocket: true },
+        ]);
+        const large = 'z'.repeat(DRAIN_REFUSED_UP_TO_BYTES + 1);
+        expect(await post(large)).toMatchObject({ status: 401, connection: 'close' });
+      } finally {
+        agent.destroy();
+      }
+      expect(await deadLetterCount()).toBe(before);
     });
 
     it('counts invalid and malformed bodies against the request quota, so garbage cannot flood; another tenant is unaffected', async () => {
