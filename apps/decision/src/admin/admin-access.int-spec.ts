@@ -8,37 +8,17 @@ import type { AddressInfo } from 'node:net';
 import { Kvm, type KV } from '@nats-io/kv';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { apiKeyId, encodeApiKeyGrant, generateApiKey, hashApiKey, type Role, type TenantScope } from '@autoheal/access';
-import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
+import { type Envelope } from '@autoheal/contracts';
 import { API_KEYS_BUCKET } from '@autoheal/messaging';
 import { expectEventually } from '@autoheal/testing';
 import { PlanningService } from '../planning/planning.service.js';
 import { startDecisionTestEnv, type BootedApp, type DecisionTestEnv } from '../test-support/decision-test-app.js';
 import { AdminRefusals } from './admin-refusals.js';
+import { approvalGatedTenantDoc, incidentOpenedNow } from '../test-support/test-documents.js';
 
 const BOOTSTRAP = 'decision-admin-bootstrap-0123456789';
 const ISSUER = 'https://idp.admin-test.example';
 const AUDIENCE = 'autoheal-admin';
-
-function gatedTenant(tenantId: string): Record<string, unknown> {
-  return {
-    apiVersion: 'autoheal/v1',
-    tenantId,
-    frameworks: ['PCI_DSS'],
-    inventory: { services: [{ service: 'api', instances: Array.from({ length: 40 }, (_, k) => k + 1).map((i) => ({ instance: `api-${i}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })) }] },
-    playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } },
-  };
-}
-
-function incidentOpened(tenantId: string, instance: string): Envelope<'incident.opened'> {
-  const incidentId = newEventId();
-  const at = new Date().toISOString();
-  return newEvent('incident.opened', {
-    tenantId,
-    producer: 'detector',
-    correlationId: incidentId,
-    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {} },
-  });
-}
 
 describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, local OIDC issuer)', () => {
   let env: DecisionTestEnv & { nc: NonNullable<DecisionTestEnv['nc']> };
@@ -69,7 +49,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
   let instance = 0;
   /** A remediation awaiting approval, on an instance of its own (a pending approval holds a slot under the concurrency cap). */
   async function awaitingApproval(tenantId: string): Promise<string> {
-    const outcome = await booted.app.get(PlanningService).onIncidentOpened(incidentOpened(tenantId, `api-${++instance}`));
+    const outcome = await booted.app.get(PlanningService).onIncidentOpened(incidentOpenedNow(tenantId, `api-${++instance}`));
     if (outcome.kind !== 'await_approval') throw new Error(`expected await_approval, got ${outcome.kind}`);
     return outcome.remediationId;
   }
@@ -96,7 +76,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     env = await startDecisionTestEnv({
       prefix: 'decision-admin-access-',
-      documents: [gatedTenant('tenant-a'), gatedTenant('tenant-b')],
+      documents: [approvalGatedTenantDoc('tenant-a'), approvalGatedTenantDoc('tenant-b')],
       natsClient: 'admin-access-test',
       env: {
         DECISION_ADMIN_API_KEY: BOOTSTRAP,
@@ -137,7 +117,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     expect(res).toMatchObject({ status: 400, body: { message: expect.stringContaining('who is not accepted') as string } });
     expect((res.body.fields as { field: string }[]).map((f) => f.field)).toEqual(['who']);
     expect(await stateOf(id)).toEqual({ status: 'awaiting_approval', reviewed_by: null, announced: [] });
-    const applied = await call('POST', '/v1/admin/tenants:apply', BOOTSTRAP, { documents: [gatedTenant('tenant-a')], changedBy: 'ceo' });
+    const applied = await call('POST', '/v1/admin/tenants:apply', BOOTSTRAP, { documents: [approvalGatedTenantDoc('tenant-a')], changedBy: 'ceo' });
     expect(applied).toMatchObject({ status: 400, body: { message: expect.stringContaining('changedBy is not accepted') as string } });
   });
 
@@ -161,10 +141,10 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
   it('a scoped operator cannot apply another tenant’s documents; nothing is applied', async () => {
     const operator = await personKey('opal@example.com', ['operator'], ['tenant-b']);
     const before = (await env.pg.query(`SELECT tenant_id, policy_version FROM decision.tenants ORDER BY tenant_id`)).rows;
-    const changed = { ...gatedTenant('tenant-a'), displayName: 'taken over' };
-    expect(await call('POST', '/v1/admin/tenants:apply', operator.key, { documents: [gatedTenant('tenant-b'), changed] })).toMatchObject({ status: 403, body: { code: 'tenant_forbidden' } });
+    const changed = { ...approvalGatedTenantDoc('tenant-a'), displayName: 'taken over' };
+    expect(await call('POST', '/v1/admin/tenants:apply', operator.key, { documents: [approvalGatedTenantDoc('tenant-b'), changed] })).toMatchObject({ status: 403, body: { code: 'tenant_forbidden' } });
     expect((await env.pg.query(`SELECT tenant_id, policy_version FROM decision.tenants ORDER BY tenant_id`)).rows).toEqual(before);
-    const own = await call('POST', '/v1/admin/tenants:apply', operator.key, { documents: [{ ...gatedTenant('tenant-b'), displayName: 'B' }] });
+    const own = await call('POST', '/v1/admin/tenants:apply', operator.key, { documents: [{ ...approvalGatedTenantDoc('tenant-b'), displayName: 'B' }] });
     expect(own.status).toBe(200);
     expect((await env.pg.query(`SELECT applied_by FROM decision.tenants WHERE tenant_id = 'tenant-b'`)).rows).toEqual([{ applied_by: 'opal@example.com' }]);
   });
@@ -215,7 +195,7 @@ describe('admin API: people, roles and tenant scope (real Postgres, NATS KV, loc
     for (const path of ['/v1/admin/tenants/no-such-tenant', '/v1/admin/tenants/no-such-tenant/versions', '/v1/admin/tenants/no-such-tenant/diff?from=sha256:00']) {
       expect(await call('GET', path, BOOTSTRAP)).toMatchObject({ status: 404, body: { code: 'tenant_not_found' } });
     }
-    const backtest = await call('POST', '/v1/admin/tenants/no-such-tenant/backtest', BOOTSTRAP, { document: gatedTenant('no-such-tenant') });
+    const backtest = await call('POST', '/v1/admin/tenants/no-such-tenant/backtest', BOOTSTRAP, { document: approvalGatedTenantDoc('no-such-tenant') });
     expect(backtest.status).toBe(200);
     expect(backtest.body).toMatchObject({ replayed: 0 });
     expect(await counts()).toEqual(before);

@@ -7,36 +7,15 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { Client } from 'pg';
 import { apiKeyId, encodeApiKeyGrant, generateApiKey, hashApiKey, type Role, type TenantScope } from '@autoheal/access';
-import { newEvent, newEventId, type Envelope } from '@autoheal/contracts';
 import { API_KEYS_BUCKET } from '@autoheal/messaging';
 import { expectEventually } from '@autoheal/testing';
 import { PlanningService } from '../planning/planning.service.js';
 import { startDecisionTestEnv, type BootedApp, type DecisionTestEnv } from '../test-support/decision-test-app.js';
 import { AdminReads } from './admin-reads.js';
+import { approvalGatedTenantDoc, incidentOpenedNow } from '../test-support/test-documents.js';
 
 const TENANT_TABLES = ['tenants', 'tenant_versions', 'remediations', 'tenant_breakers'] as const;
 const BOOTSTRAP = 'decision-rls-bootstrap-0123456789';
-
-function gatedTenant(tenantId: string): Record<string, unknown> {
-  return {
-    apiVersion: 'autoheal/v1',
-    tenantId,
-    frameworks: ['PCI_DSS'],
-    inventory: { services: [{ service: 'api', instances: Array.from({ length: 40 }, (_, k) => ({ instance: `api-${k + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })) }] },
-    playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } },
-  };
-}
-
-function incidentOpened(tenantId: string, instance: string): Envelope<'incident.opened'> {
-  const incidentId = newEventId();
-  const at = new Date().toISOString();
-  return newEvent('incident.opened', {
-    tenantId,
-    producer: 'detector',
-    correlationId: incidentId,
-    data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 3, evidence: {} },
-  });
-}
 
 describe('decision admin reads: row-level security (real Postgres, reader role)', () => {
   let env: DecisionTestEnv & { nc: NonNullable<DecisionTestEnv['nc']> };
@@ -75,7 +54,7 @@ describe('decision admin reads: row-level security (real Postgres, reader role)'
   beforeAll(async () => {
     env = await startDecisionTestEnv({
       prefix: 'decision-rls-',
-      documents: [gatedTenant('tenant-a'), gatedTenant('tenant-b'), gatedTenant('tenant-c')],
+      documents: [approvalGatedTenantDoc('tenant-a'), approvalGatedTenantDoc('tenant-b'), approvalGatedTenantDoc('tenant-c')],
       natsClient: 'decision-rls-test',
       env: { DECISION_ADMIN_API_KEY: BOOTSTRAP },
     });
@@ -83,7 +62,7 @@ describe('decision admin reads: row-level security (real Postgres, reader role)'
     booted = await env.boot({ listen: true });
     // A remediation awaiting approval and an open breaker in every tenant: rows of each in every table.
     for (const tenant of ['tenant-a', 'tenant-b', 'tenant-c']) {
-      const outcome = await booted.app.get(PlanningService).onIncidentOpened(incidentOpened(tenant, 'api-1'));
+      const outcome = await booted.app.get(PlanningService).onIncidentOpened(incidentOpenedNow(tenant, 'api-1'));
       expect(outcome.kind).toBe('await_approval');
       await env.pg.query(`INSERT INTO decision.tenant_breakers (tenant_id, open, reason, opened_at) VALUES ($1, true, 'test storm', now())`, [tenant]);
     }

@@ -17,6 +17,20 @@ export function apiTenantDoc(tenantId: string, count: number, extra: Partial<Rec
   });
 }
 
+/**
+ * A raw PCI DSS tenant document (as a client sends it) declaring 40 instances `api-1…api-40`,
+ * whose hangs are answered by `replace` — an action PCI DSS puts behind an approval.
+ */
+export function approvalGatedTenantDoc(tenantId: string): Record<string, unknown> {
+  return {
+    apiVersion: 'autoheal/v1',
+    tenantId,
+    frameworks: ['PCI_DSS'],
+    inventory: { services: [{ service: 'api', instances: Array.from({ length: 40 }, (_, k) => ({ instance: `api-${k + 1}`, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' })) }] },
+    playbooks: { heartbeat_missed: { candidates: [{ action: 'replace' }] } },
+  };
+}
+
 /** An incident.opened as the detector publishes it, detected now: a hang of `api/<instance>` unless `data` says otherwise. */
 export function incidentOpenedNow(tenantId: string, instance: string, data: Partial<IncidentOpenedData> = {}): Envelope<'incident.opened'> {
   const incidentId = data.incidentId ?? newEventId();
