@@ -1,2 +1,3 @@
 export * from './validation-pipe.js';
 export * from './token-bucket.js';
+export * from './refusal-hold.js';
