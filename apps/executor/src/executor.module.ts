@@ -6,7 +6,7 @@ import { CLOCK, systemClock, type Clock } from './clock.js';
 import type { ExecutorConfig } from './config.js';
 import { EXECUTOR_APPLICATION_NAME, EXECUTOR_SCHEMA } from './data-source.js';
 import { NatsAgentDriver } from './drivers/nats-agent.driver.js';
-import { REMEDIATION_DRIVER } from './drivers/remediation-driver.js';
+import { REMEDIATION_DRIVERS, type RemediationDriver } from './drivers/remediation-driver.js';
 import { ExecutionService } from './execution/execution.service.js';
 import { RemediationEventsHandler } from './execution/remediation-events.handler.js';
 import { EXECUTOR_CONFIG } from './executor.tokens.js';
@@ -33,8 +33,9 @@ export class ExecutorModule {
       providers: [
         { provide: EXECUTOR_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
-        // The one driver today; choosing among several would happen here.
-        { provide: REMEDIATION_DRIVER, useClass: NatsAgentDriver },
+        // One driver per runtime; the plan's runtime picks it (ExecutionService).
+        NatsAgentDriver,
+        { provide: REMEDIATION_DRIVERS, useFactory: (...drivers: RemediationDriver[]) => drivers, inject: [NatsAgentDriver] },
         ExecutionService,
       ],
     };

@@ -13,6 +13,8 @@ import {
   remediationRolledBackData,
   remediationStartedData,
   remediationSucceededData,
+  remediationVerificationFailedData,
+  remediationVerifiedData,
 } from './events/remediation.events.js';
 import {
   complianceActionRefusedData,
@@ -48,6 +50,8 @@ export const EVENT_CATALOG = {
   'remediation.succeeded': { version: 1, data: remediationSucceededData },
   'remediation.failed': { version: 1, data: remediationFailedData },
   'remediation.rolled_back': { version: 1, data: remediationRolledBackData },
+  'remediation.verified': { version: 1, data: remediationVerifiedData },
+  'remediation.verification_failed': { version: 1, data: remediationVerificationFailedData },
   'compliance.action_refused': { version: 1, data: complianceActionRefusedData },
   'compliance.policy_changed': { version: 1, data: compliancePolicyChangedData },
   'compliance.ttr_at_risk': { version: 1, data: complianceTtrAtRiskData },

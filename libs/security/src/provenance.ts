@@ -13,7 +13,7 @@ export const KEY_ID_HEADER = 'Autoheal-Key-Id';
  */
 const PRODUCERS: ReadonlyArray<readonly [pattern: RegExp, identities: readonly Identity[]]> = [
   [/^incident\.[a-z_]+$/, ['detector']],
-  [/^remediation\.(planned|awaiting_approval|approved|rejected|deferred|escalated|escalation_delivered)$/, ['decision']],
+  [/^remediation\.(planned|awaiting_approval|approved|rejected|deferred|escalated|escalation_delivered|verified|verification_failed)$/, ['decision']],
   [/^remediation\.(started|succeeded|failed|rolled_back)$/, ['executor']],
   [/^compliance\.[a-z_]+$/, ['decision']],
   // Refused admin API requests, bound for the system trail: only the decision service has such an API

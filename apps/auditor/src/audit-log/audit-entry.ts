@@ -93,6 +93,10 @@ function describe(event: Envelope): Description {
       return { action: `${event.data.action}.execute`, outcome: 'failure' };
     case 'remediation.rolled_back':
       return { action: `${event.data.action}.roll_back`, outcome: 'failure' };
+    case 'remediation.verified':
+      return { action: `${event.data.action}.verify`, outcome: 'success' };
+    case 'remediation.verification_failed':
+      return { action: `${event.data.action}.verify`, outcome: 'failure' };
     case 'compliance.action_refused':
       return { action: `${event.data.action}.authorize`, outcome: 'refused' };
     case 'compliance.policy_changed':

@@ -17,6 +17,8 @@ describe('NatsAgentDriver (real nats-server)', () => {
   const subs: Subscription[] = [];
   const target = (instance: string) => ({ tenantId: 'acme', service: 'api', instance });
   const agentKey = () => keys.key('agent:demo-fleet');
+  const restart = (instance: string, remediationId: string) =>
+    driver.perform({ ...target(instance), remediationId, action: 'restart', parameters: {}, runtime: { kind: 'agent' } });
 
   /** A responder on the instance's subject answering with whatever `reply` returns (nothing: stays silent). */
   async function respond(instance: string, reply: (request: Record<string, unknown>) => unknown): Promise<void> {
@@ -67,8 +69,10 @@ describe('NatsAgentDriver (real nats-server)', () => {
       return signed(agentKey(), req, success);
     });
     const remediationId = newEventId();
-    await expect(driver.restart(target('ok'), remediationId)).resolves.toMatchObject({
+    await expect(restart('ok', remediationId)).resolves.toMatchObject({
       ok: true,
+      effects: [{ verb: 'restarted', object: 'ok', detail: { pid: 321 } }],
+      replayed: false,
       details: { pid: 321, restartedAt: '2025-01-01T00:00:00.000Z', replayed: false, agentId: 'demo-fleet' },
     });
     expect(seen).toHaveLength(1);
@@ -81,7 +85,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
 
   it('returns the agent’s signed refusal as a failed result', async () => {
     await respond('refuses', (req) => signed(agentKey(), req, { ok: false, code: 'spawn_failed', message: 'ENOENT', pid: undefined, restartedAt: undefined, replayed: undefined }));
-    await expect(driver.restart(target('refuses'), newEventId())).resolves.toEqual({ ok: false, error: { code: 'spawn_failed', message: 'ENOENT' } });
+    await expect(restart('refuses', newEventId())).resolves.toEqual({ ok: false, error: { code: 'spawn_failed', message: 'ENOENT' } });
   });
 
   it.each([
@@ -96,7 +100,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
   ] as const)('never reports success for a reply %s: failed, unattributed_reply, with the security event’s facts', async (_name, instance, reply, reason) => {
     await respond(instance, reply);
     const remediationId = newEventId();
-    const result = await driver.restart(target(instance), remediationId);
+    const result = await restart(instance, remediationId);
     expect(result).toMatchObject({ ok: false, error: { code: 'unattributed_reply' }, unattributed: { reason, remediationId, instance, expectedSigner: 'agent:demo-fleet' } });
   });
 
@@ -107,6 +111,6 @@ describe('NatsAgentDriver (real nats-server)', () => {
     ['the agent’s signed reply breaks the contract', 'odd', (req: Record<string, unknown>) => signed(agentKey(), req, { pid: undefined }), DriverErrorCode.InvalidReply],
   ] as const)('throws a DriverError when %s', async (_name, instance, reply, code) => {
     if (reply) await respond(instance, reply);
-    expect((await driverError(driver.restart(target(instance), newEventId()))).code).toBe(code);
+    expect((await driverError(restart(instance, newEventId()))).code).toBe(code);
   });
 });

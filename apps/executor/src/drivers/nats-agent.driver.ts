@@ -7,7 +7,7 @@ import { CLOCK, type Clock } from '../clock.js';
 import type { ExecutorConfig } from '../config.js';
 import { EXECUTOR_CONFIG } from '../executor.tokens.js';
 import { DriverError, DriverErrorCode } from './driver.errors.js';
-import type { DriverResult, RemediationDriver, RemediationTarget, UnattributedReply } from './remediation-driver.js';
+import { DriverRefusal, type DriverCommand, type DriverResult, type RemediationDriver, type RemediationTarget, type UnattributedReply } from './remediation-driver.js';
 import { agentFor } from './target-agents.js';
 
 const decoder = new TextDecoder();
@@ -26,6 +26,8 @@ export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'E
 @Injectable()
 export class NatsAgentDriver implements RemediationDriver {
   readonly name = 'nats-agent';
+  readonly runtime = 'agent';
+  readonly actions = ['restart'] as const;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -34,10 +36,12 @@ export class NatsAgentDriver implements RemediationDriver {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async restart(target: RemediationTarget, remediationId: string): Promise<DriverResult> {
+  async perform(command: DriverCommand): Promise<DriverResult> {
+    const { remediationId, tenantId, service, instance } = command;
+    const target: RemediationTarget = { tenantId, service, instance };
     const issuedAt = this.clock.now();
     const commandId = newEventId(issuedAt.getTime());
-    const command = signCommand(this.signing.key, {
+    const signed = signCommand(this.signing.key, {
       commandId,
       remediationId,
       ...target,
@@ -46,7 +50,7 @@ export class NatsAgentDriver implements RemediationDriver {
       issuedAt: issuedAt.toISOString(),
       expiresAt: new Date(issuedAt.getTime() + this.config.EXECUTOR_COMMAND_TTL_MS).toISOString(),
     });
-    const request = agentRestartRequest.parse(command);
+    const request = agentRestartRequest.parse(signed);
     const subject = agentRestartSubject(target.tenantId, target.service, target.instance);
     let reply: Msg;
     try {
@@ -71,9 +75,16 @@ export class NatsAgentDriver implements RemediationDriver {
       throw new DriverError(DriverErrorCode.InvalidReply, `agent reply on ${subject} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const answer = parsed.data;
-    return answer.ok
-      ? { ok: true, details: { pid: answer.pid, restartedAt: answer.restartedAt, replayed: answer.replayed, agentId: answer.agentId, keyId: answer.keyId } }
-      : { ok: false, error: { code: answer.code, message: answer.message } };
+    if (!answer.ok) {
+      const code = answer.code === 'unknown_instance' ? DriverRefusal.UnknownTarget : answer.code;
+      return { ok: false, error: { code, message: answer.message } };
+    }
+    return {
+      ok: true,
+      effects: [{ verb: 'restarted', object: instance, detail: { pid: answer.pid } }],
+      replayed: answer.replayed,
+      details: { pid: answer.pid, restartedAt: answer.restartedAt, replayed: answer.replayed, agentId: answer.agentId, keyId: answer.keyId },
+    };
   }
 
   /** Why the reply cannot be attributed to the agent registered for the target, or null when it can. */

@@ -228,9 +228,9 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
 
     const failed = await published('remediation.failed', remediationId);
     expect(failed).toHaveLength(1);
-    expect(failed[0].data.error).toEqual({ code: 'unknown_instance', message: 'no instance ghost' });
+    expect(failed[0].data.error).toEqual({ code: 'unknown_target', message: 'no instance ghost' });
     expect(await published('remediation.succeeded', remediationId)).toHaveLength(0);
-    expect(await execution(remediationId)).toMatchObject({ status: 'failed', attempts: 1, result: { error: { code: 'unknown_instance' } } });
+    expect(await execution(remediationId)).toMatchObject({ status: 'failed', attempts: 1, result: { error: { code: 'unknown_target' } } });
   });
 
   it('retries while no agent answers and completes once one does', async () => {

@@ -1,13 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { RemediationAction } from '@autoheal/contracts';
 import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { CLOCK, type Clock } from '../clock.js';
 import { EXECUTOR_SCHEMA } from '../data-source.js';
 import { DriverError } from '../drivers/driver.errors.js';
-import { REMEDIATION_DRIVER, type DriverResult, type RemediationDriver, type RemediationTarget } from '../drivers/remediation-driver.js';
+import { driverFor, performChecked, REMEDIATION_DRIVERS, type DriverCommand, type DriverResult, type RemediationDriver } from '../drivers/remediation-driver.js';
 import { executorMetrics } from '../executor.metrics.js';
 import { outcomeEvent, replyRejectedEvent, startedEvent, type ExecutableEvent } from './execution-events.js';
 import { executionsRepository } from './executions.repository.js';
@@ -46,7 +45,7 @@ export interface ExecuteOptions {
 export class ExecutionService {
   constructor(
     private readonly db: DataSource,
-    @Inject(REMEDIATION_DRIVER) private readonly driver: RemediationDriver,
+    @Inject(REMEDIATION_DRIVERS) private readonly drivers: readonly RemediationDriver[],
     @Inject(CLOCK) private readonly clock: Clock,
     // Its transactions publish their events right after commit instead of through the relay.
     private readonly outbox: OutboxPublisher,
@@ -54,12 +53,16 @@ export class ExecutionService {
 
   async execute(event: ExecutableEvent, options: ExecuteOptions): Promise<ExecutionOutcome> {
     const { remediationId, incidentId, service, instance, action } = event.data;
-    const target: RemediationTarget = { tenantId: event.tenantId, service, instance };
+    const target = { tenantId: event.tenantId, service, instance };
+    // A plan made before runtimes were declared names none: those ran on the agent.
+    const command: DriverCommand = { ...target, remediationId, action, parameters: event.data.parameters ?? {}, runtime: event.data.runtime ?? { kind: 'agent' } };
+    const driver = driverFor(this.drivers, command.runtime.kind);
+    const driverName = driver?.name ?? `none:${command.runtime.kind}`;
 
     const attempt = await this.outbox.transaction(async (m) => {
       const now = this.clock.now();
-      const claimed = await executionsRepository.claim(m, { remediationId, incidentId, ...target, action, driver: this.driver.name, startedAt: now });
-      if (claimed) await appendToOutbox(m, EXECUTOR_SCHEMA, [startedEvent(event, this.driver.name, now)]);
+      const claimed = await executionsRepository.claim(m, { remediationId, incidentId, ...target, action, driver: driverName, startedAt: now });
+      if (claimed) await appendToOutbox(m, EXECUTOR_SCHEMA, [startedEvent(event, driverName, now)]);
       return executionsRepository.beginAttempt(m, remediationId, now, new Date(now.getTime() + options.leaseMs));
     });
     if (!attempt) {
@@ -72,11 +75,11 @@ export class ExecutionService {
 
     let result: DriverResult;
     try {
-      result = await this.perform(action, target, remediationId);
-      executorMetrics.driverCalls.inc({ driver: this.driver.name, result: result.ok ? 'ok' : 'failed' });
+      result = await performChecked(driver, command);
+      executorMetrics.driverCalls.inc({ driver: driverName, result: result.ok ? 'ok' : 'failed' });
     } catch (error) {
       if (!(error instanceof DriverError)) throw error;
-      executorMetrics.driverCalls.inc({ driver: this.driver.name, result: error.code });
+      executorMetrics.driverCalls.inc({ driver: driverName, result: error.code });
       log.warn({ remediationId, attempt: attempt.attempts, code: error.code, err: error.message, finalAttempt: options.finalAttempt }, 'driver gave no answer');
       if (!options.finalAttempt) {
         await executionsRepository.releaseLease(this.db.manager, remediationId);
@@ -106,23 +109,5 @@ export class ExecutionService {
     if (finished.finishedAt) executorMetrics.duration.observe({ action }, (finished.finishedAt.getTime() - finished.startedAt.getTime()) / 1000);
     log.info({ remediationId, incidentId, tenantId: event.tenantId, instance, status, attempts: finished.attempts }, 'remediation executed');
     return { kind: 'finished', status, attempts: finished.attempts };
-  }
-
-  private perform(action: RemediationAction, target: RemediationTarget, remediationId: string): Promise<DriverResult> {
-    switch (action) {
-      case 'restart':
-        return this.driver.restart(target, remediationId);
-      case 'replace':
-      case 'scale_out':
-      case 'failover':
-      case 'rollback':
-      case 'throttle':
-        // Planned only where a driver can carry it out; none can yet, so say so instead of pretending.
-        return Promise.resolve({ ok: false, error: { code: 'unsupported_action', message: `driver ${this.driver.name} cannot ${action}` } });
-      default: {
-        const unreachable: never = action;
-        throw new Error(`no driver operation for action ${String(unreachable)}`);
-      }
-    }
   }
 }

@@ -7,6 +7,81 @@ import { subjectToken } from '../subject-token.js';
  */
 export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle']);
 
+/** A region name as a tenant's inventory states it (`eu-west-1`). */
+const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
+/** A Kubernetes object name (RFC 1123 subdomain) and namespace (RFC 1123 label). */
+const kubernetesName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lower-case letters, digits, - and .)');
+const kubernetesNamespace = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace (lower-case letters, digits and -)');
+/** Names a secret the executor holds (`ACME_RUNBOOK_SECRET`); never the value. */
+const secretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,127}$/, 'must name a secret (upper-case letters, digits and _), never hold its value');
+
+/**
+ * How the target service runs, as its tenant's inventory declares it; it picks the executor's
+ * driver. `agent`: processes a host agent supervises. `kubernetes`: a Deployment or StatefulSet
+ * (the instance is a pod of it). `runbook`: the tenant's own automation, called over HTTP with a
+ * request signed under the named secret (Standard Webhooks).
+ */
+export const remediationRuntime = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('agent') }).strict(),
+  z
+    .object({
+      kind: z.literal('kubernetes'),
+      /** Which cluster the executor's kubeconfig names (its context); absent: the executor's default. */
+      cluster: kubernetesNamespace.optional(),
+      namespace: kubernetesNamespace,
+      workload: z.enum(['Deployment', 'StatefulSet']),
+      name: kubernetesName,
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('runbook'),
+      url: z.url({ protocol: /^https?$/ }),
+      secretRef: secretName,
+      /** How long the runbook may take, callback included. */
+      timeoutMs: z.number().int().min(100).max(600_000).optional(),
+    })
+    .strict(),
+]);
+
+/**
+ * What an action needs besides its target, fixed by the decision service when it plans: the
+ * executor never guesses. Which fields an action requires is `ACTION_PARAMETERS`; a driver
+ * refuses a command that lacks one (`invalid_parameters`).
+ */
+export const actionParameters = z
+  .object({
+    /** scale_out: the service's instance count may grow to this many, never more. */
+    maxInstances: z.number().int().min(1).max(1000).optional(),
+    /** scale_out: scale back in once the incident has stayed resolved this long. */
+    scaleInAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+    /** failover: the standby region traffic moves to, one the tenant's residency allows. */
+    toRegion: regionName.optional(),
+    /** rollback: the release to go back to (`previous`: the one before the current). */
+    toRelease: z.string().min(1).max(128).optional(),
+    /** throttle: requests per second the instance still admits. */
+    limitPerSecond: z.number().positive().max(1_000_000).optional(),
+    /** throttle: how long the limit holds. */
+    ttlMs: z.number().int().min(1_000).max(86_400_000).optional(),
+  })
+  .strict();
+
+/** The parameters each action requires. */
+export const ACTION_PARAMETERS = {
+  restart: [],
+  replace: [],
+  scale_out: ['maxInstances', 'scaleInAfterMs'],
+  failover: ['toRegion'],
+  rollback: ['toRelease'],
+  throttle: ['limitPerSecond', 'ttlMs'],
+} as const satisfies Record<z.infer<typeof remediationAction>, readonly (keyof z.infer<typeof actionParameters>)[]>;
+
+/** Which required parameters of the action are missing, in a message; null when none is. */
+export function missingParameters(action: z.infer<typeof remediationAction>, parameters: z.infer<typeof actionParameters> | undefined): string | null {
+  const missing = ACTION_PARAMETERS[action].filter((name) => parameters?.[name] === undefined);
+  return missing.length === 0 ? null : `${action} needs parameters.${missing.join(', parameters.')}`;
+}
+
 const target = {
   remediationId: z.uuid(),
   incidentId: z.uuid(),
@@ -39,12 +114,20 @@ export const remediationPlannedData = z
     dryRun: z.boolean().optional(),
     /** Allowed during a change freeze because the playbook marks the action as emergency. */
     emergency: z.boolean().optional(),
+    /** How the target runs (absent: `agent`, as before runtimes were declared). */
+    runtime: remediationRuntime.optional(),
+    parameters: actionParameters.optional(),
+    /** How the outcome is verified (see remediation.verified). */
+    verify: z.object({ windowMs: z.number().int().min(0).max(3_600_000), deadlineMs: z.number().int().min(1).max(86_400_000) }).strict().optional(),
   })
   .strict();
 
 export const remediationAwaitingApprovalData = remediationPlannedData.extend({ expiresAt: z.iso.datetime() }).strict();
 
-export const remediationApprovedData = z.object({ ...target, approvedBy: z.string().min(1) }).strict();
+/** Carries the approved plan's runtime and parameters: the executor acts on this event alone. */
+export const remediationApprovedData = z
+  .object({ ...target, approvedBy: z.string().min(1), runtime: remediationRuntime.optional(), parameters: actionParameters.optional() })
+  .strict();
 
 export const remediationRejectedData = z
   .object({ ...target, rejectedBy: z.string().min(1), reason: z.string().min(1) })
@@ -115,9 +198,42 @@ export const remediationFailedData = z
   })
   .strict();
 
+/**
+ * The remediation worked: after the driver reported success, the incident resolved (or, for an
+ * incident already resolved while the action ran, at once) before the verification deadline.
+ * `timeToRemediateMs` runs from the incident's opening to this verification: it is what the
+ * time-to-remediate checks count.
+ */
+export const remediationVerifiedData = z
+  .object({
+    ...target,
+    verifiedBy: z.enum(['incident_resolved']),
+    /** When the driver reported success. */
+    executedAt: z.iso.datetime(),
+    timeToRemediateMs: z.number().nonnegative(),
+  })
+  .strict();
+
+/**
+ * The driver reported success but the incident was still open at the verification deadline:
+ * the action did not fix it. The next allowed fallback runs, else the incident escalates.
+ */
+export const remediationVerificationFailedData = z
+  .object({
+    ...target,
+    reason: z.string().min(1),
+    executedAt: z.iso.datetime(),
+    deadline: z.iso.datetime(),
+  })
+  .strict();
+
 export const remediationRolledBackData = z.object({ ...target, reason: z.string().min(1) }).strict();
 
 export type RemediationAction = z.infer<typeof remediationAction>;
+export type RemediationRuntime = z.infer<typeof remediationRuntime>;
+export type ActionParameters = z.infer<typeof actionParameters>;
+export type RemediationVerifiedData = z.infer<typeof remediationVerifiedData>;
+export type RemediationVerificationFailedData = z.infer<typeof remediationVerificationFailedData>;
 export type CandidateConsidered = z.infer<typeof candidateConsidered>;
 export type RemediationPlannedData = z.infer<typeof remediationPlannedData>;
 export type RemediationEscalatedData = z.infer<typeof remediationEscalatedData>;
