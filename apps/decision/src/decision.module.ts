@@ -22,6 +22,7 @@ import { DeliveriesWorker, envSecretResolver, type SecretResolver } from './esca
 import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
+import { VerificationWorker } from './outcomes/verification.worker.js';
 import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
@@ -63,6 +64,7 @@ export class DecisionModule {
         PlanningService,
         DeferralsWorker,
         OutcomesService,
+        VerificationWorker,
         ApprovalsService,
         BreakerService,
         BacktestService,

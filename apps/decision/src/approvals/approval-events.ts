@@ -10,8 +10,10 @@ function target(row: RemediationRow) {
   return { remediationId: row.remediationId, incidentId: row.incidentId, service: row.service, instance: row.instance, action: row.action as RemediationAction };
 }
 
+/** The approved plan, with the runtime and parameters the policy fixed: the executor acts on this event alone. */
 export function approvedEvent(row: RemediationRow, by: string, now: Date): Envelope<'remediation.approved'> {
-  return newEvent('remediation.approved', { ...meta(row, now), data: { ...target(row), approvedBy: by } });
+  const execution = row.execution ? { runtime: row.execution.runtime, parameters: row.execution.parameters } : {};
+  return newEvent('remediation.approved', { ...meta(row, now), data: { ...target(row), approvedBy: by, ...execution } });
 }
 
 export function rejectedEvent(row: RemediationRow, by: string, reason: string, now: Date): Envelope<'remediation.rejected'> {

@@ -58,7 +58,7 @@ export function breakerWindowFromRaw(row: RawBreakerWindow): BreakerWindow {
 }
 
 /** Still failing: neither resolved nor remediated. An incident already healed makes nothing look broken. */
-const STILL_FAILING = `incident_resolved_at IS NULL AND status <> 'succeeded' AND instance <> '*'`;
+const STILL_FAILING = `incident_resolved_at IS NULL AND status NOT IN ('succeeded', 'verifying', 'verified') AND instance <> '*'`;
 
 /** Instances the tenant document `t` declares, in SQL (policy's declaredInstanceCount). */
 const DECLARED_INSTANCES = `(SELECT coalesce(sum(jsonb_array_length(coalesce(s.value->'instances', '[]'::jsonb))), 0)::int
@@ -184,7 +184,7 @@ export const breakerRepository = {
          JOIN decision.remediations r ON r.opened_at > GREATEST($1::timestamptz, b.resumed_at) AND r.opened_at < ${until}
          LEFT JOIN decision.tenant_breakers tb ON tb.tenant_id = r.tenant_id
          WHERE b.id = 1 AND (tb.resumed_at IS NULL OR r.opened_at > tb.resumed_at)
-           AND r.incident_resolved_at IS NULL AND r.status <> 'succeeded' AND r.instance <> '*' AND r.breaker_standing = 'declared'
+           AND r.incident_resolved_at IS NULL AND r.status NOT IN ('succeeded', 'verifying', 'verified') AND r.instance <> '*' AND r.breaker_standing = 'declared'
          GROUP BY r.tenant_id
        )
        SELECT c.tenant_id, c.failing, ${DECLARED_INSTANCES} AS declared

@@ -57,7 +57,7 @@ export class ComplianceCheckService implements OnApplicationBootstrap, OnModuleD
       const rows: OpenRow[] = await m.query(
         `SELECT r.remediation_id, r.incident_id, r.tenant_id, r.service, r.instance, r.opened_at, r.ttr_at_risk_at, r.breach_at, t.document, t.policy_version
          FROM decision.remediations r LEFT JOIN decision.tenants t ON t.tenant_id = r.tenant_id
-         WHERE r.incident_resolved_at IS NULL AND r.status <> 'succeeded' AND r.breach_at IS NULL AND r.opened_at IS NOT NULL
+         WHERE r.incident_resolved_at IS NULL AND r.status <> 'verified' AND r.breach_at IS NULL AND r.opened_at IS NOT NULL
          ORDER BY r.opened_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
         [limit],
       );

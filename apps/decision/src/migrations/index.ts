@@ -7,6 +7,7 @@ import { DecisionSecretRefs1764200000000 } from './1764200000000-decision-secret
 import { DecisionRuntimeRole1765000000000 } from './1765000000000-decision-runtime-role.js';
 import { DecisionTenantBreakers1766300000000 } from './1766300000000-decision-tenant-breakers.js';
 import { DecisionAdminReadIsolation1766500000000 } from './1766500000000-decision-admin-read-isolation.js';
+import { DecisionVerification1766600000000 } from './1766600000000-decision-verification.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -18,4 +19,5 @@ export const decisionMigrations = [
   DecisionRuntimeRole1765000000000,
   DecisionTenantBreakers1766300000000,
   DecisionAdminReadIsolation1766500000000,
+  DecisionVerification1766600000000,
 ];

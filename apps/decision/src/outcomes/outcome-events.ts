@@ -1,4 +1,4 @@
-import { newEvent, type CandidateConsidered, type Envelope } from '@autoheal/contracts';
+import { newEvent, type CandidateConsidered, type Envelope, type RemediationAction } from '@autoheal/contracts';
 import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import type { RemediationRow } from '../planning/remediations.repository.js';
 
@@ -11,6 +11,16 @@ export interface TriedAction {
 /** "restart failed (spawn_failed: …), then replace failed (unsupported_action: …)": every attempt, oldest first. */
 export function describeAttempts(attempts: readonly TriedAction[]): string {
   return attempts.map(({ action, error }) => `${action} failed${error ? ` (${error.code}: ${error.message})` : ''}`).join(', then ');
+}
+
+/** How a remediation ended without fixing the incident: the executor's failure, or a verification that failed. */
+export type FailureEvent = Envelope<'remediation.failed' | 'remediation.verification_failed'>;
+
+/** The action that failed and how, from either kind of failure. */
+export function failureOf(event: FailureEvent): { action: RemediationAction; error: { code: string; message: string } } {
+  return event.type === 'remediation.failed'
+    ? { action: event.data.action, error: event.data.error }
+    : { action: event.data.action, error: { code: 'verification_failed', message: event.data.reason } };
 }
 
 const ESCALATING = 'escalating to a human';
@@ -30,12 +40,12 @@ export interface NoFallback {
  */
 export function escalationForFailure(
   row: RemediationRow,
-  failed: Envelope<'remediation.failed'>,
+  failed: FailureEvent,
   now: Date,
   earlier: readonly TriedAction[] = [],
   noFallback?: NoFallback,
 ): Envelope<'remediation.escalated'> {
-  const tried = describeAttempts([...earlier, { action: failed.data.action, error: failed.data.error }]);
+  const tried = describeAttempts([...earlier, failureOf(failed)]);
   return newEvent('remediation.escalated', {
     tenantId: row.tenantId,
     producer: DECISION_PRODUCER,

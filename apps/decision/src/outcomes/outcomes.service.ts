@@ -13,12 +13,16 @@ import { DECISION_CONFIG } from '../decision.tokens.js';
 import { remediationsRepository, type FailedAttempt, type RemediationRow } from '../planning/remediations.repository.js';
 import { announceDecision, decidedFields, takeDecision } from '../planning/take-decision.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
-import { escalationForFailure, type NoFallback } from './outcome-events.js';
+import { escalationForFailure, type FailureEvent, type NoFallback } from './outcome-events.js';
+import { recordVerified, verificationFailedEvent, verifyDeadlineOf } from './verification.js';
 
 const log = createLogger('decision');
 
 export type OutcomeResult =
-  | 'recorded'
+  /** The driver reported success: the incident now has until the verify deadline to resolve… */
+  | 'verifying'
+  /** …or it had resolved already: verified at once. */
+  | 'verified'
   | 'escalated'
   /** A failed remediation was replaced by the playbook's next allowed candidate (a new remediation id)… */
   | 'fallback_planned'
@@ -60,17 +64,49 @@ export class OutcomesService {
     private readonly outbox: OutboxPublisher,
   ) {}
 
+  /**
+   * The driver reported success. That is not the end: the remediation is verified once its
+   * incident resolves (at once if it has already), and fails verification if the incident is
+   * still open at the plan's verify deadline (VerificationWorker). Its slot on the service stays
+   * taken until then.
+   */
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
-    const result = await this.db.transaction(async (m): Promise<OutcomeResult> => {
+    const result = await this.outbox.transaction(async (m): Promise<OutcomeResult> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
       const now = this.clock.now();
-      const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now });
+      // Locked: its plan says how long verification may take.
+      const before = await remediationsRepository.findById(m, event.data.remediationId, true);
+      if (!before) return 'not_ours_or_already_recorded';
+      const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
       if (!row) return 'not_ours_or_already_recorded';
-      await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, now);
-      return 'recorded';
+      if (row.incidentResolvedAt && (await recordVerified(m, row, row.incidentResolvedAt, event.id))) return 'verified';
+      return 'verifying';
     });
-    if (result === 'recorded') decisionMetrics.outcomes.inc({ status: 'succeeded' });
+    if (result === 'verifying' || result === 'verified') decisionMetrics.outcomes.inc({ status: 'succeeded' });
+    if (result === 'verified') decisionMetrics.outcomes.inc({ status: 'verified' });
     return result;
+  }
+
+  /**
+   * A remediation being verified is past its deadline with the incident still open, locked by the
+   * caller: it is recorded as failed (remediation.verification_failed) and the incident is decided
+   * again like after a failed execution — the next allowed fallback, or a human.
+   */
+  async failVerification(m: EntityManager, row: RemediationRow): Promise<OutcomeResult> {
+    const now = this.clock.now();
+    const executedAt = row.outcomeAt ?? now;
+    const deadline = row.verifyDeadline ?? now;
+    const event = verificationFailedEvent(row, executedAt, deadline, now);
+    const failed = await remediationsRepository.failVerification(m, row.remediationId, now, { code: 'verification_failed', message: event.data.reason });
+    if (!failed) return 'not_ours_or_already_recorded';
+    await appendToOutbox(m, DECISION_SCHEMA, [event]);
+    await remediationsRepository.hastenDeferrals(m, failed.tenantId, failed.service, now);
+    decisionMetrics.outcomes.inc({ status: 'verification_failed' });
+    // Only an automatic plan is decided again; a human approved that one action, so it goes back to a human.
+    if (failed.decisionKind !== 'plan' || !failed.incident.incidentId) return this.escalate(m, failed, event, now, await remediationsRepository.attemptsOf(m, failed.incidentId));
+    const outcome = await this.decideAgain(m, failed, event);
+    if (typeof outcome !== 'string') decisionMetrics.decisions.inc({ outcome: outcome.kind });
+    return typeof outcome === 'string' ? outcome : outcome.result;
   }
 
   async onFailed(event: Envelope<'remediation.failed'>): Promise<OutcomeResult> {
@@ -108,7 +144,7 @@ export class OutcomesService {
    * row's remediation with the fallback (announced through the outbox, caused by the failure) or
    * escalates.
    */
-  private async decideAgain(m: EntityManager, row: RemediationRow, failed: Envelope<'remediation.failed'>): Promise<Fallback | 'escalated'> {
+  private async decideAgain(m: EntityManager, row: RemediationRow, failed: FailureEvent): Promise<Fallback | 'escalated'> {
     await remediationsRepository.lockBreakerSharedThenTenant(m, row.tenantId);
     const now = this.clock.now();
     const earlier = await remediationsRepository.attemptsOf(m, row.incidentId);
@@ -146,7 +182,7 @@ export class OutcomesService {
   private async escalate(
     m: EntityManager,
     row: RemediationRow,
-    failed: Envelope<'remediation.failed'>,
+    failed: FailureEvent,
     now: Date,
     earlier: readonly FailedAttempt[],
     noFallback?: NoFallback,

@@ -1,5 +1,5 @@
 import { newEvent, type CandidateConsidered, type Envelope, type PacingRefusal, type RemediationAction } from '@autoheal/contracts';
-import { GuardrailRule, type Explanation, type PolicyDecision } from './policy-port.js';
+import { GuardrailRule, type ExecutionSpec, type Explanation, type PolicyDecision } from './policy-port.js';
 import type { RemediationStatus } from './remediations.repository.js';
 
 export const DECISION_PRODUCER = 'decision';
@@ -29,6 +29,8 @@ export function subjectOf(event: Envelope<'incident.opened'>): DecisionSubject {
 export interface DecisionRecord {
   status: RemediationStatus;
   action: RemediationAction | null;
+  /** A plan's runtime, parameters and verification (null for every other decision). */
+  execution: ExecutionSpec | null;
   /** Only automatic actions that will run count against the hourly cap and the cooldown. */
   countsAsAutoAction: boolean;
   refusalRule: string | null;
@@ -55,7 +57,7 @@ export function actionable(decision: PolicyDecision, instance: string): PolicyDe
 }
 
 export function recordOf(decision: PolicyDecision): DecisionRecord {
-  const none = { fallbacks: [], emergency: false, expiresAt: null, refusalRule: null, retryAt: null, deferredAt: null };
+  const none = { fallbacks: [], emergency: false, expiresAt: null, refusalRule: null, retryAt: null, deferredAt: null, execution: null };
   switch (decision.kind) {
     case 'plan':
       return {
@@ -63,6 +65,7 @@ export function recordOf(decision: PolicyDecision): DecisionRecord {
         // A dry-run plan is recorded and announced, never executed, so it takes no capacity.
         status: decision.dryRun ? 'dry_run' : 'planned',
         action: decision.action,
+        execution: decision.execution,
         countsAsAutoAction: !decision.dryRun,
         fallbacks: decision.fallbacks,
         emergency: decision.emergency,
@@ -70,8 +73,16 @@ export function recordOf(decision: PolicyDecision): DecisionRecord {
     case 'await_approval':
       // In dry run nobody is asked to approve what will not run: the plan is only recorded.
       return decision.dryRun
-        ? { ...none, status: 'dry_run', action: decision.action, countsAsAutoAction: false, fallbacks: decision.fallbacks }
-        : { ...none, status: 'awaiting_approval', action: decision.action, countsAsAutoAction: false, fallbacks: decision.fallbacks, expiresAt: new Date(decision.expiresAt) };
+        ? { ...none, status: 'dry_run', action: decision.action, execution: decision.execution, countsAsAutoAction: false, fallbacks: decision.fallbacks }
+        : {
+            ...none,
+            status: 'awaiting_approval',
+            action: decision.action,
+            execution: decision.execution,
+            countsAsAutoAction: false,
+            fallbacks: decision.fallbacks,
+            expiresAt: new Date(decision.expiresAt),
+          };
     case 'escalate':
       return { ...none, status: 'escalated', action: decision.refusals[0]?.action ?? decision.explanation.candidates[0]?.action ?? null, countsAsAutoAction: false, refusalRule: decision.refusals[0]?.rule ?? null };
     case 'defer':
@@ -122,7 +133,8 @@ export function eventsForDecision(decision: PolicyDecision, input: DecisionEvent
     case 'plan':
     case 'await_approval': {
       // What a plan and a request for approval both say about the action they propose.
-      const proposal = { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason, candidates, inputs, fallbacks: decision.fallbacks };
+      const { runtime, parameters, verify } = decision.execution;
+      const proposal = { remediationId, incidentId, service, instance, action: decision.action, policyVersion, reason, candidates, inputs, fallbacks: decision.fallbacks, runtime, parameters, verify };
       if (decision.kind === 'plan') {
         return [
           newEvent('remediation.planned', {

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { CandidateConsidered, Envelope, RemediationAction } from '@autoheal/contracts';
+import type { ExecutionSpec } from '../policy/execution-spec.js';
 import { assertInTransaction, insertOutboxBatchSql, preparedStatement, queryPrepared, type OutboxBatch } from '@autoheal/persistence';
 import { BREAKER_LOCK, breakerWindowFromRaw, tenantWindowSql, type BreakerWindow, type RawBreakerWindow } from '../breaker/breaker.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
@@ -19,10 +20,17 @@ export type RemediationStatus =
   /** Refused only by pacing guardrails; decided again at `retry_at`. Takes no capacity. */
   | 'deferred'
   /** Was deferred when the incident resolved: closed without action. */
-  | 'resolved';
+  | 'resolved'
+  /** The driver reported success; the incident has until `verify_deadline` to resolve. */
+  | 'verifying'
+  /** The incident resolved after the action: the remediation worked. */
+  | 'verified';
 
-/** Statuses of a remediation that may still act on the service (the concurrency cap counts these). */
-export const IN_FLIGHT_STATUSES: readonly RemediationStatus[] = ['planned', 'awaiting_approval', 'approved'];
+/**
+ * Statuses of a remediation that may still act on the service (the concurrency cap counts these).
+ * One being verified still holds its slot: until the incident resolves, its fix is not proven.
+ */
+export const IN_FLIGHT_STATUSES: readonly RemediationStatus[] = ['planned', 'awaiting_approval', 'approved', 'verifying'];
 
 /** The incident as the policy saw it; stored so that a backtest can replay the decision. */
 export interface IncidentFacts {
@@ -59,11 +67,21 @@ export interface RemediationRow {
   fallbacks: string[];
   emergency: boolean;
   expiresAt: Date | null;
+  /** A plan's runtime, parameters and verification; null for other decisions and for rows made before plans carried them. */
+  execution: ExecutionSpec | null;
+  /** Set exactly while verifying: when the incident must have resolved by. */
+  verifyDeadline: Date | null;
+  /** When the driver reported the outcome. */
+  outcomeAt: Date | null;
+  incidentResolvedAt: Date | null;
   /** Set exactly while deferred: when the decision is taken again. */
   retryAt: Date | null;
   /** When the incident was first deferred; kept afterwards. */
   deferredAt: Date | null;
 }
+
+/** A new decision's row: nothing has happened to it yet. */
+export type NewRemediationRow = Omit<RemediationRow, 'verifyDeadline' | 'outcomeAt' | 'incidentResolvedAt'>;
 
 /** An earlier attempt of an incident: it failed and a fallback took its place on the row. */
 export interface FailedAttempt {
@@ -90,6 +108,7 @@ export type DecisionFields = Pick<
   | 'expiresAt'
   | 'retryAt'
   | 'deferredAt'
+  | 'execution'
 >;
 
 interface RawRow {
@@ -117,11 +136,15 @@ interface RawRow {
   expires_at: Date | null;
   retry_at: Date | null;
   deferred_at: Date | null;
+  execution: ExecutionSpec | null;
+  verify_deadline: Date | null;
+  outcome_at: Date | null;
+  incident_resolved_at: Date | null;
 }
 
 const COLUMNS = `remediation_id, incident_id, tenant_id, service, instance, action, status, reason, policy_version,
   candidates, refusal_rule, incident_event_id, planned_at, decided_at, incident, opened_at, suspected_cause, decision_kind,
-  explanation, fallbacks, emergency, expires_at, retry_at, deferred_at`;
+  explanation, fallbacks, emergency, expires_at, retry_at, deferred_at, execution, verify_deadline, outcome_at, incident_resolved_at`;
 
 /**
  * Advisory-lock class for "one tenant's decisions": the two-key lock space is separate from
@@ -155,6 +178,10 @@ function fromRaw(r: RawRow): RemediationRow {
     expiresAt: r.expires_at,
     retryAt: r.retry_at,
     deferredAt: r.deferred_at,
+    execution: r.execution,
+    verifyDeadline: r.verify_deadline,
+    outcomeAt: r.outcome_at,
+    incidentResolvedAt: r.incident_resolved_at,
   };
 }
 
@@ -165,10 +192,10 @@ function returnedRows<T>(result: unknown): T[] {
 }
 
 /**
- * Parameters $2…$16 of the statements that set a decision on a row (a deferral decided again,
+ * Parameters $2…$17 of the statements that set a decision on a row (a deferral decided again,
  * a fallback after a failure): action, status, reason, policy_version, candidates, refusal_rule,
  * planned_at, decided_at, decision_kind, explanation, fallbacks, emergency, expires_at, retry_at,
- * deferred_at — in that order.
+ * deferred_at, execution — in that order.
  */
 function decisionParams(d: DecisionFields): unknown[] {
   return [
@@ -187,6 +214,7 @@ function decisionParams(d: DecisionFields): unknown[] {
     d.expiresAt,
     d.retryAt,
     d.deferredAt,
+    d.execution ? JSON.stringify(d.execution) : null,
   ];
 }
 
@@ -329,13 +357,13 @@ const INSERT_WITH_EVENTS = preparedStatement(
   `WITH inserted AS (
      INSERT INTO decision.remediations (remediation_id, incident_id, tenant_id, service, instance, incident_event_id, incident, opened_at,
        suspected_cause, action, status, reason, policy_version, candidates, refusal_rule, planned_at, decided_at, decision_kind, explanation,
-       fallbacks, emergency, expires_at, retry_at, deferred_at, breaker_standing)
+       fallbacks, emergency, expires_at, retry_at, deferred_at, execution, breaker_standing)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, -- then decisionParams' order:
-             $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24, $25)
+             $10, $11, $12, $13, $14::jsonb, $15, $16, $17, $18, $19::jsonb, $20::jsonb, $21, $22, $23, $24, $25::jsonb, $26)
      ON CONFLICT (incident_id) DO NOTHING
      RETURNING remediation_id
    ), announced AS (
-     ${insertOutboxBatchSql(DECISION_SCHEMA, 26)}
+     ${insertOutboxBatchSql(DECISION_SCHEMA, 27)}
      WHERE EXISTS (SELECT FROM inserted)
    )
    SELECT remediation_id FROM inserted`,
@@ -434,7 +462,7 @@ export const remediationsRepository = {
    * when it inserted, appends `events` (an outboxBatch) to the outbox; true when inserted. The
    * caller then hands the batch on (outboxBatchStored), as appendToOutbox would.
    */
-  async insertWithEvents(m: EntityManager, row: RemediationRow & { breakerStanding: InventoryStanding }, events: OutboxBatch): Promise<boolean> {
+  async insertWithEvents(m: EntityManager, row: NewRemediationRow & { breakerStanding: InventoryStanding }, events: OutboxBatch): Promise<boolean> {
     assertInTransaction(m, 'insertWithEvents');
     const inserted = await queryPrepared(m, INSERT_WITH_EVENTS, [
       row.remediationId,
@@ -469,7 +497,7 @@ export const remediationsRepository = {
     const result: unknown = await m.query(
       `UPDATE decision.remediations SET action = $2, status = $3, reason = $4, policy_version = $5, candidates = $6::jsonb, refusal_rule = $7,
          planned_at = $8, decided_at = $9, decision_kind = $10, explanation = $11::jsonb, fallbacks = $12::jsonb, emergency = $13, expires_at = $14,
-         retry_at = $15, deferred_at = $16
+         retry_at = $15, deferred_at = $16, execution = $17::jsonb
        WHERE remediation_id = $1 AND status = 'deferred'
        RETURNING ${COLUMNS}`,
       [remediationId, ...decisionParams(d)],
@@ -508,6 +536,63 @@ export const remediationsRepository = {
     return rows[0] ? fromRaw(rows[0]) : null;
   },
 
+  /**
+   * The driver reported success: the remediation waits for its incident to resolve until
+   * `deadline`. Null when it is unknown or already has an outcome.
+   */
+  async startVerification(m: EntityManager, remediationId: string, at: Date, deadline: Date): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = 'verifying', outcome_at = $2, verify_deadline = $3
+       WHERE remediation_id = $1 AND status IN ('planned', 'approved')
+       RETURNING ${COLUMNS}`,
+      [remediationId, at, deadline],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** The incident resolved: the remediation being verified worked. Null when it is not being verified (any more). */
+  async markVerified(m: EntityManager, remediationId: string, at: Date): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = 'verified', verified_at = $2, verify_deadline = NULL
+       WHERE remediation_id = $1 AND status = 'verifying'
+       RETURNING ${COLUMNS}`,
+      [remediationId, at],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * The remediation being verified first past its deadline with its incident still open, locked
+   * for this transaction (other workers skip it); null when none is due.
+   */
+  async claimDueVerification(m: EntityManager, now: Date): Promise<RemediationRow | null> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations
+       WHERE status = 'verifying' AND verify_deadline <= $1
+       ORDER BY verify_deadline LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      [now],
+    );
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * The incident was still open at the deadline: the remediation counts as failed (so a fallback
+   * may replace it, see replaceFailed), with the verification's error. Null when it is not being
+   * verified (any more).
+   */
+  async failVerification(m: EntityManager, remediationId: string, at: Date, error: { code: string; message: string }): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = 'failed', verify_deadline = NULL, outcome_at = $2, outcome_error = $3::jsonb
+       WHERE remediation_id = $1 AND status = 'verifying'
+       RETURNING ${COLUMNS}`,
+      [remediationId, at, JSON.stringify(error)],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
   /** Earlier attempts of the incident that failed and were replaced by a fallback, oldest first. */
   async attemptsOf(m: EntityManager, incidentId: string): Promise<FailedAttempt[]> {
     const rows: { remediation_id: string; action: RemediationAction; error: { code: string; message: string } | null }[] = await m.query(
@@ -532,9 +617,10 @@ export const remediationsRepository = {
     );
     if (moved.length !== 1) return null;
     const result: unknown = await m.query(
-      `UPDATE decision.remediations SET remediation_id = $17, action = $2, status = $3, reason = $4, policy_version = $5, candidates = $6::jsonb, refusal_rule = $7,
+      `UPDATE decision.remediations SET remediation_id = $18, action = $2, status = $3, reason = $4, policy_version = $5, candidates = $6::jsonb, refusal_rule = $7,
          planned_at = $8, decided_at = $9, decision_kind = $10, explanation = $11::jsonb, fallbacks = $12::jsonb, emergency = $13, expires_at = $14,
-         retry_at = $15, deferred_at = $16, outcome_at = NULL, outcome_error = NULL, reviewed_by = NULL, reviewed_at = NULL
+         retry_at = $15, deferred_at = $16, execution = $17::jsonb, outcome_at = NULL, outcome_error = NULL, reviewed_by = NULL, reviewed_at = NULL,
+         verify_deadline = NULL, verified_at = NULL
        WHERE remediation_id = $1 AND status = 'failed'
        RETURNING ${COLUMNS}`,
       [failedId, ...decisionParams(d), remediationId],

@@ -157,5 +157,6 @@ export function decidedFields(taken: TakenDecision, now: Date, previousDeferredA
     expiresAt: record.expiresAt,
     retryAt: record.retryAt,
     deferredAt: record.deferredAt ?? previousDeferredAt,
+    execution: record.execution,
   };
 }

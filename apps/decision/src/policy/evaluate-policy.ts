@@ -1,8 +1,9 @@
 import type { CandidateConsidered, IncidentKind, IncidentSeverity, RemediationAction, SuspectedCause } from '@autoheal/contracts';
 import { actionLevel, actionSources, thresholdSources, type Framework, type ProfileThresholds, type Threshold } from './compliance-presets.js';
 import { deferral, deferralLimitMs, type DeferralVerdict } from './deferral.js';
-import { activeWindow, concurrencyLimit, cooldownUntil, GuardrailRule, isPlacement, placementOf } from './guardrails.js';
-import { playbookFor, unmetCondition, type PlaybookCandidate } from './playbooks.js';
+import { executionSpecFor, type ExecutionSpec } from './execution-spec.js';
+import { activeWindow, concurrencyLimit, cooldownUntil, findTarget, GuardrailRule, isPlacement, placementOf } from './guardrails.js';
+import { playbookFor, unmetCondition, type Playbook, type PlaybookCandidate } from './playbooks.js';
 import type { TenantDocument, Window } from './tenant-document.js';
 
 export { GuardrailRule } from './guardrails.js';
@@ -71,6 +72,8 @@ export type PolicyDecision =
   | {
       kind: 'plan';
       action: RemediationAction;
+      /** The target's runtime, the action's parameters and its verification: what the executor needs. */
+      execution: ExecutionSpec;
       fallbacks: RemediationAction[];
       /** Taken during a change freeze because the playbook marks it emergency. */
       emergency: boolean;
@@ -82,6 +85,7 @@ export type PolicyDecision =
   | {
       kind: 'await_approval';
       action: RemediationAction;
+      execution: ExecutionSpec;
       fallbacks: RemediationAction[];
       /** Epoch ms; unapproved by then, the plan escalates. */
       expiresAt: number;
@@ -119,6 +123,7 @@ const CHANGE_CONTROL: readonly Framework[] = ['PCI_DSS', 'SOC2'];
 interface Context {
   input: PolicyInput;
   doc: TenantDocument;
+  playbook: Playbook;
   profile: ProfileThresholds;
   freeze: Window | null;
   limit: number;
@@ -137,11 +142,11 @@ function judge(candidate: PlaybookCandidate, ctx: Context): Verdict {
   if (state.previousAttempts.includes(action)) return { kind: 'skip', reason: `${action} was already tried for this incident` };
   const unmet = unmetCondition(candidate.when, incident, state.previousAttempts.length);
   if (unmet) return { kind: 'skip', reason: `not applicable: ${unmet}` };
-  // Before any rule: a candidate that cannot apply is no refusal, so it can neither make an
-  // incident escalate that the pacing rules alone would defer nor name a rule in the record.
-  if (action === 'failover' && placementOf(action, doc, incident.service, incident.instance)?.regions.length === 0) {
-    return { kind: 'skip', reason: `not applicable: the inventory declares no standby region for ${incident.service} to fail over to` };
-  }
+  // Before any rule: a candidate that cannot apply (its target's runtime cannot carry it out, no
+  // standby region, no throttle limit) is no refusal, so it can neither make an incident escalate
+  // that the pacing rules alone would defer nor name a rule in the record.
+  const spec = executionSpecFor(action, findTarget(doc, incident.service, incident.instance).service, profile, ctx.playbook);
+  if (!spec.ok) return { kind: 'skip', reason: `not applicable: ${spec.notApplicable}` };
 
   const level = actionLevel(profile, action);
   if (level === 2) {
@@ -334,6 +339,7 @@ export function evaluatePolicy(input: PolicyInput): PolicyDecision {
   const ctx: Context = {
     input,
     doc,
+    playbook,
     profile,
     freeze,
     limit,
@@ -421,12 +427,17 @@ export function evaluatePolicy(input: PolicyInput): PolicyDecision {
     fallbacks.length > 0 ? `fallbacks: ${fallbacks.join(', ')}` : '',
   ].filter((n) => n !== '');
   const tail = notes.length > 0 ? `; ${notes.join('; ')}` : '';
+  const spec = executionSpecFor(action, findTarget(doc, incident.service, incident.instance).service, profile, playbook);
+  // judge() skipped every candidate without a spec, so the chosen one has one.
+  if (!spec.ok) throw new Error(`allowed candidate ${action} has no execution spec: ${spec.notApplicable}`);
+  const execution = spec.spec;
 
   if (chosen.approval) {
     const expiresAt = now + profile.approvalTimeoutMs;
     return {
       kind: 'await_approval',
       action,
+      execution,
       fallbacks,
       expiresAt,
       emergency,
@@ -443,6 +454,7 @@ export function evaluatePolicy(input: PolicyInput): PolicyDecision {
   return {
     kind: 'plan',
     action,
+    execution,
     fallbacks,
     emergency,
     dryRun,

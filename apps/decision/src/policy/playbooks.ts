@@ -30,6 +30,8 @@ export const playbookSchema = z
     dryRun: z.boolean().optional(),
     /** In order of preference: the first allowed one is planned, the other allowed ones are fallbacks. */
     candidates: z.array(playbookCandidateSchema).min(1).max(6),
+    /** How long after the driver reports success the incident has to resolve for the action to count as verified. */
+    verify: z.object({ deadlineMs: z.number().int().min(1_000).max(86_400_000) }).strict().optional(),
   })
   .strict();
 

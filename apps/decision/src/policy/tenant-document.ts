@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, remediationAction, subjectToken } from '@autoheal/contracts';
+import { canonicalJson, remediationAction, remediationRuntime, subjectToken } from '@autoheal/contracts';
 import { FRAMEWORKS, looserOverrides } from './compliance-presets.js';
 import { playbooksSchema } from './playbooks.js';
 import { literalSecrets, secretRefSchema } from './secret-refs.js';
@@ -77,6 +77,18 @@ const serviceSchema = z
     instances: z.array(instanceSchema).min(1).max(1000),
     /** Regions a failover may move the service to. */
     standbyRegions: z.array(placeName).max(20).optional(),
+    /** How the service runs, which picks the executor's driver and the actions that can be planned for it; absent: `agent`. */
+    runtime: remediationRuntime.optional(),
+    /** scale_out: grow to at most this many instances, and scale back in once the incident has stayed resolved this long. Absent: twice the declared instances, 10 minutes. */
+    scaleOut: z
+      .object({ maxInstances: z.number().int().min(1).max(1000), scaleInAfterMs: z.number().int().min(0).max(86_400_000) })
+      .strict()
+      .optional(),
+    /** throttle: the requests per second an instance still admits, and for how long. Absent: throttle is not planned for the service. */
+    throttle: z
+      .object({ limitPerSecond: z.number().positive().max(1_000_000), ttlMs: z.number().int().min(1_000).max(86_400_000) })
+      .strict()
+      .optional(),
   })
   .strict();
 

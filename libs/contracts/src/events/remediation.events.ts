@@ -66,6 +66,21 @@ export const actionParameters = z
   })
   .strict();
 
+/**
+ * The actions each runtime's driver carries out (the executor README has the table, and a test
+ * holds every driver to it). The decision service plans nothing else for a target of that runtime.
+ */
+export const RUNTIME_ACTIONS = {
+  agent: ['restart'],
+  kubernetes: ['restart', 'replace', 'scale_out', 'rollback'],
+  runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
+} as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
+
+/** True when a target of this runtime can be given this action. */
+export function runtimeCan(runtime: z.infer<typeof remediationRuntime>['kind'], action: z.infer<typeof remediationAction>): boolean {
+  return (RUNTIME_ACTIONS[runtime] as readonly string[]).includes(action);
+}
+
 /** The parameters each action requires. */
 export const ACTION_PARAMETERS = {
   restart: [],
@@ -117,8 +132,8 @@ export const remediationPlannedData = z
     /** How the target runs (absent: `agent`, as before runtimes were declared). */
     runtime: remediationRuntime.optional(),
     parameters: actionParameters.optional(),
-    /** How the outcome is verified (see remediation.verified). */
-    verify: z.object({ windowMs: z.number().int().min(0).max(3_600_000), deadlineMs: z.number().int().min(1).max(86_400_000) }).strict().optional(),
+    /** How long after the driver's success the incident has to resolve (see remediation.verified). */
+    verify: z.object({ deadlineMs: z.number().int().min(1).max(86_400_000) }).strict().optional(),
   })
   .strict();
 
