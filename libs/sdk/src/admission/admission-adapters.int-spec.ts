@@ -41,7 +41,7 @@ const frameworks: [string, (gate: AdmissionGate) => Promise<Running>][] = [
       let handled = 0;
       const app = express();
       app.use(expressAdmission(gate));
-      app.post('/work', (_req, res) => {
+      app.post('/orders', (_req, res) => {
         handled++;
         res.json({ ok: true });
       });
@@ -55,7 +55,7 @@ const frameworks: [string, (gate: AdmissionGate) => Promise<Running>][] = [
       let handled = 0;
       const app = Fastify();
       app.addHook('onRequest', fastifyAdmission(gate));
-      app.post('/work', async () => {
+      app.post('/orders', async () => {
         handled++;
         return { ok: true };
       });
@@ -91,7 +91,7 @@ interface Answer {
 async function fire(url: string, n: number): Promise<Answer[]> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const res = await fetch(`${url}/work`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) });
+      const res = await fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) });
       return { status: res.status, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), body: await res.json() };
     }),
   );
