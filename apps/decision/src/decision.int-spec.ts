@@ -292,10 +292,23 @@ describe('decision service (real Postgres and nats-server)', () => {
     const { rows } = await pg.query(`SELECT incident_id, status, outcome_error FROM decision.remediations WHERE incident_id = ANY($1) ORDER BY status DESC`, [
       [ok.data.incidentId, bad.data.incidentId],
     ]);
+    // The driver's word is not the end: the restart holds until its incident resolves.
     expect(rows).toEqual([
-      { incident_id: ok.data.incidentId, status: 'succeeded', outcome_error: null },
+      { incident_id: ok.data.incidentId, status: 'verifying', outcome_error: null },
       { incident_id: bad.data.incidentId, status: 'failed', outcome_error: { code: 'spawn_failed', message: 'exec format error' } },
     ]);
+    const resolved = newEvent('incident.resolved', {
+      tenantId: 'single',
+      producer: 'detector',
+      correlationId: ok.data.incidentId,
+      data: { incidentId: ok.data.incidentId, service: 'api', instance: 'api-4', kind: 'crashed', resolvedAt: new Date().toISOString(), reason: 'heartbeats resumed', durationMs: 900 },
+    });
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publishRaw(resolved));
+    const verified = forIncident(await published('remediations', 'remediation.verified'), ok.data.incidentId);
+    expect(verified).toHaveLength(1);
+    expect(verified[0]).toMatchObject({ causationId: resolved.id, producer: 'decision', data: { remediationId: okPlan.data.remediationId, action: 'restart', verifiedBy: 'incident_resolved' } });
+    expect(verified[0].data.timeToRemediateMs).toBeGreaterThanOrEqual(0);
+    expect((await pg.query(`SELECT status FROM decision.remediations WHERE incident_id = $1`, [ok.data.incidentId])).rows).toEqual([{ status: 'verified' }]);
     const escalations = forIncident(await published('remediations', 'remediation.escalated'), bad.data.incidentId);
     expect(escalations).toHaveLength(1);
     expect(escalations[0]).toMatchObject({ causationId: failed.id, correlationId: bad.data.incidentId, data: { remediationId: badPlan.data.remediationId } });

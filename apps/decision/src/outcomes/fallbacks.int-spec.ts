@@ -5,6 +5,7 @@ import { DeferralsWorker } from '../planning/deferrals.worker.js';
 import { PlanningService } from '../planning/planning.service.js';
 import { startDecisionTestApp } from '../test-support/decision-test-app.js';
 import { OutcomesService } from './outcomes.service.js';
+import { VerificationWorker } from './verification.worker.js';
 
 const api1 = [{ instance: 'api-1', region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }];
 
@@ -33,7 +34,7 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     // The test drives the deferrals itself, with a clock it moves; nothing is delivered.
     ({ app, pg, stop } = await startDecisionTestApp({
       prefix: 'fallbacks-test-',
-      documents: [tenant('fallback'), tenant('tight', { overrides: { maxAutoActionsPerHour: 1 } })],
+      documents: [tenant('fallback'), tenant('tight', { overrides: { maxAutoActionsPerHour: 1 } }), tenant('unverified'), tenant('early')],
       clock,
       secrets: () => 'secret',
     }));
@@ -79,6 +80,90 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     const { rows } = await pg.query(`SELECT remediation_id, action, error FROM decision.remediation_attempts WHERE incident_id = $1 ORDER BY failed_at`, [incidentId]);
     return rows as never;
   }
+
+  function success(incident: Envelope<'incident.opened'>, remediationId: string, action: RemediationAction): Envelope<'remediation.succeeded'> {
+    return newEvent('remediation.succeeded', {
+      tenantId: incident.tenantId,
+      producer: 'executor',
+      correlationId: incident.data.incidentId,
+      data: { remediationId, incidentId: incident.data.incidentId, service: 'api', instance: 'api-1', action, durationMs: 10, details: {} },
+    });
+  }
+
+  it('walks the fallback chain when verification fails: the driver said ok, the incident stayed open, so replace follows restart, then a human', async () => {
+    const planning = app.get(PlanningService);
+    const outcomes = app.get(OutcomesService);
+    const verification = app.get(VerificationWorker);
+    const incident = incidentOpened('unverified');
+    const { incidentId } = incident.data;
+    const restartId = ((await planning.onIncidentOpened(incident)) as { remediationId: string }).remediationId;
+    const [plan] = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.planned') as Envelope<'remediation.planned'>[];
+    // The plan says how long the incident has to resolve once the driver is done (the default: a minute).
+    expect(plan.data.verify).toEqual({ deadlineMs: MINUTE });
+    expect(plan.data.runtime).toEqual({ kind: 'agent' });
+
+    now += 2 * MINUTE;
+    expect(await outcomes.onSucceeded(success(incident, restartId, 'restart'))).toBe('verifying');
+    // Not yet due: nothing happens.
+    now += MINUTE - 1;
+    expect(await verification.tick()).toEqual([]);
+    expect(await rowOf(incidentId)).toMatchObject({ remediation_id: restartId, status: 'verifying' });
+    // The deadline passes with the incident still open: verification fails, replace is planned.
+    now += 1;
+    expect(await verification.tick()).toEqual([{ remediationId: restartId, incidentId, result: 'fallback_planned' }]);
+    const replacing = await rowOf(incidentId);
+    expect(replacing).toMatchObject({ status: 'planned', action: 'replace' });
+    expect(replacing.remediation_id).not.toBe(restartId);
+    expect(await attemptsOf(incidentId)).toEqual([{ remediation_id: restartId, action: 'restart', error: { code: 'verification_failed', message: expect.stringMatching(/incident was still open at the verification deadline/) as string } }]);
+    const failedVerification = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.verification_failed') as Envelope<'remediation.verification_failed'>[];
+    expect(failedVerification).toHaveLength(1);
+    expect(failedVerification[0].data).toMatchObject({ remediationId: restartId, action: 'restart' });
+    const fallbackPlan = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.planned').at(-1) as Envelope<'remediation.planned'>;
+    expect(fallbackPlan).toMatchObject({ causationId: failedVerification[0].id, data: { remediationId: replacing.remediation_id, action: 'replace' } });
+
+    // The replace is reported done too, and does not fix it either: no fallback is left, a human takes over.
+    now += 2 * MINUTE;
+    expect(await outcomes.onSucceeded(success(incident, replacing.remediation_id, 'replace'))).toBe('verifying');
+    now += MINUTE;
+    expect(await verification.tick()).toEqual([{ remediationId: replacing.remediation_id, incidentId, result: 'escalated' }]);
+    expect(await rowOf(incidentId)).toMatchObject({ status: 'failed', action: 'replace' });
+    const escalated = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.escalated') as Envelope<'remediation.escalated'>[];
+    expect(escalated).toHaveLength(1);
+    expect(escalated[0].data.reason).toMatch(/^restart failed \(verification_failed: .*\), then replace failed \(verification_failed: .*\); no fallback/);
+    // Resolving now verifies nothing: the remediation already failed.
+    await planning.onIncidentResolved(
+      newEvent('incident.resolved', {
+        tenantId: 'unverified',
+        producer: 'detector',
+        correlationId: incidentId,
+        data: { incidentId, service: 'api', instance: 'api-1', kind: 'heartbeat_missed', resolvedAt: new Date(now).toISOString(), reason: 'late', durationMs: 1 },
+      }),
+    );
+    expect((await outboxOf(incidentId)).filter((e) => e.type === 'remediation.verified')).toHaveLength(0);
+  });
+
+  it('verifies at once a remediation whose incident resolved while the driver was still at work', async () => {
+    const planning = app.get(PlanningService);
+    const outcomes = app.get(OutcomesService);
+    const incident = incidentOpened('early');
+    const { incidentId } = incident.data;
+    const remediationId = ((await planning.onIncidentOpened(incident)) as { remediationId: string }).remediationId;
+    now += 1_000;
+    const resolvedAt = new Date(now);
+    await planning.onIncidentResolved(
+      newEvent('incident.resolved', {
+        tenantId: 'early',
+        producer: 'detector',
+        correlationId: incidentId,
+        data: { incidentId, service: 'api', instance: 'api-1', kind: 'heartbeat_missed', resolvedAt: resolvedAt.toISOString(), reason: 'heartbeats resumed', durationMs: 1_000 },
+      }),
+    );
+    now += 500;
+    expect(await outcomes.onSucceeded(success(incident, remediationId, 'restart'))).toBe('verified');
+    const [verified] = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.verified') as Envelope<'remediation.verified'>[];
+    // Proven when both had happened: the driver's success, half a second after the resolution.
+    expect(verified.data).toMatchObject({ remediationId, executedAt: new Date(now).toISOString(), timeToRemediateMs: 1_500 });
+  });
 
   it('plans restart, then the replace fallback when it fails, then escalates naming both attempts', async () => {
     const planning = app.get(PlanningService);

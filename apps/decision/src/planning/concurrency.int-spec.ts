@@ -190,7 +190,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
 
   it('the concurrency cap binds: as slots free, both services decide the deferred incidents again and the cap holds at every moment', async () => {
     const c = CASES[0];
-    const services = apps.map((app) => ({ outcomes: app.get(OutcomesService), deferrals: app.get(DeferralsWorker) }));
+    const services = apps.map((app) => ({ outcomes: app.get(OutcomesService), deferrals: app.get(DeferralsWorker), planning: app.get(PlanningService) }));
     type Row = { incident_id: string; remediation_id: string; instance: string; status: string; refusal_rule: string | null; planned_at: Date | null };
     const rowsNow = async () => (await pg.query<Row>(`SELECT incident_id, remediation_id, instance, status, refusal_rule, planned_at FROM decision.remediations WHERE tenant_id = $1`, [c.tenantId])).rows;
     const inFlightSql = `SELECT count(*)::int AS n FROM decision.remediations WHERE tenant_id = $1 AND service = 'api' AND status = ANY($2::text[])`;
@@ -211,6 +211,14 @@ describe('two decision services deciding one tenant at once (real Postgres and n
         correlationId: r.incident_id,
         data: { remediationId: r.remediation_id, incidentId: r.incident_id, service: 'api', instance: r.instance, action: 'restart', durationMs: 1, details: {} },
       });
+    // The instance recovers: the remediation is verified, which is what frees its slot.
+    const resolved = (r: Row) =>
+      newEvent('incident.resolved', {
+        tenantId: c.tenantId,
+        producer: 'detector',
+        correlationId: r.incident_id,
+        data: { incidentId: r.incident_id, service: 'api', instance: r.instance, kind: 'crashed', resolvedAt: new Date().toISOString(), reason: 'recovered', durationMs: 1 },
+      });
     const rounds: { deferredBefore: number; plannedBefore: number; inFlight: number }[] = [];
     try {
       for (let round = 0; round < 10; round++) {
@@ -220,6 +228,7 @@ describe('two decision services deciding one tenant at once (real Postgres and n
         // Every remediation in flight finishes, each outcome handled by one of the services, all at once…
         const running = before.filter((r) => r.status === 'planned');
         await Promise.all(running.map((r, i) => services[i % 2].outcomes.onSucceeded(succeeded(r))));
+        await Promise.all(running.map((r, i) => services[(i + 1) % 2].planning.onIncidentResolved(resolved(r))));
         // … which makes the deferrals due; both services decide them again at the same time.
         await Promise.all(services.map((svc) => svc.deferrals.tick(INSTANCES)));
         const [{ n }] = (await pg.query<{ n: number }>(inFlightSql, [c.tenantId, IN_FLIGHT_STATUSES])).rows;

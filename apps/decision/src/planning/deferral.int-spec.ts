@@ -102,6 +102,18 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
     });
     await settled('remediations', OUTCOMES_CONSUMER.durable, await publish(event));
   }
+  /** The detector sees the instance recover: a remediation the driver reported done is verified, and frees its slot. */
+  async function recover(incident: Envelope<'incident.opened'>): Promise<void> {
+    const { incidentId, instance } = incident.data;
+    const resolved = newEvent('incident.resolved', {
+      tenantId: incident.tenantId,
+      producer: 'detector',
+      correlationId: incidentId,
+      data: { incidentId, service: 'api', instance, kind: 'heartbeat_missed', resolvedAt: iso(now), reason: 'heartbeats resumed', durationMs: 2000 },
+    });
+    await settled('incidents', INCIDENTS_CONSUMER.durable, await publish(resolved));
+  }
+
 
   /** Runs the worker once (as the interval would) and returns what became of this incident's deferral. */
   async function tick(incidentId: string) {
@@ -162,7 +174,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
     expect(await tick(incidentId)).toEqual([]);
   });
 
-  it('plans the deferred incident in its own remediation row once an outcome frees a slot and the worker runs', async () => {
+  it('plans the deferred incident in its own remediation row once a verified outcome frees a slot and the worker runs', async () => {
     const { planned, deferred } = await open('freed', ['api-1', 'api-2']);
     expect([planned.length, deferred.length]).toEqual([1, 1]);
     const [waiting] = deferred;
@@ -171,7 +183,13 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
 
     now += 3 * SEC;
     await succeed(planned[0]);
-    // The outcome made the deferral due at once, well before its recheck.
+    // Done by the driver's word only: the slot stays taken until the incident resolves.
+    expect((await row(planned[0].data.incidentId)).status).toBe('verifying');
+    expect((await row(waiting.data.incidentId)).retry_at).toEqual(new Date(deferredAt + RECHECK_MS));
+    now += SEC;
+    await recover(planned[0]);
+    expect((await row(planned[0].data.incidentId)).status).toBe('verified');
+    // The verification made the deferral due at once, well before its recheck.
     expect((await row(waiting.data.incidentId)).retry_at).toEqual(new Date(now));
 
     expect(await tick(waiting.data.incidentId)).toEqual([{ incidentId: waiting.data.incidentId, remediationId: before.remediation_id, kind: 'plan', announced: true }]);
@@ -245,6 +263,7 @@ describe('deferred decisions (real Postgres and nats-server)', () => {
 
     // The slot frees and time passes: nothing is decided for it any more.
     await succeed(planned[0]);
+    await recover(planned[0]);
     now += LIMIT_MS;
     expect(await tick(incidentId)).toEqual([]);
     await outboxEmpty();

@@ -73,7 +73,13 @@ function inputOf(state: Partial<PolicyInput['state']>, extra: Partial<PolicyInpu
     tenantId: 'acme',
     frameworks: ['GDPR'],
     inventory: {
-      services: [{ service: 'api', instances: ['api-1', 'api-2', 'api-3', 'api-4'].map((instance) => ({ instance, region: 'eu-west-1', zone: 'eu-west-1a', pool: 'dedicated' as const })) }],
+      services: [
+        {
+          service: 'api',
+          instances: ['api-1', 'api-2', 'api-3', 'api-4'].map((instance) => ({ instance, region: 'eu-west-1', zone: 'eu-west-1a', pool: 'dedicated' as const })),
+          throttle: { limitPerSecond: 100, ttlMs: 60_000 },
+        },
+      ],
     },
     playbooks: { crashed: { candidates: playbook.map((action) => ({ action })) } },
   };
@@ -144,12 +150,13 @@ describe('evaluatePolicy with deferral', () => {
   });
 
   it('defers when the only other candidate cannot apply, even though the profile also forbids it', () => {
-    // Found by the property test: failover with no standby region, and not allowed either, made
-    // the incident escalate although restart only waited for a slot.
+    // Found by the property test: failover that cannot apply (here: the agent runtime cannot fail
+    // over, and there is no standby region), and not allowed either, made the incident escalate
+    // although restart only waited for a slot.
     const input = inputOf({ inFlightOnService: 2 }, {}, ['failover', 'restart']);
     const profile = effectiveProfile(['GDPR'], { autoActions: ['restart'], approvalActions: [] });
     const decision = evaluatePolicy({ ...input, tenant: { ...input.tenant!, profile } });
     expect(decision).toMatchObject({ kind: 'defer', refusals: [{ rule: CONCURRENCY, action: 'restart' }] });
-    expect(decision.explanation.candidates[0]).toMatchObject({ action: 'failover', allowed: false, reason: expect.stringMatching(/^not applicable: .*no standby region/) as string });
+    expect(decision.explanation.candidates[0]).toMatchObject({ action: 'failover', allowed: false, reason: 'not applicable: the agent runtime of api cannot failover' });
   });
 });

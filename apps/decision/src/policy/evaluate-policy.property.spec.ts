@@ -77,6 +77,15 @@ const inventoryArb = fc
         maxLength: 4,
       }),
       standbyRegions: fc.option(fc.subarray(REGIONS), { nil: undefined }),
+      runtime: fc.option(
+        fc.constantFrom(
+          { kind: 'agent' as const },
+          { kind: 'kubernetes' as const, namespace: 'prod', workload: 'Deployment' as const, name: 'api' },
+          { kind: 'runbook' as const, url: 'https://runbooks.example/heal', secretRef: 'ACME_RUNBOOK_SECRET' },
+        ),
+        { nil: undefined },
+      ),
+      throttle: fc.option(fc.constant({ limitPerSecond: 50, ttlMs: 60_000 }), { nil: undefined }),
     }),
     { minLength: 1, maxLength: 3 },
   )
@@ -86,6 +95,8 @@ const inventoryArb = fc
         service: `svc${si}`,
         instances: s.instances.map((i, ii) => ({ instance: `svc${si}-${ii}`, region: i.region, zone: `${i.region}${i.zone}`, pool: i.pool })),
         standbyRegions: s.standbyRegions,
+        runtime: s.runtime,
+        throttle: s.throttle,
       }),
     ),
   }));
@@ -309,6 +320,19 @@ function stoppers(c: PlaybookCandidate, s: Situation): Set<string> {
   if (when.scope !== undefined && when.scope !== scope) out.add('not_applicable');
   if (when.maxPreviousAttempts !== undefined && step.previousAttempts.length > when.maxPreviousAttempts) out.add('not_applicable');
 
+  // What the target's runtime can carry out (an undeclared service runs on the agent), written
+  // out here rather than read from the contracts' table, and what the action needs declared.
+  const declared = doc.inventory.services.find((x) => x.service === s.service);
+  const runtime = declared?.runtime?.kind ?? 'agent';
+  const CAN: Record<string, readonly RemediationAction[]> = {
+    agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
+    kubernetes: ['restart', 'replace', 'scale_out', 'rollback'],
+    runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
+  };
+  if (!CAN[runtime].includes(c.action)) out.add('not_applicable');
+  if (c.action === 'throttle' && !declared?.throttle) out.add('not_applicable');
+  if (c.action === 'failover' && (declared?.standbyRegions ?? []).length === 0) out.add('not_applicable');
+
   const cls = classOf(doc, c.action);
   if (cls === 'forbidden') out.add('action_not_allowed');
 
@@ -319,7 +343,6 @@ function stoppers(c: PlaybookCandidate, s: Situation): Set<string> {
     const targets = svc ? (s.instance === '*' ? svc.instances : svc.instances.filter((i) => i.instance === s.instance)) : [];
     const known = targets.length > 0;
     const regions = c.action === 'failover' ? (svc?.standbyRegions ?? []) : targets.map((t) => t.region);
-    if (c.action === 'failover' && known && regions.length === 0) out.add('not_applicable');
     if (profile.allowedRegions !== 'any') {
       const allowed = profile.allowedRegions;
       if (!known || regions.some((r) => !allowed.includes(r))) out.add('residency');

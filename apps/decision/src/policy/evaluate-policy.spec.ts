@@ -22,6 +22,7 @@ function documentOf(frameworks: Framework[], extra: Partial<TenantDocument> = {}
             { instance: 'api-shared', region: 'eu-west-1', zone: 'eu-west-1b', pool: 'shared' },
           ],
           standbyRegions: ['eu-central-1'],
+          throttle: { limitPerSecond: 100, ttlMs: 60_000 },
         },
       ],
     },
@@ -328,13 +329,35 @@ describe('evaluatePolicy: playbooks, fallbacks and explanations', () => {
 
   it('fails over only to allowed standby regions, and not at all without one', () => {
     const playbooks = { crashed: { candidates: [{ action: 'failover' as const }] } };
-    const allowed = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks } }));
-    expect(allowed).toMatchObject({ kind: 'plan', action: 'failover' });
-    const outside = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, overrides: { allowedRegions: ['eu-west-1'] } } }));
+    const api = documentOf([]).inventory.services[0];
+    const runbook = { kind: 'runbook' as const, url: 'https://runbooks.example/heal', secretRef: 'ACME_RUNBOOK_SECRET' };
+    const inventory = (extra: object) => ({ services: [{ ...api, runtime: runbook, ...extra }] });
+    const allowed = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: inventory({}) } }));
+    expect(allowed).toMatchObject({ kind: 'plan', action: 'failover', execution: { runtime: runbook, parameters: { toRegion: 'eu-central-1' } } });
+    const outside = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: inventory({}), overrides: { allowedRegions: ['eu-west-1'] } } }));
     expect(outside.kind === 'escalate' && outside.refusals[0]).toMatchObject({ rule: GuardrailRule.Residency, reason: expect.stringMatching(/failover would place workload in eu-central-1/) as string });
-    const base = documentOf([]);
-    const none = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: { services: [{ ...base.inventory.services[0], standbyRegions: [] }] } } }));
+    const none = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: inventory({ standbyRegions: [] }) } }));
     expect(none.explanation.candidates[0].reason).toMatch(/no standby region/);
+  });
+
+  it('plans only what the target’s runtime can carry out, with the parameters the executor needs', () => {
+    const playbooks = { crashed: { candidates: [{ action: 'failover' as const }, { action: 'throttle' as const }, { action: 'rollback' as const }] } };
+    const api = documentOf([]).inventory.services[0];
+    // The agent (the default) cannot fail over; it can throttle at the declared limit.
+    const onAgent = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks } }));
+    expect(onAgent).toMatchObject({ kind: 'plan', action: 'throttle', fallbacks: ['rollback'], execution: { runtime: { kind: 'agent' }, parameters: { limitPerSecond: 100, ttlMs: 60_000 } } });
+    expect(onAgent.explanation.candidates[0]).toEqual({ action: 'failover', allowed: false, reason: 'not applicable: the agent runtime of api cannot failover' });
+    // Kubernetes cannot throttle (that lives in the SDK): rollback to the previous revision.
+    const kubernetes = { kind: 'kubernetes' as const, namespace: 'prod', workload: 'Deployment' as const, name: 'api' };
+    const onKubernetes = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: { services: [{ ...api, runtime: kubernetes }] } } }));
+    expect(onKubernetes).toMatchObject({ kind: 'plan', action: 'rollback', fallbacks: [], execution: { runtime: kubernetes, parameters: { toRelease: 'previous' } } });
+    // No throttle limit declared: throttle cannot apply anywhere.
+    const { throttle: _limit, ...unlimited } = api;
+    const noLimit = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: { services: [unlimited] } } }));
+    expect(noLimit.explanation.candidates[1]).toEqual({ action: 'throttle', allowed: false, reason: 'not applicable: the inventory declares no throttle limit for api' });
+    // The playbook's verify deadline travels with the plan.
+    const verified = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks: { crashed: { candidates: [{ action: 'restart' }], verify: { deadlineMs: 5_000 } } } } }));
+    expect(verified).toMatchObject({ kind: 'plan', execution: { verify: { deadlineMs: 5_000 } } });
   });
 
   it('applies the concurrency floor of one instance and rounds the share up', () => {

@@ -71,7 +71,7 @@ export const actionParameters = z
  * holds every driver to it). The decision service plans nothing else for a target of that runtime.
  */
 export const RUNTIME_ACTIONS = {
-  agent: ['restart'],
+  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
   kubernetes: ['restart', 'replace', 'scale_out', 'rollback'],
   runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
