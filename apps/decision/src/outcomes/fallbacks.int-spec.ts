@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
-import { newEvent, newEventId, type Envelope, type RemediationAction } from '@autoheal/contracts';
+import { newEvent, newEventId, type Envelope, type EventType, type RemediationAction } from '@autoheal/contracts';
 import { DeferralsWorker } from '../planning/deferrals.worker.js';
 import { PlanningService } from '../planning/planning.service.js';
 import { startDecisionTestApp } from '../test-support/decision-test-app.js';
@@ -76,6 +76,12 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     return rows.map((r) => r.payload);
   }
 
+  /** The incident's events of one type, from the outbox. */
+  async function eventsOf<T extends EventType>(incidentId: string, type: T): Promise<Envelope<T>[]> {
+    const all: Envelope[] = await outboxOf(incidentId);
+    return all.filter((e) => e.type === type) as unknown[] as Envelope<T>[];
+  }
+
   async function attemptsOf(incidentId: string): Promise<{ remediation_id: string; action: string; error: unknown }[]> {
     const { rows } = await pg.query(`SELECT remediation_id, action, error FROM decision.remediation_attempts WHERE incident_id = $1 ORDER BY failed_at`, [incidentId]);
     return rows as never;
@@ -97,7 +103,7 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     const incident = incidentOpened('unverified');
     const { incidentId } = incident.data;
     const restartId = ((await planning.onIncidentOpened(incident)) as { remediationId: string }).remediationId;
-    const [plan] = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.planned') as Envelope<'remediation.planned'>[];
+    const [plan] = await eventsOf(incidentId, 'remediation.planned');
     // The plan says how long the incident has to resolve once the driver is done (the default: a minute).
     expect(plan.data.verify).toEqual({ deadlineMs: MINUTE });
     expect(plan.data.runtime).toEqual({ kind: 'agent' });
@@ -115,10 +121,10 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     expect(replacing).toMatchObject({ status: 'planned', action: 'replace' });
     expect(replacing.remediation_id).not.toBe(restartId);
     expect(await attemptsOf(incidentId)).toEqual([{ remediation_id: restartId, action: 'restart', error: { code: 'verification_failed', message: expect.stringMatching(/incident was still open at the verification deadline/) as string } }]);
-    const failedVerification = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.verification_failed') as Envelope<'remediation.verification_failed'>[];
+    const failedVerification = await eventsOf(incidentId, 'remediation.verification_failed');
     expect(failedVerification).toHaveLength(1);
     expect(failedVerification[0].data).toMatchObject({ remediationId: restartId, action: 'restart' });
-    const fallbackPlan = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.planned').at(-1) as Envelope<'remediation.planned'>;
+    const fallbackPlan = (await eventsOf(incidentId, 'remediation.planned')).at(-1);
     expect(fallbackPlan).toMatchObject({ causationId: failedVerification[0].id, data: { remediationId: replacing.remediation_id, action: 'replace' } });
 
     // The replace is reported done too, and does not fix it either: no fallback is left, a human takes over.
@@ -127,7 +133,7 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     now += MINUTE;
     expect(await verification.tick()).toEqual([{ remediationId: replacing.remediation_id, incidentId, result: 'escalated' }]);
     expect(await rowOf(incidentId)).toMatchObject({ status: 'failed', action: 'replace' });
-    const escalated = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.escalated') as Envelope<'remediation.escalated'>[];
+    const escalated = await eventsOf(incidentId, 'remediation.escalated');
     expect(escalated).toHaveLength(1);
     expect(escalated[0].data.reason).toMatch(/^restart failed \(verification_failed: .*\), then replace failed \(verification_failed: .*\); no fallback/);
     // Resolving now verifies nothing: the remediation already failed.
@@ -160,7 +166,7 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     );
     now += 500;
     expect(await outcomes.onSucceeded(success(incident, remediationId, 'restart'))).toBe('verified');
-    const [verified] = (await outboxOf(incidentId)).filter((e) => e.type === 'remediation.verified') as Envelope<'remediation.verified'>[];
+    const [verified] = await eventsOf(incidentId, 'remediation.verified');
     // Proven when both had happened: the driver's success, half a second after the resolution.
     expect(verified.data).toMatchObject({ remediationId, executedAt: new Date(now).toISOString(), timeToRemediateMs: 1_500 });
   });
