@@ -149,7 +149,7 @@ const S = {
 };
 
 /** Event names (the last subject token) each producer of remediation events may publish. */
-export const DECISION_REMEDIATION_EVENTS = ['planned', 'awaiting_approval', 'approved', 'rejected', 'deferred', 'escalated', 'escalation_delivered'] as const;
+export const DECISION_REMEDIATION_EVENTS = ['planned', 'awaiting_approval', 'approved', 'rejected', 'deferred', 'escalated', 'escalation_delivered', 'verified', 'verification_failed'] as const;
 export const EXECUTOR_REMEDIATION_EVENTS = ['started', 'succeeded', 'failed', 'rolled_back'] as const;
 
 /** Each service's durable consumers (kept in step with the apps' consumer specs; a test checks them). */
