@@ -18,6 +18,14 @@ const schema = z.object({
   EXECUTOR_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(8),
   /** How long a signed command stays valid after it is issued; agents refuse it after that (plus a small clock skew). */
   EXECUTOR_COMMAND_TTL_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  /** How long a runbook may take, callback included, when the target's runtime names no `timeoutMs`. */
+  EXECUTOR_RUNBOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * Where runbooks reach this executor's HTTP server for their callbacks (`https://executor-1.example`);
+   * absent: http://127.0.0.1:EXECUTOR_PORT. Each replica needs its own: a callback must reach the
+   * replica that is waiting for it.
+   */
+  EXECUTOR_PUBLIC_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
   /**
    * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`): a reply
    * counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
@@ -32,7 +40,10 @@ const schema = z.object({
     }),
 });
 
-export type ExecutorConfig = z.infer<typeof schema>;
+export type ExecutorConfig = Omit<z.infer<typeof schema>, 'EXECUTOR_PUBLIC_URL'> & {
+  /** Never ends in `/`. */
+  EXECUTOR_PUBLIC_URL: string;
+};
 
 /** Reads the environment once at boot; the error lists every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
@@ -41,5 +52,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid executor configuration:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const publicUrl = result.data.EXECUTOR_PUBLIC_URL ?? `http://127.0.0.1:${result.data.EXECUTOR_PORT}`;
+  return { ...result.data, EXECUTOR_PUBLIC_URL: publicUrl.replace(/\/+$/, '') };
 }

@@ -7,19 +7,25 @@ import type { ExecutorConfig } from './config.js';
 import { EXECUTOR_APPLICATION_NAME, EXECUTOR_SCHEMA } from './data-source.js';
 import { NatsAgentDriver } from './drivers/nats-agent.driver.js';
 import { REMEDIATION_DRIVERS, type RemediationDriver } from './drivers/remediation-driver.js';
+import { RunbookCallbackController } from './drivers/runbook/runbook-callback.controller.js';
+import { RunbookCallbacks } from './drivers/runbook/runbook-callbacks.js';
+import { RunbookDriver } from './drivers/runbook/runbook.driver.js';
 import { ExecutionService } from './execution/execution.service.js';
 import { RemediationEventsHandler } from './execution/remediation-events.handler.js';
-import { EXECUTOR_CONFIG } from './executor.tokens.js';
+import { EXECUTOR_CONFIG, SECRET_RESOLVER } from './executor.tokens.js';
 import { executorMigrations } from './migrations/index.js';
+import { envSecretResolver, type SecretResolver } from './secrets.js';
 
 export interface ExecutorModuleOptions {
   config: ExecutorConfig;
   clock?: Clock;
+  /** Where secrets named by `secretRef` come from (default: the environment). */
+  secrets?: SecretResolver;
 }
 
 @Module({})
 export class ExecutorModule {
-  static register({ config, clock = systemClock }: ExecutorModuleOptions): DynamicModule {
+  static register({ config, clock = systemClock, secrets = envSecretResolver }: ExecutorModuleOptions): DynamicModule {
     return {
       module: ExecutorModule,
       imports: [
@@ -29,13 +35,16 @@ export class ExecutorModule {
         ObservabilityModule.forRoot({ service: 'executor' }),
         DependencyHealthModule,
       ],
-      controllers: [RemediationEventsHandler],
+      controllers: [RemediationEventsHandler, RunbookCallbackController],
       providers: [
         { provide: EXECUTOR_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
+        { provide: SECRET_RESOLVER, useValue: secrets },
         // One driver per runtime; the plan's runtime picks it (ExecutionService).
         NatsAgentDriver,
-        { provide: REMEDIATION_DRIVERS, useFactory: (...drivers: RemediationDriver[]) => drivers, inject: [NatsAgentDriver] },
+        RunbookCallbacks,
+        RunbookDriver,
+        { provide: REMEDIATION_DRIVERS, useFactory: (...drivers: RemediationDriver[]) => drivers, inject: [NatsAgentDriver, RunbookDriver] },
         ExecutionService,
       ],
     };

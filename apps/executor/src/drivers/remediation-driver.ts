@@ -25,13 +25,16 @@ export interface DriverCommand extends RemediationTarget {
 /** An answer that could not be attributed to the target's agent: what the security event says. */
 export type UnattributedReply = EventData<'security.reply_rejected'>;
 
+/** The verbs of DriverEffect: the one vocabulary every driver (and every runbook) reports in. */
+export const DRIVER_EFFECT_VERBS = ['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called'] as const;
+
 /**
  * One change a driver made to the world, in one vocabulary for every driver, so that what it
  * reports can be compared with what the target saw (the conformance suite does exactly that).
  * `object` names what was acted on: an instance, a pod, a Deployment, a runbook URL.
  */
 export interface DriverEffect {
-  verb: 'restarted' | 'started' | 'stopped' | 'scaled' | 'rolled_back' | 'promoted' | 'routed' | 'throttled' | 'called';
+  verb: (typeof DRIVER_EFFECT_VERBS)[number];
   object: string;
   detail?: Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import type { Envelope } from '@autoheal/contracts';
+import type { Envelope, RemediationRuntime } from '@autoheal/contracts';
 import { JetStreamContext, StoreFailure, TransientError } from '@autoheal/messaging';
 import type { ExecutorConfig } from '../config.js';
 import { DriverError, DriverErrorCode } from '../drivers/driver.errors.js';
@@ -36,8 +36,8 @@ export class RemediationEventsHandler {
     try {
       outcome = await this.execution.execute(event, {
         finalAttempt: ctx.deliveryCount >= this.config.EXECUTOR_MAX_DELIVER,
-        // A driver call may take AGENT_TIMEOUT_MS; the lease outlasts it with a margin.
-        leaseMs: this.config.AGENT_TIMEOUT_MS + 5_000,
+        // The lease outlasts the longest a driver call may take, with a margin.
+        leaseMs: driverCallBoundMs(event.data.runtime, this.config) + 5_000,
       });
     } catch (error) {
       throw toTransportError(error);
@@ -56,6 +56,12 @@ export class RemediationEventsHandler {
       }
     }
   }
+}
+
+/** The longest one driver call for this runtime may take: a runbook's own timeout (callback included) may be far longer than an agent's. */
+function driverCallBoundMs(runtime: RemediationRuntime | undefined, config: ExecutorConfig): number {
+  if (runtime?.kind === 'runbook') return Math.max(config.AGENT_TIMEOUT_MS, runtime.timeoutMs ?? config.EXECUTOR_RUNBOOK_TIMEOUT_MS);
+  return config.AGENT_TIMEOUT_MS;
 }
 
 /** Every failure here is worth retrying (the driver is idempotent, the database comes back), except content the database refuses for good. */
