@@ -10,7 +10,6 @@ import {
   type RemediationAction,
 } from '@autoheal/contracts';
 import { CommandLedger, verifyCommand, type CommandTarget, type SignedCommand, type TrustStore } from '@autoheal/security';
-import type { Logger } from '../logger.js';
 import type { OutcomeStore } from './outcome-store.js';
 import { AGENT_ACTIONS, carryOut, type ActionContext } from './remediation-actions.js';
 

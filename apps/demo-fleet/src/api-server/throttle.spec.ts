@@ -36,7 +36,7 @@ describe('ThrottleGate', () => {
 
   it('refuses a limit that has already expired, and keeps admitting', () => {
     const gate = new ThrottleGate();
-    expect(gate.apply(limit({ expiresAt: new Date(T0 - 1).toISOString() }), T0)).toMatchObject({ ok: false, error: expect.stringContaining('has passed') });
+    expect(gate.apply(limit({ expiresAt: new Date(T0 - 1).toISOString() }), T0)).toMatchObject({ ok: false, error: expect.stringContaining('has passed') as string });
     expect(admitted(gate, T0, 10)).toBe(10);
   });
 

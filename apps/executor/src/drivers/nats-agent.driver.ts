@@ -47,6 +47,12 @@ export class NatsAgentDriver implements RemediationDriver {
   async perform(command: DriverCommand): Promise<DriverResult> {
     const { remediationId, tenantId, service, instance, action, parameters } = command;
     const target: RemediationTarget = { tenantId, service, instance };
+    // A target no agent is registered for is one this runtime does not know: no command for it
+    // is put on the bus, where whoever answered could not be attributed anyway.
+    const agentId = agentFor(this.config.EXECUTOR_TARGET_AGENTS, target);
+    if (agentId === null) {
+      return { ok: false, error: { code: DriverRefusal.UnknownTarget, message: `EXECUTOR_TARGET_AGENTS registers no agent for ${tenantId}/${service}/${instance}; nothing was sent` } };
+    }
     const issuedAt = this.clock.now();
     const commandId = newEventId(issuedAt.getTime());
     const signed = signCommand(this.signing.key, {
@@ -74,7 +80,7 @@ export class NatsAgentDriver implements RemediationDriver {
       throw new DriverError(DriverErrorCode.InvalidReply, `agent reply on ${subject} is not JSON`);
     }
     // Attribution first: whatever an unattributable reply says, it is not the agent's word.
-    const unattributed = this.attribute(raw, target, remediationId, commandId);
+    const unattributed = this.attribute(raw, target, agentId, remediationId, commandId);
     if (unattributed) {
       return { ok: false, error: { code: 'unattributed_reply', message: `${unattributed.reason}: ${unattributed.detail}` }, unattributed };
     }
@@ -96,14 +102,10 @@ export class NatsAgentDriver implements RemediationDriver {
   }
 
   /** Why the reply cannot be attributed to the agent registered for the target, or null when it can. */
-  private attribute(raw: unknown, target: RemediationTarget, remediationId: string, commandId: string): UnattributedReply | null {
-    const agentId = agentFor(this.config.EXECUTOR_TARGET_AGENTS, target);
+  private attribute(raw: unknown, target: RemediationTarget, agentId: string, remediationId: string, commandId: string): UnattributedReply | null {
     const reply = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<SignedReply>;
     const keyId = typeof reply.keyId === 'string' ? reply.keyId.slice(0, 200) : null;
     const base = { remediationId, commandId, service: target.service, instance: target.instance, keyId };
-    if (agentId === null) {
-      return { ...base, reason: 'wrong_agent', detail: `EXECUTOR_TARGET_AGENTS registers no agent for ${target.tenantId}/${target.service}/${target.instance}`, expectedSigner: 'agent:(none)' };
-    }
     const expectedSigner = agentIdentity(agentId);
     const verdict = verifyReply(this.signing.trust, reply, { identity: expectedSigner, remediationId, commandId }, this.clock.now());
     return verdict.ok ? null : { ...base, reason: verdict.reason, detail: verdict.detail.slice(0, 1_000), expectedSigner };
