@@ -38,7 +38,8 @@ module.exports = {
     {
       ...shared,
       displayName: 'integration',
-      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'],
+      // test/ holds integration specs that join two apps (a driver and the agent it drives).
+      testMatch: ['<rootDir>/{apps,libs,tools,test}/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
       globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
       // A project-level testTimeout is ignored by Jest; these files set it.

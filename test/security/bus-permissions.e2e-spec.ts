@@ -172,11 +172,11 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
       // A JetStream publish fails with the violation; the core publish is reported on the connection.
       await expect(js.publish(subject, JSON.stringify(body), { timeout: 3000 })).rejects.toThrow(/Permissions Violation/);
     }
-    await expect(nc.request('agent.restart.sec-a.api.a-1', JSON.stringify({ remediationId: newEventId(), tenantId: 'sec-a', service: 'api', instance: 'a-1' }), { timeout: 3000 })).rejects.toThrow(
+    await expect(nc.request('agent.command.sec-a.api.a-1', JSON.stringify({ remediationId: newEventId(), tenantId: 'sec-a', service: 'api', instance: 'a-1' }), { timeout: 3000 })).rejects.toThrow(
       /Permissions Violation|no responders/,
     );
     await nc.flush();
-    await expectEventually(() => expect(errors.join('\n')).toMatch(/Publish to "agent\.restart\.sec-a\.api\.a-1"/));
+    await expectEventually(() => expect(errors.join('\n')).toMatch(/Publish to "agent\.command\.sec-a\.api\.a-1"/));
 
     // Its own tenant's health goes through (the control that the connection works at all).
     const own = newEvent('health.heartbeat', { tenantId: 'sec-a', producer: marker, data: { service: 'api', instance: 'a-9', intervalMs: 60_000, sequence: 0 } });
@@ -223,7 +223,7 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
 
     const executorInbox = inboxPrefixFor(nats.secure.identities.get('executor')!.publicKey);
     const subErrors: string[] = [];
-    for (const subject of [`${executorInbox}.>`, '_INBOX.>', 'remediation.>', 'agent.restart.>']) {
+    for (const subject of [`${executorInbox}.>`, '_INBOX.>', 'remediation.>', 'agent.command.>']) {
       nc.subscribe(subject, {
         callback: (error) => {
           if (error) subErrors.push(`${subject}: ${String(error)}`);
@@ -233,7 +233,7 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
     await nc.flush();
     await expectEventually(() => {
       const all = [...errors, ...subErrors].join('\n');
-      for (const subject of [`${executorInbox}.>`, '_INBOX.>', 'remediation.>', 'agent.restart.>']) expect(all).toContain(`Subscription to "${subject}"`);
+      for (const subject of [`${executorInbox}.>`, '_INBOX.>', 'remediation.>', 'agent.command.>']) expect(all).toContain(`Subscription to "${subject}"`);
     });
 
     const after = await (await jetstreamManager(ops)).streams.info('HEALTH');
@@ -251,23 +251,23 @@ describe('bus permissions under attack (TLS + NKey, whole system running)', () =
       if (error) subErrors.push(String(error));
       else received.push(msg.subject);
     };
-    other.nc.subscribe('agent.restart.sec-a.api.a-1', { callback: record });
-    other.nc.subscribe('agent.restart.>', { callback: record });
-    const own = other.nc.subscribe('agent.restart.sec-b.api.b-1', { callback: record });
+    other.nc.subscribe('agent.command.sec-a.api.a-1', { callback: record });
+    other.nc.subscribe('agent.command.>', { callback: record });
+    const own = other.nc.subscribe('agent.command.sec-b.api.b-1', { callback: record });
     await other.nc.flush();
     await expectEventually(() => {
       const all = [...other.errors, ...subErrors].join('\n');
-      expect(all).toContain('Subscription to "agent.restart.sec-a.api.a-1"');
-      expect(all).toContain('Subscription to "agent.restart.>"');
+      expect(all).toContain('Subscription to "agent.command.sec-a.api.a-1"');
+      expect(all).toContain('Subscription to "agent.command.>"');
     });
-    expect([...other.errors, ...subErrors].join('\n')).not.toContain('Subscription to "agent.restart.sec-b.api.b-1"');
+    expect([...other.errors, ...subErrors].join('\n')).not.toContain('Subscription to "agent.command.sec-b.api.b-1"');
     own.unsubscribe();
     // The agent may not command anyone either, nor answer a request it did not receive.
     const js = jetstream(other.nc);
     await expect(js.publish('remediation.sec-b.succeeded', JSON.stringify({ forged: true }), { timeout: 3000 })).rejects.toThrow(/Permissions Violation/);
-    other.nc.publish('agent.restart.sec-b.api.b-1', JSON.stringify({ forged: true }));
+    other.nc.publish('agent.command.sec-b.api.b-1', JSON.stringify({ forged: true }));
     await other.nc.flush();
-    await expectEventually(() => expect(other.errors.join('\n')).toContain('Publish to "agent.restart.sec-b.api.b-1"'));
+    await expectEventually(() => expect(other.errors.join('\n')).toContain('Publish to "agent.command.sec-b.api.b-1"'));
     expect(received).toEqual([]);
     expect(await pids()).toEqual(pidsBefore);
   });

@@ -3,7 +3,7 @@
  * to the agent's subject (unsigned, expired, replayed) must be refused with no effect on the
  * process; answers from a rogue responder must never be recorded as success.
  */
-import { agentRestartReply, agentRestartSubject, newEvent, newEventId, type AgentRestartReply, type Envelope } from '@autoheal/contracts';
+import { agentCommandReply, agentCommandSubject, newEvent, newEventId, type AgentCommandReply, type Envelope } from '@autoheal/contracts';
 import { generateSigningKey, signCommand, signReply, type CommandContent, type SigningKey } from '@autoheal/security';
 import { expectEventually, readStream } from '@autoheal/testing';
 import { startSecuritySystem, TENANT, type SecuritySystem } from './security-system.js';
@@ -36,11 +36,11 @@ describe('signed commands and signed answers (whole system, real nats-server and
     });
   }
 
-  async function send(target: typeof ONE, body: unknown): Promise<AgentRestartReply> {
+  async function send(target: typeof ONE, body: unknown): Promise<AgentCommandReply> {
     // Sent with the executor's NATS credentials: the only identity the bus lets command a target.
     const executor = await sys.as('executor');
-    const reply = await executor.request(agentRestartSubject(target.tenantId, target.service, target.instance), JSON.stringify(body), { timeout: 20_000 });
-    return agentRestartReply.parse(reply.json());
+    const reply = await executor.request(agentCommandSubject(target.tenantId, target.service, target.instance), JSON.stringify(body), { timeout: 20_000 });
+    return agentCommandReply.parse(reply.json());
   }
 
   describe('commands sent straight to the agent', () => {
@@ -64,7 +64,8 @@ describe('signed commands and signed answers (whole system, real nats-server and
       const first = await send(ONE, captured);
       expect(first).toMatchObject({ ok: true, replayed: false });
       if (!first.ok) throw new Error('unreachable');
-      await expectEventually(async () => expect(await sys.pidOf(ONE.instance)).toBe(first.pid));
+      const firstPid = first.effects[0].detail?.pid;
+      await expectEventually(async () => expect(await sys.pidOf(ONE.instance)).toBe(firstPid));
 
       // The same remediation asked of another instance: refused, that instance untouched.
       const pidTwo = await sys.pidOf(TWO.instance);
@@ -80,7 +81,7 @@ describe('signed commands and signed answers (whole system, real nats-server and
       expect(replayed).toMatchObject({ ok: false, code: 'command_rejected' });
       if (replayed.ok) throw new Error('unreachable');
       expect(replayed.message).toMatch(/^expired/);
-      expect(await sys.pidOf(ONE.instance)).toBe(first.pid);
+      expect(await sys.pidOf(ONE.instance)).toBe(firstPid);
       expect((await sys.agentStatus()).find((i) => i.instance === ONE.instance)).toMatchObject({ restarts: 1 });
     });
   });
@@ -99,7 +100,7 @@ describe('signed commands and signed answers (whole system, real nats-server and
       // The rogue holds the NATS credentials of a second agent the server lets receive these commands.
       const rogue = await sys.as('agent:rogue');
       let refusedByBus: Error | null = null;
-      const sub = rogue.subscribe(agentRestartSubject(TENANT, 'api', instance), {
+      const sub = rogue.subscribe(agentCommandSubject(TENANT, 'api', instance), {
         callback: (err, msg) => {
           // The server refusing the subscription would make this test about the bus, not the signature.
           if (err) refusedByBus = err;
@@ -147,8 +148,9 @@ function reply(req: Record<string, unknown>) {
     remediationId: req.remediationId as string,
     commandId: req.commandId as string,
     agentId: 'demo-fleet',
-    pid: 4242,
-    restartedAt: new Date().toISOString(),
+    action: 'restart',
+    effects: [{ verb: 'restarted', object: req.instance as string, detail: { pid: 4242 } }],
+    completedAt: new Date().toISOString(),
     replayed: false,
     signedAt: new Date().toISOString(),
   };

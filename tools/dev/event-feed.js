@@ -18,16 +18,24 @@ function describe(event) {
     case 'remediation.escalated':
       return `escalated           ${target}  ${d.reason}`;
     case 'remediation.started':
-      return `restart started     ${target}`;
+      return `${`${d.action} started`.padEnd(20)}${target}`;
     case 'remediation.succeeded':
-      return `restart succeeded   ${target}  in ${Math.round(d.durationMs)} ms${d.details && d.details.pid ? ` (pid ${d.details.pid})` : ''}`;
+      return `${`${d.action} succeeded`.padEnd(20)}${target}  in ${Math.round(d.durationMs)} ms${describeEffects(d.details)}`;
     case 'remediation.failed':
-      return `restart FAILED      ${target}  ${d.error ? d.error.message : ''}`;
+      return `${`${d.action} FAILED`.padEnd(20)}${target}  ${d.error ? d.error.message : ''}`;
     case 'compliance.action_refused':
       return `compliance refusal  ${target}  ${d.rule}: ${d.reason}`;
     default:
       return `${event.type.padEnd(20)}${target}`;
   }
+}
+
+/** What the driver did, as it reported it: ` (restarted patient-api-1 pid 123; …)`. */
+function describeEffects(details) {
+  const effects = details && Array.isArray(details.effects) ? details.effects : [];
+  if (effects.length === 0) return '';
+  const one = (e) => `${e.verb} ${e.object}${e.detail && e.detail.pid ? ` pid ${e.detail.pid}` : ''}`;
+  return ` (${effects.map(one).join('; ')})`;
 }
 
 /** Connects as the `event-feed` identity: `{ NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE }` (see tools/dev/nats-dev.js). */

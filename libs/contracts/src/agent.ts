@@ -1,19 +1,23 @@
 import { z } from 'zod';
+import { actionParameters, remediationAction } from './events/remediation.events.js';
 import { subjectToken } from './subject-token.js';
 
 /**
- * Request/reply between the executor and the agent supervising real processes.
+ * Request/reply between the executor and the agent supervising real processes: one command for
+ * every remediation action, on `agent.command.<tenant>.<service>.<instance>`.
  *
  * A request is a command signed by the executor (Ed25519 over the canonical form of every
  * field but `signature`, see @autoheal/security `signCommand`): an agent refuses one that is
  * unsigned, badly signed, expired, aimed at another target than its subject or than it runs,
  * or replayed (`command_rejected`), and does nothing for it. `keyId` and `signature` are
  * optional here only so that their absence is answered as a refusal rather than a parse error.
+ * `parameters` are the plan's (`actionParameters`); which ones an action needs is
+ * `ACTION_PARAMETERS`, and an agent refuses a command lacking one (`invalid_parameters`).
  *
  * The remediation id is the idempotency key: an agent asked twice for the same remediation
- * answers with the first outcome and does not restart again.
+ * answers with the first outcome (`replayed: true`) and does not act again.
  */
-export const agentRestartRequest = z
+export const agentCommandRequest = z
   .object({
     /** Unique per command; a retry of the same remediation is a new command. */
     commandId: z.uuid(),
@@ -21,14 +25,52 @@ export const agentRestartRequest = z
     tenantId: subjectToken,
     service: subjectToken,
     instance: subjectToken,
-    action: z.literal('restart'),
-    parameters: z.record(z.string(), z.unknown()),
+    action: remediationAction,
+    parameters: actionParameters,
     issuedAt: z.iso.datetime(),
     expiresAt: z.iso.datetime(),
     keyId: z.string().min(1).max(200).optional(),
     signature: z.string().min(1).max(200).optional(),
   })
   .strict();
+
+/**
+ * One change the agent made, in the executor drivers' vocabulary (verb + object + detail):
+ * `object` is the instance acted on (`patient-api-1`); `detail` says how (pid, port, release,
+ * limit). A replace, for one, is `started <instance>` (the new process) then `stopped <instance>`
+ * (the old one).
+ */
+export const agentEffect = z
+  .object({
+    verb: z.enum(['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called']),
+    object: subjectToken,
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+/**
+ * Why an agent did not carry a command out; nothing was changed for any of them except
+ * `spawn_failed` and `not_ready` (a restart or rollback that killed the old process first).
+ * - `unknown_instance`: the agent does not run the target;
+ * - `unsupported_action`: the agent cannot do this action (failover);
+ * - `invalid_parameters`: a parameter is missing or names what the agent does not have (a release);
+ * - `at_capacity`: scale_out when the service already runs `maxInstances`;
+ * - `spawn_failed`, `not_ready`: a new process did not start, or did not answer in time;
+ * - `not_acknowledged`: throttle, the instance did not acknowledge the limit in time or refused it;
+ * - `invalid_request`: the body fails this schema;
+ * - `command_rejected`: not the executor's, altered, stale, misdirected or replayed.
+ */
+export const agentCommandFailureCode = z.enum([
+  'unknown_instance',
+  'unsupported_action',
+  'invalid_parameters',
+  'at_capacity',
+  'spawn_failed',
+  'not_ready',
+  'not_acknowledged',
+  'invalid_request',
+  'command_rejected',
+]);
 
 /**
  * Every reply is signed by the agent (`agent:<agentId>` in the trust store) over every field
@@ -43,13 +85,15 @@ const replySignature = {
   signature: z.string().min(1).max(200),
 };
 
-export const agentRestartReply = z.discriminatedUnion('ok', [
+export const agentCommandReply = z.discriminatedUnion('ok', [
   z
     .object({
       ok: z.literal(true),
       remediationId: z.uuid(),
-      pid: z.number().int().positive(),
-      restartedAt: z.iso.datetime(),
+      action: remediationAction,
+      /** Every change made, in order; a replayed reply carries the first time's. */
+      effects: z.array(agentEffect).min(1),
+      completedAt: z.iso.datetime(),
       /** True when this remediation had already been carried out and nothing was done now. */
       replayed: z.boolean(),
       ...replySignature,
@@ -59,12 +103,14 @@ export const agentRestartReply = z.discriminatedUnion('ok', [
     .object({
       ok: z.literal(false),
       remediationId: z.uuid(),
-      code: z.enum(['unknown_instance', 'spawn_failed', 'not_ready', 'invalid_request', 'command_rejected']),
+      code: agentCommandFailureCode,
       message: z.string(),
       ...replySignature,
     })
     .strict(),
 ]);
 
-export type AgentRestartRequest = z.infer<typeof agentRestartRequest>;
-export type AgentRestartReply = z.infer<typeof agentRestartReply>;
+export type AgentCommandRequest = z.infer<typeof agentCommandRequest>;
+export type AgentCommandReply = z.infer<typeof agentCommandReply>;
+export type AgentEffect = z.infer<typeof agentEffect>;
+export type AgentCommandFailureCode = z.infer<typeof agentCommandFailureCode>;

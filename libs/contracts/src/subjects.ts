@@ -85,12 +85,12 @@ export function subjectMismatch(subject: string, event: Envelope): string | null
   return expected === subject ? null : `subject ${subject} does not match event (expected ${expected})`;
 }
 
-/** Request/reply subject on which the agent supervising an instance takes a restart. */
-export function agentRestartSubject(tenantId: string, service: string, instance: string): string {
-  return `agent.restart.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
+/** Request/reply subject on which the agent supervising an instance takes a command (any remediation action). */
+export function agentCommandSubject(tenantId: string, service: string, instance: string): string {
+  return `agent.command.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
 }
 
-export const AGENT_RESTART_WILDCARD = 'agent.restart.>';
+export const AGENT_COMMAND_WILDCARD = 'agent.command.>';
 export const AGENT_STATUS_SUBJECT = 'agent.status';
 
 /**

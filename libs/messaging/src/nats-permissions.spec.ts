@@ -66,7 +66,7 @@ describe('the NATS permission table', () => {
       'remediation.acme.planned',
       'remediation.acme.approved',
       'compliance.acme.policy_changed',
-      'agent.restart.acme.api.api-1',
+      'agent.command.acme.api.api-1',
       'security.acme.signature_invalid',
       '$JS.API.INFO',
       '$JS.API.STREAM.INFO.HEALTH',
@@ -79,14 +79,16 @@ describe('the NATS permission table', () => {
   });
 
   it('lets only the executor command a target', () => {
-    const commanders = NAMES.filter((n) => canPublish(n, 'agent.restart.acme.api.api-1'));
+    const commanders = NAMES.filter((n) => canPublish(n, 'agent.command.acme.api.api-1'));
     expect(commanders).toEqual(['executor']);
+    // The restart-only subject of old is gone: nobody may use it.
+    expect(NAMES.filter((n) => canPublish(n, 'agent.restart.acme.api.api-1'))).toEqual([]);
   });
 
   it('lets an agent subscribe to the commands of its own targets only, and answer through allow_responses', () => {
-    expect(canSubscribe('agent:demo-fleet', 'agent.restart.acme.api.api-1')).toBe(true);
-    expect(canSubscribe('agent:demo-fleet', 'agent.restart.acme.api.api-9')).toBe(false);
-    expect(canSubscribe('agent:demo-fleet', 'agent.restart.>')).toBe(false);
+    expect(canSubscribe('agent:demo-fleet', 'agent.command.acme.api.api-1')).toBe(true);
+    expect(canSubscribe('agent:demo-fleet', 'agent.command.acme.api.api-9')).toBe(false);
+    expect(canSubscribe('agent:demo-fleet', 'agent.command.>')).toBe(false);
     expect(perms('agent:demo-fleet').allowResponses?.max).toBe(1);
     expect(canPublish('agent:demo-fleet', 'health.acme.api.api-1')).toBe(true);
     expect(canPublish('agent:demo-fleet', 'health.acme.api.api-9')).toBe(false);
@@ -117,7 +119,7 @@ describe('the NATS permission table', () => {
     for (const name of ['event-feed', 'chaos', 'ops']) {
       for (const type of EVENT_TYPES) expect([name, type, canPublish(name, sampleSubject(type))]).toEqual([name, type, false]);
     }
-    expect(canPublish('chaos', 'agent.restart.acme.api.api-1')).toBe(false);
+    expect(canPublish('chaos', 'agent.command.acme.api.api-1')).toBe(false);
     expect(canSubscribe('event-feed', 'health.acme.api.api-1')).toBe(false);
   });
 

@@ -212,7 +212,7 @@ function servicePublishes(service: ServiceName): string[] {
       return [
         ...EXECUTOR_REMEDIATION_EVENTS.map((e) => `remediation.*.${e}`),
         // Only the executor may command a target.
-        'agent.restart.*.*.*',
+        'agent.command.*.*.*',
         ...deadLetters(S.remediations, ['executor-remediations']),
         security,
       ];
@@ -258,7 +258,7 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
       };
     case 'agent': {
       const commands = identity.targets.map(
-        (t) => `agent.restart.${token('tenantId', t.tenantId)}.${token('service', t.service)}.${token('instance', t.instance)}`,
+        (t) => `agent.command.${token('tenantId', t.tenantId)}.${token('service', t.service)}.${token('instance', t.instance)}`,
       );
       return {
         // An agent reports the exits of the processes it runs (health.exited), nothing else.

@@ -20,8 +20,10 @@ const schema = z.object({
   AGENT_STATE_DIR: z.string().min(1).default('.autoheal/agent'),
   /** Heartbeat interval the instances announce. */
   HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
-  /** How long a restarted instance has to answer GET /healthz before the restart is reported not_ready. */
+  /** How long a new process (restart, replace, rollback, scale_out) has to answer GET /healthz before the action is reported not_ready. */
   AGENT_READY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** How long an instance has to acknowledge a throttle limit sent over its IPC channel. */
+  AGENT_ACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** The compiled api-server entry point, next to this file's directory in dist. */
   API_SERVER_ENTRY: z.string().min(1).default(join(__dirname, '..', 'api-server', 'api-server.main.js')),
 });

@@ -1,34 +1,36 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { agentRestartSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { agentCommandSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
 import type { Logger } from '../logger.js';
 import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
 import type { ChaosService } from './chaos.service.js';
 import type { InstanceRef } from '../fleet/fleet-file.js';
 import type { FleetSupervisor } from './fleet-supervisor.js';
 import type { ReplySigner } from './reply-signer.js';
-import type { RestartService } from './restart.service.js';
+import type { CommandService } from './command.service.js';
 
 /** Agents form one queue group, so each request is answered once however many agents listen. */
 export const AGENT_QUEUE_GROUP = 'agents';
 
 export interface AgentHandlerDeps {
-  restart: RestartService;
+  commands: CommandService;
   replies: ReplySigner;
   chaos: ChaosService;
   supervisor: FleetSupervisor;
   logger: Logger;
+  /** While true, commands are dropped unanswered (see RunningAgent.pause). */
+  paused?: () => boolean;
 }
 
 /**
  * The agent's request/reply entry points: decode, delegate, reply (signed). It listens for the
- * restart commands of the instances it runs, one subject each: its NATS identity may subscribe to
- * those and no others.
+ * commands of the instances of its fleet file, one subject each: its NATS identity may subscribe
+ * to those and no others (so an instance added by scale_out takes no commands of its own).
  */
 export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
-  const { restart, replies, chaos, supervisor, logger } = deps;
+  const { commands, replies, chaos, supervisor, logger, paused = () => false } = deps;
   return [
     ...targets.map((t) =>
-      reply(nc, agentRestartSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await restart.handle(msg.subject, decode(msg)))),
+      reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await commands.handle(msg.subject, decode(msg))), paused),
     ),
     reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
@@ -44,12 +46,16 @@ function decode(msg: Msg): unknown {
   }
 }
 
-function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>): Subscription {
+function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>, paused: () => boolean = () => false): Subscription {
   return nc.subscribe(subject, {
     queue: AGENT_QUEUE_GROUP,
     callback: (error, msg) => {
       if (error) {
         logger.error({ err: error, subject }, 'subscription failed');
+        return;
+      }
+      if (paused()) {
+        logger.warn({ subject: msg.subject }, 'paused: request dropped unanswered');
         return;
       }
       handle(msg).then(

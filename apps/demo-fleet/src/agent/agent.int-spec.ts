@@ -6,10 +6,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import {
   AGENT_STATUS_SUBJECT,
-  agentRestartReply,
-  agentRestartSubject,
+  agentCommandReply,
+  agentCommandSubject,
   newEventId,
-  type AgentRestartReply,
+  type AgentCommandReply,
   type Envelope,
   type MetricSample,
 } from '@autoheal/contracts';
@@ -89,7 +89,15 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     });
   }
 
-  async function restart(ref: InstanceRef, remediationId: string): Promise<AgentRestartReply> {
+  /** The pid a restart reply names (-1 for a failure). */
+  function pidOf(reply: AgentCommandReply): number {
+    if (!reply.ok) return -1;
+    const [effect] = reply.effects;
+    expect(effect).toMatchObject({ verb: 'restarted' });
+    return effect.detail?.pid as number;
+  }
+
+  async function restart(ref: InstanceRef, remediationId: string): Promise<AgentCommandReply> {
     const now = Date.now();
     const command = signCommand(keys.key('executor'), {
       commandId: newEventId(),
@@ -100,8 +108,8 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + 30_000).toISOString(),
     });
-    const reply = await nc.request(agentRestartSubject(ref.tenantId, ref.service, ref.instance), JSON.stringify(command), { timeout: 20_000 });
-    const answer = agentRestartReply.parse(reply.json());
+    const reply = await nc.request(agentCommandSubject(ref.tenantId, ref.service, ref.instance), JSON.stringify(command), { timeout: 20_000 });
+    const answer = agentCommandReply.parse(reply.json());
     // Every answer is the agent's own, signed for this very command.
     expect(verifyReply(keys.trust, answer, { identity: 'agent:demo-fleet', remediationId, commandId: command.commandId }, new Date())).toEqual({ ok: true });
     return answer;
@@ -217,17 +225,17 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const remediationId = newEventId();
 
     const first = await restart(ONE, remediationId);
-    expect(first).toMatchObject({ ok: true, remediationId, replayed: false });
+    expect(first).toMatchObject({ ok: true, remediationId, action: 'restart', replayed: false, effects: [{ verb: 'restarted', object: ONE.instance, detail: { previousPid: before.pid } }] });
     if (!first.ok) throw new Error('unreachable');
-    expect(first.pid).not.toBe(before.pid);
+    expect(pidOf(first)).not.toBe(before.pid);
     expect(isAlive(before.pid!)).toBe(false);
-    expect(await healthzPid(before.port)).toBe(first.pid);
-    expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, port: before.port, state: 'running', restarts: 1, lastRestartRemediationId: remediationId });
+    expect(await healthzPid(before.port)).toBe(pidOf(first));
+    expect(await statusOf(ONE)).toMatchObject({ pid: pidOf(first), port: before.port, state: 'running', restarts: 1, lastRestartRemediationId: remediationId });
 
     const again = await restart(ONE, remediationId);
-    expect(again).toMatchObject({ ok: true, remediationId, pid: first.pid, restartedAt: first.restartedAt, replayed: true });
-    expect(await statusOf(ONE)).toMatchObject({ pid: first.pid, restarts: 1 });
-    expect(await healthzPid(before.port)).toBe(first.pid);
+    expect(again).toMatchObject({ ok: true, remediationId, effects: first.effects, completedAt: first.completedAt, replayed: true });
+    expect(await statusOf(ONE)).toMatchObject({ pid: pidOf(first), restarts: 1 });
+    expect(await healthzPid(before.port)).toBe(pidOf(first));
 
     // The other instance was not touched.
     expect(await statusOf(TWO)).toMatchObject({ pid: other.pid, restarts: 0 });
@@ -237,11 +245,12 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     ['unsigned', (c: Record<string, unknown>) => ({ ...c, signature: undefined, keyId: undefined }), /^unsigned/],
     ['signed by the decision service', () => signedBy('decision'), /^not_entitled/],
     ['expired', () => signedBy('executor', -120_000), /^expired/],
-    ['with its body changed after signing', (c: Record<string, unknown>) => ({ ...c, parameters: { force: true } }), /^bad_signature/],
+    ['with its body changed after signing', (c: Record<string, unknown>) => ({ ...c, parameters: { maxInstances: 9 } }), /^bad_signature/],
+    ['with its action changed after signing', (c: Record<string, unknown>) => ({ ...c, action: 'replace' }), /^bad_signature/],
   ] as const)('refuses a command %s over NATS, signs the refusal, and restarts nothing', async (_name, tamper, reason) => {
     const before = await statusOf(ONE);
     const body = tamper(signedBy('executor') as unknown as Record<string, unknown>);
-    const reply = agentRestartReply.parse((await nc.request(agentRestartSubject(ONE.tenantId, ONE.service, ONE.instance), JSON.stringify(body), { timeout: 20_000 })).json());
+    const reply = agentCommandReply.parse((await nc.request(agentCommandSubject(ONE.tenantId, ONE.service, ONE.instance), JSON.stringify(body), { timeout: 20_000 })).json());
     expect(reply).toMatchObject({ ok: false, code: 'command_rejected', agentId: 'demo-fleet' });
     if (reply.ok) throw new Error('unreachable');
     expect(reply.message).toMatch(reason);
@@ -255,7 +264,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     expect(first).toMatchObject({ ok: true, replayed: false });
     const other = await statusOf(TWO);
     const twisted = signedBy('executor', 0, { ...TWO, remediationId });
-    const reply = agentRestartReply.parse((await nc.request(agentRestartSubject(TWO.tenantId, TWO.service, TWO.instance), JSON.stringify(twisted), { timeout: 20_000 })).json());
+    const reply = agentCommandReply.parse((await nc.request(agentCommandSubject(TWO.tenantId, TWO.service, TWO.instance), JSON.stringify(twisted), { timeout: 20_000 })).json());
     expect(reply).toMatchObject({ ok: false, code: 'command_rejected' });
     expect(await statusOf(TWO)).toMatchObject({ pid: other.pid, restarts: other.restarts });
   });
@@ -265,7 +274,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const remediationId = newEventId();
     const replies = await Promise.all([restart(ONE, remediationId), restart(ONE, remediationId), restart(ONE, remediationId)]);
     expect(replies.every((r) => r.ok)).toBe(true);
-    const pids = new Set(replies.map((r) => (r.ok ? r.pid : 0)));
+    const pids = new Set(replies.map(pidOf));
     expect(pids.size).toBe(1);
     expect(replies.map((r) => (r.ok ? r.replayed : null)).sort()).toEqual([false, true, true]);
     expect(await statusOf(ONE)).toMatchObject({ restarts: before.restarts + 1, pid: [...pids][0] });
@@ -285,7 +294,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
 
     const healed = await restart(TWO, newEventId());
     expect(healed).toMatchObject({ ok: true, replayed: false });
-    expect(await statusOf(TWO)).toMatchObject({ state: 'running', pid: healed.ok ? healed.pid : -1 });
+    expect(await statusOf(TWO)).toMatchObject({ state: 'running', pid: pidOf(healed) });
   });
 
   it('reports a process that died as health.exited at once, and none for the restarts it does itself', async () => {
@@ -321,7 +330,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const restarted = await restart(ONE, newEventId());
     expect(restarted).toMatchObject({ ok: true });
     expect(isAlive(before.pid!)).toBe(false);
-    expect(await statusOf(ONE)).toMatchObject({ state: 'running', pid: restarted.ok ? restarted.pid : -1 });
+    expect(await statusOf(ONE)).toMatchObject({ state: 'running', pid: pidOf(restarted) });
   });
 
   it('chaos errors answers most requests with 500 and reports them, /healthz still answers; resume ends it', async () => {
@@ -354,7 +363,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
 
     const restarted = await restart(ONE, newEventId());
     expect(restarted).toMatchObject({ ok: true });
-    expect(await statusOf(ONE)).toMatchObject({ state: 'running', degradation: null, pid: restarted.ok ? restarted.pid : -1 });
+    expect(await statusOf(ONE)).toMatchObject({ state: 'running', degradation: null, pid: pidOf(restarted) });
     expect((await getOrders(before.port, 3)).every((r) => r.status === 200 && r.ms < 390)).toBe(true);
   });
 
@@ -383,8 +392,8 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const unknown = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-9' };
     // It listens only for the commands of the instances it runs: one it does not run has no responder.
     await expect(restart(unknown, newEventId())).rejects.toThrow(/no responders/);
-    const garbage = await nc.request(agentRestartSubject(ONE.tenantId, ONE.service, ONE.instance), 'not json', { timeout: 5_000 });
-    expect(agentRestartReply.parse(garbage.json())).toMatchObject({ ok: false, code: 'invalid_request' });
+    const garbage = await nc.request(agentCommandSubject(ONE.tenantId, ONE.service, ONE.instance), 'not json', { timeout: 5_000 });
+    expect(agentCommandReply.parse(garbage.json())).toMatchObject({ ok: false, code: 'invalid_request' });
     expect(await chaos('explode', ONE)).toMatchObject({ ok: false, code: 'invalid_request' });
     expect(await chaos('kill', unknown)).toMatchObject({ ok: false, code: 'unknown_instance' });
     expect(await chaos('leak', unknown)).toMatchObject({ ok: false, code: 'unknown_instance' });
@@ -398,13 +407,14 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     const remediationId = newEventId();
     const first = await restart(ONE, remediationId);
     if (!first.ok) throw new Error(`restart failed: ${first.message}`);
+    const firstPid = pidOf(first);
 
     const old = agent!;
     agent = undefined;
     await old.stop();
     // SIGTERM reached the api-servers: each exited 0 and announced its stop.
     for (const s of old.supervisor.status()) expect(s).toMatchObject({ state: 'exited', lastExit: { code: 0, signal: null } });
-    expect(isAlive(first.pid)).toBe(false);
+    expect(isAlive(firstPid)).toBe(false);
     for (const ref of [ONE, TWO]) {
       const last = await jsm.streams.getMessage('HEALTH', { last_by_subj: `health.${ref.tenantId}.${ref.service}.${ref.instance}` });
       expect(last?.json()).toMatchObject({ type: 'health.stopping', data: { instance: ref.instance, reason: 'shutdown' } });
@@ -415,7 +425,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     await expectEventually(async () => expect(await healthzPid(fresh.port)).toBe(fresh.pid), { timeoutMs: 15_000 });
 
     const replay = await restart(ONE, remediationId);
-    expect(replay).toMatchObject({ ok: true, remediationId, pid: first.pid, restartedAt: first.restartedAt, replayed: true });
+    expect(replay).toMatchObject({ ok: true, remediationId, effects: first.effects, completedAt: first.completedAt, replayed: true });
     // Nothing was restarted: same process as the new agent started, no restart counted.
     expect(await statusOf(ONE)).toMatchObject({ pid: fresh.pid, restarts: 0, lastRestartRemediationId: null });
   });

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     stateDir: resolve(config.AGENT_STATE_DIR),
     heartbeatMs: config.HEARTBEAT_MS,
     readyTimeoutMs: config.AGENT_READY_TIMEOUT_MS,
+    ackTimeoutMs: config.AGENT_ACK_TIMEOUT_MS,
     apiServerEntry: config.API_SERVER_ENTRY,
     logger,
     signing: { agentId: config.AGENT_ID, key, trust, maxSkewMs: config.AGENT_COMMAND_MAX_SKEW_MS },

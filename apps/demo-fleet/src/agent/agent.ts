@@ -5,15 +5,15 @@ import type { SigningKey, TrustStore } from '@autoheal/security';
 import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { fleetInstances, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
+import { fleetInstances, fleetReleases, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
 import { serveAgentRequests } from './agent.handlers.js';
 import { ChaosService } from './chaos.service.js';
 import { FleetSupervisor } from './fleet-supervisor.js';
 import { JsonFileOutcomeStorage } from './json-file-outcome-storage.js';
-import type { LaunchInstance } from './managed-instance.js';
+import type { ChangeListener, LaunchInstance } from './managed-instance.js';
 import { OutcomeStore } from './outcome-store.js';
 import { ReplySigner } from './reply-signer.js';
-import { isFinalOutcome, restartOutcome, RestartService, type RestartOutcome } from './restart.service.js';
+import { CommandService, commandOutcome, isFinalOutcome, type CommandOutcome } from './command.service.js';
 import { InstancePidFile, killLeftoverInstances } from './leftover-instances.js';
 
 export interface AgentOptions {
@@ -27,12 +27,16 @@ export interface AgentOptions {
   stateDir: string;
   heartbeatMs: number;
   readyTimeoutMs: number;
+  /** How long an instance has to acknowledge a throttle limit (default 5 s). */
+  ackTimeoutMs?: number;
   apiServerEntry: string;
   logger: Logger;
   clock?: Clock;
   /** Where the instances' stdout/stderr go; the agent's own by default. */
   childStdio?: 'inherit' | 'ignore';
   signing: AgentSigning;
+  /** Told of every change the agent makes to its processes for a remediation, as it happens (they are logged too). */
+  onChange?: ChangeListener;
 }
 
 /** Whom the agent takes commands from, and the key it answers with. */
@@ -51,25 +55,30 @@ export interface AgentSigning {
 export interface RunningAgent {
   supervisor: FleetSupervisor;
   nc: NatsConnection;
+  /**
+   * Stops answering commands until the returned function is called: they arrive and are dropped
+   * unanswered, as by a stalled agent. What a caller's time bound is tested against.
+   */
+  pause(): () => void;
   /** Stops answering requests, stops every instance and closes the connection. */
   stop(): Promise<void>;
   /** Resolves when the NATS connection is closed, by stop() or for good. */
   closed: Promise<void | Error>;
 }
 
-export const OUTCOMES_FILE = 'restart-outcomes.json';
+export const OUTCOMES_FILE = 'command-outcomes.json';
 export const PIDS_FILE = 'instance-pids.json';
 
 /** Wires the agent: instances first (they report their own health), then NATS request/reply. */
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const storage = new JsonFileOutcomeStorage<RestartOutcome>(join(options.stateDir, OUTCOMES_FILE), restartOutcome, (movedTo, reason) =>
-    logger.error({ movedTo, reason }, 'restart outcomes file unreadable; moved aside, starting without remembered outcomes'),
+  const storage = new JsonFileOutcomeStorage<CommandOutcome>(join(options.stateDir, OUTCOMES_FILE), commandOutcome, (movedTo, reason) =>
+    logger.error({ movedTo, reason }, 'command outcomes file unreadable; moved aside, starting without remembered outcomes'),
   );
   const outcomes = await OutcomeStore.open(storage, {
     keep: isFinalOutcome,
-    onSaveError: (error) => logger.error({ err: error, path: storage.path }, 'could not save restart outcomes'),
+    onSaveError: (error) => logger.error({ err: error, path: storage.path }, 'could not save command outcomes'),
   });
   const pidFile = new InstancePidFile(join(options.stateDir, PIDS_FILE));
   await killLeftoverInstances(pidFile.path, options.apiServerEntry, logger);
@@ -77,6 +86,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const exits: { reporter?: ExitReporter } = {};
   const supervisor = await FleetSupervisor.create({
     instances: fleetInstances(options.fleet),
+    releases: fleetReleases(options.fleet),
     basePort: options.basePort,
     launch: recordingPids(nodeLauncher(options), pidFile),
     logger,
@@ -84,6 +94,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       exits.reporter
         ?.report({ ...ref, exitCode: exit.code, signal: exit.signal })
         .catch((error: unknown) => logger.error({ ...ref, err: error }, 'could not report the exit; the heartbeat deadline will catch it'));
+    },
+    onChange: (change) => {
+      logger.info({ ...change.ref, remediationId: change.remediationId, change: change.verb, ...change.detail }, 'instance changed for a remediation');
+      options.onChange?.(change);
     },
   });
   supervisor.startAll();
@@ -102,12 +116,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw error;
   }
   exits.reporter = new ExitReporter(nc, { producer: 'demo-fleet-agent' });
+  let paused = false;
   const subscriptions = serveAgentRequests(nc, fleetInstances(options.fleet), {
-    restart: new RestartService({
+    commands: new CommandService({
       supervisor,
       outcomes,
       clock,
       readyTimeoutMs: options.readyTimeoutMs,
+      ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
       logger,
       commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
     }),
@@ -115,6 +131,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     chaos: new ChaosService(supervisor, logger),
     supervisor,
     logger,
+    paused: () => paused,
   });
   await nc.flush();
   logger.info(
@@ -127,6 +144,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     supervisor,
     nc,
     closed: nc.closed(),
+    pause() {
+      paused = true;
+      return () => {
+        paused = false;
+      };
+    },
     stop() {
       stopping ??= (async () => {
         for (const subscription of subscriptions) subscription.unsubscribe();
@@ -139,11 +162,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 }
 
 function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): LaunchInstance {
-  return (ref, port) => {
-    const child = launch(ref, port);
+  return (ref, port, release) => {
+    const child = launch(ref, port, release);
     const pid = child.pid;
     if (pid !== undefined) {
-      const key = instanceKey(ref);
+      // One entry per process: during a replace, two run for one instance.
+      const key = `${instanceKey(ref)}#${pid}`;
       pidFile.set(key, pid);
       child.once('exit', () => pidFile.delete(key, pid));
     }
@@ -151,7 +175,10 @@ function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): Launch
   };
 }
 
-/** Each instance is a node process running the compiled api-server, with its identity in the environment. */
+/**
+ * Each instance is a process of its release: the release's command, or node running the compiled
+ * api-server, with its identity and release in the environment.
+ */
 function nodeLauncher(options: AgentOptions): LaunchInstance {
   const stdio: StdioOptions = [
     'ignore',
@@ -163,10 +190,13 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
   // An instance never inherits the agent's own NATS identity (it reports as its tenant's producer),
   // nor where the agent's private key is: it is the tenant's code.
   const { NATS_NKEY_SEED_FILE: _agentSeed, AUTOHEAL_SIGNING_KEY_FILE: _agentKey, ...inherited } = process.env;
-  return (ref, port) =>
-    spawn(process.execPath, [options.apiServerEntry], {
+  return (ref, port, release) => {
+    const [program, ...args] = release.command ?? [process.execPath, options.apiServerEntry];
+    return spawn(program, args, {
       env: {
         ...inherited,
+        ...release.env,
+        RELEASE_VERSION: release.version,
         ...(options.producerSeedDir ? { NATS_NKEY_SEED_FILE: join(options.producerSeedDir, `producer-${ref.tenantId}.nk`) } : {}),
         ...(options.credentials?.tlsCaFile ? { NATS_TLS_CA_FILE: options.credentials.tlsCaFile } : {}),
         TENANT_ID: ref.tenantId,
@@ -178,4 +208,5 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
       },
       stdio,
     });
+  };
 }

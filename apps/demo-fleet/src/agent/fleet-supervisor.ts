@@ -1,38 +1,76 @@
 import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
-import { instanceKey, type InstanceRef } from '../fleet/fleet-file.js';
-import { ManagedInstance, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
+import { INITIAL_RELEASE, instanceKey, serviceKey, type InstanceRef, type Release } from '../fleet/fleet-file.js';
+import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
 
 export interface FleetSupervisorOptions {
   instances: InstanceRef[];
+  /** Each service's release history, oldest first (serviceKey → releases); instances start on the last. Absent: one release, `initial`. */
+  releases?: Map<string, Release[]>;
   /** Instance i listens on basePort + i; 0 lets the OS pick a free port for each. */
   basePort: number;
   launch: LaunchInstance;
   logger: Logger;
   onCrash?: CrashListener;
+  onChange?: ChangeListener;
 }
 
-/** The instances this agent runs, each on a port that stays the same across restarts. */
+/**
+ * The instances this agent runs. Those of the fleet file keep their port across restarts;
+ * instances added by scale_out, and the new process of a replace, get a free port from the OS.
+ */
 export class FleetSupervisor {
   static async create(options: FleetSupervisorOptions): Promise<FleetSupervisor> {
     const ports = await assignPorts(options.instances.length, options.basePort);
-    return new FleetSupervisor(
-      options.instances.map((ref, i) => new ManagedInstance(ref, ports[i], options.launch, options.logger, options.onCrash)),
-      options.logger,
-    );
+    const supervisor = new FleetSupervisor(options);
+    options.instances.forEach((ref, i) => supervisor.register(ref, ports[i], supervisor.currentRelease(ref)));
+    return supervisor;
   }
 
-  private readonly byKey: Map<string, ManagedInstance>;
+  private readonly byKey = new Map<string, ManagedInstance>();
+  /** scale_out's count-then-start, one at a time per service. */
+  private readonly serviceQueues = new Map<string, Promise<unknown>>();
 
-  private constructor(
-    readonly instances: ManagedInstance[],
-    private readonly logger: Logger,
-  ) {
-    this.byKey = new Map(instances.map((i) => [instanceKey(i.ref), i]));
+  private constructor(private readonly options: FleetSupervisorOptions) {}
+
+  get instances(): ManagedInstance[] {
+    return [...this.byKey.values()];
   }
 
   find(ref: InstanceRef): ManagedInstance | undefined {
     return this.byKey.get(instanceKey(ref));
+  }
+
+  /** The service's release history, oldest first. */
+  releasesOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): Release[] {
+    return this.options.releases?.get(serviceKey(ref)) ?? [INITIAL_RELEASE];
+  }
+
+  /** The instances of one service, in the order they were added. */
+  instancesOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): ManagedInstance[] {
+    return this.instances.filter((i) => i.ref.tenantId === ref.tenantId && i.ref.service === ref.service);
+  }
+
+  /** Runs `fn` after every earlier call for the same service has finished. */
+  exclusiveForService<R>(ref: Pick<InstanceRef, 'tenantId' | 'service'>, fn: () => Promise<R>): Promise<R> {
+    const key = serviceKey(ref);
+    const next = (this.serviceQueues.get(key) ?? Promise.resolve()).then(fn, fn);
+    this.serviceQueues.set(
+      key,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  /** Adds an instance on a free port and the given release; it is not started. */
+  async add(ref: InstanceRef, release: Release): Promise<ManagedInstance> {
+    if (this.find(ref)) throw new Error(`${instanceKey(ref)} already exists`);
+    return this.register(ref, await freePort(), release);
+  }
+
+  /** Drops an instance that never came up (a scale_out that failed); its process, if any, must be gone. */
+  forget(ref: InstanceRef): void {
+    this.byKey.delete(instanceKey(ref));
   }
 
   /** Starts every instance; one that cannot be spawned is logged and left exited. */
@@ -41,7 +79,7 @@ export class FleetSupervisor {
       try {
         instance.start();
       } catch (error) {
-        this.logger.error({ ...instance.ref, err: error }, 'instance could not be started; it stays exited');
+        this.options.logger.error({ ...instance.ref, err: error }, 'instance could not be started; it stays exited');
       }
     }
   }
@@ -53,6 +91,22 @@ export class FleetSupervisor {
   async stopAll(): Promise<void> {
     await Promise.all(this.instances.map((i) => i.stop()));
   }
+
+  private currentRelease(ref: InstanceRef): Release {
+    const releases = this.releasesOf(ref);
+    return releases[releases.length - 1];
+  }
+
+  private register(ref: InstanceRef, port: number, release: Release): ManagedInstance {
+    const instance = new ManagedInstance(ref, port, release, this.options.launch, this.options.logger, this.options.onCrash, this.options.onChange);
+    this.byKey.set(instanceKey(ref), instance);
+    return instance;
+  }
+}
+
+/** A port the OS says is free now (it may be taken before it is used; the new process then fails to start, and says so). */
+export async function freePort(): Promise<number> {
+  return (await assignPorts(1, 0))[0];
 }
 
 async function assignPorts(count: number, basePort: number): Promise<number[]> {

@@ -1,7 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
-import type { InstanceRef } from '../fleet/fleet-file.js';
+import type { InstanceRef, Release } from '../fleet/fleet-file.js';
 import type { Degradation, DegradeMessage } from '../api-server/degradation.js';
+import { throttleAck, type ThrottleAck, type ThrottleMessage } from '../api-server/throttle.js';
+import type { Readiness } from './readiness.js';
 
 export type InstanceState = 'running' | 'exited' | 'hung';
 
@@ -12,20 +14,39 @@ export interface InstanceStatus {
   /** Null when no process is running. */
   pid: number | null;
   port: number;
+  /** The release the instance runs (or will start on). */
+  release: string;
   state: InstanceState;
   /** The fault the current process was told to simulate (chaos errors|slow|leak); null when none. */
   degradation: Degradation | null;
+  /** Processes started for a remediation (restart, replace, rollback). */
   restarts: number;
   lastRestartRemediationId: string | null;
   /** How the last process ended, when it has. */
   lastExit: { code: number | null; signal: string | null } | null;
 }
 
-/** Starts the process of one instance; the agent spawns node, tests may spawn anything. */
-export type LaunchInstance = (ref: InstanceRef, port: number) => ChildProcess;
+/** Starts the process of one instance on a release; the agent spawns node, tests may spawn anything. */
+export type LaunchInstance = (ref: InstanceRef, port: number, release: Release) => ChildProcess;
 
 /** Told when a process ends that the agent did not end on purpose (a chaos kill counts as a crash). */
 export type CrashListener = (ref: InstanceRef, exit: { code: number | null; signal: string | null }) => void;
+
+/**
+ * One change the agent made to its processes for a remediation, told as it happens (a process
+ * spawned, one gone, a limit acknowledged). It is the agent's own account, independent of the
+ * reply it later sends: the agent logs it, and a test can compare it with what a driver reported.
+ */
+export interface InstanceChange {
+  remediationId: string;
+  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled';
+  ref: InstanceRef;
+  detail: Record<string, unknown>;
+}
+export type ChangeListener = (change: InstanceChange) => void;
+
+/** Why the agent ends a process itself; only an end it did not choose (or a chaos kill) is reported as a crash. */
+type EndReason = 'stop' | 'restart' | 'replace' | 'discard' | 'chaos';
 
 const KILL_WAIT_MS = 5_000;
 
@@ -36,25 +57,41 @@ const KILL_WAIT_MS = 5_000;
 export class ManagedInstance {
   private child: ChildProcess | undefined;
   private exitedPromise: Promise<void> = Promise.resolve();
-  /** Why the agent is ending the current process, when it is the one doing it. */
-  private ending: 'stop' | 'restart' | 'chaos' | undefined;
+  /** Why the agent is ending a process, for each one it is ending. */
+  private readonly endings = new WeakMap<ChildProcess, EndReason>();
   private hung = false;
   private degradation: Degradation | null = null;
   private restartCount = 0;
   private lastRemediationId: string | null = null;
   private lastExit: InstanceStatus['lastExit'] = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private currentPort: number;
+  private currentRelease: Release;
 
   constructor(
     readonly ref: InstanceRef,
-    readonly port: number,
+    port: number,
+    release: Release,
     private readonly launch: LaunchInstance,
     private readonly logger: Logger,
     private readonly onCrash: CrashListener = () => undefined,
-  ) {}
+    private readonly onChange: ChangeListener = () => undefined,
+  ) {
+    this.currentPort = port;
+    this.currentRelease = release;
+  }
 
   get pid(): number | null {
     return this.child?.pid ?? null;
+  }
+
+  /** The port the current process listens on; a replace moves it. */
+  get port(): number {
+    return this.currentPort;
+  }
+
+  get release(): Release {
+    return this.currentRelease;
   }
 
   get state(): InstanceState {
@@ -72,6 +109,7 @@ export class ManagedInstance {
       ...this.ref,
       pid: this.pid,
       port: this.port,
+      release: this.currentRelease.version,
       state: this.state,
       degradation: this.degradation,
       restarts: this.restartCount,
@@ -80,7 +118,7 @@ export class ManagedInstance {
     };
   }
 
-  /** Runs `fn` after every earlier call has finished: restarts and chaos on one instance never interleave. */
+  /** Runs `fn` after every earlier call has finished: remediations and chaos on one instance never interleave. */
   exclusive<R>(fn: () => Promise<R>): Promise<R> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
@@ -90,52 +128,127 @@ export class ManagedInstance {
   /** Spawns a process if none runs. Throws when the process could not be created at all. */
   start(): number {
     if (this.child) return this.child.pid as number;
-    const child = this.launch(this.ref, this.port);
-    if (child.pid === undefined) {
-      // spawn() reports failures such as ENOENT asynchronously; swallow that event, we report here.
-      child.once('error', () => undefined);
-      throw new Error(`could not spawn ${this.describe()}`);
+    const { child, exited } = this.spawn(this.currentPort, this.currentRelease);
+    this.adopt(child, exited, this.currentPort);
+    return child.pid as number;
+  }
+
+  /**
+   * restart (same release) and rollback (`release`): SIGKILL the current process, start one on
+   * the same port. Returns the new pid; throws when it could not be spawned (the old one is gone).
+   */
+  async restartOn(release: Release, remediationId: string): Promise<{ pid: number; previousPid: number | null; previousRelease: string }> {
+    const previousPid = this.pid;
+    const wasOn = this.currentRelease;
+    const previousRelease = wasOn.version;
+    await this.kill('restart');
+    this.currentRelease = release;
+    let pid: number;
+    try {
+      pid = this.start();
+    } catch (error) {
+      // Nothing runs the new release: the instance still counts as on its old one, so that a
+      // retried "rollback to previous" means the same release.
+      this.currentRelease = wasOn;
+      throw error;
     }
-    this.child = child;
-    this.hung = false;
-    // A new process starts healthy: a restart clears whatever the old one simulated.
-    this.degradation = null;
-    this.ending = undefined;
-    this.exitedPromise = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        if (this.child === child) {
-          this.child = undefined;
-          this.degradation = null;
-        }
-        this.hung = false;
-        this.lastExit = { code, signal };
-        const fields = { ...this.ref, instancePid: child.pid, code, signal };
-        if (this.ending) this.logger.info({ ...fields, reason: this.ending }, 'instance ended by the agent');
-        else this.logger.warn(fields, 'instance exited on its own; left down for autoheal to heal');
-        // A stop or a restart is the agent's own doing; anything else is what a supervisor reports.
-        if (this.ending !== 'stop' && this.ending !== 'restart') this.onCrash(this.ref, { code, signal });
-        resolve();
+    this.recordRemediation(remediationId);
+    const rolledBack = release.version !== previousRelease;
+    this.onChange({
+      remediationId,
+      verb: rolledBack ? 'rolled_back' : 'restarted',
+      ref: this.ref,
+      detail: rolledBack ? { pid, fromRelease: previousRelease, toRelease: release.version } : { pid, previousPid },
+    });
+    return { pid, previousPid, previousRelease };
+  }
+
+  /**
+   * replace: starts a fresh process of the same release on `port` beside the current one, which
+   * is not touched until the new one is ready; then the new one becomes the instance's process
+   * and the old one is SIGKILLed (not SIGTERMed: its planned-stop announcement would tell the
+   * detector that the instance, which lives on, stopped). A new process that is not ready is
+   * killed and the old one keeps running.
+   */
+  async replaceOn(
+    port: number,
+    remediationId: string,
+    ready: (pid: number, port: number, exited: Promise<void>) => Promise<Readiness>,
+  ): Promise<{ readiness: Readiness; pid: number; previousPid: number | null; previousPort: number }> {
+    const previous = this.child;
+    const previousPid = this.pid;
+    const previousPort = this.currentPort;
+    const fresh = this.spawn(port, this.currentRelease);
+    const pid = fresh.child.pid as number;
+    this.onChange({ remediationId, verb: 'started', ref: this.ref, detail: { pid, port, release: this.currentRelease.version } });
+    const readiness = await ready(pid, port, fresh.exited);
+    if (readiness !== 'ready') {
+      await this.end(fresh.child, fresh.exited, 'discard');
+      this.onChange({ remediationId, verb: 'stopped', ref: this.ref, detail: { pid, reason: `new process ${readiness}` } });
+      return { readiness, pid, previousPid, previousPort };
+    }
+    const previousExited = this.exitedPromise;
+    this.adopt(fresh.child, fresh.exited, port);
+    this.recordRemediation(remediationId);
+    if (previous && previousPid !== null) {
+      await this.end(previous, previousExited, 'replace');
+      this.onChange({ remediationId, verb: 'stopped', ref: this.ref, detail: { pid: previousPid, port: previousPort } });
+    }
+    return { readiness, pid, previousPid, previousPort };
+  }
+
+  /**
+   * throttle: sends the limit over the IPC channel and waits (at most `timeoutMs`) for the
+   * instance's acknowledgement. Null when no answer came in time (a hung process cannot answer).
+   */
+  async throttle(message: ThrottleMessage, timeoutMs: number): Promise<ThrottleAck | null> {
+    const child = this.child;
+    if (!child) return null;
+    if (!child.send) throw new Error(`${this.describe()} has no IPC channel to send a limit to`);
+    const ack = await new Promise<ThrottleAck | null>((resolve) => {
+      const onMessage = (raw: unknown) => {
+        const parsed = throttleAck.safeParse(raw);
+        if (!parsed.success || parsed.data.remediationId !== message.remediationId) return;
+        finish(parsed.data);
+      };
+      const timer = setTimeout(() => finish(null), timeoutMs);
+      const finish = (value: ThrottleAck | null) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(value);
+      };
+      child.on('message', onMessage);
+      child.send(message, (error) => {
+        if (error) finish(null);
       });
     });
-    child.on('error', (error) => this.logger.error({ ...this.ref, err: error }, 'instance process error'));
-    this.logger.info({ ...this.ref, instancePid: child.pid, port: this.port }, 'instance started');
-    return child.pid;
+    if (ack?.ok) {
+      this.onChange({
+        remediationId: message.remediationId,
+        verb: 'throttled',
+        ref: this.ref,
+        detail: { pid: child.pid, limitPerSecond: message.limitPerSecond, appliedUntil: ack.appliedUntil },
+      });
+    }
+    return ack;
   }
 
   /** Records that the process now running was started for this remediation. */
-  recordRestart(remediationId: string): void {
+  recordRemediation(remediationId: string): void {
     this.restartCount += 1;
     this.lastRemediationId = remediationId;
+  }
+
+  /** Tells the change listener about a process started or stopped for a remediation outside restartOn/replaceOn (scale_out). */
+  report(remediationId: string, verb: 'started' | 'stopped', pid: number): void {
+    this.onChange({ remediationId, verb, ref: this.ref, detail: { pid, port: this.port, release: this.currentRelease.version } });
   }
 
   /** SIGKILL, also for a stopped (hung) process, and wait until it is gone and its port is free. */
   async kill(reason: 'restart' | 'chaos'): Promise<void> {
     const child = this.child;
     if (!child) return;
-    this.ending = reason;
-    const exited = this.exitedPromise;
-    child.kill('SIGKILL');
-    await withTimeout(exited, KILL_WAIT_MS, `${this.describe()} did not exit after SIGKILL`);
+    await this.end(child, this.exitedPromise, reason);
   }
 
   /** SIGSTOP: the process keeps its port and its pid but does nothing, heartbeats included. */
@@ -175,7 +288,7 @@ export class ManagedInstance {
   async stop(timeoutMs = 5_000): Promise<void> {
     const child = this.child;
     if (!child) return;
-    this.ending = 'stop';
+    this.endings.set(child, 'stop');
     const exited = this.exitedPromise;
     child.kill('SIGCONT');
     child.kill('SIGTERM');
@@ -186,6 +299,52 @@ export class ManagedInstance {
 
   describe(): string {
     return `${this.ref.tenantId}/${this.ref.service}/${this.ref.instance}`;
+  }
+
+  /** Launches a process and watches its exit; it is not the instance's process until adopted. */
+  private spawn(port: number, release: Release): { child: ChildProcess; exited: Promise<void> } {
+    const child = this.launch(this.ref, port, release);
+    if (child.pid === undefined) {
+      // spawn() reports failures such as ENOENT asynchronously; swallow that event, we report here.
+      child.once('error', () => undefined);
+      throw new Error(`could not spawn ${this.describe()} (release ${release.version})`);
+    }
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        const current = this.child === child;
+        if (current) {
+          this.child = undefined;
+          this.degradation = null;
+          this.hung = false;
+          this.lastExit = { code, signal };
+        }
+        const ending = this.endings.get(child);
+        const fields = { ...this.ref, instancePid: child.pid, code, signal };
+        if (ending) this.logger.info({ ...fields, reason: ending }, 'instance process ended by the agent');
+        else this.logger.warn(fields, 'instance exited on its own; left down for autoheal to heal');
+        // The agent's own ends are not crashes; anything else is what a supervisor reports.
+        if (ending === undefined || ending === 'chaos') this.onCrash(this.ref, { code, signal });
+        resolve();
+      });
+    });
+    child.on('error', (error) => this.logger.error({ ...this.ref, err: error }, 'instance process error'));
+    this.logger.info({ ...this.ref, instancePid: child.pid, port, release: release.version }, 'instance process started');
+    return { child, exited };
+  }
+
+  private adopt(child: ChildProcess, exited: Promise<void>, port: number): void {
+    this.child = child;
+    this.exitedPromise = exited;
+    this.currentPort = port;
+    this.hung = false;
+    // A new process starts healthy: a restart clears whatever the old one simulated.
+    this.degradation = null;
+  }
+
+  private async end(child: ChildProcess, exited: Promise<void>, reason: EndReason): Promise<void> {
+    this.endings.set(child, reason);
+    child.kill('SIGKILL');
+    await withTimeout(exited, KILL_WAIT_MS, `${this.describe()} (pid ${child.pid}) did not exit after SIGKILL`);
   }
 }
 

@@ -5,6 +5,8 @@ const schema = z.object({
   TENANT_ID: subjectToken,
   SERVICE: subjectToken,
   INSTANCE: subjectToken,
+  /** The release this process runs; the agent sets it from the fleet file's releases. */
+  RELEASE_VERSION: z.string().min(1).max(64).default('initial'),
   /** 0 lets the OS choose; the agent always assigns one. */
   PORT: z.coerce.number().int().min(0).max(65535).default(0),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),

@@ -6,6 +6,7 @@ import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
 import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
+import { ThrottleGate, throttleMessage, type ThrottleAck } from './throttle.js';
 
 const LEAK_TICK_MS = 250;
 
@@ -20,6 +21,7 @@ function main(): void {
     tenantId: config.TENANT_ID,
     service: config.SERVICE,
     instance: config.INSTANCE,
+    release: config.RELEASE_VERSION,
     pid: process.pid,
     startedAt: new Date(),
   };
@@ -29,10 +31,19 @@ function main(): void {
   let degradation: Degradation | null = null;
   const leaked: Buffer[] = [];
   let reporter: HealthReporter | undefined;
+  // Set by the agent over IPC (a throttle remediation); /healthz is never throttled, so the
+  // agent can still tell the instance is up.
+  const gate = new ThrottleGate();
 
   const server = createServer((req, res) => {
     const started = performance.now();
     const url = req.url ?? '/';
+    if (!url.startsWith('/healthz') && !gate.admit(Date.now())) {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: 'throttled' }));
+      reporter?.recordRequest(performance.now() - started, true);
+      return;
+    }
     const treatment = treatRequest(degradation, DEFAULT_DEGRADATION_SETTINGS, url, Math.random());
     const respond = () => {
       const response = treatment.fail ? INJECTED_FAILURE : route(req.method ?? 'GET', url, identity, new Date());
@@ -64,6 +75,19 @@ function main(): void {
   }, LEAK_TICK_MS).unref();
 
   process.on('message', (message) => {
+    const throttle = throttleMessage.safeParse(message);
+    if (throttle.success) {
+      const ack: ThrottleAck = gate.apply(throttle.data, Date.now());
+      logger.warn({ remediationId: throttle.data.remediationId, limitPerSecond: throttle.data.limitPerSecond, ack }, 'throttle limit from the agent');
+      process.send?.(ack);
+      return;
+    }
+    if ((message as { type?: unknown } | null)?.type === 'autoheal.throttle') {
+      const remediationId = (message as { remediationId?: unknown }).remediationId;
+      const error = throttle.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      process.send?.({ type: 'autoheal.throttle.ack', remediationId, ok: false, error });
+      return;
+    }
     const parsed = degradeMessage.safeParse(message);
     if (!parsed.success) {
       logger.warn({ message }, 'ignoring an unknown message from the agent');

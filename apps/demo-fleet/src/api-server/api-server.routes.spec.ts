@@ -4,6 +4,7 @@ const identity: ApiServerIdentity = {
   tenantId: 'acme-health',
   service: 'patient-api',
   instance: 'patient-api-1',
+  release: 'v2',
   pid: 4242,
   startedAt: new Date('2030-01-01T00:00:00.000Z'),
 };
@@ -13,7 +14,7 @@ describe('api-server routes', () => {
   it('GET /healthz answers 200 with the identity and pid, which is how the agent knows the new process is up', () => {
     expect(route('GET', '/healthz', identity, now)).toEqual({
       status: 200,
-      body: { status: 'ok', tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1', pid: 4242, uptimeMs: 5000 },
+      body: { status: 'ok', tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1', release: 'v2', pid: 4242, uptimeMs: 5000 },
     });
   });
 

@@ -3,6 +3,8 @@ export interface ApiServerIdentity {
   tenantId: string;
   service: string;
   instance: string;
+  /** The release this process runs (RELEASE_VERSION, set by the agent). */
+  release: string;
   pid: number;
   startedAt: Date;
 }
@@ -45,6 +47,7 @@ export function route(method: string, url: string, identity: ApiServerIdentity, 
         tenantId: identity.tenantId,
         service: identity.service,
         instance: identity.instance,
+        release: identity.release,
         pid: identity.pid,
         uptimeMs: now.getTime() - identity.startedAt.getTime(),
       },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FleetFileError, fleetInstances, parseFleetFile } from './fleet-file.js';
+import { FleetFileError, fleetInstances, fleetReleases, parseFleetFile } from './fleet-file.js';
 
 const DEMO_FLEET = join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json');
 
@@ -71,6 +71,36 @@ describe('parseFleetFile', () => {
     ['a duplicate tenant', { tenants: [tenant(), tenant()] }, 'tenants.1.tenantId'],
   ])('rejects %s', (_name, raw, path) => {
     expect(problemsOf(raw).some((p) => p.startsWith(`${path}:`))).toBe(true);
+  });
+
+  it('reads each service\'s release history, oldest first; a service without one runs the release "initial"', () => {
+    const fleet = parseFleetFile({
+      tenants: [
+        tenant({
+          services: [
+            { service: 'patient-api', instances: ['patient-api-1'], releases: [{ version: 'v1' }, { version: 'v2', env: { FEATURE_X: 'on' }, command: ['node', 'v2.js'] }] },
+            { service: 'reports-api', instances: ['reports-api-1'] },
+          ],
+        }),
+      ],
+    });
+    expect(fleetReleases(fleet)).toEqual(
+      new Map([
+        ['acme-health/patient-api', [{ version: 'v1' }, { version: 'v2', env: { FEATURE_X: 'on' }, command: ['node', 'v2.js'] }]],
+        ['acme-health/reports-api', [{ version: 'initial' }]],
+      ]),
+    );
+  });
+
+  it.each([
+    ['an empty release list', [], 'tenants.0.services.0.releases'],
+    ['a release called previous', [{ version: 'previous' }], 'tenants.0.services.0.releases.0.version'],
+    ['a duplicate release', [{ version: 'v1' }, { version: 'v1' }], 'tenants.0.services.0.releases.1.version'],
+    ['a lower-case environment variable', [{ version: 'v1', env: { path: '/x' } }], 'tenants.0.services.0.releases.0.env.path'],
+    ['an empty command', [{ version: 'v1', command: [] }], 'tenants.0.services.0.releases.0.command'],
+  ])('rejects %s', (_name, releases, path) => {
+    const problems = problemsOf({ tenants: [tenant({ services: [{ service: 'api', instances: ['api-1'], releases }] })] });
+    expect(problems.some((p) => p.startsWith(`${path}:`))).toBe(true);
   });
 
   it('rejects an instance listed twice under one tenant and service', () => {

@@ -9,12 +9,45 @@ import { subjectToken } from '@autoheal/contracts';
  */
 export const COMPLIANCE_FRAMEWORKS = ['HIPAA', 'PCI_DSS', 'GDPR', 'SOC2'] as const;
 
+/** The release name `rollback` takes to mean "the one before the current", so no release may be called that. */
+export const PREVIOUS_RELEASE = 'previous';
+
+/**
+ * One release of a service the agent can run. `command` is the program and its arguments
+ * (absent: the agent's api-server under node); `env` is added to the instance's environment.
+ * Every instance also gets `RELEASE_VERSION=<version>`.
+ */
+const release = z
+  .object({
+    version: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of A-Z a-z 0-9 . _ - (a release version)')
+      .refine((v) => v !== PREVIOUS_RELEASE, `"${PREVIOUS_RELEASE}" is reserved (rollback's "the one before the current")`),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
+  })
+  .strict();
+
+export type Release = z.infer<typeof release>;
+
+/** A service that declares no releases runs this one, and has nothing to roll back to. */
+export const INITIAL_RELEASE: Release = { version: 'initial' };
+
 const fleetService = z
   .object({
     service: subjectToken,
     instances: z.array(subjectToken).min(1),
+    /** The service's release history, oldest first; the last is the one its instances start on. */
+    releases: z.array(release).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((service, ctx) => {
+    const seen = new Set<string>();
+    service.releases?.forEach((r, i) => {
+      if (seen.has(r.version)) ctx.addIssue({ code: 'custom', path: ['releases', i, 'version'], message: `duplicate release ${r.version}` });
+      seen.add(r.version);
+    });
+  });
 
 // Other readers of the file (the decision service) may keep more profile fields per tenant.
 const fleetTenant = z.looseObject({
@@ -99,6 +132,20 @@ export function loadFleetFile(path: string): FleetFile {
 }
 
 /** Every instance in file order: tenants, then services, then instances. */
+/** Where a service is known: tenant and service. */
+export function serviceKey(ref: Pick<InstanceRef, 'tenantId' | 'service'>): string {
+  return `${ref.tenantId}/${ref.service}`;
+}
+
+/** Each service's release history, oldest first, by serviceKey. */
+export function fleetReleases(fleet: FleetFile): Map<string, Release[]> {
+  return new Map(
+    fleet.tenants.flatMap((tenant) =>
+      tenant.services.map((service) => [serviceKey({ tenantId: tenant.tenantId, service: service.service }), service.releases ?? [INITIAL_RELEASE]] as const),
+    ),
+  );
+}
+
 export function fleetInstances(fleet: FleetFile): InstanceRef[] {
   return fleet.tenants.flatMap((tenant) =>
     tenant.services.flatMap((service) =>

@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { agentRestartSubject, newEventId } from '@autoheal/contracts';
+import { agentCommandSubject, newEventId, type ActionParameters, type RemediationAction } from '@autoheal/contracts';
 import { closeNats, connectNats, loadSigningMaterial } from '@autoheal/messaging';
 import { generateSigningKey, signReply, verifyCommand, type SigningKey } from '@autoheal/security';
 import { createTestKeys, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
@@ -17,13 +17,14 @@ describe('NatsAgentDriver (real nats-server)', () => {
   const subs: Subscription[] = [];
   const target = (instance: string) => ({ tenantId: 'acme', service: 'api', instance });
   const agentKey = () => keys.key('agent:demo-fleet');
-  const restart = (instance: string, remediationId: string) =>
-    driver.perform({ ...target(instance), remediationId, action: 'restart', parameters: {}, runtime: { kind: 'agent' } });
+  const perform = (instance: string, remediationId: string, action: RemediationAction, parameters: ActionParameters = {}) =>
+    driver.perform({ ...target(instance), remediationId, action, parameters, runtime: { kind: 'agent' } });
+  const restart = (instance: string, remediationId: string) => perform(instance, remediationId, 'restart');
 
   /** A responder on the instance's subject answering with whatever `reply` returns (nothing: stays silent). */
   async function respond(instance: string, reply: (request: Record<string, unknown>) => unknown): Promise<void> {
     subs.push(
-      nc.subscribe(agentRestartSubject('acme', 'api', instance), {
+      nc.subscribe(agentCommandSubject('acme', 'api', instance), {
         callback: (_err, msg) => {
           const answer = reply(msg.json());
           if (answer !== undefined) msg.respond(typeof answer === 'string' ? answer : JSON.stringify(answer));
@@ -36,7 +37,8 @@ describe('NatsAgentDriver (real nats-server)', () => {
   /** A reply to `req` as agent `agentId` would sign it with `key`. */
   const signed = (key: SigningKey, req: Record<string, unknown>, body: Record<string, unknown>, agentId = 'demo-fleet') =>
     signReply(key, { remediationId: req.remediationId as string, commandId: req.commandId as string, agentId, signedAt: new Date().toISOString(), ok: true, ...body });
-  const success = { ok: true, pid: 321, restartedAt: '2025-01-01T00:00:00.000Z', replayed: false };
+  const restarted = [{ verb: 'restarted', object: 'ok', detail: { pid: 321 } }];
+  const success = { ok: true, action: 'restart', effects: restarted, completedAt: '2025-01-01T00:00:00.000Z', replayed: false };
 
   async function driverError(promise: Promise<unknown>): Promise<DriverError> {
     const error = await promise.then(
@@ -50,7 +52,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     nc = await connectNats({ servers: nats.url, name: 'driver-test', onClosedForGood: () => undefined });
-    const rules = parseTargetAgents('*=demo-fleet');
+    const rules = parseTargetAgents('acme=demo-fleet');
     if (!rules.ok) throw new Error(rules.problems.join('; '));
     const signing = loadSigningMaterial({ keyFile: keys.env('executor').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile }, 'executor');
     driver = new NatsAgentDriver(nc, { AGENT_TIMEOUT_MS: 300, EXECUTOR_COMMAND_TTL_MS: 30_000, EXECUTOR_TARGET_AGENTS: rules.rules }, signing, { now: () => new Date() });
@@ -62,6 +64,10 @@ describe('NatsAgentDriver (real nats-server)', () => {
     await nats.stop();
   });
 
+  it('lists the actions the agent carries out: every one but failover', () => {
+    expect([...driver.actions].sort()).toEqual(['replace', 'restart', 'rollback', 'scale_out', 'throttle']);
+  });
+
   it('sends a command the agent can verify as the executor’s, and returns the signed restart details', async () => {
     const seen: Record<string, unknown>[] = [];
     await respond('ok', (req) => {
@@ -71,9 +77,9 @@ describe('NatsAgentDriver (real nats-server)', () => {
     const remediationId = newEventId();
     await expect(restart('ok', remediationId)).resolves.toMatchObject({
       ok: true,
-      effects: [{ verb: 'restarted', object: 'ok', detail: { pid: 321 } }],
+      effects: restarted,
       replayed: false,
-      details: { pid: 321, restartedAt: '2025-01-01T00:00:00.000Z', replayed: false, agentId: 'demo-fleet' },
+      details: { action: 'restart', effects: restarted, completedAt: '2025-01-01T00:00:00.000Z', replayed: false, agentId: 'demo-fleet' },
     });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ remediationId, tenantId: 'acme', service: 'api', instance: 'ok', action: 'restart', parameters: {} });
@@ -83,9 +89,53 @@ describe('NatsAgentDriver (real nats-server)', () => {
     expect(verdict).toEqual({ ok: true });
   });
 
+  it('sends every action with the plan’s parameters, signed, and reports the agent’s effects as it states them', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const effects = [
+      { verb: 'started', object: 'replaced', detail: { pid: 9 } },
+      { verb: 'stopped', object: 'replaced', detail: { pid: 8 } },
+    ];
+    await respond('replaced', (req) => {
+      seen.push(req);
+      return signed(agentKey(), req, { ...success, action: req.action, effects });
+    });
+    await expect(perform('replaced', newEventId(), 'replace')).resolves.toMatchObject({ ok: true, effects, replayed: false });
+    await expect(perform('replaced', newEventId(), 'scale_out', { maxInstances: 4, scaleInAfterMs: 60_000 })).resolves.toMatchObject({ ok: true, effects });
+    expect(seen.map((r) => [r.action, r.parameters])).toEqual([
+      ['replace', {}],
+      ['scale_out', { maxInstances: 4, scaleInAfterMs: 60_000 }],
+    ]);
+    for (const request of seen) {
+      const verdict = verifyCommand(keys.trust, request, { now: new Date(), subjectTarget: target('replaced'), runs: () => true, maxSkewMs: 5_000, maxLifetimeMs: 300_000 });
+      expect(verdict).toEqual({ ok: true });
+    }
+  });
+
+  it('refuses a target no agent is registered for as unknown_target, and sends nothing', async () => {
+    const heard: string[] = [];
+    subs.push(nc.subscribe('agent.command.nobody.>', { callback: (_err, msg) => void heard.push(msg.subject) }));
+    await nc.flush();
+    const result = await driver.perform({ tenantId: 'nobody', service: 'api', instance: 'api-1', remediationId: newEventId(), action: 'restart', parameters: {}, runtime: { kind: 'agent' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'unknown_target', message: expect.stringContaining('registers no agent for nobody/api/api-1') as string } });
+    await nc.flush();
+    expect(heard).toEqual([]);
+  });
+
   it('returns the agent’s signed refusal as a failed result', async () => {
-    await respond('refuses', (req) => signed(agentKey(), req, { ok: false, code: 'spawn_failed', message: 'ENOENT', pid: undefined, restartedAt: undefined, replayed: undefined }));
+    await respond('refuses', (req) => signed(agentKey(), req, { ok: false, code: 'spawn_failed', message: 'ENOENT', action: undefined, effects: undefined, completedAt: undefined, replayed: undefined }));
     await expect(restart('refuses', newEventId())).resolves.toEqual({ ok: false, error: { code: 'spawn_failed', message: 'ENOENT' } });
+  });
+
+  it.each([
+    ['unknown_instance', 'unknown_target'],
+    ['unsupported_action', 'unsupported_action'],
+    ['invalid_parameters', 'invalid_parameters'],
+    ['at_capacity', 'at_capacity'],
+  ])('maps the agent’s %s to the drivers’ %s', async (agentCode, driverCode) => {
+    await respond(`refuses-${agentCode}`.replace(/_/g, '-'), (req) =>
+      signed(agentKey(), req, { ok: false, code: agentCode, message: 'no', action: undefined, effects: undefined, completedAt: undefined, replayed: undefined }),
+    );
+    await expect(restart(`refuses-${agentCode}`.replace(/_/g, '-'), newEventId())).resolves.toEqual({ ok: false, error: { code: driverCode, message: 'no' } });
   });
 
   it.each([
@@ -94,7 +144,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
     ['signed by another agent', 'rogue-other', (req: Record<string, unknown>) => signed(keys.key('agent:other'), req, success, 'other'), 'wrong_agent'],
     ['signed by another agent claiming to be the registered one', 'rogue-claims', (req: Record<string, unknown>) => signed(keys.key('agent:other'), req, success), 'wrong_agent'],
     ['signed by the decision service', 'rogue-decision', (req: Record<string, unknown>) => signed(keys.key('decision'), req, success), 'wrong_agent'],
-    ['the agent’s signed answer with a made-up pid', 'rogue-pid', (req: Record<string, unknown>) => ({ ...signed(agentKey(), req, success), pid: 1 }), 'bad_signature'],
+    ['the agent’s signed answer with made-up effects', 'rogue-effects', (req: Record<string, unknown>) => ({ ...signed(agentKey(), req, success), effects: [{ verb: 'restarted', object: 'rogue-effects', detail: { pid: 1 } }] }), 'bad_signature'],
     ['the agent’s signed answer to another command', 'rogue-old', (req: Record<string, unknown>) => signed(agentKey(), { ...req, commandId: newEventId() }, success), 'mismatched_reply'],
     ['the agent’s signed answer about another remediation', 'confused', (req: Record<string, unknown>) => signed(agentKey(), { ...req, remediationId: newEventId() }, success), 'mismatched_reply'],
   ] as const)('never reports success for a reply %s: failed, unattributed_reply, with the security event’s facts', async (_name, instance, reply, reason) => {
@@ -108,7 +158,8 @@ describe('NatsAgentDriver (real nats-server)', () => {
     ['nobody listens', 'absent', undefined, DriverErrorCode.Unreachable],
     ['the agent stays silent', 'silent', () => undefined, DriverErrorCode.Timeout],
     ['the reply is not JSON', 'garbled', () => 'restarted!', DriverErrorCode.InvalidReply],
-    ['the agent’s signed reply breaks the contract', 'odd', (req: Record<string, unknown>) => signed(agentKey(), req, { pid: undefined }), DriverErrorCode.InvalidReply],
+    ['the agent’s signed reply breaks the contract', 'odd', (req: Record<string, unknown>) => signed(agentKey(), req, { effects: [] }), DriverErrorCode.InvalidReply],
+    ['the agent’s signed reply is about another action', 'other-action', (req: Record<string, unknown>) => signed(agentKey(), req, { action: 'replace' }), DriverErrorCode.InvalidReply],
   ] as const)('throws a DriverError when %s', async (_name, instance, reply, code) => {
     if (reply) await respond(instance, reply);
     expect((await driverError(restart(instance, newEventId()))).code).toBe(code);

@@ -3,11 +3,12 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import {
-  agentRestartRequest,
+  agentCommandRequest,
   newEvent,
   newEventId,
   STREAMS,
-  type AgentRestartRequest,
+  type AgentCommandRequest,
+  type AgentEffect,
   type Envelope,
   type EventType,
 } from '@autoheal/contracts';
@@ -26,15 +27,15 @@ const MAX_DELIVER = 4;
 
 /** What the agent did for a remediation, before it signs it into a reply for one command. */
 type Outcome =
-  | { ok: true; remediationId: string; pid: number; restartedAt: string; replayed: boolean }
+  | { ok: true; remediationId: string; action: 'restart'; effects: AgentEffect[]; completedAt: string; replayed: boolean }
   | { ok: false; remediationId: string; code: 'unknown_instance'; message: string };
 
 /**
  * A stand-in for the demo fleet's agent: a real NATS responder that keeps the contract the
- * executor relies on — one restart per remediation id, the first outcome replayed after that.
+ * executor relies on — one action per remediation id, the first outcome replayed after that.
  */
 class FakeAgent {
-  readonly requests: AgentRestartRequest[] = [];
+  readonly requests: AgentCommandRequest[] = [];
   private readonly outcomes = new Map<string, Outcome>();
   private sub: Subscription | undefined;
   private nextPid = 1000;
@@ -42,13 +43,13 @@ class FakeAgent {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subject: string,
-    private readonly decide: (req: AgentRestartRequest) => 'restart' | 'unknown_instance' = () => 'restart',
+    private readonly decide: (req: AgentCommandRequest) => 'restart' | 'unknown_instance' = () => 'restart',
   ) {}
 
   async start(): Promise<this> {
     this.sub = this.nc.subscribe(this.subject, {
       callback: (_err, msg) => {
-        const req = agentRestartRequest.parse(msg.json());
+        const req = agentCommandRequest.parse(msg.json());
         this.requests.push(req);
         // Signed as the real agent signs: with the key the executor has registered for every target.
         const signed = signReply(keys.key('agent:demo-fleet'), { ...this.answer(req), commandId: req.commandId, agentId: 'demo-fleet', signedAt: new Date().toISOString() });
@@ -64,7 +65,7 @@ class FakeAgent {
     this.outcomes.set(reply.remediationId, reply);
   }
 
-  requestsFor(remediationId: string): AgentRestartRequest[] {
+  requestsFor(remediationId: string): AgentCommandRequest[] {
     return this.requests.filter((r) => r.remediationId === remediationId);
   }
 
@@ -72,12 +73,19 @@ class FakeAgent {
     this.sub?.unsubscribe();
   }
 
-  private answer(req: AgentRestartRequest): Outcome {
+  private answer(req: AgentCommandRequest): Outcome {
     const first = this.outcomes.get(req.remediationId);
     if (first) return first.ok ? { ...first, replayed: true } : first;
     const reply: Outcome =
       this.decide(req) === 'restart'
-        ? { ok: true, remediationId: req.remediationId, pid: this.nextPid++, restartedAt: new Date().toISOString(), replayed: false }
+        ? {
+            ok: true,
+            remediationId: req.remediationId,
+            action: 'restart',
+            effects: [{ verb: 'restarted', object: req.instance, detail: { pid: this.nextPid++ } }],
+            completedAt: new Date().toISOString(),
+            replayed: false,
+          }
         : { ok: false, remediationId: req.remediationId, code: 'unknown_instance', message: `no instance ${req.instance}` };
     this.outcomes.set(req.remediationId, reply);
     return reply;
@@ -155,7 +163,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     await pg.connect();
     nc = await connectNats({ servers: nats.url, name: 'executor-test', onClosedForGood: () => undefined });
     jsm = await jetstreamManager(nc);
-    agent = await new FakeAgent(nc, 'agent.restart.acme.>', (req) => (req.instance === 'ghost' ? 'unknown_instance' : 'restart')).start();
+    agent = await new FakeAgent(nc, 'agent.command.acme.>', (req) => (req.instance === 'ghost' ? 'unknown_instance' : 'restart')).start();
   });
 
   afterAll(async () => {
@@ -178,7 +186,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     expect(started).toHaveLength(1);
     expect(succeeded).toHaveLength(1);
     expect(started[0]).toMatchObject({ producer: 'executor', correlationId: incidentId, causationId: plan.id, data: { executor: 'nats-agent', instance: 'api-1' } });
-    expect(succeeded[0]).toMatchObject({ correlationId: incidentId, causationId: plan.id, data: { details: { pid: expect.any(Number) as number, replayed: false } } });
+    expect(succeeded[0]).toMatchObject({ correlationId: incidentId, causationId: plan.id, data: { details: { action: 'restart', effects: [{ verb: 'restarted', object: plan.data.instance, detail: { pid: expect.any(Number) as number } }], replayed: false } } });
     expect(started[0].id < succeeded[0].id).toBe(true);
     expect(await execution(remediationId)).toMatchObject({ status: 'succeeded', attempts: 1, driver: 'nats-agent', finished_at: expect.any(Date) as Date });
   });
@@ -200,13 +208,14 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     const { remediationId, incidentId } = plan.data;
     // State a crash leaves behind: the execution claimed (started published then), the agent
     // already restarted the instance, the outcome never recorded.
-    const restartedAt = new Date(Date.now() - 5_000).toISOString();
+    const completedAt = new Date(Date.now() - 5_000).toISOString();
+    const effects: AgentEffect[] = [{ verb: 'restarted', object: 'api-3', detail: { pid: 777 } }];
     await pg.query(
       `INSERT INTO executor.executions (remediation_id, incident_id, tenant_id, service, instance, action, driver, status, attempts, started_at)
        VALUES ($1, $2, 'acme', 'api', 'api-3', 'restart', 'nats-agent', 'started', 1, now() - interval '6 seconds')`,
       [remediationId, incidentId],
     );
-    agent.remember({ ok: true, remediationId, pid: 777, restartedAt, replayed: false });
+    agent.remember({ ok: true, remediationId, action: 'restart', effects, completedAt, replayed: false });
 
     await settled(await publishRaw(plan));
 
@@ -214,7 +223,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     const succeeded = await published('remediation.succeeded', remediationId);
     expect(succeeded).toHaveLength(1);
     // Who vouched for it: the agent and the key that signed the reply.
-    expect(succeeded[0].data.details).toEqual({ pid: 777, restartedAt, replayed: true, agentId: 'demo-fleet', keyId: keys.key('agent:demo-fleet').keyId });
+    expect(succeeded[0].data.details).toEqual({ action: 'restart', effects, completedAt, replayed: true, agentId: 'demo-fleet', keyId: keys.key('agent:demo-fleet').keyId });
     expect(succeeded[0].data.durationMs).toBeGreaterThanOrEqual(6_000);
     // It was claimed before the crash; claiming again must not announce a second start.
     expect(await published('remediation.started', remediationId)).toHaveLength(0);
@@ -240,7 +249,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     await expectEventually(async () => expect((await execution(remediationId))?.attempts).toBeGreaterThanOrEqual(2));
     expect((await execution(remediationId))?.status).toBe('started');
 
-    const lateAgent = await new FakeAgent(nc, 'agent.restart.late.>').start();
+    const lateAgent = await new FakeAgent(nc, 'agent.command.late.>').start();
     try {
       await expectEventually(async () => expect(await published('remediation.succeeded', remediationId)).toHaveLength(1), { timeoutMs: 15_000 });
       expect(lateAgent.requestsFor(remediationId)).toHaveLength(1);

@@ -1,13 +1,13 @@
 import pino from 'pino';
-import { agentRestartSubject, newEventId } from '@autoheal/contracts';
+import { agentCommandSubject, newEventId } from '@autoheal/contracts';
 import { generateSigningKey, parseTrustStore, publicKeyToBase64, signCommand, type CommandContent, type SigningKey } from '@autoheal/security';
 import { FleetSupervisor } from './fleet-supervisor.js';
 import { OutcomeStore } from './outcome-store.js';
-import { isFinalOutcome, NIL_UUID, RestartService, restartOutcome, type RestartOutcome } from './restart.service.js';
+import { CommandService, commandOutcome, isFinalOutcome, NIL_UUID, type CommandOutcome } from './command.service.js';
 
-// The request checks that happen before any process is touched. Restarts themselves run real
-// processes and are covered by agent.int-spec.ts.
-describe('RestartService request validation', () => {
+// The request checks that happen before any process is touched. The actions themselves run real
+// processes and are covered by agent.int-spec.ts and the agent driver's conformance spec.
+describe('CommandService request validation', () => {
   const remediationId = '0190a5b4-7c1e-7a3b-9c2d-1e2f3a4b5c6d';
   const target = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-1' };
   const executor = generateSigningKey().key;
@@ -19,7 +19,7 @@ describe('RestartService request validation', () => {
     ],
   });
   const NOW = Date.parse('2026-03-01T12:00:00.000Z');
-  let service: RestartService;
+  let service: CommandService;
   let launches: number;
 
   const command = (over: Partial<CommandContent> = {}, key: SigningKey = executor) =>
@@ -46,18 +46,19 @@ describe('RestartService request validation', () => {
       },
       logger,
     });
-    const outcomes = await OutcomeStore.open<RestartOutcome>({ load: () => Promise.resolve([]), save: () => Promise.resolve() }, { keep: isFinalOutcome });
-    service = new RestartService({
+    const outcomes = await OutcomeStore.open<CommandOutcome>({ load: () => Promise.resolve([]), save: () => Promise.resolve() }, { keep: isFinalOutcome });
+    service = new CommandService({
       supervisor,
       outcomes,
       clock: { now: () => new Date(NOW) },
       readyTimeoutMs: 1000,
+      ackTimeoutMs: 1000,
       logger,
       commands: { trust, maxSkewMs: 5_000, maxLifetimeMs: 300_000 },
     });
   });
 
-  const subject = agentRestartSubject(target.tenantId, target.service, target.instance);
+  const subject = agentCommandSubject(target.tenantId, target.service, target.instance);
 
   it.each([
     ['a body that is not an object', undefined, NIL_UUID],
@@ -65,10 +66,13 @@ describe('RestartService request validation', () => {
     ['a remediation id that is not a UUID', { ...command(), remediationId: 'r-1' }, NIL_UUID],
     ['a tenant with a dot', { ...command(), tenantId: 'acme.health' }, remediationId],
     ['an unknown field', { ...command(), force: true }, remediationId],
+    ['an unknown action', { ...command(), action: 'reboot' }, remediationId],
+    ['an unknown parameter', { ...command(), parameters: { drain: false } }, remediationId],
+    ['a parameter of the wrong type', { ...command(), parameters: { maxInstances: 'many' } }, remediationId],
   ])('answers invalid_request for %s', async (_name, body, expectedId) => {
     const { outcome } = await service.handle(subject, body);
     expect(outcome).toMatchObject({ ok: false, code: 'invalid_request', remediationId: expectedId });
-    expect(restartOutcome.safeParse(outcome).success).toBe(true);
+    expect(commandOutcome.safeParse(outcome).success).toBe(true);
     expect(launches).toBe(0);
   });
 
@@ -87,11 +91,10 @@ describe('RestartService request validation', () => {
     expect(launches).toBe(0);
   });
 
-  it('refuses a second command for a remediation that asks for something else (replay), before any restart', async () => {
+  it('refuses a second command for a remediation that asks for something else (replay), before anything is done', async () => {
     await service.handle(subject, command());
     const before = launches;
-    const other = { tenantId: target.tenantId, service: target.service, instance: 'patient-api-1' };
-    const { outcome } = await service.handle(subject, command({ ...other, parameters: { drain: false } }));
+    const { outcome } = await service.handle(subject, command({ action: 'replace' }));
     expect(outcome).toMatchObject({ ok: false, code: 'command_rejected' });
     if (outcome.ok) throw new Error('unreachable');
     expect(outcome.message).toMatch(/^replayed/);
@@ -100,8 +103,28 @@ describe('RestartService request validation', () => {
 
   it('answers unknown_instance for an instance this agent does not run', async () => {
     const other = { tenantId: 'acme-health', service: 'patient-api', instance: 'patient-api-9' };
-    const { outcome } = await service.handle(agentRestartSubject(other.tenantId, other.service, other.instance), command(other));
+    const { outcome } = await service.handle(agentCommandSubject(other.tenantId, other.service, other.instance), command(other));
     expect(outcome).toMatchObject({ ok: false, code: 'unknown_instance', remediationId });
+    expect(launches).toBe(0);
+  });
+
+  it('answers unsupported_action for failover, which a host agent cannot do', async () => {
+    const { outcome } = await service.handle(subject, command({ action: 'failover', parameters: { toRegion: 'eu-west-1' } }));
+    expect(outcome).toMatchObject({ ok: false, code: 'unsupported_action', remediationId });
+    expect(launches).toBe(0);
+  });
+
+  it.each([
+    ['rollback without toRelease', 'rollback', {}, /parameters\.toRelease/],
+    ['scale_out without maxInstances', 'scale_out', { scaleInAfterMs: 60_000 }, /parameters\.maxInstances/],
+    ['throttle without ttlMs', 'throttle', { limitPerSecond: 5 }, /parameters\.ttlMs/],
+    ['rollback to a release the service does not have', 'rollback', { toRelease: 'v9' }, /unknown release v9/],
+    ['rollback to the one before the only release', 'rollback', { toRelease: 'previous' }, /no release before initial/],
+  ] as const)('answers invalid_parameters for %s, naming the field, and touches nothing', async (_name, action, parameters, message) => {
+    const { outcome } = await service.handle(subject, command({ action, parameters }));
+    expect(outcome).toMatchObject({ ok: false, code: 'invalid_parameters', remediationId });
+    if (outcome.ok) throw new Error('unreachable');
+    expect(outcome.message).toMatch(message);
     expect(launches).toBe(0);
   });
 

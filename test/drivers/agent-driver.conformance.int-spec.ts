@@ -1,0 +1,129 @@
+/**
+ * The agent runtime's driver against the real thing: the demo fleet's agent with real
+ * api-server processes, the executor's NatsAgentDriver, a real nats-server between them, run
+ * through the conformance suite every driver passes. It lives here because it joins two apps
+ * (an app may not import another).
+ *
+ * What the agent did is taken from the agent's own account of its processes (the changes it
+ * reports as it spawns, kills and throttles them), never from the driver's answer.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ActionParameters, RemediationAction } from '@autoheal/contracts';
+import { closeNats, connectNats, loadSigningMaterial } from '@autoheal/messaging';
+import { createTestKeys, expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
+import { startAgent, type RunningAgent } from '../../apps/demo-fleet/src/agent/agent.js';
+import type { InstanceChange } from '../../apps/demo-fleet/src/agent/managed-instance.js';
+import { parseFleetFile } from '../../apps/demo-fleet/src/fleet/fleet-file.js';
+import { NatsAgentDriver } from '../../apps/executor/src/drivers/nats-agent.driver.js';
+import type { DriverEffect } from '../../apps/executor/src/drivers/remediation-driver.js';
+import { parseTargetAgents } from '../../apps/executor/src/drivers/target-agents.js';
+import { describeDriverConformance, type DriverTarget } from '../../apps/executor/src/test-support/driver-conformance.js';
+
+// The agent spawns the compiled api-server, as it does in production.
+const API_SERVER_ENTRY = join(__dirname, '..', '..', 'apps', 'demo-fleet', 'dist', 'api-server', 'api-server.main.js');
+const TENANT = 'conf';
+// One single-instance service per target the suite asks for (it asks for 14 with every action
+// the agent has), so that no test sees another's effects: each on release v2, with v1 before it.
+const SERVICES = Array.from({ length: 16 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
+
+const PARAMETERS: Record<RemediationAction, ActionParameters> = {
+  restart: {},
+  replace: {},
+  rollback: { toRelease: 'previous' },
+  scale_out: { maxInstances: 2, scaleInAfterMs: 60_000 },
+  throttle: { limitPerSecond: 5, ttlMs: 60_000 },
+  failover: { toRegion: 'eu-west-1' },
+};
+
+const keys = createTestKeys(['executor', 'agent:demo-fleet']);
+let nats: NatsServerHandle | undefined;
+let nc: NatsConnection | undefined;
+let agent: RunningAgent | undefined;
+let stateDir: string | undefined;
+const changes: InstanceChange[] = [];
+let nextService = 0;
+
+async function healthzPid(port: number): Promise<number | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(500) });
+    return res.status === 200 ? ((await res.json()) as { pid: number }).pid : null;
+  } catch {
+    return null;
+  }
+}
+
+describeDriverConformance(
+  'NatsAgentDriver with the demo fleet agent (real processes, real nats-server)',
+  async () => {
+    if (!existsSync(API_SERVER_ENTRY)) throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b tsconfig.build.json)`);
+    // Sixteen api-servers on a small machine: no synthetic traffic of their own.
+    process.env.TRAFFIC_RPS = '0';
+    nats = await startNatsServer();
+    stateDir = mkdtempSync(join(tmpdir(), 'autoheal-conformance-'));
+    const fleet = parseFleetFile({
+      tenants: [
+        {
+          tenantId: TENANT,
+          displayName: 'Conformance',
+          frameworks: ['SOC2'],
+          maxAutoActionsPerHour: 100,
+          autoActions: ['restart'],
+          services: SERVICES.map((service) => ({ service, instances: [`${service}-1`], releases: [{ version: 'v1' }, { version: 'v2' }] })),
+        },
+      ],
+    });
+    agent = await startAgent({
+      natsUrl: nats.url,
+      fleet,
+      basePort: 0,
+      stateDir,
+      heartbeatMs: 1_000,
+      readyTimeoutMs: 15_000,
+      ackTimeoutMs: 5_000,
+      apiServerEntry: API_SERVER_ENTRY,
+      logger: pino({ level: 'silent' }),
+      childStdio: 'ignore',
+      signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },
+      onChange: (change) => changes.push(change),
+    });
+    for (const s of agent.supervisor.status()) {
+      await expectEventually(async () => expect(await healthzPid(s.port)).toBe(s.pid), { timeoutMs: 30_000 });
+    }
+
+    nc = await connectNats({ servers: nats.url, name: 'conformance-executor', onClosedForGood: () => undefined });
+    const rules = parseTargetAgents(`${TENANT}=demo-fleet`);
+    if (!rules.ok) throw new Error(rules.problems.join('; '));
+    const signing = loadSigningMaterial({ keyFile: keys.env('executor').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile }, 'executor');
+    // Longer than the agent's own waits (readiness 15 s), so that a slow start is not taken for silence.
+    const driver = new NatsAgentDriver(nc, { AGENT_TIMEOUT_MS: 20_000, EXECUTOR_COMMAND_TTL_MS: 60_000, EXECUTOR_TARGET_AGENTS: rules.rules }, signing, { now: () => new Date() });
+
+    return {
+      driver,
+      target(): Promise<DriverTarget> {
+        const service = SERVICES[nextService++];
+        if (!service) throw new Error(`the fleet has only ${SERVICES.length} services; the suite asked for more targets`);
+        return Promise.resolve({ tenantId: TENANT, service, instance: `${service}-1`, runtime: { kind: 'agent' } });
+      },
+      unknownTarget: () => ({ tenantId: 'elsewhere', service: 'api', instance: 'api-1', runtime: { kind: 'agent' } }),
+      parametersFor: (action) => PARAMETERS[action],
+      observedEffects(remediationId: string): Promise<DriverEffect[]> {
+        return Promise.resolve(changes.filter((c) => c.remediationId === remediationId).map((c) => ({ verb: c.verb, object: c.ref.instance, detail: c.detail })));
+      },
+      silence() {
+        const resume = agent!.pause();
+        return Promise.resolve(() => Promise.resolve(resume()));
+      },
+    };
+  },
+  async () => {
+    await agent?.stop();
+    if (nc) await closeNats(nc);
+    await nats?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    keys.remove();
+  },
+);
