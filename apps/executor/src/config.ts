@@ -19,6 +19,11 @@ const schema = z.object({
   /** How long a signed command stays valid after it is issued; agents refuse it after that (plus a small clock skew). */
   EXECUTOR_COMMAND_TTL_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   /**
+   * How long one Kubernetes remediation may take, waiting for pods or a rollout included; also
+   * how long its lease on the workload holds (see drivers/kubernetes).
+   */
+  EXECUTOR_KUBERNETES_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
+  /**
    * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`): a reply
    * counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
    */
