@@ -182,6 +182,15 @@ export class KubernetesApiStandIn {
     return statefulSet;
   }
 
+  /** Changes a Deployment as someone else would (kubectl, another controller): a shallow merge into its metadata and spec. */
+  editDeployment(namespace: string, name: string, change: { annotations?: Record<string, string>; spec?: Partial<V1Deployment['spec']> }): void {
+    const deployment = this.deployments.get(key(namespace, name));
+    if (!deployment) throw new Error(`no deployment ${namespace}/${name}`);
+    if (change.annotations) deployment.metadata!.annotations = { ...deployment.metadata?.annotations, ...change.annotations };
+    if (change.spec) deployment.spec = { ...deployment.spec!, ...change.spec };
+    this.touch(deployment);
+  }
+
   /** The pods of a namespace whose labels include `labels`, as stored (copies). */
   podsOf(namespace: string, labels: Record<string, string>): V1Pod[] {
     return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && matches(p.metadata?.labels, labels)).map((p) => structuredClone(p));

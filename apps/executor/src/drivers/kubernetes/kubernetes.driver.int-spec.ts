@@ -7,6 +7,7 @@ import { KubernetesApiStandIn, kubernetesTypeProblems } from '../../test-support
 import { DriverError, DriverErrorCode } from '../driver.errors.js';
 import { DriverRefusal, performChecked, type DriverCommand, type DriverResult } from '../remediation-driver.js';
 import { KubernetesDriver } from './kubernetes.driver.js';
+import { readRecords, REMEDIATIONS_ANNOTATION } from './remediation-record.js';
 
 const NAMESPACE = 'tenant-a';
 const systemClock = { now: () => new Date() };
@@ -151,6 +152,37 @@ describe('KubernetesDriver on Deployments', () => {
   it('refuses a rollback when there is no earlier revision', async () => {
     const target = deploymentTarget({ images: ['registry.example/app:1'] });
     await expect(performChecked(driver, command(target, 'rollback'))).resolves.toMatchObject({ ok: false, error: { code: 'no_previous_revision' } });
+  });
+
+  it('refuses to roll back a paused Deployment (it would not roll out), changing nothing', async () => {
+    const target = deploymentTarget();
+    const name = target.runtime.kind === 'kubernetes' ? target.runtime.name : '';
+    standIn.editDeployment(NAMESPACE, name, { spec: { paused: true } });
+    const before = standIn.deployment(NAMESPACE, name)?.spec?.template;
+    await expect(performChecked(driver, command(target, 'rollback'))).resolves.toMatchObject({ ok: false, error: { code: 'deployment_paused' } });
+    expect(standIn.deployment(NAMESPACE, name)?.spec?.template).toEqual(before);
+  });
+
+  it('resumes a remediation whose executor died after deleting the pod: waits for the workload and finishes, deleting nothing more', async () => {
+    const target = deploymentTarget({ replicas: 2 });
+    const name = target.runtime.kind === 'kubernetes' ? target.runtime.name : '';
+    const remediationId = randomUUID();
+    // What a driver that crashed right after its delete leaves on the workload: an expired lease, one recorded effect.
+    const crashed = {
+      id: remediationId,
+      action: 'restart',
+      phase: 'acting',
+      holder: 'crashed-call',
+      leaseUntil: new Date(Date.now() - 1_000).toISOString(),
+      effects: [{ verb: 'restarted', object: `pod/${target.instance}`, detail: { uid: 'uid-of-the-deleted-pod' } }],
+    };
+    standIn.editDeployment(NAMESPACE, name, { annotations: { [REMEDIATIONS_ANNOTATION]: JSON.stringify([crashed]) } });
+    const before = podUids(name);
+    const result = await performChecked(driver, command(target, 'restart', {}, remediationId));
+    expect(effectsOf(result)).toEqual([{ verb: 'restarted', object: `pod/${target.instance}` }]);
+    expect(podUids(name)).toEqual(before);
+    expect(standIn.effects.filter((e) => e.object === `pod/${target.instance}`)).toEqual([]);
+    expect(readRecords(standIn.deployment(NAMESPACE, name)?.metadata?.annotations)).toMatchObject([{ id: remediationId, phase: 'done' }]);
   });
 
   it('refuses scale_out at the cap (at_capacity), scaling nothing; asked again, it gives the same answer', async () => {

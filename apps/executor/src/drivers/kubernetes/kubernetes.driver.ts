@@ -58,7 +58,7 @@ export class KubernetesDriver implements RemediationDriver {
     try {
       return await new Remediation(new WorkloadApi(clients, calls, runtime), calls, command, runtime, this.clock, timeoutMs).run();
     } catch (error) {
-      if (error instanceof RejectedError) return refusal(error.status === 403 || error.status === 401 ? 'kubernetes_forbidden' : 'kubernetes_rejected', error.message);
+      if (error instanceof RejectedError) return refusal(rejectionCode(error), error.message);
       if (error instanceof ConflictError) throw new DriverError(DriverErrorCode.Unreachable, `kubernetes context ${clients.context}: ${error.message}`);
       throw error;
     } finally {
@@ -74,6 +74,11 @@ export class KubernetesDriver implements RemediationDriver {
   }
 }
 
+/** `kubernetes_forbidden` when the executor's account lacks a permission (see the README's Role), else `kubernetes_rejected`. */
+function rejectionCode(error: RejectedError): string {
+  return error.status === 401 || error.status === 403 ? 'kubernetes_forbidden' : 'kubernetes_rejected';
+}
+
 function refusal(code: string, message: string): DriverResult {
   return { ok: false, error: { code, message } };
 }
@@ -85,6 +90,12 @@ class Remediation {
   private effects: DriverEffect[] = [];
   private workload!: Workload;
   private pod: V1Pod | null = null;
+  /**
+   * The workload's pod uids just before this call scaled it up, to tell the new pod. Kept in
+   * memory, not in the record (it grows with the replica count); a call resuming after a crash
+   * takes the newest ready pod instead.
+   */
+  private podsBeforeScaleUp: string[] | null = null;
 
   constructor(
     private readonly api: WorkloadApi,
@@ -108,7 +119,7 @@ class Remediation {
     } catch (error) {
       // Refused for good half-way: recorded, so a retry reports it rather than acting again.
       if (!(error instanceof RejectedError)) throw error;
-      outcome = { ok: false, error: { code: 'kubernetes_rejected', message: error.message } };
+      outcome = { ok: false, error: { code: rejectionCode(error), message: error.message } };
     }
     await this.writeRecord((record) => ({ ...record, phase: 'done', outcome }));
     if (!outcome.ok) return outcome;
@@ -235,16 +246,20 @@ class Remediation {
   private async replace(): Promise<Outcome> {
     const old = this.pod;
     const oldUid = uidIn(this.done('stopped')) ?? old?.metadata?.uid ?? '';
-    const up = this.done('scaled', (e) => Number(e.detail?.to) > Number(e.detail?.from)) ?? (await this.scaleBy(+1));
-    const started = this.done('started') ?? (await this.recordStartedPod(up, [oldUid]));
+    const scaledDown = () => this.done('scaled', (e) => Number(e.detail?.to) < Number(e.detail?.from));
+    if (!this.done('scaled')) await this.scaleBy(+1);
+    const started = this.done('started') ?? (await this.recordStartedPod([oldUid]));
     if (!this.done('stopped')) {
-      if (!old) return { ok: false, error: { code: DriverRefusal.UnknownTarget, message: `pod ${this.command.instance} is gone` } };
-      const gone = await this.deletePod(old);
-      if (gone) return gone;
+      const gone = old ? await this.deletePod(old) : { ok: false as const, error: { code: DriverRefusal.UnknownTarget, message: `pod ${this.command.instance} is gone` } };
+      if (gone) {
+        // Someone else removed the old pod meanwhile: give the extra replica back, and say so.
+        if (!scaledDown()) await this.scaleBy(-1);
+        return gone;
+      }
       await this.recorded({ verb: 'stopped', object: objectRef('Pod', this.command.instance), detail: { uid: oldUid } });
     }
     // Right after the delete: the sooner the count is back, the less the ReplicaSet replaces the old pod in between.
-    if (!this.done('scaled', (e) => Number(e.detail?.to) < Number(e.detail?.from))) await this.scaleBy(-1);
+    if (!scaledDown()) await this.scaleBy(-1);
     const ready = await this.waitForReadyPods([oldUid]);
     return { ok: true, details: { stopped: this.command.instance, started: started.object.replace(/^pod\//, ''), readyReplicas: ready.length } };
   }
@@ -258,7 +273,7 @@ class Remediation {
       if (current >= max) return { ok: false, error: { code: 'at_capacity', message: `${this.workloadRef} already runs ${current} replicas; parameters.maxInstances is ${max}` } };
       scaled = await this.scaleBy(+1, max);
     }
-    const started = this.done('started') ?? (await this.recordStartedPod(scaled, []));
+    const started = this.done('started') ?? (await this.recordStartedPod([]));
     return { ok: true, details: { from: scaled.detail?.from, to: scaled.detail?.to, started: started.object.replace(/^pod\//, '') } };
   }
 
@@ -273,6 +288,9 @@ class Remediation {
       for (;;) {
         const workload = await this.api.read();
         if (workload?.kind !== 'Deployment') return { ok: false, error: { code: DriverRefusal.UnknownTarget, message: `${this.workloadRef} is gone` } };
+        if (workload.object.spec?.paused) {
+          return { ok: false, error: { code: 'deployment_paused', message: `${this.workloadRef} is paused: a rollback would not roll out until it is resumed` } };
+        }
         const choice = chooseRollback(workload.object, await this.api.listReplicaSets(workload), this.command.parameters.toRelease ?? 'previous');
         if (!choice.ok) return { ok: false, error: { code: choice.code, message: choice.message } };
         const effect: DriverEffect = { verb: 'rolled_back', object: this.workloadRef, detail: { fromRevision: choice.from, toRevision: choice.toRevision } };
@@ -322,20 +340,22 @@ class Remediation {
         if (error instanceof ConflictError) continue;
         throw error;
       }
-      const effect: DriverEffect = { verb: 'scaled', object: this.workloadRef, detail: { from, to, podsBefore: before.map((p) => p.metadata?.uid) } };
+      if (to > from) this.podsBeforeScaleUp = before.map((p) => p.metadata?.uid ?? '');
+      const effect: DriverEffect = { verb: 'scaled', object: this.workloadRef, detail: { from, to } };
       await this.recorded(effect);
       return effect;
     }
   }
 
   /** Waits for a ready pod that did not exist before the scale-up, and records it as started. */
-  private async recordStartedPod(scaledUp: DriverEffect, excludeUids: string[]): Promise<DriverEffect> {
-    const before = [...excludeUids, ...((scaledUp.detail?.podsBefore as string[] | undefined) ?? [])];
+  private async recordStartedPod(excludeUids: string[]): Promise<DriverEffect> {
+    const before = this.podsBeforeScaleUp;
     const fresh = await this.waitUntil(`a new ready pod of ${this.workloadRef}`, async () => {
       const workload = await this.api.read();
       if (!workload) return null;
-      const ready = readyPodsOf(workload, await this.api.listPods(workload), await this.api.listReplicaSets(workload), before);
-      return ready[0] ?? null;
+      const ready = readyPodsOf(workload, await this.api.listPods(workload), await this.api.listReplicaSets(workload), [...excludeUids, ...(before ?? [])]);
+      if (before) return ready[0] ?? null;
+      return newest(ready);
     });
     const effect: DriverEffect = { verb: 'started', object: objectRef('Pod', fresh.metadata?.name ?? '') };
     await this.recorded(effect);
@@ -360,6 +380,11 @@ class Remediation {
       await this.calls.pause(POLL_MS, what);
     }
   }
+}
+
+function newest(pods: V1Pod[]): V1Pod | null {
+  const created = (pod: V1Pod) => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+  return [...pods].sort((a, b) => created(b) - created(a))[0] ?? null;
 }
 
 /** The pod uid an effect recorded. */
