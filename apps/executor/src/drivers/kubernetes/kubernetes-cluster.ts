@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 import { DriverError, DriverErrorCode } from '../driver.errors.js';
 
@@ -11,19 +11,30 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
 export type KubeConfigSource = { ok: true; config: KubeConfig } | { ok: false; reason: string };
 
 /**
- * `KUBECONFIG`, else `~/.kube/config`, else the in-cluster service account: what
- * `KubeConfig.loadFromDefault` reads, except that finding none is reported rather than silently
- * pointed at http://localhost:8080 as the library does.
+ * `KUBECONFIG` (one or more files, merged as kubectl does), else `~/.kube/config`, else the
+ * in-cluster service account: what `KubeConfig.loadFromDefault` reads, except that finding none
+ * is reported rather than silently pointed at http://localhost:8080 as the library does.
  */
 export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfigSource {
+  const files = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
   const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync(SERVICE_ACCOUNT_TOKEN);
-  if (!env.KUBECONFIG && !existsSync(home) && !inCluster) {
-    return { ok: false, reason: 'no kubeconfig: set KUBECONFIG, provide ~/.kube/config, or run the executor in a cluster with a service account' };
-  }
   try {
     const config = new KubeConfig();
-    config.loadFromDefault();
+    if (files.length > 0) {
+      config.loadFromFile(files[0]);
+      for (const file of files.slice(1)) {
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        config.mergeConfig(more, Boolean(config.getCurrentContext())); // as kubectl: the first file that sets current-context wins
+      }
+    } else if (existsSync(home)) {
+      config.loadFromFile(home);
+    } else if (inCluster) {
+      config.loadFromCluster();
+    } else {
+      return { ok: false, reason: 'no kubeconfig: set KUBECONFIG, provide ~/.kube/config, or run the executor in a cluster with a service account' };
+    }
     return { ok: true, config };
   } catch (error) {
     return { ok: false, reason: `the kubeconfig cannot be loaded: ${(error as Error).message}` };
