@@ -301,6 +301,18 @@ describe('KubernetesDriver configuration and failures', () => {
     expect((error as DriverError).code).toBe(DriverErrorCode.Unreachable);
   });
 
+  it('throws DriverError(Timeout) when the API server takes the request but never answers', async () => {
+    const target = deploymentTarget();
+    const restore = standIn.silence();
+    try {
+      const error = await driver.perform(command(target, 'restart')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DriverError);
+      expect((error as DriverError).code).toBe(DriverErrorCode.Timeout);
+    } finally {
+      await restore();
+    }
+  });
+
   it('the stand-in’s type check finds what the Kubernetes types do not allow (so a driver sending it would fail these tests)', () => {
     const deployment = standIn.deployment(NAMESPACE, (deploymentTarget().runtime as { name: string }).name);
     expect(kubernetesTypeProblems(deployment, 'V1Deployment')).toEqual([]);
