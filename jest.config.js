@@ -16,10 +16,11 @@ const swc = [
 
 const shared = {
   rootDir: __dirname,
-  // jose ships ES modules only: compiled to CommonJS for Jest like our own sources (Node itself
-  // loads it through require(esm)).
-  transform: { '^.+\\.ts$': swc, '/node_modules/jose/.+\\.js$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // jose, @kubernetes/client-node and openid-client / oauth4webapi (which it imports) ship ES
+  // modules only: compiled to CommonJS for Jest like our own sources (Node itself loads them
+  // through require(esm)).
+  transform: { '^.+\\.ts$': swc, '/node_modules/(jose|@kubernetes/client-node|openid-client|oauth4webapi)/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@kubernetes/client-node|openid-client|oauth4webapi)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
     // Tests run against the sources of our libraries, not their build output.

@@ -27,6 +27,11 @@ const schema = z.object({
    */
   EXECUTOR_PUBLIC_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
   /**
+   * How long one Kubernetes remediation may take, waiting for pods or a rollout included; also
+   * how long its lease on the workload holds (see drivers/kubernetes).
+   */
+  EXECUTOR_KUBERNETES_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
+  /**
    * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`): a reply
    * counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
    */

@@ -5,6 +5,8 @@ import { ObservabilityModule } from '@autoheal/telemetry';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import type { ExecutorConfig } from './config.js';
 import { EXECUTOR_APPLICATION_NAME, EXECUTOR_SCHEMA } from './data-source.js';
+import { loadKubeConfig } from './drivers/kubernetes/kubernetes-cluster.js';
+import { KUBE_CONFIG_SOURCE, KubernetesDriver } from './drivers/kubernetes/kubernetes.driver.js';
 import { NatsAgentDriver } from './drivers/nats-agent.driver.js';
 import { REMEDIATION_DRIVERS, type RemediationDriver } from './drivers/remediation-driver.js';
 import { RunbookCallbackController } from './drivers/runbook/runbook-callback.controller.js';
@@ -44,7 +46,10 @@ export class ExecutorModule {
         NatsAgentDriver,
         RunbookCallbacks,
         RunbookDriver,
-        { provide: REMEDIATION_DRIVERS, useFactory: (...drivers: RemediationDriver[]) => drivers, inject: [NatsAgentDriver, RunbookDriver] },
+        // No kubeconfig is no reason not to boot: the driver then refuses its targets with the reason.
+        { provide: KUBE_CONFIG_SOURCE, useFactory: () => loadKubeConfig() },
+        KubernetesDriver,
+        { provide: REMEDIATION_DRIVERS, useFactory: (...drivers: RemediationDriver[]) => drivers, inject: [NatsAgentDriver, RunbookDriver, KubernetesDriver] },
         ExecutionService,
       ],
     };

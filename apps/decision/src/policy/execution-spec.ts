@@ -35,7 +35,10 @@ export function executionSpecFor(
   const runtime = service?.runtime ?? AGENT;
   const verify = { deadlineMs: playbook.verify?.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS };
   const name = service?.service ?? 'the service';
-  if (!runtimeCan(runtime.kind, action)) return { ok: false, notApplicable: `the ${runtime.kind} runtime of ${name} cannot ${action}` };
+  if (!runtimeCan(runtime, action)) {
+    const what = runtime.kind === 'kubernetes' ? `the ${runtime.workload} ${runtime.name}` : `the ${runtime.kind} runtime`;
+    return { ok: false, notApplicable: `${what} of ${name} cannot ${action}` };
+  }
   const ok = (parameters: ActionParameters): ExecutionSpecResult => ({ ok: true, spec: { runtime, parameters, verify } });
   switch (action) {
     case 'restart':

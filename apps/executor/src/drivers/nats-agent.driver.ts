@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { agentCommandReply, agentCommandRequest, agentCommandSubject, newEventId, type AgentCommandFailureCode, type RemediationAction } from '@autoheal/contracts';
+import { agentCommandReply, agentCommandRequest, agentCommandSubject, newEventId, RUNTIME_ACTIONS, type AgentCommandFailureCode } from '@autoheal/contracts';
 import { injectTraceContext, NATS_CONNECTION, SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
 import { agentIdentity, signCommand, verifyReply, type SignedReply } from '@autoheal/security';
 import { CLOCK, type Clock } from '../clock.js';
@@ -18,8 +18,6 @@ export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'E
  * The actions the host agent carries out (apps/demo-fleet's agent; see its README for how).
  * failover is not among them: a host agent has no second region to move traffic to.
  */
-export const AGENT_DRIVER_ACTIONS = ['restart', 'replace', 'rollback', 'scale_out', 'throttle'] as const satisfies readonly RemediationAction[];
-
 /**
  * Carries actions out through the agent that supervises the tenant's processes: core NATS
  * request/reply on `agent.command.<tenant>.<service>.<instance>`, one command for every action
@@ -35,7 +33,7 @@ export const AGENT_DRIVER_ACTIONS = ['restart', 'replace', 'rollback', 'scale_ou
 export class NatsAgentDriver implements RemediationDriver {
   readonly name = 'nats-agent';
   readonly runtime = 'agent';
-  readonly actions = AGENT_DRIVER_ACTIONS;
+  readonly actions = RUNTIME_ACTIONS.agent;
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,

@@ -71,8 +71,9 @@ export const actionParameters = z
   .strict();
 
 /**
- * The actions each runtime's driver carries out (the executor README has the table, and a test
- * holds every driver to it). The decision service plans nothing else for a target of that runtime.
+ * The actions each runtime's driver carries out; the drivers declare exactly these (a test holds
+ * them to it) and the executor README has the table. The decision service plans nothing else
+ * for a target of that runtime (runtimeCan).
  */
 export const RUNTIME_ACTIONS = {
   agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
@@ -80,9 +81,13 @@ export const RUNTIME_ACTIONS = {
   runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
 
-/** True when a target of this runtime can be given this action. */
-export function runtimeCan(runtime: z.infer<typeof remediationRuntime>['kind'], action: z.infer<typeof remediationAction>): boolean {
-  return (RUNTIME_ACTIONS[runtime] as readonly string[]).includes(action);
+/** A StatefulSet's pods have fixed identities and its revisions are not a Deployment's: only these apply. */
+const STATEFUL_SET_ACTIONS: readonly z.infer<typeof remediationAction>[] = ['restart', 'scale_out'];
+
+/** True when a target running this way can be given this action. */
+export function runtimeCan(runtime: z.infer<typeof remediationRuntime>, action: z.infer<typeof remediationAction>): boolean {
+  if (runtime.kind === 'kubernetes' && runtime.workload === 'StatefulSet') return STATEFUL_SET_ACTIONS.includes(action);
+  return (RUNTIME_ACTIONS[runtime.kind] as readonly string[]).includes(action);
 }
 
 /** The parameters each action requires. */

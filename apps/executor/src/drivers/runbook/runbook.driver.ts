@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { context, propagation } from '@opentelemetry/api';
-import { remediationAction, type RemediationRuntime } from '@autoheal/contracts';
+import { RUNTIME_ACTIONS, type RemediationRuntime } from '@autoheal/contracts';
 import { CLOCK, type Clock } from '../../clock.js';
 import type { ExecutorConfig } from '../../config.js';
 import { EXECUTOR_CONFIG, SECRET_RESOLVER } from '../../executor.tokens.js';
@@ -56,7 +56,7 @@ interface CallResult {
 export class RunbookDriver implements RemediationDriver {
   readonly name = 'runbook';
   readonly runtime = 'runbook';
-  readonly actions = remediationAction.options;
+  readonly actions = RUNTIME_ACTIONS.runbook;
   private readonly inFlight = new Map<string, Promise<CallResult>>();
   private readonly finished = new RecentOutcomes<DriverResult>(REMEMBERED_OUTCOMES);
 
