@@ -60,8 +60,19 @@ export class RemediationEventsHandler {
 
 /** The longest one driver call for this runtime may take: a runbook's own timeout (callback included) may be far longer than an agent's. */
 function driverCallBoundMs(runtime: RemediationRuntime | undefined, config: ExecutorConfig): number {
-  if (runtime?.kind === 'runbook') return Math.max(config.AGENT_TIMEOUT_MS, runtime.timeoutMs ?? config.EXECUTOR_RUNBOOK_TIMEOUT_MS);
-  return config.AGENT_TIMEOUT_MS;
+  switch (runtime?.kind) {
+    case 'runbook':
+      return Math.max(config.AGENT_TIMEOUT_MS, runtime.timeoutMs ?? config.EXECUTOR_RUNBOOK_TIMEOUT_MS);
+    case 'kubernetes':
+      return Math.max(config.AGENT_TIMEOUT_MS, config.EXECUTOR_KUBERNETES_TIMEOUT_MS);
+    case 'agent':
+    case undefined:
+      return config.AGENT_TIMEOUT_MS;
+    default: {
+      const unreachable: never = runtime;
+      throw new Error(`no time bound for runtime ${JSON.stringify(unreachable)}`);
+    }
+  }
 }
 
 /** Every failure here is worth retrying (the driver is idempotent, the database comes back), except content the database refuses for good. */
