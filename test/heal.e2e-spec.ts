@@ -5,7 +5,7 @@
  * the plan's verify deadline, and when it does not, plans the playbook's next candidate, or hands
  * the incident to a human when none is left.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -13,7 +13,7 @@ import type { Envelope } from '@autoheal/contracts';
 import { connectNats, natsDevServerSetup, systemIdentities, type SecureNatsMaterial } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, freePort, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 
-import { startSystem, type RunningSystem } from '../tools/dev/system.js';
+import { ROOT, startSystem, type RunningSystem } from '../tools/dev/system.js';
 
 /** Each service has a good history and a staged bad release that answers 80 % of its requests 500. */
 const RELEASES = [{ version: 'v1' }, { version: 'v2' }, { version: 'v3-bad', env: { DEMO_FAULT: 'errors' }, staged: true }];
@@ -78,6 +78,25 @@ describe('autoheal verifies a remediation and walks the playbook when it did not
     const stateDir = mkdtempSync(join(tmpdir(), 'autoheal-heal-e2e-'));
     const fleetFile = join(stateDir, 'fleet.json');
     writeFileSync(fleetFile, JSON.stringify(fleet));
+    // The demo's rules with only the error rate among the metric rules: on a loaded 2-core machine
+    // the instances' event-loop lag or latency may cross a threshold, and the incident that opens
+    // (with its default playbook: scale_out, replace) would compete for the service's one slot.
+    const demoRules = JSON.parse(readFileSync(join(ROOT, 'deploy/demo/detector-rules.json'), 'utf8')) as { defaults: Record<string, unknown> };
+    const off = { enabled: false };
+    const rulesFile = join(stateDir, 'detector-rules.json');
+    writeFileSync(
+      rulesFile,
+      JSON.stringify({
+        defaults: {
+          ...demoRules.defaults,
+          latency: off,
+          anomaly: off,
+          trend: off,
+          slo: off,
+          saturation: { cpu: off, memory: off, eventLoopLag: off, disk: off },
+        },
+      }),
+    );
     const tenantsDir = join(stateDir, 'tenants');
     mkdirSync(tenantsDir);
     writeFileSync(join(tenantsDir, 'heal-a.json'), JSON.stringify(tenantDocument('heal-a', 'a-1', ['restart', 'rollback'], HEALING_DEADLINE_MS)));
@@ -92,6 +111,7 @@ describe('autoheal verifies a remediation and walks the playbook when it did not
       restartOnExit: false,
       env: {
         DECISION_TENANTS_DIR: tenantsDir,
+        DETECTOR_RULES_FILE: rulesFile,
         HEARTBEAT_MS: '500',
         FLEET_BASE_PORT: '0',
         // Five seconds of silence before a hang is suspected: a remediation's restart (SIGKILL, a new
