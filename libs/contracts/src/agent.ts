@@ -85,32 +85,28 @@ const replySignature = {
   signature: z.string().min(1).max(200),
 };
 
-export const agentCommandReply = z.discriminatedUnion('ok', [
-  z
-    .object({
-      ok: z.literal(true),
-      remediationId: z.uuid(),
-      action: remediationAction,
-      /** Every change made, in order; a replayed reply carries the first time's. */
-      effects: z.array(agentEffect).min(1),
-      completedAt: z.iso.datetime(),
-      /** True when this remediation had already been carried out and nothing was done now. */
-      replayed: z.boolean(),
-      ...replySignature,
-    })
-    .strict(),
-  z
-    .object({
-      ok: z.literal(false),
-      remediationId: z.uuid(),
-      code: agentCommandFailureCode,
-      message: z.string(),
-      ...replySignature,
-    })
-    .strict(),
-]);
+const commandSucceeded = z
+  .object({
+    ok: z.literal(true),
+    remediationId: z.uuid(),
+    action: remediationAction,
+    /** Every change made, in order; a replayed reply carries the first time's. */
+    effects: z.array(agentEffect).min(1),
+    completedAt: z.iso.datetime(),
+    /** True when this remediation had already been carried out and nothing was done now. */
+    replayed: z.boolean(),
+  })
+  .strict();
+
+const commandFailed = z.object({ ok: z.literal(false), remediationId: z.uuid(), code: agentCommandFailureCode, message: z.string() }).strict();
+
+/** What a command came to, before the agent signs it into a reply (and what it remembers per remediation). */
+export const agentCommandOutcome = z.discriminatedUnion('ok', [commandSucceeded, commandFailed]);
+
+export const agentCommandReply = z.discriminatedUnion('ok', [commandSucceeded.extend(replySignature).strict(), commandFailed.extend(replySignature).strict()]);
 
 export type AgentCommandRequest = z.infer<typeof agentCommandRequest>;
 export type AgentCommandReply = z.infer<typeof agentCommandReply>;
+export type AgentCommandOutcome = z.infer<typeof agentCommandOutcome>;
 export type AgentEffect = z.infer<typeof agentEffect>;
 export type AgentCommandFailureCode = z.infer<typeof agentCommandFailureCode>;

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import {
-  agentCommandFailureCode,
+  agentCommandOutcome,
   agentCommandRequest,
-  agentEffect,
   missingParameters,
-  remediationAction,
   type AgentCommandFailureCode,
   type AgentCommandRequest,
   type RemediationAction,
@@ -14,19 +12,7 @@ import type { OutcomeStore } from './outcome-store.js';
 import { AGENT_ACTIONS, carryOut, type ActionContext } from './remediation-actions.js';
 
 /** What a command came to, before it is signed into a reply (see reply-signer.ts). Also what is remembered. */
-export const commandOutcome = z.discriminatedUnion('ok', [
-  z
-    .object({
-      ok: z.literal(true),
-      remediationId: z.uuid(),
-      action: remediationAction,
-      effects: z.array(agentEffect).min(1),
-      completedAt: z.iso.datetime(),
-      replayed: z.boolean(),
-    })
-    .strict(),
-  z.object({ ok: z.literal(false), remediationId: z.uuid(), code: agentCommandFailureCode, message: z.string() }).strict(),
-]);
+export const commandOutcome = agentCommandOutcome;
 export type CommandOutcome = z.infer<typeof commandOutcome>;
 export type CommandSuccess = Extract<CommandOutcome, { ok: true }>;
 
