@@ -20,6 +20,8 @@ const schema = z.object({
   MEMORY_LIMIT_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
   /** Requests per second the built-in synthetic client sends to this instance's /v1/orders; 0: none. */
   TRAFFIC_RPS: z.coerce.number().min(0).max(1000).default(5),
+  /** 1: a warm spare, silent until the agent promotes it over IPC (see spare.ts). */
+  AUTOHEAL_SPARE: z.enum(['0', '1']).default('0'),
 });
 
 export type ApiServerConfig = z.infer<typeof schema>;

@@ -5,6 +5,7 @@ import { createLogger } from '../logger.js';
 import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
 import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
+import { promoteMessage } from './spare.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
 import { ThrottleGate, throttleMessage, type ThrottleAck } from './throttle.js';
 
@@ -25,7 +26,9 @@ function main(): void {
     pid: process.pid,
     startedAt: new Date(),
   };
-  const logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+  let logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+  // A warm spare is nobody until promoted: no health reports, no synthetic traffic.
+  let spare = config.AUTOHEAL_SPARE === '1';
 
   // Set by the agent over IPC (chaos errors|slow|leak|resume); a new process starts healthy.
   let degradation: Degradation | null = null;
@@ -60,11 +63,15 @@ function main(): void {
     process.exit(1);
   });
   let traffic: ReturnType<typeof startSyntheticTraffic> | undefined;
+  let listeningPort: number | undefined;
+  const startTraffic = () => {
+    if (listeningPort !== undefined && !spare) traffic ??= startSyntheticTraffic(`http://127.0.0.1:${listeningPort}/v1/orders`, config.TRAFFIC_RPS);
+  };
   server.listen(config.PORT, '127.0.0.1', () => {
     const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    logger.info({ port, trafficRps: config.TRAFFIC_RPS }, 'api server listening');
-    traffic = startSyntheticTraffic(`http://127.0.0.1:${port}/v1/orders`, config.TRAFFIC_RPS);
+    listeningPort = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port: listeningPort, trafficRps: config.TRAFFIC_RPS, spare }, 'api server listening');
+    startTraffic();
   });
 
   // Buffers filled with a non-zero byte: zero-filled pages of a large allocation may never be
@@ -75,6 +82,17 @@ function main(): void {
   }, LEAK_TICK_MS).unref();
 
   process.on('message', (message) => {
+    const promote = promoteMessage.safeParse(message);
+    if (promote.success) {
+      if (!spare) return;
+      spare = false;
+      identity.instance = promote.data.instance;
+      logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+      logger.info('promoted from warm spare');
+      startTraffic();
+      void startReporting();
+      return;
+    }
     const throttle = throttleMessage.safeParse(message);
     if (throttle.success) {
       const ack: ThrottleAck = gate.apply(throttle.data, Date.now());
@@ -99,7 +117,7 @@ function main(): void {
     logger.warn({ degradation }, degradation === null ? 'degradation cleared' : 'degrading on purpose (chaos)');
   });
 
-  HealthReporter.connect({
+  const startReporting = () => HealthReporter.connect({
     servers: config.NATS_URL,
     nkeySeedFile: config.NATS_NKEY_SEED_FILE,
     tlsCaFile: config.NATS_TLS_CA_FILE,
@@ -123,6 +141,7 @@ function main(): void {
       process.exit(1);
     },
   );
+  if (!spare) void startReporting();
 
   let shuttingDown = false;
   const shutdown = async (reason: string) => {
