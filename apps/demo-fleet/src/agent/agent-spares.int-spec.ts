@@ -153,6 +153,8 @@ describe('warm spares: an instance front switched to a ready spare, with real ap
     expect(await healthz(web1.port)).toMatchObject({ pid: web1.pid, instance: 'web-1', release: 'v2' });
     const spare = await readySpare();
     expect(await healthz(spare.port)).toMatchObject({ pid: spare.pid, release: 'v2' });
+    expect(await statusOf(WEB('web-1'))).toMatchObject({ sparesReady: 1 });
+    expect((await statusOf(SOLO)).sparesReady).toBe(0);
     await expectEventually(() => expect(health.some((h) => h.subject === 'health.acme-health.web.web-1')).toBe(true), { timeoutMs: 10_000 });
     // A spare is nobody: it reports no health of its own.
     expect(health.filter((h) => h.subject.includes('spare')).map((h) => h.subject)).toEqual([]);

@@ -133,7 +133,7 @@ export class FleetSupervisor {
   }
 
   status(): InstanceStatus[] {
-    return this.instances.map((i) => i.status());
+    return this.instances.map((i) => (i.fronted ? { ...i.status(), sparesReady: this.sparesOf(i.ref)?.status().filter((s) => s.ready).length ?? 0 } : i.status()));
   }
 
   async stopAll(): Promise<void> {

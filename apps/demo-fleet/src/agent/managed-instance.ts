@@ -19,6 +19,8 @@ export interface InstanceStatus {
   port: number;
   /** Only for an instance with a front (its service declares warmSpares): the private port of the process behind it. */
   processPort?: number;
+  /** Only for an instance with a front: how many warm spares of its service are ready now. */
+  sparesReady?: number;
   /** The release the instance runs (or will start on). */
   release: string;
   state: InstanceState;
