@@ -13,7 +13,8 @@
 //                   faulted one (polled back to back);
 //   verified      — remediation.verified for the instance seen on NATS.
 // Floors, same machine, same run:
-//   spawn-and-ready — spawn the same api-server process (same env, NATS included) → /healthz answers;
+//   spawn-and-ready — spawn the same api-server process (same env, NATS included) → /healthz answers,
+//                     sampled between the faults (the machine's load moves during a run);
 //   traffic switch  — the agent's FrontProxy repointed from one ready process to another → the
 //                     first request through it answered by the new one.
 // Nothing is asserted: figures, ratios and the goals beside them are printed.
@@ -31,7 +32,8 @@ const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS || 4); // per fault and serv
 // Longer than the pipeline bench's 200 ms: on a loaded machine, a process starved of CPU for
 // 3 x 200 ms reads as hung and is healed before the bench starts (and its cooldown then refuses the fault).
 const HEARTBEAT_MS = Number(process.env.BENCH_HEARTBEAT_MS || 500);
-const SPAWN_SAMPLES = Number(process.env.BENCH_HEAL_SPAWN_SAMPLES || 15);
+// Spawn-and-ready samples taken after each fault, so that the floor sees the load the heals saw.
+const SPAWN_SAMPLES_PER_FAULT = Number(process.env.BENCH_HEAL_SPAWN_SAMPLES || 1);
 const SWITCH_SAMPLES = Number(process.env.BENCH_HEAL_SWITCH_SAMPLES || 200);
 const VERIFY_DEADLINE_MS = 5_000;
 const API_SERVER_ENTRY = path.join(ROOT, 'apps/demo-fleet/dist/api-server/api-server.main.js');
@@ -83,22 +85,26 @@ async function spawnReady(port, natsUrl, id) {
   return { child, pid: child.pid, port, readyMs: at - started };
 }
 
-function killAndWait(child) {
+/** SIGTERM: the process announces its stop (health.stopping), so the detector opens nothing for it; SIGKILL after 5 s. */
+function stopAndWait(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', resolve);
-    child.kill('SIGKILL');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
   });
 }
 
-async function measureSpawnFloor(natsUrl) {
-  const samples = [];
-  for (let i = 0; i < SPAWN_SAMPLES; i++) {
-    const spawned = await spawnReady(await freePort(), natsUrl, i);
+let floorIds = 0;
+async function sampleSpawnFloor(natsUrl, samples, count) {
+  for (let i = 0; i < count; i++) {
+    const spawned = await spawnReady(await freePort(), natsUrl, ++floorIds);
     samples.push(spawned.readyMs);
-    await killAndWait(spawned.child);
+    await stopAndWait(spawned.child);
   }
-  return samples;
 }
 
 /** Two ready api-servers behind a FrontProxy; switch back and forth, time switch → first answer from the new one. */
@@ -118,8 +124,8 @@ async function measureSwitchFloor(natsUrl) {
     }
   } finally {
     await front.close();
-    await killAndWait(a.child);
-    await killAndWait(b.child);
+    await stopAndWait(a.child);
+    await stopAndWait(b.child);
   }
   return samples;
 }
@@ -224,6 +230,7 @@ async function main() {
       for (const service of ['warm', 'cold']) for (const fault of ['crash', 'hang']) plan.push({ fault, service });
     }
     const faulted = new Set();
+    const spawnFloor = [];
     for (const step of plan) {
       // An instance never faulted nor healed: no cooldown stands in the way.
       const fresh = (await status()).find((s) => s.service === step.service && !faulted.has(s.instance) && s.restarts === 0 && s.state === 'running' && !open.has(s.instance));
@@ -234,11 +241,6 @@ async function main() {
       step.instance = fresh.instance;
       faulted.add(step.instance);
       verified.delete(step.instance);
-      if (step.service === 'warm') {
-        // A spare must be ready, as in steady state: wait until the previous heal's refill answers.
-        const deadline = Date.now() + 20_000;
-        while (Date.now() < deadline && !((await status()).find((s) => s.instance === step.instance)?.sparesReady > 0)) await sleep(50);
-      }
       const before = (await status()).find((s) => s.service === step.service && s.instance === step.instance);
       const started = performance.now();
       await nc.request('agent.chaos', JSON.stringify({ action: step.fault === 'crash' ? 'kill' : 'hang', tenantId: 'bench', service: step.service, instance: step.instance }), { timeout: 5000 });
@@ -251,13 +253,15 @@ async function main() {
       // Let the incident resolve and the detector settle before the next fault.
       const settle = Date.now() + 10_000;
       while (open.size > 0 && Date.now() < settle) await sleep(20);
+      // The pool's refill must be ready (as in steady state, and so that it does not start beside the floor's process).
+      while (Date.now() < settle + 20_000 && !(await status()).filter((s) => s.service === 'warm').every((s) => s.sparesReady > 0)) await sleep(50);
+      await sampleSpawnFloor(nats.url, spawnFloor, SPAWN_SAMPLES_PER_FAULT);
       await sleep(500);
     }
     sub.unsubscribe();
     incidentSub.unsubscribe();
     succeededSub.unsubscribe();
 
-    const spawnFloor = await measureSpawnFloor(nats.url);
     const switchFloor = await measureSwitchFloor(nats.url);
 
     const pick = (fault, service, key) => results.filter((r) => r.fault === fault && r.service === service).map((r) => r[key]).filter(Number.isFinite);
