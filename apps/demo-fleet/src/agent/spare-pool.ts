@@ -37,6 +37,8 @@ export interface SparePoolOptions {
  */
 export class SparePool {
   private readonly spares = new Set<Spare>();
+  /** Spares being spawned, not yet in `spares`: counted so that concurrent fills do not start more than `size`. */
+  private starting = 0;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -63,7 +65,7 @@ export class SparePool {
   /** Starts spares until the pool holds `size` (ready or getting ready). */
   fill(): void {
     if (this.stopped) return;
-    for (let missing = this.options.size - this.spares.size; missing > 0; missing--) void this.startOne();
+    for (let missing = this.options.size - this.spares.size - this.starting; missing > 0; missing--) void this.startOne();
   }
 
   async stop(): Promise<void> {
@@ -77,9 +79,7 @@ export class SparePool {
 
   private async startOne(): Promise<void> {
     const { tenantId, service, release, logger } = this.options;
-    // Counted at once, so that concurrent fills do not start more than `size`.
-    const placeholder = {} as Spare;
-    this.spares.add(placeholder);
+    this.starting += 1;
     let spare: Spare;
     try {
       const port = await this.options.freePort();
@@ -91,12 +91,12 @@ export class SparePool {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       spare = { child, pid: child.pid, port, release: release.version, exited, ready: false };
     } catch (error) {
-      this.spares.delete(placeholder);
+      this.starting -= 1;
       logger.error({ tenantId, service, err: error }, 'spare could not be started');
       this.retryLater();
       return;
     }
-    this.spares.delete(placeholder);
+    this.starting -= 1;
     if (this.stopped) {
       spare.child.kill('SIGKILL');
       return;
