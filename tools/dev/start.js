@@ -110,8 +110,9 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
 /**
  * Walks through the five faults autoheal tells apart, one instance each, so that a first run
  * shows every kind of incident healed without any typing: a crash (crashed), a hang
- * (heartbeat_missed), an error burst (error_rate), slow answers (a latency anomaly) and a memory
- * leak (predicted before it saturates). Spaced so that each is healed before the next starts:
+ * (heartbeat_missed), a bad release (error_rate, which a restart does not fix: it fails
+ * verification and the rollback heals it), slow answers (a latency anomaly) and a memory leak
+ * (predicted before it saturates). Spaced so that each is healed before the next starts:
  * several instances failing at once would look like a detector or network fault and trip the
  * circuit breaker, and the tenants' concurrency limits allow one remediation per service at a time.
  */
@@ -125,18 +126,31 @@ function scheduleDemoChaos(fleet, natsEnv) {
     for (const instances of perTenant) if (instances[round]) order.push(instances[round]);
   }
   const run = (action, target) => {
-    console.log(`\n>>> demo: ${action} ${target.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
-    spawn(process.execPath, [chaos, action, ...target], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
+    const args = [...target];
+    // The bad release: the service's staged release that carries a fault (deploy/demo/fleet.json).
+    if (action === 'release') args.push(badReleaseOf(fleet, target) || 'none');
+    console.log(`\n>>> demo: ${action} ${args.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
+    spawn(process.execPath, [chaos, action, ...args], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
   };
   const steps = [
     { at: 5_000, action: 'kill' },
     { at: 30_000, action: 'hang' },
-    { at: 55_000, action: 'errors' },
+    // A bad release: restart (keeps it), verification fails after 15 s, rollback once the
+    // target's cooldown ends (about a minute after the restart), verified.
+    { at: 55_000, action: 'release' },
     // By now every instance has the anomaly baseline it needs (deploy/demo/detector-rules.json).
     { at: 80_000, action: 'slow' },
     { at: 105_000, action: 'leak' },
   ];
   steps.forEach(({ at, action }, i) => setTimeout(() => run(action, order[i % order.length]), at).unref());
+}
+
+/** The first staged release of the target's service that carries a fault (DEMO_FAULT), if any. */
+function badReleaseOf(fleet, [tenantId, service]) {
+  const tenant = fleet.tenants.find((t) => t.tenantId === tenantId);
+  const releases = (tenant && tenant.services.find((s) => s.service === service)?.releases) || [];
+  const bad = releases.find((r) => r.staged && r.env && r.env.DEMO_FAULT);
+  return bad && bad.version;
 }
 
 main().catch((error) => {

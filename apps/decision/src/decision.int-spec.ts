@@ -339,7 +339,18 @@ describe('decision service (real Postgres and nats-server)', () => {
     await expectEventually(async () => {
       const events = forIncident(await published('remediations', 'remediation.approved'), incident.data.incidentId);
       expect(events).toHaveLength(1);
-      expect(events[0].data).toMatchObject({ remediationId: waiting.data.remediationId, action: 'replace', approvedBy: 'bootstrap-admin' });
+      // The approval carries the plan's runtime and parameters: the executor acts on it alone.
+      expect(events[0].data).toEqual({
+        remediationId: waiting.data.remediationId,
+        incidentId: incident.data.incidentId,
+        service: 'api',
+        instance: 'api-1',
+        action: 'replace',
+        approvedBy: 'bootstrap-admin',
+        runtime: waiting.data.runtime,
+        parameters: waiting.data.parameters,
+      });
+      expect(waiting.data).toMatchObject({ runtime: { kind: 'agent' }, parameters: {}, verify: { deadlineMs: 60_000 } });
     });
   });
 

@@ -7,6 +7,7 @@ import type { InstanceStatus } from './agent/managed-instance.js';
 import { DEFAULT_DEGRADATION_SETTINGS as DEGRADE } from './api-server/degradation.js';
 
 const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <service> <instance>
+       chaos release <tenant> <service> <instance> <version>
        chaos status
 
   kill     SIGKILL the instance; it stays down until autoheal restarts it  -> crashed
@@ -15,9 +16,11 @@ const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <servic
   slow     it answers every request ${DEGRADE.slowMs} ms late                            -> anomaly (latency)
   leak     it retains ${DEGRADE.leakBytesPerSecond / 1024 / 1024} MiB of memory a second, up to its limit            -> predicted (memory)
   resume   SIGCONT a hung instance, and stop errors, slow or leak
+  release  restart it on another release of its service (fleet file); a release whose env sets
+           DEMO_FAULT=errors is a bad deploy: a restart keeps it, a rollback clears it -> error_rate
   status   list every instance the agent runs
 
-A restart (autoheal's) clears all of them: the new process starts healthy.
+A restart (autoheal's) clears the first five: the new process starts healthy.
 
 NATS_URL selects the server, NATS_NKEY_SEED_FILE and NATS_TLS_CA_FILE the chaos identity's seed and the
 server's CA. Without NATS_URL: the server npm start runs (tls://127.0.0.1:$AUTOHEAL_NATS_PORT, default 4322,
@@ -31,9 +34,10 @@ function natsEnv(env: NodeJS.ProcessEnv): { url: string; seedFile?: string; caFi
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, tenantId, service, instance] = argv;
+  const [command, tenantId, service, instance, release] = argv;
   const isAction = (CHAOS_ACTIONS as readonly string[]).includes(command);
-  if (command !== 'status' && !(isAction && tenantId && service && instance)) {
+  const complete = Boolean(tenantId && service && instance) && (command === 'release') === Boolean(release);
+  if (command !== 'status' && !(isAction && complete)) {
     console.error(USAGE);
     return 2;
   }
@@ -49,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       printStatus(reply.json<InstanceStatus[]>());
       return 0;
     }
-    const body = { action: command as ChaosAction, tenantId, service, instance };
+    const body = { action: command as ChaosAction, tenantId, service, instance, ...(release ? { release } : {}) };
     const reply = (await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify(body), { timeout: 15_000 })).json<AgentChaosReply>();
     console.log(JSON.stringify(reply, null, 2));
     return reply.ok ? 0 : 1;
@@ -64,13 +68,14 @@ function printStatus(instances: InstanceStatus[]): void {
     s.service,
     s.instance,
     s.state,
+    s.release,
     s.degradation ?? '-',
     s.pid === null ? '-' : String(s.pid),
     String(s.port),
     String(s.restarts),
     s.lastRestartRemediationId ?? '-',
   ]);
-  const header = ['TENANT', 'SERVICE', 'INSTANCE', 'STATE', 'DEGRADED', 'PID', 'PORT', 'RESTARTS', 'LAST REMEDIATION'];
+  const header = ['TENANT', 'SERVICE', 'INSTANCE', 'STATE', 'RELEASE', 'DEGRADED', 'PID', 'PORT', 'RESTARTS', 'LAST REMEDIATION'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 }

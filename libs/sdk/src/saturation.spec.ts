@@ -15,12 +15,16 @@ describe('ProcessSaturation', () => {
     let now = 0;
     const saturation = new ProcessSaturation(() => now, 512 * 1024 * 1024);
     try {
-      // Busy for ~60 ms once the monitor's timer runs, blocking the loop: both CPU and lag must show it.
-      setTimeout(() => {
-        const start = process.hrtime.bigint();
-        while (process.hrtime.bigint() - start < 60_000_000n);
-      }, 30);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      // Let the monitor's timer (10 ms resolution) tick once, then block the loop for ~60 ms: both
+      // CPU and lag must show it. The timers awaited after the busy loop fall due after the
+      // monitor's, which was due during it, so the monitor records the delay before they run —
+      // however late a loaded machine schedules this process (a fixed wait raced the monitor).
+      await sleep(30);
+      const start = process.hrtime.bigint();
+      while (process.hrtime.bigint() - start < 60_000_000n);
+      await sleep(30);
+      await sleep(30);
       now = 200;
       const sample = saturation.read();
       // Loose: CPU accounting in containers and sandboxes can lag well behind a busy loop.

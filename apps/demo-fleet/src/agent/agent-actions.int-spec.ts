@@ -22,7 +22,7 @@ const fleet = parseFleetFile({
       frameworks: ['HIPAA'],
       maxAutoActionsPerHour: 6,
       autoActions: ['restart'],
-      services: [{ service: 'web', instances: ['web-1', 'web-2'], releases: [{ version: 'v1' }, { version: 'v2', env: { FEATURE: 'two' } }, { version: 'v3' }] }],
+      services: [{ service: 'web', instances: ['web-1', 'web-2'], releases: [{ version: 'v1' }, { version: 'v2', env: { FEATURE: 'two' } }, { version: 'v3' }, { version: 'v4', env: { DEMO_FAULT: 'errors' }, staged: true }] }],
     },
   ],
 });
@@ -122,7 +122,7 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('starts every instance on the last release of its service, which the process reports', async () => {
+  it('starts every instance on the last release of its service that is not staged, which the process reports', async () => {
     for (const s of await status()) {
       expect(s.release).toBe('v3');
       expect(await healthz(s.port)).toMatchObject({ pid: s.pid, release: 'v3' });
@@ -148,6 +148,45 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
 
     expect(await send(ONE, 'rollback', { toRelease: 'v3' })).toMatchObject({ ok: true, effects: [{ verb: 'rolled_back', detail: { fromRelease: 'v1', toRelease: 'v3' } }] });
     expect(await healthz((await statusOf('web-1')).port)).toMatchObject({ release: 'v3' });
+  });
+
+  /** The statuses of `count` requests to the instance's API, one after another. */
+  async function orderStatuses(port: number, count: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < count; i++) statuses.push((await fetch(`http://127.0.0.1:${port}/v1/orders`)).status);
+    return statuses;
+  }
+
+  it('rolls a bad release out by hand (chaos release): it answers 500s, a restart keeps it, a rollback to the previous release heals it', async () => {
+    const before = await statusOf('web-1');
+    expect(before.release).toBe('v3');
+    const unknown = await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify({ action: 'release', ...ONE, release: 'v9' }), { timeout: 5_000 });
+    expect(unknown.json()).toMatchObject({ ok: false, code: 'unknown_release', message: expect.stringMatching(/^release: .* has no release v9/) as string });
+    expect(await statusOf('web-1')).toMatchObject({ pid: before.pid, release: 'v3' });
+
+    const rolledOut = (await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify({ action: 'release', ...ONE, release: 'v4' }), { timeout: 20_000 })).json();
+    expect(rolledOut).toMatchObject({ ok: true, action: 'release', instance: { release: 'v4', degradation: 'errors', state: 'running', port: before.port } });
+    const bad = await statusOf('web-1');
+    expect(bad.pid).not.toBe(before.pid);
+    // A hand-made deploy is not a remediation: it counts no restart and reports no change.
+    expect(bad.restarts).toBe(before.restarts);
+    expect(await healthz(bad.port)).toMatchObject({ pid: bad.pid, release: 'v4' });
+    // errors: 80 % of requests answer 500; fewer than a quarter of twenty would be a one-in-a-billion draw.
+    const onBad = await orderStatuses(bad.port, 20);
+    expect(onBad.filter((s) => s === 500).length).toBeGreaterThanOrEqual(5);
+
+    const restarted = await send(ONE, 'restart');
+    expect(restarted).toMatchObject({ ok: true, effects: [{ verb: 'restarted', object: 'web-1' }] });
+    expect(await statusOf('web-1')).toMatchObject({ release: 'v4', degradation: 'errors' });
+    const afterRestart = await orderStatuses(bad.port, 20);
+    expect(afterRestart.filter((s) => s === 500).length).toBeGreaterThanOrEqual(5);
+
+    const rolledBack = await send(ONE, 'rollback', { toRelease: 'previous' });
+    expect(rolledBack).toMatchObject({ ok: true, effects: [{ verb: 'rolled_back', object: 'web-1', detail: { fromRelease: 'v4', toRelease: 'v3' } }] });
+    const healed = await statusOf('web-1');
+    expect(healed).toMatchObject({ release: 'v3', degradation: null, state: 'running' });
+    expect(await healthz(healed.port)).toMatchObject({ pid: healed.pid, release: 'v3' });
+    expect(await orderStatuses(healed.port, 20)).toEqual(Array(20).fill(200));
   });
 
   it('replaces an instance immutably: a new process on a new port, ready before the old one is stopped', async () => {
@@ -188,15 +227,23 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
     expect((await status()).map((s) => s.instance)).toEqual(['web-1', 'web-2', 'web-3']);
   });
 
-  it('throttles an instance over IPC: it answers 429 beyond the limit, /healthz still answers; a hung one does not acknowledge', async () => {
+  it("throttles an instance over IPC through the SDK's admission gate: 503 beyond the limit, /healthz still answers; a hung one does not acknowledge", async () => {
     const one = await statusOf('web-1');
-    const reply = await send(ONE, 'throttle', { limitPerSecond: 1, ttlMs: 60_000 });
+    const remediationId = newEventId();
+    const reply = await send(ONE, 'throttle', { limitPerSecond: 1, ttlMs: 60_000 }, remediationId);
     expect(reply).toMatchObject({ ok: true, effects: [{ verb: 'throttled', object: 'web-1', detail: { limitPerSecond: 1 } }] });
     const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) statuses.push((await fetch(`http://127.0.0.1:${one.port}/v1/orders`)).status);
-    // One token in the bucket, refilled at one a second: most of ten quick requests are refused.
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(7);
-    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const shedBodies: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`http://127.0.0.1:${one.port}/v1/orders`);
+      statuses.push(res.status);
+      const body: unknown = await res.json();
+      if (res.status === 503) shedBodies.push(body);
+    }
+    // One token in the bucket, refilled at one a second: most of ten quick requests are shed.
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(7);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(shedBodies[0]).toMatchObject({ error: 'throttled', remediationId });
     expect(await healthz(one.port)).toMatchObject({ pid: one.pid });
 
     await nc.request(AGENT_CHAOS_SUBJECT, JSON.stringify({ action: 'hang', ...ONE }), { timeout: 5_000 });

@@ -130,7 +130,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
     }),
     replies: new ReplySigner(options.signing.key, options.signing.agentId, clock),
-    chaos: new ChaosService(supervisor, logger),
+    chaos: new ChaosService(supervisor, logger, options.readyTimeoutMs),
     supervisor,
     logger,
     paused: () => paused,

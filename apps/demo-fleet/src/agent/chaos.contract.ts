@@ -11,9 +11,10 @@ export const AGENT_CHAOS_SUBJECT = 'agent.chaos';
 
 /**
  * kill and hang act on the process (signals); errors, slow and leak ask the process to degrade
- * itself (IPC); resume undoes a hang and a degradation.
+ * itself (IPC); resume undoes a hang and a degradation; release restarts the instance on another
+ * release of its service (a bad deploy, when that release carries a fault).
  */
-export const CHAOS_ACTIONS = ['kill', 'hang', 'resume', ...DEGRADATIONS] as const;
+export const CHAOS_ACTIONS = ['kill', 'hang', 'resume', ...DEGRADATIONS, 'release'] as const;
 export type ChaosAction = (typeof CHAOS_ACTIONS)[number];
 
 export const agentChaosRequest = z
@@ -22,12 +23,22 @@ export const agentChaosRequest = z
     tenantId: subjectToken,
     service: subjectToken,
     instance: subjectToken,
+    /** release only: the version to roll out (one the fleet file declares for the service). */
+    release: z.string().min(1).max(64).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((request, ctx) => {
+    if (request.action === 'release' && request.release === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['release'], message: 'required for action release (the version to roll out)' });
+    }
+    if (request.action !== 'release' && request.release !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['release'], message: `only action release takes a release, not ${request.action}` });
+    }
+  });
 
 export type AgentChaosRequest = z.infer<typeof agentChaosRequest>;
 
-export type ChaosFailureCode = 'invalid_request' | 'unknown_instance' | 'not_running';
+export type ChaosFailureCode = 'invalid_request' | 'unknown_instance' | 'not_running' | 'unknown_release' | 'not_ready';
 
 export type AgentChaosReply =
   | { ok: true; action: ChaosAction; instance: InstanceStatus }

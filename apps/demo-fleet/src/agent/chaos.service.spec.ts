@@ -24,7 +24,7 @@ describe('ChaosService request validation', () => {
   });
 
   it('knows the process actions and the degradations', () => {
-    expect([...CHAOS_ACTIONS]).toEqual(['kill', 'hang', 'resume', 'errors', 'slow', 'leak']);
+    expect([...CHAOS_ACTIONS]).toEqual(['kill', 'hang', 'resume', 'errors', 'slow', 'leak', 'release']);
   });
 
   it.each([
@@ -38,11 +38,19 @@ describe('ChaosService request validation', () => {
     expect(await service.handle(body)).toMatchObject({ ok: false, code: 'invalid_request' });
   });
 
+  it.each([
+    ['release without the version to roll out', { ...target, action: 'release' }],
+    ['a version given to another action', { ...target, action: 'kill', release: '1.5.0' }],
+  ])('answers invalid_request naming the release field for %s', async (_name, body) => {
+    expect(await service.handle(body)).toMatchObject({ ok: false, code: 'invalid_request', message: expect.stringMatching(/^release: /) as string });
+  });
+
   it('answers unknown_instance for an instance this agent does not run', async () => {
     expect(await service.handle({ ...target, instance: 'patient-api-9', action: 'slow' })).toMatchObject({ ok: false, code: 'unknown_instance' });
   });
 
   it.each(CHAOS_ACTIONS.map((action) => [action]))('answers not_running for %s on an instance with no process', async (action) => {
-    expect(await service.handle({ ...target, action })).toMatchObject({ ok: false, code: 'not_running' });
+    const release = action === 'release' ? { release: 'initial' } : {};
+    expect(await service.handle({ ...target, action, ...release })).toMatchObject({ ok: false, code: 'not_running' });
   });
 });

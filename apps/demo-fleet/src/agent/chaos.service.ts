@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import { agentChaosRequest, type AgentChaosReply, type AgentChaosRequest } from './chaos.contract.js';
 import type { FleetSupervisor } from './fleet-supervisor.js';
 import type { ManagedInstance } from './managed-instance.js';
+import { waitForReady } from './readiness.js';
 
 /**
  * kill: SIGKILL, and the instance stays dead (the agent does not restart it; autoheal should).
@@ -9,11 +10,16 @@ import type { ManagedInstance } from './managed-instance.js';
  * errors | slow | leak: the process keeps running and heartbeating but answers 500s, answers
  * late, or retains memory (see api-server/degradation.ts) until it is restarted or resumed.
  * resume: SIGCONT, and stop degrading.
+ * release: a deploy by hand: SIGKILL, and start again on the named release of the service (same
+ * port), waiting until the new process answers. A release that carries a fault (DEMO_FAULT) is a
+ * bad deploy: a restart keeps it, a rollback to the previous release clears it.
  */
 export class ChaosService {
   constructor(
     private readonly supervisor: FleetSupervisor,
     private readonly logger: Logger,
+    /** How long the process of a rolled-out release has to answer GET /healthz. */
+    private readonly readyTimeoutMs = 10_000,
   ) {}
 
   async handle(raw: unknown): Promise<AgentChaosReply> {
@@ -58,11 +64,34 @@ export class ChaosService {
       case 'leak':
         if (!(await instance.degrade(request.action))) return notRunning;
         break;
+      case 'release': {
+        const failure = await this.rollOut(instance, request.release ?? '');
+        if (failure) return failure;
+        break;
+      }
       default:
         return assertNever(request.action);
     }
-    this.logger.warn({ ...instance.ref, instancePid: pid, action: request.action }, 'chaos applied');
+    this.logger.warn({ ...instance.ref, instancePid: pid, action: request.action, release: instance.release.version }, 'chaos applied');
     return { ok: true, action: request.action, instance: instance.status() };
+  }
+
+  /** Starts the instance again on `version`; the failure to answer, or null once the new process answers. */
+  private async rollOut(instance: ManagedInstance, version: string): Promise<AgentChaosReply | null> {
+    const history = this.supervisor.releasesOf(instance.ref);
+    const release = history.find((r) => r.version === version);
+    if (!release) {
+      return { ok: false, code: 'unknown_release', message: `release: ${instance.describe()} has no release ${version} (releases: ${history.map((r) => r.version).join(', ')})` };
+    }
+    let pid: number;
+    try {
+      ({ pid } = await instance.rollOut(release));
+    } catch (error) {
+      return { ok: false, code: 'not_ready', message: error instanceof Error ? error.message : String(error) };
+    }
+    const readiness = await waitForReady({ port: instance.port, pid, timeoutMs: this.readyTimeoutMs, exited: instance.exited });
+    if (readiness !== 'ready') return { ok: false, code: 'not_ready', message: `pid ${pid} on release ${version}: ${readiness} before answering GET /healthz` };
+    return null;
   }
 }
 

@@ -1,13 +1,13 @@
 import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
-import { INITIAL_RELEASE, instanceKey, serviceKey, type InstanceRef, type Release } from '../fleet/fleet-file.js';
+import { INITIAL_RELEASE, instanceKey, serviceKey, startingRelease, type InstanceRef, type Release } from '../fleet/fleet-file.js';
 import { FrontProxy } from './front-proxy.js';
 import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
 import { SparePool } from './spare-pool.js';
 
 export interface FleetSupervisorOptions {
   instances: InstanceRef[];
-  /** Each service's release history, oldest first (serviceKey → releases); instances start on the last. Absent: one release, `initial`. */
+  /** Each service's release history, oldest first (serviceKey → releases); instances start on the last not staged. Absent: one release, `initial`. */
   releases?: Map<string, Release[]>;
   /** Instance i listens on basePort + i; 0 lets the OS pick a free port for each. */
   basePort: number;
@@ -142,8 +142,7 @@ export class FleetSupervisor {
   }
 
   private currentRelease(ref: InstanceRef): Release {
-    const releases = this.releasesOf(ref);
-    return releases[releases.length - 1];
+    return startingRelease(this.releasesOf(ref));
   }
 
   private register(ref: InstanceRef, port: number, release: Release, front?: FrontProxy): ManagedInstance {

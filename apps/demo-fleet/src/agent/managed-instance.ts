@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import type { InstanceRef, Release } from '../fleet/fleet-file.js';
-import type { Degradation, DegradeMessage } from '../api-server/degradation.js';
-import { throttleAck, type ThrottleAck, type ThrottleMessage } from '../api-server/throttle.js';
+import { DEGRADATIONS, type Degradation, type DegradeMessage } from '../api-server/degradation.js';
+import { supervisorThrottleAck, type SupervisorThrottleAck, type SupervisorThrottleMessage } from '@autoheal/sdk';
 import type { FrontProxy } from './front-proxy.js';
 import type { Readiness } from './readiness.js';
 import type { Spare } from './spare-pool.js';
@@ -56,7 +56,7 @@ export interface InstanceChange {
 export type ChangeListener = (change: InstanceChange) => void;
 
 /** Why the agent ends a process itself; only an end it did not choose (or a chaos kill) is reported as a crash. */
-type EndReason = 'stop' | 'restart' | 'replace' | 'discard' | 'chaos';
+type EndReason = 'stop' | 'restart' | 'replace' | 'discard' | 'chaos' | 'rollout';
 
 const KILL_WAIT_MS = 5_000;
 
@@ -186,6 +186,24 @@ export class ManagedInstance {
   }
 
   /**
+   * A release rolled out by hand (chaos release), not by a remediation: SIGKILL the current
+   * process and start one on `release`, on the same port. Not a crash, and not counted as a
+   * remediation's restart. Returns the new pid; throws when it could not be spawned.
+   */
+  async rollOut(release: Release): Promise<{ pid: number; previousRelease: string }> {
+    const wasOn = this.currentRelease;
+    const child = this.child;
+    if (child) await this.end(child, this.exitedPromise, 'rollout');
+    this.currentRelease = release;
+    try {
+      return { pid: this.start(), previousRelease: wasOn.version };
+    } catch (error) {
+      this.currentRelease = wasOn;
+      throw error;
+    }
+  }
+
+  /**
    * replace: starts a fresh process of the same release on `port` beside the current one, which
    * is not touched until the new one is ready; then the new one becomes the instance's process
    * and the old one is SIGKILLed (not SIGTERMed: its planned-stop announcement would tell the
@@ -247,18 +265,19 @@ export class ManagedInstance {
    * throttle: sends the limit over the IPC channel and waits (at most `timeoutMs`) for the
    * instance's acknowledgement. Null when no answer came in time (a hung process cannot answer).
    */
-  async throttle(message: ThrottleMessage, timeoutMs: number): Promise<ThrottleAck | null> {
+  async throttle(message: SupervisorThrottleMessage, timeoutMs: number): Promise<SupervisorThrottleAck | null> {
     const child = this.child;
     if (!child) return null;
     if (!child.send) throw new Error(`${this.describe()} has no IPC channel to send a limit to`);
-    const ack = await new Promise<ThrottleAck | null>((resolve) => {
+    const ack = await new Promise<SupervisorThrottleAck | null>((resolve) => {
       const onMessage = (raw: unknown) => {
-        const parsed = throttleAck.safeParse(raw);
+        // The instance answers with the SDK's acceptSupervisorCommands: its schema, not a copy of it.
+        const parsed = supervisorThrottleAck.safeParse(raw);
         if (!parsed.success || parsed.data.remediationId !== message.remediationId) return;
         finish(parsed.data);
       };
       const timer = setTimeout(() => finish(null), timeoutMs);
-      const finish = (value: ThrottleAck | null) => {
+      const finish = (value: SupervisorThrottleAck | null) => {
         clearTimeout(timer);
         child.off('message', onMessage);
         resolve(value);
@@ -391,8 +410,9 @@ export class ManagedInstance {
     this.currentPort = port;
     this.front?.switchTo(port);
     this.hung = false;
-    // A new process starts healthy: a restart clears whatever the old one simulated.
-    this.degradation = null;
+    // A new process starts healthy, a restart clears whatever the old one simulated; unless its
+    // release itself is bad (DEMO_FAULT in the release's env), which no restart clears.
+    this.degradation = releaseFault(this.currentRelease);
   }
 
   private async end(child: ChildProcess, exited: Promise<void>, reason: EndReason): Promise<void> {
@@ -400,6 +420,12 @@ export class ManagedInstance {
     child.kill('SIGKILL');
     await withTimeout(exited, KILL_WAIT_MS, `${this.describe()} (pid ${child.pid}) did not exit after SIGKILL`);
   }
+}
+
+/** The fault a release carries (its env's DEMO_FAULT, as the api-server reads it), or null. */
+export function releaseFault(release: Release): Degradation | null {
+  const fault = release.env?.DEMO_FAULT;
+  return (DEGRADATIONS as readonly string[]).includes(fault ?? '') ? (fault as Degradation) : null;
 }
 
 function withTimeout(promise: Promise<void>, ms: number, message: string): Promise<void> {

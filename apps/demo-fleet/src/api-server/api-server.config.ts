@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { subjectToken } from '@autoheal/contracts';
+import { DEGRADATIONS } from './degradation.js';
 
 const schema = z.object({
   TENANT_ID: subjectToken,
@@ -20,6 +21,12 @@ const schema = z.object({
   MEMORY_LIMIT_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
   /** Requests per second the built-in synthetic client sends to this instance's /v1/orders; 0: none. */
   TRAFFIC_RPS: z.coerce.number().min(0).max(1000).default(5),
+  /**
+   * A fault the release itself carries (a bad release: the fleet file's release `env`), simulated
+   * from the first request on, as chaos errors|slow|leak would be. Unlike chaos, a restart does
+   * not clear it: the new process runs the same release. Unset: a healthy release.
+   */
+  DEMO_FAULT: z.enum(DEGRADATIONS).optional(),
   /** 1: a warm spare, silent until the agent promotes it over IPC (see spare.ts). */
   AUTOHEAL_SPARE: z.enum(['0', '1']).default('0'),
 });

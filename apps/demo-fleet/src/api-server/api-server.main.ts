@@ -1,13 +1,12 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { HealthReporter } from '@autoheal/sdk';
+import { acceptSupervisorCommands, AdmissionGate, HealthReporter, nodeHttpAdmission, SUPERVISOR_COMMAND_TYPES } from '@autoheal/sdk';
 import { createLogger } from '../logger.js';
 import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
 import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
 import { promoteMessage } from './spare.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
-import { ThrottleGate, throttleMessage, type ThrottleAck } from './throttle.js';
 
 const LEAK_TICK_MS = 250;
 
@@ -30,23 +29,23 @@ function main(): void {
   // A warm spare is nobody until promoted: no health reports, no synthetic traffic.
   let spare = config.AUTOHEAL_SPARE === '1';
 
-  // Set by the agent over IPC (chaos errors|slow|leak|resume); a new process starts healthy.
-  let degradation: Degradation | null = null;
+  // Set by the agent over IPC (chaos errors|slow|leak|resume). A new process starts healthy unless
+  // its release is a bad one (DEMO_FAULT): then it is degraded from the start, restart or not.
+  let degradation: Degradation | null = config.DEMO_FAULT ?? null;
+  if (degradation) logger.warn({ degradation, release: identity.release }, 'this release carries a fault (DEMO_FAULT)');
   const leaked: Buffer[] = [];
   let reporter: HealthReporter | undefined;
-  // Set by the agent over IPC (a throttle remediation); /healthz is never throttled, so the
-  // agent can still tell the instance is up.
-  const gate = new ThrottleGate();
+  // The throttle remediation, as a tenant would take it: the SDK's admission gate, set by the
+  // agent over IPC (acceptSupervisorCommands answers each command) and asked before every request
+  // but /healthz, so the agent can still tell the instance is up. A shed request is answered 503
+  // by the SDK and never reaches `handle`, so it is not counted in the health metrics.
+  const gate = new AdmissionGate();
+  acceptSupervisorCommands(gate);
+  gate.onChange((change) => logger.warn({ kind: change.kind, throttle: change.throttle }, 'throttle changed'));
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const url = req.url ?? '/';
-    if (!url.startsWith('/healthz') && !gate.admit(Date.now())) {
-      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
-      res.end(JSON.stringify({ error: 'throttled' }));
-      reporter?.recordRequest(performance.now() - started, true);
-      return;
-    }
     const treatment = treatRequest(degradation, DEFAULT_DEGRADATION_SETTINGS, url, Math.random());
     const respond = () => {
       const response = treatment.fail ? INJECTED_FAILURE : route(req.method ?? 'GET', url, identity, new Date());
@@ -57,7 +56,9 @@ function main(): void {
     };
     if (treatment.delayMs > 0) setTimeout(respond, treatment.delayMs);
     else respond();
-  });
+  };
+  const admitted = nodeHttpAdmission(gate, handle);
+  const server = createServer((req, res) => (isHealthCheck(req.url) ? handle(req, res) : admitted(req, res)));
   server.on('error', (error) => {
     logger.fatal({ err: error, port: config.PORT }, 'http server failed');
     process.exit(1);
@@ -93,19 +94,8 @@ function main(): void {
       void startReporting();
       return;
     }
-    const throttle = throttleMessage.safeParse(message);
-    if (throttle.success) {
-      const ack: ThrottleAck = gate.apply(throttle.data, Date.now());
-      logger.warn({ remediationId: throttle.data.remediationId, limitPerSecond: throttle.data.limitPerSecond, ack }, 'throttle limit from the agent');
-      process.send?.(ack);
-      return;
-    }
-    if ((message as { type?: unknown } | null)?.type === 'autoheal.throttle') {
-      const remediationId = (message as { remediationId?: unknown }).remediationId;
-      const error = throttle.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      process.send?.({ type: 'autoheal.throttle.ack', remediationId, ok: false, error });
-      return;
-    }
+    // Throttle commands are acceptSupervisorCommands' to answer.
+    if (SUPERVISOR_COMMAND_TYPES.includes((message as { type?: unknown } | null)?.type as string)) return;
     const parsed = degradeMessage.safeParse(message);
     if (!parsed.success) {
       logger.warn({ message }, 'ignoring an unknown message from the agent');
@@ -160,6 +150,10 @@ function main(): void {
   // Started by the agent with an IPC channel: if the agent goes away, so do we, rather than
   // keeping the port from the instance the next agent starts.
   if (process.send) process.once('disconnect', () => void shutdown('agent gone'));
+}
+
+function isHealthCheck(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://localhost').pathname === '/healthz';
 }
 
 main();

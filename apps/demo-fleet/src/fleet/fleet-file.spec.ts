@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FleetFileError, fleetInstances, fleetReleases, fleetWarmSpares, parseFleetFile } from './fleet-file.js';
+import { FleetFileError, fleetInstances, fleetReleases, fleetWarmSpares, parseFleetFile, startingRelease } from './fleet-file.js';
 
 const DEMO_FLEET = join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json');
 
@@ -92,7 +92,25 @@ describe('parseFleetFile', () => {
     );
   });
 
+  it('starts instances on the last release that is not staged; a staged one is only rolled out by hand', () => {
+    expect(startingRelease([{ version: 'v1' }, { version: 'v2' }])).toEqual({ version: 'v2' });
+    expect(startingRelease([{ version: 'v1' }, { version: 'v2' }, { version: 'v3', env: { DEMO_FAULT: 'errors' }, staged: true }])).toEqual({ version: 'v2' });
+    expect(startingRelease([{ version: 'v1' }, { version: 'v2', staged: true }, { version: 'v3' }])).toEqual({ version: 'v3' });
+  });
+
+  it('ships a staged bad release in the demo fleet, after the release its instances start on', () => {
+    const fleet = parseFleetFile(JSON.parse(readFileSync(DEMO_FLEET, 'utf8')));
+    const staged = [...fleetReleases(fleet)].flatMap(([service, history]) => history.filter((r) => r.staged).map((r) => ({ service, r, history })));
+    expect(staged.length).toBeGreaterThanOrEqual(1);
+    for (const { r, history } of staged) {
+      expect(r.env).toMatchObject({ DEMO_FAULT: 'errors' });
+      // rollback to previous from the bad release lands on the release the instances started on.
+      expect(history[history.indexOf(r) - 1]).toBe(startingRelease(history));
+    }
+  });
+
   it.each([
+    ['only staged releases', [{ version: 'v1', staged: true }], 'tenants.0.services.0.releases'],
     ['an empty release list', [], 'tenants.0.services.0.releases'],
     ['a release called previous', [{ version: 'previous' }], 'tenants.0.services.0.releases.0.version'],
     ['a duplicate release', [{ version: 'v1' }, { version: 'v1' }], 'tenants.0.services.0.releases.1.version'],

@@ -15,7 +15,8 @@ export const PREVIOUS_RELEASE = 'previous';
 /**
  * One release of a service the agent can run. `command` is the program and its arguments
  * (absent: the agent's api-server under node); `env` is added to the instance's environment.
- * Every instance also gets `RELEASE_VERSION=<version>`.
+ * Every instance also gets `RELEASE_VERSION=<version>`. A `staged` release is declared but not
+ * rolled out: no instance starts on it; `chaos release` rolls it out to one instance.
  */
 const release = z
   .object({
@@ -25,6 +26,7 @@ const release = z
       .refine((v) => v !== PREVIOUS_RELEASE, `"${PREVIOUS_RELEASE}" is reserved (rollback's "the one before the current")`),
     command: z.array(z.string().min(1)).min(1).optional(),
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
+    staged: z.boolean().optional(),
   })
   .strict();
 
@@ -37,7 +39,7 @@ const fleetService = z
   .object({
     service: subjectToken,
     instances: z.array(subjectToken).min(1),
-    /** The service's release history, oldest first; the last is the one its instances start on. */
+    /** The service's release history, oldest first; instances start on the last that is not staged. */
     releases: z.array(release).min(1).optional(),
     /**
      * Extra processes of the service's current release the agent keeps started and ready, taking no
@@ -48,6 +50,9 @@ const fleetService = z
   })
   .strict()
   .superRefine((service, ctx) => {
+    if (service.releases && service.releases.every((r) => r.staged)) {
+      ctx.addIssue({ code: 'custom', path: ['releases'], message: 'every release is staged: the instances would have none to start on' });
+    }
     const seen = new Set<string>();
     service.releases?.forEach((r, i) => {
       if (seen.has(r.version)) ctx.addIssue({ code: 'custom', path: ['releases', i, 'version'], message: `duplicate release ${r.version}` });
@@ -137,7 +142,6 @@ export function loadFleetFile(path: string): FleetFile {
   return parseFleetFile(raw, path);
 }
 
-/** Every instance in file order: tenants, then services, then instances. */
 /** Where a service is known: tenant and service. */
 export function serviceKey(ref: Pick<InstanceRef, 'tenantId' | 'service'>): string {
   return `${ref.tenantId}/${ref.service}`;
@@ -152,6 +156,12 @@ export function fleetReleases(fleet: FleetFile): Map<string, Release[]> {
   );
 }
 
+/** The release a service's instances start on: the last one of its history that is not staged. */
+export function startingRelease(history: readonly Release[]): Release {
+  return history.findLast((r) => !r.staged) ?? INITIAL_RELEASE;
+}
+
+/** Every instance in file order: tenants, then services, then instances. */
 export function fleetInstances(fleet: FleetFile): InstanceRef[] {
   return fleet.tenants.flatMap((tenant) =>
     tenant.services.flatMap((service) =>

@@ -11,7 +11,10 @@ import { startDetectorApp } from '../detector.app.js';
 const keys = createTestKeys();
 afterAll(() => keys.remove());
 
-const INTERVAL_MS = 100;
+// Long enough that a loaded 2-core machine pausing this process (its heartbeats) for a few
+// hundred milliseconds does not look like a hang: an instance is hung after MISSED intervals.
+const INTERVAL_MS = 250;
+const MISSED = 4;
 
 function ofType<T extends EventType>(events: Envelope[], type: T): EventOf<T>[] {
   return events.filter((e) => isEvent(e, type));
@@ -35,7 +38,7 @@ describe('detector (real NATS and Postgres)', () => {
       ...keys.env('detector'),
       NATS_URL: nats.url,
       DETECTOR_PORT: '0',
-      DETECTOR_MISSED_INTERVALS: '3',
+      DETECTOR_MISSED_INTERVALS: String(MISSED),
       DETECTOR_SNAPSHOT_INTERVAL_MS: '100',
       ...env,
     });
@@ -136,7 +139,7 @@ describe('detector (real NATS and Postgres)', () => {
   });
 
   it('marks a hang whose deadline passed while the detector was stalled as a suspected detector or network fault, and a watched one not', async () => {
-    await startDetector({ DETECTOR_OBSERVER_LATE_MS: '500' });
+    await startDetector({ DETECTOR_OBSERVER_LATE_MS: String(4 * INTERVAL_MS) });
     // Watched: heartbeats stop, the detector is running, the deadline timer fires on time.
     const stopWatched = beatEvery('api-7');
     await new Promise((r) => setTimeout(r, 5 * INTERVAL_MS));
