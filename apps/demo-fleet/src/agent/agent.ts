@@ -5,7 +5,7 @@ import type { SigningKey, TrustStore } from '@autoheal/security';
 import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { fleetInstances, fleetReleases, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
+import { fleetInstances, fleetReleases, fleetWarmSpares, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
 import { serveAgentRequests } from './agent.handlers.js';
 import { ChaosService } from './chaos.service.js';
 import { FleetSupervisor } from './fleet-supervisor.js';
@@ -87,6 +87,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const supervisor = await FleetSupervisor.create({
     instances: fleetInstances(options.fleet),
     releases: fleetReleases(options.fleet),
+    warmSpares: fleetWarmSpares(options.fleet),
+    readyTimeoutMs: options.readyTimeoutMs,
     basePort: options.basePort,
     launch: recordingPids(nodeLauncher(options), pidFile),
     logger,
@@ -162,8 +164,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 }
 
 function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): LaunchInstance {
-  return (ref, port, release) => {
-    const child = launch(ref, port, release);
+  return (ref, port, release, role) => {
+    const child = launch(ref, port, release, role);
     const pid = child.pid;
     if (pid !== undefined) {
       // One entry per process: during a replace, two run for one instance.
@@ -190,7 +192,7 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
   // An instance never inherits the agent's own NATS identity (it reports as its tenant's producer),
   // nor where the agent's private key is: it is the tenant's code.
   const { NATS_NKEY_SEED_FILE: _agentSeed, AUTOHEAL_SIGNING_KEY_FILE: _agentKey, ...inherited } = process.env;
-  return (ref, port, release) => {
+  return (ref, port, release, role = 'instance') => {
     const [program, ...args] = release.command ?? [process.execPath, options.apiServerEntry];
     return spawn(program, args, {
       env: {
@@ -205,6 +207,8 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
         PORT: String(port),
         NATS_URL: options.natsUrl,
         HEARTBEAT_MS: String(options.heartbeatMs),
+        // A warm spare stays silent (no health, no synthetic traffic) until promoted over IPC.
+        ...(role === 'spare' ? { AUTOHEAL_SPARE: '1' } : {}),
       },
       stdio,
     });

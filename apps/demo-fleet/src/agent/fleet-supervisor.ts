@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
 import { INITIAL_RELEASE, instanceKey, serviceKey, startingRelease, type InstanceRef, type Release } from '../fleet/fleet-file.js';
+import { FrontProxy } from './front-proxy.js';
 import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
+import { SparePool } from './spare-pool.js';
 
 export interface FleetSupervisorOptions {
   instances: InstanceRef[];
@@ -13,6 +15,10 @@ export interface FleetSupervisorOptions {
   logger: Logger;
   onCrash?: CrashListener;
   onChange?: ChangeListener;
+  /** The services that declare warm spares (serviceKey → how many): their instances get a front, and the service a spare pool. */
+  warmSpares?: Map<string, number>;
+  /** How long a spare has to answer GET /healthz (default 10 s). */
+  readyTimeoutMs?: number;
 }
 
 /**
@@ -23,9 +29,37 @@ export class FleetSupervisor {
   static async create(options: FleetSupervisorOptions): Promise<FleetSupervisor> {
     const ports = await assignPorts(options.instances.length, options.basePort);
     const supervisor = new FleetSupervisor(options);
-    options.instances.forEach((ref, i) => supervisor.register(ref, ports[i], supervisor.currentRelease(ref)));
+    for (const [i, ref] of options.instances.entries()) {
+      if (options.warmSpares?.has(serviceKey(ref))) {
+        // The fleet port is the front's; the process behind it listens on a private one.
+        const processPort = await freePort();
+        supervisor.register(ref, processPort, supervisor.currentRelease(ref), await FrontProxy.listen(ports[i], processPort));
+      } else {
+        supervisor.register(ref, ports[i], supervisor.currentRelease(ref));
+      }
+    }
+    for (const [key, size] of options.warmSpares ?? []) {
+      const [tenantId, service] = key.split('/');
+      if (size === 0) continue;
+      supervisor.pools.set(
+        key,
+        new SparePool({
+          tenantId,
+          service,
+          size,
+          release: supervisor.currentRelease({ tenantId, service, instance: '' }),
+          launch: options.launch,
+          freePort,
+          readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
+          logger: options.logger,
+        }),
+      );
+    }
     return supervisor;
   }
+
+  /** Each service's warm spares, by serviceKey (only services declaring at least one). */
+  private readonly pools = new Map<string, SparePool>();
 
   private readonly byKey = new Map<string, ManagedInstance>();
   /** scale_out's count-then-start, one at a time per service. */
@@ -39,6 +73,19 @@ export class FleetSupervisor {
 
   find(ref: InstanceRef): ManagedInstance | undefined {
     return this.byKey.get(instanceKey(ref));
+  }
+
+  /** The warm spares of the instance's service; undefined when it declares none. */
+  sparesOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): SparePool | undefined {
+    return this.pools.get(serviceKey(ref));
+  }
+
+  /** Each service's spares now, for agent.status. */
+  spareStatus(): { tenantId: string; service: string; size: number; spares: ReturnType<SparePool['status']> }[] {
+    return [...this.pools.entries()].map(([key, pool]) => {
+      const [tenantId, service] = key.split('/');
+      return { tenantId, service, size: pool.size, spares: pool.status() };
+    });
   }
 
   /** The service's release history, oldest first. */
@@ -82,13 +129,15 @@ export class FleetSupervisor {
         this.options.logger.error({ ...instance.ref, err: error }, 'instance could not be started; it stays exited');
       }
     }
+    for (const pool of this.pools.values()) pool.fill();
   }
 
   status(): InstanceStatus[] {
-    return this.instances.map((i) => i.status());
+    return this.instances.map((i) => (i.fronted ? { ...i.status(), sparesReady: this.sparesOf(i.ref)?.status().filter((s) => s.ready).length ?? 0 } : i.status()));
   }
 
   async stopAll(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.stop()));
     await Promise.all(this.instances.map((i) => i.stop()));
   }
 
@@ -96,8 +145,8 @@ export class FleetSupervisor {
     return startingRelease(this.releasesOf(ref));
   }
 
-  private register(ref: InstanceRef, port: number, release: Release): ManagedInstance {
-    const instance = new ManagedInstance(ref, port, release, this.options.launch, this.options.logger, this.options.onCrash, this.options.onChange);
+  private register(ref: InstanceRef, port: number, release: Release, front?: FrontProxy): ManagedInstance {
+    const instance = new ManagedInstance(ref, port, release, this.options.launch, this.options.logger, this.options.onCrash, this.options.onChange, front);
     this.byKey.set(instanceKey(ref), instance);
     return instance;
   }

@@ -3,7 +3,9 @@ import type { Logger } from '../logger.js';
 import type { InstanceRef, Release } from '../fleet/fleet-file.js';
 import { DEGRADATIONS, type Degradation, type DegradeMessage } from '../api-server/degradation.js';
 import { supervisorThrottleAck, type SupervisorThrottleAck, type SupervisorThrottleMessage } from '@autoheal/sdk';
+import type { FrontProxy } from './front-proxy.js';
 import type { Readiness } from './readiness.js';
+import type { Spare } from './spare-pool.js';
 
 export type InstanceState = 'running' | 'exited' | 'hung';
 
@@ -13,7 +15,12 @@ export interface InstanceStatus {
   instance: string;
   /** Null when no process is running. */
   pid: number | null;
+  /** Where clients reach the instance: its front when it has one, else its process's port. */
   port: number;
+  /** Only for an instance with a front (its service declares warmSpares): the private port of the process behind it. */
+  processPort?: number;
+  /** Only for an instance with a front: how many warm spares of its service are ready now. */
+  sparesReady?: number;
   /** The release the instance runs (or will start on). */
   release: string;
   state: InstanceState;
@@ -26,8 +33,11 @@ export interface InstanceStatus {
   lastExit: { code: number | null; signal: string | null } | null;
 }
 
-/** Starts the process of one instance on a release; the agent spawns node, tests may spawn anything. */
-export type LaunchInstance = (ref: InstanceRef, port: number, release: Release) => ChildProcess;
+/**
+ * Starts the process of one instance on a release; the agent spawns node, tests may spawn anything.
+ * A `spare` answers HTTP but reports no health until it is promoted to an instance.
+ */
+export type LaunchInstance = (ref: InstanceRef, port: number, release: Release, role?: 'instance' | 'spare') => ChildProcess;
 
 /** Told when a process ends that the agent did not end on purpose (a chaos kill counts as a crash). */
 export type CrashListener = (ref: InstanceRef, exit: { code: number | null; signal: string | null }) => void;
@@ -39,7 +49,7 @@ export type CrashListener = (ref: InstanceRef, exit: { code: number | null; sign
  */
 export interface InstanceChange {
   remediationId: string;
-  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled';
+  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed';
   ref: InstanceRef;
   detail: Record<string, unknown>;
 }
@@ -76,6 +86,8 @@ export class ManagedInstance {
     private readonly logger: Logger,
     private readonly onCrash: CrashListener = () => undefined,
     private readonly onChange: ChangeListener = () => undefined,
+    /** The instance's stable front, when its service declares warm spares; `port` is then its process's private port. */
+    private readonly front?: FrontProxy,
   ) {
     this.currentPort = port;
     this.currentRelease = release;
@@ -85,9 +97,18 @@ export class ManagedInstance {
     return this.child?.pid ?? null;
   }
 
-  /** The port the current process listens on; a replace moves it. */
+  /** Where clients reach the instance: its front's port, which never changes, or else its process's port, which a replace moves. */
   get port(): number {
+    return this.front?.port ?? this.currentPort;
+  }
+
+  /** The port the current process listens on (behind the front, when there is one). */
+  get processPort(): number {
     return this.currentPort;
+  }
+
+  get fronted(): boolean {
+    return this.front !== undefined;
   }
 
   get release(): Release {
@@ -109,6 +130,7 @@ export class ManagedInstance {
       ...this.ref,
       pid: this.pid,
       port: this.port,
+      ...(this.front ? { processPort: this.currentPort } : {}),
       release: this.currentRelease.version,
       state: this.state,
       degradation: this.degradation,
@@ -216,6 +238,30 @@ export class ManagedInstance {
   }
 
   /**
+   * restart or replace with a warm spare: the front is switched to the spare (connections to the
+   * old process are closed), the spare is told over IPC that it now is this instance (it starts
+   * reporting health under its name), and the old process, hung or not, is SIGKILLed and never
+   * reused. The spare must be ready and alive; the caller took it from the pool.
+   */
+  async switchTo(spare: Spare, remediationId: string): Promise<{ pid: number; port: number; previousPid: number | null }> {
+    if (!this.front) throw new Error(`${this.describe()} has no front to switch`);
+    const previous = this.child;
+    const previousPid = this.pid;
+    const previousExited = this.exitedPromise;
+    this.adopt(spare.child, this.watch(spare.child), spare.port);
+    this.recordRemediation(remediationId);
+    this.onChange({ remediationId, verb: 'routed', ref: this.ref, detail: { to: { pid: spare.pid, port: spare.port }, previousPid } });
+    spare.child.send?.({ type: 'autoheal.promote', instance: this.ref.instance }, (error) => {
+      if (error) this.logger.error({ ...this.ref, err: error, instancePid: spare.pid }, 'could not tell the spare it was promoted');
+    });
+    if (previous && previousPid !== null) {
+      await this.end(previous, previousExited, 'replace');
+      this.onChange({ remediationId, verb: 'stopped', ref: this.ref, detail: { pid: previousPid } });
+    }
+    return { pid: spare.pid, port: spare.port, previousPid };
+  }
+
+  /**
    * throttle: sends the limit over the IPC channel and waits (at most `timeoutMs`) for the
    * instance's acknowledgement. Null when no answer came in time (a hung process cannot answer).
    */
@@ -303,8 +349,9 @@ export class ManagedInstance {
     return true;
   }
 
-  /** Graceful stop: SIGTERM (after SIGCONT, or a stopped process would never see it), SIGKILL after `timeoutMs`. */
+  /** Graceful stop: SIGTERM (after SIGCONT, or a stopped process would never see it), SIGKILL after `timeoutMs`. The front closes too. */
   async stop(timeoutMs = 5_000): Promise<void> {
+    await this.front?.close();
     const child = this.child;
     if (!child) return;
     this.endings.set(child, 'stop');
@@ -328,6 +375,13 @@ export class ManagedInstance {
       child.once('error', () => undefined);
       throw new Error(`could not spawn ${this.describe()} (release ${release.version})`);
     }
+    const exited = this.watch(child);
+    this.logger.info({ ...this.ref, instancePid: child.pid, port, release: release.version }, 'instance process started');
+    return { child, exited };
+  }
+
+  /** Watches a process's exit on behalf of this instance (one it spawned, or a spare it took over). */
+  private watch(child: ChildProcess): Promise<void> {
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         const current = this.child === child;
@@ -347,14 +401,14 @@ export class ManagedInstance {
       });
     });
     child.on('error', (error) => this.logger.error({ ...this.ref, err: error }, 'instance process error'));
-    this.logger.info({ ...this.ref, instancePid: child.pid, port, release: release.version }, 'instance process started');
-    return { child, exited };
+    return exited;
   }
 
   private adopt(child: ChildProcess, exited: Promise<void>, port: number): void {
     this.child = child;
     this.exitedPromise = exited;
     this.currentPort = port;
+    this.front?.switchTo(port);
     this.hung = false;
     // A new process starts healthy, a restart clears whatever the old one simulated; unless its
     // release itself is bad (DEMO_FAULT in the release's env), which no restart clears.

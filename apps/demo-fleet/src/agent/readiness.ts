@@ -14,7 +14,9 @@ export interface WaitForReadyOptions {
 
 /** Polls `GET /healthz` until the new process answers 200 with its own pid. */
 export async function waitForReady(options: WaitForReadyOptions): Promise<Readiness> {
-  const { port, pid, timeoutMs, pollMs = 100 } = options;
+  // Polled often: every millisecond between the process listening and the agent noticing is
+  // time the instance is out of service (a local GET costs well under a millisecond).
+  const { port, pid, timeoutMs, pollMs = 10 } = options;
   let exited = false;
   void options.exited.then(() => {
     exited = true;

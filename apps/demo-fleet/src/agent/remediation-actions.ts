@@ -28,11 +28,11 @@ export interface ActionContext {
 export async function carryOut(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   switch (request.action) {
     case 'restart':
-      return instance.exclusive(() => restartOn(ctx, instance, request, instance.release));
+      return instance.exclusive(async () => switchToSpare(ctx, instance, request) ?? restartOn(ctx, instance, request, instance.release));
     case 'rollback':
       return instance.exclusive(() => rollback(ctx, instance, request));
     case 'replace':
-      return instance.exclusive(() => replace(ctx, instance, request));
+      return instance.exclusive(async () => switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
     case 'scale_out':
       return ctx.supervisor.exclusiveForService(instance.ref, () => scaleOut(ctx, instance, request));
     case 'throttle':
@@ -73,7 +73,7 @@ async function restartOn(ctx: ActionContext, instance: ManagedInstance, request:
     ctx.logger.error({ ...request, err: error }, `${request.action}: spawn failed`);
     return { ok: false, code: 'spawn_failed', message: error instanceof Error ? error.message : String(error) };
   }
-  const readiness = await waitForReady({ port: instance.port, pid: started.pid, timeoutMs: ctx.readyTimeoutMs, exited: instance.exited });
+  const readiness = await waitForReady({ port: instance.processPort, pid: started.pid, timeoutMs: ctx.readyTimeoutMs, exited: instance.exited });
   if (readiness !== 'ready') return notReady(ctx, request, started.pid, readiness);
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, previousPid: started.previousPid, instancePid: started.pid, release: release.version }, request.action);
   const effect: AgentEffect = rollingBack
@@ -90,6 +90,27 @@ async function rollback(ctx: ActionContext, instance: ManagedInstance, request: 
   return restartOn(ctx, instance, request, release);
 }
 
+/**
+ * restart and replace when the instance's service keeps a ready warm spare of the release the
+ * instance runs: its front is switched to the spare and the old process SIGKILLed (see
+ * ManagedInstance.switchTo); the pool starts a new spare in the background. Null when no spare
+ * is ready: the caller then restarts or replaces as without spares.
+ */
+function switchToSpare(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> | null {
+  if (!instance.fronted) return null;
+  // take() and switchTo() run in the same tick: the spare cannot exit unwatched in between.
+  const spare = ctx.supervisor.sparesOf(instance.ref)?.take(instance.release.version);
+  if (!spare) return null;
+  return (async (): Promise<ActionResult> => {
+    const switched = await instance.switchTo(spare, request.remediationId);
+    const object = instance.ref.instance;
+    const effects: AgentEffect[] = [{ verb: 'routed', object, detail: { to: { pid: switched.pid, port: switched.port }, previousPid: switched.previousPid } }];
+    if (switched.previousPid !== null) effects.push({ verb: 'stopped', object, detail: { pid: switched.previousPid } });
+    ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, previousPid: switched.previousPid, instancePid: switched.pid }, `${request.action}: switched to a warm spare`);
+    return { ok: true, effects };
+  })();
+}
+
 /** A fresh process of the same release on a new port; the old one is stopped only once the new one answers. */
 async function replace(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   let replaced: Awaited<ReturnType<ManagedInstance['replaceOn']>>;
@@ -103,7 +124,7 @@ async function replace(ctx: ActionContext, instance: ManagedInstance, request: A
   }
   if (replaced.readiness !== 'ready') return notReady(ctx, request, replaced.pid, replaced.readiness, ' (the old process is untouched)');
   const object = instance.ref.instance;
-  const effects: AgentEffect[] = [{ verb: 'started', object, detail: { pid: replaced.pid, port: instance.port, release: instance.release.version } }];
+  const effects: AgentEffect[] = [{ verb: 'started', object, detail: { pid: replaced.pid, port: instance.processPort, release: instance.release.version } }];
   if (replaced.previousPid !== null) effects.push({ verb: 'stopped', object, detail: { pid: replaced.previousPid, port: replaced.previousPort } });
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, previousPid: replaced.previousPid, instancePid: replaced.pid, port: instance.port }, 'replaced');
   return { ok: true, effects };

@@ -27,6 +27,8 @@ const schema = z.object({
    * not clear it: the new process runs the same release. Unset: a healthy release.
    */
   DEMO_FAULT: z.enum(DEGRADATIONS).optional(),
+  /** 1: a warm spare, silent until the agent promotes it over IPC (see spare.ts). */
+  AUTOHEAL_SPARE: z.enum(['0', '1']).default('0'),
 });
 
 export type ApiServerConfig = z.infer<typeof schema>;

@@ -5,6 +5,7 @@ import { createLogger } from '../logger.js';
 import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
 import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
+import { promoteMessage } from './spare.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
 
 const LEAK_TICK_MS = 250;
@@ -24,7 +25,9 @@ function main(): void {
     pid: process.pid,
     startedAt: new Date(),
   };
-  const logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+  let logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+  // A warm spare is nobody until promoted: no health reports, no synthetic traffic.
+  let spare = config.AUTOHEAL_SPARE === '1';
 
   // Set by the agent over IPC (chaos errors|slow|leak|resume). A new process starts healthy unless
   // its release is a bad one (DEMO_FAULT): then it is degraded from the start, restart or not.
@@ -61,11 +64,15 @@ function main(): void {
     process.exit(1);
   });
   let traffic: ReturnType<typeof startSyntheticTraffic> | undefined;
+  let listeningPort: number | undefined;
+  const startTraffic = () => {
+    if (listeningPort !== undefined && !spare) traffic ??= startSyntheticTraffic(`http://127.0.0.1:${listeningPort}/v1/orders`, config.TRAFFIC_RPS);
+  };
   server.listen(config.PORT, '127.0.0.1', () => {
     const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
-    logger.info({ port, trafficRps: config.TRAFFIC_RPS }, 'api server listening');
-    traffic = startSyntheticTraffic(`http://127.0.0.1:${port}/v1/orders`, config.TRAFFIC_RPS);
+    listeningPort = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port: listeningPort, trafficRps: config.TRAFFIC_RPS, spare }, 'api server listening');
+    startTraffic();
   });
 
   // Buffers filled with a non-zero byte: zero-filled pages of a large allocation may never be
@@ -76,6 +83,17 @@ function main(): void {
   }, LEAK_TICK_MS).unref();
 
   process.on('message', (message) => {
+    const promote = promoteMessage.safeParse(message);
+    if (promote.success) {
+      if (!spare) return;
+      spare = false;
+      identity.instance = promote.data.instance;
+      logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
+      logger.info('promoted from warm spare');
+      startTraffic();
+      void startReporting();
+      return;
+    }
     // Throttle commands are acceptSupervisorCommands' to answer.
     if (SUPERVISOR_COMMAND_TYPES.includes((message as { type?: unknown } | null)?.type as string)) return;
     const parsed = degradeMessage.safeParse(message);
@@ -89,7 +107,7 @@ function main(): void {
     logger.warn({ degradation }, degradation === null ? 'degradation cleared' : 'degrading on purpose (chaos)');
   });
 
-  HealthReporter.connect({
+  const startReporting = () => HealthReporter.connect({
     servers: config.NATS_URL,
     nkeySeedFile: config.NATS_NKEY_SEED_FILE,
     tlsCaFile: config.NATS_TLS_CA_FILE,
@@ -113,6 +131,7 @@ function main(): void {
       process.exit(1);
     },
   );
+  if (!spare) void startReporting();
 
   let shuttingDown = false;
   const shutdown = async (reason: string) => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FleetFileError, fleetInstances, fleetReleases, parseFleetFile, startingRelease } from './fleet-file.js';
+import { FleetFileError, fleetInstances, fleetReleases, fleetWarmSpares, parseFleetFile, startingRelease } from './fleet-file.js';
 
 const DEMO_FLEET = join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json');
 
@@ -132,5 +132,31 @@ describe('parseFleetFile', () => {
     expect(problems.length).toBeGreaterThanOrEqual(4);
     expect(problems.join('\n')).toMatch(/tenants\.0\.tenantId/);
     expect(problems.join('\n')).toMatch(/tenants\.1\.services/);
+  });
+
+  it('reads warmSpares per service (0 included: a front, no spare); a service without it is absent', () => {
+    const fleet = parseFleetFile({
+      tenants: [
+        tenant({
+          services: [
+            { service: 'a', instances: ['a-1'], warmSpares: 2 },
+            { service: 'b', instances: ['b-1'], warmSpares: 0 },
+            { service: 'c', instances: ['c-1'] },
+          ],
+        }),
+      ],
+    });
+    expect([...fleetWarmSpares(fleet)]).toEqual([
+      ['acme-health/a', 2],
+      ['acme-health/b', 0],
+    ]);
+  });
+
+  it('refuses a warmSpares that is negative, fractional or above 8, naming the field', () => {
+    for (const warmSpares of [-1, 1.5, 9, '1']) {
+      expect(problemsOf({ tenants: [tenant({ services: [{ service: 'a', instances: ['a-1'], warmSpares }] })] })).toEqual([
+        expect.stringMatching(/^tenants\.0\.services\.0\.warmSpares: /) as string,
+      ]);
+    }
   });
 });

@@ -41,6 +41,12 @@ const fleetService = z
     instances: z.array(subjectToken).min(1),
     /** The service's release history, oldest first; instances start on the last that is not staged. */
     releases: z.array(release).min(1).optional(),
+    /**
+     * Extra processes of the service's current release the agent keeps started and ready, taking no
+     * traffic, to switch an instance's front to when it is healed. Declaring it (0 included) gives
+     * every instance of the service a front port the agent owns.
+     */
+    warmSpares: z.number().int().min(0).max(8).optional(),
   })
   .strict()
   .superRefine((service, ctx) => {
@@ -160,6 +166,17 @@ export function fleetInstances(fleet: FleetFile): InstanceRef[] {
   return fleet.tenants.flatMap((tenant) =>
     tenant.services.flatMap((service) =>
       service.instances.map((instance) => ({ tenantId: tenant.tenantId, service: service.service, instance })),
+    ),
+  );
+}
+
+/** The services that declare `warmSpares` (0 included), by serviceKey: their instances get a front the agent owns. */
+export function fleetWarmSpares(fleet: FleetFile): Map<string, number> {
+  return new Map(
+    fleet.tenants.flatMap((tenant) =>
+      tenant.services
+        .filter((service) => service.warmSpares !== undefined)
+        .map((service) => [serviceKey({ tenantId: tenant.tenantId, service: service.service }), service.warmSpares ?? 0] as const),
     ),
   );
 }
