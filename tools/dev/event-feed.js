@@ -23,10 +23,14 @@ function describe(event) {
       return `${`${d.action} succeeded`.padEnd(20)}${target}  in ${Math.round(d.durationMs)} ms${describeEffects(d.details)}`;
     case 'remediation.failed':
       return `${`${d.action} FAILED`.padEnd(20)}${target}  ${d.error ? d.error.message : ''}`;
+    case 'remediation.verified':
+      return `${`${d.action} verified`.padEnd(20)}${target}  ${Math.round(d.timeToRemediateMs)} ms from the incident to verification`;
+    case 'remediation.verification_failed':
+      return `${`${d.action} NOT VERIFIED`.padEnd(20)}${target}  ${d.reason}`;
     case 'compliance.action_refused':
       return `compliance refusal  ${target}  ${d.rule}: ${d.reason}`;
     default:
-      return `${event.type.padEnd(20)}${target}`;
+      return `${event.type.padEnd(20)} ${target}`;
   }
 }
 

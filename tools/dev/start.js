@@ -109,7 +109,8 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
 
 /**
  * Walks through the five faults autoheal tells apart, one instance each, so that a first run
- * shows every kind of incident healed without any typing: a crash (crashed), a hang
+ * shows every kind of incident healed without any typing: a crash (crashed; Acme's patient-api
+ * keeps a warm spare, so the restart switches its traffic to the spare), a hang
  * (heartbeat_missed), a bad release (error_rate, which a restart does not fix: it fails
  * verification and the rollback heals it), slow answers (a latency anomaly) and a memory leak
  * (predicted before it saturates). Spaced so that each is healed before the next starts:
