@@ -58,6 +58,7 @@ async function healthzPid(port: number): Promise<number | null> {
 
 describeDriverConformance(
   'NatsAgentDriver with the demo fleet agent (real processes, real nats-server)',
+  'agent',
   async () => {
     if (!existsSync(API_SERVER_ENTRY)) throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b tsconfig.build.json)`);
     // Sixteen api-servers on a small machine: no synthetic traffic of their own.

@@ -4,7 +4,7 @@
 // stand-in reports what really happened to it, so the suite can compare that with what the
 // driver says it did.
 import { randomUUID } from 'node:crypto';
-import { remediationAction, type ActionParameters, type RemediationAction, type RemediationRuntime } from '@autoheal/contracts';
+import { ACTION_PARAMETERS, remediationAction, RUNTIME_ACTIONS, type ActionParameters, type RemediationAction, type RemediationRuntime } from '@autoheal/contracts';
 import { DriverError } from '../drivers/driver.errors.js';
 import { DriverRefusal, performChecked, type DriverCommand, type DriverEffect, type DriverResult, type RemediationDriver, type RemediationTarget } from '../drivers/remediation-driver.js';
 
@@ -37,8 +37,19 @@ function describeResult(result: DriverResult): string {
   return JSON.stringify(result, null, 2);
 }
 
-/** Defines the suite for one driver. `subject` is called once, in a beforeAll; `teardown` in the afterAll. */
-export function describeDriverConformance(title: string, subject: () => Promise<ConformanceSubject>, teardown: () => Promise<void>): void {
+/**
+ * Defines the suite for one driver of `runtime`: every action the contracts give that runtime
+ * (RUNTIME_ACTIONS) is carried out, replayed and refused for an unknown target; every other one
+ * is refused as unsupported. `subject` is called once, in a beforeAll; `teardown` in the afterAll.
+ */
+export function describeDriverConformance(
+  title: string,
+  runtime: RemediationRuntime['kind'],
+  subject: () => Promise<ConformanceSubject>,
+  teardown: () => Promise<void>,
+): void {
+  const supported: readonly RemediationAction[] = RUNTIME_ACTIONS[runtime];
+  const unsupported = remediationAction.options.filter((a) => !supported.includes(a));
   describe(`${title}: driver conformance`, () => {
     let s: ConformanceSubject;
     beforeAll(async () => {
@@ -46,32 +57,24 @@ export function describeDriverConformance(title: string, subject: () => Promise<
     });
     afterAll(teardown);
 
-    const supported = (): readonly RemediationAction[] => s.driver.actions;
-
-    it('declares the runtime and at least one action', () => {
-      expect(['agent', 'kubernetes', 'runbook']).toContain(s.driver.runtime);
-      expect(s.driver.actions.length).toBeGreaterThan(0);
+    it(`is the ${runtime} driver and declares exactly the actions the contracts give ${runtime}`, () => {
+      expect(s.driver.runtime).toBe(runtime);
+      expect([...s.driver.actions]).toEqual([...supported]);
     });
 
-    describe.each(remediationAction.options)('%s', (action) => {
-      it('does it once and reports exactly what it did, or refuses it as unsupported having done nothing', async () => {
+    describe.each(supported)('%s', (action) => {
+      it('does it once and reports exactly what it did', async () => {
         const target = await s.target(action);
         const cmd = command(target, action, s.parametersFor(action));
         const result = await performChecked(s.driver, cmd);
-        const observed = await s.observedEffects(cmd.remediationId);
-        if (!supported().includes(action)) {
-          expect(result).toMatchObject({ ok: false, error: { code: DriverRefusal.UnsupportedAction } });
-          expect(observed).toEqual([]);
-          return;
-        }
         if (!result.ok) throw new Error(`${action} failed:\n${describeResult(result)}`);
         expect(result.replayed).toBe(false);
         expect(result.effects.length).toBeGreaterThan(0);
+        const observed = await s.observedEffects(cmd.remediationId);
         expect(result.effects.map(({ verb, object }) => ({ verb, object }))).toEqual(observed.map(({ verb, object }) => ({ verb, object })));
       });
 
       it('is idempotent by remediation id: asked again, and twice at once, it reports the first outcome and acts no more', async () => {
-        if (!supported().includes(action)) return;
         const target = await s.target(action);
         const cmd = command(target, action, s.parametersFor(action));
         const first = await performChecked(s.driver, cmd);
@@ -86,26 +89,35 @@ export function describeDriverConformance(title: string, subject: () => Promise<
       });
 
       it('refuses a target its runtime does not know, having done nothing', async () => {
-        if (!supported().includes(action)) return;
         const cmd = command(s.unknownTarget(), action, s.parametersFor(action));
         const result = await performChecked(s.driver, cmd);
         expect(result).toMatchObject({ ok: false, error: { code: DriverRefusal.UnknownTarget } });
         expect(await s.observedEffects(cmd.remediationId)).toEqual([]);
       });
-    });
 
-    it('refuses an action whose parameters are missing, having done nothing', async () => {
-      const needing = supported().filter((a) => a === 'scale_out' || a === 'failover' || a === 'rollback' || a === 'throttle');
-      for (const action of needing) {
-        const cmd = command(await s.target(action), action, {});
-        const result = await performChecked(s.driver, cmd);
-        expect(result).toMatchObject({ ok: false, error: { code: DriverRefusal.InvalidParameters } });
-        expect(await s.observedEffects(cmd.remediationId)).toEqual([]);
+      if (ACTION_PARAMETERS[action].length > 0) {
+        it('refuses it without the parameters it needs, having done nothing', async () => {
+          const cmd = command(await s.target(action), action, {});
+          const result = await performChecked(s.driver, cmd);
+          expect(result).toMatchObject({ ok: false, error: { code: DriverRefusal.InvalidParameters } });
+          expect(await s.observedEffects(cmd.remediationId)).toEqual([]);
+        });
       }
     });
 
+    if (unsupported.length > 0) {
+      describe.each(unsupported)('%s (not for this runtime)', (action) => {
+        it('refuses it as unsupported, having done nothing', async () => {
+          const cmd = command(await s.target(supported[0]), action, s.parametersFor(action));
+          const result = await performChecked(s.driver, cmd);
+          expect(result).toMatchObject({ ok: false, error: { code: DriverRefusal.UnsupportedAction } });
+          expect(await s.observedEffects(cmd.remediationId)).toEqual([]);
+        });
+      });
+    }
+
     it('is bounded in time: a target that never answers makes it give up with a DriverError', async () => {
-      const action = supported()[0];
+      const action = supported[0];
       const target = await s.target(action);
       const restore = await s.silence(target);
       try {

@@ -80,6 +80,7 @@ afterAll(async () => {
 
 describeDriverConformance(
   'KubernetesDriver (in-process Kubernetes API stand-in)',
+  'kubernetes',
   () =>
     Promise.resolve({
       driver,

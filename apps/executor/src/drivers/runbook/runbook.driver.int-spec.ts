@@ -126,6 +126,7 @@ function conformanceAgainstStandIn(mode: AnswerMode): void {
   let targets = 0;
   describeDriverConformance(
     `RunbookDriver against a runbook service answering ${mode === 'sync' ? 'at once' : '202 and a signed callback'}`,
+    'runbook',
     async () => {
       const runbook = await new RunbookServiceStandIn(SECRETS.ACME_RUNBOOK_SECRET).start();
       const http = await startExecutorHttp();
