@@ -9,6 +9,7 @@ const http = require('node:http');
 const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
 const { addSigningKeys } = require('./signing-keys.js');
+const { DEMO_CAPACITY_RPS } = require('./demo-load.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -138,6 +139,9 @@ async function startSystem(options) {
     AGENT_STATE_DIR: path.join(stateDir, 'agent'),
     // Rules tuned to the demo's one-second metric windows and synthetic traffic; a caller's own file wins.
     DETECTOR_RULES_FILE: process.env.DETECTOR_RULES_FILE || path.join(ROOT, 'deploy/demo/detector-rules.json'),
+    // What each api-server route serves on time (apps/demo-fleet/src/api-server/overload.ts): the
+    // demo's latency storm and saturation are load beyond it (tools/dev/demo-load.js).
+    CAPACITY_RPS: process.env.CAPACITY_RPS || String(DEMO_CAPACITY_RPS),
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
