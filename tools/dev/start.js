@@ -90,7 +90,17 @@ async function main() {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  await system.waitHealthy();
+  try {
+    // Generous: on a loaded machine four NestJS services may take over a minute to listen.
+    await system.waitHealthy(180_000);
+  } catch (error) {
+    // Not left running behind a failed start: the services, the agent and its instances would
+    // keep the demo's ports for the next try.
+    await system.stop();
+    await nats.stop();
+    await pg.stop();
+    throw error;
+  }
   feed = await startEventFeed(nats.toolEnv('event-feed'));
   const firstTenant = fleet.tenants[0];
   const api = `http://127.0.0.1:${system.ports.auditor}`;
