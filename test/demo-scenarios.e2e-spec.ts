@@ -127,10 +127,8 @@ describe('the demo scenarios heal by switchover, throttle and scale_out (end to 
         defaults: { ...demoRules.defaults, errorRate: off, latency: { ...(demoRules.defaults.latency as object), enabled: false }, anomaly: off, trend: off, slo: off, saturation: { cpu: off, memory: off, eventLoopLag: off, disk: off } },
         tenants: {
           'storm-t': { defaults: { latency: { enabled: true } } },
-          // 4 of 5 windows rather than the default 3: the held loop shows in every window, while a
-          // process starved of CPU for a few seconds (several systems starting on 2 cores) does not
-          // open a saturation before the load does.
-          'sat-t': { defaults: { saturation: { eventLoopLag: { enabled: true, m: 4, n: 5 } } } },
+          // The demo's 4 of 5 windows (deploy/demo/detector-rules.json).
+          'sat-t': { defaults: { saturation: { eventLoopLag: { ...(demoRules.defaults.saturation as { eventLoopLag: object }).eventLoopLag, enabled: true } } } },
         },
       }),
     );
