@@ -170,6 +170,10 @@ function scheduleDemoScenario(fleet, natsEnv) {
     console.log(`\n>>> demo ${label}: ${ratePerSecond} GET ${urlPath} a second at ${where} for ${step.durationMs / 1000} s`);
     const load = startLoad({ listInstances: statusClient.status, tenantId, service, instance, path: urlPath, ratePerSecond, durationMs: step.durationMs });
     void load.done.then((s) => {
+      if (s.sent === 0) {
+        console.log(`\n>>> demo ${step.name}: load over: nothing sent, no instance of ${tenantId}/${service}${instance ? `/${instance}` : ''} was running (an earlier step's fault not healed?)`);
+        return;
+      }
       const spread = Object.entries(s.byInstance).map(([i, n]) => `${i} ${n}`).join(', ');
       console.log(`\n>>> demo ${step.name}: load over: ${s.sent} sent, ${s.ok} answered (${spread || 'none'}), ${s.shed} shed by a throttle (503), ${s.failed} without answer`);
     });
