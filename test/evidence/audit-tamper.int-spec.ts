@@ -4,6 +4,8 @@
 // real Postgres and a real nats-server) and `autoheal audit verify-bundle` on an export (no
 // database, no network) must each find it and name where.
 import { createHash } from 'node:crypto';
+import { generateSigningKey, publicKeyToBase64 } from '@autoheal/security';
+import { signPoint } from '@autoheal/evidence';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,5 +289,56 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     expect((await jsm.streams.getMessage(stream, { last_by_subj: checkpointSubject('kept') }))?.json()).toMatchObject({ tenantId: 'kept', seq: ROWS });
     const lines = readFileSync(join(work, 'checkpoints', 'kept.checkpoints.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[lines.length - 1]).toMatchObject({ tenantId: 'kept', seq: ROWS });
+  });
+
+  it('refuses a row sealed with a key the attacker put in the key history: verify names it, GET /v1/audit/keys does not list the key', async () => {
+    const tenantId = 'forged-key';
+    await history(tenantId);
+    const mallory = generateSigningKey().key;
+    await asOwner(`INSERT INTO auditor.signing_keys VALUES ($1, $2, now())`, [mallory.keyId, publicKeyToBase64(mallory.publicKey)]);
+    await superuser.query('BEGIN');
+    await superuser.query('SET LOCAL session_replication_role = replica');
+    const forged = await superuser.query<{ hash: string }>(
+      `INSERT INTO auditor.audit_log
+         SELECT tenant_id, seq + 1, event_id || '-forged', event_type, occurred_at, recorded_at, 'mallory', action, resource, outcome, source,
+                correlation_id, causation_id, trace_id, payload, hash,
+                auditor.audit_row_hash(tenant_id, seq + 1, hash, event_id || '-forged', event_type, occurred_at, recorded_at, 'mallory', action, outcome,
+                                       resource, source, correlation_id, causation_id, trace_id, payload)
+           FROM auditor.audit_log WHERE tenant_id = $1 AND seq = ${ROWS} RETURNING hash`,
+      [tenantId],
+    );
+    const seal = signPoint('seal', mallory, { tenantId, seq: ROWS + 1, headHash: forged.rows[0].hash, signedAt: new Date().toISOString() });
+    await superuser.query(`INSERT INTO auditor.audit_seals VALUES ($1, $2, $3, $4, $5, $6)`, [seal.tenantId, seal.seq, seal.headHash, seal.signedAt, seal.keyId, seal.signature]);
+    await superuser.query('COMMIT');
+
+    const keys = await api('GET', '/v1/audit/keys');
+    expect(keys.body.keys.map((k: { keyId: string }) => k.keyId)).not.toContain(mallory.keyId);
+    const { report } = await verifyBundle(await exportBundle(tenantId));
+    expect(report.firstBreak).toMatchObject({ seq: ROWS + 1, reason: 'seal_mismatch' });
+    expect((await verify(tenantId)).firstBreak).toMatchObject({ seq: ROWS + 1, reason: 'seal_mismatch', detail: expect.stringContaining('unknown_key') });
+  });
+
+  // Last: it replaces the running auditor with one holding a new key.
+  it('after a key rotation, what the retired key signed still verifies (its key announced on the stream), and the export carries both keys', async () => {
+    await history('rotated');
+    const before = (await api('GET', '/v1/audit/keys')).body.keys as { keyId: string }[];
+    await auditor.stop();
+    // A new key pair and a trust file that no longer lists the old auditor key.
+    auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url, extraEnv: { AUDITOR_FULL_VERIFY_PER_HOUR: '3600000000', AUDITOR_CHECKPOINT_DIR: join(work, 'checkpoints') } });
+    const service = auditor.app.get(AuditLogService);
+    const event = incidentOpened('rotated', undefined, 'after-rotation');
+    await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+    // The stop also appended the old auditor's read record (audit.read): the head is past ROWS + 1.
+    const made = (await api('POST', '/v1/tenants/rotated/audit/checkpoints')).body;
+    expect(made).toMatchObject({ created: true, checkpoint: { tenantId: 'rotated' } });
+    expect(made.checkpoint.seq).toBeGreaterThan(ROWS);
+
+    expect(await verify('rotated')).toMatchObject({ ok: true, headSeq: made.checkpoint.seq, firstBreak: null, checkpointedSeq: made.checkpoint.seq });
+    const after = (await api('GET', '/v1/audit/keys')).body.keys as { keyId: string }[];
+    expect(after.map((k) => k.keyId)).toEqual(expect.arrayContaining([...before.map((k) => k.keyId)]));
+    expect(after.length).toBe(before.length + 1);
+    writeFileSync(trustedKeysFile, JSON.stringify({ keys: after }));
+    const { code, report } = await verifyBundle(await exportBundle('rotated'));
+    expect({ code, problems: report.problems, firstBreak: report.firstBreak, keys: report.keyIds.length }).toEqual({ code: 0, problems: [], firstBreak: null, keys: 2 });
   });
 });
