@@ -13,7 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { checkpointSubject, STREAMS, subjectFor } from '@autoheal/contracts';
-import type { BundleVerification, ChainBreak } from '@autoheal/evidence';
+import type { BundleVerification, ChainBreak, SignedPoint } from '@autoheal/evidence';
 import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
@@ -72,9 +72,19 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function api(method: 'GET' | 'POST', path: string): Promise<{ status: number; body: any }> {
+  /** What the routes used here answer, loosely: each test reads the fields of its route. */
+  interface Answer {
+    checkpoint: SignedPoint;
+    created: boolean;
+    keys: { keyId: string; publicKey: string }[];
+    ok: boolean;
+    firstBreak: ChainBreak | null;
+    [field: string]: unknown;
+  }
+
+  async function api(method: 'GET' | 'POST', path: string): Promise<{ status: number; body: Answer }> {
     const response = await fetch(`${auditor.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${OPS_KEY}` } });
-    return { status: response.status, body: await response.json() };
+    return { status: response.status, body: (await response.json()) as Answer };
   }
 
   /** ROWS events recorded by the auditor's own service, checkpointed on the cadence (every 4 rows) and once more on demand at the head. */
@@ -126,7 +136,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
       END $$`;
   }
 
-  async function verify(tenantId: string): Promise<{ ok: boolean; firstBreak: ChainBreak | null; [key: string]: unknown }> {
+  async function verify(tenantId: string): Promise<Answer> {
     const answer = await api('GET', `/v1/tenants/${tenantId}/audit/verify?full=true`);
     expect(answer.status).toBe(200);
     return answer.body;
@@ -270,7 +280,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     expect(edited.report.firstBreak).toMatchObject({ seq: 1, reason: 'hash_mismatch' });
 
     const manifestFile = join(dir, 'manifest.json');
-    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: Record<string, unknown> };
     manifest.files['rows.jsonl'] = { sha256: createHash('sha256').update(rows).digest('hex'), bytes: Buffer.byteLength(rows) };
     writeFileSync(manifestFile, JSON.stringify(manifest));
     const resigned = await verifyBundle(dir);
@@ -287,7 +297,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     await expect(jsm.streams.purge(stream, { filter: checkpointSubject('kept') })).rejects.toThrow();
     await expect(jsm.streams.update(stream, { deny_delete: false, deny_purge: false })).rejects.toThrow();
     expect((await jsm.streams.getMessage(stream, { last_by_subj: checkpointSubject('kept') }))?.json()).toMatchObject({ tenantId: 'kept', seq: ROWS });
-    const lines = readFileSync(join(work, 'checkpoints', 'kept.checkpoints.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(work, 'checkpoints', 'kept.checkpoints.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as SignedPoint);
     expect(lines[lines.length - 1]).toMatchObject({ tenantId: 'kept', seq: ROWS });
   });
 
@@ -312,16 +322,18 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     await superuser.query('COMMIT');
 
     const keys = await api('GET', '/v1/audit/keys');
-    expect(keys.body.keys.map((k: { keyId: string }) => k.keyId)).not.toContain(mallory.keyId);
+    expect(keys.body.keys.map((k) => k.keyId)).not.toContain(mallory.keyId);
     const { report } = await verifyBundle(await exportBundle(tenantId));
     expect(report.firstBreak).toMatchObject({ seq: ROWS + 1, reason: 'seal_mismatch' });
-    expect((await verify(tenantId)).firstBreak).toMatchObject({ seq: ROWS + 1, reason: 'seal_mismatch', detail: expect.stringContaining('unknown_key') });
+    const online = (await verify(tenantId)).firstBreak;
+    expect(online).toMatchObject({ seq: ROWS + 1, reason: 'seal_mismatch' });
+    expect(online?.detail).toContain('unknown_key');
   });
 
   // Last: it replaces the running auditor with one holding a new key.
   it('after a key rotation, what the retired key signed still verifies (its key announced on the stream), and the export carries both keys', async () => {
     await history('rotated');
-    const before = (await api('GET', '/v1/audit/keys')).body.keys as { keyId: string }[];
+    const before = (await api('GET', '/v1/audit/keys')).body.keys;
     await auditor.stop();
     // A new key pair and a trust file that no longer lists the old auditor key.
     auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url, extraEnv: { AUDITOR_FULL_VERIFY_PER_HOUR: '3600000000', AUDITOR_CHECKPOINT_DIR: join(work, 'checkpoints') } });
@@ -334,7 +346,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     expect(made.checkpoint.seq).toBeGreaterThan(ROWS);
 
     expect(await verify('rotated')).toMatchObject({ ok: true, headSeq: made.checkpoint.seq, firstBreak: null, checkpointedSeq: made.checkpoint.seq });
-    const after = (await api('GET', '/v1/audit/keys')).body.keys as { keyId: string }[];
+    const after = (await api('GET', '/v1/audit/keys')).body.keys;
     expect(after.map((k) => k.keyId)).toEqual(expect.arrayContaining([...before.map((k) => k.keyId)]));
     expect(after.length).toBe(before.length + 1);
     writeFileSync(trustedKeysFile, JSON.stringify({ keys: after }));

@@ -130,7 +130,7 @@ function specKeyId(publicKeyDer: Buffer): string {
 const AWKWARD_EVIDENCE: Record<string, unknown>[] = [
   { missed: 3 },
   { 'é': 'ünïcödé ✓ 🚑', a: 'quote " and backslash \\ and slash /', z: 'tab\tnewline\ncontrol\u0001\u001f' },
-  { numbers: [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789012345680000, 5e-324, 1.7976931348623157e308, 9007199254740993, 0.000001, 1.5] },
+  { numbers: [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789012345680000, 5e-324, 1.7976931348623157e308, Number('9007199254740993'), 0.000001, 1.5] },
   { nested: { b: [true, false, null, { y: [], x: {} }], a: { '\uE000': 1, '\uFFFF': 2, '𝒜': 3, Z: 4, a: 5 } } },
   { empty: '', deep: [[[[['bottom']]]]] },
 ];
