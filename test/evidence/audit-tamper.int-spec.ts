@@ -171,6 +171,13 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     expect(human.out[0]).toMatch(/^intact: /);
   });
 
+  it('documents the evidence routes in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${auditor.baseUrl}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths['/v1/tenants/{tenantId}/audit/export'] ?? {})).toEqual(['get']);
+    expect(Object.keys(doc.paths['/v1/tenants/{tenantId}/audit/checkpoints'] ?? {})).toEqual(['post']);
+    expect(Object.keys(doc.paths['/v1/audit/keys'] ?? {})).toEqual(['get']);
+  });
+
   type Expected = { seq: number; reason: ChainBreak['reason']; lastSeq?: number };
   const tampers: [name: string, tamper: (t: string) => Promise<void>, expected: Expected][] = [
     ['an edited row', (t) => asOwner(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 5`, [t]), { seq: 5, reason: 'hash_mismatch' }],
