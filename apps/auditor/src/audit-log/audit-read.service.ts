@@ -160,7 +160,7 @@ export class AuditReadService {
     const { head, found, firstCheckpoint, firstSealed } = await this.read(caller.scope, tenantId, async (m) => ({
       head: await repo.head(m, tenantId),
       found: await repo.verifiedPoint(m, tenantId),
-      firstCheckpoint: (await points.checkpointsAfter(m, tenantId, 0).then((all) => all[0]?.seq)) ?? null,
+      firstCheckpoint: await points.firstCheckpointSeq(m, tenantId),
       firstSealed: await points.firstSealedSeq(m, tenantId),
     }));
     // From the first row when asked, when there is no point yet, or when the last whole verification is too old.

@@ -49,6 +49,12 @@ export const signedPointsRepository = {
     return rows.map(toPoint);
   },
 
+  /** The seq of the tenant's first checkpoint, or null. */
+  async firstCheckpointSeq(manager: EntityManager, tenantId: string): Promise<number | null> {
+    const rows: { seq: string }[] = await manager.query(`SELECT seq FROM auditor.checkpoints WHERE tenant_id = $1 ORDER BY seq LIMIT 1`, [tenantId]);
+    return rows.length === 0 ? null : Number(rows[0].seq);
+  },
+
   /** The seq of the tenant's first sealed row, or null. */
   async firstSealedSeq(manager: EntityManager, tenantId: string): Promise<number | null> {
     const rows: { seq: string }[] = await manager.query(`SELECT seq FROM auditor.audit_seals WHERE tenant_id = $1 ORDER BY seq LIMIT 1`, [tenantId]);
