@@ -172,7 +172,8 @@ async function startSystem(options) {
   // The auditor's REST reads and the decision admin API's reads log in as their own SELECT-only
   // roles (row-level security per tenant), on pools of their own.
   const readerUrls = {
-    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') },
+    // The checkpoints' file sink: a directory of JSON lines beside the database (production: WORM storage, see the auditor README).
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints') },
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});

@@ -1,6 +1,15 @@
 import { createCounter, createHistogram } from '@autoheal/telemetry';
 
 export const auditorMetrics = {
+  checkpoints: createCounter({
+    name: 'autoheal_auditor_checkpoints_total',
+    help: 'Signed checkpoints made (cadence and on demand)',
+  }),
+  checkpointSinkFailures: createCounter({
+    name: 'autoheal_auditor_checkpoint_sink_failures_total',
+    help: 'Checkpoints not kept outside the database, by sink (stream, file); the next checkpoint is tried again',
+    labelNames: ['sink'],
+  }),
   rowsAppended: createCounter({
     name: 'autoheal_auditor_rows_appended_total',
     help: 'Rows appended to the audit log',
