@@ -13,6 +13,7 @@ export * from './signing-material.js';
 export * from './jetstream-transport.js';
 export * from './messaging.module.js';
 export * from './outbox-relay.module.js';
+export * from './outbox-backlog.js';
 export * from './dependency-health.module.js';
 export * from './nats-permissions.js';
 export * from './nats-credentials.js';
