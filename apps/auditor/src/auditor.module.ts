@@ -6,6 +6,7 @@ import { AuditLogModule } from './audit-log/audit-log.module.js';
 import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
 import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
+import { ConsumerLagSampler } from './consumer-lag/consumer-lag.sampler.js';
 import type { AuditorConfig } from './config.js';
 import { AUDITOR_APPLICATION_NAME, AUDITOR_SCHEMA } from './data-source.js';
 import { auditorMigrations } from './migrations/index.js';
@@ -41,6 +42,7 @@ export class AuditorModule {
         DependencyHealthModule,
         AuditLogModule,
       ],
+      providers: [ConsumerLagSampler],
     };
   }
 }
