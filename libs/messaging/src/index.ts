@@ -19,3 +19,4 @@ export * from './nats-permissions.js';
 export * from './nats-credentials.js';
 export * from './nats-server-config.js';
 export * from './nats-dev-material.js';
+export * from './messaging-spans.js';
