@@ -9,6 +9,7 @@ import { loadSigningKey } from '@autoheal/security';
 import { RowSealer, ROW_SEALER } from './evidence/row-sealer.js';
 import { EvidenceModule } from './evidence/evidence.module.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
+import { ConsumerLagSampler } from './consumer-lag/consumer-lag.sampler.js';
 import type { AuditorConfig } from './config.js';
 import { AUDITOR_APPLICATION_NAME, AUDITOR_SCHEMA } from './data-source.js';
 import { auditorMigrations } from './migrations/index.js';
@@ -47,6 +48,7 @@ export class AuditorModule {
         EvidenceModule,
         AuditLogModule,
       ],
+      providers: [ConsumerLagSampler],
     };
   }
 }

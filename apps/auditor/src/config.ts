@@ -105,6 +105,8 @@ const schema = z.object({
   AUDITOR_API_KEYS_RECONCILE_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Refused requests (401/403) are audited as one row per origin and reason per window this long. */
   AUDITOR_REFUSAL_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** How often the audit consumers' lag is sampled from JetStream (0: never; tests call the sampler). */
+  AUDITOR_LAG_SAMPLE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(15_000),
 });
 
 export type AuditorConfig = z.infer<typeof schema>;

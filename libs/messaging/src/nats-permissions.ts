@@ -252,7 +252,15 @@ function serviceJetStream(service: ServiceName): string[] {
       ...kvApi(DETECTOR_MEMBERS_BUCKET),
     ];
   }
-  if (service === 'auditor') return [...api, ...kvApi(API_KEYS_BUCKET)];
+  if (service === 'auditor') {
+    return [
+      ...api,
+      ...kvApi(API_KEYS_BUCKET),
+      // Its lag metric reads the oldest message it has not acknowledged on each stream it audits:
+      // messages it is entitled to consume anyway (apps/auditor/src/consumer-lag).
+      ...SERVICE_DURABLES.auditor.map((d) => `$JS.API.STREAM.MSG.GET.${d.stream}`),
+    ];
+  }
   if (service === 'decision') return [...api, ...kvReadApi(API_KEYS_BUCKET)];
   return api;
 }
