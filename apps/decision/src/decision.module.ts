@@ -23,6 +23,7 @@ import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
 import { VerificationWorker } from './outcomes/verification.worker.js';
+import { DecisionRunner } from './planning/decision-runner.js';
 import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
@@ -61,6 +62,7 @@ export class DecisionModule {
         AdminRefusals,
         AdminGuard,
         TenantsService,
+        DecisionRunner,
         PlanningService,
         DeferralsWorker,
         OutcomesService,
