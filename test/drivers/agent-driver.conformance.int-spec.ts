@@ -37,6 +37,7 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   scale_out: { maxInstances: 2, scaleInAfterMs: 60_000 },
   throttle: { limitPerSecond: 5, ttlMs: 60_000 },
   failover: { toRegion: 'eu-west-1' },
+  scale_in: { minInstances: 1 },
 };
 
 const keys = createTestKeys(['executor', 'agent:demo-fleet']);
