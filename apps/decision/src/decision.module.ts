@@ -27,6 +27,7 @@ import { DecisionRunner } from './planning/decision-runner.js';
 import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
+import { ScaleInWorker } from './scale-in/scale-in.worker.js';
 import { TenantsService } from './tenants/tenants.service.js';
 
 export interface DecisionModuleOptions {
@@ -67,6 +68,7 @@ export class DecisionModule {
         DeferralsWorker,
         OutcomesService,
         VerificationWorker,
+        ScaleInWorker,
         ApprovalsService,
         BreakerService,
         BacktestService,

@@ -8,6 +8,7 @@ import { OUTCOMES_CONSUMER } from '../decision.consumers.js';
 import { decisionMetrics } from '../decision.metrics.js';
 import { DecisionRunner, type FailureResult } from '../planning/decision-runner.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
+import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
 import { recordVerified, verifyDeadlineOf } from './verification.js';
 
 export type OutcomeResult =
@@ -15,6 +16,8 @@ export type OutcomeResult =
   | 'verifying'
   /** …or it had resolved already: verified at once. */
   | 'verified'
+  /** A planned scale-in was carried out (it has no incident to verify it by). */
+  | 'scaled_in'
   | FailureResult;
 
 /**
@@ -44,13 +47,15 @@ export class OutcomesService {
       const now = this.clock.now();
       // Locked: its plan says how long verification may take.
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);
-      if (!before) return 'not_ours_or_already_recorded';
+      // A scale-in is no incident's remediation: its outcome is recorded on its own row, and the
+      // driver's word ends it (no incident is open whose resolution could verify it).
+      if (!before) return (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) ? 'scaled_in' : 'not_ours_or_already_recorded';
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
       if (!row) return 'not_ours_or_already_recorded';
       if (row.incidentResolvedAt && (await recordVerified(m, row, row.incidentResolvedAt, event.id))) return 'verified';
       return 'verifying';
     });
-    if (result === 'verifying' || result === 'verified') decisionMetrics.outcomes.inc({ status: 'succeeded' });
+    if (result === 'verifying' || result === 'verified' || result === 'scaled_in') decisionMetrics.outcomes.inc({ status: 'succeeded' });
     if (result === 'verified') decisionMetrics.outcomes.inc({ status: 'verified' });
     return result;
   }

@@ -15,6 +15,9 @@ import { DECISION_CONFIG } from '../decision.tokens.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 import { escalationForFailure, type FailureEvent, type NoFallback } from '../outcomes/outcome-events.js';
 import { verificationFailedEvent } from '../outcomes/verification.js';
+import { decideScaleIn, type ScaleInDecision } from '../scale-in/scale-in.js';
+import { scaleInPlannedEvent } from '../scale-in/scale-in-events.js';
+import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
 import { subjectOf, type DecisionSubject } from './decision-events.js';
 import { declaredInstanceCount, inventoryStanding, type PolicyDecision, type PolicyInput } from './policy-port.js';
 import { remediationsRepository, type DecisionState, type FailedAttempt, type IncidentFacts, type RemediationRow } from './remediations.repository.js';
@@ -35,7 +38,9 @@ export type DecisionTrigger =
   /** An executed remediation failed (stream REMEDIATIONS): the next allowed fallback, or a human. */
   | { kind: 'remediation_failed'; event: Envelope<'remediation.failed'> }
   /** The remediation first past its verify deadline with its incident still open, if any (the verification worker). */
-  | { kind: 'verification_overdue' };
+  | { kind: 'verification_overdue' }
+  /** The verified scale_out whose scale-in is due to be judged first, if any (the scale-in worker). */
+  | { kind: 'scale_in_due' };
 
 export type DecisionTriggerKind = DecisionTrigger['kind'];
 
@@ -59,6 +64,8 @@ export interface Redecision {
 /** What followed a failure (of the execution, or of the verification). */
 export type FailureResult =
   | 'escalated'
+  /** A planned scale-in failed: recorded; nothing is broken, so nothing else follows. */
+  | 'scale_in_failed'
   /** A failed remediation was replaced by the playbook's next allowed candidate (a new remediation id)… */
   | 'fallback_planned'
   /** …which needs a human's approval first… */
@@ -81,12 +88,22 @@ export interface VerificationFailure {
   result: FailureResult;
 }
 
+/** What became of a scale-in judged when due. */
+export interface ScaleInOutcome {
+  scaleOutId: string;
+  remediationId: string;
+  incidentId: string;
+  kind: ScaleInDecision['kind'];
+  reason: string;
+}
+
 /** What run() returns, per trigger (null: nothing was due). */
 export interface DecisionResults {
   incident_opened: OpenedOutcome;
   deferral_due: Redecision | null;
   remediation_failed: FailureOutcome;
   verification_overdue: VerificationFailure | null;
+  scale_in_due: ScaleInOutcome | null;
 }
 
 /**
@@ -148,7 +165,9 @@ type Opened = OpenedOutcome & { standing?: Standing };
 
 /**
  * The one path a remediation decision takes, whatever asked for it (DecisionTrigger): a new
- * incident, a deferral come due, a failed execution, a failed verification. In one transaction:
+ * incident, a deferral come due, a failed execution, a failed verification, a scale-in come due
+ * (which claims its row, takes the same locks and reads, and is judged by scale-in/scale-in.ts
+ * rather than the playbook policy). In one transaction:
  *   1. claim — the trigger's own step: the inbox entry (events), the due row (workers, SKIP
  *      LOCKED), the failure recorded on the row;
  *   2. lock — the breaker's lock shared, then the tenant's, the order every decision takes them in;
@@ -176,6 +195,7 @@ export class DecisionRunner {
   run(trigger: Extract<DecisionTrigger, { kind: 'deferral_due' }>): Promise<Redecision | null>;
   run(trigger: Extract<DecisionTrigger, { kind: 'remediation_failed' }>): Promise<FailureOutcome>;
   run(trigger: Extract<DecisionTrigger, { kind: 'verification_overdue' }>): Promise<VerificationFailure | null>;
+  run(trigger: Extract<DecisionTrigger, { kind: 'scale_in_due' }>): Promise<ScaleInOutcome | null>;
   async run(trigger: DecisionTrigger): Promise<DecisionResults[DecisionTriggerKind]> {
     switch (trigger.kind) {
       case 'incident_opened':
@@ -186,6 +206,8 @@ export class DecisionRunner {
         return this.runFailed(trigger.event);
       case 'verification_overdue':
         return this.runOverdueVerification();
+      case 'scale_in_due':
+        return this.runScaleIn();
       default: {
         const unreachable: never = trigger;
         throw new Error(`unhandled decision trigger ${JSON.stringify(unreachable)}`);
@@ -263,7 +285,11 @@ export class DecisionRunner {
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);
       const failedAt = this.clock.now();
       const row = await remediationsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: failedAt, error: event.data.error });
-      if (!row || !before) return { result: 'not_ours_or_already_recorded' };
+      if (!row || !before) {
+        // A scale-in is no incident's remediation: its failure is recorded on its own row.
+        const scaleIn = await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: failedAt, error: event.data.error });
+        return { result: scaleIn ? 'scale_in_failed' : 'not_ours_or_already_recorded' };
+      }
       // Before the tenant's lock: the deferrals worker holds a deferred row's lock while it waits for that one.
       await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, failedAt);
       // A human approved that one action: when it fails, it goes back to a human. Rows recorded
@@ -274,6 +300,10 @@ export class DecisionRunner {
     if (outcome.result === 'duplicate_event' || outcome.result === 'not_ours_or_already_recorded') return outcome;
     decisionMetrics.outcomes.inc({ status: 'failed' });
     const fields = { remediationId: event.data.remediationId, incidentId: event.data.incidentId, error: event.data.error };
+    if (outcome.result === 'scale_in_failed') {
+      log.warn(fields, 'scale-in failed: the instances scale_out added keep running until someone stops them');
+      return outcome;
+    }
     if (outcome.fallback) {
       this.count(outcome.fallback.kind);
       log.warn({ ...fields, fallbackRemediationId: outcome.fallback.remediationId, outcome: outcome.fallback.kind }, 'remediation failed; decided again with a fallback');
@@ -311,6 +341,49 @@ export class DecisionRunner {
     if (handled.fallback) this.count(handled.fallback.kind);
     log.warn(handled.failure, 'remediation not verified by its deadline: the incident is still open');
     return handled.failure;
+  }
+
+  /**
+   * A verified scale_out's scale-in is due to be judged (scale-in/scale-in.ts): claimed (SKIP
+   * LOCKED), then under the same locks as any decision of its tenant, from a read taken under
+   * them: planned (announced as remediation.planned, action scale_in), judged again later, or
+   * skipped as not applicable.
+   */
+  private async runScaleIn(): Promise<ScaleInOutcome | null> {
+    const outcome = await this.outbox.transaction(async (m): Promise<ScaleInOutcome | null> => {
+      const row = await scaleInsRepository.claimDue(m, this.clock.now());
+      if (!row) return null;
+      await remediationsRepository.lockBreakerSharedThenTenant(m, row.tenantId);
+      const now = this.clock.now();
+      const decision = decideScaleIn(row, await scaleInsRepository.state(m, row, now), now, { recheckMs: this.config.DECISION_DEFER_RECHECK_MS });
+      const ids = { scaleOutId: row.scaleOutId, remediationId: row.remediationId, incidentId: row.incidentId, kind: decision.kind, reason: decision.reason };
+      switch (decision.kind) {
+        case 'plan':
+          // Unreachable while the row is locked; the status condition is the guarantee.
+          if (!(await scaleInsRepository.decide(m, row.scaleOutId, { status: 'planned', reason: decision.reason, policyVersion: decision.policyVersion, execution: decision.execution, at: now }))) return null;
+          await appendToOutbox(m, DECISION_SCHEMA, [scaleInPlannedEvent(row, decision, now)]);
+          return ids;
+        case 'skip':
+          if (!(await scaleInsRepository.decide(m, row.scaleOutId, { status: 'skipped', reason: decision.reason, policyVersion: decision.policyVersion, execution: null, at: now }))) return null;
+          return ids;
+        case 'wait':
+          // Judged again then; nothing is announced (like a deferral checked on unchanged grounds).
+          if (!(await scaleInsRepository.postpone(m, row.scaleOutId, decision.until, decision.reason))) return null;
+          return ids;
+        default: {
+          const unreachable: never = decision;
+          throw new Error(`unhandled scale-in decision ${JSON.stringify(unreachable)}`);
+        }
+      }
+    });
+    if (!outcome) return null;
+    if (outcome.kind === 'plan') {
+      this.count('plan');
+      log.info(outcome, 'scale-in planned');
+    } else {
+      log.info(outcome, outcome.kind === 'skip' ? 'scale-in skipped' : 'scale-in not due yet');
+    }
+    return outcome;
   }
 
   // ── the decision itself: lock, read, evaluate, store, announce ───────────────────────────────
