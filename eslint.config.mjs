@@ -35,7 +35,7 @@ const depConstraints = [
   // People's credentials: principals, roles, API-key hashing, OIDC verification; pure, no Nest.
   { sourceTag: 'type:access', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:security'] },
-  ...['detector', 'decision', 'executor', 'auditor', 'demo'].map((scope) => ({
+  ...['detector', 'decision', 'executor', 'auditor', 'agent', 'demo'].map((scope) => ({
     sourceTag: `scope:${scope}`,
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:public'],
   })),

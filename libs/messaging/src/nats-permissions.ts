@@ -29,7 +29,7 @@ export type NatsIdentity =
   | { kind: 'producer'; tenantId: string }
   /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
   | { kind: 'event-feed' }
-  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the demo agent to break an instance or for its status. */
+  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the host agent (apps/agent) to break an instance or for its status. */
   | { kind: 'chaos' }
   /**
    * Read-only operator view (and the end-to-end tests' observer): reads every stream's messages
@@ -51,7 +51,7 @@ export interface NatsPermissions {
 }
 
 
-/** Demo-only request subjects the demo agent answers (see apps/demo-fleet). */
+/** Request subjects the host agent answers besides commands (apps/agent README): chaos only when its config enables it. */
 export const DEMO_AGENT_SUBJECTS = { chaos: 'agent.chaos', status: 'agent.status' } as const;
 
 /** The user name an identity has in the server config and in logs: `detector`, `agent:<id>`, `producer:<tenant>`… */

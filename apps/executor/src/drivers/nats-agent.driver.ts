@@ -15,7 +15,7 @@ const decoder = new TextDecoder();
 export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'EXECUTOR_COMMAND_TTL_MS' | 'EXECUTOR_TARGET_AGENTS'>;
 
 /**
- * The actions the host agent carries out (apps/demo-fleet's agent; see its README for how).
+ * The actions the host agent carries out (apps/agent; see its README for how).
  * failover is not among them: a host agent has no second region to move traffic to.
  */
 /**

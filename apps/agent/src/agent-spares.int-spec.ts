@@ -5,33 +5,19 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { AGENT_STATUS_SUBJECT, agentCommandReply, agentCommandSubject, newEventId, type AgentCommandReply, type Envelope, type RemediationAction } from '@autoheal/contracts';
+import { AGENT_CHAOS_SUBJECT, AGENT_STATUS_SUBJECT, agentCommandReply, agentCommandSubject, newEventId, type AgentCommandReply, type Envelope, type RemediationAction } from '@autoheal/contracts';
 import { signCommand, verifyReply } from '@autoheal/security';
 import { createTestKeys, expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
-import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
-import type { InstanceChange, InstanceStatus } from './managed-instance.js';
+import type { InstanceRef } from './config/agent-config.js';
+import type { InstanceChange, InstanceStatus } from './supervisor/managed-instance.js';
 import { startAgent, type RunningAgent } from './agent.js';
-
-// The agent spawns the compiled api-server, as it does in production.
-const API_SERVER_ENTRY = join(__dirname, '..', '..', 'dist', 'api-server', 'api-server.main.js');
+import { API_SERVER_ENTRY, apiServerService } from './test-support/api-server-service.js';
 
 // `web` keeps one warm spare; `solo` has a front but no spare (warmSpares: 0).
-const fleet = parseFleetFile({
-  tenants: [
-    {
-      tenantId: 'acme-health',
-      displayName: 'Acme Health',
-      frameworks: ['HIPAA'],
-      maxAutoActionsPerHour: 6,
-      autoActions: ['restart'],
-      services: [
-        { service: 'web', instances: ['web-1', 'web-2', 'web-3'], warmSpares: 1, releases: [{ version: 'v1' }, { version: 'v2' }] },
-        { service: 'solo', instances: ['solo-1'], warmSpares: 0 },
-      ],
-    },
-  ],
-});
+const services = [
+  apiServerService('acme-health', 'web', ['web-1', 'web-2', 'web-3'], { warmSpares: 1, releases: [{ version: 'v1' }, { version: 'v2' }] }),
+  apiServerService('acme-health', 'solo', ['solo-1'], { warmSpares: 0 }),
+];
 const keys = createTestKeys();
 afterAll(() => keys.remove());
 
@@ -109,7 +95,7 @@ describe('warm spares: an instance front switched to a ready spare, with real ap
 
   beforeAll(async () => {
     if (!existsSync(API_SERVER_ENTRY)) {
-      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b libs/contracts libs/sdk apps/demo-fleet)`);
+      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b apps/demo-fleet)`);
     }
     process.env.TRAFFIC_RPS = '0';
     server = await startNatsServer();
@@ -123,12 +109,10 @@ describe('warm spares: an instance front switched to a ready spare, with real ap
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-spares-'));
     agent = await startAgent({
       natsUrl: server.url,
-      fleet,
-      basePort: 0,
+      services,
       stateDir,
-      heartbeatMs: 200,
       readyTimeoutMs: 15_000,
-      apiServerEntry: API_SERVER_ENTRY,
+      chaos: true,
       logger: pino({ level: 'silent' }),
       childStdio: 'ignore',
       signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },

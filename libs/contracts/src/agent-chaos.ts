@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { subjectToken } from '@autoheal/contracts';
-import { DEGRADATIONS } from '../api-server/degradation.js';
-import type { InstanceStatus } from './managed-instance.js';
+import { subjectToken } from './subject-token.js';
+import { DEGRADATIONS, type AgentInstanceStatus } from './agent-instance.js';
 
 /**
- * Breaking instances on purpose. Only the demo fleet and its CLI speak this, so it lives here
- * and not in the contracts library.
+ * Breaking instances on purpose. The host agent (apps/agent) answers it when its config enables
+ * chaos; the demo's chaos CLI asks. Not signed: who may send it is the bus's concern.
  */
 export const AGENT_CHAOS_SUBJECT = 'agent.chaos';
 
@@ -23,7 +22,7 @@ export const agentChaosRequest = z
     tenantId: subjectToken,
     service: subjectToken,
     instance: subjectToken,
-    /** release only: the version to roll out (one the fleet file declares for the service). */
+    /** release only: the version to roll out (one the agent's config declares for the service). */
     release: z.string().min(1).max(64).optional(),
   })
   .strict()
@@ -41,5 +40,5 @@ export type AgentChaosRequest = z.infer<typeof agentChaosRequest>;
 export type ChaosFailureCode = 'invalid_request' | 'unknown_instance' | 'not_running' | 'unknown_release' | 'not_ready';
 
 export type AgentChaosReply =
-  | { ok: true; action: ChaosAction; instance: InstanceStatus }
+  | { ok: true; action: ChaosAction; instance: AgentInstanceStatus }
   | { ok: false; code: ChaosFailureCode; message: string };

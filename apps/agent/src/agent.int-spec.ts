@@ -5,36 +5,25 @@ import pino from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import {
+  AGENT_CHAOS_SUBJECT,
   AGENT_STATUS_SUBJECT,
   agentCommandReply,
   agentCommandSubject,
   newEventId,
+  type AgentChaosReply,
   type AgentCommandReply,
   type Envelope,
   type MetricSample,
 } from '@autoheal/contracts';
 import { signCommand, verifyReply } from '@autoheal/security';
 import { createTestKeys, expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
-import { AGENT_CHAOS_SUBJECT, type AgentChaosReply } from './chaos.contract.js';
-import type { InstanceStatus } from './managed-instance.js';
-import { startAgent, type RunningAgent } from './agent.js';
+import type { InstanceRef } from './config/agent-config.js';
+import type { InstanceStatus } from './supervisor/managed-instance.js';
+import { AGENT_PRODUCER, startAgent, type RunningAgent } from './agent.js';
+import { API_SERVER_ENTRY, apiServerService } from './test-support/api-server-service.js';
 
-// The agent spawns the compiled api-server, as it does in production.
-const API_SERVER_ENTRY = join(__dirname, '..', '..', 'dist', 'api-server', 'api-server.main.js');
-
-const fleet = parseFleetFile({
-  tenants: [
-    {
-      tenantId: 'acme-health',
-      displayName: 'Acme Health',
-      frameworks: ['HIPAA'],
-      maxAutoActionsPerHour: 6,
-      autoActions: ['restart'],
-      services: [{ service: 'patient-api', instances: ['patient-api-1', 'patient-api-2'] }],
-    },
-  ],
-});
+// The agent spawns the compiled api-server, as it does in the demo.
+const services = [apiServerService('acme-health', 'patient-api', ['patient-api-1', 'patient-api-2'])];
 const keys = createTestKeys();
 afterAll(() => keys.remove());
 
@@ -53,12 +42,10 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
   const start = () =>
     startAgent({
       natsUrl: server.url,
-      fleet,
-      basePort: 0,
+      services,
       stateDir,
-      heartbeatMs: 200,
       readyTimeoutMs: 15_000,
-      apiServerEntry: API_SERVER_ENTRY,
+      chaos: true,
       logger: pino({ level: 'silent' }),
       childStdio: 'ignore',
       signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },
@@ -161,7 +148,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
 
   beforeAll(async () => {
     if (!existsSync(API_SERVER_ENTRY)) {
-      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b libs/contracts libs/sdk apps/demo-fleet)`);
+      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b apps/demo-fleet)`);
     }
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
@@ -305,7 +292,7 @@ describe('fleet agent with real api-server processes and a real nats-server', ()
     await chaos('kill', TWO);
     await expectEventually(async () => expect(await exitedOf(TWO)).toHaveLength(before + 1));
     const [event] = (await exitedOf(TWO)).slice(-1);
-    expect(event).toMatchObject({ tenantId: TWO.tenantId, producer: 'demo-fleet-agent', data: { service: TWO.service, instance: TWO.instance, exitCode: null, signal: 'SIGKILL', observedBy: 'agent' } });
+    expect(event).toMatchObject({ tenantId: TWO.tenantId, producer: AGENT_PRODUCER, data: { service: TWO.service, instance: TWO.instance, exitCode: null, signal: 'SIGKILL', observedBy: 'agent' } });
     // Every restart of ONE so far (this test's and the earlier ones) was the agent's own doing.
     expect(await exitedOf(ONE)).toHaveLength(0);
     expect(await restart(TWO, newEventId())).toMatchObject({ ok: true });

@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { CHAOS_ACTIONS } from './chaos.contract.js';
+import { agentService, CHAOS_ACTIONS } from '@autoheal/contracts';
 import { ChaosService } from './chaos.service.js';
-import { FleetSupervisor } from './fleet-supervisor.js';
+import { FleetSupervisor } from '../supervisor/fleet-supervisor.js';
 
 // The request checks that happen before any process is touched. Chaos on real processes is
 // covered by agent.int-spec.ts.
@@ -13,8 +13,7 @@ describe('ChaosService request validation', () => {
     const logger = pino({ level: 'silent' });
     // Never started: every instance is exited.
     const supervisor = await FleetSupervisor.create({
-      instances: [target],
-      basePort: 4100,
+      services: [agentService.parse({ tenantId: target.tenantId, service: target.service, instances: [{ name: target.instance, port: 4100 }], command: ['api-server'] })],
       launch: () => {
         throw new Error('not in this test');
       },

@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { agentCommandSubject, newEventId } from '@autoheal/contracts';
+import { agentCommandSubject, agentService, newEventId } from '@autoheal/contracts';
 import { generateSigningKey, parseTrustStore, publicKeyToBase64, signCommand, type CommandContent, type SigningKey } from '@autoheal/security';
-import { FleetSupervisor } from './fleet-supervisor.js';
+import { FleetSupervisor } from '../supervisor/fleet-supervisor.js';
 import { OutcomeStore } from './outcome-store.js';
 import { CommandService, commandOutcome, isFinalOutcome, NIL_UUID, type CommandOutcome } from './command.service.js';
 
@@ -38,8 +38,7 @@ describe('CommandService request validation', () => {
     launches = 0;
     const logger = pino({ level: 'silent' });
     const supervisor = await FleetSupervisor.create({
-      instances: [target],
-      basePort: 4100,
+      services: [agentService.parse({ tenantId: target.tenantId, service: target.service, instances: [{ name: target.instance, port: 4100 }], command: ['api-server'] })],
       launch: () => {
         launches += 1;
         throw new Error('spawn ENOENT');

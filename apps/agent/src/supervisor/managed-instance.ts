@@ -1,37 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
-import type { InstanceRef, Release } from '../fleet/fleet-file.js';
-import { DEGRADATIONS, type Degradation, type DegradeMessage } from '../api-server/degradation.js';
+import type { InstanceRef, Release } from '../config/agent-config.js';
+import type { AgentInstanceState, AgentInstanceStatus, Degradation, DegradeMessage, PromoteMessage } from '@autoheal/contracts';
 import { supervisorThrottleAck, type SupervisorThrottleAck, type SupervisorThrottleMessage } from '@autoheal/sdk';
 import type { FrontProxy } from './front-proxy.js';
 import type { Readiness } from './readiness.js';
 import type { Spare } from './spare-pool.js';
 
-export type InstanceState = 'running' | 'exited' | 'hung';
-
-export interface InstanceStatus {
-  tenantId: string;
-  service: string;
-  instance: string;
-  /** Null when no process is running. */
-  pid: number | null;
-  /** Where clients reach the instance: its front when it has one, else its process's port. */
-  port: number;
-  /** Only for an instance with a front (its service declares warmSpares): the private port of the process behind it. */
-  processPort?: number;
-  /** Only for an instance with a front: how many warm spares of its service are ready now. */
-  sparesReady?: number;
-  /** The release the instance runs (or will start on). */
-  release: string;
-  state: InstanceState;
-  /** The fault the current process was told to simulate (chaos errors|slow|leak); null when none. */
-  degradation: Degradation | null;
-  /** Processes started for a remediation (restart, replace, rollback). */
-  restarts: number;
-  lastRestartRemediationId: string | null;
-  /** How the last process ended, when it has. */
-  lastExit: { code: number | null; signal: string | null } | null;
-}
+export type InstanceState = AgentInstanceState;
+export type InstanceStatus = AgentInstanceStatus;
 
 /**
  * Starts the process of one instance on a release; the agent spawns node, tests may spawn anything.
@@ -251,7 +228,8 @@ export class ManagedInstance {
     this.adopt(spare.child, this.watch(spare.child), spare.port);
     this.recordRemediation(remediationId);
     this.onChange({ remediationId, verb: 'routed', ref: this.ref, detail: { to: { pid: spare.pid, port: spare.port }, previousPid } });
-    spare.child.send?.({ type: 'autoheal.promote', instance: this.ref.instance }, (error) => {
+    const promote: PromoteMessage = { type: 'autoheal.promote', instance: this.ref.instance };
+    spare.child.send?.(promote, (error) => {
       if (error) this.logger.error({ ...this.ref, err: error, instancePid: spare.pid }, 'could not tell the spare it was promoted');
     });
     if (previous && previousPid !== null) {
@@ -411,8 +389,8 @@ export class ManagedInstance {
     this.front?.switchTo(port);
     this.hung = false;
     // A new process starts healthy, a restart clears whatever the old one simulated; unless its
-    // release itself is bad (DEMO_FAULT in the release's env), which no restart clears.
-    this.degradation = releaseFault(this.currentRelease);
+    // release itself is known to be bad (the release's `fault`), which no restart clears.
+    this.degradation = this.currentRelease.fault ?? null;
   }
 
   private async end(child: ChildProcess, exited: Promise<void>, reason: EndReason): Promise<void> {
@@ -420,12 +398,6 @@ export class ManagedInstance {
     child.kill('SIGKILL');
     await withTimeout(exited, KILL_WAIT_MS, `${this.describe()} (pid ${child.pid}) did not exit after SIGKILL`);
   }
-}
-
-/** The fault a release carries (its env's DEMO_FAULT, as the api-server reads it), or null. */
-export function releaseFault(release: Release): Degradation | null {
-  const fault = release.env?.DEMO_FAULT;
-  return (DEGRADATIONS as readonly string[]).includes(fault ?? '') ? (fault as Degradation) : null;
 }
 
 function withTimeout(promise: Promise<void>, ms: number, message: string): Promise<void> {

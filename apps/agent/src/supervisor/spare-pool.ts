@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../logger.js';
-import type { Release } from '../fleet/fleet-file.js';
+import type { Release } from '../config/agent-config.js';
 import type { LaunchInstance } from './managed-instance.js';
-import { waitForReady } from './readiness.js';
+import { waitForReady, type ReadyProbe } from './readiness.js';
 
 /** A started process of the service, ready or getting ready, that takes no traffic and reports no health. */
 export interface Spare {
@@ -22,6 +22,8 @@ export interface SparePoolOptions {
   size: number;
   /** The release spares start on: the service's current one. */
   release: Release;
+  /** The service's ready probe. */
+  probe: ReadyProbe;
   launch: LaunchInstance;
   freePort: () => Promise<number>;
   readyTimeoutMs: number;
@@ -109,7 +111,7 @@ export class SparePool {
         this.retryLater();
       }
     });
-    const readiness = await waitForReady({ port: spare.port, pid: spare.pid, timeoutMs: this.options.readyTimeoutMs, exited: spare.exited });
+    const readiness = await waitForReady({ port: spare.port, pid: spare.pid, probe: this.options.probe, timeoutMs: this.options.readyTimeoutMs, exited: spare.exited });
     if (readiness === 'ready') {
       spare.ready = true;
       logger.info({ tenantId, service, sparePid: spare.pid, port: spare.port }, 'spare ready');

@@ -1,10 +1,10 @@
 import type { AgentCommandFailureCode, AgentCommandRequest, AgentEffect, RemediationAction } from '@autoheal/contracts';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import { PREVIOUS_RELEASE, type Release } from '../fleet/fleet-file.js';
-import { freePort, type FleetSupervisor } from './fleet-supervisor.js';
-import type { ManagedInstance } from './managed-instance.js';
-import { waitForReady, type Readiness } from './readiness.js';
+import { PREVIOUS_RELEASE, type Release } from '../config/agent-config.js';
+import { freePort, type FleetSupervisor } from '../supervisor/fleet-supervisor.js';
+import type { ManagedInstance } from '../supervisor/managed-instance.js';
+import { waitForReady, type Readiness } from '../supervisor/readiness.js';
 
 /** The actions this agent carries out; failover needs a second region, which a host agent does not have. */
 export const AGENT_ACTIONS = ['restart', 'replace', 'rollback', 'scale_out', 'throttle'] as const satisfies readonly RemediationAction[];
@@ -14,7 +14,7 @@ export type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; c
 export interface ActionContext {
   supervisor: FleetSupervisor;
   clock: Clock;
-  /** How long a new process has to answer GET /healthz. */
+  /** How long a new process has to pass its service's ready probe. */
   readyTimeoutMs: number;
   /** How long an instance has to acknowledge a throttle limit. */
   ackTimeoutMs: number;
@@ -73,7 +73,7 @@ async function restartOn(ctx: ActionContext, instance: ManagedInstance, request:
     ctx.logger.error({ ...request, err: error }, `${request.action}: spawn failed`);
     return { ok: false, code: 'spawn_failed', message: error instanceof Error ? error.message : String(error) };
   }
-  const readiness = await waitForReady({ port: instance.processPort, pid: started.pid, timeoutMs: ctx.readyTimeoutMs, exited: instance.exited });
+  const readiness = await waitForReady({ port: instance.processPort, pid: started.pid, probe: ctx.supervisor.readyProbeOf(instance.ref), timeoutMs: ctx.readyTimeoutMs, exited: instance.exited });
   if (readiness !== 'ready') return notReady(ctx, request, started.pid, readiness);
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, previousPid: started.previousPid, instancePid: started.pid, release: release.version }, request.action);
   const effect: AgentEffect = rollingBack
@@ -116,7 +116,7 @@ async function replace(ctx: ActionContext, instance: ManagedInstance, request: A
   let replaced: Awaited<ReturnType<ManagedInstance['replaceOn']>>;
   try {
     replaced = await instance.replaceOn(await freePort(), request.remediationId, (pid, port, exited) =>
-      waitForReady({ port, pid, timeoutMs: ctx.readyTimeoutMs, exited }),
+      waitForReady({ port, pid, probe: ctx.supervisor.readyProbeOf(instance.ref), timeoutMs: ctx.readyTimeoutMs, exited }),
     );
   } catch (error) {
     ctx.logger.error({ ...request, err: error }, 'replace: spawn failed; the old process is untouched');
@@ -132,8 +132,10 @@ async function replace(ctx: ActionContext, instance: ManagedInstance, request: A
 
 /** One more instance of the service, on the release the target runs, unless it already runs maxInstances. */
 async function scaleOut(ctx: ActionContext, target: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
-  const maxInstances = request.parameters.maxInstances;
-  if (maxInstances === undefined) return { ok: false, code: 'invalid_parameters', message: 'scale_out needs parameters.maxInstances' };
+  const planned = request.parameters.maxInstances;
+  if (planned === undefined) return { ok: false, code: 'invalid_parameters', message: 'scale_out needs parameters.maxInstances' };
+  // The plan's cap, or this host's when its config sets a lower one.
+  const maxInstances = Math.min(planned, ctx.supervisor.serviceOf(target.ref).maxInstances ?? planned);
   const siblings = ctx.supervisor.instancesOf(target.ref);
   const running = siblings.filter((i) => i.state !== 'exited').length;
   if (running >= maxInstances) {
@@ -150,7 +152,7 @@ async function scaleOut(ctx: ActionContext, target: ManagedInstance, request: Ag
   }
   added.recordRemediation(request.remediationId);
   added.report(request.remediationId, 'started', pid);
-  const readiness = await waitForReady({ port: added.port, pid, timeoutMs: ctx.readyTimeoutMs, exited: added.exited });
+  const readiness = await waitForReady({ port: added.port, pid, probe: ctx.supervisor.readyProbeOf(added.ref), timeoutMs: ctx.readyTimeoutMs, exited: added.exited });
   if (readiness !== 'ready') {
     await added.stop();
     added.report(request.remediationId, 'stopped', pid);
@@ -165,6 +167,9 @@ async function scaleOut(ctx: ActionContext, target: ManagedInstance, request: Ag
 async function throttle(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   const { limitPerSecond, ttlMs } = request.parameters;
   if (limitPerSecond === undefined || ttlMs === undefined) return { ok: false, code: 'invalid_parameters', message: 'throttle needs parameters.limitPerSecond, parameters.ttlMs' };
+  if (ctx.supervisor.serviceOf(instance.ref).throttle === 'none') {
+    return { ok: false, code: 'unsupported_action', message: `${instance.ref.tenantId}/${instance.ref.service} takes no throttle (its config says throttle: none)` };
+  }
   if (instance.state === 'exited') return { ok: false, code: 'not_acknowledged', message: `${instance.describe()} runs no process to throttle` };
   const expiresAt = new Date(ctx.clock.now().getTime() + ttlMs).toISOString();
   const ack = await instance.throttle({ type: 'autoheal.throttle', remediationId: request.remediationId, limitPerSecond, expiresAt }, ctx.ackTimeoutMs);
@@ -178,9 +183,9 @@ function notReady(ctx: ActionContext, request: AgentCommandRequest, pid: number,
   switch (readiness) {
     case 'exited':
       ctx.logger.error({ remediationId: request.remediationId, instancePid: pid }, `${request.action}: new process exited before it was ready`);
-      return { ok: false, code: 'spawn_failed', message: `pid ${pid} exited before answering GET /healthz${note}` };
+      return { ok: false, code: 'spawn_failed', message: `pid ${pid} exited before answering GET ${ctx.supervisor.readyProbeOf(request).path}${note}` };
     case 'timeout':
       ctx.logger.error({ remediationId: request.remediationId, instancePid: pid, readyTimeoutMs: ctx.readyTimeoutMs }, `${request.action}: new process not ready in time`);
-      return { ok: false, code: 'not_ready', message: `pid ${pid} did not answer GET /healthz within ${ctx.readyTimeoutMs} ms${note}` };
+      return { ok: false, code: 'not_ready', message: `pid ${pid} did not answer GET ${ctx.supervisor.readyProbeOf(request).path} within ${ctx.readyTimeoutMs} ms${note}` };
   }
 }

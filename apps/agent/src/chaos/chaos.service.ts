@@ -1,17 +1,17 @@
+import { agentChaosRequest, type AgentChaosReply, type AgentChaosRequest } from '@autoheal/contracts';
 import type { Logger } from '../logger.js';
-import { agentChaosRequest, type AgentChaosReply, type AgentChaosRequest } from './chaos.contract.js';
-import type { FleetSupervisor } from './fleet-supervisor.js';
-import type { ManagedInstance } from './managed-instance.js';
-import { waitForReady } from './readiness.js';
+import type { FleetSupervisor } from '../supervisor/fleet-supervisor.js';
+import type { ManagedInstance } from '../supervisor/managed-instance.js';
+import { waitForReady } from '../supervisor/readiness.js';
 
 /**
  * kill: SIGKILL, and the instance stays dead (the agent does not restart it; autoheal should).
  * hang: SIGSTOP, the process holds its port but stops heartbeating.
  * errors | slow | leak: the process keeps running and heartbeating but answers 500s, answers
- * late, or retains memory (see api-server/degradation.ts) until it is restarted or resumed.
+ * late, or retains memory (the instance's part, see DEGRADATIONS in the contracts) until it is restarted or resumed.
  * resume: SIGCONT, and stop degrading.
  * release: a deploy by hand: SIGKILL, and start again on the named release of the service (same
- * port), waiting until the new process answers. A release that carries a fault (DEMO_FAULT) is a
+ * port), waiting until the new process answers. A release that carries a fault is a
  * bad deploy: a restart keeps it, a rollback to the previous release clears it.
  */
 export class ChaosService {
@@ -89,8 +89,8 @@ export class ChaosService {
     } catch (error) {
       return { ok: false, code: 'not_ready', message: error instanceof Error ? error.message : String(error) };
     }
-    const readiness = await waitForReady({ port: instance.port, pid, timeoutMs: this.readyTimeoutMs, exited: instance.exited });
-    if (readiness !== 'ready') return { ok: false, code: 'not_ready', message: `pid ${pid} on release ${version}: ${readiness} before answering GET /healthz` };
+    const readiness = await waitForReady({ port: instance.port, pid, probe: this.supervisor.readyProbeOf(instance.ref), timeoutMs: this.readyTimeoutMs, exited: instance.exited });
+    if (readiness !== 'ready') return { ok: false, code: 'not_ready', message: `pid ${pid} on release ${version}: ${readiness} before passing its ready probe` };
     return null;
   }
 }

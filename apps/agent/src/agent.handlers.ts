@@ -1,12 +1,11 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { agentCommandSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
-import type { Logger } from '../logger.js';
-import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
-import type { ChaosService } from './chaos.service.js';
-import type { InstanceRef } from '../fleet/fleet-file.js';
-import type { FleetSupervisor } from './fleet-supervisor.js';
-import type { ReplySigner } from './reply-signer.js';
-import type { CommandService } from './command.service.js';
+import { AGENT_CHAOS_SUBJECT, agentCommandSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import type { Logger } from './logger.js';
+import type { ChaosService } from './chaos/chaos.service.js';
+import type { InstanceRef } from './config/agent-config.js';
+import type { FleetSupervisor } from './supervisor/fleet-supervisor.js';
+import type { ReplySigner } from './commands/reply-signer.js';
+import type { CommandService } from './commands/command.service.js';
 
 /** Agents form one queue group, so each request is answered once however many agents listen. */
 export const AGENT_QUEUE_GROUP = 'agents';
@@ -14,7 +13,8 @@ export const AGENT_QUEUE_GROUP = 'agents';
 export interface AgentHandlerDeps {
   commands: CommandService;
   replies: ReplySigner;
-  chaos: ChaosService;
+  /** Absent: the agent does not answer agent.chaos (its config does not enable it). */
+  chaos?: ChaosService;
   supervisor: FleetSupervisor;
   logger: Logger;
   /** While true, commands are dropped unanswered (see RunningAgent.pause). */
@@ -23,7 +23,7 @@ export interface AgentHandlerDeps {
 
 /**
  * The agent's request/reply entry points: decode, delegate, reply (signed). It listens for the
- * commands of the instances of its fleet file, one subject each: its NATS identity may subscribe
+ * commands of the instances of its config, one subject each: its NATS identity may subscribe
  * to those and no others (so an instance added by scale_out takes no commands of its own).
  */
 export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
@@ -32,7 +32,7 @@ export function serveAgentRequests(nc: NatsConnection, targets: readonly Instanc
     ...targets.map((t) =>
       reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await commands.handle(msg.subject, decode(msg))), paused),
     ),
-    reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg))),
+    ...(chaos ? [reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg)))] : []),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
   ];
 }

@@ -1,53 +1,51 @@
 import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
-import { INITIAL_RELEASE, instanceKey, serviceKey, startingRelease, type InstanceRef, type Release } from '../fleet/fleet-file.js';
+import { configuredInstances, instanceKey, serviceKey, startingRelease, type InstanceRef, type Release, type ServiceConfig } from '../config/agent-config.js';
 import { FrontProxy } from './front-proxy.js';
 import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
+import type { ReadyProbe } from './readiness.js';
 import { SparePool } from './spare-pool.js';
 
 export interface FleetSupervisorOptions {
-  instances: InstanceRef[];
-  /** Each service's release history, oldest first (serviceKey → releases); instances start on the last not staged. Absent: one release, `initial`. */
-  releases?: Map<string, Release[]>;
-  /** Instance i listens on basePort + i; 0 lets the OS pick a free port for each. */
-  basePort: number;
+  /** The services of the agent's config: instances, releases (oldest first), ready probe, warm spares. */
+  services: readonly ServiceConfig[];
   launch: LaunchInstance;
   logger: Logger;
   onCrash?: CrashListener;
   onChange?: ChangeListener;
-  /** The services that declare warm spares (serviceKey → how many): their instances get a front, and the service a spare pool. */
-  warmSpares?: Map<string, number>;
-  /** How long a spare has to answer GET /healthz (default 10 s). */
+  /** How long a spare has to pass its ready probe (default 10 s). */
   readyTimeoutMs?: number;
 }
 
 /**
- * The instances this agent runs. Those of the fleet file keep their port across restarts;
+ * The instances this agent runs. Those of its config keep their port across restarts;
  * instances added by scale_out, and the new process of a replace, get a free port from the OS.
  */
 export class FleetSupervisor {
   static async create(options: FleetSupervisorOptions): Promise<FleetSupervisor> {
-    const ports = await assignPorts(options.instances.length, options.basePort);
+    const instances = configuredInstances(options.services);
+    const ports = await assignPorts(instances.map((i) => i.port));
     const supervisor = new FleetSupervisor(options);
-    for (const [i, ref] of options.instances.entries()) {
-      if (options.warmSpares?.has(serviceKey(ref))) {
-        // The fleet port is the front's; the process behind it listens on a private one.
+    for (const [i, { ref }] of instances.entries()) {
+      if (supervisor.serviceOf(ref).warmSpares !== undefined) {
+        // The configured port is the front's; the process behind it listens on a private one.
         const processPort = await freePort();
         supervisor.register(ref, processPort, supervisor.currentRelease(ref), await FrontProxy.listen(ports[i], processPort));
       } else {
         supervisor.register(ref, ports[i], supervisor.currentRelease(ref));
       }
     }
-    for (const [key, size] of options.warmSpares ?? []) {
-      const [tenantId, service] = key.split('/');
+    for (const service of options.services) {
+      const size = service.warmSpares ?? 0;
       if (size === 0) continue;
       supervisor.pools.set(
-        key,
+        serviceKey(service),
         new SparePool({
-          tenantId,
-          service,
+          tenantId: service.tenantId,
+          service: service.service,
           size,
-          release: supervisor.currentRelease({ tenantId, service, instance: '' }),
+          release: startingRelease(service.releases),
+          probe: service.ready,
           launch: options.launch,
           freePort,
           readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
@@ -65,7 +63,11 @@ export class FleetSupervisor {
   /** scale_out's count-then-start, one at a time per service. */
   private readonly serviceQueues = new Map<string, Promise<unknown>>();
 
-  private constructor(private readonly options: FleetSupervisorOptions) {}
+  private readonly services: Map<string, ServiceConfig>;
+
+  private constructor(private readonly options: FleetSupervisorOptions) {
+    this.services = new Map(options.services.map((service) => [serviceKey(service), service]));
+  }
 
   get instances(): ManagedInstance[] {
     return [...this.byKey.values()];
@@ -88,9 +90,21 @@ export class FleetSupervisor {
     });
   }
 
+  /** The configured service of an instance this agent runs (every instance belongs to one). */
+  serviceOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): ServiceConfig {
+    const service = this.services.get(serviceKey(ref));
+    if (!service) throw new Error(`${serviceKey(ref)} is not a service of this agent`);
+    return service;
+  }
+
   /** The service's release history, oldest first. */
   releasesOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): Release[] {
-    return this.options.releases?.get(serviceKey(ref)) ?? [INITIAL_RELEASE];
+    return this.serviceOf(ref).releases;
+  }
+
+  /** How to tell that a new process of the service is ready. */
+  readyProbeOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): ReadyProbe {
+    return this.serviceOf(ref).ready;
   }
 
   /** The instances of one service, in the order they were added. */
@@ -154,11 +168,12 @@ export class FleetSupervisor {
 
 /** A port the OS says is free now (it may be taken before it is used; the new process then fails to start, and says so). */
 export async function freePort(): Promise<number> {
-  return (await assignPorts(1, 0))[0];
+  return (await assignPorts([0]))[0];
 }
 
-async function assignPorts(count: number, basePort: number): Promise<number[]> {
-  if (basePort > 0) return Array.from({ length: count }, (_, i) => basePort + i);
+/** The configured ports, each 0 replaced by a distinct port the OS says is free. */
+async function assignPorts(configured: readonly number[]): Promise<number[]> {
+  const count = configured.filter((port) => port === 0).length;
   const ports: number[] = [];
   // Held open together so that the OS hands out distinct ports.
   const servers = await Promise.all(
@@ -178,5 +193,5 @@ async function assignPorts(count: number, basePort: number): Promise<number[]> {
     ports.push(address.port);
   }
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
+  return configured.map((port) => (port === 0 ? (ports.shift() as number) : port));
 }

@@ -3,18 +3,18 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { SigningKey, TrustStore } from '@autoheal/security';
 import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
-import { systemClock, type Clock } from '../clock.js';
-import type { Logger } from '../logger.js';
-import { fleetInstances, fleetReleases, fleetWarmSpares, instanceKey, type FleetFile } from '../fleet/fleet-file.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import { configuredInstances, instanceKey, type ServiceConfig } from './config/agent-config.js';
 import { serveAgentRequests } from './agent.handlers.js';
-import { ChaosService } from './chaos.service.js';
-import { FleetSupervisor } from './fleet-supervisor.js';
-import { JsonFileOutcomeStorage } from './json-file-outcome-storage.js';
-import type { ChangeListener, LaunchInstance } from './managed-instance.js';
-import { OutcomeStore } from './outcome-store.js';
-import { ReplySigner } from './reply-signer.js';
-import { CommandService, commandOutcome, isFinalOutcome, type CommandOutcome } from './command.service.js';
-import { InstancePidFile, killLeftoverInstances } from './leftover-instances.js';
+import { ChaosService } from './chaos/chaos.service.js';
+import { FleetSupervisor } from './supervisor/fleet-supervisor.js';
+import { JsonFileOutcomeStorage } from './commands/json-file-outcome-storage.js';
+import type { ChangeListener, LaunchInstance } from './supervisor/managed-instance.js';
+import { OutcomeStore } from './commands/outcome-store.js';
+import { ReplySigner } from './commands/reply-signer.js';
+import { CommandService, commandOutcome, isFinalOutcome, type CommandOutcome } from './commands/command.service.js';
+import { InstancePidFile, killLeftoverInstances } from './supervisor/leftover-instances.js';
 
 export interface AgentOptions {
   natsUrl: string;
@@ -22,14 +22,14 @@ export interface AgentOptions {
   credentials?: NatsCredentials;
   /** Folder of `producer-<tenant>.nk` seeds, one per tenant, handed to that tenant's instances. */
   producerSeedDir?: string;
-  fleet: FleetFile;
-  basePort: number;
+  /** The services of the agent's config: what to run, how, and on which ports. */
+  services: readonly ServiceConfig[];
   stateDir: string;
-  heartbeatMs: number;
   readyTimeoutMs: number;
   /** How long an instance has to acknowledge a throttle limit (default 5 s). */
   ackTimeoutMs?: number;
-  apiServerEntry: string;
+  /** Whether to answer agent.chaos (default false). */
+  chaos?: boolean;
   logger: Logger;
   clock?: Clock;
   /** Where the instances' stdout/stderr go; the agent's own by default. */
@@ -67,6 +67,8 @@ export interface RunningAgent {
 }
 
 export const OUTCOMES_FILE = 'command-outcomes.json';
+/** The `producer` of the events the agent publishes itself (health.exited of its instances). */
+export const AGENT_PRODUCER = 'autoheal-agent';
 export const PIDS_FILE = 'instance-pids.json';
 
 /** Wires the agent: instances first (they report their own health), then NATS request/reply. */
@@ -81,16 +83,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     onSaveError: (error) => logger.error({ err: error, path: storage.path }, 'could not save command outcomes'),
   });
   const pidFile = new InstancePidFile(join(options.stateDir, PIDS_FILE));
-  await killLeftoverInstances(pidFile.path, options.apiServerEntry, logger);
+  await killLeftoverInstances(pidFile.path, logger);
   // Set once NATS is connected; an exit before that is still caught by its missed heartbeats.
   const exits: { reporter?: ExitReporter } = {};
   const supervisor = await FleetSupervisor.create({
-    instances: fleetInstances(options.fleet),
-    releases: fleetReleases(options.fleet),
-    warmSpares: fleetWarmSpares(options.fleet),
+    services: options.services,
     readyTimeoutMs: options.readyTimeoutMs,
-    basePort: options.basePort,
-    launch: recordingPids(nodeLauncher(options), pidFile),
+    launch: recordingPids(processLauncher(options), pidFile),
     logger,
     onCrash: (ref, exit) => {
       exits.reporter
@@ -109,7 +108,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     nc = await connect({
       ...natsCredentialOptions(options.credentials ?? {}),
       servers: options.natsUrl,
-      name: 'demo-fleet-agent',
+      name: `${AGENT_PRODUCER}:${options.signing.agentId}`,
       maxReconnectAttempts: -1,
       waitOnFirstConnect: true,
     });
@@ -117,9 +116,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await supervisor.stopAll();
     throw error;
   }
-  exits.reporter = new ExitReporter(nc, { producer: 'demo-fleet-agent' });
+  exits.reporter = new ExitReporter(nc, { producer: AGENT_PRODUCER });
   let paused = false;
-  const subscriptions = serveAgentRequests(nc, fleetInstances(options.fleet), {
+  const subscriptions = serveAgentRequests(nc, configuredInstances(options.services).map((i) => i.ref), {
     commands: new CommandService({
       supervisor,
       outcomes,
@@ -130,7 +129,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
     }),
     replies: new ReplySigner(options.signing.key, options.signing.agentId, clock),
-    chaos: new ChaosService(supervisor, logger, options.readyTimeoutMs),
+    chaos: options.chaos ? new ChaosService(supervisor, logger, options.readyTimeoutMs) : undefined,
     supervisor,
     logger,
     paused: () => paused,
@@ -170,7 +169,7 @@ function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): Launch
     if (pid !== undefined) {
       // One entry per process: during a replace, two run for one instance.
       const key = `${instanceKey(ref)}#${pid}`;
-      pidFile.set(key, pid);
+      pidFile.set(key, pid, child.spawnargs);
       child.once('exit', () => pidFile.delete(key, pid));
     }
     return child;
@@ -178,25 +177,31 @@ function recordingPids(launch: LaunchInstance, pidFile: InstancePidFile): Launch
 }
 
 /**
- * Each instance is a process of its release: the release's command, or node running the compiled
- * api-server, with its identity and release in the environment.
+ * Each instance is a process of its release: the release's command, else its service's, with the
+ * service's and the release's env and its identity in the environment (see the README).
  */
-function nodeLauncher(options: AgentOptions): LaunchInstance {
+function processLauncher(options: AgentOptions): LaunchInstance {
   const stdio: StdioOptions = [
     'ignore',
     options.childStdio ?? 'inherit',
     options.childStdio ?? 'inherit',
-    // The IPC channel lets the instance notice when the agent is gone (see api-server.main.ts).
+    // The IPC channel carries throttle limits and promotions, and lets a Node instance notice
+    // when the agent is gone; a program that does not use it ignores it.
     'ipc',
   ];
   // An instance never inherits the agent's own NATS identity (it reports as its tenant's producer),
-  // nor where the agent's private key is: it is the tenant's code.
-  const { NATS_NKEY_SEED_FILE: _agentSeed, AUTOHEAL_SIGNING_KEY_FILE: _agentKey, ...inherited } = process.env;
+  // nor where the agent's private key or config is: it is the tenant's code.
+  const { NATS_NKEY_SEED_FILE: _agentSeed, AUTOHEAL_SIGNING_KEY_FILE: _agentKey, AUTOHEAL_AGENT_CONFIG: _config, ...inherited } = process.env;
+  const services = new Map(options.services.map((service) => [`${service.tenantId}/${service.service}`, service]));
   return (ref, port, release, role = 'instance') => {
-    const [program, ...args] = release.command ?? [process.execPath, options.apiServerEntry];
+    const service = services.get(`${ref.tenantId}/${ref.service}`);
+    if (!service) throw new Error(`${ref.tenantId}/${ref.service} is not a service of this agent`);
+    const [program, ...args] = release.command ?? service.command;
     return spawn(program, args, {
+      cwd: service.workingDir,
       env: {
         ...inherited,
+        ...service.env,
         ...release.env,
         RELEASE_VERSION: release.version,
         ...(options.producerSeedDir ? { NATS_NKEY_SEED_FILE: join(options.producerSeedDir, `producer-${ref.tenantId}.nk`) } : {}),
@@ -206,7 +211,6 @@ function nodeLauncher(options: AgentOptions): LaunchInstance {
         INSTANCE: ref.instance,
         PORT: String(port),
         NATS_URL: options.natsUrl,
-        HEARTBEAT_MS: String(options.heartbeatMs),
         // A warm spare stays silent (no health, no synthetic traffic) until promoted over IPC.
         ...(role === 'spare' ? { AUTOHEAL_SPARE: '1' } : {}),
       },

@@ -3,29 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AGENT_STATUS_SUBJECT, agentCommandReply, agentCommandSubject, newEventId, type ActionParameters, type AgentCommandReply, type RemediationAction } from '@autoheal/contracts';
+import { AGENT_CHAOS_SUBJECT, AGENT_STATUS_SUBJECT, agentCommandReply, agentCommandSubject, newEventId, type ActionParameters, type AgentCommandReply, type RemediationAction } from '@autoheal/contracts';
 import { signCommand, verifyReply } from '@autoheal/security';
 import { createTestKeys, expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { parseFleetFile, type InstanceRef } from '../fleet/fleet-file.js';
-import { AGENT_CHAOS_SUBJECT } from './chaos.contract.js';
-import type { InstanceChange, InstanceStatus } from './managed-instance.js';
+import type { InstanceRef } from './config/agent-config.js';
+import type { InstanceChange, InstanceStatus } from './supervisor/managed-instance.js';
 import { startAgent, type RunningAgent } from './agent.js';
+import { API_SERVER_ENTRY, apiServerService } from './test-support/api-server-service.js';
 
-// The agent spawns the compiled api-server, as it does in production.
-const API_SERVER_ENTRY = join(__dirname, '..', '..', 'dist', 'api-server', 'api-server.main.js');
-
-const fleet = parseFleetFile({
-  tenants: [
-    {
-      tenantId: 'acme-health',
-      displayName: 'Acme Health',
-      frameworks: ['HIPAA'],
-      maxAutoActionsPerHour: 6,
-      autoActions: ['restart'],
-      services: [{ service: 'web', instances: ['web-1', 'web-2'], releases: [{ version: 'v1' }, { version: 'v2', env: { FEATURE: 'two' } }, { version: 'v3' }, { version: 'v4', env: { DEMO_FAULT: 'errors' }, staged: true }] }],
-    },
-  ],
-});
+// The agent spawns the compiled api-server, as it does in the demo.
+const services = [
+  apiServerService(
+    'acme-health',
+    'web',
+    ['web-1', 'web-2'],
+    { releases: [{ version: 'v1' }, { version: 'v2', env: { FEATURE: 'two' } }, { version: 'v3' }, { version: 'v4', env: { DEMO_FAULT: 'errors' }, fault: 'errors', staged: true }] },
+    500,
+  ),
+];
 const keys = createTestKeys();
 afterAll(() => keys.remove());
 
@@ -90,7 +85,7 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
 
   beforeAll(async () => {
     if (!existsSync(API_SERVER_ENTRY)) {
-      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b libs/contracts libs/sdk apps/demo-fleet)`);
+      throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b apps/demo-fleet)`);
     }
     process.env.TRAFFIC_RPS = '0';
     server = await startNatsServer();
@@ -98,13 +93,11 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-actions-'));
     agent = await startAgent({
       natsUrl: server.url,
-      fleet,
-      basePort: 0,
+      services,
       stateDir,
-      heartbeatMs: 500,
       readyTimeoutMs: 15_000,
       ackTimeoutMs: 1_000,
-      apiServerEntry: API_SERVER_ENTRY,
+      chaos: true,
       logger: pino({ level: 'silent' }),
       childStdio: 'ignore',
       signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },
