@@ -17,12 +17,6 @@ import { subjectToken } from './subject-token.js';
  * The remediation id is the idempotency key: an agent asked twice for the same remediation
  * answers with the first outcome (`replayed: true`) and does not act again.
  */
-/**
- * The actions a command to an agent may name. `scale_in` is not one yet: the host agent does not
- * carry it out (it is not in RUNTIME_ACTIONS.agent), so the executor never sends it.
- */
-export const agentCommandAction = remediationAction.exclude(['scale_in']);
-
 export const agentCommandRequest = z
   .object({
     /** Unique per command; a retry of the same remediation is a new command. */
@@ -31,7 +25,7 @@ export const agentCommandRequest = z
     tenantId: subjectToken,
     service: subjectToken,
     instance: subjectToken,
-    action: agentCommandAction,
+    action: remediationAction,
     parameters: actionParameters,
     issuedAt: z.iso.datetime(),
     expiresAt: z.iso.datetime(),
@@ -95,9 +89,12 @@ const commandSucceeded = z
   .object({
     ok: z.literal(true),
     remediationId: z.uuid(),
-    action: agentCommandAction,
-    /** Every change made, in order; a replayed reply carries the first time's. */
-    effects: z.array(agentEffect).min(1),
+    action: remediationAction,
+    /**
+     * Every change made, in order; a replayed reply carries the first time's. Empty only for a
+     * scale_in that found nothing above its floor to stop.
+     */
+    effects: z.array(agentEffect),
     completedAt: z.iso.datetime(),
     /** True when this remediation had already been carried out and nothing was done now. */
     replayed: z.boolean(),

@@ -11,7 +11,7 @@ const AFTER_MS = 10 * MINUTE;
 const WAIT = { timeoutMs: 30_000 };
 const instances = ['api-1', 'api-2'].map((instance) => ({ instance, region: 'us-east-1', zone: 'us-east-1a', pool: 'dedicated' }));
 
-/** SOC 2 scales out automatically; the service runs as a Kubernetes Deployment (or on the host agent, which cannot scale in yet). */
+/** SOC 2 scales out automatically; the service runs as a Kubernetes Deployment (or on the host agent). */
 function tenant(tenantId: string, runtime: Record<string, unknown>): Record<string, unknown> {
   return {
     apiVersion: 'autoheal/v1',
@@ -220,12 +220,14 @@ describe('scale back in after a verified scale_out (real Postgres and nats-serve
     await expectEventually(async () => expect(await scaleInPlans(incidentId)).toHaveLength(1), WAIT);
   }, 90_000);
 
-  it('skips the scale-in for a service on the host agent, which cannot scale in: recorded, nothing planned', async () => {
+  it('plans the scale-in for a service on the host agent too, on the agent runtime', async () => {
     const { incident, verifiedAt } = await verifiedScaleOut('hosted');
     const { incidentId } = incident.data;
     now = verifiedAt + AFTER_MS;
-    expect(await worker().tick()).toContainEqual(expect.objectContaining({ incidentId, kind: 'skip' }));
-    expect(await scaleIn(incidentId)).toMatchObject({ status: 'skipped', due_at: null, reason: 'scale_in is not applicable: the agent runtime of api cannot scale_in' });
-    expect(await scaleInPlans(incidentId)).toEqual([]);
+    expect(await worker().tick()).toContainEqual(expect.objectContaining({ incidentId, kind: 'plan' }));
+    await expectEventually(async () => {
+      const [plan] = await scaleInPlans(incidentId);
+      expect(plan).toMatchObject({ data: { action: 'scale_in', runtime: { kind: 'agent' }, parameters: { minInstances: 2 } } });
+    }, WAIT);
   }, 90_000);
 });

@@ -97,10 +97,10 @@ describe('decideScaleIn (the clock is the caller’s: every case gives `now`)', 
   });
 
   it.each([
-    ['the agent runtime (it does not scale in yet)', undefined, /^scale_in is not applicable: the agent runtime of api cannot scale_in$/],
-    ['the agent runtime, declared', { kind: 'agent' }, /^scale_in is not applicable: the agent runtime of api cannot scale_in$/],
-  ])('skips a service on %s as not applicable', (_what, runtime, reason) => {
-    expect(decideScaleIn(pending, state({}, document(runtime)), at(10 * MIN), OPTIONS)).toMatchObject({ kind: 'skip', reason, policyVersion: 'sha256:abc' });
+    ['the host agent (the default runtime)', undefined],
+    ['the host agent, declared', { kind: 'agent' }],
+  ])('plans for a service on %s', (_what, runtime) => {
+    expect(decideScaleIn(pending, state({}, document(runtime)), at(10 * MIN), OPTIONS)).toMatchObject({ kind: 'plan', execution: { runtime: { kind: 'agent' }, parameters: { minInstances: 3 } } });
   });
 
   it('plans for a runbook and for a StatefulSet', () => {

@@ -86,7 +86,7 @@ export const actionParameters = z
  * for a target of that runtime (runtimeCan).
  */
 export const RUNTIME_ACTIONS = {
-  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
+  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle', 'scale_in'],
   kubernetes: ['restart', 'replace', 'scale_out', 'rollback', 'scale_in'],
   runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
