@@ -7,6 +7,7 @@
  * What the agent did is taken from the agent's own account of its processes (the changes it
  * reports as it spawns, kills and throttles them), never from the driver's answer.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,14 +20,14 @@ import { startAgent, type RunningAgent } from '../../apps/agent/src/agent.js';
 import type { InstanceChange } from '../../apps/agent/src/supervisor/managed-instance.js';
 import { API_SERVER_ENTRY, apiServerService } from '../../apps/agent/src/test-support/api-server-service.js';
 import { NatsAgentDriver } from '../../apps/executor/src/drivers/nats-agent.driver.js';
-import type { DriverEffect } from '../../apps/executor/src/drivers/remediation-driver.js';
+import { performChecked, type DriverEffect } from '../../apps/executor/src/drivers/remediation-driver.js';
 import { parseTargetAgents } from '../../apps/executor/src/drivers/target-agents.js';
 import { describeDriverConformance, type DriverTarget } from '../../apps/executor/src/test-support/driver-conformance.js';
 
 const TENANT = 'conf';
-// One single-instance service per target the suite asks for (it asks for 14 with every action
+// One single-instance service per target the suite asks for (it asks for 17 with every action
 // the agent has), so that no test sees another's effects: each on release v2, with v1 before it.
-const SERVICES = Array.from({ length: 16 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
+const SERVICES = Array.from({ length: 19 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
 
 const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   restart: {},
@@ -35,6 +36,7 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   scale_out: { maxInstances: 2, scaleInAfterMs: 60_000 },
   throttle: { limitPerSecond: 5, ttlMs: 60_000 },
   failover: { toRegion: 'eu-west-1' },
+  scale_in: { minInstances: 1 },
 };
 
 const keys = createTestKeys(['executor', 'agent:demo-fleet']);
@@ -87,10 +89,16 @@ describeDriverConformance(
 
     return {
       driver,
-      target(): Promise<DriverTarget> {
+      async target(action): Promise<DriverTarget> {
         const service = SERVICES[nextService++];
         if (!service) throw new Error(`the fleet has only ${SERVICES.length} services; the suite asked for more targets`);
-        return Promise.resolve({ tenantId: TENANT, service, instance: `${service}-1`, runtime: { kind: 'agent' } });
+        const target: DriverTarget = { tenantId: TENANT, service, instance: `${service}-1`, runtime: { kind: 'agent' } };
+        // A scale-in needs something a scale_out added: one more instance, through the driver.
+        if (action === 'scale_in') {
+          const out = await performChecked(driver, { ...target, remediationId: randomUUID(), action: 'scale_out', parameters: PARAMETERS.scale_out });
+          if (!out.ok) throw new Error(`could not scale ${service} out before scaling it in: ${JSON.stringify(out)}`);
+        }
+        return target;
       },
       unknownTarget: () => ({ tenantId: 'elsewhere', service: 'api', instance: 'api-1', runtime: { kind: 'agent' } }),
       parametersFor: (action) => PARAMETERS[action],

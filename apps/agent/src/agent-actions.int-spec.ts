@@ -220,6 +220,38 @@ describe('fleet agent actions with real api-server processes and a real nats-ser
     expect((await status()).map((s) => s.instance)).toEqual(['web-1', 'web-2', 'web-3']);
   });
 
+  it('scales back in: stops what scale_out added, newest first, never a declared instance nor below minInstances', async () => {
+    // web declares web-1 and web-2; the scale_out above added web-3. Add one more: web-4.
+    const out = await send(ONE, 'scale_out', { maxInstances: 4, scaleInAfterMs: 60_000 });
+    expect(out).toMatchObject({ ok: true, effects: [{ verb: 'started', object: 'web-4' }] });
+    const [three, four] = [await statusOf('web-3'), await statusOf('web-4')];
+
+    // A floor of 3 stops only the newest.
+    const first = newEventId();
+    const partly = await send(ONE, 'scale_in', { minInstances: 3 }, first);
+    expect(partly).toMatchObject({ ok: true, effects: [{ verb: 'stopped', object: 'web-4', detail: { pid: four.pid, instances: 3 } }] });
+    expect(changesOf(first)).toEqual([['stopped', 'web-4']]);
+    expect(isAlive(four.pid!)).toBe(false);
+    expect((await status()).map((s) => s.instance)).toEqual(['web-1', 'web-2', 'web-3']);
+
+    // A floor of 1 still keeps the two declared instances: only web-3 goes.
+    const second = newEventId();
+    const rest = await send(TWO, 'scale_in', { minInstances: 1 }, second);
+    expect(rest).toMatchObject({ ok: true, effects: [{ verb: 'stopped', object: 'web-3', detail: { pid: three.pid, instances: 2 } }] });
+    expect(isAlive(three.pid!)).toBe(false);
+    expect((await status()).map((s) => s.instance)).toEqual(['web-1', 'web-2']);
+    // Asked again: the first outcome, nothing more stopped.
+    expect(await send(TWO, 'scale_in', { minInstances: 1 }, second)).toMatchObject({ ok: true, replayed: true, effects: rest.ok ? rest.effects : [] });
+    expect(changesOf(second)).toEqual([['stopped', 'web-3']]);
+
+    // Nothing above the floor: done, with no effect; the declared instances keep running.
+    const before = await status();
+    const none = newEventId();
+    expect(await send(ONE, 'scale_in', { minInstances: 1 }, none)).toMatchObject({ ok: true, effects: [] });
+    expect(changesOf(none)).toEqual([]);
+    expect((await status()).map((s) => s.pid)).toEqual(before.map((s) => s.pid));
+  });
+
   it("throttles an instance over IPC through the SDK's admission gate: 503 beyond the limit, /healthz still answers; a hung one does not acknowledge", async () => {
     const one = await statusOf('web-1');
     const remediationId = newEventId();

@@ -39,6 +39,8 @@ const schema = z.object({
   DECISION_DELIVERY_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** How often remediations past their verify deadline are looked for (0: never, tests call the worker). */
   DECISION_VERIFY_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** Verified scale_outs whose scale-in is due are judged this often (0: off). */
+  DECISION_SCALE_IN_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** How often deferred incidents that are due are decided again (0: never, tests call the worker). */
   DECISION_DEFER_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** A deferral by the concurrency cap is decided again after this long at the latest (sooner when a slot frees). */

@@ -23,9 +23,11 @@ import { decisionMigrations } from './migrations/index.js';
 import { OutcomeEventsHandler } from './outcomes/outcome-events.handler.js';
 import { OutcomesService } from './outcomes/outcomes.service.js';
 import { VerificationWorker } from './outcomes/verification.worker.js';
+import { DecisionRunner } from './planning/decision-runner.js';
 import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
+import { ScaleInWorker } from './scale-in/scale-in.worker.js';
 import { StateMetricsSampler } from './state-metrics/state-metrics.sampler.js';
 import { TenantsService } from './tenants/tenants.service.js';
 
@@ -62,10 +64,12 @@ export class DecisionModule {
         AdminRefusals,
         AdminGuard,
         TenantsService,
+        DecisionRunner,
         PlanningService,
         DeferralsWorker,
         OutcomesService,
         VerificationWorker,
+        ScaleInWorker,
         ApprovalsService,
         BreakerService,
         BacktestService,

@@ -90,8 +90,11 @@ const commandSucceeded = z
     ok: z.literal(true),
     remediationId: z.uuid(),
     action: remediationAction,
-    /** Every change made, in order; a replayed reply carries the first time's. */
-    effects: z.array(agentEffect).min(1),
+    /**
+     * Every change made, in order; a replayed reply carries the first time's. Empty only for a
+     * scale_in that found nothing above its floor to stop.
+     */
+    effects: z.array(agentEffect),
     completedAt: z.iso.datetime(),
     /** True when this remediation had already been carried out and nothing was done now. */
     replayed: z.boolean(),

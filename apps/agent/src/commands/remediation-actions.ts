@@ -7,7 +7,7 @@ import type { ManagedInstance } from '../supervisor/managed-instance.js';
 import { waitForReady, type Readiness } from '../supervisor/readiness.js';
 
 /** The actions this agent carries out; failover needs a second region, which a host agent does not have. */
-export const AGENT_ACTIONS = ['restart', 'replace', 'rollback', 'scale_out', 'throttle'] as const satisfies readonly RemediationAction[];
+export const AGENT_ACTIONS = ['restart', 'replace', 'rollback', 'scale_out', 'throttle', 'scale_in'] as const satisfies readonly RemediationAction[];
 
 export type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; code: AgentCommandFailureCode; message: string };
 
@@ -35,6 +35,8 @@ export async function carryOut(ctx: ActionContext, instance: ManagedInstance, re
       return instance.exclusive(async () => switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
     case 'scale_out':
       return ctx.supervisor.exclusiveForService(instance.ref, () => scaleOut(ctx, instance, request));
+    case 'scale_in':
+      return ctx.supervisor.exclusiveForService(instance.ref, () => scaleIn(ctx, instance, request));
     case 'throttle':
       return instance.exclusive(() => throttle(ctx, instance, request));
     case 'failover':
@@ -161,6 +163,39 @@ async function scaleOut(ctx: ActionContext, target: ManagedInstance, request: Ag
   }
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, newInstance: name, instancePid: pid, port: added.port }, 'scaled out');
   return { ok: true, effects: [{ verb: 'started', object: name, detail: { pid, port: added.port, release: added.release.version, instances: running + 1 } }] };
+}
+
+/**
+ * Stops the instances scale_out added to the service (those its config does not declare), newest
+ * first, while the service runs more than its floor: the instances the config declares, and
+ * never fewer than `parameters.minInstances`. A declared instance is never stopped. Nothing above
+ * the floor (the added instances are gone already, say after this agent restarted): done, with
+ * no effect.
+ */
+async function scaleIn(ctx: ActionContext, target: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
+  const minInstances = request.parameters.minInstances;
+  if (minInstances === undefined) return { ok: false, code: 'invalid_parameters', message: 'scale_in needs parameters.minInstances' };
+  const declared = new Set(ctx.supervisor.serviceOf(target.ref).instances.map((i) => i.name));
+  const floor = Math.max(minInstances, declared.size);
+  const siblings = ctx.supervisor.instancesOf(target.ref);
+  let count = siblings.length;
+  const effects: AgentEffect[] = [];
+  // instancesOf lists them in the order they were added: the newest last.
+  for (const added of siblings.filter((i) => !declared.has(i.ref.instance)).reverse()) {
+    if (count <= floor) break;
+    const stopped = await added.exclusive(async () => {
+      const pid = added.pid;
+      await added.stop();
+      if (pid !== null) added.report(request.remediationId, 'stopped', pid);
+      ctx.supervisor.forget(added.ref);
+      return pid;
+    });
+    count -= 1;
+    // An added instance whose process had exited already is only forgotten: no process was stopped.
+    if (stopped !== null) effects.push({ verb: 'stopped', object: added.ref.instance, detail: { pid: stopped, instances: count } });
+  }
+  ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, stopped: effects.map((e) => e.object), instances: count }, 'scaled in');
+  return { ok: true, effects };
 }
 
 /** Hands the instance its limit over IPC and waits for its acknowledgement. */

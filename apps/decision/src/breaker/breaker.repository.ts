@@ -28,6 +28,9 @@ export const BREAKER_LOCK = 0x62726b72;
 export interface BreakerWindow {
   globalOpen: boolean;
   tenantOpen: boolean;
+  /** Why the open breakers opened (null when closed). */
+  globalReason: string | null;
+  tenantReason: string | null;
   /** Counted incidents (any tenant, not undeclared) in the global window marked as a suspected fault. */
   suspected: number;
   /** Distinct counted instances of the tenant failing in its window. */
@@ -40,6 +43,8 @@ export interface BreakerWindow {
 export interface RawBreakerWindow {
   global_open: boolean;
   tenant_open: boolean;
+  global_reason: string | null;
+  tenant_reason: string | null;
   suspected: number;
   failing: number;
   includes_incident: boolean;
@@ -50,6 +55,8 @@ export function breakerWindowFromRaw(row: RawBreakerWindow): BreakerWindow {
   return {
     globalOpen: row.global_open,
     tenantOpen: row.tenant_open,
+    globalReason: row.global_open ? row.global_reason : null,
+    tenantReason: row.tenant_open ? row.tenant_reason : null,
     suspected: row.suspected,
     failing: row.failing,
     includesIncident: row.includes_incident,
@@ -80,7 +87,7 @@ export function tenantWindowSql(tenantParam: number, first: number): string {
   const tenant = `$${tenantParam}::text`;
   const [windowStart, now, incidentId, instanceKey] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
   const until = `${now}::timestamptz + interval '1 millisecond'`;
-  return `SELECT b.open AS global_open, coalesce(tb.open, false) AS tenant_open,
+  return `SELECT b.open AS global_open, coalesce(tb.open, false) AS tenant_open, b.reason AS global_reason, tb.reason AS tenant_reason,
          (SELECT count(*)::int FROM decision.remediations
            WHERE NOT b.open AND opened_at > GREATEST(${windowStart}::timestamptz, b.resumed_at) AND opened_at < ${until}
              AND ${STILL_FAILING} AND suspected_cause <> '' AND breaker_standing <> 'undeclared') AS suspected,

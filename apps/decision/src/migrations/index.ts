@@ -8,6 +8,7 @@ import { DecisionRuntimeRole1765000000000 } from './1765000000000-decision-runti
 import { DecisionTenantBreakers1766300000000 } from './1766300000000-decision-tenant-breakers.js';
 import { DecisionAdminReadIsolation1766500000000 } from './1766500000000-decision-admin-read-isolation.js';
 import { DecisionVerification1766600000000 } from './1766600000000-decision-verification.js';
+import { DecisionScaleIns1766700000000 } from './1766700000000-decision-scale-ins.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -20,4 +21,5 @@ export const decisionMigrations = [
   DecisionTenantBreakers1766300000000,
   DecisionAdminReadIsolation1766500000000,
   DecisionVerification1766600000000,
+  DecisionScaleIns1766700000000,
 ];

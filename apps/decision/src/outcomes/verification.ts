@@ -1,11 +1,12 @@
 import type { EntityManager } from 'typeorm';
-import { newEvent, type Envelope, type RemediationAction } from '@autoheal/contracts';
+import { newEvent, newEventId, type Envelope, type RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import { DEFAULT_VERIFY_DEADLINE_MS } from '../planning/policy-port.js';
 import { remediationsRepository, type RemediationRow } from '../planning/remediations.repository.js';
+import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
 
 /**
  * A remediation is done when it is verified, not when the driver says ok:
@@ -79,6 +80,7 @@ export async function recordVerified(m: EntityManager, row: RemediationRow, reso
   const event = verifiedEvent(verified, executedAt, at, causationId);
   await appendToOutbox(m, DECISION_SCHEMA, [event]);
   await remediationsRepository.hastenDeferrals(m, verified.tenantId, verified.service, at);
+  await armScaleIn(m, verified, at);
   return event;
 }
 
@@ -94,4 +96,17 @@ export function countVerified(event: Envelope<'remediation.verified'>): void {
 export function countVerificationFailed(event: Envelope<'remediation.verification_failed'>): void {
   const { action, executedAt } = event.data;
   decisionMetrics.verificationLatency.observe({ result: 'verification_failed', action }, Math.max(0, Date.parse(event.occurredAt) - Date.parse(executedAt)) / 1000);
+}
+
+/**
+ * A verified scale_out is scaled back in once the service has stayed quiet for the plan's
+ * `scaleInAfterMs` (the scale-in worker judges it, scale-in/scale-in.ts). Written in the
+ * verification's transaction, with the time it is first judged, so a restart loses nothing.
+ */
+async function armScaleIn(m: EntityManager, verified: RemediationRow, at: Date): Promise<void> {
+  const afterMs = verified.execution?.parameters.scaleInAfterMs;
+  if (verified.action !== 'scale_out' || afterMs === undefined) return;
+  const { remediationId: scaleOutId, incidentId, tenantId, service, instance } = verified;
+  const pending = { scaleOutId, remediationId: newEventId(at.getTime()), incidentId, tenantId, service, instance, verifiedAt: at, afterMs };
+  await scaleInsRepository.arm(m, pending, new Date(at.getTime() + afterMs));
 }

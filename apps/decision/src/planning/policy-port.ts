@@ -3,6 +3,8 @@
  * service imports the policy from here, so the core can change shape behind a single file.
  */
 export {
+  activeWindow,
+  executionSpecFor,
   diffDocuments,
   documentVersion,
   effectiveProfile,

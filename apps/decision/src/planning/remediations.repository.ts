@@ -346,7 +346,7 @@ const DECISION_STATE = preparedStatement('decision_state', decisionStateSql());
 const OPENED_DECISION_STATE = preparedStatement(
   'decision_state_with_breaker_window',
   decisionStateSql({
-    columns: 'w.global_open, w.tenant_open, w.suspected, w.failing, w.includes_incident, w.includes_instance',
+    columns: 'w.global_open, w.tenant_open, w.global_reason, w.tenant_reason, w.suspected, w.failing, w.includes_incident, w.includes_instance',
     join: `CROSS JOIN (${tenantWindowSql(1, 7)}) AS w`,
   }),
 );

@@ -1,13 +1,11 @@
 import type { EntityManager } from 'typeorm';
 import type { Envelope, RemediationAction } from '@autoheal/contracts';
-import { appendToOutbox } from '@autoheal/persistence';
-import { DECISION_SCHEMA } from '../data-source.js';
 import { enqueueEscalation } from '../escalations/escalation-targets.js';
 import type { StoredTenant } from '../tenants/tenants.repository.js';
 import { profileOf } from '../tenants/tenants.service.js';
 import { actionable, eventsForDecision, recordOf, type DecisionRecord, type DecisionSubject } from './decision-events.js';
 import { evaluatePolicy, inventoryStanding, uncountedReason, type PolicyDecision, type PolicyInput, type TenantDocument } from './policy-port.js';
-import { remediationsRepository, type DecisionFields, type DecisionState, type DecisionStateQuery, type IncidentFacts } from './remediations.repository.js';
+import type { DecisionFields, DecisionState, DecisionStateQuery, IncidentFacts } from './remediations.repository.js';
 
 const HOUR_MS = 60 * 60_000;
 /** Backoff on a target counts the automatic actions on it over this window. */
@@ -38,16 +36,8 @@ export function decisionStateQuery(tenantId: string, facts: IncidentFacts, now: 
 }
 
 /**
- * Reads the guardrail state and the tenant's document, in one statement. The caller holds the
- * breaker's shared lock and the tenant's lock and read `now` under them, so every counted action
- * lies before `now` and the counts stay true until it commits.
- */
-export async function readDecisionState(m: EntityManager, tenantId: string, facts: IncidentFacts, now: Date): Promise<DecisionState> {
-  return remediationsRepository.decisionState(m, decisionStateQuery(tenantId, facts, now));
-}
-
-/**
- * Asks the policy about the incident, given the state read under the locks (readDecisionState).
+ * Asks the policy about the incident, given the state read under the locks (the DecisionRunner's
+ * read: remediationsRepository.decisionState). Pure.
  * `previousAttempts`: every action already tried for the incident, oldest first (none for a new one).
  */
 export function decideOn(
@@ -89,24 +79,7 @@ function withUncountedReason(decision: PolicyDecision, stored: StoredTenant | nu
   return { ...decision, explanation: { ...explanation, reason: `${explanation.reason}; ${uncounted}`, inputs: { ...explanation.inputs, breakerStanding: standing } } };
 }
 
-/**
- * Reads the guardrail state and the tenant's document and asks the policy (readDecisionState,
- * then decideOn). Used for a deferred incident decided again and for one whose planned
- * remediation failed (a fallback); an opened incident calls the two itself, to stop at a
- * decision the incident has already.
- */
-export async function takeDecision(
-  m: EntityManager,
-  tenantId: string,
-  facts: IncidentFacts,
-  now: Date,
-  deferral: NonNullable<PolicyInput['deferral']>,
-  previousAttempts: readonly RemediationAction[],
-): Promise<TakenDecision> {
-  return decideOn(await readDecisionState(m, tenantId, facts, now), facts, now, deferral, previousAttempts);
-}
-
-/** What announceDecision needs to know besides the decision. */
+/** What announcing a decision needs to know besides the decision. */
 export interface Announcement {
   subject: DecisionSubject;
   severity: string;
@@ -126,15 +99,6 @@ export async function enqueueEscalations(m: EntityManager, taken: TakenDecision,
   const { tenantId, incidentId, service, instance } = about.subject;
   const { reason, policyVersion } = decision.explanation;
   await enqueueEscalation(m, tenant.document, { tenantId, incidentId, service, instance, severity: about.severity, reason, policyVersion }, about.now);
-}
-
-/**
- * Appends the decision's events to the outbox (unless `events` is false: a deferral checked again
- * on unchanged grounds announces nothing) and enqueues its escalation deliveries (enqueueEscalations).
- */
-export async function announceDecision(m: EntityManager, taken: TakenDecision, about: Announcement & { events: boolean }): Promise<void> {
-  if (about.events) await appendToOutbox(m, DECISION_SCHEMA, decisionEvents(taken, about));
-  await enqueueEscalations(m, taken, about);
 }
 
 /** What a decision taken again sets on the row (see remediationsRepository.redecide / replaceFailed). */

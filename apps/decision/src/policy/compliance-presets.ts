@@ -1,11 +1,12 @@
-import type { RemediationAction } from '@autoheal/contracts';
+import type { HealingAction, RemediationAction } from '@autoheal/contracts';
 
 export const FRAMEWORKS = ['HIPAA', 'PCI_DSS', 'GDPR', 'SOC2'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
 
-export const REMEDIATION_ACTIONS: readonly RemediationAction[] = ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'];
+/** The actions a profile allows or sends to approval (scale_in goes with scale_out: the decision service plans it itself). */
+export const REMEDIATION_ACTIONS: readonly HealingAction[] = ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'];
 
-/** Actions that put workload somewhere (a new process, a new instance, a standby): residency and isolation apply. */
+/** Actions that put workload somewhere (a new process, a new instance, a standby): residency and isolation apply. scale_in places nothing. */
 export const PLACEMENT_ACTIONS: readonly RemediationAction[] = ['replace', 'scale_out', 'failover'];
 
 /** The thresholds a tenant's compliance obligations impose on remediation. */

@@ -1,4 +1,4 @@
-import type { RemediationAction } from '@autoheal/contracts';
+import type { HealingAction } from '@autoheal/contracts';
 import { effectiveProfile } from './compliance-presets.js';
 import { deferral, deferralLimitMs, type DeferralInput, type DeferralVerdict } from './deferral.js';
 import { evaluatePolicy, type PolicyInput } from './evaluate-policy.js';
@@ -67,7 +67,7 @@ describe('deferral: which refusals wait and until when', () => {
 });
 
 /** GDPR (TTR 30 min, so a 15 min deferral limit; cooldown 1 min; half of 4 instances at once). */
-function inputOf(state: Partial<PolicyInput['state']>, extra: Partial<PolicyInput> = {}, playbook: RemediationAction[] = ['restart']): PolicyInput {
+function inputOf(state: Partial<PolicyInput['state']>, extra: Partial<PolicyInput> = {}, playbook: HealingAction[] = ['restart']): PolicyInput {
   const document: TenantDocument = {
     apiVersion: 'autoheal/v1',
     tenantId: 'acme',

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { incidentKind, type IncidentKind, type IncidentSeverity, type RemediationAction } from '@autoheal/contracts';
+import { incidentKind, type HealingAction, type IncidentKind, type IncidentSeverity, type RemediationAction } from '@autoheal/contracts';
 import { BASELINE, effectiveProfile, FRAMEWORKS, PRESETS, REMEDIATION_ACTIONS, type Framework, type ProfileThresholds } from './compliance-presets.js';
 import { evaluatePolicy, type PolicyDecision, type PolicyInput } from './evaluate-policy.js';
 import { DEFAULT_PLAYBOOKS, type Playbook, type PlaybookCandidate } from './playbooks.js';
@@ -260,7 +260,7 @@ type ActionClass = 'auto' | 'approval' | 'forbidden';
  */
 function classOf(doc: TenantDocument, action: RemediationAction): ActionClass {
   const presets = doc.frameworks.length === 0 ? [BASELINE] : doc.frameworks.map((f) => PRESETS[f]);
-  const ov = doc.overrides ?? {};
+  const ov: { autoActions?: readonly RemediationAction[]; approvalActions?: readonly RemediationAction[] } = doc.overrides ?? {};
   if (presets.some((p) => !p.autoActions.includes(action) && !p.approvalActions.includes(action))) return 'forbidden';
   if (ov.autoActions !== undefined && ov.approvalActions !== undefined && !ov.autoActions.includes(action) && !ov.approvalActions.includes(action)) return 'forbidden';
   const autoEverywhere = presets.every((p) => p.autoActions.includes(action));
@@ -405,7 +405,7 @@ function violations(decision: PolicyDecision, s: Situation): string[] {
     const expectDryRun = doc.dryRun === true || playbook.dryRun === true || candidate?.dryRun === true;
     if (decision.dryRun !== expectDryRun) out.push(`dryRun ${decision.dryRun}, expected ${expectDryRun}`);
     if (PLACEMENT.includes(action)) {
-      const st = stoppers(candidate ?? { action }, s);
+      const st = stoppers(candidate ?? { action: action as HealingAction }, s);
       if (st.has('residency')) out.push(`${action} places workload outside ${JSON.stringify(profile.allowedRegions)} (or where it cannot be checked)`);
       if (st.has('isolation')) out.push(`${action} places workload on a shared pool (or where it cannot be checked) under dedicated isolation`);
     }

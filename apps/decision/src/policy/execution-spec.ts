@@ -59,6 +59,9 @@ export function executionSpecFor(
       const allowed = profile.allowedRegions;
       return ok({ toRegion: standby.find((r) => allowed === 'any' || allowed.includes(r)) ?? standby[0] });
     }
+    case 'scale_in':
+      // Never below what the inventory declares: the driver stops only instances above it, newest first.
+      return ok({ minInstances: Math.max(1, service?.instances.length ?? 1) });
     case 'throttle':
       return service?.throttle
         ? ok({ limitPerSecond: service.throttle.limitPerSecond, ttlMs: service.throttle.ttlMs })

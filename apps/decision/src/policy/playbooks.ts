@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { incidentKind, incidentSeverity, remediationAction, type IncidentKind, type IncidentSeverity, type RemediationAction } from '@autoheal/contracts';
+import { healingAction, incidentKind, incidentSeverity, type HealingAction, type IncidentKind, type IncidentSeverity } from '@autoheal/contracts';
 
 /** When a candidate applies; every condition given must hold. */
 export const playbookConditionSchema = z
@@ -15,7 +15,7 @@ export const playbookConditionSchema = z
 
 export const playbookCandidateSchema = z
   .object({
-    action: remediationAction,
+    action: healingAction,
     when: playbookConditionSchema.optional(),
     /** May run during a change freeze; the plan is marked and audited as an emergency change. */
     emergency: z.boolean().optional(),
@@ -42,7 +42,7 @@ export type PlaybookCandidate = z.infer<typeof playbookCandidateSchema>;
 export type Playbook = z.infer<typeof playbookSchema>;
 export type Playbooks = z.infer<typeof playbooksSchema>;
 
-const c = (action: RemediationAction, extra: Omit<PlaybookCandidate, 'action'> = {}): PlaybookCandidate => ({ action, ...extra });
+const c = (action: HealingAction, extra: Omit<PlaybookCandidate, 'action'> = {}): PlaybookCandidate => ({ action, ...extra });
 
 /**
  * The playbook for every incident kind, used where a tenant document names none. Restart comes

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, remediationAction, remediationRuntime, subjectToken } from '@autoheal/contracts';
+import { canonicalJson, healingAction, remediationRuntime, subjectToken } from '@autoheal/contracts';
 import { FRAMEWORKS, looserOverrides } from './compliance-presets.js';
 import { playbooksSchema } from './playbooks.js';
 import { literalSecrets, secretRefSchema } from './secret-refs.js';
@@ -9,7 +9,7 @@ import { literalSecrets, secretRefSchema } from './secret-refs.js';
 const placeName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region or zone name)');
 
 const frameworkSchema = z.enum(FRAMEWORKS);
-const actionList = z.array(remediationAction).max(6);
+const actionList = z.array(healingAction).max(6);
 
 /** Per-tenant thresholds; every one optional, and each may only tighten what the frameworks impose. */
 export const profileOverridesSchema = z

@@ -65,7 +65,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
   });
 
   it('lists the actions the agent carries out: every one but failover', () => {
-    expect([...driver.actions].sort()).toEqual(['replace', 'restart', 'rollback', 'scale_out', 'throttle']);
+    expect([...driver.actions].sort()).toEqual(['replace', 'restart', 'rollback', 'scale_in', 'scale_out', 'throttle']);
   });
 
   it('sends a command the agent can verify as the executor’s, and returns the signed restart details', async () => {

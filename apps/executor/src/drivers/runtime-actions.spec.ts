@@ -39,7 +39,7 @@ describe('which actions each runtime carries out', () => {
 
   it('plans for a StatefulSet only what a StatefulSet can take', () => {
     const statefulSet = { kind: 'kubernetes' as const, namespace: 'prod', workload: 'StatefulSet' as const, name: 'db' };
-    expect(remediationAction.options.filter((a) => runtimeCan(statefulSet, a))).toEqual(['restart', 'scale_out']);
+    expect(remediationAction.options.filter((a) => runtimeCan(statefulSet, a))).toEqual(['restart', 'scale_out', 'scale_in']);
     expect(remediationAction.options.filter((a) => runtimeCan({ ...statefulSet, workload: 'Deployment' }, a))).toEqual([...RUNTIME_ACTIONS.kubernetes]);
   });
 });

@@ -182,6 +182,7 @@ function effectsOf({ action, service, instance, parameters }: RunbookRequest): D
     ],
     rollback: [{ verb: 'rolled_back', object: service, detail: { toRelease: parameters.toRelease } }],
     throttle: [{ verb: 'throttled', object: instance, detail: { limitPerSecond: parameters.limitPerSecond, ttlMs: parameters.ttlMs } }],
+    scale_in: [{ verb: 'scaled', object: service, detail: { minInstances: parameters.minInstances } }],
   };
   return byAction[action];
 }

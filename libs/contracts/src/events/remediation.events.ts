@@ -3,9 +3,17 @@ import { subjectToken } from '../subject-token.js';
 
 /**
  * restart the process; replace it with a fresh instance; scale_out the service; failover to a
- * standby; rollback the last deployment; throttle incoming traffic.
+ * standby; rollback the last deployment; throttle incoming traffic; scale_in: stop the instances
+ * a scale_out added, once its incident has stayed resolved (never below the declared instances).
  */
-export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle']);
+export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in']);
+
+/**
+ * The actions that heal an incident: what a playbook may list and a compliance profile allows.
+ * `scale_in` is not one: it only undoes a verified scale_out, and the decision service plans it
+ * itself (a tenant allows it by allowing scale_out).
+ */
+export const healingAction = remediationAction.exclude(['scale_in']);
 
 /** A region name as a tenant's inventory states it (`eu-west-1`). */
 const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
@@ -59,6 +67,8 @@ export const actionParameters = z
     maxInstances: z.number().int().min(1).max(1000).optional(),
     /** scale_out: scale back in once the incident has stayed resolved this long. */
     scaleInAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+    /** scale_in: the service's instance count never goes below this (the instances its tenant's inventory declares). */
+    minInstances: z.number().int().min(1).max(1000).optional(),
     /** failover: the standby region traffic moves to, one the tenant's residency allows. */
     toRegion: regionName.optional(),
     /** rollback: the release to go back to (`previous`: the one before the current). */
@@ -76,13 +86,13 @@ export const actionParameters = z
  * for a target of that runtime (runtimeCan).
  */
 export const RUNTIME_ACTIONS = {
-  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
-  kubernetes: ['restart', 'replace', 'scale_out', 'rollback'],
-  runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
+  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle', 'scale_in'],
+  kubernetes: ['restart', 'replace', 'scale_out', 'rollback', 'scale_in'],
+  runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
 
 /** A StatefulSet's pods have fixed identities and its revisions are not a Deployment's: only these apply. */
-const STATEFUL_SET_ACTIONS: readonly z.infer<typeof remediationAction>[] = ['restart', 'scale_out'];
+const STATEFUL_SET_ACTIONS: readonly z.infer<typeof remediationAction>[] = ['restart', 'scale_out', 'scale_in'];
 
 /** True when a target running this way can be given this action. */
 export function runtimeCan(runtime: z.infer<typeof remediationRuntime>, action: z.infer<typeof remediationAction>): boolean {
@@ -98,6 +108,7 @@ export const ACTION_PARAMETERS = {
   failover: ['toRegion'],
   rollback: ['toRelease'],
   throttle: ['limitPerSecond', 'ttlMs'],
+  scale_in: ['minInstances'],
 } as const satisfies Record<z.infer<typeof remediationAction>, readonly (keyof z.infer<typeof actionParameters>)[]>;
 
 /** Which required parameters of the action are missing, in a message; null when none is. */
@@ -254,6 +265,7 @@ export const remediationVerificationFailedData = z
 export const remediationRolledBackData = z.object({ ...target, reason: z.string().min(1) }).strict();
 
 export type RemediationAction = z.infer<typeof remediationAction>;
+export type HealingAction = z.infer<typeof healingAction>;
 export type RemediationRuntime = z.infer<typeof remediationRuntime>;
 export type ActionParameters = z.infer<typeof actionParameters>;
 export type RemediationVerifiedData = z.infer<typeof remediationVerifiedData>;

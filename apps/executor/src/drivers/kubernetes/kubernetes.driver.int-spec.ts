@@ -52,6 +52,9 @@ function parametersFor(action: RemediationAction): ActionParameters {
       return { toRegion: 'eu-west-1' };
     case 'throttle':
       return { limitPerSecond: 10, ttlMs: 60_000 };
+    case 'scale_in':
+      // The conformance targets run 2 replicas: one above the floor to stop.
+      return { minInstances: 1 };
     default:
       return {};
   }
@@ -204,6 +207,47 @@ describe('KubernetesDriver on Deployments', () => {
     expect(standIn.deployment(NAMESPACE, name)?.spec?.replicas).toBe(2);
   });
 
+  it('scales in after a scale_out: the pod the scale_out started is stopped (newest first), never below minInstances', async () => {
+    const target = deploymentTarget({ replicas: 2 });
+    const name = target.runtime.kind === 'kubernetes' ? target.runtime.name : '';
+    const out = await performChecked(driver, command(target, 'scale_out', { maxInstances: 4, scaleInAfterMs: 60_000 }));
+    const started = effectsOf(out).find((e) => e.verb === 'started')?.object.replace('pod/', '');
+    const before = standIn.podsOf(NAMESPACE, { app: name }).map((p) => p.metadata?.name);
+    expect(before).toHaveLength(3);
+    expect(before).toContain(started);
+
+    const cmd = command(target, 'scale_in', { minInstances: 2 });
+    const result = await performChecked(driver, cmd);
+    expect(result).toMatchObject({ ok: true, replayed: false, details: { from: 3, to: 2 } });
+    expect(effectsOf(result)).toEqual([{ verb: 'scaled', object: `deployment/${name}` }]);
+    expect(observed(cmd.remediationId)).toEqual(effectsOf(result));
+    expect(standIn.deployment(NAMESPACE, name)?.spec?.replicas).toBe(2);
+    const after = standIn.podsOf(NAMESPACE, { app: name }).map((p) => p.metadata?.name);
+    expect(after).toHaveLength(2);
+    expect(after).not.toContain(started);
+    expect(after).toContain(target.instance);
+  });
+
+  it('scales in nothing at or below minInstances: done, with no effect and no write but its own record', async () => {
+    const target = deploymentTarget({ replicas: 2 });
+    const name = target.runtime.kind === 'kubernetes' ? target.runtime.name : '';
+    const before = podUids(name);
+    const cmd = command(target, 'scale_in', { minInstances: 3 });
+    const result = await performChecked(driver, cmd);
+    expect(result).toMatchObject({ ok: true, effects: [], details: { from: 2, to: 2 } });
+    expect(standIn.deployment(NAMESPACE, name)?.spec?.replicas).toBe(2);
+    expect(podUids(name)).toEqual(before);
+    expect(observed(cmd.remediationId)).toEqual([]);
+  });
+
+  it('scales in a workload whose incident pod is gone: a scale-in names the workload, not a pod', async () => {
+    const target = deploymentTarget({ replicas: 3 });
+    const name = target.runtime.kind === 'kubernetes' ? target.runtime.name : '';
+    const result = await performChecked(driver, command({ ...target, instance: 'long-gone-5d8f7-abcde' }, 'scale_in', { minInstances: 1 }));
+    expect(result).toMatchObject({ ok: true, details: { from: 3, to: 1 } });
+    expect(standIn.deployment(NAMESPACE, name)?.spec?.replicas).toBe(1);
+  });
+
   it.each(['restart', 'replace', 'scale_out', 'rollback'] as const)(
     'refuses to %s when the instance is a pod of another Deployment (unknown_target), touching neither',
     async (action) => {
@@ -271,6 +315,15 @@ describe('KubernetesDriver on StatefulSets', () => {
       { verb: 'started', object: `pod/${target.name}-2` },
     ]);
     expect(observed(cmd.remediationId)).toEqual(effectsOf(result));
+  });
+
+  it('scales in through the StatefulSet’s scale subresource: its highest ordinals stop first', async () => {
+    const target = statefulSetTarget(3);
+    const cmd = command(target, 'scale_in', { minInstances: 2 });
+    const result = await performChecked(driver, cmd);
+    expect(effectsOf(result)).toEqual([{ verb: 'scaled', object: `statefulset/${target.name}` }]);
+    expect(observed(cmd.remediationId)).toEqual(effectsOf(result));
+    expect(standIn.podsOf(NAMESPACE, { app: target.name }).map((p) => p.metadata?.name).sort()).toEqual([`${target.name}-0`, `${target.name}-1`]);
   });
 
   it.each(['replace', 'rollback'] as const)('refuses to %s a StatefulSet (unsupported_action), doing nothing', async (action) => {

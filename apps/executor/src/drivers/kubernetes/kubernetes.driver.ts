@@ -149,8 +149,9 @@ class Remediation {
       if (unsupported) return refusal(DriverRefusal.UnsupportedAction, unsupported);
       const pod = await this.api.readPod(this.command.instance);
       const replicaSets = await this.api.listReplicaSets(workload);
-      // A remediation resuming after a crash may already have stopped its pod.
-      if (!mine && !(pod && ownsPod(workload, pod, replicaSets))) {
+      // A remediation resuming after a crash may already have stopped its pod. A scale-in acts on
+      // the workload, not on the pod its incident named (long gone, perhaps): the workload suffices.
+      if (!mine && action !== 'scale_in' && !(pod && ownsPod(workload, pod, replicaSets))) {
         return refusal(DriverRefusal.UnknownTarget, `pod ${this.runtime.namespace}/${this.command.instance} is not a pod of ${this.workloadRef}`);
       }
 
@@ -213,6 +214,8 @@ class Remediation {
         return this.scaleOut();
       case 'rollback':
         return this.rollback();
+      case 'scale_in':
+        return this.scaleIn();
       case 'failover':
       case 'throttle':
         return Promise.resolve({ ok: false, error: { code: DriverRefusal.UnsupportedAction, message: `the kubernetes driver cannot ${this.command.action}` } });
@@ -278,6 +281,33 @@ class Remediation {
   }
 
   /**
+   * Back down to parameters.minInstances (the instances the tenant declares), never below: the
+   * controller removes the surplus pods, newest first (a ReplicaSet ranks not-ready then newest
+   * pods first; a StatefulSet removes its highest ordinals). At or below the floor already (a
+   * human scaled in meanwhile) there is nothing to stop: done, with no effect. Done when the
+   * workload runs that many pods, all ready.
+   */
+  private async scaleIn(): Promise<Outcome> {
+    const floor = this.command.parameters.minInstances ?? 0;
+    let scaled = this.done('scaled');
+    if (!scaled) {
+      const current = (await this.api.readScale()).spec?.replicas ?? 0;
+      if (current <= floor) return { ok: true, details: { from: current, to: current, note: `${this.workloadRef} runs ${current} replicas, not above parameters.minInstances ${floor}: nothing to stop` } };
+      scaled = await this.scaleTo(() => floor);
+    }
+    const to = Number(scaled.detail?.to);
+    await this.waitUntil(`${this.workloadRef} down to ${to} ready pods`, async () => {
+      const workload = await this.api.read();
+      if (!workload) return null;
+      const owned = (await this.api.listPods(workload)).filter((p) => !p.metadata?.deletionTimestamp);
+      const replicaSets = await this.api.listReplicaSets(workload);
+      const mine = owned.filter((p) => ownsPod(workload, p, replicaSets));
+      return mine.length <= to && readyPodsOf(workload, mine, replicaSets).length >= to ? true : null;
+    });
+    return { ok: true, details: { from: scaled.detail?.from, to } };
+  }
+
+  /**
    * `kubectl rollout undo`: the Deployment's pod template becomes that of the ReplicaSet of the
    * chosen revision (the revision's ReplicaSet becomes the newest revision again). Written
    * together with its record in one conditioned update. Done when the rollout is complete.
@@ -328,11 +358,16 @@ class Remediation {
   }
 
   /** Changes the replica count by `delta` through the scale subresource (conditioned, retried on conflict), and records it. */
-  private async scaleBy(delta: number, max = Infinity): Promise<DriverEffect> {
+  private scaleBy(delta: number, max = Infinity): Promise<DriverEffect> {
+    return this.scaleTo((from) => Math.min(from + delta, max));
+  }
+
+  /** Sets the replica count to `target(current)` through the scale subresource (conditioned, retried on conflict), and records it. */
+  private async scaleTo(target: (from: number) => number): Promise<DriverEffect> {
     for (;;) {
       const scale = await this.api.readScale();
       const from = scale.spec?.replicas ?? 0;
-      const to = Math.min(from + delta, max);
+      const to = target(from);
       const before = await this.api.listPods(this.workload);
       try {
         await this.api.writeScale(scale, to);

@@ -31,6 +31,7 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   failover: { toRegion: 'eu-west-1' },
   rollback: { toRelease: 'previous' },
   throttle: { limitPerSecond: 50, ttlMs: 60_000 },
+  scale_in: { minInstances: 2 },
 };
 
 interface ExecutorHttp {
