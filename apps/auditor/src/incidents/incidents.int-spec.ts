@@ -406,14 +406,15 @@ describe('incident views (real Postgres and nats-server)', () => {
       const readDb = auditor.app.get<DataSource>(AUDIT_READ_DB);
       const seen = await readDb.transaction(async (m) => {
         await auditLogRepository.setScope(m, { kind: 'tenant', tenantId: 'acme' }, 'acme');
-        const user = (await m.query(`SELECT current_user AS u`)) as { u: string }[];
+        const user = await m.query<{ u: string }[]>(`SELECT current_user AS u`);
         const named = await incidentsRepository.incidents(m, 'globex', { beforeSeq: null, limit: 500 });
+        const remediations = await incidentsRepository.remediations(m, 'globex', { beforeSeq: null, limit: 500 });
         const approvals = await incidentsRepository.pendingApprovals(m, 'globex', { beforeSeq: null, limit: 500, now: new Date() });
         const timeline = await incidentsRepository.incidentRows(m, 'globex', ids.g1, 500);
-        const unfiltered = (await m.query(`SELECT DISTINCT tenant_id FROM auditor.audit_log WHERE event_type = 'incident.opened' OR event_type LIKE 'remediation.%'`)) as { tenant_id: string }[];
-        return { user: user[0].u, named, approvals, timeline: timeline.rows, unfiltered: unfiltered.map((r) => r.tenant_id) };
+        const unfiltered = await m.query<{ tenant_id: string }[]>(`SELECT DISTINCT tenant_id FROM auditor.audit_log WHERE event_type = 'incident.opened' OR event_type LIKE 'remediation.%'`);
+        return { user: user[0].u, named, remediations, approvals, timeline: timeline.rows, unfiltered: unfiltered.map((r) => r.tenant_id) };
       });
-      expect(seen).toEqual({ user: 'autoheal_auditor_reader', named: [], approvals: [], timeline: [], unfiltered: ['acme'] });
+      expect(seen).toEqual({ user: 'autoheal_auditor_reader', named: [], remediations: [], approvals: [], timeline: [], unfiltered: ['acme'] });
     });
   });
 
@@ -430,8 +431,8 @@ describe('incident views (real Postgres and nats-server)', () => {
       for (const [k, n] of Object.entries(r.payload.kinds)) sum[k] = (sum[k] ?? 0) + n;
       return sum;
     }, {});
-    expect(kinds).toMatchObject({ incidents: expect.any(Number), timeline: 1, remediations: 1, approvals: 1 });
     expect(kinds.incidents).toBeGreaterThanOrEqual(2);
+    expect([kinds.timeline, kinds.remediations, kinds.approvals]).toEqual([1, 1, 1]);
     // acme's key never read globex: nothing of it in globex's trail.
     const acmeRows = await admin.query(`SELECT 1 FROM auditor.audit_log WHERE tenant_id = 'globex' AND actor = $1`, [apiKeyId(hashApiKey(ACME_KEY))]);
     expect(acmeRows.rowCount).toBe(0);
