@@ -3,6 +3,7 @@ import { DependencyHealthModule, MessagingModule } from '@autoheal/messaging';
 import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
+import { IncidentsModule } from './incidents/incidents.module.js';
 import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
 import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { loadSigningKey } from '@autoheal/security';
@@ -47,6 +48,7 @@ export class AuditorModule {
         DependencyHealthModule,
         EvidenceModule,
         AuditLogModule,
+        IncidentsModule,
       ],
       providers: [ConsumerLagSampler],
     };

@@ -12,7 +12,8 @@ import {
 import type { ApiKeyPrincipal } from '../api-keys/api-key.js';
 import { ApiKeyGuard, CurrentApiKey } from '../api-keys/api-key.guard.js';
 import { AuditLogExceptionFilter } from './audit-log.exception-filter.js';
-import { AuditReadService, type ApiCaller } from './audit-read.service.js';
+import { callerOf as caller, type RequestOrigin } from './api-caller.js';
+import { AuditReadService } from './audit-read.service.js';
 import { AuditItemDto, AuditPageDto } from './dto/audit-item.dto.js';
 import { ErrorResponseDto } from './dto/error-response.dto.js';
 import { ListAuditQueryDto } from './dto/list-audit.query.dto.js';
@@ -20,25 +21,6 @@ import { TenantParamsDto } from './dto/tenant.params.dto.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
 import { VerifyQueryDto } from './dto/verify.query.dto.js';
 import { ExportBundleDto, ExportQueryDto } from './dto/export.dto.js';
-
-interface RequestOrigin {
-  method: string;
-  originalUrl: string;
-  ip?: string;
-}
-
-/**
- * Who asks, from where, and whose rows the credential may see. Row-level security is set from the
- * credential's scope: the path's tenant counts only when that scope names it (a tenant outside it
- * matches no row, even if the guard were bypassed).
- */
-function caller(principal: ApiKeyPrincipal, tenantId: string, req: RequestOrigin): ApiCaller {
-  return {
-    actor: principal.id,
-    source: `${req.method} ${req.originalUrl.split('?')[0]} from ${req.ip ?? 'unknown'}`,
-    scope: principal.tenantScope === '*' ? { kind: 'all' } : { kind: 'tenant', tenantId: principal.tenantScope.includes(tenantId) ? tenantId : '' },
-  };
-}
 
 @ApiTags('audit')
 @ApiBearerAuth()

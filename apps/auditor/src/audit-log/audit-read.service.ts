@@ -132,6 +132,20 @@ export class AuditReadService {
   }
 
   /**
+   * A read of a view derived from the tenant's trail (incidents, remediations, approvals), on the
+   * same terms as a page of the trail: charged to the caller's budget, run in one short
+   * transaction on the read pool under the caller's row-level security scope, and counted into
+   * the caller's `audit.read` window with `kind`. `work` returns its result and how many items it
+   * returned.
+   */
+  async readView<T>(tenantId: string, caller: ApiCaller, kind: ReadKind, query: object, work: (m: EntityManager) => Promise<{ result: T; returnedItems: number }>): Promise<T> {
+    this.takeBudget(tenantId, caller, kind);
+    const { result, returnedItems } = await this.read(caller.scope, tenantId, work);
+    this.reads.note({ tenantId, actor: caller.actor, outcome: 'success', kind, source: caller.source, returnedItems, query: queryAsJson(query) });
+    return result;
+  }
+
+  /**
    * Recomputes the tenant's chain after its last verified point (`full`, or no point yet, or the
    * last whole verification older than AUDITOR_FULL_VERIFY_AFTER_HOURS: from the first row),
    * in batches of short reads on the read pool, up to the head as it was when the verification
@@ -311,7 +325,7 @@ export class AuditReadService {
   }
 }
 
-function queryAsJson(query: AuditQuery | ExportQuery): { [key: string]: JsonValue } {
+function queryAsJson(query: object): { [key: string]: JsonValue } {
   const json: { [key: string]: JsonValue } = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) json[key] = value as JsonValue;
   return json;

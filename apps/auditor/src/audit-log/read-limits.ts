@@ -42,6 +42,11 @@ export class AuditReadLimiter {
   take(keyId: string, kind: ReadKind): ReadLimitRefusal | null {
     switch (kind) {
       case 'list':
+      case 'incidents':
+      case 'timeline':
+      case 'remediations':
+      case 'approvals':
+        // A page of a derived view reads about as much as a page of the trail.
         return this.refusal('reads', this.reads.take(keyId, 1));
       case 'verify':
         return this.refusal('reads', this.reads.take(keyId, this.policy.verifyCost));
