@@ -124,18 +124,21 @@ describe('autoheal CLI against the decision service (real Postgres and nats-serv
   it('shows a tenant’s versions and what changed between them', async () => {
     const [initech] = readDocumentsFrom(join(TENANTS_DIR, 'initech-eu.yaml')) as Record<string, unknown>[];
     const before = documentVersion(tenantDocumentSchema.parse(initech));
+    // The demo document's own cap, whatever it is today; the change lowers it to 1.
+    const cap = (initech.overrides as { maxAutoActionsPerHour: number }).maxAutoActionsPerHour;
+    expect(cap).toBeGreaterThan(1);
     const changed = join(dir, 'initech-eu.json');
     writeFileSync(changed, JSON.stringify({ ...initech, overrides: { ...(initech.overrides as object), maxAutoActionsPerHour: 1 } }));
     const applied = await cli(['apply', '-f', changed]);
     expect(applied.code).toBe(0);
     expect(applied.out).toMatch(/^initech-eu +updated +sha256:\S+ {2}\(was sha256:\S+\)$/m);
-    expect(applied.out).toContain('    ~ overrides.maxAutoActionsPerHour: 2 → 1');
+    expect(applied.out).toContain(`    ~ overrides.maxAutoActionsPerHour: ${cap} → 1`);
 
     const versions = await cli(['tenants', 'versions', 'initech-eu']);
     expect(versions.code).toBe(0);
     expect(versions.out.split('\n')).toHaveLength(3);
     const diff = await cli(['tenants', 'diff', 'initech-eu', '--from', before]);
-    expect(diff).toMatchObject({ code: 0, out: expect.stringContaining('  ~ overrides.maxAutoActionsPerHour: 2 → 1') as string });
+    expect(diff).toMatchObject({ code: 0, out: expect.stringContaining(`  ~ overrides.maxAutoActionsPerHour: ${cap} → 1`) as string });
     const missing = await cli(['tenants', 'diff', 'initech-eu', '--from', 'sha256:nope']);
     expect(missing).toMatchObject({ code: 1, err: 'error: tenant initech-eu has no version sha256:nope' });
     // Back to the file in deploy/tenants for the tests that follow.
