@@ -9,10 +9,10 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DecisionRunner, type FailureResult } from '../planning/decision-runner.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
 import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
-import { recordVerified, verifyDeadlineOf } from './verification.js';
+import { recordResolution, verifyDeadlineOf } from './verification.js';
 
 export type OutcomeResult =
-  /** The driver reported success: the incident now has until the verify deadline to resolve… */
+  /** The driver reported success: the incident now has until the verify deadline to resolve (and its window to hold)… */
   | 'verifying'
   /** …or it had resolved already: verified at once. */
   | 'verified'
@@ -52,7 +52,8 @@ export class OutcomesService {
       if (!before) return (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) ? 'scaled_in' : 'not_ours_or_already_recorded';
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
       if (!row) return 'not_ours_or_already_recorded';
-      if (row.incidentResolvedAt && (await recordVerified(m, row, row.incidentResolvedAt, event.id))) return 'verified';
+      // An incident that resolved while the action ran: verified now, or its verify window starts now.
+      if (row.incidentResolvedAt && (await recordResolution(m, row, row.incidentResolvedAt, event.id)) === 'verified') return 'verified';
       return 'verifying';
     });
     if (result === 'verifying' || result === 'verified' || result === 'scaled_in') decisionMetrics.outcomes.inc({ status: 'succeeded' });
