@@ -54,10 +54,12 @@ export class ComplianceCheckService implements OnApplicationBootstrap, OnModuleD
   async check(limit = 500): Promise<Envelope[]> {
     return this.db.transaction(async (m) => {
       const now = this.clock.now();
+      // Time to remediate counts to verification: an incident whose fix is still holding for its
+      // verify window (resolved, not yet verified) is still being remediated.
       const rows: OpenRow[] = await m.query(
         `SELECT r.remediation_id, r.incident_id, r.tenant_id, r.service, r.instance, r.opened_at, r.ttr_at_risk_at, r.breach_at, t.document, t.policy_version
          FROM decision.remediations r LEFT JOIN decision.tenants t ON t.tenant_id = r.tenant_id
-         WHERE r.incident_resolved_at IS NULL AND r.status <> 'verified' AND r.breach_at IS NULL AND r.opened_at IS NOT NULL
+         WHERE (r.incident_resolved_at IS NULL OR r.hold_until IS NOT NULL) AND r.status <> 'verified' AND r.breach_at IS NULL AND r.opened_at IS NOT NULL
          ORDER BY r.opened_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED`,
         [limit],
       );

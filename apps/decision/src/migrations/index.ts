@@ -9,6 +9,7 @@ import { DecisionTenantBreakers1766300000000 } from './1766300000000-decision-te
 import { DecisionAdminReadIsolation1766500000000 } from './1766500000000-decision-admin-read-isolation.js';
 import { DecisionVerification1766600000000 } from './1766600000000-decision-verification.js';
 import { DecisionScaleIns1766700000000 } from './1766700000000-decision-scale-ins.js';
+import { DecisionVerifyWindow1766800000000 } from './1766800000000-decision-verify-window.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -22,4 +23,5 @@ export const decisionMigrations = [
   DecisionAdminReadIsolation1766500000000,
   DecisionVerification1766600000000,
   DecisionScaleIns1766700000000,
+  DecisionVerifyWindow1766800000000,
 ];

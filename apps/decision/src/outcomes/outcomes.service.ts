@@ -9,10 +9,10 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DecisionRunner, type FailureResult } from '../planning/decision-runner.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
 import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
-import { countVerified, recordVerified, verifyDeadlineOf } from './verification.js';
+import { recordResolution, verifyDeadlineOf } from './verification.js';
 
 export type OutcomeResult =
-  /** The driver reported success: the incident now has until the verify deadline to resolve… */
+  /** The driver reported success: the incident now has until the verify deadline to resolve (and its window to hold)… */
   | 'verifying'
   /** …or it had resolved already: verified at once. */
   | 'verified'
@@ -42,21 +42,21 @@ export class OutcomesService {
    * taken until then.
    */
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
-    const { result, verified } = await this.outbox.transaction(async (m): Promise<{ result: OutcomeResult; verified?: Envelope<'remediation.verified'> }> => {
-      if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return { result: 'duplicate_event' };
+    const result = await this.outbox.transaction(async (m): Promise<OutcomeResult> => {
+      if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
       const now = this.clock.now();
       // Locked: its plan says how long verification may take.
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);
       // A scale-in is no incident's remediation: its outcome is recorded on its own row, and the
       // driver's word ends it (no incident is open whose resolution could verify it).
-      if (!before) return { result: (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) ? 'scaled_in' : 'not_ours_or_already_recorded' };
+      if (!before) return (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) ? 'scaled_in' : 'not_ours_or_already_recorded';
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
-      if (!row) return { result: 'not_ours_or_already_recorded' };
-      const verified = row.incidentResolvedAt ? await recordVerified(m, row, row.incidentResolvedAt, event.id) : null;
-      return verified ? { result: 'verified', verified } : { result: 'verifying' };
+      if (!row) return 'not_ours_or_already_recorded';
+      // An incident that resolved while the action ran: verified now, or its verify window starts now.
+      if (row.incidentResolvedAt && (await recordResolution(m, row, row.incidentResolvedAt, event.id)) === 'verified') return 'verified';
+      return 'verifying';
     });
     if (result === 'verifying' || result === 'verified' || result === 'scaled_in') decisionMetrics.outcomes.inc({ status: 'succeeded' });
-    if (verified) countVerified(verified);
     return result;
   }
 

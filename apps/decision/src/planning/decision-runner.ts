@@ -15,6 +15,7 @@ import { DECISION_CONFIG } from '../decision.tokens.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 import { escalationForFailure, type FailureEvent, type NoFallback } from '../outcomes/outcome-events.js';
 import { countVerificationFailed, verificationFailedEvent } from '../outcomes/verification.js';
+import { holdOf, isRelapse, judgeVerification, relapseReason } from '../outcomes/verify-window.js';
 import { decideScaleIn, type ScaleInDecision } from '../scale-in/scale-in.js';
 import { scaleInPlannedEvent } from '../scale-in/scale-in-events.js';
 import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
@@ -39,6 +40,11 @@ export type DecisionTrigger =
   | { kind: 'remediation_failed'; event: Envelope<'remediation.failed'> }
   /** The remediation first past its verify deadline with its incident still open, if any (the verification worker). */
   | { kind: 'verification_overdue' }
+  /**
+   * A new incident (stream INCIDENTS, before it is decided itself) on a target whose remediation's
+   * verify window is being held: a relapse fails that verification, then its fallback or a human.
+   */
+  | { kind: 'verification_relapsed'; event: Envelope<'incident.opened'> }
   /** The verified scale_out whose scale-in is due to be judged first, if any (the scale-in worker). */
   | { kind: 'scale_in_due' };
 
@@ -88,6 +94,8 @@ export interface VerificationFailure {
   result: FailureResult;
 }
 
+type HandledVerificationFailure = { failure: VerificationFailure; fallback?: FailureOutcome['fallback'] };
+
 /** What became of a scale-in judged when due. */
 export interface ScaleInOutcome {
   scaleOutId: string;
@@ -103,6 +111,7 @@ export interface DecisionResults {
   deferral_due: Redecision | null;
   remediation_failed: FailureOutcome;
   verification_overdue: VerificationFailure | null;
+  verification_relapsed: VerificationFailure | null;
   scale_in_due: ScaleInOutcome | null;
 }
 
@@ -195,6 +204,7 @@ export class DecisionRunner {
   run(trigger: Extract<DecisionTrigger, { kind: 'deferral_due' }>): Promise<Redecision | null>;
   run(trigger: Extract<DecisionTrigger, { kind: 'remediation_failed' }>): Promise<FailureOutcome>;
   run(trigger: Extract<DecisionTrigger, { kind: 'verification_overdue' }>): Promise<VerificationFailure | null>;
+  run(trigger: Extract<DecisionTrigger, { kind: 'verification_relapsed' }>): Promise<VerificationFailure | null>;
   run(trigger: Extract<DecisionTrigger, { kind: 'scale_in_due' }>): Promise<ScaleInOutcome | null>;
   async run(trigger: DecisionTrigger): Promise<DecisionResults[DecisionTriggerKind]> {
     switch (trigger.kind) {
@@ -206,6 +216,8 @@ export class DecisionRunner {
         return this.runFailed(trigger.event);
       case 'verification_overdue':
         return this.runOverdueVerification();
+      case 'verification_relapsed':
+        return this.runRelapse(trigger.event);
       case 'scale_in_due':
         return this.runScaleIn();
       default: {
@@ -320,28 +332,77 @@ export class DecisionRunner {
    * after a failed execution — the next allowed fallback, or a human.
    */
   private async runOverdueVerification(): Promise<VerificationFailure | null> {
-    const handled = await this.outbox.transaction(async (m): Promise<{ failure: VerificationFailure; fallback?: FailureOutcome['fallback']; event?: Envelope<'remediation.verification_failed'> } | null> => {
+    const handled = await this.outbox.transaction(async (m): Promise<HandledVerificationFailure | null> => {
       const row = await remediationsRepository.claimDueVerification(m, this.clock.now());
       if (!row) return null;
       const now = this.clock.now();
-      const event = verificationFailedEvent(row, row.outcomeAt ?? now, row.verifyDeadline ?? now, now);
+      const executedAt = row.outcomeAt ?? now;
+      const deadline = row.verifyDeadline ?? now;
+      const windowMs = row.execution?.verify.windowMs;
+      // Still open, or resolved too late for the window to hold before the deadline.
+      const judged = judgeVerification({ executedAt, deadline, resolvedAt: row.incidentResolvedAt, ...(windowMs !== undefined ? { windowMs } : {}) }, now);
+      const event = verificationFailedEvent(row, executedAt, deadline, now, judged.kind === 'failed' ? judged.reason : undefined);
       const failed = await remediationsRepository.failVerification(m, row.remediationId, now, { code: 'verification_failed', message: event.data.reason });
-      const ids = { remediationId: row.remediationId, incidentId: row.incidentId };
-      if (!failed) return { failure: { ...ids, result: 'not_ours_or_already_recorded' } };
-      await appendToOutbox(m, DECISION_SCHEMA, [event]);
-      await remediationsRepository.hastenDeferrals(m, failed.tenantId, failed.service, now);
-      // Only an automatic plan is decided again; a human approved that one action, so it goes back to a human.
-      if (failed.decisionKind !== 'plan' || !failed.incident.incidentId) {
-        return { failure: { ...ids, result: await escalateFailure(m, failed, event, now, await remediationsRepository.attemptsOf(m, failed.incidentId)) }, event };
-      }
-      const outcome = await this.decideFailed(m, { kind: 'failed', row: failed, failure: event });
-      return { failure: { ...ids, result: outcome.result }, fallback: outcome.fallback, event };
+      return this.afterVerificationFailed(m, row, failed, event, now);
     });
+    return this.reportVerificationFailure(handled, 'remediation not verified by its deadline');
+  }
+
+  /**
+   * A new incident began on a target whose remediation's verify window is being held: the fix did
+   * not hold. The hold is claimed (row lock, waiting for a worker judging it: it is judged once),
+   * the verification fails naming the new incident (caused by its event), and the old incident
+   * is decided again like after any failed verification: the next allowed fallback, or a human.
+   * The old incident's resolution no longer counts: the fallback is verified by the new incident
+   * resolving (`relapse_incident_id`). The new incident is decided afterwards on its own (the
+   * incident_opened trigger): the fallback just planned on the target makes it wait (cooldown,
+   * concurrency cap) and its deferral is not due while the fallback is in flight (see
+   * claimDueDeferral); it is closed without action when it resolves.
+   */
+  private async runRelapse(opened: Envelope<'incident.opened'>): Promise<VerificationFailure | null> {
+    const { tenantId } = opened;
+    const { service, instance, incidentId, signalAt } = opened.data;
+    const handled = await this.outbox.transaction(async (m): Promise<HandledVerificationFailure | null> => {
+      const row = await remediationsRepository.findHoldOnTarget(m, tenantId, service, instance, incidentId);
+      const windowMs = row?.execution?.verify.windowMs;
+      if (!row?.holdUntil || windowMs === undefined) return null;
+      const hold = holdOf(row.holdUntil, windowMs);
+      const began = new Date(signalAt);
+      if (!isRelapse(hold, began)) return null;
+      const now = this.clock.now();
+      const event = verificationFailedEvent(row, row.outcomeAt ?? hold.since, row.verifyDeadline ?? now, now, relapseReason(hold, windowMs, incidentId, began), opened.id);
+      const failed = await remediationsRepository.failRelapse(m, row.remediationId, now, incidentId, { code: 'verification_failed', message: event.data.reason });
+      return this.afterVerificationFailed(m, row, failed, event, now);
+    });
+    return this.reportVerificationFailure(handled, 'remediation not verified: the target relapsed inside its verify window');
+  }
+
+  /** What follows a failed verification, in its transaction: the event, the freed slot, then a fallback or a human. */
+  private async afterVerificationFailed(
+    m: EntityManager,
+    row: RemediationRow,
+    failed: RemediationRow | null,
+    event: Envelope<'remediation.verification_failed'>,
+    now: Date,
+  ): Promise<HandledVerificationFailure> {
+    const ids = { remediationId: row.remediationId, incidentId: row.incidentId };
+    if (!failed) return { failure: { ...ids, result: 'not_ours_or_already_recorded' } };
+    await appendToOutbox(m, DECISION_SCHEMA, [event]);
+    countVerificationFailed(event);
+    await remediationsRepository.hastenDeferrals(m, failed.tenantId, failed.service, now);
+    // Only an automatic plan is decided again; a human approved that one action, so it goes back to a human.
+    if (failed.decisionKind !== 'plan' || !failed.incident.incidentId) {
+      return { failure: { ...ids, result: await escalateFailure(m, failed, event, now, await remediationsRepository.attemptsOf(m, failed.incidentId)) } };
+    }
+    const outcome = await this.decideFailed(m, { kind: 'failed', row: failed, failure: event });
+    return { failure: { ...ids, result: outcome.result }, fallback: outcome.fallback };
+  }
+
+  private reportVerificationFailure(handled: HandledVerificationFailure | null, message: string): VerificationFailure | null {
     if (!handled) return null;
     if (handled.failure.result !== 'not_ours_or_already_recorded') decisionMetrics.outcomes.inc({ status: 'verification_failed' });
-    if (handled.event) countVerificationFailed(handled.event);
     if (handled.fallback) this.count(handled.fallback.kind);
-    log.warn(handled.failure, 'remediation not verified by its deadline: the incident is still open');
+    log.warn(handled.failure, message);
     return handled.failure;
   }
 

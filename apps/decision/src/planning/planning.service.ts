@@ -7,7 +7,7 @@ import { createLogger } from '@autoheal/telemetry';
 import { availabilityRepository } from '../compliance/availability.repository.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
-import { countVerified, recordVerified } from '../outcomes/verification.js';
+import { recordResolution } from '../outcomes/verification.js';
 import { remediationsRepository } from './remediations.repository.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
 import { DecisionRunner, type OpenedOutcome } from './decision-runner.js';
@@ -30,7 +30,14 @@ export class PlanningService {
     private readonly runner: DecisionRunner,
   ) {}
 
-  onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+  /**
+   * A new incident on a target whose fix is being held for its verify window is first a relapse
+   * of that fix (its verification fails, its fallback is decided); then it is decided itself. Both
+   * go through the DecisionRunner, each in its own transaction; the first changes nothing when
+   * taken again for a redelivered event (the hold is gone).
+   */
+  async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+    await this.runner.run({ kind: 'verification_relapsed', event });
     return this.runner.run({ kind: 'incident_opened', event });
   }
 
@@ -49,16 +56,23 @@ export class PlanningService {
    * the audit trail shows why it never ran, and frees its place under the concurrency cap.
    */
   async onIncidentResolved(event: Envelope<'incident.resolved'>): Promise<void> {
-    const closed = await this.outbox.transaction(async (m): Promise<'deferral' | 'approval' | Envelope<'remediation.verified'> | null> => {
+    const closed = await this.outbox.transaction(async (m): Promise<'deferral' | 'approval' | 'verified' | 'holding' | null> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return null;
       await availabilityRepository.recordResolved(m, event.tenantId, event.data);
       const at = new Date(event.data.resolvedAt);
+      // A relapse that broke another remediation's verify window is over: the fallback that took
+      // over there is verified by it (or starts its own window).
+      const relapsed = await remediationsRepository.markRelapseResolved(m, event.data.incidentId, at);
+      if (relapsed?.status === 'verifying') await recordResolution(m, relapsed, at, event.id);
+      // A fallback still waiting for its turn there has nothing left to fix.
+      else if (relapsed?.status === 'deferred') await remediationsRepository.closeDeferral(m, relapsed.incidentId, at);
       if (await remediationsRepository.closeDeferral(m, event.data.incidentId, at)) return 'deferral';
       await remediationsRepository.markIncidentResolved(m, event.data.incidentId, at);
       const row = await remediationsRepository.findByIncident(m, event.data.incidentId);
-      // The action the driver reported done is proven by the incident resolving (a remediation
-      // still running is verified when its success arrives: the row remembers the resolution).
-      if (row?.status === 'verifying') return recordVerified(m, row, at, event.id);
+      // The action the driver reported done is proven by the incident resolving, at once or after
+      // the playbook's verify window (a remediation still running is judged when its success
+      // arrives: the row remembers the resolution).
+      if (row?.status === 'verifying') return recordResolution(m, row, at, event.id);
       if (row?.status !== 'awaiting_approval') return null;
       const reason = 'the incident resolved before anyone approved';
       const rejected = await remediationsRepository.review(m, row.remediationId, 'rejected', 'system', at, reason);
@@ -67,9 +81,10 @@ export class PlanningService {
       await remediationsRepository.hastenDeferrals(m, rejected.tenantId, rejected.service, at);
       return 'approval';
     });
-    if (typeof closed === 'object' && closed !== null) {
-      countVerified(closed);
+    if (closed === 'verified') {
       log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId }, 'incident resolved after its remediation: verified');
+    } else if (closed === 'holding') {
+      log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId }, 'incident resolved after its remediation: verified once its health holds for the verify window');
     } else if (closed) log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, closed }, 'incident resolved while waiting; closed without action');
   }
 }

@@ -74,6 +74,10 @@ export interface RemediationRow {
   /** When the driver reported the outcome. */
   outcomeAt: Date | null;
   incidentResolvedAt: Date | null;
+  /** Set only while verifying with a verify window, once the incident resolved: when the target's health has held long enough. */
+  holdUntil: Date | null;
+  /** A new incident on the target that broke a hold; the fallback replacing the failed remediation is verified by its resolution. */
+  relapseIncidentId: string | null;
   /** Set exactly while deferred: when the decision is taken again. */
   retryAt: Date | null;
   /** When the incident was first deferred; kept afterwards. */
@@ -81,7 +85,7 @@ export interface RemediationRow {
 }
 
 /** A new decision's row: nothing has happened to it yet. */
-export type NewRemediationRow = Omit<RemediationRow, 'verifyDeadline' | 'outcomeAt' | 'incidentResolvedAt'>;
+export type NewRemediationRow = Omit<RemediationRow, 'verifyDeadline' | 'outcomeAt' | 'incidentResolvedAt' | 'holdUntil' | 'relapseIncidentId'>;
 
 /** An earlier attempt of an incident: it failed and a fallback took its place on the row. */
 export interface FailedAttempt {
@@ -140,11 +144,14 @@ interface RawRow {
   verify_deadline: Date | null;
   outcome_at: Date | null;
   incident_resolved_at: Date | null;
+  hold_until: Date | null;
+  relapse_incident_id: string | null;
 }
 
 const COLUMNS = `remediation_id, incident_id, tenant_id, service, instance, action, status, reason, policy_version,
   candidates, refusal_rule, incident_event_id, planned_at, decided_at, incident, opened_at, suspected_cause, decision_kind,
-  explanation, fallbacks, emergency, expires_at, retry_at, deferred_at, execution, verify_deadline, outcome_at, incident_resolved_at`;
+  explanation, fallbacks, emergency, expires_at, retry_at, deferred_at, execution, verify_deadline, outcome_at, incident_resolved_at,
+  hold_until, relapse_incident_id`;
 
 /**
  * Advisory-lock class for "one tenant's decisions": the two-key lock space is separate from
@@ -182,6 +189,8 @@ function fromRaw(r: RawRow): RemediationRow {
     verifyDeadline: r.verify_deadline,
     outcomeAt: r.outcome_at,
     incidentResolvedAt: r.incident_resolved_at,
+    holdUntil: r.hold_until,
+    relapseIncidentId: r.relapse_incident_id,
   };
 }
 
@@ -481,12 +490,18 @@ export const remediationsRepository = {
     return inserted.length === 1;
   },
 
-  /** The deferred decision due first, locked for this transaction; other workers skip it. */
+  /**
+   * The deferred decision due first, locked for this transaction; other workers skip it. A
+   * relapse (an incident that broke another remediation's verify window) is not due while the
+   * fallback that took over on its target is still in flight or deferred: one remediation per
+   * target at a time; it is closed when it resolves, or decided once the fallback is settled.
+   */
   async claimDueDeferral(m: EntityManager, now: Date): Promise<RemediationRow | null> {
     const rows: RawRow[] = await m.query(
-      `SELECT ${COLUMNS} FROM decision.remediations
+      `SELECT ${COLUMNS} FROM decision.remediations r
        WHERE status = 'deferred' AND retry_at <= $1 AND incident_resolved_at IS NULL
-       ORDER BY retry_at, deferred_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
+         AND NOT EXISTS (SELECT FROM decision.remediations f WHERE f.relapse_incident_id = r.incident_id AND f.status IN (${IN_FLIGHT_SQL}, 'deferred'))
+       ORDER BY retry_at, deferred_at LIMIT 1 FOR UPDATE OF r SKIP LOCKED`,
       [now],
     );
     return rows[0] ? fromRaw(rows[0]) : null;
@@ -554,7 +569,7 @@ export const remediationsRepository = {
   /** The incident resolved: the remediation being verified worked. Null when it is not being verified (any more). */
   async markVerified(m: EntityManager, remediationId: string, at: Date): Promise<RemediationRow | null> {
     const result: unknown = await m.query(
-      `UPDATE decision.remediations SET status = 'verified', verified_at = $2, verify_deadline = NULL
+      `UPDATE decision.remediations SET status = 'verified', verified_at = $2, verify_deadline = NULL, hold_until = NULL
        WHERE remediation_id = $1 AND status = 'verifying'
        RETURNING ${COLUMNS}`,
       [remediationId, at],
@@ -564,16 +579,76 @@ export const remediationsRepository = {
   },
 
   /**
-   * The remediation being verified first past its deadline with its incident still open, locked
-   * for this transaction (other workers skip it); null when none is due.
+   * The remediation being verified first past its deadline without a hold that ended by then (its
+   * incident still open, or its window not held in time), locked for this transaction (other
+   * workers skip it); null when none is due. A hold that ends by the deadline is claimHeld's,
+   * whichever runs first.
    */
   async claimDueVerification(m: EntityManager, now: Date): Promise<RemediationRow | null> {
     const rows: RawRow[] = await m.query(
       `SELECT ${COLUMNS} FROM decision.remediations
-       WHERE status = 'verifying' AND verify_deadline <= $1
+       WHERE status = 'verifying' AND verify_deadline <= $1 AND (hold_until IS NULL OR hold_until > verify_deadline)
        ORDER BY verify_deadline LIMIT 1 FOR UPDATE SKIP LOCKED`,
       [now],
     );
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * The remediation whose verify window held first (its hold ended by `now` and by its deadline),
+   * locked for this transaction (other workers skip it); null when none is due.
+   */
+  async claimHeld(m: EntityManager, now: Date): Promise<RemediationRow | null> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations
+       WHERE hold_until <= $1 AND status = 'verifying' AND hold_until <= verify_deadline
+       ORDER BY hold_until LIMIT 1 FOR UPDATE SKIP LOCKED`,
+      [now],
+    );
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /** The incident resolved: the target's health must hold until `until`. Null when the row is not being verified (any more). */
+  async startHold(m: EntityManager, remediationId: string, until: Date): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET hold_until = $2
+       WHERE remediation_id = $1 AND status = 'verifying'
+       RETURNING ${COLUMNS}`,
+      [remediationId, until],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * A hold in progress on the target (tenant, service, instance) of an incident other than
+   * `incidentId`, locked (waiting for a worker that holds it: the hold must be judged once);
+   * null when there is none.
+   */
+  async findHoldOnTarget(m: EntityManager, tenantId: string, service: string, instance: string, incidentId: string): Promise<RemediationRow | null> {
+    const rows: RawRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM decision.remediations
+       WHERE tenant_id = $1 AND service = $2 AND instance = $3 AND hold_until IS NOT NULL AND status = 'verifying' AND incident_id <> $4
+       ORDER BY hold_until LIMIT 1 FOR UPDATE`,
+      [tenantId, service, instance, incidentId],
+    );
+    return rows[0] ? fromRaw(rows[0]) : null;
+  },
+
+  /**
+   * A new incident broke the hold: the remediation counts as failed (a fallback may replace it),
+   * and the problem is back — the resolution no longer verifies anything; the fallback is verified
+   * by the new incident resolving (`relapse_incident_id`). Null when it is not being held (any more).
+   */
+  async failRelapse(m: EntityManager, remediationId: string, at: Date, relapseIncidentId: string, error: { code: string; message: string }): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET status = 'failed', verify_deadline = NULL, hold_until = NULL, outcome_at = $2, outcome_error = $3::jsonb,
+         incident_resolved_at = NULL, relapse_incident_id = $4
+       WHERE remediation_id = $1 AND status = 'verifying' AND hold_until IS NOT NULL
+       RETURNING ${COLUMNS}`,
+      [remediationId, at, JSON.stringify(error), relapseIncidentId],
+    );
+    const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;
   },
 
@@ -584,7 +659,7 @@ export const remediationsRepository = {
    */
   async failVerification(m: EntityManager, remediationId: string, at: Date, error: { code: string; message: string }): Promise<RemediationRow | null> {
     const result: unknown = await m.query(
-      `UPDATE decision.remediations SET status = 'failed', verify_deadline = NULL, outcome_at = $2, outcome_error = $3::jsonb
+      `UPDATE decision.remediations SET status = 'failed', verify_deadline = NULL, hold_until = NULL, outcome_at = $2, outcome_error = $3::jsonb
        WHERE remediation_id = $1 AND status = 'verifying'
        RETURNING ${COLUMNS}`,
       [remediationId, at, JSON.stringify(error)],
@@ -672,5 +747,20 @@ export const remediationsRepository = {
       [incidentId, at],
     );
     return returnedRows(result).length === 1;
+  },
+
+  /**
+   * The relapse that broke a hold is over: the remediation that replaced the failed one (same
+   * row, its incident's) is verified by it. Returns that row, or null when none waits for it.
+   */
+  async markRelapseResolved(m: EntityManager, relapseIncidentId: string, at: Date): Promise<RemediationRow | null> {
+    const result: unknown = await m.query(
+      `UPDATE decision.remediations SET incident_resolved_at = $2
+       WHERE relapse_incident_id = $1 AND incident_resolved_at IS NULL
+       RETURNING ${COLUMNS}`,
+      [relapseIncidentId, at],
+    );
+    const rows = returnedRows<RawRow>(result);
+    return rows[0] ? fromRaw(rows[0]) : null;
   },
 };

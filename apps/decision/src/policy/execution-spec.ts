@@ -7,7 +7,8 @@ import type { InventoryService } from './tenant-document.js';
 export interface ExecutionSpec {
   runtime: RemediationRuntime;
   parameters: ActionParameters;
-  verify: { deadlineMs: number };
+  /** The verify deadline and, when the playbook sets one, the window the target's health must hold for after the resolution. */
+  verify: { deadlineMs: number; windowMs?: number };
 }
 
 /** How long the incident has to resolve after the driver's success, unless the playbook says. */
@@ -33,7 +34,8 @@ export function executionSpecFor(
   playbook: Pick<Playbook, 'verify'>,
 ): ExecutionSpecResult {
   const runtime = service?.runtime ?? AGENT;
-  const verify = { deadlineMs: playbook.verify?.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS };
+  const windowMs = playbook.verify?.windowMs;
+  const verify = { deadlineMs: playbook.verify?.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS, ...(windowMs !== undefined ? { windowMs } : {}) };
   const name = service?.service ?? 'the service';
   if (!runtimeCan(runtime, action)) {
     const what = runtime.kind === 'kubernetes' ? `the ${runtime.workload} ${runtime.name}` : `the ${runtime.kind} runtime`;

@@ -24,14 +24,37 @@ export const playbookCandidateSchema = z
   })
   .strict();
 
+/** Mirrors DEFAULT_VERIFY_DEADLINE_MS (policy/execution-spec.ts): a window must end before the deadline it runs under. */
+const DEFAULT_DEADLINE_MS = 60_000;
+
+export const playbookVerifySchema = z
+  .object({
+    /** How long after the driver reports success the incident has to resolve (and its window hold) for the action to count as verified. */
+    deadlineMs: z.number().int().min(1_000).max(86_400_000).optional(),
+    /**
+     * Once the incident resolves, how long the target's health must hold — no new incident on
+     * the same service and instance — before the action counts as verified. Absent: verified at
+     * the resolution.
+     */
+    windowMs: z.number().int().min(1_000).max(86_400_000).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const deadline = v.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    // A window as long as the deadline could never be held in time: the driver's success and the
+    // resolution both come after the deadline's start.
+    if (v.windowMs !== undefined && v.windowMs >= deadline) {
+      ctx.addIssue({ code: 'custom', path: ['windowMs'], message: `windowMs (${v.windowMs}) must be shorter than the verify deadline (${deadline} ms${v.deadlineMs === undefined ? ', the default' : ''})` });
+    }
+  });
+
 export const playbookSchema = z
   .object({
     /** Every plan made from this playbook is recorded but not executed. */
     dryRun: z.boolean().optional(),
     /** In order of preference: the first allowed one is planned, the other allowed ones are fallbacks. */
     candidates: z.array(playbookCandidateSchema).min(1).max(6),
-    /** How long after the driver reports success the incident has to resolve for the action to count as verified. */
-    verify: z.object({ deadlineMs: z.number().int().min(1_000).max(86_400_000) }).strict().optional(),
+    verify: playbookVerifySchema.optional(),
   })
   .strict();
 

@@ -98,6 +98,30 @@ describe('validateTenantDocuments', () => {
     expect(messages['2 overrides.allowedRegions']).toMatch(/^us-east-1 outside eu-central-1, .* allowed by GDPR/);
   });
 
+  it('validates a playbook verify window: it must end before the verify deadline it runs under', () => {
+    const withVerify = (verify: unknown): TenantDocument => ({ ...clone(), playbooks: { crashed: { candidates: [{ action: 'restart' }], verify } } }) as TenantDocument;
+    const cases: { verify: unknown; error?: RegExp }[] = [
+      { verify: { deadlineMs: 120_000, windowMs: 30_000 } },
+      // Under the default deadline (60 s).
+      { verify: { windowMs: 30_000 } },
+      { verify: { deadlineMs: 30_000, windowMs: 30_000 }, error: /^windowMs \(30000\) must be shorter than the verify deadline \(30000 ms\)$/ },
+      { verify: { windowMs: 60_000 }, error: /shorter than the verify deadline \(60000 ms, the default\)/ },
+      { verify: { deadlineMs: 120_000, windowMs: 500 }, error: /1000/ },
+      { verify: { deadlineMs: 120_000, windowMs: 1.5 }, error: /integer|int/i },
+      { verify: { deadlineMs: 120_000, windowSeconds: 30 }, error: /windowSeconds/ },
+    ];
+    for (const { verify, error } of cases) {
+      const result = validateTenantDocuments([withVerify(verify)]);
+      if (!error) {
+        expect({ verify, result: result.ok }).toEqual({ verify, result: true });
+        continue;
+      }
+      expect(result.ok).toBe(false);
+      const errors = result.ok ? [] : result.errors;
+      expect({ verify, errors }).toEqual({ verify, errors: [expect.objectContaining({ document: 0, path: expect.stringMatching(/^playbooks\.crashed\.verify/) as string, message: expect.stringMatching(error) as string })] });
+    }
+  });
+
   it('refuses two documents for one tenant', () => {
     expect(validateTenantDocuments([valid, clone()])).toEqual({
       ok: false,

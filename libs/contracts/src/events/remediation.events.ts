@@ -152,8 +152,12 @@ export const remediationPlannedData = z
     /** How the target runs (absent: `agent`, as before runtimes were declared). */
     runtime: remediationRuntime.optional(),
     parameters: actionParameters.optional(),
-    /** How long after the driver's success the incident has to resolve (see remediation.verified). */
-    verify: z.object({ deadlineMs: z.number().int().min(1).max(86_400_000) }).strict().optional(),
+    /**
+     * How long after the driver's success the incident has to resolve (see remediation.verified)
+     * and, with `windowMs`, how long the target's health must then hold (no new incident on it)
+     * before the deadline.
+     */
+    verify: z.object({ deadlineMs: z.number().int().min(1).max(86_400_000), windowMs: z.number().int().min(1).max(86_400_000).optional() }).strict().optional(),
   })
   .strict();
 
@@ -235,14 +239,18 @@ export const remediationFailedData = z
 
 /**
  * The remediation worked: after the driver reported success, the incident resolved (or, for an
- * incident already resolved while the action ran, at once) before the verification deadline.
+ * incident already resolved while the action ran, at once) before the verification deadline —
+ * `verifiedBy: incident_resolved`; with a verify window, the target's health then held (no new
+ * incident on it) for `windowMs`, still before the deadline — `verifiedBy: health_held`.
  * `timeToRemediateMs` runs from the incident's opening to this verification: it is what the
  * time-to-remediate checks count.
  */
 export const remediationVerifiedData = z
   .object({
     ...target,
-    verifiedBy: z.enum(['incident_resolved']),
+    verifiedBy: z.enum(['incident_resolved', 'health_held']),
+    /** With `health_held`: how long the health held after the resolution. */
+    windowMs: z.number().int().min(1).max(86_400_000).optional(),
     /** When the driver reported success. */
     executedAt: z.iso.datetime(),
     timeToRemediateMs: z.number().nonnegative(),
@@ -250,7 +258,8 @@ export const remediationVerifiedData = z
   .strict();
 
 /**
- * The driver reported success but the incident was still open at the verification deadline:
+ * The driver reported success but the incident was still open at the verification deadline, or
+ * its health did not hold for the verify window before it (`reason` says which, naming a relapse):
  * the action did not fix it. The next allowed fallback runs, else the incident escalates.
  */
 export const remediationVerificationFailedData = z
