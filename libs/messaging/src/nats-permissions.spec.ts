@@ -5,7 +5,7 @@ import { renderUsersFile } from './nats-server-config.js';
 
 const FLEET = {
   tenants: [
-    { tenantId: 'acme', services: [{ service: 'api', instances: ['api-1', 'api-2'] }] },
+    { tenantId: 'acme', services: [{ service: 'api', instances: ['api-1', 'api-2'], standby: { agentId: 'standby-eu', region: 'eu-west-1', instances: ['api-w1'] } }] },
     { tenantId: 'globex', services: [{ service: 'pay', instances: ['pay-1'] }] },
   ],
 };
@@ -85,6 +85,23 @@ describe('the NATS permission table', () => {
     expect(NAMES.filter((n) => canPublish(n, 'agent.restart.acme.api.api-1'))).toEqual([]);
   });
 
+  it('lets only the executor fail a target over, and only the agent keeping that standby in that region take it', () => {
+    expect(NAMES.filter((n) => canPublish(n, 'agent.failover.eu-west-1.acme.api.api-1'))).toEqual(['executor']);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.acme.api.api-1'))).toEqual(['agent:standby-eu']);
+    // Another region, another service, another tenant: nobody takes it, so no agent can be made to act outside its region.
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.us-east-1.acme.api.api-1'))).toEqual([]);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.acme.web.web-1'))).toEqual([]);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.globex.pay.pay-1'))).toEqual([]);
+    expect(canSubscribe('agent:standby-eu', 'agent.failover.>')).toBe(false);
+    expect(canSubscribe('agent:standby-eu', 'agent.failover.*.acme.api.*')).toBe(false);
+    // The standby agent commands its own standby instances, and none of the primary's.
+    expect(canSubscribe('agent:standby-eu', 'agent.command.acme.api.api-w1')).toBe(true);
+    expect(canSubscribe('agent:standby-eu', 'agent.command.acme.api.api-1')).toBe(false);
+    expect(canSubscribe('agent:demo-fleet', 'agent.command.acme.api.api-w1')).toBe(false);
+    expect(canPublish('agent:standby-eu', 'health.acme.api.api-w1')).toBe(true);
+    expect(canPublish('agent:standby-eu', 'health.acme.api.api-1')).toBe(false);
+  });
+
   it('lets an agent subscribe to the commands of its own targets only, and answer through allow_responses', () => {
     expect(canSubscribe('agent:demo-fleet', 'agent.command.acme.api.api-1')).toBe(true);
     expect(canSubscribe('agent:demo-fleet', 'agent.command.acme.api.api-9')).toBe(false);
@@ -139,6 +156,8 @@ describe('the NATS permission table', () => {
     const bad: NatsIdentity = { kind: 'producer', tenantId: 'acme.>' };
     expect(() => permissionsFor(bad, keys.get('detector')!)).toThrow(/single subject token/);
     expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [{ tenantId: '*', service: 'api', instance: 'api-1' }] }, keys.get('detector')!)).toThrow();
+    expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [], standbys: [{ tenantId: 'acme', service: 'api', region: '*' }] }, keys.get('detector')!)).toThrow(/region/);
+    expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [], standbys: [{ tenantId: 'acme', service: '>', region: 'eu-west-1' }] }, keys.get('detector')!)).toThrow(/service/);
   });
 
   it('renders one server user per identity and refuses a key used twice', () => {

@@ -28,6 +28,8 @@ export interface InstanceChange {
   remediationId: string;
   verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed';
   ref: InstanceRef;
+  /** What the change is reported on when it is not the instance: the service, for a failover's traffic move. */
+  object?: string;
   detail: Record<string, unknown>;
 }
 export type ChangeListener = (change: InstanceChange) => void;
