@@ -91,7 +91,7 @@ describeDriverConformance(
       natsUrl: nats.url,
       region: STANDBY_REGION,
       services: SERVICES.map((service) =>
-        apiServerService(TENANT, service, [`${service}-w1`], { standby: { mode: 'cold', traffic: { kind: 'http', url: `http://127.0.0.1:${(routes.address() as AddressInfo).port}/routes` } } }, 1_000),
+        apiServerService(TENANT, service, [`${service}-1`], { standby: { mode: 'cold', traffic: { kind: 'http', url: `http://127.0.0.1:${(routes.address() as AddressInfo).port}/routes` } } }, 1_000),
       ),
       stateDir: join(stateDir, 'standby'),
       readyTimeoutMs: 15_000,

@@ -24,6 +24,7 @@ import { API_SERVER_ENTRY, apiServerService } from './test-support/api-server-se
 // A host in eu-west-1 keeping the standbys of services whose primaries run elsewhere: `api` cold
 // (started on failover), traffic moved by an HTTP call to a switch the test runs; `jobs` warm
 // (running from boot), traffic moved by a command; `web` cold, for the refusals (it must stay down).
+// Standby instances bear the names of the primary's instances they stand in for.
 const REGION = 'eu-west-1';
 const TENANT = 'acme';
 const keys = createTestKeys(['executor', 'decision', 'agent:standby-eu']);
@@ -39,6 +40,8 @@ describe('failover on the host agent keeping the standby (real processes, real n
   const switched: Record<string, unknown>[] = [];
   let switchStatus = 200;
   const changes: InstanceChange[] = [];
+  /** Subjects of the health events seen. */
+  const health: string[] = [];
   let hookFile: string;
 
   const changesOf = (remediationId: string) => changes.filter((c) => c.remediationId === remediationId).map((c) => [c.verb, c.object ?? c.ref.instance]);
@@ -86,6 +89,7 @@ describe('failover on the host agent keeping the standby (real processes, real n
     process.env.TRAFFIC_RPS = '0';
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
+    nc.subscribe('health.>', { callback: (error, msg) => void (error ? undefined : health.push(msg.subject)) });
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-failover-'));
     hookFile = join(stateDir, 'moved.txt');
     trafficSwitch = createServer((req, res) => {
@@ -102,11 +106,11 @@ describe('failover on the host agent keeping the standby (real processes, real n
       natsUrl: server.url,
       region: REGION,
       services: [
-        apiServerService(TENANT, 'api', ['api-w1', 'api-w2'], { standby: { mode: 'cold', traffic: { kind: 'http', url: switchUrl } } }),
-        apiServerService(TENANT, 'jobs', ['jobs-w1'], {
+        apiServerService(TENANT, 'api', ['api-1', 'api-2'], { standby: { mode: 'cold', traffic: { kind: 'http', url: switchUrl } } }),
+        apiServerService(TENANT, 'jobs', ['jobs-1'], {
           standby: { mode: 'warm', traffic: { kind: 'command', command: ['/bin/sh', '-c', `echo "$AUTOHEAL_FAILOVER_REGION $AUTOHEAL_FAILOVER_INSTANCES" > ${hookFile}`] } },
         }),
-        apiServerService(TENANT, 'web', ['web-w1'], { standby: { mode: 'cold', traffic: { kind: 'http', url: switchUrl } } }),
+        apiServerService(TENANT, 'web', ['web-1'], { standby: { mode: 'cold', traffic: { kind: 'http', url: switchUrl } } }),
       ],
       stateDir,
       readyTimeoutMs: 15_000,
@@ -125,12 +129,13 @@ describe('failover on the host agent keeping the standby (real processes, real n
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('keeps a cold standby down and a warm one running until a failover', async () => {
+  it('keeps a cold standby down (silent) and a warm one running until a failover', async () => {
     const byName = new Map((await status()).map((s) => [s.instance, s]));
-    expect(byName.get('api-w1')).toMatchObject({ state: 'exited', pid: null });
-    expect(byName.get('web-w1')).toMatchObject({ state: 'exited', pid: null });
-    const warm = byName.get('jobs-w1')!;
+    expect(byName.get('api-1')).toMatchObject({ state: 'exited', pid: null });
+    expect(byName.get('web-1')).toMatchObject({ state: 'exited', pid: null });
+    const warm = byName.get('jobs-1')!;
     await expectEventually(async () => expect(await healthzPid(warm.port)).toBe(warm.pid), { timeoutMs: 15_000 });
+    expect(health.filter((subject) => subject.startsWith(`health.${TENANT}.web.`) || subject.startsWith(`health.${TENANT}.api.`))).toEqual([]);
   });
 
   it('refuses a failover into another region than its own, and does nothing (attack: a genuine command sent to the wrong region)', async () => {
@@ -139,7 +144,7 @@ describe('failover on the host agent keeping the standby (real processes, real n
     expect(reply).toMatchObject({ ok: false, code: 'command_rejected', message: expect.stringMatching(/^region_mismatch: /) as string });
     // And no agent takes us-east-1's failovers here: this host listens on its own region only.
     await expect(nc.request(failoverOf('web', 'web-1', 'us-east-1'), '{}', { timeout: 2_000 })).rejects.toThrow(/503|no responders/i);
-    expect((await status()).find((s) => s.instance === 'web-w1')).toMatchObject({ state: 'exited', pid: null });
+    expect((await status()).find((s) => s.instance === 'web-1')).toMatchObject({ state: 'exited', pid: null });
     expect(changes.filter((c) => c.ref.service === 'web')).toEqual([]);
     expect(switched).toEqual([]);
   });
@@ -152,14 +157,13 @@ describe('failover on the host agent keeping the standby (real processes, real n
     // Signed for another target than the subject names.
     const moved = await send(failoverOf('web', 'web-1'), { service: 'api', instance: 'api-1' });
     expect(moved).toMatchObject({ ok: false, code: 'command_rejected', message: expect.stringMatching(/^target_mismatch: /) as string });
-    expect((await status()).find((s) => s.instance === 'web-w1')).toMatchObject({ state: 'exited' });
+    expect((await status()).find((s) => s.instance === 'web-1')).toMatchObject({ state: 'exited' });
     expect(changes.filter((c) => c.ref.service === 'web')).toEqual([]);
     expect(switched).toEqual([]);
   });
 
-  it('answers a failover sent to an instance’s own command subject as unsupported: only the standby’s agent takes it', async () => {
-    const reply = await send(agentCommandSubject(TENANT, 'web', 'web-w1'), { service: 'web', instance: 'web-w1' });
-    expect(reply).toMatchObject({ ok: false, code: 'unsupported_action' });
+  it('takes no commands on its standby instances’ names: those are the primary agent’s', async () => {
+    await expect(nc.request(agentCommandSubject(TENANT, 'web', 'web-1'), '{}', { timeout: 2_000 })).rejects.toThrow(/503|no responders/i);
     expect(changes.filter((c) => c.ref.service === 'web')).toEqual([]);
   });
 
@@ -169,16 +173,23 @@ describe('failover on the host agent keeping the standby (real processes, real n
     const refused = await send(failoverOf('api', 'api-1'), { remediationId });
     expect(refused).toMatchObject({ ok: false, code: 'traffic_not_moved', message: expect.stringContaining('answered 503') as string });
     expect(changesOf(remediationId)).toEqual([
-      ['started', 'api-w1'],
-      ['started', 'api-w2'],
+      ['started', 'api-1'],
+      ['started', 'api-2'],
     ]);
     const started = (await status()).filter((s) => s.service === 'api');
     expect(started.every((s) => s.state === 'running')).toBe(true);
+    // Traffic did not move: the standby stays silent, so the lost instances' incidents stay open.
+    expect(health.filter((subject) => subject.startsWith(`health.${TENANT}.api.`))).toEqual([]);
 
     // The executor retries the same remediation: failures are not remembered, so it really runs again.
     switchStatus = 200;
     const reply = await send(failoverOf('api', 'api-1'), { remediationId });
-    expect(reply).toMatchObject({ ok: true, action: 'failover', replayed: false, effects: [{ verb: 'routed', object: 'api', detail: { toRegion: REGION, from: 'api-1', via: 'http' } }] });
+    expect(reply).toMatchObject({
+      ok: true,
+      action: 'failover',
+      replayed: false,
+      effects: [{ verb: 'routed', object: 'api', detail: { toRegion: REGION, from: 'api-1', via: 'http' } }, { verb: 'promoted', object: 'api-1' }, { verb: 'promoted', object: 'api-2' }],
+    });
     const again = (await status()).filter((s) => s.service === 'api');
     expect(again.map((s) => s.pid)).toEqual(started.map((s) => s.pid));
     for (const s of again) expect(await healthzPid(s.port)).toBe(s.pid);
@@ -192,38 +203,50 @@ describe('failover on the host agent keeping the standby (real processes, real n
       instances: again.map((s) => ({ instance: s.instance, port: s.port })),
     });
     expect(changesOf(remediationId)).toEqual([
-      ['started', 'api-w1'],
-      ['started', 'api-w2'],
+      ['started', 'api-1'],
+      ['started', 'api-2'],
       ['routed', 'api'],
+      ['promoted', 'api-1'],
+      ['promoted', 'api-2'],
     ]);
+    await expectEventually(() => expect(health).toEqual(expect.arrayContaining([`health.${TENANT}.api.api-1`, `health.${TENANT}.api.api-2`])), { timeoutMs: 15_000 });
   });
 
   it('fails a cold standby over once per remediation: ready instances, traffic moved, a repeat replayed', async () => {
     const remediationId = newEventId();
     const reply = await send(failoverOf('web', 'web-2'), { service: 'web', instance: 'web-2', remediationId });
-    expect(reply).toMatchObject({ ok: true, replayed: false, effects: [{ verb: 'started', object: 'web-w1' }, { verb: 'routed', object: 'web' }] });
-    const web = (await status()).find((s) => s.instance === 'web-w1')!;
+    expect(reply).toMatchObject({ ok: true, replayed: false, effects: [{ verb: 'started', object: 'web-1' }, { verb: 'routed', object: 'web' }, { verb: 'promoted', object: 'web-1' }] });
+    const web = (await status()).find((s) => s.instance === 'web-1')!;
     expect(await healthzPid(web.port)).toBe(web.pid);
+    // The heartbeats the detector misses from the lost web-1 come back, from this region.
+    await expectEventually(() => expect(health).toContain(`health.${TENANT}.web.web-1`), { timeoutMs: 15_000 });
     const calls = switched.length;
 
     const repeat = await send(failoverOf('web', 'web-2'), { service: 'web', instance: 'web-2', remediationId });
     expect(repeat).toMatchObject({ ok: true, replayed: true, effects: reply.ok ? reply.effects : [] });
     expect(switched.length).toBe(calls);
     expect(changesOf(remediationId)).toEqual([
-      ['started', 'web-w1'],
+      ['started', 'web-1'],
       ['routed', 'web'],
+      ['promoted', 'web-1'],
     ]);
-    expect((await status()).find((s) => s.instance === 'web-w1')?.pid).toBe(web.pid);
+    expect((await status()).find((s) => s.instance === 'web-1')?.pid).toBe(web.pid);
   });
 
-  it('fails a warm standby over without starting anything, moving traffic by the configured command', async () => {
-    const before = (await status()).find((s) => s.instance === 'jobs-w1')!;
+  it('fails a warm standby over without starting anything, moving traffic by the configured command, then promoting it', async () => {
+    const before = (await status()).find((s) => s.instance === 'jobs-1')!;
+    // Running, but silent: it bears the primary's name, whose missing heartbeats it must not mask.
+    expect(health.filter((subject) => subject.startsWith(`health.${TENANT}.jobs.`))).toEqual([]);
     const remediationId = newEventId();
     const reply = await send(failoverOf('jobs', 'jobs-1'), { service: 'jobs', instance: 'jobs-1', remediationId });
-    expect(reply).toMatchObject({ ok: true, effects: [{ verb: 'routed', object: 'jobs', detail: { via: 'command' } }] });
-    expect(readFileSync(hookFile, 'utf8').trim()).toBe(`${REGION} jobs-w1:${before.port}`);
-    expect((await status()).find((s) => s.instance === 'jobs-w1')?.pid).toBe(before.pid);
-    expect(changesOf(remediationId)).toEqual([['routed', 'jobs']]);
+    expect(reply).toMatchObject({ ok: true, effects: [{ verb: 'routed', object: 'jobs', detail: { via: 'command' } }, { verb: 'promoted', object: 'jobs-1' }] });
+    expect(readFileSync(hookFile, 'utf8').trim()).toBe(`${REGION} jobs-1:${before.port}`);
+    expect((await status()).find((s) => s.instance === 'jobs-1')?.pid).toBe(before.pid);
+    expect(changesOf(remediationId)).toEqual([
+      ['routed', 'jobs'],
+      ['promoted', 'jobs-1'],
+    ]);
+    await expectEventually(() => expect(health).toContain(`health.${TENANT}.jobs.jobs-1`), { timeoutMs: 15_000 });
   });
 
   it('refuses a failover that names no region as invalid_parameters', async () => {

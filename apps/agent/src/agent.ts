@@ -120,7 +120,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   exits.reporter = new ExitReporter(nc, { producer: AGENT_PRODUCER });
   let paused = false;
-  const subscriptions = serveAgentRequests(nc, configuredInstances(options.services).map((i) => i.ref), {
+  // A standby's instances bear the names of the instances they stand in for (so that their
+  // heartbeats, once failed over, are those the detector misses): the primary's agent takes the
+  // commands on those names, this one only the service's failovers.
+  const commandTargets = configuredInstances(options.services.filter((s) => !s.standby)).map((i) => i.ref);
+  const subscriptions = serveAgentRequests(nc, commandTargets, {
     commands: new CommandService({
       supervisor,
       outcomes,

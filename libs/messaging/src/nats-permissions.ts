@@ -23,11 +23,16 @@ export interface AgentTarget {
   instance: string;
 }
 
-/** A service an agent keeps the standby of, in its region: it takes that service's failovers into the region. */
+/**
+ * A service an agent keeps the standby of, in its region: it takes that service's failovers into
+ * the region, and reports the exits of its standby instances (which bear the names of the
+ * instances they stand in for, whose commands stay with the primary's agent).
+ */
 export interface AgentStandby {
   tenantId: string;
   service: string;
   region: string;
+  instances: readonly string[];
 }
 
 export type NatsIdentity =
@@ -274,7 +279,12 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
       );
       return {
         // An agent reports the exits of the processes it runs (health.exited), nothing else.
-        publish: { allow: identity.targets.map((t) => `health.${t.tenantId}.${t.service}.${t.instance}`) },
+        publish: {
+          allow: [
+            ...identity.targets.map((t) => `health.${t.tenantId}.${t.service}.${t.instance}`),
+            ...(identity.standbys ?? []).flatMap((s) => s.instances.map((i) => `health.${s.tenantId}.${s.service}.${token('instance', i)}`)),
+          ],
+        },
         subscribe: { allow: [inbox, ...commands, ...failovers, DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] },
         allowResponses: { max: 1, expiresMs: 60_000 },
       };
@@ -313,7 +323,10 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
   }
 }
 
-/** A fleet's service as systemIdentities reads it: its instances, and the standby another agent keeps of it in another region. */
+/**
+ * A fleet's service as systemIdentities reads it: its instances, and the standby another agent
+ * keeps of it in another region (its instances named as the primary's they stand in for).
+ */
 interface FleetServiceShape {
   service: string;
   instances: string[];
@@ -332,8 +345,7 @@ export function systemIdentities(fleet: { tenants: { tenantId: string; services:
     for (const s of t.services) {
       if (!s.standby) continue;
       const agent = standbyAgents.get(s.standby.agentId) ?? { targets: [], standbys: [] };
-      agent.targets.push(...s.standby.instances.map((instance) => ({ tenantId: t.tenantId, service: s.service, instance })));
-      agent.standbys.push({ tenantId: t.tenantId, service: s.service, region: s.standby.region });
+      agent.standbys.push({ tenantId: t.tenantId, service: s.service, region: s.standby.region, instances: s.standby.instances });
       standbyAgents.set(s.standby.agentId, agent);
     }
   }

@@ -48,9 +48,11 @@ export async function carryOut(ctx: ActionContext, instance: ManagedInstance, re
 /**
  * failover into this agent's region, for the standby of the target's service it keeps: starts
  * every standby instance that is not running (a cold standby, or one that died), waits until each
- * passes its ready probe (the running ones of a warm standby too), then moves the service's
- * traffic as the config says. Reports `started <instance>` for each process started, then
- * `routed <service>`. The caller has checked the region. Serialized per service.
+ * passes its ready probe (the running ones of a warm standby too), moves the service's traffic as
+ * the config says, then promotes the standby's processes, silent until then, so that they report
+ * health as the instances (their heartbeats verify the failover, and only once traffic moved).
+ * Reports `started <instance>` for each process started, `routed <service>`, then `promoted
+ * <instance>` for each. The caller has checked the region. Serialized per service.
  */
 export async function failover(ctx: ActionContext, request: AgentCommandRequest): Promise<ActionResult> {
   const standby = ctx.supervisor.standbyOf(request);
@@ -62,7 +64,8 @@ export async function failover(ctx: ActionContext, request: AgentCommandRequest)
       let pid = instance.pid;
       if (pid === null) {
         try {
-          pid = instance.start();
+          // Silent until the traffic has moved: its heartbeats are what verifies the failover.
+          pid = instance.start('spare');
         } catch (error) {
           return { ok: false, code: 'spawn_failed', message: error instanceof Error ? error.message : String(error) };
         }
@@ -85,6 +88,10 @@ export async function failover(ctx: ActionContext, request: AgentCommandRequest)
     ctx.supervisor.announce({ remediationId: request.remediationId, verb: 'routed', ref: instances[0].ref, object: request.service, detail });
     ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, region, instances: to.instances }, 'failed over');
     effects.push({ verb: 'routed', object: request.service, detail });
+    // The standby's processes ran silent: from now on they report health as the instances.
+    for (const instance of instances) {
+      if (instance.promote(request.remediationId)) effects.push({ verb: 'promoted', object: instance.ref.instance, detail: { pid: instance.pid } });
+    }
     return { ok: true, effects };
   });
 }

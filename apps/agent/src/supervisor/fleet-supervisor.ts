@@ -148,9 +148,11 @@ export class FleetSupervisor {
   /** Starts every instance but those of cold standbys (they start on failover); one that cannot be spawned is logged and left exited. */
   startAll(): void {
     for (const instance of this.instances) {
-      if (this.serviceOf(instance.ref).standby?.mode === 'cold') continue;
+      const standby = this.serviceOf(instance.ref).standby;
+      if (standby?.mode === 'cold') continue;
       try {
-        instance.start();
+        // A warm standby's processes bear the primary's names: silent until a failover promotes them.
+        instance.start(standby ? 'spare' : 'instance');
       } catch (error) {
         this.options.logger.error({ ...instance.ref, err: error }, 'instance could not be started; it stays exited');
       }
