@@ -9,6 +9,7 @@ const http = require('node:http');
 const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
 const { addSigningKeys } = require('./signing-keys.js');
+const { DEMO_CAPACITY_RPS } = require('./demo-load.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -161,6 +162,9 @@ async function startSystem(options) {
     AGENT_STATE_DIR: path.join(stateDir, 'agent'),
     // Rules tuned to the demo's one-second metric windows and synthetic traffic; a caller's own file wins.
     DETECTOR_RULES_FILE: process.env.DETECTOR_RULES_FILE || path.join(ROOT, 'deploy/demo/detector-rules.json'),
+    // What each api-server route serves on time (apps/demo-fleet/src/api-server/overload.ts): the
+    // demo's latency storm and saturation are load beyond it (tools/dev/demo-load.js).
+    CAPACITY_RPS: process.env.CAPACITY_RPS || String(DEMO_CAPACITY_RPS),
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
@@ -168,7 +172,8 @@ async function startSystem(options) {
   // The auditor's REST reads and the decision admin API's reads log in as their own SELECT-only
   // roles (row-level security per tenant), on pools of their own.
   const readerUrls = {
-    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') },
+    // The checkpoints' file sink: a directory of JSON lines beside the database (production: WORM storage, see the auditor README).
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints') },
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
