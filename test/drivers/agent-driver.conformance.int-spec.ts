@@ -5,10 +5,14 @@
  * (an app may not import another).
  *
  * What the agent did is taken from the agent's own account of its processes (the changes it
- * reports as it spawns, kills and throttles them), never from the driver's answer.
+ * reports as it spawns, kills and throttles them), never from the driver's answer. A second agent,
+ * in eu-west-1, keeps a cold standby of every service, which a failover starts; its traffic
+ * switch is an HTTP server of the test's.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -28,6 +32,7 @@ const TENANT = 'conf';
 // One single-instance service per target the suite asks for (it asks for 17 with every action
 // the agent has), so that no test sees another's effects: each on release v2, with v1 before it.
 const SERVICES = Array.from({ length: 19 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
+const STANDBY_REGION = 'eu-west-1';
 
 const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   restart: {},
@@ -35,14 +40,16 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   rollback: { toRelease: 'previous' },
   scale_out: { maxInstances: 2, scaleInAfterMs: 60_000 },
   throttle: { limitPerSecond: 5, ttlMs: 60_000 },
-  failover: { toRegion: 'eu-west-1' },
+  failover: { toRegion: STANDBY_REGION },
   scale_in: { minInstances: 1 },
 };
 
-const keys = createTestKeys(['executor', 'agent:demo-fleet']);
+const keys = createTestKeys(['executor', 'agent:demo-fleet', 'agent:standby-eu']);
 let nats: NatsServerHandle | undefined;
 let nc: NatsConnection | undefined;
 let agent: RunningAgent | undefined;
+let standby: RunningAgent | undefined;
+let trafficSwitch: Server | undefined;
 let stateDir: string | undefined;
 const changes: InstanceChange[] = [];
 let nextService = 0;
@@ -79,9 +86,25 @@ describeDriverConformance(
     for (const s of agent.supervisor.status()) {
       await expectEventually(async () => expect(await healthzPid(s.port)).toBe(s.pid), { timeoutMs: 30_000 });
     }
+    const routes = createServer((req, res) => void req.resume().on('end', () => res.writeHead(200).end('{}')));
+    trafficSwitch = routes;
+    await new Promise<void>((resolve) => routes.listen(0, '127.0.0.1', resolve));
+    standby = await startAgent({
+      natsUrl: nats.url,
+      region: STANDBY_REGION,
+      services: SERVICES.map((service) =>
+        apiServerService(TENANT, service, [`${service}-1`], { standby: { mode: 'cold', traffic: { kind: 'http', url: `http://127.0.0.1:${(routes.address() as AddressInfo).port}/routes` } } }, 1_000),
+      ),
+      stateDir: join(stateDir, 'standby'),
+      readyTimeoutMs: 15_000,
+      logger: pino({ level: 'silent' }),
+      childStdio: 'ignore',
+      signing: { agentId: 'standby-eu', key: keys.key('agent:standby-eu'), trust: keys.trust },
+      onChange: (change) => changes.push(change),
+    });
 
     nc = await connectNats({ servers: nats.url, name: 'conformance-executor', onClosedForGood: () => undefined });
-    const rules = parseTargetAgents(`${TENANT}=demo-fleet`);
+    const rules = parseTargetAgents(`${TENANT}=demo-fleet,${TENANT}@${STANDBY_REGION}=standby-eu`);
     if (!rules.ok) throw new Error(rules.problems.join('; '));
     const signing = loadSigningMaterial({ keyFile: keys.env('executor').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile }, 'executor');
     // Longer than the agent's own waits (readiness 15 s), so that a slow start is not taken for silence.
@@ -103,7 +126,7 @@ describeDriverConformance(
       unknownTarget: () => ({ tenantId: 'elsewhere', service: 'api', instance: 'api-1', runtime: { kind: 'agent' } }),
       parametersFor: (action) => PARAMETERS[action],
       observedEffects(remediationId: string): Promise<DriverEffect[]> {
-        return Promise.resolve(changes.filter((c) => c.remediationId === remediationId).map((c) => ({ verb: c.verb, object: c.ref.instance, detail: c.detail })));
+        return Promise.resolve(changes.filter((c) => c.remediationId === remediationId).map((c) => ({ verb: c.verb, object: c.object ?? c.ref.instance, detail: c.detail })));
       },
       silence() {
         const resume = agent!.pause();
@@ -112,6 +135,8 @@ describeDriverConformance(
     };
   },
   async () => {
+    await standby?.stop();
+    await new Promise((resolve) => (trafficSwitch ? trafficSwitch.close(resolve) : resolve(undefined)));
     await agent?.stop();
     if (nc) await closeNats(nc);
     await nats?.stop();

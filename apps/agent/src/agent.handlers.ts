@@ -1,5 +1,6 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AGENT_CHAOS_SUBJECT, agentCommandSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import type { AgentFailoverListener } from './config/agent-config.js';
 import type { Logger } from './logger.js';
 import type { ChaosService } from './chaos/chaos.service.js';
 import type { InstanceRef } from './config/agent-config.js';
@@ -24,14 +25,16 @@ export interface AgentHandlerDeps {
 /**
  * The agent's request/reply entry points: decode, delegate, reply (signed). It listens for the
  * commands of the instances of its config, one subject each: its NATS identity may subscribe
- * to those and no others (so an instance added by scale_out takes no commands of its own).
+ * to those and no others (so an instance added by scale_out takes no commands of its own), and
+ * for each service it keeps a standby of, that service's failovers into its region.
  */
-export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
+export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps, standbys: readonly AgentFailoverListener[] = []): Subscription[] {
   const { commands, replies, chaos, supervisor, logger, paused = () => false } = deps;
+  const command = async (msg: Msg) => replies.sign(await commands.handle(msg.subject, decode(msg)));
   return [
-    ...targets.map((t) =>
-      reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await commands.handle(msg.subject, decode(msg))), paused),
-    ),
+    ...targets.map((t) => reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, command, paused)),
+    // The failovers of any instance of a service it keeps the standby of, into its own region only.
+    ...standbys.map((s) => reply(nc, `agent.failover.${s.region}.${s.tenantId}.${s.service}.*`, logger, command, paused)),
     ...(chaos ? [reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg)))] : []),
     reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
   ];

@@ -5,7 +5,7 @@ import type { SigningKey, TrustStore } from '@autoheal/security';
 import { ExitReporter, natsCredentialOptions, type NatsCredentials } from '@autoheal/sdk';
 import { systemClock, type Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import { configuredInstances, instanceKey, type ServiceConfig } from './config/agent-config.js';
+import { configuredInstances, failoverListeners, instanceKey, type ServiceConfig } from './config/agent-config.js';
 import { serveAgentRequests } from './agent.handlers.js';
 import { ChaosService } from './chaos/chaos.service.js';
 import { FleetSupervisor } from './supervisor/fleet-supervisor.js';
@@ -24,6 +24,8 @@ export interface AgentOptions {
   producerSeedDir?: string;
   /** The services of the agent's config: what to run, how, and on which ports. */
   services: readonly ServiceConfig[];
+  /** The host's region; needed to take failovers into the standbys it keeps. */
+  region?: string;
   stateDir: string;
   readyTimeoutMs: number;
   /** How long an instance has to acknowledge a throttle limit (default 5 s). */
@@ -118,7 +120,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   }
   exits.reporter = new ExitReporter(nc, { producer: AGENT_PRODUCER });
   let paused = false;
-  const subscriptions = serveAgentRequests(nc, configuredInstances(options.services).map((i) => i.ref), {
+  // A standby's instances bear the names of the instances they stand in for (so that their
+  // heartbeats, once failed over, are those the detector misses): the primary's agent takes the
+  // commands on those names, this one only the service's failovers.
+  const commandTargets = configuredInstances(options.services.filter((s) => !s.standby)).map((i) => i.ref);
+  const subscriptions = serveAgentRequests(nc, commandTargets, {
     commands: new CommandService({
       supervisor,
       outcomes,
@@ -127,13 +133,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
       logger,
       commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
+      region: options.region,
     }),
     replies: new ReplySigner(options.signing.key, options.signing.agentId, clock),
     chaos: options.chaos ? new ChaosService(supervisor, logger, options.readyTimeoutMs) : undefined,
     supervisor,
     logger,
     paused: () => paused,
-  });
+  }, failoverListeners(options));
   await nc.flush();
   logger.info(
     { instances: supervisor.status().map((s) => ({ instance: `${s.tenantId}/${s.service}/${s.instance}`, port: s.port, instancePid: s.pid })), rememberedOutcomes: outcomes.size },

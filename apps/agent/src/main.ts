@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     credentials: { nkeySeedFile: config.nats.nkeySeedFile, tlsCaFile: config.nats.tlsCaFile },
     producerSeedDir: config.producerSeedDir,
     services: config.services,
+    region: config.region,
     stateDir: resolve(config.stateDir),
     readyTimeoutMs: config.readyTimeoutMs,
     ackTimeoutMs: config.ackTimeoutMs,

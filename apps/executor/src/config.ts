@@ -32,8 +32,9 @@ const schema = z.object({
    */
   EXECUTOR_KUBERNETES_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(60_000),
   /**
-   * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`): a reply
-   * counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
+   * Which agent runs which targets (`*=demo-fleet`, `acme=host-a,acme/api/api-2=host-b`), and
+   * which keeps a service's standby in a region (`acme/api@eu-west-1=host-c`, for failovers): a
+   * reply counts only when signed by that agent's key (`agent:<id>` in the trust file). Required.
    */
   EXECUTOR_TARGET_AGENTS: z
     .string({ message: 'required: which agent runs which targets, e.g. *=demo-fleet' })

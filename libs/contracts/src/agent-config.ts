@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEGRADATIONS } from './agent-instance.js';
+import { regionName } from './events/remediation.events.js';
 import { subjectToken } from './subject-token.js';
 
 /**
@@ -55,6 +56,46 @@ export const agentReadyProbe = z
   .strict();
 export type AgentReadyProbe = z.infer<typeof agentReadyProbe>;
 
+/**
+ * How a failover moves the service's traffic to the standby once its instances are ready:
+ * `http` — a request (default POST) to a traffic switch the team runs (a load balancer's admin
+ * API, a DNS updater), with the JSON body `{tenantId, service, region, remediationId, instances:
+ * [{instance, port}]}`, answered 2xx; `command` — a program run on this host with the same facts
+ * in AUTOHEAL_FAILOVER_* variables, exiting 0. Either within `timeoutMs`.
+ */
+export const agentTrafficMove = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('http'),
+      url: z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL'),
+      method: z.enum(['POST', 'PUT']).default('POST'),
+      timeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('command'),
+      command: commandLine,
+      timeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    })
+    .strict(),
+]);
+export type AgentTrafficMove = z.infer<typeof agentTrafficMove>;
+
+/**
+ * The service is the standby, in this agent's region, of the tenant's service that runs
+ * elsewhere: `cold` — its instances start only on failover; `warm` — they run from boot, ready,
+ * and take traffic only once a failover moves it. A failover for it arrives on
+ * `agent.failover.<region>.<tenant>.<service>.<instance>` (never on the instance's own agent).
+ */
+export const agentStandby = z
+  .object({
+    mode: z.enum(['cold', 'warm']),
+    traffic: agentTrafficMove,
+  })
+  .strict();
+export type AgentStandby = z.infer<typeof agentStandby>;
+
 const agentInstance = z
   .object({
     name: subjectToken,
@@ -91,6 +132,8 @@ export const agentService = z
      * started with (the SDK's acceptSupervisorCommands); `none`: the service cannot be throttled.
      */
     throttle: z.enum(['ipc', 'none']).default('ipc'),
+    /** Absent: the service runs here as a primary. Present: it is the standby of that tenant's service, for failover into this agent's region. */
+    standby: agentStandby.optional(),
   })
   .strict()
   .superRefine((service, ctx) => {
@@ -110,6 +153,8 @@ export const agentConfigFile = z
   .object({
     /** This agent's id; its key must be listed as `agent:<agentId>` in the trust file, and the executor maps targets to it. */
     agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ -'),
+    /** The region this host is in (`eu-central-1`); required when it keeps a standby: a failover is accepted only into this region. */
+    region: regionName.optional(),
     nats: z
       .object({
         url: z.string().min(1),
@@ -144,7 +189,15 @@ export const agentConfigFile = z
   .superRefine((config, ctx) => {
     const instances = new Set<string>();
     const ports = new Map<number, string>();
+    const services = new Set<string>();
     config.services.forEach((service, s) => {
+      if (service.standby && config.region === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['region'], message: `required: services.${s} is a standby, and a failover is accepted only into this agent's region` });
+      }
+      const key = `${service.tenantId}/${service.service}`;
+      // One entry per service: its releases, probe and standby role are the service's, not an instance's.
+      if (services.has(key)) ctx.addIssue({ code: 'custom', path: ['services', s, 'service'], message: `duplicate service ${key}` });
+      services.add(key);
       service.instances.forEach((instance, i) => {
         const key = `${service.tenantId}/${service.service}/${instance.name}`;
         if (instances.has(key)) ctx.addIssue({ code: 'custom', path: ['services', s, 'instances', i, 'name'], message: `duplicate instance ${key}` });

@@ -52,13 +52,14 @@ export const agentEffect = z
  * Why an agent did not carry a command out; nothing was changed for any of them except
  * `spawn_failed` and `not_ready` (a restart or rollback that killed the old process first).
  * - `unknown_instance`: the agent does not run the target;
- * - `unsupported_action`: the agent cannot do this action (failover);
+ * - `unsupported_action`: the agent cannot do this action (a failover on an instance's command subject, throttle on a service without IPC);
  * - `invalid_parameters`: a parameter is missing or names what the agent does not have (a release);
  * - `at_capacity`: scale_out when the service already runs `maxInstances`;
  * - `spawn_failed`, `not_ready`: a new process did not start, or did not answer in time;
  * - `not_acknowledged`: throttle, the instance did not acknowledge the limit in time or refused it;
  * - `invalid_request`: the body fails this schema;
- * - `command_rejected`: not the executor's, altered, stale, misdirected or replayed.
+ * - `traffic_not_moved`: failover, the standby is up but the configured traffic move failed;
+ * - `command_rejected`: not the executor's, altered, stale, misdirected (another region's failover included) or replayed.
  */
 export const agentCommandFailureCode = z.enum([
   'unknown_instance',
@@ -68,6 +69,7 @@ export const agentCommandFailureCode = z.enum([
   'spawn_failed',
   'not_ready',
   'not_acknowledged',
+  'traffic_not_moved',
   'invalid_request',
   'command_rejected',
 ]);

@@ -106,6 +106,15 @@ export function agentCommandSubject(tenantId: string, service: string, instance:
   return `agent.command.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
 }
 
+/**
+ * Request/reply subject of a failover of an instance to the standby of its service in `region`:
+ * taken by the agent that keeps that standby (in that region), not by the instance's own agent,
+ * which may be gone with its host. The instance is the plan's target, whose traffic moves.
+ */
+export function agentFailoverSubject(region: string, tenantId: string, service: string, instance: string): string {
+  return `agent.failover.${assertSubjectToken('region', region)}.${assertSubjectToken('tenantId', tenantId)}.${assertSubjectToken('service', service)}.${assertSubjectToken('instance', instance)}`;
+}
+
 export const AGENT_COMMAND_WILDCARD = 'agent.command.>';
 export const AGENT_STATUS_SUBJECT = 'agent.status';
 

@@ -8,6 +8,7 @@ describe('subjectTemplate', () => {
     ['security.acme.event_rejected', 'security.{tenant}.event_rejected'],
     ['health.acme.api.api-1', 'health.{tenant}.{service}.{instance}'],
     ['agent.command.acme.api.api-1', 'agent.command.{tenant}.{service}.{instance}'],
+    ['agent.failover.eu-west-1.acme.api.api-1', 'agent.failover.eu-west-1.{tenant}.{service}.{instance}'],
     ['deadletter.HEALTH.detector-health.acme', 'deadletter.HEALTH.detector-health.{tenant}'],
     // Anything else is left as it is (few subjects, no tenant in them).
     ['agent.status', 'agent.status'],

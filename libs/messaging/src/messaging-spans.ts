@@ -47,7 +47,10 @@ export function subjectTemplate(subject: string): string {
     case 'health':
       return t.length === 4 ? 'health.{tenant}.{service}.{instance}' : subject;
     case 'agent':
-      return t.length === 5 && t[1] === 'command' ? 'agent.command.{tenant}.{service}.{instance}' : subject;
+      if (t.length === 5 && t[1] === 'command') return 'agent.command.{tenant}.{service}.{instance}';
+      // The region is no tenant's: kept, so failovers into each region are told apart.
+      if (t.length === 6 && t[1] === 'failover') return `agent.failover.${t[2]}.{tenant}.{service}.{instance}`;
+      return subject;
     case 'deadletter':
       return t.length === 4 ? `deadletter.${t[1]}.${t[2]}.{tenant}` : subject;
     case 'incident':

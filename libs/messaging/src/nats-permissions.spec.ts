@@ -5,7 +5,7 @@ import { renderUsersFile } from './nats-server-config.js';
 
 const FLEET = {
   tenants: [
-    { tenantId: 'acme', services: [{ service: 'api', instances: ['api-1', 'api-2'] }] },
+    { tenantId: 'acme', services: [{ service: 'api', instances: ['api-1', 'api-2'], standby: { agentId: 'standby-eu', region: 'eu-west-1', instances: ['api-1'] } }] },
     { tenantId: 'globex', services: [{ service: 'pay', instances: ['pay-1'] }] },
   ],
 };
@@ -47,7 +47,8 @@ describe('the NATS permission table', () => {
     const producersOf = Object.fromEntries(EVENT_TYPES.map((type) => [type, NAMES.filter((n) => canPublish(n, sampleSubject(type))).sort()]));
     const expected: Record<string, string[]> = {};
     for (const type of EVENT_TYPES) {
-      if (type.startsWith('health.')) expected[type] = ['agent:demo-fleet', 'detector', 'producer:acme'];
+      // acme/api/api-1 has a standby in eu-west-1 of that name, whose agent reports its exits.
+      if (type.startsWith('health.')) expected[type] = ['agent:demo-fleet', 'agent:standby-eu', 'detector', 'producer:acme'];
       else if (type.startsWith('incident.')) expected[type] = ['detector'];
       else if (type.startsWith('compliance.')) expected[type] = ['decision'];
       else if (['remediation.started', 'remediation.succeeded', 'remediation.failed', 'remediation.rolled_back'].includes(type)) expected[type] = ['executor'];
@@ -83,6 +84,24 @@ describe('the NATS permission table', () => {
     expect(commanders).toEqual(['executor']);
     // The restart-only subject of old is gone: nobody may use it.
     expect(NAMES.filter((n) => canPublish(n, 'agent.restart.acme.api.api-1'))).toEqual([]);
+  });
+
+  it('lets only the executor fail a target over, and only the agent keeping that standby in that region take it', () => {
+    expect(NAMES.filter((n) => canPublish(n, 'agent.failover.eu-west-1.acme.api.api-1'))).toEqual(['executor']);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.acme.api.api-1'))).toEqual(['agent:standby-eu']);
+    // Another region, another service, another tenant: nobody takes it, so no agent can be made to act outside its region.
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.us-east-1.acme.api.api-1'))).toEqual([]);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.acme.web.web-1'))).toEqual([]);
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.failover.eu-west-1.globex.pay.pay-1'))).toEqual([]);
+    expect(canSubscribe('agent:standby-eu', 'agent.failover.>')).toBe(false);
+    expect(canSubscribe('agent:standby-eu', 'agent.failover.*.acme.api.*')).toBe(false);
+    // Its standby instance bears the name of the instance it stands in for, whose commands stay
+    // with the primary's agent; the standby's agent only reports its exits.
+    expect(NAMES.filter((n) => canSubscribe(n, 'agent.command.acme.api.api-1'))).toEqual(['agent:demo-fleet']);
+    expect(canSubscribe('agent:standby-eu', 'agent.command.acme.api.api-2')).toBe(false);
+    expect(canPublish('agent:standby-eu', 'health.acme.api.api-1')).toBe(true);
+    expect(canPublish('agent:standby-eu', 'health.acme.api.api-2')).toBe(false);
+    expect(canPublish('agent:standby-eu', 'health.globex.pay.pay-1')).toBe(false);
   });
 
   it('lets an agent subscribe to the commands of its own targets only, and answer through allow_responses', () => {
@@ -150,6 +169,8 @@ describe('the NATS permission table', () => {
     const bad: NatsIdentity = { kind: 'producer', tenantId: 'acme.>' };
     expect(() => permissionsFor(bad, keys.get('detector')!)).toThrow(/single subject token/);
     expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [{ tenantId: '*', service: 'api', instance: 'api-1' }] }, keys.get('detector')!)).toThrow();
+    expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [], standbys: [{ tenantId: 'acme', service: 'api', region: '*', instances: [] }] }, keys.get('detector')!)).toThrow(/region/);
+    expect(() => permissionsFor({ kind: 'agent', agentId: 'x', targets: [], standbys: [{ tenantId: 'acme', service: '>', region: 'eu-west-1', instances: [] }] }, keys.get('detector')!)).toThrow(/service/);
   });
 
   it('renders one server user per identity and refuses a key used twice', () => {

@@ -23,9 +23,21 @@ export interface AgentTarget {
   instance: string;
 }
 
+/**
+ * A service an agent keeps the standby of, in its region: it takes that service's failovers into
+ * the region, and reports the exits of its standby instances (which bear the names of the
+ * instances they stand in for, whose commands stay with the primary's agent).
+ */
+export interface AgentStandby {
+  tenantId: string;
+  service: string;
+  region: string;
+  instances: readonly string[];
+}
+
 export type NatsIdentity =
   | { kind: 'service'; service: ServiceName }
-  | { kind: 'agent'; agentId: string; targets: readonly AgentTarget[] }
+  | { kind: 'agent'; agentId: string; targets: readonly AgentTarget[]; standbys?: readonly AgentStandby[] }
   | { kind: 'producer'; tenantId: string }
   /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
   | { kind: 'event-feed' }
@@ -222,8 +234,9 @@ function servicePublishes(service: ServiceName): string[] {
     case 'executor':
       return [
         ...EXECUTOR_REMEDIATION_EVENTS.map((e) => `remediation.*.${e}`),
-        // Only the executor may command a target.
+        // Only the executor may command a target, or fail one over to a standby region.
         'agent.command.*.*.*',
+        'agent.failover.*.*.*.*',
         ...deadLetters(S.remediations, ['executor-remediations']),
         security,
       ];
@@ -282,10 +295,19 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
       const commands = identity.targets.map(
         (t) => `agent.command.${token('tenantId', t.tenantId)}.${token('service', t.service)}.${token('instance', t.instance)}`,
       );
+      // The failovers of any instance of a service it keeps the standby of, into that region only.
+      const failovers = (identity.standbys ?? []).map(
+        (s) => `agent.failover.${token('region', s.region)}.${token('tenantId', s.tenantId)}.${token('service', s.service)}.*`,
+      );
       return {
         // An agent reports the exits of the processes it runs (health.exited), nothing else.
-        publish: { allow: identity.targets.map((t) => `health.${t.tenantId}.${t.service}.${t.instance}`) },
-        subscribe: { allow: [inbox, ...commands, DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] },
+        publish: {
+          allow: [
+            ...identity.targets.map((t) => `health.${t.tenantId}.${t.service}.${t.instance}`),
+            ...(identity.standbys ?? []).flatMap((s) => s.instances.map((i) => `health.${s.tenantId}.${s.service}.${token('instance', i)}`)),
+          ],
+        },
+        subscribe: { allow: [inbox, ...commands, ...failovers, DEMO_AGENT_SUBJECTS.chaos, DEMO_AGENT_SUBJECTS.status] },
         allowResponses: { max: 1, expiresMs: 60_000 },
       };
     }
@@ -323,12 +345,36 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
   }
 }
 
-/** The identities `npm start` and the end-to-end tests run: four services, the demo agent, the demo tenants' producers and the tools. */
-export function systemIdentities(fleet: { tenants: { tenantId: string; services: { service: string; instances: string[] }[] }[] }): NatsIdentity[] {
+/**
+ * A fleet's service as systemIdentities reads it: its instances, and the standby another agent
+ * keeps of it in another region (its instances named as the primary's they stand in for).
+ */
+interface FleetServiceShape {
+  service: string;
+  instances: string[];
+  standby?: { agentId: string; region: string; instances: string[] };
+}
+
+/**
+ * The identities `npm start` and the end-to-end tests run: four services, the demo agent, an
+ * agent per standby agent id the fleet names (its standby instances and their failovers), the
+ * demo tenants' producers and the tools.
+ */
+export function systemIdentities(fleet: { tenants: { tenantId: string; services: FleetServiceShape[] }[] }): NatsIdentity[] {
   const targets = fleet.tenants.flatMap((t) => t.services.flatMap((s) => s.instances.map((instance) => ({ tenantId: t.tenantId, service: s.service, instance }))));
+  const standbyAgents = new Map<string, { targets: AgentTarget[]; standbys: AgentStandby[] }>();
+  for (const t of fleet.tenants) {
+    for (const s of t.services) {
+      if (!s.standby) continue;
+      const agent = standbyAgents.get(s.standby.agentId) ?? { targets: [], standbys: [] };
+      agent.standbys.push({ tenantId: t.tenantId, service: s.service, region: s.standby.region, instances: s.standby.instances });
+      standbyAgents.set(s.standby.agentId, agent);
+    }
+  }
   return [
     ...(['detector', 'decision', 'executor', 'auditor'] as const).map((service) => ({ kind: 'service', service }) as const),
     { kind: 'agent', agentId: 'demo-fleet', targets },
+    ...[...standbyAgents].map(([agentId, agent]) => ({ kind: 'agent', agentId, ...agent }) as const),
     ...fleet.tenants.map((t) => ({ kind: 'producer', tenantId: t.tenantId }) as const),
     { kind: 'event-feed' },
     { kind: 'chaos' },

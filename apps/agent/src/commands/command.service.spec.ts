@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { agentCommandSubject, agentService, newEventId } from '@autoheal/contracts';
+import { agentCommandSubject, agentFailoverSubject, agentService, newEventId } from '@autoheal/contracts';
 import { generateSigningKey, parseTrustStore, publicKeyToBase64, signCommand, type CommandContent, type SigningKey } from '@autoheal/security';
 import { FleetSupervisor } from '../supervisor/fleet-supervisor.js';
 import { OutcomeStore } from './outcome-store.js';
@@ -107,9 +107,16 @@ describe('CommandService request validation', () => {
     expect(launches).toBe(0);
   });
 
-  it('answers unsupported_action for failover, which a host agent cannot do', async () => {
+  it('answers unsupported_action for a failover on an instance’s own command subject: the agent keeping the standby takes it', async () => {
     const { outcome } = await service.handle(subject, command({ action: 'failover', parameters: { toRegion: 'eu-west-1' } }));
     expect(outcome).toMatchObject({ ok: false, code: 'unsupported_action', remediationId });
+    expect(launches).toBe(0);
+  });
+
+  it('refuses a failover into a region it is not in (it has none here), touching nothing', async () => {
+    const failoverSubject = agentFailoverSubject('eu-west-1', target.tenantId, target.service, target.instance);
+    const { outcome } = await service.handle(failoverSubject, command({ action: 'failover', parameters: { toRegion: 'eu-west-1' } }));
+    expect(outcome).toMatchObject({ ok: false, code: 'command_rejected', remediationId, message: expect.stringMatching(/^region_mismatch: this agent is in no region/) as string });
     expect(launches).toBe(0);
   });
 

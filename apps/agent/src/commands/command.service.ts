@@ -5,11 +5,10 @@ import {
   missingParameters,
   type AgentCommandFailureCode,
   type AgentCommandRequest,
-  type RemediationAction,
 } from '@autoheal/contracts';
 import { CommandLedger, verifyCommand, type CommandTarget, type SignedCommand, type TrustStore } from '@autoheal/security';
 import type { OutcomeStore } from './outcome-store.js';
-import { AGENT_ACTIONS, carryOut, type ActionContext } from './remediation-actions.js';
+import { carryOut, failover, type ActionContext } from './remediation-actions.js';
 
 /** What a command came to, before it is signed into a reply (see reply-signer.ts). Also what is remembered. */
 export const commandOutcome = agentCommandOutcome;
@@ -36,6 +35,8 @@ export interface CommandPolicy {
 export interface CommandServiceOptions extends ActionContext {
   outcomes: OutcomeStore<CommandOutcome>;
   commands: CommandPolicy;
+  /** The agent's region: the only one it takes a failover into. */
+  region?: string;
 }
 
 /**
@@ -65,51 +66,77 @@ export class CommandService {
     }
     const request = parsed.data;
     const answer = (outcome: CommandOutcome): HandledCommand => ({ outcome, commandId: request.commandId });
-    const refused = this.refusal(subject, request);
+    const address = subjectAddress(subject);
+    const refused = this.refusal(address, request);
     if (refused) {
       this.options.logger.warn({ subject, remediationId: request.remediationId, commandId: request.commandId, keyId: request.keyId, refused }, 'command refused; nothing done');
       return answer(failure(request.remediationId, 'command_rejected', refused));
     }
+    if (address.region !== undefined) {
+      const missing = missingParameters(request.action, request.parameters);
+      if (missing) return answer(failure(request.remediationId, 'invalid_parameters', missing));
+      if (!this.options.supervisor.standbyOf(request)) {
+        return answer(failure(request.remediationId, 'unknown_instance', `this agent keeps no standby of ${request.tenantId}/${request.service}`));
+      }
+      return answer(await this.once(request, () => failover(this.options, request)));
+    }
     const instance = this.options.supervisor.find(request);
     if (!instance) return answer(failure(request.remediationId, 'unknown_instance', `this agent does not run ${request.tenantId}/${request.service}/${request.instance}`));
-    if (!isAgentAction(request.action)) {
-      return answer(failure(request.remediationId, 'unsupported_action', `this agent cannot ${request.action} (it can ${AGENT_ACTIONS.join(', ')})`));
-    }
     const missing = missingParameters(request.action, request.parameters);
     if (missing) return answer(failure(request.remediationId, 'invalid_parameters', missing));
 
-    const { value, replayed } = await this.options.outcomes.once(request.remediationId, () => this.perform(instance, request));
-    if (replayed) this.options.logger.info({ ...request, ok: value.ok }, 'already handled for this remediation; not repeating it');
-    return answer(value.ok ? { ...value, replayed } : value);
+    return answer(await this.once(request, () => carryOut(this.options, instance, request)));
   }
 
-  private async perform(instance: Parameters<typeof carryOut>[1], request: AgentCommandRequest): Promise<CommandOutcome> {
-    const result = await carryOut(this.options, instance, request);
+  /** Carries the action out once per remediation id; a repeat gets the first outcome, marked replayed. */
+  private async once(request: AgentCommandRequest, act: () => ReturnType<typeof carryOut>): Promise<CommandOutcome> {
+    const { value, replayed } = await this.options.outcomes.once(request.remediationId, () => this.perform(request, act));
+    if (replayed) this.options.logger.info({ ...request, ok: value.ok }, 'already handled for this remediation; not repeating it');
+    return value.ok ? { ...value, replayed } : value;
+  }
+
+  private async perform(request: AgentCommandRequest, act: () => ReturnType<typeof carryOut>): Promise<CommandOutcome> {
+    const result = await act();
     if (!result.ok) return failure(request.remediationId, result.code, result.message);
     return { ok: true, remediationId: request.remediationId, action: request.action, effects: result.effects, completedAt: this.options.clock.now().toISOString(), replayed: false };
   }
 
   /** Why the command must not be carried out, or null. */
-  private refusal(subject: string, request: AgentCommandRequest): string | null {
+  private refusal(address: SubjectAddress, request: AgentCommandRequest): string | null {
     const now = this.options.clock.now();
     const { trust, maxSkewMs, maxLifetimeMs } = this.options.commands;
-    const verdict = verifyCommand(trust, request, { now, subjectTarget: subjectTarget(subject), runs: () => true, maxSkewMs, maxLifetimeMs });
+    const verdict = verifyCommand(trust, request, { now, subjectTarget: address.target, runs: () => true, maxSkewMs, maxLifetimeMs });
     if (!verdict.ok) return `${verdict.reason}: ${verdict.detail}`;
+    if (address.region !== undefined) {
+      // A failover subject takes failovers only, and only into this agent's own region: the
+      // subject's, the signed toRegion and the agent's must be one. Traffic never moves to a region
+      // the plan (and so the tenant's residency) did not name.
+      if (request.action !== 'failover') return `wrong_subject: only a failover is taken on agent.failover.…, not a ${request.action}`;
+      if (address.region !== this.options.region) return `region_mismatch: this agent is in ${this.options.region ?? 'no region'}, the command arrived for ${address.region}`;
+      const toRegion = request.parameters.toRegion;
+      if (toRegion !== undefined && toRegion !== this.options.region) return `region_mismatch: the command fails over to ${toRegion}, this agent is in ${this.options.region}`;
+    }
     // Signed (verifyCommand checked it), so keyId and signature are present.
     const admitted = this.ledger.admit(request as SignedCommand, now);
     return admitted.ok ? null : `${admitted.reason}: ${admitted.detail}`;
   }
 }
 
-function isAgentAction(action: RemediationAction): action is (typeof AGENT_ACTIONS)[number] {
-  return (AGENT_ACTIONS as readonly RemediationAction[]).includes(action);
+/** What a subject addresses: a target, and for a failover the region it moves into. */
+interface SubjectAddress {
+  target: CommandTarget;
+  region?: string;
 }
 
-/** `agent.command.<tenant>.<service>.<instance>` → its target; anything else names no target (and matches none). */
-function subjectTarget(subject: string): CommandTarget {
+/**
+ * `agent.command.<tenant>.<service>.<instance>` → its target; `agent.failover.<region>.<tenant>.
+ * <service>.<instance>` → its target and region; anything else names no target (and matches none).
+ */
+function subjectAddress(subject: string): SubjectAddress {
   const parts = subject.split('.');
-  if (parts.length !== 5 || parts[0] !== 'agent' || parts[1] !== 'command') return { tenantId: '', service: '', instance: '' };
-  return { tenantId: parts[2], service: parts[3], instance: parts[4] };
+  if (parts.length === 5 && parts[0] === 'agent' && parts[1] === 'command') return { target: { tenantId: parts[2], service: parts[3], instance: parts[4] } };
+  if (parts.length === 6 && parts[0] === 'agent' && parts[1] === 'failover') return { target: { tenantId: parts[3], service: parts[4], instance: parts[5] }, region: parts[2] };
+  return { target: { tenantId: '', service: '', instance: '' } };
 }
 
 /** Only successes are final; see the class comment. */

@@ -1,13 +1,11 @@
-import type { AgentCommandFailureCode, AgentCommandRequest, AgentEffect, RemediationAction } from '@autoheal/contracts';
+import type { AgentCommandFailureCode, AgentCommandRequest, AgentEffect } from '@autoheal/contracts';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { PREVIOUS_RELEASE, type Release } from '../config/agent-config.js';
 import { freePort, type FleetSupervisor } from '../supervisor/fleet-supervisor.js';
 import type { ManagedInstance } from '../supervisor/managed-instance.js';
 import { waitForReady, type Readiness } from '../supervisor/readiness.js';
-
-/** The actions this agent carries out; failover needs a second region, which a host agent does not have. */
-export const AGENT_ACTIONS = ['restart', 'replace', 'rollback', 'scale_out', 'throttle', 'scale_in'] as const satisfies readonly RemediationAction[];
+import { moveTraffic } from './traffic-move.js';
 
 export type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; code: AgentCommandFailureCode; message: string };
 
@@ -22,7 +20,8 @@ export interface ActionContext {
 }
 
 /**
- * Carries one verified command out on the instance it names. Each action reports exactly the
+ * Carries one verified command out on the instance it names (every action; a failover arrives
+ * instead on the failover subject, at the agent keeping the standby: see failover below). Each action reports exactly the
  * changes it made, in order; the caller makes it happen once per remediation id.
  */
 export async function carryOut(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
@@ -40,8 +39,63 @@ export async function carryOut(ctx: ActionContext, instance: ManagedInstance, re
     case 'throttle':
       return instance.exclusive(() => throttle(ctx, instance, request));
     case 'failover':
-      return { ok: false, code: 'unsupported_action', message: `this agent cannot ${request.action} (it can ${AGENT_ACTIONS.join(', ')})` };
+      return {
+        ok: false,
+        code: 'unsupported_action',
+        message: `a failover is taken by the agent keeping the standby in the target region, on agent.failover.<region>.${request.tenantId}.${request.service}.${request.instance}, not by the instance's own agent`,
+      };
   }
+}
+
+/**
+ * failover into this agent's region, for the standby of the target's service it keeps: starts
+ * every standby instance that is not running (a cold standby, or one that died), waits until each
+ * passes its ready probe (the running ones of a warm standby too), moves the service's traffic as
+ * the config says, then promotes the standby's processes, silent until then, so that they report
+ * health as the instances (their heartbeats verify the failover, and only once traffic moved).
+ * Reports `started <instance>` for each process started, `routed <service>`, then `promoted
+ * <instance>` for each. The caller has checked the region. Serialized per service.
+ */
+export async function failover(ctx: ActionContext, request: AgentCommandRequest): Promise<ActionResult> {
+  const standby = ctx.supervisor.standbyOf(request);
+  if (!standby) return { ok: false, code: 'unknown_instance', message: `this agent keeps no standby of ${request.tenantId}/${request.service}` };
+  return ctx.supervisor.exclusiveForService(request, async () => {
+    const effects: AgentEffect[] = [];
+    const instances = ctx.supervisor.instancesOf(request);
+    for (const instance of instances) {
+      let pid = instance.pid;
+      if (pid === null) {
+        try {
+          // Silent until the traffic has moved: its heartbeats are what verifies the failover.
+          pid = instance.start('spare');
+        } catch (error) {
+          return { ok: false, code: 'spawn_failed', message: error instanceof Error ? error.message : String(error) };
+        }
+        instance.recordRemediation(request.remediationId);
+        instance.report(request.remediationId, 'started', pid);
+        effects.push({ verb: 'started', object: instance.ref.instance, detail: { pid, port: instance.port, release: instance.release.version } });
+      }
+      const readiness = await waitForReady({ port: instance.processPort, pid, probe: standby.ready, timeoutMs: ctx.readyTimeoutMs, exited: instance.exited });
+      // Started processes stay: a retry of the remediation finds them running and only waits.
+      if (readiness !== 'ready') return notReady(ctx, request, pid, readiness, ` (standby ${instance.ref.instance})`);
+    }
+    const region = request.parameters.toRegion as string;
+    const to = { tenantId: request.tenantId, service: request.service, region, remediationId: request.remediationId, instances: instances.map((i) => ({ instance: i.ref.instance, port: i.port })) };
+    const moved = await moveTraffic(standby.standby.traffic, to);
+    if (!moved.ok) {
+      ctx.logger.error({ remediationId: request.remediationId, region, reason: moved.message }, 'failover: standby ready, traffic not moved');
+      return { ok: false, code: 'traffic_not_moved', message: `the standby in ${region} is ready but its traffic was not moved: ${moved.message}` };
+    }
+    const detail = { ...moved.detail, toRegion: region, from: request.instance, instances: to.instances };
+    ctx.supervisor.announce({ remediationId: request.remediationId, verb: 'routed', ref: instances[0].ref, object: request.service, detail });
+    ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, region, instances: to.instances }, 'failed over');
+    effects.push({ verb: 'routed', object: request.service, detail });
+    // The standby's processes ran silent: from now on they report health as the instances.
+    for (const instance of instances) {
+      if (instance.promote(request.remediationId)) effects.push({ verb: 'promoted', object: instance.ref.instance, detail: { pid: instance.pid } });
+    }
+    return { ok: true, effects };
+  });
 }
 
 /** The release `toRelease` names for this instance: a version of its service, or `previous` (the one before the release it runs). */

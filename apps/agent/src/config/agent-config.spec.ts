@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentConfigError, configPath, configuredInstances, loadAgentConfig, parseAgentConfig } from './agent-config.js';
+import { AgentConfigError, configPath, configuredInstances, failoverListeners, loadAgentConfig, parseAgentConfig } from './agent-config.js';
 
 const valid = {
   agentId: 'host-a',
@@ -91,6 +91,23 @@ describe('agent config', () => {
     // Port 0 (the OS picks) may repeat.
     const zeros = { ...valid, services: [{ ...valid.services[0], instances: [{ name: 'api-1', port: 0 }, { name: 'api-2', port: 0 }] }] };
     expect(problems(zeros)).toEqual([]);
+  });
+
+  it('takes a standby only from an agent that says its region, and lists its failover subjects', () => {
+    const standby = { ...valid.services[0], service: 'web', standby: { mode: 'cold', traffic: { kind: 'http', url: 'https://lb.internal/routes' } } };
+    const withStandby = { ...valid, services: [valid.services[0], { ...standby, instances: [{ name: 'web-1', port: 9090 }] }] };
+    expect(problems(withStandby)).toEqual(["region: required: services.1 is a standby, and a failover is accepted only into this agent's region"]);
+    const config = parseAgentConfig({ ...withStandby, region: 'eu-west-1' });
+    expect(config.services[1].standby).toEqual({ mode: 'cold', traffic: { kind: 'http', url: 'https://lb.internal/routes', method: 'POST', timeoutMs: 5_000 } });
+    expect(failoverListeners(config)).toEqual([{ region: 'eu-west-1', tenantId: 'acme', service: 'web' }]);
+    expect(problems({ ...withStandby, region: 'EU West' })).toEqual([expect.stringMatching(/^region: /)]);
+    expect(problems({ ...withStandby, region: 'eu-west-1', services: [valid.services[0], { ...standby, service: 'api', instances: [{ name: 'api-9', port: 9090 }] }] })).toEqual([
+      'services.1.service: duplicate service acme/api',
+    ]);
+    expect(problems({ ...withStandby, region: 'eu-west-1', services: [{ ...standby, standby: { mode: 'hot', traffic: { kind: 'dns' } } }] })).toEqual([
+      expect.stringMatching(/^services\.0\.standby\.mode: /),
+      expect.stringMatching(/^services\.0\.standby\.traffic\.kind: /),
+    ]);
   });
 
   it('reads the file --config or AUTOHEAL_AGENT_CONFIG names, and says which file is wrong', () => {

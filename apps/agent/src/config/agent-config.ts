@@ -84,3 +84,17 @@ export function configuredInstances(services: readonly ServiceConfig[]): Configu
 export function servicesByKey(services: readonly ServiceConfig[]): Map<string, ServiceConfig> {
   return new Map(services.map((service) => [serviceKey(service), service]));
 }
+
+/** A standby this agent keeps: it takes failovers of that service into its region. */
+export interface AgentFailoverListener {
+  region: string;
+  tenantId: string;
+  service: string;
+}
+
+/** The failover subjects the agent listens on: one per standby service, in its region. */
+export function failoverListeners(config: Pick<AgentConfig, 'region'> & { services: readonly ServiceConfig[] }): AgentFailoverListener[] {
+  const region = config.region;
+  if (region === undefined) return [];
+  return config.services.filter((s) => s.standby).map((s) => ({ region, tenantId: s.tenantId, service: s.service }));
+}

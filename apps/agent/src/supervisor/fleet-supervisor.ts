@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import type { Logger } from '../logger.js';
 import { configuredInstances, instanceKey, serviceKey, startingRelease, type InstanceRef, type Release, type ServiceConfig } from '../config/agent-config.js';
 import { FrontProxy } from './front-proxy.js';
-import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
+import { ManagedInstance, type ChangeListener, type CrashListener, type InstanceChange, type InstanceStatus, type LaunchInstance } from './managed-instance.js';
 import type { ReadyProbe } from './readiness.js';
 import { SparePool } from './spare-pool.js';
 
@@ -134,11 +134,25 @@ export class FleetSupervisor {
     this.byKey.delete(instanceKey(ref));
   }
 
-  /** Starts every instance; one that cannot be spawned is logged and left exited. */
+  /** The service's config when this agent keeps it as a standby (for failover into its region); undefined otherwise. */
+  standbyOf(ref: Pick<InstanceRef, 'tenantId' | 'service'>): (ServiceConfig & { standby: NonNullable<ServiceConfig['standby']> }) | undefined {
+    const service = this.services.get(serviceKey(ref));
+    return service?.standby ? { ...service, standby: service.standby } : undefined;
+  }
+
+  /** Tells the change listener about a change that is not one process's (a failover's traffic move). */
+  announce(change: InstanceChange): void {
+    this.options.onChange?.(change);
+  }
+
+  /** Starts every instance but those of cold standbys (they start on failover); one that cannot be spawned is logged and left exited. */
   startAll(): void {
     for (const instance of this.instances) {
+      const standby = this.serviceOf(instance.ref).standby;
+      if (standby?.mode === 'cold') continue;
       try {
-        instance.start();
+        // A warm standby's processes bear the primary's names: silent until a failover promotes them.
+        instance.start(standby ? 'spare' : 'instance');
       } catch (error) {
         this.options.logger.error({ ...instance.ref, err: error }, 'instance could not be started; it stays exited');
       }

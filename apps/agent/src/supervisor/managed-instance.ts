@@ -26,8 +26,10 @@ export type CrashListener = (ref: InstanceRef, exit: { code: number | null; sign
  */
 export interface InstanceChange {
   remediationId: string;
-  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed';
+  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed' | 'promoted';
   ref: InstanceRef;
+  /** What the change is reported on when it is not the instance: the service, for a failover's traffic move. */
+  object?: string;
   detail: Record<string, unknown>;
 }
 export type ChangeListener = (change: InstanceChange) => void;
@@ -47,6 +49,8 @@ export class ManagedInstance {
   /** Why the agent is ending a process, for each one it is ending. */
   private readonly endings = new WeakMap<ChildProcess, EndReason>();
   private hung = false;
+  /** The current process is a warm standby's, reporting no health until promoted. */
+  private silent = false;
   private degradation: Degradation | null = null;
   private restartCount = 0;
   private lastRemediationId: string | null = null;
@@ -124,12 +128,33 @@ export class ManagedInstance {
     return next;
   }
 
-  /** Spawns a process if none runs. Throws when the process could not be created at all. */
-  start(): number {
+  /**
+   * Spawns a process if none runs. Throws when the process could not be created at all. A `spare`
+   * process (a warm standby's) reports no health until promote() names it this instance.
+   */
+  start(role: 'instance' | 'spare' = 'instance'): number {
     if (this.child) return this.child.pid as number;
-    const { child, exited } = this.spawn(this.currentPort, this.currentRelease);
+    const { child, exited } = this.spawn(this.currentPort, this.currentRelease, role);
     this.adopt(child, exited, this.currentPort);
+    this.silent = role === 'spare';
     return child.pid as number;
+  }
+
+  /**
+   * A warm standby's silent process becomes this instance: told over IPC (the contracts'
+   * promoteMessage), it starts reporting health under the instance's name. False when the
+   * process was not silent (nothing to do) or no process runs.
+   */
+  promote(remediationId: string): boolean {
+    const child = this.child;
+    if (!child || !this.silent) return false;
+    const promote: PromoteMessage = { type: 'autoheal.promote', instance: this.ref.instance };
+    child.send?.(promote, (error) => {
+      if (error) this.logger.error({ ...this.ref, err: error, instancePid: child.pid }, 'could not tell the standby it was promoted');
+    });
+    this.silent = false;
+    this.onChange({ remediationId, verb: 'promoted', ref: this.ref, detail: { pid: child.pid } });
+    return true;
   }
 
   /**
@@ -346,8 +371,8 @@ export class ManagedInstance {
   }
 
   /** Launches a process and watches its exit; it is not the instance's process until adopted. */
-  private spawn(port: number, release: Release): { child: ChildProcess; exited: Promise<void> } {
-    const child = this.launch(this.ref, port, release);
+  private spawn(port: number, release: Release, role: 'instance' | 'spare' = 'instance'): { child: ChildProcess; exited: Promise<void> } {
+    const child = this.launch(this.ref, port, release, role);
     if (child.pid === undefined) {
       // spawn() reports failures such as ENOENT asynchronously; swallow that event, we report here.
       child.once('error', () => undefined);

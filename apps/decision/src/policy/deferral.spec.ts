@@ -150,13 +150,13 @@ describe('evaluatePolicy with deferral', () => {
   });
 
   it('defers when the only other candidate cannot apply, even though the profile also forbids it', () => {
-    // Found by the property test: failover that cannot apply (here: the agent runtime cannot fail
-    // over, and there is no standby region), and not allowed either, made the incident escalate
+    // Found by the property test: failover that cannot apply (here: there is no standby region),
+    // and not allowed either, made the incident escalate
     // although restart only waited for a slot.
     const input = inputOf({ inFlightOnService: 2 }, {}, ['failover', 'restart']);
     const profile = effectiveProfile(['GDPR'], { autoActions: ['restart'], approvalActions: [] });
     const decision = evaluatePolicy({ ...input, tenant: { ...input.tenant!, profile } });
     expect(decision).toMatchObject({ kind: 'defer', refusals: [{ rule: CONCURRENCY, action: 'restart' }] });
-    expect(decision.explanation.candidates[0]).toMatchObject({ action: 'failover', allowed: false, reason: 'not applicable: the agent runtime of api cannot failover' });
+    expect(decision.explanation.candidates[0]).toMatchObject({ action: 'failover', allowed: false, reason: 'not applicable: the inventory declares no standby region for api to fail over to' });
   });
 });

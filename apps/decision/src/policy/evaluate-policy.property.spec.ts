@@ -325,7 +325,7 @@ function stoppers(c: PlaybookCandidate, s: Situation): Set<string> {
   const declared = doc.inventory.services.find((x) => x.service === s.service);
   const runtime = declared?.runtime?.kind ?? 'agent';
   const CAN: Record<string, readonly RemediationAction[]> = {
-    agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle'],
+    agent: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
     kubernetes: ['restart', 'replace', 'scale_out', 'rollback'],
     runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle'],
   };

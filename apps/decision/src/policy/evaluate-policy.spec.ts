@@ -343,10 +343,12 @@ describe('evaluatePolicy: playbooks, fallbacks and explanations', () => {
   it('plans only what the target’s runtime can carry out, with the parameters the executor needs', () => {
     const playbooks = { crashed: { candidates: [{ action: 'failover' as const }, { action: 'throttle' as const }, { action: 'rollback' as const }] } };
     const api = documentOf([]).inventory.services[0];
-    // The agent (the default) cannot fail over; it can throttle at the declared limit.
+    // The agent (the default) fails over to the declared standby region, through the agent keeping
+    // the standby there; it can throttle at the declared limit.
     const onAgent = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks } }));
-    expect(onAgent).toMatchObject({ kind: 'plan', action: 'throttle', fallbacks: ['rollback'], execution: { runtime: { kind: 'agent' }, parameters: { limitPerSecond: 100, ttlMs: 60_000 } } });
-    expect(onAgent.explanation.candidates[0]).toEqual({ action: 'failover', allowed: false, reason: 'not applicable: the agent runtime of api cannot failover' });
+    expect(onAgent).toMatchObject({ kind: 'plan', action: 'failover', execution: { runtime: { kind: 'agent' }, parameters: { toRegion: 'eu-central-1' } } });
+    const throttled = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks: { crashed: { candidates: playbooks.crashed.candidates.slice(1) } } } }));
+    expect(throttled).toMatchObject({ kind: 'plan', action: 'throttle', fallbacks: ['rollback'], execution: { runtime: { kind: 'agent' }, parameters: { limitPerSecond: 100, ttlMs: 60_000 } } });
     // Kubernetes cannot throttle (that lives in the SDK): rollback to the previous revision.
     const kubernetes = { kind: 'kubernetes' as const, namespace: 'prod', workload: 'Deployment' as const, name: 'api' };
     const onKubernetes = evaluatePolicy(inputOf({ frameworks: [], doc: { playbooks, inventory: { services: [{ ...api, runtime: kubernetes }] } } }));

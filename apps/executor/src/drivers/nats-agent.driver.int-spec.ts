@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { agentCommandSubject, newEventId, type ActionParameters, type RemediationAction } from '@autoheal/contracts';
+import { agentCommandSubject, agentFailoverSubject, newEventId, type ActionParameters, type RemediationAction } from '@autoheal/contracts';
 import { closeNats, connectNats, loadSigningMaterial } from '@autoheal/messaging';
 import { generateSigningKey, signReply, verifyCommand, type SigningKey } from '@autoheal/security';
 import { createTestKeys, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
@@ -7,7 +7,7 @@ import { DriverError, DriverErrorCode } from './driver.errors.js';
 import { NatsAgentDriver } from './nats-agent.driver.js';
 import { parseTargetAgents } from './target-agents.js';
 
-const keys = createTestKeys(['executor', 'decision', 'agent:demo-fleet', 'agent:other']);
+const keys = createTestKeys(['executor', 'decision', 'agent:demo-fleet', 'agent:other', 'agent:standby-eu']);
 afterAll(() => keys.remove());
 
 describe('NatsAgentDriver (real nats-server)', () => {
@@ -52,7 +52,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     nc = await connectNats({ servers: nats.url, name: 'driver-test', onClosedForGood: () => undefined });
-    const rules = parseTargetAgents('acme=demo-fleet');
+    const rules = parseTargetAgents('acme=demo-fleet,acme/api@eu-west-1=standby-eu');
     if (!rules.ok) throw new Error(rules.problems.join('; '));
     const signing = loadSigningMaterial({ keyFile: keys.env('executor').AUTOHEAL_SIGNING_KEY_FILE, trustFile: keys.trustFile }, 'executor');
     driver = new NatsAgentDriver(nc, { AGENT_TIMEOUT_MS: 300, EXECUTOR_COMMAND_TTL_MS: 30_000, EXECUTOR_TARGET_AGENTS: rules.rules }, signing, { now: () => new Date() });
@@ -64,8 +64,58 @@ describe('NatsAgentDriver (real nats-server)', () => {
     await nats.stop();
   });
 
-  it('lists the actions the agent carries out: every one but failover', () => {
-    expect([...driver.actions].sort()).toEqual(['replace', 'restart', 'rollback', 'scale_in', 'scale_out', 'throttle']);
+  it('lists the actions the agent carries out: all of them', () => {
+    expect([...driver.actions].sort()).toEqual(['failover', 'replace', 'restart', 'rollback', 'scale_in', 'scale_out', 'throttle']);
+  });
+
+  describe('failover', () => {
+    const routed = [{ verb: 'routed', object: 'api', detail: { toRegion: 'eu-west-1' } }];
+    const failedOver = { ...success, action: 'failover', effects: routed };
+
+    /** A responder on the failover subject of instance `instance` into `region`. */
+    async function respondFailover(region: string, instance: string, reply: (request: Record<string, unknown>) => unknown): Promise<void> {
+      subs.push(
+        nc.subscribe(agentFailoverSubject(region, 'acme', 'api', instance), {
+          callback: (_err, msg) => {
+            const answer = reply(msg.json());
+            if (answer !== undefined) msg.respond(JSON.stringify(answer));
+          },
+        }),
+      );
+      await nc.flush();
+    }
+
+    it('goes to the agent keeping the standby in toRegion, signed with the region, and takes that agent’s word only', async () => {
+      const seen: Record<string, unknown>[] = [];
+      const primary: string[] = [];
+      subs.push(nc.subscribe(agentCommandSubject('acme', 'api', 'fo-1'), { callback: (_err, msg) => void primary.push(msg.subject) }));
+      await respondFailover('eu-west-1', 'fo-1', (req) => {
+        seen.push(req);
+        return signed(keys.key('agent:standby-eu'), req, failedOver, 'standby-eu');
+      });
+      await expect(perform('fo-1', newEventId(), 'failover', { toRegion: 'eu-west-1' })).resolves.toMatchObject({ ok: true, effects: routed, details: { agentId: 'standby-eu' } });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ tenantId: 'acme', service: 'api', instance: 'fo-1', action: 'failover', parameters: { toRegion: 'eu-west-1' } });
+      expect(verifyCommand(keys.trust, seen[0], { now: new Date(), subjectTarget: target('fo-1'), runs: () => true, maxSkewMs: 5_000, maxLifetimeMs: 300_000 })).toEqual({ ok: true });
+      await nc.flush();
+      expect(primary).toEqual([]);
+    });
+
+    it('records a failover answered by the target’s own agent (not the standby’s) as unattributed', async () => {
+      await respondFailover('eu-west-1', 'fo-2', (req) => signed(agentKey(), req, failedOver));
+      const result = await perform('fo-2', newEventId(), 'failover', { toRegion: 'eu-west-1' });
+      expect(result).toMatchObject({ ok: false, error: { code: 'unattributed_reply' }, unattributed: { reason: 'wrong_agent', expectedSigner: 'agent:standby-eu' } });
+    });
+
+    it('refuses a region no standby agent is registered for as unknown_target, and sends nothing', async () => {
+      const heard: string[] = [];
+      subs.push(nc.subscribe('agent.failover.>', { callback: (_err, msg) => void heard.push(msg.subject) }));
+      await nc.flush();
+      const result = await perform('fo-3', newEventId(), 'failover', { toRegion: 'us-east-1' });
+      expect(result).toMatchObject({ ok: false, error: { code: 'unknown_target', message: expect.stringContaining('the standby of acme/api in us-east-1') as string } });
+      await nc.flush();
+      expect(heard).toEqual([]);
+    });
   });
 
   it('sends a command the agent can verify as the executor’s, and returns the signed restart details', async () => {

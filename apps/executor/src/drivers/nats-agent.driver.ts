@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { agentCommandReply, agentCommandRequest, agentCommandSubject, newEventId, RUNTIME_ACTIONS, type AgentCommandFailureCode } from '@autoheal/contracts';
+import { agentCommandReply, agentCommandRequest, agentCommandSubject, agentFailoverSubject, newEventId, RUNTIME_ACTIONS, type AgentCommandFailureCode } from '@autoheal/contracts';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import { ATTR_TENANT_ID, injectTraceContext, NATS_CONNECTION, requestSpan, SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
@@ -18,15 +18,14 @@ const decoder = new TextDecoder();
 export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'EXECUTOR_COMMAND_TTL_MS' | 'EXECUTOR_TARGET_AGENTS'>;
 
 /**
- * The actions the host agent carries out (apps/agent; see its README for how).
- * failover is not among them: a host agent has no second region to move traffic to.
- */
-/**
- * Carries actions out through the agent that supervises the tenant's processes: core NATS
- * request/reply on `agent.command.<tenant>.<service>.<instance>`, one command for every action
- * with the plan's parameters. Each command is signed with the executor's key (remediation id,
- * target, action, parameters, issued-at, expiry — see @autoheal/security signCommand) and valid
- * for EXECUTOR_COMMAND_TTL_MS. A reply counts only when signed by the key of the agent
+ * Carries actions out through the agent that supervises the tenant's processes (apps/agent; see
+ * its README for how): core NATS request/reply on `agent.command.<tenant>.<service>.<instance>`,
+ * one command for every action with the plan's parameters. A failover goes instead to the agent
+ * keeping the service's standby in the plan's `toRegion`, on
+ * `agent.failover.<toRegion>.<tenant>.<service>.<instance>` (EXECUTOR_TARGET_AGENTS
+ * `…@<region>=<agent>` registers it): the target's own agent may be gone with its host.
+ * Each command is signed with the executor's key (remediation id, target, action, parameters,
+ * issued-at, expiry — see @autoheal/security signCommand) and valid for EXECUTOR_COMMAND_TTL_MS. A reply counts only when signed by the key of the agent
  * EXECUTOR_TARGET_AGENTS registers for the target and answering this very command; any other is
  * reported as a failure (`unattributed_reply`) with a security event, never as success. The
  * agent's effects are reported as it states them. The trace context travels in the headers, so
@@ -48,11 +47,14 @@ export class NatsAgentDriver implements RemediationDriver {
   async perform(command: DriverCommand): Promise<DriverResult> {
     const { remediationId, tenantId, service, instance, action, parameters } = command;
     const target: RemediationTarget = { tenantId, service, instance };
+    // performChecked made sure a failover names its region.
+    const region = action === 'failover' ? parameters.toRegion : undefined;
     // A target no agent is registered for is one this runtime does not know: no command for it
     // is put on the bus, where whoever answered could not be attributed anyway.
-    const agentId = agentFor(this.config.EXECUTOR_TARGET_AGENTS, target);
+    const agentId = agentFor(this.config.EXECUTOR_TARGET_AGENTS, target, region);
     if (agentId === null) {
-      return { ok: false, error: { code: DriverRefusal.UnknownTarget, message: `EXECUTOR_TARGET_AGENTS registers no agent for ${tenantId}/${service}/${instance}; nothing was sent` } };
+      const whom = region === undefined ? `${tenantId}/${service}/${instance}` : `the standby of ${tenantId}/${service} in ${region}`;
+      return { ok: false, error: { code: DriverRefusal.UnknownTarget, message: `EXECUTOR_TARGET_AGENTS registers no agent for ${whom}; nothing was sent` } };
     }
     const issuedAt = this.clock.now();
     const commandId = newEventId(issuedAt.getTime());
@@ -66,7 +68,7 @@ export class NatsAgentDriver implements RemediationDriver {
       expiresAt: new Date(issuedAt.getTime() + this.config.EXECUTOR_COMMAND_TTL_MS).toISOString(),
     });
     const request = agentCommandRequest.parse(signed);
-    const subject = agentCommandSubject(target.tenantId, target.service, target.instance);
+    const subject = region === undefined ? agentCommandSubject(tenantId, service, instance) : agentFailoverSubject(region, tenantId, service, instance);
     const body = JSON.stringify(request);
     const { name, options } = requestSpan(this.nc, subject, Buffer.byteLength(body), { [ATTR_TENANT_ID]: target.tenantId, 'autoheal.remediation.id': remediationId, 'autoheal.action': action });
     const span = tracer.startSpan(name, options);
@@ -135,6 +137,7 @@ function refusalCode(code: AgentCommandFailureCode): DriverRefusal | AgentComman
     case 'spawn_failed':
     case 'not_ready':
     case 'not_acknowledged':
+    case 'traffic_not_moved':
     case 'invalid_request':
     case 'command_rejected':
       return code;

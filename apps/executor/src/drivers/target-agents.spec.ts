@@ -21,11 +21,25 @@ describe('EXECUTOR_TARGET_AGENTS', () => {
   });
 
   it.each([
+    ['*=primary,acme/api@eu-west-1=standby', target('acme'), 'eu-west-1', 'standby'],
+    // The agent running the target never takes its failover, and a standby rule never runs a target.
+    ['*=primary,acme/api@eu-west-1=standby', target('acme'), undefined, 'primary'],
+    ['*=primary', target('acme'), 'eu-west-1', null],
+    ['*=primary,acme/api@eu-west-1=standby', target('acme'), 'us-east-1', null],
+    ['*=primary,acme/api@eu-west-1=standby', target('globex'), 'eu-west-1', null],
+    ['*@eu-west-1=any-standby,acme/api@eu-west-1=standby', target('acme'), 'eu-west-1', 'standby'],
+  ])('%s: the standby of %j in %s → %s', (raw, t, region, expected) => {
+    expect(agentFor(rules(raw), t, region)).toBe(expected);
+  });
+
+  it.each([
     ['', /required/],
     ['acme', /entry 1: agent id/],
     ['acme.x=a', /entry 1: expected/],
     ['a/b/c/d=a', /entry 1: expected/],
     ['acme=host a', /entry 1: agent id/],
+    ['acme@EU=host-a', /entry 1: the region after @/],
+    ['acme@eu.west=host-a', /entry 1: the region after @/],
   ])('refuses %j', (raw, message) => {
     const parsed = parseTargetAgents(raw);
     expect(parsed.ok).toBe(false);

@@ -15,8 +15,8 @@ export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'fai
  */
 export const healingAction = remediationAction.exclude(['scale_in']);
 
-/** A region name as a tenant's inventory states it (`eu-west-1`). */
-const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
+/** A region name as a tenant's inventory states it (`eu-west-1`); also a subject token. */
+export const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
 /** A Kubernetes object name (RFC 1123 subdomain) and namespace (RFC 1123 label). */
 const kubernetesName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lower-case letters, digits, - and .)');
 const kubernetesNamespace = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace (lower-case letters, digits and -)');
@@ -86,7 +86,7 @@ export const actionParameters = z
  * for a target of that runtime (runtimeCan).
  */
 export const RUNTIME_ACTIONS = {
-  agent: ['restart', 'replace', 'scale_out', 'rollback', 'throttle', 'scale_in'],
+  agent: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
   kubernetes: ['restart', 'replace', 'scale_out', 'rollback', 'scale_in'],
   runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
