@@ -1,11 +1,14 @@
 // deploy/k8s rendered by kustomize (Debian sid's package, tools/infra/ensure-kustomize.js), every
 // object validated against the schemas of the Kubernetes version the manifests target, and the
 // properties the deployment promises checked on what a cluster would receive.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
+import { generateNatsDevMaterial } from '@autoheal/messaging';
+import { findNatsServerBinary } from '@autoheal/testing';
 import { validateTenantDocuments } from '../../apps/decision/src/planning/policy-port';
 import { configMapsReferenced, objectKey, podTemplates, renderKustomization, secretsReferenced, selects, TARGET_KUBERNETES, validateObject, type K8sObject } from './manifests';
 
@@ -180,6 +183,24 @@ describe(`deploy/k8s against Kubernetes ${TARGET_KUBERNETES}`, () => {
     expect((pdb.spec as { maxUnavailable: number }).maxUnavailable).toBe(1);
     const main = spec.containers[0];
     expect([main.startupProbe, main.livenessProbe, main.readinessProbe].every(Boolean)).toBe(true);
+  });
+
+  it('the NATS configuration is one nats-server accepts, with TLS material and the users file of the services', () => {
+    const configMap = rendered.production.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('nats-config-'))!;
+    const dir = join(scratch, 'nats');
+    // Users and certificates as the operator's Secrets would hold them (dev material of the same shape).
+    const material = generateNatsDevMaterial({ dir, identities: (['detector', 'decision', 'executor', 'auditor'] as const).map((service) => ({ kind: 'service' as const, service })), port: 4222, storeDir: join(dir, 'store') });
+    copyFileSync(material.certFile, join(dir, 'tls.crt'));
+    copyFileSync(material.keyFile, join(dir, 'tls.key'));
+    copyFileSync(material.caFile, join(dir, 'ca.crt'));
+    const conf = (configMap.data as Record<string, string>)['nats-server.conf']
+      .replaceAll('/etc/nats/tls/', `${dir}/`)
+      .replace('/data/jetstream', join(dir, 'store'))
+      .replace('/var/run/nats/', `${dir}/`);
+    writeFileSync(join(dir, 'production.conf'), conf);
+    // `-t`: parse and check the configuration (and the files it names), then exit.
+    const check = spawnSync(findNatsServerBinary(), ['-c', join(dir, 'production.conf'), '-t'], { encoding: 'utf8', env: { ...process.env, SERVER_NAME: 'nats-0' } });
+    expect({ status: check.status, output: `${check.stdout}${check.stderr}`.trim() }).toEqual({ status: 0, output: expect.stringMatching(/configuration file .* is valid/) as unknown });
   });
 
   it.each(overlays)('%s: NetworkPolicies deny by default and allow only the flows the architecture names', (overlay) => {
