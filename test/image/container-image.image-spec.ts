@@ -1,4 +1,4 @@
-// The container image: built from the Dockerfile with buildah (base images bootstrapped locally
+// The container image (Jest project `image`, run alone by `npm test`): built from the Dockerfile with buildah (base images bootstrapped locally
 // from Debian, no registry), then its entry point started as the executor against a real
 // nats-server and Postgres until liveness and readiness answer. No container runtime is installed
 // here: `buildah run --isolation chroot` runs the image's root filesystem in a chroot that shares
