@@ -21,7 +21,7 @@ const tsTests = ['**/*.spec.ts', '**/*.int-spec.ts', '**/test-support/**/*.ts', 
 const depConstraints = [
   {
     sourceTag: 'type:app',
-    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:http', 'type:sdk', 'type:security', 'type:access', 'type:testing'],
+    onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:telemetry', 'type:http', 'type:sdk', 'type:security', 'type:access', 'type:evidence', 'type:testing'],
   },
   { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'type:telemetry', onlyDependOnLibsWithTags: ['type:testing'] },
@@ -34,8 +34,10 @@ const depConstraints = [
   { sourceTag: 'type:security', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
   // People's credentials: principals, roles, API-key hashing, OIDC verification; pure, no Nest.
   { sourceTag: 'type:access', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
+  // Audit evidence: row hash, signed points, chain verification, export bundles; pure, no Nest, no I/O but files.
+  { sourceTag: 'type:evidence', onlyDependOnLibsWithTags: ['type:contracts', 'type:security', 'type:testing'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:security'] },
-  ...['detector', 'decision', 'executor', 'auditor', 'demo'].map((scope) => ({
+  ...['detector', 'decision', 'executor', 'auditor', 'agent', 'demo'].map((scope) => ({
     sourceTag: `scope:${scope}`,
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:public'],
   })),

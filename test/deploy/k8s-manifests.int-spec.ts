@@ -20,7 +20,7 @@ const K8S = join(ROOT, 'deploy', 'k8s');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const SERVICES = { detector: 3001, decision: 3002, executor: 3003, auditor: 3000 } as const;
 // Provided by the operator next to the Secrets (public material: keys' public halves, the CA).
-const OPERATOR_CONFIGMAPS = ['autoheal-trust', 'autoheal-nats-ca'];
+const OPERATOR_CONFIGMAPS = ['autoheal-trust', 'autoheal-nats-ca', 'autoheal-agent'];
 
 jest.setTimeout(120_000);
 

@@ -1,6 +1,6 @@
 /**
- * The agent runtime's driver against the real thing: the demo fleet's agent with real
- * api-server processes, the executor's NatsAgentDriver, a real nats-server between them, run
+ * The agent runtime's driver against the real thing: the host agent (apps/agent) supervising real
+ * api-server processes (the demo's), the executor's NatsAgentDriver, a real nats-server between them, run
  * through the conformance suite every driver passes. It lives here because it joins two apps
  * (an app may not import another).
  *
@@ -15,16 +15,14 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ActionParameters, RemediationAction } from '@autoheal/contracts';
 import { closeNats, connectNats, loadSigningMaterial } from '@autoheal/messaging';
 import { createTestKeys, expectEventually, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { startAgent, type RunningAgent } from '../../apps/demo-fleet/src/agent/agent.js';
-import type { InstanceChange } from '../../apps/demo-fleet/src/agent/managed-instance.js';
-import { parseFleetFile } from '../../apps/demo-fleet/src/fleet/fleet-file.js';
+import { startAgent, type RunningAgent } from '../../apps/agent/src/agent.js';
+import type { InstanceChange } from '../../apps/agent/src/supervisor/managed-instance.js';
+import { API_SERVER_ENTRY, apiServerService } from '../../apps/agent/src/test-support/api-server-service.js';
 import { NatsAgentDriver } from '../../apps/executor/src/drivers/nats-agent.driver.js';
 import type { DriverEffect } from '../../apps/executor/src/drivers/remediation-driver.js';
 import { parseTargetAgents } from '../../apps/executor/src/drivers/target-agents.js';
 import { describeDriverConformance, type DriverTarget } from '../../apps/executor/src/test-support/driver-conformance.js';
 
-// The agent spawns the compiled api-server, as it does in production.
-const API_SERVER_ENTRY = join(__dirname, '..', '..', 'apps', 'demo-fleet', 'dist', 'api-server', 'api-server.main.js');
 const TENANT = 'conf';
 // One single-instance service per target the suite asks for (it asks for 14 with every action
 // the agent has), so that no test sees another's effects: each on release v2, with v1 before it.
@@ -57,7 +55,7 @@ async function healthzPid(port: number): Promise<number | null> {
 }
 
 describeDriverConformance(
-  'NatsAgentDriver with the demo fleet agent (real processes, real nats-server)',
+  'NatsAgentDriver with the host agent (real processes, real nats-server)',
   'agent',
   async () => {
     if (!existsSync(API_SERVER_ENTRY)) throw new Error(`${API_SERVER_ENTRY} is missing: build first (npx tsc -b tsconfig.build.json)`);
@@ -65,27 +63,12 @@ describeDriverConformance(
     process.env.TRAFFIC_RPS = '0';
     nats = await startNatsServer();
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-conformance-'));
-    const fleet = parseFleetFile({
-      tenants: [
-        {
-          tenantId: TENANT,
-          displayName: 'Conformance',
-          frameworks: ['SOC2'],
-          maxAutoActionsPerHour: 100,
-          autoActions: ['restart'],
-          services: SERVICES.map((service) => ({ service, instances: [`${service}-1`], releases: [{ version: 'v1' }, { version: 'v2' }] })),
-        },
-      ],
-    });
     agent = await startAgent({
       natsUrl: nats.url,
-      fleet,
-      basePort: 0,
+      services: SERVICES.map((service) => apiServerService(TENANT, service, [`${service}-1`], { releases: [{ version: 'v1' }, { version: 'v2' }] }, 1_000)),
       stateDir,
-      heartbeatMs: 1_000,
       readyTimeoutMs: 15_000,
       ackTimeoutMs: 5_000,
-      apiServerEntry: API_SERVER_ENTRY,
       logger: pino({ level: 'silent' }),
       childStdio: 'ignore',
       signing: { agentId: 'demo-fleet', key: keys.key('agent:demo-fleet'), trust: keys.trust },

@@ -97,6 +97,13 @@ const ATTACKS: Attack[] = [
     refused: ON_API_KEYS,
     except: ['auditor'],
   },
+  // The auditor's seals, checkpoints and key history are append-only like the log: its own role inserts, never changes.
+  ...(['audit_seals', 'checkpoints', 'signing_keys'] as const).flatMap((table): Attack[] => [
+    { name: `UPDATE ${table}`, sql: () => [`UPDATE auditor.${table} SET key_id = 'ed25519:mallory'`], refused: new RegExp(`permission denied for (table ${table}|schema auditor)`) },
+    { name: `DELETE ${table}`, sql: () => [`DELETE FROM auditor.${table}`], refused: new RegExp(`permission denied for (table ${table}|schema auditor)`) },
+    { name: `TRUNCATE ${table}`, sql: () => [`TRUNCATE auditor.${table}`], refused: new RegExp(`permission denied for (table ${table}|schema auditor)`) },
+    { name: `DISABLE TRIGGER on ${table}`, sql: () => [`ALTER TABLE auditor.${table} DISABLE TRIGGER ALL`], refused: new RegExp(`must be owner of (table|relation) ${table}|permission denied for schema auditor`) },
+  ]),
   { name: 'un-revoke a key', sql: () => [`UPDATE auditor.api_keys SET revoked_at = NULL WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed/ },
   { name: 'extend an expiry', sql: () => [`UPDATE auditor.api_keys SET expires_at = 'infinity' WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed|cannot move later/ },
   { name: 'delete a key', sql: () => [`DELETE FROM auditor.api_keys WHERE id = '${TENANT_KEY_ID}'`], refused: ON_API_KEYS },
@@ -225,13 +232,15 @@ describe('Postgres roles cannot be escalated (each service role, real Postgres)'
       expect(rows[0].appended_hash).not.toBe('a'.repeat(64));
     });
 
-    it('records events and verify passes over REST', async () => {
+    it('records events, and verify names the row appended past the service: well chained, but not sealed', async () => {
       const service = auditor.app.get(AuditLogService);
       const event = incidentOpened(VICTIM);
       expect(await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) })).toBe('appended');
       const response = await fetch(`${auditor.baseUrl}/v1/tenants/${VICTIM}/audit/verify`, { headers: { authorization: `Bearer ${OPS_KEY}` } });
       const body = (await response.json()) as { ok: boolean; checkedRows: number; firstBreak: unknown };
-      expect({ status: response.status, ...body }).toMatchObject({ status: 200, ok: true, checkedRows: 5, firstBreak: null });
+      // The role's own call of append_audit_entry above (seq 4) has no seal: whoever holds the
+      // service's database credentials can append, but not as the auditor.
+      expect({ status: response.status, ...body }).toMatchObject({ status: 200, ok: false, checkedRows: 5, firstBreak: { seq: 4, reason: 'unsealed_row' } });
     });
   });
 });

@@ -37,7 +37,7 @@ const SPAWN_SAMPLES_PER_FAULT = Number(process.env.BENCH_HEAL_SPAWN_SAMPLES || 1
 const SWITCH_SAMPLES = Number(process.env.BENCH_HEAL_SWITCH_SAMPLES || 200);
 const VERIFY_DEADLINE_MS = 5_000;
 const API_SERVER_ENTRY = path.join(ROOT, 'apps/demo-fleet/dist/api-server/api-server.main.js');
-const { FrontProxy } = require(path.join(ROOT, 'apps/demo-fleet/dist/agent/front-proxy.js'));
+const { FrontProxy } = require(path.join(ROOT, 'apps/agent/dist/supervisor/front-proxy.js'));
 
 const GOAL_WARM_P99_MS = 100;
 const GOAL_COLD_P50_RATIO = 1.2;

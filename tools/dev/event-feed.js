@@ -38,8 +38,18 @@ function describe(event) {
 function describeEffects(details) {
   const effects = details && Array.isArray(details.effects) ? details.effects : [];
   if (effects.length === 0) return '';
-  const one = (e) => `${e.verb} ${e.object}${e.detail && e.detail.pid ? ` pid ${e.detail.pid}` : ''}`;
+  const one = (e) => `${e.verb} ${e.object}${detailOf(e.detail || {})}`;
   return ` (${effects.map(one).join('; ')})`;
+}
+
+/** The part of an effect's detail worth a glance: the new pid, a throttle's limit, a scale_out's count. */
+function detailOf(d) {
+  const parts = [];
+  if (d.pid) parts.push(` pid ${d.pid}`);
+  if (d.to && d.to.pid) parts.push(` to pid ${d.to.pid}`);
+  if (d.limitPerSecond !== undefined) parts.push(` to ${d.limitPerSecond}/s until ${String(d.appliedUntil).slice(11, 19)}`);
+  if (d.instances !== undefined) parts.push(`, ${d.instances} instances`);
+  return parts.join('');
 }
 
 /** Connects as the `event-feed` identity: `{ NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE }` (see tools/dev/nats-dev.js). */

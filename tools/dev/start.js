@@ -12,6 +12,10 @@ const { ensureDevNats } = require('./nats-dev.js');
 const { ensurePostgres } = require('../infra/ensure-postgres.js');
 const { preparePostgres } = require('../infra/postgres-roles.js');
 const { startEventFeed } = require('./event-feed.js');
+const { startLoad, DEMO_LOADS } = require('./demo-load.js');
+const { connect } = require('@nats-io/transport-node');
+// The SDK's credential helper (built by npm start before this runs).
+const { natsCredentialOptions } = require(path.join(__dirname, '..', '..', 'libs/sdk/dist/credentials.js'));
 
 const STATE_DIR = path.join(ROOT, '.autoheal');
 const DATABASE_NAME = 'autoheal';
@@ -86,7 +90,17 @@ async function main() {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  await system.waitHealthy();
+  try {
+    // Generous: on a loaded machine four NestJS services may take over a minute to listen.
+    await system.waitHealthy(180_000);
+  } catch (error) {
+    // Not left running behind a failed start: the services, the agent and its instances would
+    // keep the demo's ports for the next try.
+    await system.stop();
+    await nats.stop();
+    await pg.stop();
+    throw error;
+  }
   feed = await startEventFeed(nats.toolEnv('event-feed'));
   const firstTenant = fleet.tenants[0];
   const api = `http://127.0.0.1:${system.ports.auditor}`;
@@ -104,46 +118,96 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
                 npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
 `);
-  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoChaos(fleet, nats.toolEnv('chaos'));
+  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'));
 }
 
 /**
- * Walks through the five faults autoheal tells apart, one instance each, so that a first run
- * shows every kind of incident healed without any typing: a crash (crashed; Acme's patient-api
- * keeps a warm spare, so the restart switches its traffic to the spare), a hang
- * (heartbeat_missed), a bad release (error_rate, which a restart does not fix: it fails
- * verification and the rollback heals it), slow answers (a latency anomaly) and a memory leak
- * (predicted before it saturates). Spaced so that each is healed before the next starts:
- * several instances failing at once would look like a detector or network fault and trip the
- * circuit breaker, and the tenants' concurrency limits allow one remediation per service at a time.
+ * The demo's scenario: one named step after another, each on an instance of its own, so that a
+ * first run shows every kind of incident healed, each by its own remediation, without any typing.
+ * Spaced so that each is healed before the next starts: several instances failing at once would
+ * look like a detector or network fault and trip the circuit breaker, and the tenants' concurrency
+ * limits allow one remediation per service at a time. A step reuses an instance only after the
+ * target's cooldown (2 minutes under HIPAA) from the step before on it has passed.
+ * `chaos` steps break an instance through the agent (npm run chaos); `load` steps send demand
+ * from outside (tools/dev/demo-load.js) that the instance cannot serve on time.
  */
-function scheduleDemoChaos(fleet, natsEnv) {
+const DEMO_STEPS = [
+  // Acme's patient-api keeps a warm spare (deploy/demo/fleet.json): the restart switches the
+  // instance's traffic to it (`routed` in the feed) and a new spare starts behind it.
+  { at: 5_000, name: 'crash with a warm spare → switchover', chaos: 'kill', target: ['acme-health', 'patient-api', 'patient-api-2'] },
+  { at: 30_000, name: 'hang → restart', chaos: 'hang', target: ['globex-pay', 'payments-api', 'payments-api-2'] },
+  // Restart (keeps the release), verification fails after 15 s, rollback once the target's
+  // cooldown ends (about a minute after the restart), verified.
+  { at: 55_000, name: 'bad release → restart, not verified → rollback → verified', chaos: 'release', target: ['initech-eu', 'reports-api', 'reports-api-1'] },
+  // By now every instance has the anomaly baseline it needs (deploy/demo/detector-rules.json).
+  { at: 80_000, name: 'slow answers (anomaly) → restart', chaos: 'slow', target: ['acme-health', 'patient-api', 'patient-api-1'] },
+  { at: 105_000, name: 'memory leak (predicted) → restart', chaos: 'leak', target: ['globex-pay', 'payments-api', 'payments-api-1'] },
+  // More orders than the instance serves on time: latency → throttle (Acme's playbook puts it
+  // first) → the instance sheds what is beyond the limit, its answers are on time again while the
+  // storm goes on → verified. The storm ends before the throttle's minute does.
+  { at: 135_000, name: 'latency storm → throttle', load: 'storm', durationMs: 45_000, target: ['acme-health', 'patient-api', 'patient-api-2'] },
+  // More reports than one instance renders, spread over the service's running instances:
+  // saturation (event-loop lag) → scale_out adds ledger-api-2 → half the load each → verified.
+  // Scale-in is not built yet: once the incident has stayed resolved for the playbook's
+  // scaleInAfterMs (2 minutes for ledger-api), this is where ledger-api-2 would be seen stopping.
+  { at: 160_000, name: 'saturation → scale_out', load: 'saturation', durationMs: 60_000, target: ['initech-eu', 'ledger-api'] },
+];
+
+function scheduleDemoScenario(fleet, natsEnv) {
   const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
-  // Tenant by tenant, last instance first: five different instances across the tenants (the demo
-  // fleet has six), so no target waits out a cooldown from the step before.
-  const perTenant = fleet.tenants.map((t) => t.services.flatMap((s) => s.instances.map((i) => [t.tenantId, s.service, i])).reverse());
-  const order = [];
-  for (let round = 0; order.length < perTenant.flat().length; round++) {
-    for (const instances of perTenant) if (instances[round]) order.push(instances[round]);
-  }
-  const run = (action, target) => {
-    const args = [...target];
+  const statusClient = agentStatusClient(natsEnv);
+  const runChaos = (step, label) => {
+    const args = [...step.target];
     // The bad release: the service's staged release that carries a fault (deploy/demo/fleet.json).
-    if (action === 'release') args.push(badReleaseOf(fleet, target) || 'none');
-    console.log(`\n>>> demo: ${action} ${args.join(' ')} (AUTOHEAL_DEMO_CHAOS=0 turns this off)`);
-    spawn(process.execPath, [chaos, action, ...args], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
+    if (step.chaos === 'release') args.push(badReleaseOf(fleet, step.target) || 'none');
+    console.log(`\n>>> demo ${label}: npm run chaos -- ${step.chaos} ${args.join(' ')}`);
+    spawn(process.execPath, [chaos, step.chaos, ...args], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
   };
-  const steps = [
-    { at: 5_000, action: 'kill' },
-    { at: 30_000, action: 'hang' },
-    // A bad release: restart (keeps it), verification fails after 15 s, rollback once the
-    // target's cooldown ends (about a minute after the restart), verified.
-    { at: 55_000, action: 'release' },
-    // By now every instance has the anomaly baseline it needs (deploy/demo/detector-rules.json).
-    { at: 80_000, action: 'slow' },
-    { at: 105_000, action: 'leak' },
-  ];
-  steps.forEach(({ at, action }, i) => setTimeout(() => run(action, order[i % order.length]), at).unref());
+  const runLoad = (step, label) => {
+    const [tenantId, service, instance] = step.target;
+    const { path: urlPath, ratePerSecond } = DEMO_LOADS[step.load];
+    const where = instance ? `${tenantId}/${service}/${instance}` : `every running instance of ${tenantId}/${service}`;
+    console.log(`\n>>> demo ${label}: ${ratePerSecond} GET ${urlPath} a second at ${where} for ${step.durationMs / 1000} s`);
+    const load = startLoad({ listInstances: statusClient.status, tenantId, service, instance, path: urlPath, ratePerSecond, durationMs: step.durationMs });
+    void load.done.then((s) => {
+      if (s.sent === 0) {
+        console.log(`\n>>> demo ${step.name}: load over: nothing sent, no instance of ${tenantId}/${service}${instance ? `/${instance}` : ''} was running (an earlier step's fault not healed?)`);
+        return;
+      }
+      const spread = Object.entries(s.byInstance).map(([i, n]) => `${i} ${n}`).join(', ');
+      console.log(`\n>>> demo ${step.name}: load over: ${s.sent} sent, ${s.ok} answered (${spread || 'none'}), ${s.shed} shed by a throttle (503), ${s.failed} without answer`);
+    });
+  };
+  const steps = DEMO_STEPS.filter((step) => targetExists(fleet, step.target));
+  steps.forEach((step, i) => {
+    const label = `${i + 1}/${steps.length} ${step.name}`;
+    setTimeout(() => (step.load ? runLoad(step, label) : runChaos(step, label)), step.at).unref();
+  });
+  console.log(`demo scenario (AUTOHEAL_DEMO_CHAOS=0 turns it off): ${steps.map((s, i) => `${i + 1}. ${s.name}`).join('; ')}`);
+}
+
+/** A demo step names instances of deploy/demo/fleet.json; another FLEET_FILE may not have them. */
+function targetExists(fleet, [tenantId, service, instance]) {
+  const s = fleet.tenants.find((t) => t.tenantId === tenantId)?.services.find((x) => x.service === service);
+  return Boolean(s && (!instance || s.instances.includes(instance)));
+}
+
+/** agent.status over NATS as the chaos identity, for the load steps (which instance listens where). */
+function agentStatusClient(natsEnv) {
+  let connecting;
+  const connection = () =>
+    (connecting ??= connect({
+      ...natsCredentialOptions({ nkeySeedFile: natsEnv.NATS_NKEY_SEED_FILE, tlsCaFile: natsEnv.NATS_TLS_CA_FILE }),
+      servers: natsEnv.NATS_URL,
+      name: 'autoheal-demo-load',
+      maxReconnectAttempts: -1,
+    }));
+  return {
+    status: async () => {
+      const reply = await (await connection()).request('agent.status', '', { timeout: 5_000 });
+      return reply.json();
+    },
+  };
 }
 
 /** The first staged release of the target's service that carries a fault (DEMO_FAULT), if any. */

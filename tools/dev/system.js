@@ -1,5 +1,5 @@
-// Starts the four services and the demo fleet agent as child processes, each with the
-// OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
+// Starts the four services and the host agent (apps/agent, configured with the demo fleet) as
+// child processes, the services with the OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
 // the tests run the system exactly the way a developer does.
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
@@ -9,6 +9,7 @@ const http = require('node:http');
 const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
 const { addSigningKeys } = require('./signing-keys.js');
+const { DEMO_CAPACITY_RPS } = require('./demo-load.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -22,8 +23,31 @@ function serviceTable(ports) {
     detector: { entry: 'apps/detector/dist/main.js', env: { DETECTOR_PORT: String(ports.detector) }, port: ports.detector },
     decision: { entry: 'apps/decision/dist/main.js', env: { DECISION_PORT: String(ports.decision) }, port: ports.decision },
     executor: { entry: 'apps/executor/dist/main.js', env: { EXECUTOR_PORT: String(ports.executor) }, port: ports.executor },
-    agent: { entry: 'apps/demo-fleet/dist/agent/agent.main.js', env: {}, port: undefined },
+    agent: { entry: 'apps/agent/dist/main.js', env: {}, port: undefined },
   };
+}
+
+/**
+ * The demo fleet as the host agent's config file (apps/demo-fleet's fleetAgentConfig), written to
+ * `file`: the agent's identity, NATS and keys from the variables the agent would otherwise get,
+ * FLEET_BASE_PORT (4100; 0: free ports), HEARTBEAT_MS and AGENT_READY_TIMEOUT_MS from `env`.
+ */
+function writeAgentConfig(file, fleetFile, env) {
+  const { loadFleetFile } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/fleet-file.js'));
+  const { fleetAgentConfig } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/agent-config.js'));
+  const config = fleetAgentConfig(loadFleetFile(fleetFile), {
+    agentId: env.AGENT_ID,
+    nats: { url: env.NATS_URL, ...(env.NATS_NKEY_SEED_FILE ? { nkeySeedFile: env.NATS_NKEY_SEED_FILE } : {}), ...(env.NATS_TLS_CA_FILE ? { tlsCaFile: env.NATS_TLS_CA_FILE } : {}) },
+    signing: { keyFile: env.AUTOHEAL_SIGNING_KEY_FILE, trustFile: env.AUTOHEAL_TRUST_FILE },
+    stateDir: env.AGENT_STATE_DIR,
+    producerSeedDir: env.AGENT_PRODUCER_SEED_DIR,
+    basePort: Number(env.FLEET_BASE_PORT ?? 4100),
+    heartbeatMs: Number(env.HEARTBEAT_MS ?? 1000),
+    ...(env.AGENT_READY_TIMEOUT_MS ? { readyTimeoutMs: Number(env.AGENT_READY_TIMEOUT_MS) } : {}),
+  });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(config, null, 2) + '\n');
+  return file;
 }
 
 /** Applies every service's migrations (each owns its schema) as the owner role, on `databaseUrl`'s database. */
@@ -55,7 +79,7 @@ class ManagedProcess {
     const args = this.name === 'agent' ? [] : ['--require', OTEL_PRELOAD];
     const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
       cwd: ROOT,
-      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'demo-fleet-agent' : this.name },
+      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'autoheal-agent' : this.name },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -138,6 +162,9 @@ async function startSystem(options) {
     AGENT_STATE_DIR: path.join(stateDir, 'agent'),
     // Rules tuned to the demo's one-second metric windows and synthetic traffic; a caller's own file wins.
     DETECTOR_RULES_FILE: process.env.DETECTOR_RULES_FILE || path.join(ROOT, 'deploy/demo/detector-rules.json'),
+    // What each api-server route serves on time (apps/demo-fleet/src/api-server/overload.ts): the
+    // demo's latency storm and saturation are load beyond it (tools/dev/demo-load.js).
+    CAPACITY_RPS: process.env.CAPACITY_RPS || String(DEMO_CAPACITY_RPS),
     ...(options.env || {}),
   };
   const table = serviceTable(ports);
@@ -145,7 +172,8 @@ async function startSystem(options) {
   // The auditor's REST reads and the decision admin API's reads log in as their own SELECT-only
   // roles (row-level security per tenant), on pools of their own.
   const readerUrls = {
-    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader') },
+    // The checkpoints' file sink: a directory of JSON lines beside the database (production: WORM storage, see the auditor README).
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints') },
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
@@ -154,7 +182,12 @@ async function startSystem(options) {
     // Each service logs in as its own Postgres role (the agent gets no database at all) and
     // connects to NATS as its own identity (TLS CA and NKey seed), when given.
     const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '', ...(readerUrls[name] || {}) } };
-    const proc = new ManagedProcess(name, spec, { ...env, ...natsEnvFor(name, options.natsCredentials) }, logDir, options);
+    const processEnv = { ...env, ...natsEnvFor(name, options.natsCredentials) };
+    if (name === 'agent') {
+      // The agent reads its own config file: the demo fleet, with what this process would have had.
+      spec.env.AUTOHEAL_AGENT_CONFIG = writeAgentConfig(path.join(stateDir, 'agent', 'agent.config.json'), fleetFile, { ...processEnv, ...spec.env });
+    }
+    const proc = new ManagedProcess(name, spec, processEnv, logDir, options);
     services.set(name, proc);
     proc.start();
   }

@@ -2,7 +2,7 @@
 // The container image's entry point: `<app> [migrate]` starts one app of the image.
 //   auditor | decision | detector | executor   the service, OpenTelemetry preloaded
 //   <service> migrate                           that service's migrations (DATABASE_MIGRATION_URL)
-//   agent                                       the host agent (apps/agent), when the image has it
+//   agent                                       the host agent (apps/agent; config file from AUTOHEAL_AGENT_CONFIG)
 //   --version                                   prints the image's version
 // The app is loaded in this process (no shell, no child): signals reach it directly as PID 1.
 'use strict';

@@ -1,6 +1,15 @@
-import { createCounter, createHistogram } from '@autoheal/telemetry';
+import { createCounter, createGauge, createHistogram } from '@autoheal/telemetry';
 
 export const auditorMetrics = {
+  checkpoints: createCounter({
+    name: 'autoheal_auditor_checkpoints_total',
+    help: 'Signed checkpoints made (cadence and on demand)',
+  }),
+  checkpointSinkFailures: createCounter({
+    name: 'autoheal_auditor_checkpoint_sink_failures_total',
+    help: 'Checkpoints not kept outside the database, by sink (stream, file); the next checkpoint is tried again',
+    labelNames: ['sink'],
+  }),
   rowsAppended: createCounter({
     name: 'autoheal_auditor_rows_appended_total',
     help: 'Rows appended to the audit log',
@@ -29,5 +38,26 @@ export const auditorMetrics = {
     name: 'autoheal_auditor_access_refused_total',
     help: 'Requests to the REST API refused (401 unauthenticated, 403 forbidden), by reason',
     labelNames: ['code'],
+  }),
+  // Sampled from JetStream every AUDITOR_LAG_SAMPLE_INTERVAL_MS (consumer-lag/).
+  consumerLag: createGauge({
+    name: 'autoheal_auditor_consumer_lag_seconds',
+    help: 'Age of the oldest event an audit consumer has not acknowledged (0 when it is caught up); compare with autoheal_auditor_stream_max_age_seconds',
+    labelNames: ['stream', 'consumer'],
+  }),
+  consumerUnacknowledged: createGauge({
+    name: 'autoheal_auditor_consumer_unacknowledged_messages',
+    help: 'Events an audit consumer has not acknowledged yet: pending delivery plus delivered and unacknowledged',
+    labelNames: ['stream', 'consumer'],
+  }),
+  streamMaxAge: createGauge({
+    name: 'autoheal_auditor_stream_max_age_seconds',
+    help: 'How long a stream the auditor reads keeps an event (max_age; 0: for ever): an event older than this is gone whether audited or not',
+    labelNames: ['stream'],
+  }),
+  lagSampleFailures: createCounter({
+    name: 'autoheal_auditor_lag_sample_failures_total',
+    help: 'Audit consumer lag samples that could not read JetStream',
+    labelNames: ['stream', 'consumer'],
   }),
 };

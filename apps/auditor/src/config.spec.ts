@@ -20,14 +20,25 @@ describe('loadConfig', () => {
       AUDITOR_FULL_VERIFY_PER_HOUR: 4,
       AUDITOR_FULL_VERIFY_AFTER_HOURS: 24,
       AUDITOR_READ_RECORD_WINDOW_SECONDS: 60,
+      AUDITOR_CHECKPOINT_EVERY_ROWS: 1000,
+      AUDITOR_CHECKPOINT_EVERY_SECONDS: 60,
+      AUDITOR_EXPORT_MAX_ROWS: 100_000,
       AUDITOR_API_KEYS_RECONCILE_MS: 60_000,
       AUDITOR_REFUSAL_WINDOW_MS: 60_000,
+      AUDITOR_LAG_SAMPLE_INTERVAL_MS: 15_000,
       AUTOHEAL_OIDC_ALGORITHMS: ['RS256', 'ES256', 'EdDSA'],
       AUTOHEAL_OIDC_SUBJECT_CLAIM: 'email',
       AUTOHEAL_OIDC_ROLES_CLAIM: 'autoheal_roles',
       AUTOHEAL_OIDC_TENANTS_CLAIM: 'autoheal_tenants',
       AUTOHEAL_OIDC_CLOCK_TOLERANCE_SEC: 30,
     });
+  });
+
+  it('refuses a checkpoint cadence out of range, naming each variable', () => {
+    expect(() => loadConfig({ ...valid, AUDITOR_CHECKPOINT_EVERY_ROWS: '0', AUDITOR_CHECKPOINT_EVERY_SECONDS: 'soon' })).toThrow(
+      /AUDITOR_CHECKPOINT_EVERY_ROWS[\s\S]*AUDITOR_CHECKPOINT_EVERY_SECONDS/,
+    );
+    expect(loadConfig({ ...valid, AUDITOR_CHECKPOINT_DIR: '' }).AUDITOR_CHECKPOINT_DIR).toBeUndefined();
   });
 
   it('refuses read limits that could never let a verify through, and names each bad one', () => {

@@ -75,10 +75,23 @@ const readEnv = {
   AUDITOR_READ_RECORD_WINDOW_SECONDS: z.coerce.number().min(0.05).max(3600).default(60),
 };
 
+/** Signed checkpoints and exports. README: "Evidence". */
+const evidenceEnv = {
+  /** A checkpoint of a tenant's chain after this many rows appended (by this process) since its last one. */
+  AUDITOR_CHECKPOINT_EVERY_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** And at least this often for a tenant whose chain grew since its last checkpoint. */
+  AUDITOR_CHECKPOINT_EVERY_SECONDS: z.coerce.number().min(0.05).max(86_400).default(60),
+  /** The file sink: a directory where each checkpoint and key is appended as a JSON line. Unset: no file sink (a warning at boot). */
+  AUDITOR_CHECKPOINT_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+  /** Most rows one export may hold; a longer range is refused (narrow from/to). */
+  AUDITOR_EXPORT_MAX_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+};
+
 const schema = z.object({
   ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   ...readEnv,
+  ...evidenceEnv,
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -95,6 +108,8 @@ const schema = z.object({
   AUDITOR_API_KEYS_RECONCILE_MS: z.coerce.number().int().nonnegative().default(60_000),
   /** Refused requests (401/403) are audited as one row per origin and reason per window this long. */
   AUDITOR_REFUSAL_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** How often the audit consumers' lag is sampled from JetStream (0: never; tests call the sampler). */
+  AUDITOR_LAG_SAMPLE_INTERVAL_MS: z.coerce.number().int().nonnegative().default(15_000),
 });
 
 export type AuditorConfig = z.infer<typeof schema>;

@@ -54,6 +54,11 @@ const schema = z.object({
    * for it, so it is one value for every tenant.
    */
   DECISION_AVAILABILITY_WINDOW_MS: z.coerce.number().int().positive().default(30 * 24 * 60 * 60 * 1000),
+  /**
+   * How often the state gauges (breakers, approvals waiting, availability against target) are
+   * sampled from the database (0: never, tests call the sampler).
+   */
+  DECISION_METRICS_INTERVAL_MS: z.coerce.number().int().nonnegative().default(30_000),
   /** Share of the maximum time to remediate after which an open incident is reported at risk. */
   DECISION_TTR_AT_RISK_SHARE: z.coerce.number().gt(0).lt(1).default(0.8),
   /** Circuit breakers (policy/circuit-breaker.ts): incidents opened within this window count as arriving together. */

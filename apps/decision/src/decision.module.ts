@@ -26,6 +26,7 @@ import { VerificationWorker } from './outcomes/verification.worker.js';
 import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
+import { StateMetricsSampler } from './state-metrics/state-metrics.sampler.js';
 import { TenantsService } from './tenants/tenants.service.js';
 
 export interface DecisionModuleOptions {
@@ -71,6 +72,7 @@ export class DecisionModule {
         DeliveriesWorker,
         ComplianceCheckService,
         AvailabilityCheckService,
+        StateMetricsSampler,
       ],
     };
   }

@@ -1,9 +1,7 @@
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import { AGENT_CHAOS_SUBJECT, AGENT_STATUS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type AgentInstanceStatus as InstanceStatus, type ChaosAction } from '@autoheal/contracts';
 import { natsCredentialOptions } from '@autoheal/sdk';
-import { AGENT_CHAOS_SUBJECT, CHAOS_ACTIONS, type AgentChaosReply, type ChaosAction } from './agent/chaos.contract.js';
-import type { InstanceStatus } from './agent/managed-instance.js';
 import { DEFAULT_DEGRADATION_SETTINGS as DEGRADE } from './api-server/degradation.js';
 
 const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <service> <instance>

@@ -3,7 +3,7 @@ import { metricsRegistry } from '@autoheal/telemetry';
 
 export const detectorMetrics = {
   trackedInstances: new Gauge({ name: 'autoheal_detector_tracked_instances', help: 'Instances the detector tracks', registers: [metricsRegistry] }),
-  incidentsOpened: new Counter({ name: 'autoheal_detector_incidents_opened_total', help: 'Incidents opened', labelNames: ['kind'], registers: [metricsRegistry] }),
+  incidentsOpened: new Counter({ name: 'autoheal_detector_incidents_opened_total', help: 'Incidents opened, by kind and tenant', labelNames: ['kind', 'tenant'], registers: [metricsRegistry] }),
   instanceQuotaExceeded: new Counter({
     name: 'autoheal_detector_instance_quota_exceeded_total',
     help: 'Health events refused because their tenant already tracks DETECTOR_MAX_INSTANCES_PER_TENANT instances here',

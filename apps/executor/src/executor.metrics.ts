@@ -9,4 +9,10 @@ export const executorMetrics = {
     labelNames: ['action'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   }),
+  planToExecuted: createHistogram({
+    name: 'autoheal_executor_plan_to_executed_seconds',
+    help: 'Remediation planned or approved (the event the executor acted on) to its final status committed, by action and status',
+    labelNames: ['action', 'status'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  }),
 };

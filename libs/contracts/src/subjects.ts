@@ -10,7 +10,23 @@ export const STREAMS = {
   compliance: { name: 'COMPLIANCE', subjects: ['compliance.>'] },
   security: { name: 'SECURITY', subjects: ['security.>'] },
   deadLetter: { name: 'DEAD_LETTER', subjects: ['deadletter.>'] },
+  /**
+   * The auditor's signed checkpoints, where the database cannot rewrite them: created with
+   * deny_delete and deny_purge, no age or size limit, and never updated (libs/messaging).
+   */
+  checkpoints: { name: 'AUDIT_CHECKPOINTS', subjects: ['checkpoint.>'] },
 } as const;
+
+/** `checkpoint.tenant.<tenant>`: the auditor's signed checkpoints of one tenant's chain (the system trail's too). */
+export function checkpointSubject(tenantId: string): string {
+  return `checkpoint.tenant.${tenantId === SYSTEM_TENANT_ID ? tenantId : assertSubjectToken('tenantId', tenantId)}`;
+}
+
+/** `checkpoint.key.<key id>`: a public key the auditor signs checkpoints and seals with, announced once. */
+export function checkpointKeySubject(keyId: string): string {
+  if (!/^ed25519:[A-Za-z0-9_-]{1,64}$/.test(keyId)) throw new Error(`not a key id: ${JSON.stringify(keyId)}`);
+  return `checkpoint.key.${keyId}`;
+}
 
 export type StreamKey = keyof typeof STREAMS;
 

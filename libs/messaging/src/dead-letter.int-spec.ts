@@ -91,6 +91,9 @@ describe('dead letters per tenant (real nats-server)', () => {
     expect(b.map((m) => m.record.payload)).toEqual(['{b before', '{b after']);
     expect(b.map((m) => m.record.reason)).toEqual(['invalid_payload', 'invalid_payload']);
     expect(nobody.map((m) => m.record.subject)).toEqual(['health.no~tenant.flood.x']);
+    // Each stored dead letter is counted by stream, consumer, tenant and reason.
+    expect(await storedCount({ tenant: 'tenant-b', stream: 'HEALTH', consumer: 'flood-test', reason: 'invalid_payload' })).toBe(2);
+    expect(await storedCount({ tenant: 'tenant-a', stream: 'HEALTH', consumer: 'flood-test', reason: 'invalid_payload' })).toBe(60);
   });
 
   it('counts, and does not store, the dead letters of a tenant over its budget; other tenants are not affected', async () => {
@@ -120,10 +123,18 @@ describe('dead letters per tenant (real nats-server)', () => {
     expect(await stored(jsm, 'deadletter.HEALTH.budget-test.quiet')).toHaveLength(1);
     expect((await limitedCount('noisy')) - before).toBe(2);
     expect(await limitedCount('quiet')).toBe(0);
+    // Only what was stored counts as a dead letter.
+    expect(await storedCount({ tenant: 'noisy', consumer: 'budget-test' })).toBe(3);
+    expect(await storedCount({ tenant: 'quiet', consumer: 'budget-test' })).toBe(1);
   });
 });
 
 async function limitedCount(tenant: string): Promise<number> {
   const metric = await metricsRegistry.getSingleMetric('autoheal_dead_letters_limited_total')?.get();
   return (metric?.values ?? []).filter((v) => v.labels.tenant === tenant).reduce((sum, v) => sum + v.value, 0);
+}
+
+async function storedCount(labels: Record<string, string>): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('autoheal_dead_letters_total')?.get();
+  return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((sum, v) => sum + v.value, 0);
 }

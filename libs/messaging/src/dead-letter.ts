@@ -28,6 +28,12 @@ const limited = createCounter<'tenant' | 'stream' | 'consumer'>({
   labelNames: ['tenant', 'stream', 'consumer'],
 });
 
+const stored = createCounter<'tenant' | 'stream' | 'consumer' | 'reason'>({
+  name: 'autoheal_dead_letters_total',
+  help: 'Dead letters stored on the dead-letter stream, by the stream and consumer that refused the message, tenant and reason.',
+  labelNames: ['tenant', 'stream', 'consumer', 'reason'],
+});
+
 /** The process's budget; tests of the limit bring their own. */
 const processBudget = new DeadLetterBudget(DEAD_LETTERS_PER_TENANT_PER_MINUTE, 60_000);
 
@@ -116,7 +122,9 @@ export interface DeadLetterDestination {
 /**
  * Stores a dead letter on `deadletter.<stream>.<consumer>.<tenant>`, bounded in size, unless the
  * tenant is over its budget: then it is counted (`autoheal_dead_letters_limited_total`), logged
- * once per window, and not stored. Returns whether it was stored.
+ * once per window, and not stored. A stored one is counted in `autoheal_dead_letters_total` (a
+ * republished copy the stream deduplicates counts again: the counter says what this process
+ * refused, the stream what it kept). Returns whether it was stored.
  */
 export async function publishDeadLetter(js: JetStreamClient, record: DeadLetterRecord, to: DeadLetterDestination, budget: DeadLetterBudget = processBudget): Promise<'stored' | 'limited'> {
   const subject = deadLetterSubject(record.stream, to.consumer, to.tenantId);
@@ -133,6 +141,7 @@ export async function publishDeadLetter(js: JetStreamClient, record: DeadLetterR
     return 'limited';
   }
   await js.publish(subject, encodeDeadLetter(record), { msgID: to.msgID });
+  stored.inc({ tenant, stream: record.stream, consumer: to.consumer, reason: record.reason });
   return 'stored';
 }
 

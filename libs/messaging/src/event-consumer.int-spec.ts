@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { deadLetterRecord, newEvent, STREAMS, type DeadLetterRecord, type Envelope } from '@autoheal/contracts';
 import { Client } from 'pg';
 import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
@@ -151,7 +151,8 @@ describe('JetStream consumer (real nats-server)', () => {
     root.end();
     await expectEventually(() => expect(seen).toEqual([root.spanContext().traceId]));
     const names = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId).map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['incident root', 'health.acme.api.i-trace publish', 'health.acme.api.i-trace process']));
+    // Named by operation and subject template (the OpenTelemetry messaging conventions).
+    expect(names).toEqual(expect.arrayContaining(['incident root', 'publish health.{tenant}.{service}.{instance}', 'process health.{tenant}.{service}.{instance}']));
   });
 
   it('handles a message without trace context outside any span, and records a span only when it fails', async () => {
@@ -169,7 +170,7 @@ describe('JetStream consumer (real nats-server)', () => {
       expect(activeSpans).toEqual([undefined]);
       expect((await deadLetters(nc)).filter((r) => r.consumer === 'untraced-test')).toHaveLength(1);
     });
-    const consumerSpans = spans.getFinishedSpans().filter((s) => s.name === 'health.acme.api.i-untraced process');
+    const consumerSpans = spans.getFinishedSpans().filter((s) => s.name === 'process health.{tenant}.{service}.{instance}' && s.attributes['messaging.destination.name'] === 'health.acme.api.i-untraced');
     expect(consumerSpans).toHaveLength(1);
     expect(consumerSpans[0].status.code).toBe(SpanStatusCode.ERROR);
     expect(consumerSpans[0].attributes['autoheal.outcome']).toBe('dead_letter');
@@ -198,7 +199,7 @@ describe('JetStream consumer (real nats-server)', () => {
       expect(info.ack_floor.consumer_seq).toBe(3);
     });
     expect((await deadLetters(nc)).filter((r) => r.consumer === 'accept-test')).toEqual([]);
-    expect(spans.getFinishedSpans().filter((s) => s.name === 'health.acme.part.theirs process')).toEqual([]);
+    expect(spans.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER && s.attributes['messaging.destination.name'] === 'health.acme.part.theirs')).toEqual([]);
   });
 
   it('acks a long run of messages once each, and none before its handler completed', async () => {

@@ -1,12 +1,14 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { context, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import { MAX_EVENT_NESTING, nestsDeeperThan, parseEnvelope, STREAMS, subjectMismatch, type DeadLetterReason, type Envelope } from '@autoheal/contracts';
 import { deadLetter } from './dead-letter.js';
 import { SIGNED_STREAMS, type ProvenanceGuard, type ProvenanceRejection } from './event-provenance.js';
 import { dispositionOf, retryDelayMs } from './handler-errors.js';
 import { JetStreamContext } from './jetstream-context.js';
 import { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, provisionConsumer, type ConsumerSpec } from './stream-provisioning.js';
+import { ATTR_OUTCOME, eventAttributes, processSpan } from './messaging-spans.js';
 import { incomingTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
@@ -281,7 +283,7 @@ function handleMessage(run: ConsumerRun, msg: JsMsg): Promise<void> | undefined 
   const handled: Handled = { msg, span, active, startedAt };
   const decoded = decodeEvent(subject, msg.data);
   if (!decoded.ok) return finish(run, handled, { kind: 'dead_letter', reason: 'invalid_payload', detail: decoded.detail });
-  span?.setAttribute('messaging.message.id', decoded.event.id);
+  span?.setAttributes(eventAttributes(decoded.event));
   if (run.provenance !== undefined) {
     const rejection = run.provenance.check(msg, decoded.event, run.durable);
     if (rejection !== null) return finish(run, handled, { kind: 'reject', rejection });
@@ -323,7 +325,7 @@ interface Handled {
 function finish(run: ConsumerRun, { msg, span, active, startedAt }: Handled, outcome: MessageOutcome): Promise<void> | undefined {
   if (outcome.kind === 'ack') {
     run.acks.add(msg);
-    span?.setAttribute('autoheal.outcome', outcome.kind);
+    span?.setAttribute(ATTR_OUTCOME, outcome.kind);
     span?.end();
     return undefined;
   }
@@ -332,26 +334,30 @@ function finish(run: ConsumerRun, { msg, span, active, startedAt }: Handled, out
     .with(active ?? trace.setSpan(context.active(), failed), () => settle(run, msg, outcome))
     .finally(() => {
       failed.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(outcome) });
-      failed.setAttribute('autoheal.outcome', outcome.kind);
+      failed.setAttributes({ [ATTR_OUTCOME]: outcome.kind, [ATTR_ERROR_TYPE]: errorType(outcome) });
       failed.end();
     });
 }
 
 function startConsumerSpan(subject: string, durable: string, msg: JsMsg, parent: Context, startTime?: number): Span {
-  return tracer.startSpan(
-    `${subject} process`,
-    {
-      kind: SpanKind.CONSUMER,
-      startTime,
-      attributes: {
-        'messaging.system': 'nats',
-        'messaging.destination.name': subject,
-        'messaging.consumer.group.name': durable,
-        'messaging.message.delivery_count': msg.info.deliveryCount,
-      },
-    },
-    parent,
-  );
+  const { name, options } = processSpan(subject, durable, msg.info.deliveryCount, msg.data.byteLength);
+  return tracer.startSpan(name, { ...options, startTime }, parent);
+}
+
+/** `error.type` of a failed message: the dead-letter reason, the refusal's, or `nak` (retried). */
+function errorType(outcome: Exclude<MessageOutcome, { kind: 'ack' }>): string {
+  switch (outcome.kind) {
+    case 'nak':
+      return 'nak';
+    case 'dead_letter':
+      return outcome.reason;
+    case 'reject':
+      return `provenance_${outcome.rejection.data.reason}`;
+    default: {
+      const unreachable: never = outcome;
+      throw new Error(`unhandled outcome ${JSON.stringify(unreachable)}`);
+    }
+  }
 }
 
 function failureMessage(outcome: Exclude<MessageOutcome, { kind: 'ack' }>): string {

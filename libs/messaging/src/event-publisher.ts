@@ -1,8 +1,9 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { context, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { deduplicationKey, healthDeduplicationKey, newHealthDeduplicationSecret, subjectFor, subjectTenant, type Envelope } from '@autoheal/contracts';
 import { derivedSecret, isControlSubject, KEY_ID_HEADER, signEventPayload, SIGNATURE_HEADER, type SigningKey } from '@autoheal/security';
+import { publishSpan, type CarriedEvent } from './messaging-spans.js';
 import { contextFromCarrier, injectTraceContext } from './trace-headers.js';
 
 const tracer = trace.getTracer('autoheal-messaging');
@@ -45,11 +46,13 @@ export interface EventPublisherOptions {
  * the producer's Ed25519 signature and key id in the headers (`Autoheal-Signature`, `Autoheal-Key-Id`).
  */
 export class EventPublisher {
+  private readonly nc: NatsConnection;
   private readonly js: JetStreamClient;
   private readonly signer: SigningKey | undefined;
   private readonly healthSecret: Uint8Array;
 
   constructor(nc: NatsConnection, options: EventPublisherOptions = {}) {
+    this.nc = nc;
     this.js = jetstream(nc);
     this.signer = options.signer;
     this.healthSecret =
@@ -67,17 +70,11 @@ export class EventPublisher {
   }
 
   private async send(id: string, subject: string, payload: unknown, parent: Context): Promise<PublishAck> {
-    const span = tracer.startSpan(
-      `${subject} publish`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': id },
-      },
-      parent,
-    );
+    const bytes = encoder.encode(JSON.stringify(payload));
+    const { name, options } = publishSpan(this.nc, subject, bytes.byteLength, { ...carried(payload), id });
+    const span = tracer.startSpan(name, options, parent);
     try {
       const h = injectTraceContext(natsHeaders(), trace.setSpan(parent, span));
-      const bytes = encoder.encode(JSON.stringify(payload));
       if (isControlSubject(subject)) {
         if (!this.signer) throw new Error(`refusing to publish ${subject} unsigned: this publisher has no signing key`);
         const signed = signEventPayload(this.signer, bytes);
@@ -100,4 +97,12 @@ export class EventPublisher {
     // Everything under `health.` is stored in HEALTH (`health.>`), well-formed or not.
     return subject.startsWith('health.') ? healthDeduplicationKey(this.healthSecret, tenantId, id) : deduplicationKey(tenantId, id);
   }
+}
+
+/** The envelope fields a span shows, read from a payload that is an envelope (or not). */
+function carried(payload: unknown): CarriedEvent {
+  if (typeof payload !== 'object' || payload === null) return {};
+  const p = payload as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { type: text(p.type), tenantId: text(p.tenantId), correlationId: text(p.correlationId) };
 }

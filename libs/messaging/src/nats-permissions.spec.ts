@@ -105,7 +105,7 @@ describe('the NATS permission table', () => {
 
   it('lets no identity purge or delete a stream, or edit another service’s consumer', () => {
     for (const name of NAMES) {
-      for (const stream of ['HEALTH', 'INCIDENTS', 'REMEDIATIONS', 'COMPLIANCE', 'DEAD_LETTER', 'SECURITY', 'KV_detector_members']) {
+      for (const stream of ['HEALTH', 'INCIDENTS', 'REMEDIATIONS', 'COMPLIANCE', 'DEAD_LETTER', 'SECURITY', 'AUDIT_CHECKPOINTS', 'KV_detector_members']) {
         expect([name, stream, canPublish(name, `$JS.API.STREAM.PURGE.${stream}`), canPublish(name, `$JS.API.STREAM.DELETE.${stream}`)]).toEqual([name, stream, false, false]);
       }
     }
@@ -113,6 +113,17 @@ describe('the NATS permission table', () => {
     expect(canPublish('executor', '$JS.API.CONSUMER.CREATE.REMEDIATIONS.executor-remediations.remediation.>')).toBe(true);
     expect(canPublish('executor', '$JS.ACK.REMEDIATIONS.decision-outcomes.1.2.3.4.5')).toBe(false);
     expect(canPublish('executor', '$JS.API.STREAM.INFO.HEALTH')).toBe(false);
+  });
+
+  it('lets only the auditor write checkpoints and announce its keys, and nobody change the checkpoint stream once created', () => {
+    const writers = (subject: string) => NAMES.filter((n) => canPublish(n, subject));
+    expect(writers('checkpoint.tenant.acme')).toEqual(['auditor']);
+    expect(writers('checkpoint.key.ed25519:abc')).toEqual(['auditor']);
+    expect(writers('checkpoint.tenant.acme.x')).toEqual([]);
+    expect(writers('$JS.API.STREAM.UPDATE.AUDIT_CHECKPOINTS')).toEqual([]);
+    expect(writers('$JS.API.STREAM.MSG.DELETE.AUDIT_CHECKPOINTS')).toEqual([]);
+    expect(canPublish('auditor', '$JS.API.STREAM.CREATE.AUDIT_CHECKPOINTS')).toBe(true);
+    expect(canPublish('auditor', '$JS.API.STREAM.MSG.GET.AUDIT_CHECKPOINTS')).toBe(true);
   });
 
   it('keeps the read-only identities from publishing any event', () => {

@@ -29,7 +29,7 @@ export type NatsIdentity =
   | { kind: 'producer'; tenantId: string }
   /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
   | { kind: 'event-feed' }
-  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the demo agent to break an instance or for its status. */
+  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the host agent (apps/agent) to break an instance or for its status. */
   | { kind: 'chaos' }
   /**
    * Read-only operator view (and the end-to-end tests' observer): reads every stream's messages
@@ -51,7 +51,7 @@ export interface NatsPermissions {
 }
 
 
-/** Demo-only request subjects the demo agent answers (see apps/demo-fleet). */
+/** Request subjects the host agent answers besides commands (apps/agent README): chaos only when its config enables it. */
 export const DEMO_AGENT_SUBJECTS = { chaos: 'agent.chaos', status: 'agent.status' } as const;
 
 /** The user name an identity has in the server config and in logs: `detector`, `agent:<id>`, `producer:<tenant>`… */
@@ -98,9 +98,19 @@ function consumerApi({ stream, durable }: DurableRef): string[] {
   ];
 }
 
-/** INFO/CREATE/UPDATE of the streams a service provisions (never PURGE or DELETE). */
+/**
+ * INFO/CREATE/UPDATE of the streams a service provisions (never PURGE or DELETE). The checkpoint
+ * stream is created, never updated (its limits stay as created), and only read by key.
+ */
 function streamApi(streams: readonly string[]): string[] {
-  return ['$JS.API.INFO', ...streams.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`])];
+  return [
+    '$JS.API.INFO',
+    ...streams.flatMap((s) =>
+      s === S.checkpoints
+        ? [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.MSG.GET.${s}`, `$JS.API.DIRECT.GET.${s}`, `$JS.API.DIRECT.GET.${s}.>`]
+        : [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`],
+    ),
+  ];
 }
 
 /** A JetStream KV bucket read, written and watched by one identity. */
@@ -146,6 +156,7 @@ const S = {
   compliance: STREAMS.compliance.name,
   deadLetter: STREAMS.deadLetter.name,
   security: STREAMS.security.name,
+  checkpoints: STREAMS.checkpoints.name,
 };
 
 /** Event names (the last subject token) each producer of remediation events may publish. */
@@ -173,7 +184,7 @@ export const SERVICE_STREAMS: Record<ServiceName, readonly string[]> = {
   detector: [S.health, S.incidents, S.deadLetter],
   decision: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
   executor: [S.remediations, S.deadLetter, S.security],
-  auditor: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security],
+  auditor: [S.incidents, S.remediations, S.compliance, S.deadLetter, S.security, S.checkpoints],
 };
 
 /** The detectors' membership bucket (apps/detector/src/partitioning). */
@@ -218,6 +229,9 @@ function servicePublishes(service: ServiceName): string[] {
       ];
     case 'auditor':
       return [
+        // Its signed checkpoints and the public keys it signs them with (stream AUDIT_CHECKPOINTS).
+        'checkpoint.tenant.*',
+        'checkpoint.key.*',
         ...deadLetters(S.incidents, ['auditor-incidents']),
         ...deadLetters(S.remediations, ['auditor-remediations']),
         ...deadLetters(S.compliance, ['auditor-compliance']),
@@ -238,7 +252,15 @@ function serviceJetStream(service: ServiceName): string[] {
       ...kvApi(DETECTOR_MEMBERS_BUCKET),
     ];
   }
-  if (service === 'auditor') return [...api, ...kvApi(API_KEYS_BUCKET)];
+  if (service === 'auditor') {
+    return [
+      ...api,
+      ...kvApi(API_KEYS_BUCKET),
+      // Its lag metric reads the oldest message it has not acknowledged on each stream it audits:
+      // messages it is entitled to consume anyway (apps/auditor/src/consumer-lag).
+      ...SERVICE_DURABLES.auditor.map((d) => `$JS.API.STREAM.MSG.GET.${d.stream}`),
+    ];
+  }
   if (service === 'decision') return [...api, ...kvReadApi(API_KEYS_BUCKET)];
   return api;
 }

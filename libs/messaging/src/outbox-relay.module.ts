@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type BeforeApplicationShutdown, type Dynami
 import { DataSource, type EntityManager } from 'typeorm';
 import { OutboxFastPath, OutboxRelay, type OutboxRow } from '@autoheal/persistence';
 import { EventPublisher } from './event-publisher.js';
+import { watchOutboxBacklog } from './outbox-backlog.js';
 
 const RELAY_SCHEMA = Symbol('RELAY_SCHEMA');
 
@@ -14,8 +15,13 @@ const RELAY_SCHEMA = Symbol('RELAY_SCHEMA');
 export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly relay: OutboxRelay;
   private readonly fastPath: OutboxFastPath;
+  private unwatchBacklog: (() => void) | undefined;
 
-  constructor(db: DataSource, publisher: EventPublisher, @Inject(RELAY_SCHEMA) schema: string) {
+  constructor(
+    private readonly db: DataSource,
+    publisher: EventPublisher,
+    @Inject(RELAY_SCHEMA) private readonly schema: string,
+  ) {
     // publishStored sends Nats-Msg-Id = event id: whichever of the two publishes a row second, JetStream stores it once.
     const publish = async (row: OutboxRow) => void (await publisher.publishStored(row));
     this.relay = new OutboxRelay({ dataSource: db, schema, publish, inFlightElsewhere: () => this.fastPath.inFlight() });
@@ -32,10 +38,13 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     await this.relay.start();
+    // What waits here is what the relay has not published yet: `autoheal_outbox_pending_events`.
+    this.unwatchBacklog = watchOutboxBacklog(this.db, this.schema);
   }
 
   /** Before the database and NATS close, so the last publishes, marks and relay batch finish. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.unwatchBacklog?.();
     await this.fastPath.settle();
     await this.relay.stop();
   }

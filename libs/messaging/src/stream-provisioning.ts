@@ -12,7 +12,12 @@ const STREAM_LIMITS: Record<StreamKey, { maxAgeMs: number }> = {
   compliance: { maxAgeMs: 30 * 24 * 60 * 60_000 },
   security: { maxAgeMs: 30 * 24 * 60 * 60_000 },
   deadLetter: { maxAgeMs: 30 * 24 * 60 * 60_000 },
+  // Kept for ever: evidence that outlives the audit log's own retention.
+  checkpoints: { maxAgeMs: 0 },
 };
+
+/** Streams created once and never updated at boot: their limits cannot be loosened by whoever runs a service. */
+const CREATE_ONLY: ReadonlySet<StreamKey> = new Set(['checkpoints']);
 
 /**
  * The dead-letter stream's limits. Dead letters go to `deadletter.<stream>.<consumer>.<tenant>`,
@@ -59,6 +64,8 @@ export function streamConfig(key: StreamKey, replicas = 1, deadLetters: DeadLett
     ...(key === 'deadLetter'
       ? { max_msgs_per_subject: deadLetters.perSubject, max_msg_size: DEAD_LETTER_MAX_RECORD_BYTES, max_bytes: deadLetters.maxBytes, discard: DiscardPolicy.Old }
       : {}),
+    // Nothing in it can be deleted or purged, by any client: the server refuses, and refuses an update that would allow it.
+    ...(key === 'checkpoints' ? { deny_delete: true, deny_purge: true, allow_rollup_hdrs: false, allow_direct: true } : {}),
   };
 }
 
@@ -79,7 +86,7 @@ export async function provisionStreams(
     const config = streamConfig(key, replicas, deadLetters);
     try {
       await jsm.streams.info(config.name);
-      await jsm.streams.update(config.name, config);
+      if (!CREATE_ONLY.has(key)) await jsm.streams.update(config.name, config);
     } catch (error) {
       if (!isNotFound(error)) throw error;
       try {

@@ -167,3 +167,23 @@ function writerPublishesRowsOf(manager: EntityManager, schema: string): WriterPu
   const depth = (runner as unknown as { transactionDepth?: unknown }).transactionDepth;
   return depth === 1 ? note : undefined;
 }
+
+/** What is waiting in an outbox: events committed but not yet published. */
+export interface OutboxBacklog {
+  pending: number;
+  /** Age of the oldest unpublished row by the database's clock; 0 when none waits. */
+  oldestPendingSeconds: number;
+}
+
+/**
+ * Counts `<schema>.outbox`'s unpublished rows (on the partial index the relay scans) and how long
+ * the oldest has waited. The age is taken by the database's clock, the one that stamped the rows.
+ */
+export async function readOutboxBacklog(queryable: Pick<EntityManager, 'query'>, schema: string): Promise<OutboxBacklog> {
+  const s = assertSchemaName(schema);
+  const [row]: { pending: number; oldest: number | null }[] = await queryable.query(
+    `SELECT count(*)::int AS pending, extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS oldest
+     FROM "${s}".outbox WHERE published_at IS NULL`,
+  );
+  return { pending: row.pending, oldestPendingSeconds: Math.max(0, row.oldest ?? 0) };
+}

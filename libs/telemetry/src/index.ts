@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './health-check.registry.js';
 export * from './observability.module.js';
 export * from './trace-file.exporter.js';
+export * from './database-spans.js';

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { defaultResource, envDetector, processDetector, resourceFromAttributes, serviceInstanceIdDetector } from '@opentelemetry/resources';
 import { core, NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { nameDatabaseSpan } from './database-spans.js';
 import { TraceFileSpanExporter } from './trace-file.exporter.js';
 
 /** Read: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, AUTOHEAL_TRACE_FILE. */
@@ -66,7 +67,8 @@ export function createSdk(env: TelemetryEnv = process.env): NodeSDK {
       }),
       new ExpressInstrumentation(),
       new NestInstrumentation(),
-      new PgInstrumentation(),
+      // Span names as the database conventions give them (`SELECT autoheal`), not `pg.query:SELECT autoheal`.
+      new PgInstrumentation({ requestHook: (span, info) => nameDatabaseSpan(span, info.query, info.connection.database) }),
     ],
   });
 }

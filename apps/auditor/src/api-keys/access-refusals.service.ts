@@ -9,6 +9,7 @@ import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { AuditorConfig } from '../config.js';
 import { refusalEntry } from './api-key-records.js';
+import { ROW_SEALER, type RowSealer } from '../evidence/row-sealer.js';
 
 const log = createLogger('auditor');
 
@@ -28,6 +29,7 @@ export class AccessRefusals implements OnModuleInit, OnApplicationShutdown {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AUDITOR_CONFIG) config: AuditorConfig,
+    @Inject(ROW_SEALER) private readonly sealer: RowSealer,
   ) {
     this.tally = new RefusalTally(config.AUDITOR_REFUSAL_WINDOW_MS);
     this.windowMs = config.AUDITOR_REFUSAL_WINDOW_MS;
@@ -58,7 +60,7 @@ export class AccessRefusals implements OnModuleInit, OnApplicationShutdown {
     if (records.length === 0) return;
     try {
       await this.db.transaction(async (m) => {
-        for (const record of records) await auditLogRepository.append(m, refusalEntry(record, newEventId(record.lastAt.getTime())), null);
+        for (const record of records) await auditLogRepository.append(m, refusalEntry(record, newEventId(record.lastAt.getTime())), null, this.sealer);
       });
     } catch (error) {
       // Not retried: the counts are in the log line and the metric.

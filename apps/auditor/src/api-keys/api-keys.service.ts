@@ -9,6 +9,7 @@ import { isActive, keyChangeEntries, type KeyChange } from './api-key-records.js
 import { ApiKeysBucket } from './api-keys.bucket.js';
 import { ApiKeysError, ApiKeysErrorCode } from './api-keys.errors.js';
 import { apiKeysRepository as repo, type ApiKeyRow } from './api-keys.repository.js';
+import { ROW_SEALER, type RowSealer } from '../evidence/row-sealer.js';
 
 const log = createLogger('auditor');
 
@@ -39,6 +40,7 @@ export class ApiKeysService {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly bucket: ApiKeysBucket,
+    @Inject(ROW_SEALER) private readonly sealer: RowSealer,
   ) {}
 
   async create(request: NewKeyRequest, actor: KeyActor): Promise<{ key: string; row: ApiKeyRow }> {
@@ -122,6 +124,6 @@ export class ApiKeysService {
 
   private async audit(m: EntityManager, change: KeyChange, row: ApiKeyRow, actor: KeyActor, at: Date): Promise<void> {
     const entries = keyChangeEntries(change, row, { actor: actor.principal, source: actor.source, at, eventId: () => newEventId(at.getTime()) });
-    for (const entry of entries) await auditLogRepository.append(m, entry, null);
+    for (const entry of entries) await auditLogRepository.append(m, entry, null, this.sealer);
   }
 }

@@ -19,6 +19,7 @@ import { ListAuditQueryDto } from './dto/list-audit.query.dto.js';
 import { TenantParamsDto } from './dto/tenant.params.dto.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
 import { VerifyQueryDto } from './dto/verify.query.dto.js';
+import { ExportBundleDto, ExportQueryDto } from './dto/export.dto.js';
 
 interface RequestOrigin {
   method: string;
@@ -85,5 +86,22 @@ export class AuditLogController {
     @Req() req: RequestOrigin,
   ): Promise<VerifyResultDto> {
     return this.audit.verify(params.tenantId, caller(principal, params.tenantId, req), { full: query.full });
+  }
+
+  @Get('export')
+  @ApiOperation({
+    summary: "A bundle of the tenant's rows recorded in [from, to), verifiable offline",
+    description:
+      'Rows (JSON Lines), their seals, every checkpoint of the tenant (the AUDIT_CHECKPOINTS stream’s latest included), the public keys that signed them, and a manifest of sha256 hashes signed by the auditor. `autoheal audit export` writes it to a directory; `autoheal audit verify-bundle` checks it with no database and no network. Charged like `verify?full=true` (its budget); at most AUDITOR_EXPORT_MAX_ROWS rows.',
+  })
+  @ApiOkResponse({ type: ExportBundleDto })
+  async exportBundle(
+    @Param() params: TenantParamsDto,
+    @Query() query: ExportQueryDto,
+    @CurrentApiKey() principal: ApiKeyPrincipal,
+    @Req() req: RequestOrigin,
+  ): Promise<ExportBundleDto> {
+    const files = await this.audit.exportBundle(params.tenantId, query, caller(principal, params.tenantId, req));
+    return { files: Object.fromEntries(files) };
   }
 }

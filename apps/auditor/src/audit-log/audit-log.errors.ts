@@ -10,6 +10,10 @@ export enum AuditLogErrorCode {
   UnstorableEvent = 'unstorable_event',
   /** The API key has spent its read budget for now (`limit` says which, and when to retry). */
   RateLimited = 'rate_limited',
+  /** The tenant has no chain: nothing to checkpoint. */
+  NoChain = 'no_chain',
+  /** The export's range holds more rows than AUDITOR_EXPORT_MAX_ROWS. */
+  ExportTooLarge = 'export_too_large',
 }
 
 export class AuditLogError extends Error {

@@ -1,4 +1,4 @@
-import { BadRequestException, Catch, HttpException, HttpStatus, type ArgumentsHost } from '@nestjs/common';
+import { BadRequestException, Catch, HttpException, HttpStatus, NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { RefusalHold } from '@autoheal/http';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
@@ -16,7 +16,10 @@ export function auditLogHttpException(error: AuditLogError): HttpException {
     case AuditLogErrorCode.InvalidCursor:
     case AuditLogErrorCode.InvalidTimeRange:
     case AuditLogErrorCode.UnstorableEvent:
+    case AuditLogErrorCode.ExportTooLarge:
       return new BadRequestException(body(400, 'Bad Request'));
+    case AuditLogErrorCode.NoChain:
+      return new NotFoundException(body(404, 'Not Found'));
     case AuditLogErrorCode.RateLimited:
       return new HttpException(
         { ...body(429, 'Too Many Requests'), limit: error.limit?.limit, retryAfterSeconds: retryAfterSeconds(error) },

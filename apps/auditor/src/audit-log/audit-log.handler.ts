@@ -13,6 +13,9 @@ function toDeliveryError(error: unknown): Error {
     case AuditLogErrorCode.UnstorableEvent:
     case AuditLogErrorCode.InvalidCursor:
     case AuditLogErrorCode.InvalidTimeRange:
+    case AuditLogErrorCode.NoChain:
+    case AuditLogErrorCode.ExportTooLarge:
+      // Reads' codes: recording never raises them.
       return new PermanentError(error.code, error.message);
     case AuditLogErrorCode.RateLimited:
       // A read limit; recording an event is never limited, but a retry is the safe answer.

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module.js';
+import { EvidenceModule } from '../evidence/evidence.module.js';
 import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { AuditorConfig } from '../config.js';
@@ -12,7 +13,7 @@ import { AuditReadService } from './audit-read.service.js';
 import { AuditReadLimiter } from './read-limits.js';
 
 @Module({
-  imports: [ApiKeysModule],
+  imports: [ApiKeysModule, EvidenceModule],
   controllers: [AuditLogController, AuditLogHandler],
   providers: [
     AuditLogService,

@@ -1,7 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { setTenantScope } from '@autoheal/persistence';
+import type { RowSealer } from '../evidence/row-sealer.js';
+import { signedPointsRepository } from '../evidence/signed-points.repository.js';
 import type { AuditEntry } from './audit-entry.js';
-import type { ChainedRow, ChainHead, JsonValue, Outcome, VerifiedPoint } from './hash-chain.js';
+import type { ChainedRow, ChainHead, EvidenceRow, JsonValue, Outcome, VerifiedPoint } from './hash-chain.js';
 
 /** Columns in the order ChainedRow is built from. */
 const COLUMNS = `tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
@@ -127,12 +129,14 @@ export const auditLogRepository = {
   /**
    * Places an entry at the end of its tenant's chain. The database does it
    * (`auditor.append_audit_entry`): it takes the tenant's lock, reads the head and computes seq,
-   * prev_hash and hash itself, so this service cannot choose them. False when a row for the event
-   * already exists (the event was recorded before).
+   * prev_hash and hash itself, so this service cannot choose them. Then the service seals the row
+   * (its signature over tenant, seq and hash, in the same transaction): a row without a valid seal
+   * was not appended by the auditor. False when a row for the event already exists (the event was
+   * recorded before).
    */
-  async append(manager: EntityManager, entry: AuditEntry, traceId: string | null): Promise<boolean> {
-    const appended: unknown[] = await manager.query(
-      `SELECT appended_seq FROM auditor.append_audit_entry($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)`,
+  async append(manager: EntityManager, entry: AuditEntry, traceId: string | null, sealer: RowSealer): Promise<boolean> {
+    const appended: { appended_seq: string; appended_hash: string }[] = await manager.query(
+      `SELECT appended_seq, appended_hash FROM auditor.append_audit_entry($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)`,
       [
         entry.tenantId,
         entry.eventId,
@@ -149,7 +153,10 @@ export const auditLogRepository = {
         JSON.stringify(entry.payload),
       ],
     );
-    return appended.length === 1;
+    if (appended.length !== 1) return false;
+    await signedPointsRepository.insertSeal(manager, sealer.seal(entry.tenantId, Number(appended[0].appended_seq), appended[0].appended_hash));
+    sealer.noteAppended(entry.tenantId);
+    return true;
   },
 
   /** One page in ascending seq; asks for one row more than `limit` so the caller knows whether more follow. */
@@ -175,12 +182,35 @@ export const auditLogRepository = {
     return rows.map(toRow);
   },
 
-  /** Rows of the chain after `afterSeq` up to `untilSeq`, for verification in batches (keyset pagination by seq). */
-  async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, untilSeq: number, limit: number): Promise<ChainedRow[]> {
-    const rows: AuditLogRecord[] = await manager.query(
-      `SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq ASC LIMIT $4`,
+  /** Rows of the chain after `afterSeq` up to `untilSeq`, each with its seal, for verification and export in batches (keyset pagination by seq). */
+  async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, untilSeq: number, limit: number): Promise<EvidenceRow[]> {
+    const rows: (AuditLogRecord & { seal_hash: string | null; seal_signed_at: Date | null; seal_key_id: string | null; seal_signature: string | null })[] = await manager.query(
+      `SELECT ${COLUMNS.split(',').map((c) => `l.${c.trim()}`).join(', ')},
+              s.head_hash AS seal_hash, s.signed_at AS seal_signed_at, s.key_id AS seal_key_id, s.signature AS seal_signature
+         FROM auditor.audit_log l LEFT JOIN auditor.audit_seals s ON s.tenant_id = l.tenant_id AND s.seq = l.seq
+        WHERE l.tenant_id = $1 AND l.seq > $2 AND l.seq <= $3 ORDER BY l.seq ASC LIMIT $4`,
       [tenantId, afterSeq, untilSeq, limit],
     );
-    return rows.map(toRow);
+    return rows.map((r) => {
+      const row = toRow(r);
+      const seal =
+        r.seal_hash === null || r.seal_signed_at === null || r.seal_key_id === null || r.seal_signature === null
+          ? null
+          : { tenantId: row.tenantId, seq: row.seq, headHash: r.seal_hash, signedAt: r.seal_signed_at.toISOString(), keyId: r.seal_key_id, signature: r.seal_signature };
+      return { ...row, seal };
+    });
+  },
+
+  /** The seq range of rows recorded in [from, to) (recorded_at grows with seq, so the range is contiguous); null bounds are open. */
+  async seqRange(manager: EntityManager, tenantId: string, from: Date | null, to: Date | null): Promise<{ fromSeq: number; toSeq: number }> {
+    const rows: { from_seq: string | null; to_seq: string | null }[] = await manager.query(
+      `SELECT (SELECT min(seq) FROM auditor.audit_log WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR recorded_at >= $2)) AS from_seq,
+              (SELECT max(seq) FROM auditor.audit_log WHERE tenant_id = $1 AND ($3::timestamptz IS NULL OR recorded_at < $3)) AS to_seq`,
+      [tenantId, from, to],
+    );
+    const fromSeq = rows[0].from_seq === null ? null : Number(rows[0].from_seq);
+    const toSeq = rows[0].to_seq === null ? null : Number(rows[0].to_seq);
+    if (fromSeq === null || toSeq === null || toSeq < fromSeq) return { fromSeq: fromSeq ?? 1, toSeq: (fromSeq ?? 1) - 1 };
+    return { fromSeq, toSeq };
   },
 };

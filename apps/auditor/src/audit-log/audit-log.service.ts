@@ -5,6 +5,7 @@ import type { ProvenanceRejection } from '@autoheal/messaging';
 import { claimInbox } from '@autoheal/persistence';
 import { auditorMetrics } from '../auditor.metrics.js';
 import { AUDIT_REDACTION } from '../auditor.tokens.js';
+import { ROW_SEALER, type RowSealer } from '../evidence/row-sealer.js';
 import { CLOCK, type Clock } from '../clock.js';
 import { AUDITOR_SCHEMA } from '../data-source.js';
 import { auditEntryForEvent, auditEntryForRejection, type AuditEntry } from './audit-entry.js';
@@ -31,6 +32,7 @@ export class AuditLogService {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AUDIT_REDACTION) private readonly redacted: ReadonlySet<string>,
+    @Inject(ROW_SEALER) private readonly sealer: RowSealer,
   ) {}
 
   /** Appends the row for a consumed event, unless this consumer has recorded the event before. */
@@ -70,6 +72,6 @@ export class AuditLogService {
 
   /** Places an entry at the end of its tenant's chain (the database computes its place and hash), inside the caller's transaction. */
   private append(m: EntityManager, entry: AuditEntry): Promise<boolean> {
-    return repo.append(m, entry, activeTraceId());
+    return repo.append(m, entry, activeTraceId(), this.sealer);
   }
 }

@@ -10,6 +10,7 @@ import { AUDIT_READ, auditEntryForReadWindow, type AuditEntry } from './audit-en
 import { activeTraceId } from './active-trace.js';
 import { auditLogRepository as repo } from './audit-log.repository.js';
 import { nextDueMs, noteRead, takeClosedWindows, type ReadNote, type ReadWindow } from './read-records.js';
+import { ROW_SEALER, type RowSealer } from '../evidence/row-sealer.js';
 
 const log = createLogger('auditor');
 
@@ -35,6 +36,7 @@ export class AuditReadRecorder implements OnModuleDestroy {
     private readonly db: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AUDITOR_CONFIG) config: AuditorConfig,
+    @Inject(ROW_SEALER) private readonly sealer: RowSealer,
   ) {
     this.windowMs = Math.round(config.AUDITOR_READ_RECORD_WINDOW_SECONDS * 1000);
   }
@@ -62,7 +64,7 @@ export class AuditReadRecorder implements OnModuleDestroy {
 
   /** Appends a read record that must not wait for its window (a verification that found the chain broken). */
   async recordNow(entry: AuditEntry): Promise<void> {
-    const appended = await this.db.transaction((m) => repo.append(m, entry, activeTraceId()));
+    const appended = await this.db.transaction((m) => repo.append(m, entry, activeTraceId(), this.sealer));
     if (appended) auditorMetrics.rowsAppended.inc({ event_type: entry.eventType });
   }
 
@@ -111,7 +113,7 @@ export class AuditReadRecorder implements OnModuleDestroy {
         await repo.setScope(m, { kind: 'tenant', tenantId: window.tenantId }, window.tenantId);
         // A tenant without a chain: nothing was there to read, and a read must not start one.
         if (!(await repo.hasChain(m, window.tenantId))) return false;
-        return repo.append(m, entry, null);
+        return repo.append(m, entry, null, this.sealer);
       });
       stop();
       if (appended) auditorMetrics.rowsAppended.inc({ event_type: AUDIT_READ });

@@ -11,7 +11,10 @@ import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { auditLogRepository as repo, type ReadScope } from './audit-log.repository.js';
 import { AUDIT_READ_DB } from './audit-read-pool.js';
 import { AuditReadRecorder } from './audit-read-recorder.js';
-import { expectRowsUpTo, needsFullVerification, resumeAfter, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type JsonValue } from './hash-chain.js';
+import { buildBundle, checkpointAgainstRow, type SignedPoint } from '@autoheal/evidence';
+import { EvidenceReader } from '../evidence/evidence-reader.js';
+import { signedPointsRepository as points } from '../evidence/signed-points.repository.js';
+import { closeChain, needsFullVerification, resumeAfter, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type Evidence, type EvidenceRow, type JsonValue } from './hash-chain.js';
 import { AuditReadLimiter } from './read-limits.js';
 import type { ReadKind } from './read-records.js';
 
@@ -41,6 +44,19 @@ export interface VerifyReport {
   fromSeq: number;
   /** True for a verification from the first row: asked for (`full=true`), the first one, or the last whole one too old. */
   full: boolean;
+  /** The last seq a valid signed checkpoint was found to match by this verification (0: none). */
+  checkpointedSeq: number;
+  /** The tenant's latest checkpoint on the AUDIT_CHECKPOINTS stream (null: none, or the stream did not answer). */
+  latestCheckpointSeq: number | null;
+  /** Whether the stream was asked: without it, a tail removed together with its checkpoints in the database goes unseen. */
+  externalCheckpoints: 'consulted' | 'unavailable';
+}
+
+export interface ExportQuery {
+  /** recorded_at ≥ from (RFC 3339). */
+  from?: string;
+  /** recorded_at < to. */
+  to?: string;
 }
 
 /** Who is calling the REST API: the API key's id, whose rows its credential may see, and where the request came from. */
@@ -77,6 +93,7 @@ export class AuditReadService {
   private readonly verifying = new Map<string, Promise<VerifyReport>>();
 
   private readonly fullVerifyAfterMs: number;
+  private readonly maxExportRows: number;
 
   constructor(
     @Inject(AUDIT_READ_DB) private readonly readDb: DataSource,
@@ -84,8 +101,10 @@ export class AuditReadService {
     @Inject(AUDITOR_CONFIG) config: AuditorConfig,
     private readonly reads: AuditReadRecorder,
     private readonly limits: AuditReadLimiter,
+    private readonly evidence: EvidenceReader,
   ) {
     this.fullVerifyAfterMs = config.AUDITOR_FULL_VERIFY_AFTER_HOURS * 3_600_000;
+    this.maxExportRows = config.AUDITOR_EXPORT_MAX_ROWS;
   }
 
   /**
@@ -136,35 +155,125 @@ export class AuditReadService {
 
   private async verifyOnce(tenantId: string, caller: ApiCaller, askedFull: boolean): Promise<VerifyReport> {
     const started = this.clock.now();
-    const { head, found } = await this.read(caller.scope, tenantId, async (m) => ({
+    // The checkpoint outside the database first: one signed after the head is read below would name a seq this verification does not reach.
+    const external = await this.evidence.externalCheckpoint(tenantId);
+    const { head, found, firstCheckpoint, firstSealed } = await this.read(caller.scope, tenantId, async (m) => ({
       head: await repo.head(m, tenantId),
       found: await repo.verifiedPoint(m, tenantId),
+      firstCheckpoint: await points.firstCheckpointSeq(m, tenantId),
+      firstSealed: await points.firstSealedSeq(m, tenantId),
     }));
     // From the first row when asked, when there is no point yet, or when the last whole verification is too old.
     const full = askedFull || needsFullVerification(found, started.getTime(), this.fullVerifyAfterMs);
     const point = full ? null : found;
+    const evidence = await this.evidenceFor(tenantId, caller, point?.seq ?? 0, external.point, [firstCheckpoint, firstSealed === null ? null : firstSealed - 1]);
     let state: ChainVerification = START_OF_CHAIN;
     if (point) {
       const stored = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, point.seq));
       state = resumeAfter(point, stored);
+      // Rows before the point are not read again; a rewrite there that recomputed the chain changed the hash the latest checkpoint vouches for.
+      if (external.point && external.point.seq <= point.seq && !state.firstBreak) {
+        const anchor = external.point;
+        const row = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, anchor.seq));
+        const broken = checkpointAgainstRow(anchor, row, evidence.keys, 0);
+        if (broken) state = { ...state, ok: false, firstBreak: broken };
+      }
     }
     const untilSeq = head?.seq ?? 0;
     while (state.headSeq < untilSeq) {
       const afterSeq = state.headSeq;
       const batch = await this.read(caller.scope, tenantId, (m) => repo.chainBatch(m, tenantId, afterSeq, untilSeq, VERIFY_BATCH));
       if (batch.length === 0) break;
+      await this.evidence.loadKeys(batch.flatMap((row) => (row.seal ? [row.seal.keyId] : [])));
       for (let from = 0; from < batch.length; from += VERIFY_SLICE_ROWS) {
         if (from > 0) await yieldToEventLoop();
-        state = verifyChain(batch.slice(from, from + VERIFY_SLICE_ROWS), state);
+        state = verifyChain(batch.slice(from, from + VERIFY_SLICE_ROWS), state, evidence);
       }
     }
-    state = expectRowsUpTo(state, untilSeq);
-    const report: VerifyReport = { tenantId, ...state, fromSeq: point?.seq ?? 0, full };
+    state = closeChain(state, untilSeq, external.point, evidence.keys);
+    const report: VerifyReport = {
+      tenantId,
+      ...state,
+      fromSeq: point?.seq ?? 0,
+      full,
+      latestCheckpointSeq: external.point?.seq ?? null,
+      externalCheckpoints: external.consulted ? 'consulted' : 'unavailable',
+    };
     if (report.ok && report.headSeq > 0 && (full || report.headSeq > (point?.seq ?? 0))) {
       await this.reads.saveVerifiedPoint(tenantId, { seq: report.headSeq, hash: report.headHash, verifiedAt: started.toISOString() }, full);
     }
     if (!report.ok) await this.recordBrokenChain(tenantId, caller, report);
     return report;
+  }
+
+  /**
+   * What the rows after `afterSeq` are held to: the database's checkpoints after it and the
+   * stream's latest (which wins at its seq: the database's copy could have been replaced), the
+   * seq from which every row must be sealed, and the keys that may have signed.
+   */
+  private async evidenceFor(tenantId: string, caller: ApiCaller, afterSeq: number, external: SignedPoint | null, sealingStarts: (number | null)[]): Promise<Evidence> {
+    const stored = await this.read(caller.scope, tenantId, (m) => points.checkpointsAfter(m, tenantId, afterSeq));
+    const checkpoints = new Map(stored.map((c) => [c.seq, c]));
+    if (external && external.seq > afterSeq) checkpoints.set(external.seq, external);
+    await this.evidence.loadKeys([...checkpoints.values(), ...(external ? [external] : [])].map((c) => c.keyId));
+    const starts = [...sealingStarts, external?.seq ?? null].filter((n): n is number => n !== null);
+    return { checkpoints, sealedAfter: starts.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...starts), keys: this.evidence.resolver() };
+  }
+
+  /**
+   * A bundle of the tenant's rows recorded in [from, to) — rows, their seals, every checkpoint of
+   * the tenant (the stream's latest included), the keys that signed them and a signed manifest —
+   * for verify-bundle, offline. Read in batches on the read pool like a verification, and charged
+   * like a full one. At most AUDITOR_EXPORT_MAX_ROWS rows.
+   */
+  async exportBundle(tenantId: string, query: ExportQuery, caller: ApiCaller): Promise<Map<string, string>> {
+    const from = query.from === undefined ? null : new Date(query.from);
+    const to = query.to === undefined ? null : new Date(query.to);
+    if (from && to && from >= to) throw new AuditLogError(AuditLogErrorCode.InvalidTimeRange, 'from must be before to', 'from');
+    this.takeBudget(tenantId, caller, 'export');
+    const external = await this.evidence.externalCheckpoint(tenantId);
+    const { head, range, stored, recordedKeys } = await this.read(caller.scope, tenantId, async (m) => ({
+      head: await repo.head(m, tenantId),
+      range: await repo.seqRange(m, tenantId, from, to),
+      stored: await points.checkpointsAfter(m, tenantId, 0),
+      recordedKeys: await points.keys(m),
+    }));
+    const count = range.toSeq - range.fromSeq + 1;
+    if (count > this.maxExportRows) {
+      throw new AuditLogError(AuditLogErrorCode.ExportTooLarge, `the range holds ${count} rows, more than AUDITOR_EXPORT_MAX_ROWS (${this.maxExportRows}): narrow from and to`, 'to');
+    }
+    const rows: EvidenceRow[] = [];
+    for (let afterSeq = range.fromSeq - 1; afterSeq < range.toSeq; ) {
+      const after = afterSeq;
+      const batch = await this.read(caller.scope, tenantId, (m) => repo.chainBatch(m, tenantId, after, range.toSeq, VERIFY_BATCH));
+      if (batch.length === 0) break;
+      rows.push(...batch);
+      afterSeq = batch[batch.length - 1].seq;
+      await yieldToEventLoop();
+    }
+    const checkpoints = new Map(stored.map((c) => [c.seq, c]));
+    if (external.point) checkpoints.set(external.point.seq, external.point);
+    const seals = rows.flatMap((row) => (row.seal ? [row.seal] : []));
+    const used = new Map<string, string>();
+    for (const p of [...seals, ...checkpoints.values()]) if (!used.has(p.keyId) || p.signedAt < used.get(p.keyId)!) used.set(p.keyId, p.signedAt);
+    await this.evidence.loadKeys(used.keys());
+    const bundle = buildBundle(
+      {
+        tenantId,
+        exportedAt: this.clock.now().toISOString(),
+        from: from?.toISOString() ?? null,
+        to: to?.toISOString() ?? null,
+        fromSeq: range.fromSeq,
+        headSeq: head?.seq ?? 0,
+        rows: rows.map(({ seal: _seal, ...row }) => row),
+        seals,
+        checkpoints: [...checkpoints.values()].sort((a, b) => a.seq - b.seq),
+        keys: this.evidence.history(recordedKeys, used),
+      },
+      this.evidence.signingKey,
+    );
+    this.reads.note({ tenantId, actor: caller.actor, outcome: 'success', kind: 'export', source: caller.source, returnedItems: rows.length, query: queryAsJson(query) });
+    return bundle;
   }
 
   private async recordBrokenChain(tenantId: string, caller: ApiCaller, report: VerifyReport): Promise<void> {
@@ -202,7 +311,7 @@ export class AuditReadService {
   }
 }
 
-function queryAsJson(query: AuditQuery): { [key: string]: JsonValue } {
+function queryAsJson(query: AuditQuery | ExportQuery): { [key: string]: JsonValue } {
   const json: { [key: string]: JsonValue } = {};
   for (const [key, value] of Object.entries(query)) if (value !== undefined) json[key] = value as JsonValue;
   return json;

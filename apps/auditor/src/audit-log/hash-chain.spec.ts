@@ -51,7 +51,7 @@ describe('verifyChain', () => {
   it('accepts an intact chain and reports its head', () => {
     const rows = chain(5);
     expect(rows[0].prevHash).toBe(GENESIS_HASH);
-    expect(verifyChain(rows)).toEqual({ ok: true, checkedRows: 5, headSeq: 5, headHash: rows[4].hash, firstBreak: null });
+    expect(verifyChain(rows)).toEqual({ ok: true, checkedRows: 5, headSeq: 5, headHash: rows[4].hash, firstBreak: null, checkpointedSeq: 0 });
   });
 
   it('accepts the empty chain', () => {
@@ -176,8 +176,8 @@ describe('resumeAfter (incremental verification)', () => {
 
   it('continues after an intact verified point, and finds a break after it', () => {
     const from = resumeAfter(point, rows[2]);
-    expect(from).toEqual({ ok: true, checkedRows: 0, headSeq: 3, headHash: rows[2].hash, firstBreak: null });
-    expect(verifyChain(rows.slice(3), from)).toEqual({ ok: true, checkedRows: 3, headSeq: 6, headHash: rows[5].hash, firstBreak: null });
+    expect(from).toEqual({ ok: true, checkedRows: 0, headSeq: 3, headHash: rows[2].hash, firstBreak: null, checkpointedSeq: 3 });
+    expect(verifyChain(rows.slice(3), from)).toEqual({ ok: true, checkedRows: 3, headSeq: 6, headHash: rows[5].hash, firstBreak: null, checkpointedSeq: 3 });
     const tampered = at(5, (r) => ({ ...r, actor: 'mallory' }))(rows).slice(3);
     expect(verifyChain(tampered, from).firstBreak).toMatchObject({ seq: 5, reason: 'hash_mismatch' });
   });

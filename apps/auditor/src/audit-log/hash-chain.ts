@@ -1,184 +1,34 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '@autoheal/contracts';
+import { hashRow, START_OF_CHAIN, type ChainBreak, type ChainedRow, type ChainVerification } from '@autoheal/evidence';
 
 /**
- * The tamper-evident part of the audit log, as plain functions over data. Rows are written by
- * the database (migration 1765000000000-auditor-append-function.ts computes the same hash in SQL)
- * and verified here; `sql-hash-chain.int-spec.ts` holds the two to the same result.
- *
- * Each tenant has one chain. A row's hash is sha256 over a canonical, length-prefixed
- * encoding of every column of the row (its own hash aside), including the previous row's
- * hash; the first row's previous hash is GENESIS_HASH. Changing, removing or reordering a
- * row therefore changes a hash that the next row — or a recomputation — disagrees with.
+ * The tamper-evident part of the audit log. The row hash, the signed points (seals, checkpoints)
+ * and the verification of a chain against them are `@autoheal/evidence` (shared with the offline
+ * bundle verifier); what is here is how this service resumes a verification after the point the
+ * last one reached.
  */
-export const GENESIS_HASH = '0'.repeat(64);
-
-/** Bumped if the encoding below ever changes; it is the first field hashed. */
-export const HASH_FORMAT = 'autoheal.audit.v1';
-
-export type Outcome = 'success' | 'failure' | 'refused' | 'info';
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** One audit row as hashed. Timestamps are RFC 3339 UTC with milliseconds (`toISOString()`). */
-export interface ChainedFields {
-  tenantId: string;
-  seq: number;
-  prevHash: string;
-  eventId: string;
-  eventType: string;
-  occurredAt: string;
-  recordedAt: string;
-  actor: string;
-  action: string;
-  outcome: Outcome;
-  resource: JsonValue;
-  source: string;
-  correlationId: string | null;
-  causationId: string | null;
-  traceId: string | null;
-  payload: JsonValue;
-}
-
-export interface ChainedRow extends ChainedFields {
-  hash: string;
-}
-
-/**
- * JSON with object keys sorted (by UTF-16 code unit, as Array.prototype.sort does) and no
- * whitespace (`@autoheal/contracts`). Postgres jsonb reorders keys, so the hash must not depend on key order.
- */
-export { canonicalJson };
-
-/**
- * `<byte length>:<utf-8 bytes>,` per field (a netstring), `~` for null. A length prefix
- * makes the concatenation unambiguous: no choice of field values can make two different
- * rows encode to the same bytes.
- */
-export function encodeFields(fields: ChainedFields): Buffer {
-  const parts: (string | null)[] = [
-    HASH_FORMAT,
-    fields.tenantId,
-    String(fields.seq),
-    fields.prevHash,
-    fields.eventId,
-    fields.eventType,
-    fields.occurredAt,
-    fields.recordedAt,
-    fields.actor,
-    fields.action,
-    fields.outcome,
-    canonicalJson(fields.resource),
-    fields.source,
-    fields.correlationId,
-    fields.causationId,
-    fields.traceId,
-    canonicalJson(fields.payload),
-  ];
-  return Buffer.concat(
-    parts.map((p) => {
-      if (p === null) return Buffer.from('~');
-      const bytes = Buffer.from(p, 'utf8');
-      return Buffer.concat([Buffer.from(`${bytes.length}:`), bytes, Buffer.from(',')]);
-    }),
-  );
-}
-
-export function hashRow(fields: ChainedFields): string {
-  return createHash('sha256').update(encodeFields(fields)).digest('hex');
-}
-
-/** The tenant's last row, or the genesis position for an empty chain. */
-export interface ChainHead {
-  seq: number;
-  hash: string;
-}
-
-export const EMPTY_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
-
-/**
- * The next row after `head`: its seq and prev_hash follow from the head, its hash from all fields.
- * What `auditor.append_audit_entry` does in the database when the service appends; here for
- * building chains in tests. Verification (`verifyChain`) is this module's job in production.
- */
-export function chainNext(head: ChainHead, fields: Omit<ChainedFields, 'seq' | 'prevHash'>): ChainedRow {
-  const full: ChainedFields = { ...fields, seq: head.seq + 1, prevHash: head.hash };
-  return { ...full, hash: hashRow(full) };
-}
-
-export type ChainBreakReason = 'seq_gap' | 'prev_hash_mismatch' | 'hash_mismatch';
-
-export interface ChainBreak {
-  /** The seq at which the chain stops being what was written: for a gap, the first missing seq. */
-  seq: number;
-  reason: ChainBreakReason;
-  /** What the chain says should be there (previous hash, or recomputed hash); null for a gap. */
-  expectedHash: string | null;
-  /** What the row holds; null for a gap. */
-  actualHash: string | null;
-  detail: string;
-}
-
-/** Where a verification stands; lets a long chain be verified in batches. */
-export interface ChainVerification {
-  ok: boolean;
-  checkedRows: number;
-  headSeq: number;
-  headHash: string;
-  firstBreak: ChainBreak | null;
-}
-
-export const START_OF_CHAIN: ChainVerification = { ok: true, checkedRows: 0, headSeq: 0, headHash: GENESIS_HASH, firstBreak: null };
-
-/**
- * Checks rows of one tenant, given in ascending seq, continuing from `from` (the result of
- * the previous batch). Every row is read, so checkedRows and the head describe the whole
- * chain, but only the first break is reported: after it, the chain is followed from what
- * is stored, so that one tampered row is reported once rather than as a cascade.
- */
-export function verifyChain(rows: readonly ChainedRow[], from: ChainVerification = START_OF_CHAIN): ChainVerification {
-  let { checkedRows, headSeq, headHash, firstBreak } = from;
-  for (const row of rows) {
-    const found = checkRow(row, headSeq + 1, headHash);
-    if (found && !firstBreak) firstBreak = found;
-    checkedRows += 1;
-    headSeq = row.seq;
-    headHash = row.hash;
-  }
-  return { ok: firstBreak === null, checkedRows, headSeq, headHash, firstBreak };
-}
-
-function checkRow(row: ChainedRow, expectedSeq: number, expectedPrevHash: string): ChainBreak | null {
-  if (row.seq !== expectedSeq) {
-    return {
-      seq: expectedSeq,
-      reason: 'seq_gap',
-      expectedHash: null,
-      actualHash: null,
-      detail: `expected seq ${expectedSeq}, found ${row.seq}`,
-    };
-  }
-  if (row.prevHash !== expectedPrevHash) {
-    return {
-      seq: row.seq,
-      reason: 'prev_hash_mismatch',
-      expectedHash: expectedPrevHash,
-      actualHash: row.prevHash,
-      detail: `prev_hash of seq ${row.seq} is not the hash of seq ${row.seq - 1}`,
-    };
-  }
-  const recomputed = hashRow(row);
-  if (recomputed !== row.hash) {
-    return {
-      seq: row.seq,
-      reason: 'hash_mismatch',
-      expectedHash: recomputed,
-      actualHash: row.hash,
-      detail: `the content of seq ${row.seq} does not match its hash`,
-    };
-  }
-  return null;
-}
+export {
+  canonicalJson,
+  chainNext,
+  closeChain,
+  EMPTY_HEAD,
+  encodeFields,
+  GENESIS_HASH,
+  HASH_FORMAT,
+  hashRow,
+  NO_EVIDENCE,
+  START_OF_CHAIN,
+  verifyChain,
+  type ChainBreak,
+  type ChainBreakReason,
+  type ChainedFields,
+  type ChainedRow,
+  type ChainHead,
+  type ChainVerification,
+  type Evidence,
+  type EvidenceRow,
+  type JsonValue,
+  type Outcome,
+} from '@autoheal/evidence';
 
 /** The last point of a chain that a verification found intact: verification resumes after it. */
 export interface VerifiedPoint {
@@ -208,15 +58,17 @@ export function needsFullVerification(point: VerifiedPoint | null, nowMs: number
  * rewritten *at* the point or removed from it is reported there; the chain is then followed from
  * the point's hash, so the first row after it is held to what was verified, not to what is stored.
  *
- * What this cannot see: a rewrite of rows *before* the point whose writer also rewrote the
- * point, or rewrote every row from there to the point consistently. Only a full verification
- * (from seq 1) or a signed checkpoint exposes those.
+ * What this cannot see by itself: a rewrite of rows *before* the point whose writer also rewrote
+ * the point, or rewrote every row from there to the point consistently. A full verification (from
+ * seq 1) sees it, and so does the latest signed checkpoint: a rewrite that recomputes the chain
+ * changes the hash at every later seq, the checkpoint's too (AuditReadService checks it each time).
  */
 export function resumeAfter(point: VerifiedPoint, stored: ChainedRow | null): ChainVerification {
-  const from: ChainVerification = { ok: true, checkedRows: 0, headSeq: point.seq, headHash: point.hash, firstBreak: null };
+  const from: ChainVerification = { ...START_OF_CHAIN, headSeq: point.seq, headHash: point.hash, checkpointedSeq: point.seq };
   if (stored === null) {
     const gap: ChainBreak = {
       seq: point.seq,
+      lastSeq: null,
       reason: 'seq_gap',
       expectedHash: point.hash,
       actualHash: null,
@@ -227,6 +79,7 @@ export function resumeAfter(point: VerifiedPoint, stored: ChainedRow | null): Ch
   if (stored.hash !== point.hash || hashRow(stored) !== stored.hash) {
     const changed: ChainBreak = {
       seq: point.seq,
+      lastSeq: null,
       reason: 'hash_mismatch',
       expectedHash: point.hash,
       actualHash: stored.hash,
@@ -235,20 +88,4 @@ export function resumeAfter(point: VerifiedPoint, stored: ChainedRow | null): Ch
     return { ...from, ok: false, firstBreak: changed };
   }
   return from;
-}
-
-/**
- * Closes a verification that expected rows up to `untilSeq` (the head when it began) and found
- * fewer: the rows from the first missing seq on were removed while, or before, it ran.
- */
-export function expectRowsUpTo(from: ChainVerification, untilSeq: number): ChainVerification {
-  if (from.headSeq >= untilSeq || from.firstBreak) return from;
-  const gap: ChainBreak = {
-    seq: from.headSeq + 1,
-    reason: 'seq_gap',
-    expectedHash: null,
-    actualHash: null,
-    detail: `rows ${from.headSeq + 1} to ${untilSeq} are missing`,
-  };
-  return { ...from, ok: false, firstBreak: gap };
 }

@@ -46,6 +46,7 @@ export class AuditReadLimiter {
       case 'verify':
         return this.refusal('reads', this.reads.take(keyId, this.policy.verifyCost));
       case 'full_verify':
+      case 'export':
         return this.refusal('full_verify', this.fullVerifies.take(keyId, 1));
       default: {
         const unreachable: never = kind;

@@ -1,7 +1,8 @@
 import type { JsonValue } from './hash-chain.js';
 
 /** What a request to the audit API asked for. `full_verify` is a verification from seq 1. */
-export type ReadKind = 'list' | 'verify' | 'full_verify';
+/** `export` reads like a full verification (every row of a range) and takes from the same budget. */
+export type ReadKind = 'list' | 'verify' | 'full_verify' | 'export';
 
 /** One request to a tenant's audit API, as the trail will count it. */
 export interface ReadNote {

@@ -12,6 +12,8 @@ import { createTestDatabase, type TestDatabase } from '@autoheal/testing';
 import { auditorDataSource } from '../data-source';
 import type { AuditEntry } from './audit-entry';
 import { auditLogRepository as repo } from './audit-log.repository';
+import { generateSigningKey } from '@autoheal/security';
+import { RowSealer } from '../evidence/row-sealer';
 import { hashRow, verifyChain, type ChainedFields, type JsonValue, type Outcome } from './hash-chain';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -205,8 +207,9 @@ describe('the hash chain in SQL agrees with hash-chain.ts (real Postgres)', () =
       );
       const edge = EDGE_CASES.map((f, i) => ({ ...f, eventId: `edge-${i}` }));
       const all: AuditEntry[] = [...entries, ...edge].map((e) => ({ ...e, tenantId, resource: e.resource as AuditEntry['resource'] }));
+      const sealer = new RowSealer(generateSigningKey().key, { now: () => new Date() });
       for (const [i, entry] of all.entries()) {
-        const appended = await auditor.transaction((m) => repo.append(m, entry, i % 3 ? null : `trace-${i}`));
+        const appended = await auditor.transaction((m) => repo.append(m, entry, i % 3 ? null : `trace-${i}`, sealer));
         expect(appended).toBe(true);
       }
 

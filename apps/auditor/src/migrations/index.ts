@@ -2,5 +2,6 @@ import { AuditorInitial1763700000000 } from './1763700000000-auditor-initial.js'
 import { AuditorAppendFunction1765000000000 } from './1765000000000-auditor-append-function.js';
 import { AuditorPeopleApiKeys1766100000000 } from './1766100000000-auditor-people-api-keys.js';
 import { AuditorReadIsolation1766200000000 } from './1766200000000-auditor-read-isolation.js';
+import { AuditorSignedPoints1766300000000 } from './1766300000000-auditor-signed-points.js';
 
-export const auditorMigrations = [AuditorInitial1763700000000, AuditorAppendFunction1765000000000, AuditorPeopleApiKeys1766100000000, AuditorReadIsolation1766200000000];
+export const auditorMigrations = [AuditorInitial1763700000000, AuditorAppendFunction1765000000000, AuditorPeopleApiKeys1766100000000, AuditorReadIsolation1766200000000, AuditorSignedPoints1766300000000];

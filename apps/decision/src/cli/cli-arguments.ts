@@ -32,6 +32,9 @@ export const USAGE = `usage: autoheal <command> [--url <url>] [--json]
   api-keys revoke <keyId>
   api-keys expire <keyId> [--at <time>]
         people's API keys, at the auditor (admin over every tenant)
+  audit export --tenant <tenant> --out <dir> [--from <time>] [--to <time>]
+  audit verify-bundle <dir> [--trusted-keys <file>]
+        export a tenant's audit trail as a bundle; check one offline (autoheal audit help)
   producers create <tenant> [--out <seed file>] [--nats-dir <dir>]
         a tenant producer's NATS credentials (local files; see autoheal producers help)
 

@@ -5,6 +5,7 @@ import { CliError, CliErrorCode, exitCodeFor } from './cli.errors.js';
 import { formatApiKey, formatApiKeyPage, formatCreatedApiKey, formatApplyResults, formatBacktest, formatBreaker, formatDiff, formatError, formatResume, formatReview, formatTenantList, formatVersions } from './cli-format.js';
 import { readDocumentsWithSources, type DocumentSource } from './document-sources.js';
 import { runProducers } from './producers.command.js';
+import { runAudit } from './audit.command.js';
 
 /** Where the CLI writes (one call per line) and what time it is: injected so that tests run it in-process. */
 export interface CliIo {
@@ -138,6 +139,8 @@ async function execute(command: Exclude<Command, { kind: 'help' } | ApiKeysComma
 export async function run(argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
   // Local files only (the NATS server's users), no admin API.
   if (argv[0] === 'producers') return runProducers(argv.slice(1), env, io);
+  // The audit trail's evidence: an export from the auditor, or a bundle checked with no network at all.
+  if (argv[0] === 'audit') return runAudit(argv.slice(1), env, io);
   try {
     const parsed = parseCommand(argv, env);
     if (parsed.command.kind === 'help') {

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Client } from 'pg';
 import { newEvent, newEventId, type Envelope, type EventType, type RemediationAction } from '@autoheal/contracts';
+import type { MetricValueWithName } from 'prom-client';
+import { metricsRegistry } from '@autoheal/telemetry';
 import { DeferralsWorker } from '../planning/deferrals.worker.js';
 import { PlanningService } from '../planning/planning.service.js';
 import { startDecisionTestApp } from '../test-support/decision-test-app.js';
@@ -20,6 +22,14 @@ function tenant(tenantId: string, extra: Record<string, unknown> = {}): Record<s
     escalation: { targets: [{ kind: 'webhook', name: 'chatops', url: 'http://127.0.0.1:9/hook', secretRef: 'CHATOPS_SECRET' }] },
     ...extra,
   };
+}
+
+/** Count and sum of a histogram's series with these labels, as /metrics shows them. */
+async function histogram(name: string, labels: Record<string, string>): Promise<{ count: number; sum: number }> {
+  const values = ((await metricsRegistry.getSingleMetric(name)?.get())?.values ?? []) as MetricValueWithName<string>[];
+  const matching = values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want));
+  const pick = (suffix: string) => matching.filter((v) => v.metricName === `${name}_${suffix}`).reduce((total, v) => total + v.value, 0);
+  return { count: pick('count'), sum: pick('sum') };
 }
 
 describe('playbook fallbacks after a failed remediation (real Postgres and nats-server)', () => {
@@ -100,6 +110,7 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     const planning = app.get(PlanningService);
     const outcomes = app.get(OutcomesService);
     const verification = app.get(VerificationWorker);
+    const failedBefore = await histogram('autoheal_decision_verification_latency_seconds', { result: 'verification_failed' });
     const incident = incidentOpened('unverified');
     const { incidentId } = incident.data;
     const restartId = ((await planning.onIncidentOpened(incident)) as { remediationId: string }).remediationId;
@@ -136,6 +147,9 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     const escalated = await eventsOf(incidentId, 'remediation.escalated');
     expect(escalated).toHaveLength(1);
     expect(escalated[0].data.reason).toMatch(/^restart failed \(verification_failed: .*\), then replace failed \(verification_failed: .*\); no fallback/);
+    // Both failed verifications are timed from the driver's success to the deadline: a minute each.
+    const failedAfter = await histogram('autoheal_decision_verification_latency_seconds', { result: 'verification_failed' });
+    expect({ count: failedAfter.count - failedBefore.count, sum: failedAfter.sum - failedBefore.sum }).toEqual({ count: 2, sum: 120 });
     // Resolving now verifies nothing: the remediation already failed.
     await planning.onIncidentResolved(
       newEvent('incident.resolved', {
@@ -151,6 +165,8 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
   it('verifies at once a remediation whose incident resolved while the driver was still at work', async () => {
     const planning = app.get(PlanningService);
     const outcomes = app.get(OutcomesService);
+    const ttrBefore = await histogram('autoheal_decision_time_to_remediate_seconds', { action: 'restart' });
+    const verifiedBefore = await histogram('autoheal_decision_verification_latency_seconds', { result: 'verified', action: 'restart' });
     const incident = incidentOpened('early');
     const { incidentId } = incident.data;
     const remediationId = ((await planning.onIncidentOpened(incident)) as { remediationId: string }).remediationId;
@@ -169,6 +185,11 @@ describe('playbook fallbacks after a failed remediation (real Postgres and nats-
     const [verified] = await eventsOf(incidentId, 'remediation.verified');
     // Proven when both had happened: the driver's success, half a second after the resolution.
     expect(verified.data).toMatchObject({ remediationId, executedAt: new Date(now).toISOString(), timeToRemediateMs: 1_500 });
+    // Counted once the transaction committed: time to remediate 1.5 s, verified as the driver reported (0 s after).
+    const ttr = await histogram('autoheal_decision_time_to_remediate_seconds', { action: 'restart' });
+    expect({ count: ttr.count - ttrBefore.count, sum: ttr.sum - ttrBefore.sum }).toEqual({ count: 1, sum: 1.5 });
+    const verifiedAfter = await histogram('autoheal_decision_verification_latency_seconds', { result: 'verified', action: 'restart' });
+    expect(verifiedAfter.count - verifiedBefore.count).toBe(1);
   });
 
   it('plans restart, then the replace fallback when it fails, then escalates naming both attempts', async () => {

@@ -14,7 +14,7 @@ import { remediationsRepository, type FailedAttempt, type RemediationRow } from 
 import { announceDecision, decidedFields, takeDecision } from '../planning/take-decision.js';
 import { enqueueEscalationOf } from '../escalations/escalation-targets.js';
 import { escalationForFailure, type FailureEvent, type NoFallback } from './outcome-events.js';
-import { recordVerified, verificationFailedEvent, verifyDeadlineOf } from './verification.js';
+import { countVerificationFailed, countVerified, recordVerified, verificationFailedEvent, verifyDeadlineOf } from './verification.js';
 
 const log = createLogger('decision');
 
@@ -71,19 +71,19 @@ export class OutcomesService {
    * taken until then.
    */
   async onSucceeded(event: Envelope<'remediation.succeeded'>): Promise<OutcomeResult> {
-    const result = await this.outbox.transaction(async (m): Promise<OutcomeResult> => {
-      if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return 'duplicate_event';
+    const { result, verified } = await this.outbox.transaction(async (m): Promise<{ result: OutcomeResult; verified?: Envelope<'remediation.verified'> }> => {
+      if (!(await claimInbox(m, DECISION_SCHEMA, OUTCOMES_CONSUMER.durable, event.id))) return { result: 'duplicate_event' };
       const now = this.clock.now();
       // Locked: its plan says how long verification may take.
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);
-      if (!before) return 'not_ours_or_already_recorded';
+      if (!before) return { result: 'not_ours_or_already_recorded' };
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
-      if (!row) return 'not_ours_or_already_recorded';
-      if (row.incidentResolvedAt && (await recordVerified(m, row, row.incidentResolvedAt, event.id))) return 'verified';
-      return 'verifying';
+      if (!row) return { result: 'not_ours_or_already_recorded' };
+      const verified = row.incidentResolvedAt ? await recordVerified(m, row, row.incidentResolvedAt, event.id) : null;
+      return verified ? { result: 'verified', verified } : { result: 'verifying' };
     });
     if (result === 'verifying' || result === 'verified') decisionMetrics.outcomes.inc({ status: 'succeeded' });
-    if (result === 'verified') decisionMetrics.outcomes.inc({ status: 'verified' });
+    if (verified) countVerified(verified);
     return result;
   }
 
@@ -102,6 +102,7 @@ export class OutcomesService {
     await appendToOutbox(m, DECISION_SCHEMA, [event]);
     await remediationsRepository.hastenDeferrals(m, failed.tenantId, failed.service, now);
     decisionMetrics.outcomes.inc({ status: 'verification_failed' });
+    countVerificationFailed(event);
     // Only an automatic plan is decided again; a human approved that one action, so it goes back to a human.
     if (failed.decisionKind !== 'plan' || !failed.incident.incidentId) return this.escalate(m, failed, event, now, await remediationsRepository.attemptsOf(m, failed.incidentId));
     const outcome = await this.decideAgain(m, failed, event);

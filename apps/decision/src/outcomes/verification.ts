@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { newEvent, type Envelope, type RemediationAction } from '@autoheal/contracts';
 import { appendToOutbox } from '@autoheal/persistence';
 import { DECISION_SCHEMA } from '../data-source.js';
+import { decisionMetrics } from '../decision.metrics.js';
 import { DECISION_PRODUCER } from '../planning/decision-events.js';
 import { DEFAULT_VERIFY_DEADLINE_MS } from '../planning/policy-port.js';
 import { remediationsRepository, type RemediationRow } from '../planning/remediations.repository.js';
@@ -67,14 +68,30 @@ export function verificationFailedEvent(row: RemediationRow, executedAt: Date, d
 /**
  * Marks a remediation being verified as verified, its incident having resolved at `resolvedAt`,
  * announces it and frees its slot on the service (deferred incidents there become due). Null when
- * the row is not being verified (any more).
+ * the row is not being verified (any more). Returns the event announced; the caller counts it
+ * (countVerified) once the transaction committed.
  */
-export async function recordVerified(m: EntityManager, row: RemediationRow, resolvedAt: Date, causationId: string): Promise<RemediationRow | null> {
+export async function recordVerified(m: EntityManager, row: RemediationRow, resolvedAt: Date, causationId: string): Promise<Envelope<'remediation.verified'> | null> {
   const executedAt = row.outcomeAt ?? resolvedAt;
   const at = verifiedAt(executedAt, resolvedAt);
   const verified = await remediationsRepository.markVerified(m, row.remediationId, at);
   if (!verified) return null;
-  await appendToOutbox(m, DECISION_SCHEMA, [verifiedEvent(verified, executedAt, at, causationId)]);
+  const event = verifiedEvent(verified, executedAt, at, causationId);
+  await appendToOutbox(m, DECISION_SCHEMA, [event]);
   await remediationsRepository.hastenDeferrals(m, verified.tenantId, verified.service, at);
-  return verified;
+  return event;
+}
+
+/** The metrics of a verified remediation, from the event that announced it: one place for every path that verifies. */
+export function countVerified(event: Envelope<'remediation.verified'>): void {
+  const { action, executedAt, timeToRemediateMs } = event.data;
+  decisionMetrics.outcomes.inc({ status: 'verified' });
+  decisionMetrics.verificationLatency.observe({ result: 'verified', action }, Math.max(0, Date.parse(event.occurredAt) - Date.parse(executedAt)) / 1000);
+  decisionMetrics.timeToRemediate.observe({ action }, timeToRemediateMs / 1000);
+}
+
+/** The metrics of a failed verification (its caller's transaction counts the outcome with it). */
+export function countVerificationFailed(event: Envelope<'remediation.verification_failed'>): void {
+  const { action, executedAt } = event.data;
+  decisionMetrics.verificationLatency.observe({ result: 'verification_failed', action }, Math.max(0, Date.parse(event.occurredAt) - Date.parse(executedAt)) / 1000);
 }

@@ -29,7 +29,7 @@ import {
   type PolicyDecision,
   type TenantWindow,
 } from './policy-port.js';
-import { recordVerified } from '../outcomes/verification.js';
+import { countVerified, recordVerified } from '../outcomes/verification.js';
 import { remediationsRepository, type DecisionState, type IncidentFacts } from './remediations.repository.js';
 import { decidedFields, decideOn, decisionEvents, decisionStateQuery, enqueueEscalations, type Announcement } from './take-decision.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
@@ -134,6 +134,7 @@ export class PlanningService {
       case 'defer':
       case 'hold':
         decisionMetrics.decisions.inc({ outcome: outcome.kind });
+        decisionMetrics.decisionLatency.observe({ outcome: outcome.kind }, Math.max(0, this.clock.now().getTime() - Date.parse(event.data.detectedAt)) / 1000);
         if (outcome.kind === 'escalate' && outcome.refusedBy) decisionMetrics.refusals.inc({ rule: outcome.refusedBy });
         log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, remediationId: outcome.remediationId, outcome: outcome.kind, dryRun: outcome.dryRun }, 'incident decided');
         break;
@@ -334,7 +335,7 @@ export class PlanningService {
    * the audit trail shows why it never ran, and frees its place under the concurrency cap.
    */
   async onIncidentResolved(event: Envelope<'incident.resolved'>): Promise<void> {
-    const closed = await this.outbox.transaction(async (m): Promise<'deferral' | 'approval' | 'verified' | null> => {
+    const closed = await this.outbox.transaction(async (m): Promise<'deferral' | 'approval' | Envelope<'remediation.verified'> | null> => {
       if (!(await claimInbox(m, DECISION_SCHEMA, INCIDENTS_CONSUMER.durable, event.id))) return null;
       await availabilityRepository.recordResolved(m, event.tenantId, event.data);
       const at = new Date(event.data.resolvedAt);
@@ -343,7 +344,7 @@ export class PlanningService {
       const row = await remediationsRepository.findByIncident(m, event.data.incidentId);
       // The action the driver reported done is proven by the incident resolving (a remediation
       // still running is verified when its success arrives: the row remembers the resolution).
-      if (row?.status === 'verifying') return (await recordVerified(m, row, at, event.id)) ? 'verified' : null;
+      if (row?.status === 'verifying') return recordVerified(m, row, at, event.id);
       if (row?.status !== 'awaiting_approval') return null;
       const reason = 'the incident resolved before anyone approved';
       const rejected = await remediationsRepository.review(m, row.remediationId, 'rejected', 'system', at, reason);
@@ -352,8 +353,8 @@ export class PlanningService {
       await remediationsRepository.hastenDeferrals(m, rejected.tenantId, rejected.service, at);
       return 'approval';
     });
-    if (closed === 'verified') {
-      decisionMetrics.outcomes.inc({ status: 'verified' });
+    if (typeof closed === 'object' && closed !== null) {
+      countVerified(closed);
       log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId }, 'incident resolved after its remediation: verified');
     } else if (closed) log.info({ incidentId: event.data.incidentId, tenantId: event.tenantId, closed }, 'incident resolved while waiting; closed without action');
   }

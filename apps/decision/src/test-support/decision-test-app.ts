@@ -19,6 +19,7 @@ import type { SecretResolver } from '../escalations/deliveries.worker.js';
 export const WORKERS_OFF = {
   DECISION_DELIVERY_INTERVAL_MS: '0',
   DECISION_COMPLIANCE_INTERVAL_MS: '0',
+  DECISION_METRICS_INTERVAL_MS: '0',
   DECISION_SWEEP_INTERVAL_MS: '0',
   DECISION_DEFER_INTERVAL_MS: '0',
   DECISION_VERIFY_INTERVAL_MS: '0',

@@ -22,6 +22,11 @@ const schema = z.object({
   /** Requests per second the built-in synthetic client sends to this instance's /v1/orders; 0: none. */
   TRAFFIC_RPS: z.coerce.number().min(0).max(1000).default(5),
   /**
+   * Requests per second each loaded route (/v1/orders, /v1/reports) serves at full speed; beyond
+   * it the instance falls behind (overload.ts): late orders, a busy event loop. 0: no limit.
+   */
+  CAPACITY_RPS: z.coerce.number().min(0).max(100_000).default(0),
+  /**
    * A fault the release itself carries (a bad release: the fleet file's release `env`), simulated
    * from the first request on, as chaos errors|slow|leak would be. Unlike chaos, a restart does
    * not clear it: the new process runs the same release. Unset: a healthy release.

@@ -5,10 +5,13 @@ import { createLogger } from '../logger.js';
 import { loadApiServerConfig } from './api-server.config.js';
 import { route, type ApiServerIdentity } from './api-server.routes.js';
 import { DEFAULT_DEGRADATION_SETTINGS, degradeMessage, INJECTED_FAILURE, leakBytes, treatRequest, type Degradation } from './degradation.js';
+import { ArrivalRate, busyMsFor, DEFAULT_OVERLOAD_SETTINGS, holdEventLoop, loadedRouteOf, queueDelayMs, type LoadedRoute, type OverloadSettings } from './overload.js';
 import { promoteMessage } from './spare.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
 
 const LEAK_TICK_MS = 250;
+/** How often a saturated reports route holds the event loop: twice in each one-second metrics window (see overload.ts). */
+const BUSY_TICK_MS = 500;
 
 /**
  * One instance of a tenant's API server: answers HTTP and reports its health through the SDK.
@@ -43,10 +46,26 @@ function main(): void {
   acceptSupervisorCommands(gate);
   gate.onChange((change) => logger.warn({ kind: change.kind, throttle: change.throttle }, 'throttle changed'));
 
+  // Demand beyond capacity (a latency storm, saturation) slows the instance down: overload.ts.
+  const overload: OverloadSettings = { ...DEFAULT_OVERLOAD_SETTINGS, capacityPerSecond: config.CAPACITY_RPS };
+  const arrivals: Record<LoadedRoute, ArrivalRate> = { orders: new ArrivalRate(), reports: new ArrivalRate() };
+  const behind: Record<LoadedRoute, boolean> = { orders: false, reports: false };
+  // One line when a route starts or stops falling behind, not one per request.
+  const noteBehind = (loaded: LoadedRoute, now: boolean, count: number) => {
+    if (behind[loaded] === now) return;
+    behind[loaded] = now;
+    logger.warn({ route: loaded, requestsInLastSecond: count, capacityPerSecond: overload.capacityPerSecond }, now ? 'over capacity: falling behind' : 'back within capacity');
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const url = req.url ?? '/';
     const treatment = treatRequest(degradation, DEFAULT_DEGRADATION_SETTINGS, url, Math.random());
+    const loaded = loadedRouteOf(url);
+    const queued = loaded === 'orders' ? queueDelayMs(arrivals.orders.record(started), overload) : 0;
+    if (loaded === 'orders') noteBehind('orders', queued > 0, arrivals.orders.count(started));
+    else if (loaded === 'reports') arrivals.reports.record(started);
+    const delayMs = treatment.delayMs + queued;
     const respond = () => {
       const response = treatment.fail ? INJECTED_FAILURE : route(req.method ?? 'GET', url, identity, new Date());
       res.writeHead(response.status, { 'content-type': 'application/json' });
@@ -54,7 +73,7 @@ function main(): void {
       // Every served request feeds the error rate and latency, as a tenant's middleware would.
       reporter?.recordRequest(performance.now() - started, response.status < 500);
     };
-    if (treatment.delayMs > 0) setTimeout(respond, treatment.delayMs);
+    if (delayMs > 0) setTimeout(respond, delayMs);
     else respond();
   };
   const admitted = nodeHttpAdmission(gate, handle);
@@ -81,6 +100,17 @@ function main(): void {
     const bytes = leakBytes(degradation, DEFAULT_DEGRADATION_SETTINGS, LEAK_TICK_MS, process.memoryUsage.rss(), config.MEMORY_LIMIT_BYTES);
     if (bytes > 0) leaked.push(Buffer.alloc(bytes, 1));
   }, LEAK_TICK_MS).unref();
+
+  // The reports route's CPU, while more reports arrive than the instance renders: the loop is
+  // held from a timer, not inside a request, so what falls behind is the whole process (its
+  // event-loop lag), as when a CPU-bound handler cannot keep up.
+  setInterval(() => {
+    const now = performance.now();
+    const count = arrivals.reports.count(now);
+    const busyMs = busyMsFor(count, overload);
+    noteBehind('reports', busyMs > 0, count);
+    if (busyMs > 0) holdEventLoop(busyMs, () => performance.now());
+  }, BUSY_TICK_MS).unref();
 
   process.on('message', (message) => {
     const promote = promoteMessage.safeParse(message);

@@ -33,6 +33,13 @@ describe('api-server routes', () => {
     expect(route('GET', '/v1/orders/globex-pay-ord-2', identity, now)).toEqual({ status: 404, body: { error: 'order_not_found' } });
   });
 
+  it('GET /v1/reports sums the tenant’s orders and says who served them', () => {
+    expect(route('GET', '/v1/reports', identity, now)).toEqual({
+      status: 200,
+      body: { tenantId: 'acme-health', servedBy: identity.instance, report: { orders: 3, open: 1, quantity: 12 } },
+    });
+  });
+
   it('answers 404 for unknown paths and 405 for anything but GET', () => {
     expect(route('GET', '/admin', identity, now).status).toBe(404);
     expect(route('POST', '/v1/orders', identity, now).status).toBe(405);

@@ -56,6 +56,14 @@ export function route(method: string, url: string, identity: ApiServerIdentity, 
   if (path === '/v1/orders') {
     return { status: 200, body: { tenantId: identity.tenantId, servedBy: identity.instance, orders: demoOrders(identity.tenantId) } };
   }
+  if (path === '/v1/reports') {
+    // A summary over the orders; in a real service the CPU-heavy route (see overload.ts).
+    const orders = demoOrders(identity.tenantId);
+    return {
+      status: 200,
+      body: { tenantId: identity.tenantId, servedBy: identity.instance, report: { orders: orders.length, open: orders.filter((o) => o.status === 'open').length, quantity: orders.reduce((sum, o) => sum + o.quantity, 0) } },
+    };
+  }
   const match = /^\/v1\/orders\/([^/]+)$/.exec(path);
   if (match) {
     const order = demoOrders(identity.tenantId).find((o) => o.id === decodeURIComponent(match[1]));

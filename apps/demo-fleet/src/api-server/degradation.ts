@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { Degradation } from '@autoheal/contracts';
 import type { ApiResponse } from './api-server.routes.js';
 
 /**
@@ -7,8 +7,7 @@ import type { ApiResponse } from './api-server.routes.js';
  * the latency anomaly baseline, leak by the memory trend forecast. A new process starts healthy,
  * so a restart clears any of them, as it would clear a poisoned process in production.
  */
-export const DEGRADATIONS = ['errors', 'slow', 'leak'] as const;
-export type Degradation = (typeof DEGRADATIONS)[number];
+export { DEGRADATIONS, degradeMessage, type Degradation, type DegradeMessage } from '@autoheal/contracts';
 
 const MiB = 1024 * 1024;
 
@@ -35,16 +34,6 @@ export const DEFAULT_DEGRADATION_SETTINGS: Readonly<DegradationSettings> = Objec
   // enough for the trend to predict the crossing before the saturation rule would see it.
   leakBytesPerSecond: 4 * MiB,
 });
-
-/** The agent's message to its instance over the IPC channel; null stops simulating. */
-export const degradeMessage = z
-  .object({
-    type: z.literal('degrade'),
-    degradation: z.enum(DEGRADATIONS).nullable(),
-  })
-  .strict();
-
-export type DegradeMessage = z.infer<typeof degradeMessage>;
 
 export interface RequestTreatment {
   /** Answer with INJECTED_FAILURE instead of routing the request. */

@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { isEvent, newEvent, STREAMS, type Envelope, type EventOf, type EventType } from '@autoheal/contracts';
 import { closeNats, connectNats, EventPublisher, provisionStreams } from '@autoheal/messaging';
+import { metricsRegistry } from '@autoheal/telemetry';
 import { createTestDatabase, expectEventually, readStream, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
 import { startDetectorApp } from '../detector.app.js';
@@ -94,6 +95,9 @@ describe('detector (real NATS and Postgres)', () => {
     expect(opened).toHaveLength(1);
     const incidentId = ofType(opened, 'incident.opened')[0].data.incidentId;
     expect(opened[0].correlationId).toBe(incidentId);
+    // Counted by kind and tenant (the dashboards' incidents by kind).
+    const counted = (await metricsRegistry.getSingleMetric('autoheal_detector_incidents_opened_total')?.get())?.values.filter((v) => v.labels.kind === 'heartbeat_missed' && v.labels.tenant === opened[0].tenantId);
+    expect(counted?.map((v) => v.value)).toEqual([1]);
 
     await beat('api-1');
     await expectEventually(async () => {

@@ -170,7 +170,7 @@ export class IncidentWriter {
         records.push(() => {
           this.rows.set(row.fingerprint, row);
           if (!result.opened) return;
-          detectorMetrics.incidentsOpened.inc({ kind: row.kind });
+          detectorMetrics.incidentsOpened.inc({ kind: row.kind, tenant: row.tenantId });
           detectorMetrics.detectionLatency.observe(result.detectionLatencyMs / 1000);
           log.info({ incidentId: row.incidentId, tenantId: row.tenantId, instance: row.instance, kind: row.kind }, 'incident opened');
         });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newEvent, newEventId, type Envelope, type EventData } from '@autoheal/contracts';
-import { contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
+import { ATTR_INCIDENT_ID, ATTR_TENANT_ID, contextFromCarrier, OutboxPublisher } from '@autoheal/messaging';
 import { outboxRowsStored, tracedOutboxBatch, type OutboxBatch } from '@autoheal/persistence';
 import { CLOCK, type Clock } from '../clock.js';
 import { DETECTOR_SCHEMA } from '../data-source.js';
@@ -71,13 +71,19 @@ export class IncidentsService {
     const now = this.clock.now();
     const announced = commands.map((command): Announced<NewIncidentRow> => {
       // A new incident starts a new trace: everything downstream (plan, restart, audit) joins it.
-      const { tenantId, instance, kind } = command.target;
-      const span = tracer.startSpan('incident.detect', { root: true, attributes: { 'autoheal.tenant': tenantId, 'autoheal.instance': instance, 'autoheal.kind': kind } }, ROOT_CONTEXT);
+      const { tenantId, service, instance, kind } = command.target;
+      const incidentId = newEventId(now.getTime());
+      // The root of the incident's trace carries its id: a trace backend finds the trace by it.
+      const span = tracer.startSpan(
+        'incident.detect',
+        { root: true, attributes: { [ATTR_INCIDENT_ID]: incidentId, [ATTR_TENANT_ID]: tenantId, 'autoheal.service': service, 'autoheal.instance': instance, 'autoheal.incident.kind': kind } },
+        ROOT_CONTEXT,
+      );
       const traceContext: Record<string, string> = {};
       propagation.inject(trace.setSpan(ROOT_CONTEXT, span), traceContext);
       const row: NewIncidentRow = {
         ...command.target,
-        incidentId: newEventId(now.getTime()),
+        incidentId,
         fingerprint: command.fingerprint,
         scope: command.flags.scope,
         severity: command.severity,
@@ -221,5 +227,5 @@ function incidentEvent<T extends 'incident.updated' | 'incident.resolved'>(
 /** A span in the incident's own trace, so its update or resolution joins what its detection started. */
 function spanInTrace(incident: OpenIncidentRow, name: string): Span {
   const parent: Context = contextFromCarrier(incident.traceContext);
-  return tracer.startSpan(name, { attributes: { 'autoheal.incident_id': incident.incidentId } }, parent);
+  return tracer.startSpan(name, { attributes: { [ATTR_INCIDENT_ID]: incident.incidentId, [ATTR_TENANT_ID]: incident.tenantId } }, parent);
 }

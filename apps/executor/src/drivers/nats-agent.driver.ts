@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { headers as natsHeaders, RequestError, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { agentCommandReply, agentCommandRequest, agentCommandSubject, newEventId, RUNTIME_ACTIONS, type AgentCommandFailureCode } from '@autoheal/contracts';
-import { injectTraceContext, NATS_CONNECTION, SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
+import { ATTR_TENANT_ID, injectTraceContext, NATS_CONNECTION, requestSpan, SIGNING_MATERIAL, type SigningMaterial } from '@autoheal/messaging';
+import { tracer } from '@autoheal/telemetry';
 import { agentIdentity, signCommand, verifyReply, type SignedReply } from '@autoheal/security';
 import { CLOCK, type Clock } from '../clock.js';
 import type { ExecutorConfig } from '../config.js';
@@ -15,7 +18,7 @@ const decoder = new TextDecoder();
 export type NatsAgentDriverConfig = Pick<ExecutorConfig, 'AGENT_TIMEOUT_MS' | 'EXECUTOR_COMMAND_TTL_MS' | 'EXECUTOR_TARGET_AGENTS'>;
 
 /**
- * The actions the host agent carries out (apps/demo-fleet's agent; see its README for how).
+ * The actions the host agent carries out (apps/agent; see its README for how).
  * failover is not among them: a host agent has no second region to move traffic to.
  */
 /**
@@ -64,11 +67,20 @@ export class NatsAgentDriver implements RemediationDriver {
     });
     const request = agentCommandRequest.parse(signed);
     const subject = agentCommandSubject(target.tenantId, target.service, target.instance);
+    const body = JSON.stringify(request);
+    const { name, options } = requestSpan(this.nc, subject, Buffer.byteLength(body), { [ATTR_TENANT_ID]: target.tenantId, 'autoheal.remediation.id': remediationId, 'autoheal.action': action });
+    const span = tracer.startSpan(name, options);
     let reply: Msg;
     try {
-      reply = await this.nc.request(subject, JSON.stringify(request), { timeout: this.config.AGENT_TIMEOUT_MS, headers: injectTraceContext(natsHeaders()) });
+      // The agent's work joins the trace as a child of this span.
+      reply = await this.nc.request(subject, body, { timeout: this.config.AGENT_TIMEOUT_MS, headers: injectTraceContext(natsHeaders(), trace.setSpan(context.active(), span)) });
     } catch (error) {
-      throw classify(error, subject, this.config.AGENT_TIMEOUT_MS);
+      const classified = classify(error, subject, this.config.AGENT_TIMEOUT_MS);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: classified.message });
+      span.setAttribute(ATTR_ERROR_TYPE, classified.code);
+      throw classified;
+    } finally {
+      span.end();
     }
 
     let raw: unknown;

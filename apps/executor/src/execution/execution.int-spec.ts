@@ -12,7 +12,9 @@ import {
   type Envelope,
   type EventType,
 } from '@autoheal/contracts';
+import type { MetricValueWithName } from 'prom-client';
 import { closeNats, connectNats } from '@autoheal/messaging';
+import { metricsRegistry } from '@autoheal/telemetry';
 import { signReply } from '@autoheal/security';
 import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase, createTestKeys } from '@autoheal/testing';
 import { loadConfig } from '../config.js';
@@ -24,6 +26,14 @@ const keys = createTestKeys();
 afterAll(() => keys.remove());
 
 const MAX_DELIVER = 4;
+
+/** How many executions the plan → executed histogram counted with these labels. */
+async function planToExecutedCount(labels: Record<string, string>): Promise<number> {
+  const values = ((await metricsRegistry.getSingleMetric('autoheal_executor_plan_to_executed_seconds')?.get())?.values ?? []) as MetricValueWithName<string>[];
+  return values
+    .filter((v) => v.metricName === 'autoheal_executor_plan_to_executed_seconds_count' && Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((total, v) => total + v.value, 0);
+}
 
 /** What the agent did for a remediation, before it signs it into a reply for one command. */
 type Outcome =
@@ -176,6 +186,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
   });
 
   it('restarts a planned remediation once and publishes started then succeeded', async () => {
+    const timedBefore = await planToExecutedCount({ action: 'restart', status: 'succeeded' });
     const plan = planned('acme', 'api-1');
     const { remediationId, incidentId } = plan.data;
     await settled(await publishRaw(plan));
@@ -189,6 +200,8 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     expect(succeeded[0]).toMatchObject({ correlationId: incidentId, causationId: plan.id, data: { details: { action: 'restart', effects: [{ verb: 'restarted', object: plan.data.instance, detail: { pid: expect.any(Number) as number } }], replayed: false } } });
     expect(started[0].id < succeeded[0].id).toBe(true);
     expect(await execution(remediationId)).toMatchObject({ status: 'succeeded', attempts: 1, driver: 'nats-agent', finished_at: expect.any(Date) as Date });
+    // The pipeline's plan → executed stage, timed from the plan event.
+    expect((await planToExecutedCount({ action: 'restart', status: 'succeeded' })) - timedBefore).toBe(1);
   });
 
   it('asks the agent once when the same planned event is delivered twice', async () => {
@@ -231,6 +244,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
   });
 
   it('reports the agent’s refusal as a failed remediation', async () => {
+    const timedBefore = await planToExecutedCount({ action: 'restart', status: 'failed' });
     const plan = planned('acme', 'ghost');
     const { remediationId } = plan.data;
     await settled(await publishRaw(plan));
@@ -240,6 +254,7 @@ describe('executor (real Postgres, nats-server and a responder in the agent’s 
     expect(failed[0].data.error).toEqual({ code: 'unknown_target', message: 'no instance ghost' });
     expect(await published('remediation.succeeded', remediationId)).toHaveLength(0);
     expect(await execution(remediationId)).toMatchObject({ status: 'failed', attempts: 1, result: { error: { code: 'unknown_target' } } });
+    expect((await planToExecutedCount({ action: 'restart', status: 'failed' })) - timedBefore).toBe(1);
   });
 
   it('retries while no agent answers and completes once one does', async () => {

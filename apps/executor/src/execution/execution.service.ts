@@ -106,7 +106,11 @@ export class ExecutionService {
     if (!finished) return { kind: 'finished_elsewhere' };
 
     executorMetrics.executions.inc({ action, status });
-    if (finished.finishedAt) executorMetrics.duration.observe({ action }, (finished.finishedAt.getTime() - finished.startedAt.getTime()) / 1000);
+    if (finished.finishedAt) {
+      executorMetrics.duration.observe({ action }, (finished.finishedAt.getTime() - finished.startedAt.getTime()) / 1000);
+      // From the plan (or the approval) that asked for it: the pipeline's plan → executed stage, queueing included.
+      executorMetrics.planToExecuted.observe({ action, status }, Math.max(0, finished.finishedAt.getTime() - Date.parse(event.occurredAt)) / 1000);
+    }
     log.info({ remediationId, incidentId, tenantId: event.tenantId, instance, status, attempts: finished.attempts }, 'remediation executed');
     return { kind: 'finished', status, attempts: finished.attempts };
   }

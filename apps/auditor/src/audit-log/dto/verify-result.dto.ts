@@ -1,8 +1,15 @@
 import { ApiProperty } from '@nestjs/swagger';
 
 export class ChainBreakDto {
-  @ApiProperty({ description: 'First seq at which the chain differs from what was written (for a gap: the first missing seq)' }) seq!: number;
-  @ApiProperty({ enum: ['seq_gap', 'prev_hash_mismatch', 'hash_mismatch'] }) reason!: string;
+  @ApiProperty({ description: 'First seq at which the chain differs from what was written (for a gap or a range: its first seq)' }) seq!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Last seq of the affected range (rows missing, rows a checkpoint no longer matches); null for one row' })
+  lastSeq!: number | null;
+  @ApiProperty({
+    enum: ['seq_gap', 'prev_hash_mismatch', 'hash_mismatch', 'seal_mismatch', 'unsealed_row', 'checkpoint_mismatch', 'checkpoint_invalid', 'rows_missing'],
+    description:
+      'seq_gap / prev_hash_mismatch / hash_mismatch: the chain itself is broken; seal_mismatch: the row is not the one the auditor sealed (rewritten, the chain recomputed); unsealed_row: a row the auditor did not append; checkpoint_mismatch: a signed checkpoint vouches for another hash (rows seq..lastSeq rewritten); checkpoint_invalid: a checkpoint whose signature does not hold; rows_missing: rows seq..lastSeq removed (a truncated tail)',
+  })
+  reason!: string;
   @ApiProperty({ type: String, nullable: true, description: 'The hash the chain requires here (previous row hash, or the recomputed hash)' })
   expectedHash!: string | null;
   @ApiProperty({ type: String, nullable: true, description: 'The hash the row holds' }) actualHash!: string | null;
@@ -22,4 +29,12 @@ export class VerifyResultDto {
     description: 'True when it verified from the first row: asked (`full=true`), the first verification, or the last whole one older than AUDITOR_FULL_VERIFY_AFTER_HOURS',
   })
   full!: boolean;
+  @ApiProperty({ description: 'The last seq a valid signed checkpoint was found to match by this verification (0: none)' }) checkpointedSeq!: number;
+  @ApiProperty({ type: Number, nullable: true, description: "The tenant's latest checkpoint on the AUDIT_CHECKPOINTS stream (null: none, or the stream did not answer)" })
+  latestCheckpointSeq!: number | null;
+  @ApiProperty({
+    enum: ['consulted', 'unavailable'],
+    description: 'Whether the stream was asked; without it, a tail removed together with its checkpoints in the database goes unseen',
+  })
+  externalCheckpoints!: 'consulted' | 'unavailable';
 }

@@ -1,0 +1,73 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { AGENT_CHAOS_SUBJECT, agentCommandSubject, AGENT_STATUS_SUBJECT } from '@autoheal/contracts';
+import type { Logger } from './logger.js';
+import type { ChaosService } from './chaos/chaos.service.js';
+import type { InstanceRef } from './config/agent-config.js';
+import type { FleetSupervisor } from './supervisor/fleet-supervisor.js';
+import type { ReplySigner } from './commands/reply-signer.js';
+import type { CommandService } from './commands/command.service.js';
+
+/** Agents form one queue group, so each request is answered once however many agents listen. */
+export const AGENT_QUEUE_GROUP = 'agents';
+
+export interface AgentHandlerDeps {
+  commands: CommandService;
+  replies: ReplySigner;
+  /** Absent: the agent does not answer agent.chaos (its config does not enable it). */
+  chaos?: ChaosService;
+  supervisor: FleetSupervisor;
+  logger: Logger;
+  /** While true, commands are dropped unanswered (see RunningAgent.pause). */
+  paused?: () => boolean;
+}
+
+/**
+ * The agent's request/reply entry points: decode, delegate, reply (signed). It listens for the
+ * commands of the instances of its config, one subject each: its NATS identity may subscribe
+ * to those and no others (so an instance added by scale_out takes no commands of its own).
+ */
+export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps): Subscription[] {
+  const { commands, replies, chaos, supervisor, logger, paused = () => false } = deps;
+  return [
+    ...targets.map((t) =>
+      reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, async (msg) => replies.sign(await commands.handle(msg.subject, decode(msg))), paused),
+    ),
+    ...(chaos ? [reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg)))] : []),
+    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
+  ];
+}
+
+/** A body that is not JSON is passed on as undefined, which every request schema rejects as invalid. */
+function decode(msg: Msg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
+}
+
+function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>, paused: () => boolean = () => false): Subscription {
+  return nc.subscribe(subject, {
+    queue: AGENT_QUEUE_GROUP,
+    callback: (error, msg) => {
+      if (error) {
+        logger.error({ err: error, subject }, 'subscription failed');
+        return;
+      }
+      if (paused()) {
+        logger.warn({ subject: msg.subject }, 'paused: request dropped unanswered');
+        return;
+      }
+      handle(msg).then(
+        (body) => {
+          if (!msg.respond(JSON.stringify(body))) logger.warn({ subject: msg.subject }, 'request had no reply subject');
+        },
+        (cause: unknown) => {
+          // A bug, not a domain outcome: say so rather than leave the caller to time out.
+          logger.error({ err: cause, subject: msg.subject }, 'request handler failed');
+          msg.respond(JSON.stringify({ ok: false, code: 'internal_error', message: String(cause) }));
+        },
+      );
+    },
+  });
+}

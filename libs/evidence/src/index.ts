@@ -1,0 +1,5 @@
+export * from './row-hash.js';
+export * from './signed-point.js';
+export * from './chain.js';
+export * from './bundle.js';
+export * from './bundle-files.js';

@@ -1,0 +1,56 @@
+import type { KeyObject } from 'node:crypto';
+import { signBytes, verifyBytes, type SigningKey } from '@autoheal/security';
+import { netstrings } from './row-hash.js';
+
+/**
+ * A point of a tenant's chain the auditor signed (Ed25519): "the row at `seq` of `tenantId` has
+ * hash `headHash`", at `signedAt`, with the key `keyId`. Since each row's hash covers the previous
+ * row's, a signed point vouches for the whole chain up to it.
+ *
+ * Two kinds, one shape:
+ * - a **seal**: the auditor signs every row it appends, right after the database placed it
+ *   (so a row the database holds without a valid seal was not appended by the auditor);
+ * - a **checkpoint**: the chain's head on a cadence and on demand, kept also where the database
+ *   cannot rewrite it (a JetStream stream that denies delete and purge, a file sink).
+ * The kind is the first field signed, so neither can be passed off as the other.
+ */
+export type SignedPointKind = 'checkpoint' | 'seal';
+
+export interface SignedPoint {
+  tenantId: string;
+  seq: number;
+  headHash: string;
+  /** RFC 3339 UTC with milliseconds. */
+  signedAt: string;
+  keyId: string;
+  /** Ed25519 over signedPointBytes, base64. */
+  signature: string;
+}
+
+export const SIGNED_POINT_FORMATS: Record<SignedPointKind, string> = {
+  checkpoint: 'autoheal.checkpoint.v1',
+  seal: 'autoheal.seal.v1',
+};
+
+/** The bytes signed: netstrings of the format, tenant, seq (decimal), head hash (hex), time, key id. */
+export function signedPointBytes(kind: SignedPointKind, point: Omit<SignedPoint, 'signature'>): Buffer {
+  return netstrings([SIGNED_POINT_FORMATS[kind], point.tenantId, String(point.seq), point.headHash, point.signedAt, point.keyId]);
+}
+
+export function signPoint(kind: SignedPointKind, key: SigningKey, point: { tenantId: string; seq: number; headHash: string; signedAt: string }): SignedPoint {
+  const unsigned = { ...point, keyId: key.keyId };
+  return { ...unsigned, signature: signBytes(key, signedPointBytes(kind, unsigned)) };
+}
+
+/** Which public key a key id stands for, or null when it is not trusted. */
+export type KeyResolver = (keyId: string) => KeyObject | null;
+
+export type SignedPointProblem = 'unknown_key' | 'bad_signature';
+
+/** Null when `point` is signed by a key `keys` trusts; otherwise why not. Never throws. */
+export function checkSignedPoint(kind: SignedPointKind, point: SignedPoint, keys: KeyResolver): SignedPointProblem | null {
+  const publicKey = keys(point.keyId);
+  if (!publicKey) return 'unknown_key';
+  const { signature, ...unsigned } = point;
+  return verifyBytes(publicKey, signedPointBytes(kind, unsigned), signature) ? null : 'bad_signature';
+}

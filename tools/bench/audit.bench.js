@@ -1,0 +1,144 @@
+// `npm run bench` (audit part): the auditor's append and verify, in process, against its own
+// nats-server and database. Prints — never asserts — these figures beside their floor:
+//
+//   append   rows/s recorded the way the auditor records a consumed event: one transaction per
+//            event (inbox claim, `append_audit_entry` — the tenant's advisory lock, head read,
+//            seq / prev_hash / hash in SQL, insert — then the row's Ed25519 seal signed and
+//            inserted), BENCH_AUDIT_CONCURRENCY (8) at once over BENCH_AUDIT_TENANTS (4) tenants,
+//            with the checkpoint cadence running (BENCH_AUDIT_CHECKPOINT_EVERY_ROWS, 1000: each
+//            checkpoint signed, stored, published to AUDIT_CHECKPOINTS and appended to a file).
+//   floor    rows/s of a batched plain insert of the same rows into a table of the same
+//            columns with no chain, no trigger and no index but the key: BENCH_AUDIT_BATCH (100)
+//            rows per INSERT and transaction, the same concurrency. Goal: append ≥ 0.4 × floor.
+//   verify   rows/s of `verify?full=true` over one tenant's whole chain (hash recomputed, links,
+//            seals and checkpoints checked; batches of 1,000 on the read pool).
+//
+// BENCH_AUDIT_ROWS (20,000) rows in all; BENCH_AUDIT_ROWS=2000 for a quick look.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const { randomUUID } = require('node:crypto');
+const { Pool } = require('pg');
+const { ROOT } = require('../dev/system.js');
+const { roleUrl } = require('../infra/postgres-roles.js');
+const { signingEnvFor } = require('../dev/signing-keys.js');
+const { benchDatabase, startNats } = require('./support.js');
+
+const ROWS = Number(process.env.BENCH_AUDIT_ROWS || 20_000);
+const CONCURRENCY = Number(process.env.BENCH_AUDIT_CONCURRENCY || 8);
+const TENANTS = Number(process.env.BENCH_AUDIT_TENANTS || 4);
+const BATCH = Number(process.env.BENCH_AUDIT_BATCH || 100);
+const CHECKPOINT_EVERY = process.env.BENCH_AUDIT_CHECKPOINT_EVERY_ROWS || '1000';
+const OPS_KEY = 'bench_ops_key_0123456789abcdef';
+
+const built = (p) => require(path.join(ROOT, p));
+
+function event(tenantId, i) {
+  const { newEvent } = built('libs/contracts/dist/index.js');
+  const now = new Date().toISOString();
+  const incidentId = randomUUID();
+  return newEvent('incident.opened', {
+    tenantId,
+    producer: 'detector',
+    correlationId: incidentId,
+    data: { incidentId, service: 'api', instance: `api-${i % 50}`, kind: 'heartbeat_missed', severity: 'major', signalAt: now, detectedAt: now, detectionLatencyMs: 4, evidence: { missed: 3, i } },
+  });
+}
+
+/** Runs `work(i)` for i in [0, n) with `concurrency` at once; returns seconds taken. */
+async function timed(n, concurrency, work) {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await work(next++);
+    }),
+  );
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoheal-bench-audit-'));
+  const db = await benchDatabase('bench_audit');
+  const nats = await startNats(dir);
+  execFileSync(process.execPath, [path.join(ROOT, 'apps/auditor/dist/migrate.js')], {
+    env: { ...process.env, DATABASE_MIGRATION_URL: roleUrl(db.url, 'owner'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  process.env.LOG_LEVEL = 'warn';
+  const { loadConfig } = built('apps/auditor/dist/config.js');
+  const { createAuditorApp } = built('apps/auditor/dist/auditor.app.js');
+  const { AuditLogService } = built('apps/auditor/dist/audit-log/audit-log.service.js');
+  const { AuditReadService } = built('apps/auditor/dist/audit-log/audit-read.service.js');
+  const { subjectFor } = built('libs/contracts/dist/index.js');
+  const config = loadConfig({
+    ...signingEnvFor(path.join(dir, 'keys'), 'auditor'),
+    DATABASE_URL: roleUrl(db.url, 'auditor'),
+    DATABASE_READER_URL: roleUrl(db.url, 'auditorReader'),
+    NATS_URL: nats.url,
+    AUDITOR_PORT: '0',
+    AUDITOR_OPS_API_KEY: OPS_KEY,
+    AUDITOR_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
+    AUDITOR_FULL_VERIFY_PER_HOUR: '1000000',
+    AUDITOR_CHECKPOINT_EVERY_ROWS: CHECKPOINT_EVERY,
+  });
+  const app = await createAuditorApp(config, { nestLogs: false });
+  await app.init();
+  const service = app.get(AuditLogService);
+  const reader = app.get(AuditReadService);
+  const plain = new Pool({ connectionString: db.url, max: CONCURRENCY });
+  try {
+    const events = Array.from({ length: ROWS }, (_, i) => event(`bench-${i % TENANTS}`, i));
+
+    // Floor: the same rows, batched, into a plain table (as the database's superuser: no role, no RLS, no trigger).
+    await plain.query(`CREATE TABLE public.plain_audit (LIKE auditor.audit_log INCLUDING DEFAULTS)`);
+    await plain.query(`ALTER TABLE public.plain_audit ADD PRIMARY KEY (tenant_id, seq)`);
+    const batches = Math.ceil(ROWS / BATCH);
+    const floorSeconds = await timed(batches, CONCURRENCY, async (b) => {
+      const values = [];
+      const params = [];
+      for (let i = b * BATCH; i < Math.min(ROWS, (b + 1) * BATCH); i++) {
+        const e = events[i];
+        params.push(e.tenantId, i + 1, e.id, e.type, e.occurredAt, 'detector', 'incident.open', JSON.stringify({ instance: e.data.instance }), subjectFor(e), e.correlationId, JSON.stringify(e));
+        const n = params.length;
+        values.push(`($${n - 10}, $${n - 9}, $${n - 8}, $${n - 7}, $${n - 6}, now(), $${n - 5}, $${n - 4}, $${n - 3}::jsonb, 'info', $${n - 2}, $${n - 1}, NULL, NULL, $${n}::jsonb, repeat('0', 64), repeat('0', 64))`);
+      }
+      await plain.query(
+        `INSERT INTO public.plain_audit (tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome, source, correlation_id, causation_id, trace_id, payload, prev_hash, hash) VALUES ${values.join(', ')}`,
+        params,
+      );
+    });
+
+    const appendSeconds = await timed(ROWS, CONCURRENCY, async (i) => {
+      const e = events[i];
+      await service.recordEvent(e, { consumer: 'auditor-incidents', subject: subjectFor(e) });
+    });
+    const counts = await plain.query(`SELECT (SELECT count(*) FROM auditor.audit_log) AS rows, (SELECT count(*) FROM auditor.audit_seals) AS seals, (SELECT count(*) FROM auditor.checkpoints) AS checkpoints`);
+
+    const caller = { actor: 'bench', source: 'bench', scope: { kind: 'all' } };
+    const verifyStarted = process.hrtime.bigint();
+    const report = await reader.verify('bench-0', caller, { full: true });
+    const verifySeconds = Number(process.hrtime.bigint() - verifyStarted) / 1e9;
+
+    const floorRate = ROWS / floorSeconds;
+    const appendRate = ROWS / appendSeconds;
+    const c = counts.rows[0];
+    console.log(`audit append (${ROWS} rows, ${TENANTS} tenants, ${CONCURRENCY} at once; ${c.rows} rows, ${c.seals} seals, ${c.checkpoints} checkpoints stored)`);
+    console.log(`  floor: batched plain insert (${BATCH} rows/statement)   ${floorRate.toFixed(0).padStart(8)} rows/s`);
+    console.log(`  append with chain, seal and checkpoints             ${appendRate.toFixed(0).padStart(8)} rows/s   ${(appendRate / floorRate).toFixed(2)}x the floor (goal >= 0.4x)`);
+    console.log(`  verify?full=true (${report.checkedRows} rows of one tenant, ok=${report.ok})  ${(report.checkedRows / verifySeconds).toFixed(0).padStart(8)} rows/s`);
+  } finally {
+    await plain.end();
+    await app.close();
+    await nats.stop();
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
