@@ -1,5 +1,7 @@
-// One Jest run, three projects: unit (pure logic, no I/O), integration (real Postgres and a
-// nats-server per suite) and e2e (the services as processes). `npm test` runs all three.
+// Four projects: unit (pure logic, no I/O), integration (real Postgres and a nats-server per
+// suite), e2e (the services as processes) and image (builds the container image with buildah and
+// starts it). `npm test` runs the first three together, then image on its own: a build takes both
+// cores for minutes and would starve the other suites' timing-sensitive waits.
 const swc = [
   '@swc/jest',
   {
@@ -50,6 +52,14 @@ module.exports = {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
+      globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-e2e.js'],
+    },
+    {
+      ...shared,
+      displayName: 'image',
+      testMatch: ['<rootDir>/test/**/*.image-spec.ts'],
       globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
       globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-e2e.js'],

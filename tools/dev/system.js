@@ -136,11 +136,11 @@ function httpStatus(url) {
 async function waitForHealth(name, port, timeoutMs, logPath) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await httpStatus(`http://127.0.0.1:${port}/health`)) === 200) return;
+    if ((await httpStatus(`http://127.0.0.1:${port}/health/ready`)) === 200) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   const tail = logPath && fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n') : '';
-  throw new Error(`${name} did not report healthy on :${port}/health within ${timeoutMs} ms; last lines of ${logPath}:\n${tail}`);
+  throw new Error(`${name} did not report ready on :${port}/health/ready within ${timeoutMs} ms; last lines of ${logPath}:\n${tail}`);
 }
 
 /**

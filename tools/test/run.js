@@ -4,7 +4,8 @@
 //      promtool (Debian's prometheus package, fetched the same way, or PROMTOOL_BIN) for the alert rules' tests
 //   2. Postgres: DATABASE_URL / TEST_DATABASE_URL, the local server, or an embedded one
 //   3. build (the integration tests migrate their template database from apps/*/dist)
-//   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e)
+//   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e), 7. jest (image: builds the
+//   container image with buildah, alone, since a build takes both cores for minutes)
 // A failed build stops the run; lint and type errors are reported after the tests, and any
 // failure makes the exit code non-zero. Extra arguments go to jest (`npm test -- --selectProjects unit`).
 const { spawn } = require('node:child_process');
@@ -85,21 +86,31 @@ async function main() {
   if ((await step('build', () => run('npx', ['tsc', '-b', 'tsconfig.build.json'], env))) !== 0) return finish();
   await step('lint', () => run('npx', ['eslint', '.'], env));
   await step('typecheck tests', () => run('npx', ['tsc', '-p', 'tsconfig.spec.json'], env));
-  const resultsFile = join(ROOT, '.autoheal', 'jest-results.json');
   mkdirSync(join(ROOT, '.autoheal'), { recursive: true });
-  rmSync(resultsFile, { force: true });
   // Services under test log at warn unless asked otherwise; the e2e processes log to files.
   const jestEnv = { ...env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' };
-  await step('jest', () => run('npx', ['jest', '--maxWorkers=2', '--json', `--outputFile=${resultsFile}`, ...jestArgs], jestEnv));
-  countsLine = testCounts(resultsFile);
+  // Arguments of one's own (`npm test -- --selectProjects unit`) run as given, in one step.
+  const runs = jestArgs.length > 0 ? [{ name: 'jest', args: jestArgs }] : [
+    { name: 'jest', args: ['--selectProjects', 'unit', 'integration', 'e2e'] },
+    { name: 'jest (image)', args: ['--selectProjects', 'image'] },
+  ];
+  const resultsFiles = [];
+  for (const [i, { name, args }] of runs.entries()) {
+    const resultsFile = join(ROOT, '.autoheal', `jest-results-${i}.json`);
+    rmSync(resultsFile, { force: true });
+    resultsFiles.push(resultsFile);
+    await step(name, () => run('npx', ['jest', '--maxWorkers=2', '--json', `--outputFile=${resultsFile}`, ...args], jestEnv));
+  }
+  countsLine = testCounts(resultsFiles);
   return finish();
 }
 
-/** One plain closing line with the counts, whatever reporter Jest used. */
-function testCounts(file) {
-  if (!existsSync(file)) return null;
-  const r = JSON.parse(readFileSync(file, 'utf8'));
-  return `tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`;
+/** One plain closing line with the counts of every Jest run, whatever reporter Jest used. */
+function testCounts(files) {
+  const results = files.filter((file) => existsSync(file)).map((file) => JSON.parse(readFileSync(file, 'utf8')));
+  if (results.length === 0) return null;
+  const sum = (key) => results.reduce((total, r) => total + r[key], 0);
+  return `tests: ${sum('numPassedTests')} passed, ${sum('numFailedTests')} failed, ${sum('numPendingTests') + sum('numTodoTests')} skipped`;
 }
 
 async function finish() {

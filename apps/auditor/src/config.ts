@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { HTTP_HOST_ENV } from '@autoheal/http';
 import { SIGNING_ENV } from '@autoheal/security';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
 import { checkOidcEnv, OIDC_ENV } from '@autoheal/access';
@@ -94,6 +95,8 @@ const schema = z.object({
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** HTTP_HOST: the address the HTTP server binds (default 127.0.0.1; a container sets 0.0.0.0). */
+  ...HTTP_HOST_ENV,
   /** Bootstrap admin key over every tenant: for creating the first personal keys (POST /v1/api-keys). */
   AUDITOR_OPS_API_KEY: apiKey.optional(),
   AUDITOR_TENANT_API_KEYS: tenantApiKeys,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { listenHttp } from '@autoheal/http';
 import { createLogger } from '@autoheal/telemetry';
 import { createAuditorApp } from './auditor.app.js';
 import { loadConfig } from './config.js';
@@ -8,8 +9,8 @@ async function bootstrap(): Promise<void> {
   const app = await createAuditorApp(config);
   app.enableShutdownHooks();
   await app.startAllMicroservices();
-  await app.listen(config.AUDITOR_PORT);
-  createLogger('auditor').info({ port: config.AUDITOR_PORT }, 'auditor listening');
+  const address = await listenHttp(app, { port: config.AUDITOR_PORT, host: config.HTTP_HOST });
+  createLogger('auditor').info({ host: address.address, port: address.port }, 'auditor listening');
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { HTTP_HOST_ENV } from '@autoheal/http';
 import { SIGNING_ENV } from '@autoheal/security';
 import { checkOidcEnv, OIDC_ENV } from '@autoheal/access';
 import type { BreakerOptions } from './planning/policy-port.js';
@@ -17,6 +18,8 @@ const schema = z.object({
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   DECISION_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
+  /** HTTP_HOST: the address the HTTP server binds (default 127.0.0.1; a container sets 0.0.0.0). */
+  ...HTTP_HOST_ENV,
   /** Legacy tenants file (demo fleet); its tenants are seeded as documents when DECISION_TENANTS_DIR is unset. */
   DECISION_TENANTS_FILE: z.string().min(1).default('deploy/demo/fleet.json'),
   /** A directory (or file) of tenant documents (JSON or YAML) seeded at boot; takes precedence over the tenants file. */

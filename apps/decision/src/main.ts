@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { listenHttp } from '@autoheal/http';
 import { createLogger } from '@autoheal/telemetry';
 import { loadConfig } from './config.js';
 import { createDecisionApp } from './decision.app.js';
@@ -10,8 +11,8 @@ async function bootstrap(): Promise<void> {
   // Module init first (profiles stored, outbox relay running), then the consumers, then HTTP.
   await app.init();
   await app.startAllMicroservices();
-  await app.listen(config.DECISION_PORT);
-  createLogger('decision').info({ port: config.DECISION_PORT }, 'decision listening');
+  const address = await listenHttp(app, { port: config.DECISION_PORT, host: config.HTTP_HOST });
+  createLogger('decision').info({ host: address.address, port: address.port }, 'decision listening');
 }
 
 bootstrap().catch((error: unknown) => {

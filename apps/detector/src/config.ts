@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { HTTP_HOST_ENV } from '@autoheal/http';
 import { SIGNING_ENV } from '@autoheal/security';
 
 /** Unique per process: a restarted detector is a new member that takes its partitions over from the saved state. */
@@ -16,6 +17,8 @@ const schema = z.object({
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   DETECTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /** HTTP_HOST: the address the HTTP server binds (default 127.0.0.1; a container sets 0.0.0.0). */
+  ...HTTP_HOST_ENV,
   /** Heartbeat intervals an instance may miss before it is declared hung. */
   DETECTOR_MISSED_INTERVALS: z.coerce.number().int().min(1).max(100).default(3),
   DETECTOR_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkNatsEnv, natsEnvShape } from '@autoheal/messaging';
+import { HTTP_HOST_ENV } from '@autoheal/http';
 import { SIGNING_ENV } from '@autoheal/security';
 import { parseTargetAgents } from './drivers/target-agents.js';
 
@@ -9,6 +10,8 @@ const schema = z.object({
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   EXECUTOR_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  /** HTTP_HOST: the address the HTTP server binds (default 127.0.0.1; a container sets 0.0.0.0). */
+  ...HTTP_HOST_ENV,
   /** How long to wait for the agent to answer one restart request. */
   AGENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   /**

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { listenHttp } from '@autoheal/http';
 import { createLogger } from '@autoheal/telemetry';
 import { loadConfig } from './config.js';
 import { createExecutorApp } from './executor.app.js';
@@ -10,8 +11,8 @@ async function bootstrap(): Promise<void> {
   // Module init first (profiles stored, outbox relay running), then the consumers, then HTTP.
   await app.init();
   await app.startAllMicroservices();
-  await app.listen(config.EXECUTOR_PORT);
-  createLogger('executor').info({ port: config.EXECUTOR_PORT }, 'executor listening');
+  const address = await listenHttp(app, { port: config.EXECUTOR_PORT, host: config.HTTP_HOST });
+  createLogger('executor').info({ host: address.address, port: address.port }, 'executor listening');
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,3 +1,4 @@
 export * from './validation-pipe.js';
 export * from './token-bucket.js';
 export * from './refusal-hold.js';
+export * from './http-host.js';

@@ -22,8 +22,9 @@ class DependencyHealthChecks implements OnModuleInit {
 }
 
 /**
- * `GET /health` answers 200 only while both things every service cannot work without
- * answer: its Postgres and its NATS connection. Needs ObservabilityModule, PersistenceModule
+ * Readiness (`GET /health/ready`, and `/health`) answers 200 only while both things every
+ * service cannot work without answer: its Postgres and its NATS server. Liveness
+ * (`GET /health/live`) checks neither. Needs ObservabilityModule, PersistenceModule
  * and MessagingModule.
  */
 @Module({ providers: [DependencyHealthChecks] })

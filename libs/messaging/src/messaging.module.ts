@@ -95,7 +95,14 @@ export class MessagingModule {
   }
 }
 
-/** For /health: connected and not closing. */
-export function natsIsHealthy(nc: NatsConnection): boolean {
-  return !nc.isClosed() && !nc.isDraining();
+/**
+ * For readiness: the server answers a ping on this connection. Not closing is not enough: a
+ * connection that lost its server stays open while it reconnects (without limit), so only a
+ * round trip tells that events can flow. While disconnected the ping waits for a server, and the
+ * health check's timeout turns that into a failure.
+ */
+export async function natsIsHealthy(nc: NatsConnection): Promise<{ ok: boolean; detail?: unknown }> {
+  if (nc.isClosed() || nc.isDraining()) return { ok: false, detail: nc.isClosed() ? 'connection closed' : 'connection draining' };
+  const rttMs = await nc.rtt();
+  return { ok: true, detail: { rttMs } };
 }

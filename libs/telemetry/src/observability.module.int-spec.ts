@@ -16,17 +16,28 @@ describe('ObservabilityModule', () => {
   });
   afterAll(() => app.close());
 
-  it('GET /health is 200 while every check passes and 503 naming the failing one otherwise', async () => {
+  it('GET /health/ready (and its older name /health) is 200 while every check passes and 503 naming the failing one; /health/live stays 200', async () => {
     const registry = app.get(HealthCheckRegistry);
     registry.register('postgres', async () => true);
-    let res = await fetch(`${base}/health`);
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', checks: { postgres: { ok: true } } });
+    for (const path of ['/health/ready', '/health']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok', checks: { postgres: { ok: true } } });
+    }
 
     registry.register('nats', async () => ({ ok: false, detail: 'connection closed' }));
-    res = await fetch(`${base}/health`);
-    expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ status: 'error', checks: { postgres: { ok: true }, nats: { ok: false, detail: 'connection closed' } } });
+    for (const path of ['/health/ready', '/health']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ status: 'error', checks: { postgres: { ok: true }, nats: { ok: false, detail: 'connection closed' } } });
+    }
+    // A dependency outage must not get the process restarted: liveness runs no check.
+    let liveChecks = 0;
+    registry.register('counted', () => (liveChecks++, false));
+    const live = await fetch(`${base}/health/live`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    expect(liveChecks).toBe(0);
   });
 
   it('GET /metrics serves the shared registry with default Node metrics and the service label', async () => {

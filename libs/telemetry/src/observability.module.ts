@@ -8,7 +8,10 @@ export interface ObservabilityModuleOptions {
   service: string;
 }
 
-/** GET /health (checks registered in HealthCheckRegistry) and GET /metrics (prom-client). */
+/**
+ * GET /health/live (the process answers; no dependency checked), GET /health/ready and its
+ * older name GET /health (the checks registered in HealthCheckRegistry), GET /metrics (prom-client).
+ */
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityModuleOptions): DynamicModule {

@@ -63,7 +63,7 @@ export function createSdk(env: TelemetryEnv = process.env): NodeSDK {
     instrumentations: [
       new HttpInstrumentation({
         // Scrapes and probes would otherwise start a trace each, drowning the interesting ones.
-        ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/health',
+        ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/health' || req.url === '/health/live' || req.url === '/health/ready',
       }),
       new ExpressInstrumentation(),
       new NestInstrumentation(),

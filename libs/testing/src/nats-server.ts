@@ -21,6 +21,12 @@ export interface NatsServerHandle<Material = undefined> {
   restart(options?: { downtimeMs?: number }): Promise<void>;
   /** Every permission or authorization violation the server logged so far (one line each). */
   violations(): string[];
+  /**
+   * Freezes the server (SIGSTOP): connections stay open but nothing answers, like a server that
+   * hangs or a network partition. resume() (SIGCONT) lets it go on where it was.
+   */
+  pause(): void;
+  resume(): void;
   /** Makes the server read its config again (SIGHUP, as `nats-server --signal reload`) and waits until it did. */
   reload(): Promise<void>;
 }
@@ -164,6 +170,14 @@ export async function startNatsServer<Material>(setup?: NatsServerSetup<Material
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
+    },
+    pause() {
+      if (!current) throw new Error('nats-server is not running');
+      current.kill('SIGSTOP');
+    },
+    resume() {
+      if (!current) throw new Error('nats-server is not running');
+      current.kill('SIGCONT');
     },
     async reload() {
       if (!current) throw new Error('nats-server is not running');
