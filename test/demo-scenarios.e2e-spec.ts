@@ -4,7 +4,8 @@
  * processes), each driven the way `npm start` drives it (tools/dev/start.js, tools/dev/demo-load.js):
  * - a crash on a service with a warm spare → the restart switches the instance to the spare;
  * - a latency storm (more orders than the instance serves on time) → throttle;
- * - saturation (more reports than one instance renders) → scale_out.
+ * - saturation (more reports than one instance renders) → scale_out, and once the service has
+ *   stayed quiet for the plan's scaleInAfterMs, scale_in back to the declared instance.
  * Each asserts the remediation's action, that it was carried out and verified (its incident
  * resolved), and that the audit trail records each step. The bad release (restart → rollback) and
  * the walk to an escalation are in heal.e2e-spec.ts.
@@ -27,8 +28,12 @@ const TEST_TIMEOUT_MS = 180_000;
 
 /** As in deploy/tenants: what a throttled instance still admits, and how long the limit holds. */
 const THROTTLE = { limitPerSecond: 8, ttlMs: 60_000 };
-/** As ledger-api's in deploy/tenants/initech-eu.yaml. */
-const SCALE_OUT = { maxInstances: 2, scaleInAfterMs: 120_000 };
+/**
+ * ledger-api's cap in deploy/tenants/initech-eu.yaml; scaled back in after 30 s quiet rather than
+ * the demo's two minutes (long enough for the test to stop the load first: a scale-in while the
+ * saturation load still ran would saturate api-1 again).
+ */
+const SCALE_OUT = { maxInstances: 2, scaleInAfterMs: 30_000 };
 
 const FLEET = {
   tenants: [
@@ -317,7 +322,7 @@ describe('the demo scenarios heal by switchover, throttle and scale_out (end to 
     expect((await agentStatus()).find((i) => i.instance === 's-1')).toMatchObject({ state: 'running', restarts: 0 });
   }, TEST_TIMEOUT_MS);
 
-  it('b. saturation: scale_out adds an instance, the load spreads over both, the saturation ends, verified and audited', async () => {
+  it('b. saturation: scale_out adds an instance, the load spreads over both, the saturation ends, verified and audited; later scaled back in', async () => {
     const saturation = load('saturation', 'sat-t');
     const { plan, succeeded } = await expectHealedBy('sat-t', 'api-1', 'saturation', 'scale_out', () => `load: ${JSON.stringify(saturation.stats())}`);
 
@@ -335,7 +340,27 @@ describe('the demo scenarios heal by switchover, throttle and scale_out (end to 
     }, { timeoutMs: 10_000, intervalMs: 250 });
     await saturation.stop();
 
-    // Scale-in (not built yet) would be observed here: once the incident has stayed resolved for
-    // SCALE_OUT.scaleInAfterMs, api-2 stops and the trail records the scale-in.
-  }, TEST_TIMEOUT_MS);
+    // Once the service has stayed quiet for SCALE_OUT.scaleInAfterMs after the verification, the
+    // decision service plans a scale_in (no incident of its own: the scale_out's) and the agent
+    // stops what the scale_out added, never the declared instance.
+    let events: Event[] = [];
+    const scaleIn = () => events.filter((e) => e.data.action === 'scale_in' || (e.type === 'remediation.succeeded' && events.some((p) => p.type === 'remediation.planned' && p.data.action === 'scale_in' && p.data.remediationId === e.data.remediationId)));
+    try {
+      await expectEventually(async () => {
+        events = await eventsFor('sat-t');
+        expect(scaleIn().map((e) => e.type)).toEqual(expect.arrayContaining(['remediation.planned', 'remediation.succeeded']));
+      }, { timeoutMs: SCALE_OUT.scaleInAfterMs + HEAL_TIMEOUT_MS, intervalMs: 500 });
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nevents of sat-t:\n${chain(events)}`);
+    }
+    const scaleInPlan = only(scaleIn(), 'remediation.planned');
+    expect(scaleInPlan.data.parameters).toEqual({ minInstances: 1 });
+    expect(only(scaleIn(), 'remediation.succeeded').data.details?.effects).toEqual([{ verb: 'stopped', object: 'api-2', detail: expect.anything() as unknown }]);
+    // No second saturation, no second scale_out: the scale-in came after the load, as it should.
+    expect(events.filter((e) => e.type === 'remediation.planned').map((e) => e.data.action)).toEqual(['scale_out', 'scale_in']);
+    await expectEventually(async () => {
+      const running = (await agentStatus()).filter((i) => i.tenantId === 'sat-t' && i.state === 'running');
+      expect(running.map((i) => i.instance)).toEqual(['api-1']);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+  }, TEST_TIMEOUT_MS + SCALE_OUT.scaleInAfterMs + HEAL_TIMEOUT_MS);
 });

@@ -147,9 +147,9 @@ const DEMO_STEPS = [
   // storm goes on → verified. The storm ends before the throttle's minute does.
   { at: 135_000, name: 'latency storm → throttle', load: 'storm', durationMs: 45_000, target: ['acme-health', 'patient-api', 'patient-api-2'] },
   // More reports than one instance renders, spread over the service's running instances:
-  // saturation (event-loop lag) → scale_out adds ledger-api-2 → half the load each → verified.
-  // Scale-in is not built yet: once the incident has stayed resolved for the playbook's
-  // scaleInAfterMs (2 minutes for ledger-api), this is where ledger-api-2 would be seen stopping.
+  // saturation (event-loop lag) → scale_out adds ledger-api-2 → half the load each → verified;
+  // once the service has stayed quiet for scaleInAfterMs (2 minutes for ledger-api) the decision
+  // service plans a scale_in and the agent stops ledger-api-2 (seen in the feed).
   { at: 160_000, name: 'saturation → scale_out', load: 'saturation', durationMs: 60_000, target: ['initech-eu', 'ledger-api'] },
 ];
 
