@@ -29,9 +29,10 @@ import { parseTargetAgents } from '../../apps/executor/src/drivers/target-agents
 import { describeDriverConformance, type DriverTarget } from '../../apps/executor/src/test-support/driver-conformance.js';
 
 const TENANT = 'conf';
-// One single-instance service per target the suite asks for (it asks for 17 with every action
-// the agent has), so that no test sees another's effects: each on release v2, with v1 before it.
-const SERVICES = Array.from({ length: 19 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
+// One single-instance service per target the suite asks for (it asks for 20 with every action
+// the agent has, failover and scale_in included), so that no test sees another's effects: each on
+// release v2, with v1 before it. target() names the shortfall if the suite ever asks for more.
+const SERVICES = Array.from({ length: 22 }, (_, i) => `s${String(i + 1).padStart(2, '0')}`);
 const STANDBY_REGION = 'eu-west-1';
 
 const PARAMETERS: Record<RemediationAction, ActionParameters> = {

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       AUTOHEAL_OIDC_ROLES_CLAIM: 'autoheal_roles',
       AUTOHEAL_OIDC_TENANTS_CLAIM: 'autoheal_tenants',
       AUTOHEAL_OIDC_CLOCK_TOLERANCE_SEC: 30,
+      HTTP_HOST: '127.0.0.1',
     });
   });
 
