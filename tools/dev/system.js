@@ -98,11 +98,12 @@ class ManagedProcess {
   start() {
     this.stopping = false;
     const log = fs.openSync(this.logPath, 'a');
-    const args = this.name === 'agent' ? [] : ['--require', OTEL_PRELOAD];
+    const args = this.spec.agentId ? [] : ['--require', OTEL_PRELOAD];
     const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
       cwd: ROOT,
-      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'autoheal-agent' : this.name },
+      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.spec.agentId ? 'autoheal-agent' : this.name },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: Boolean(this.spec.ownProcessGroup),
     });
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
