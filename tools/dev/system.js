@@ -82,6 +82,15 @@ function migrateAll(databaseUrl) {
   }
 }
 
+/** SIGKILLs a process group (led by `pid`); one already gone is no error. */
+function killGroup(pid) {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (error) {
+    if (error.code !== 'ESRCH') throw error;
+  }
+}
+
 /** A child process that can be killed and started again under the same name and settings. */
 class ManagedProcess {
   constructor(name, spec, env, logDir, options) {
@@ -140,7 +149,7 @@ class ManagedProcess {
     const child = this.child;
     if (!child) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-child.pid, 'SIGKILL');
+    killGroup(child.pid);
     await exited;
   }
 
@@ -152,7 +161,7 @@ class ManagedProcess {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     // An agent that does not stop in time is killed with what it started, when they share a group.
-    const timer = setTimeout(() => (this.spec.ownProcessGroup ? process.kill(-child.pid, 'SIGKILL') : child.kill('SIGKILL')), timeoutMs);
+    const timer = setTimeout(() => (this.spec.ownProcessGroup ? killGroup(child.pid) : child.kill('SIGKILL')), timeoutMs);
     await exited;
     clearTimeout(timer);
   }
