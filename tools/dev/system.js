@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
 const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
 
-const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003 };
+const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003, console: 3004 };
 
 function serviceTable(ports) {
   return {
@@ -25,6 +25,21 @@ function serviceTable(ports) {
     executor: { entry: 'apps/executor/dist/main.js', env: { EXECUTOR_PORT: String(ports.executor) }, port: ports.executor },
     agent: { entry: 'apps/agent/dist/main.js', env: {}, port: undefined },
   };
+}
+
+/**
+ * The ops console (apps/console), in front of the auditor and the decision service. It holds no
+ * key of its own — only what a person logs in with — so it gets none of the services' secrets:
+ * its own settings, the process basics and the telemetry settings.
+ */
+function consoleProcess(ports, env) {
+  const passed = Object.fromEntries(Object.entries(env).filter(([k]) => /^(PATH|HOME|TMPDIR|NODE_ENV|NODE_OPTIONS|LOG_LEVEL|HTTP_HOST|CONSOLE_.+|OTEL_.+|AUTOHEAL_TRACE_FILE)$/.test(k)));
+  const spec = {
+    entry: 'apps/console/dist/server/main.js',
+    env: { CONSOLE_PORT: String(ports.console), AUTOHEAL_AUDITOR_URL: `http://127.0.0.1:${ports.auditor}`, AUTOHEAL_DECISION_URL: `http://127.0.0.1:${ports.decision}` },
+    port: ports.console,
+  };
+  return { spec, env: passed };
 }
 
 /**
@@ -146,7 +161,7 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 /**
  * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
  * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
- * restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ * restartOnExit, console (also start the ops console), onOutput(name, chunk), onExit(name, code, signal).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -191,6 +206,12 @@ async function startSystem(options) {
     services.set(name, proc);
     proc.start();
   }
+  if (options.console) {
+    const { spec, env: consoleEnv } = consoleProcess(ports, env);
+    const proc = new ManagedProcess('console', spec, consoleEnv, logDir, options);
+    services.set('console', proc);
+    proc.start();
+  }
   const system = {
     ports,
     services,
@@ -210,8 +231,8 @@ async function startSystem(options) {
       // reached before we did: none of them is reported as an exit or restarted.
       for (const proc of services.values()) proc.stopping = true;
       // The agent last: it owns the demo processes.
-      const order = ['detector', 'decision', 'executor', 'auditor', 'agent'];
-      for (const name of order) await services.get(name).stop();
+      const order = ['console', 'detector', 'decision', 'executor', 'auditor', 'agent'];
+      for (const name of order) if (services.has(name)) await services.get(name).stop();
     },
   };
   return system;
