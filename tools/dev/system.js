@@ -35,7 +35,7 @@ function serviceTable(ports) {
 function consoleProcess(ports, env) {
   const passed = Object.fromEntries(Object.entries(env).filter(([k]) => /^(PATH|HOME|TMPDIR|NODE_ENV|NODE_OPTIONS|LOG_LEVEL|HTTP_HOST|CONSOLE_.+|OTEL_.+|AUTOHEAL_TRACE_FILE)$/.test(k)));
   const spec = {
-    entry: 'apps/console/dist/server/main.js',
+    entry: 'apps/console/dist/main.js',
     env: { CONSOLE_PORT: String(ports.console), AUTOHEAL_AUDITOR_URL: `http://127.0.0.1:${ports.auditor}`, AUTOHEAL_DECISION_URL: `http://127.0.0.1:${ports.decision}` },
     port: ports.console,
   };

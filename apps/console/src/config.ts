@@ -13,7 +13,7 @@ const schema = z.object({
   AUTOHEAL_AUDITOR_URL: url.default('http://127.0.0.1:3000'),
   AUTOHEAL_DECISION_URL: url.default('http://127.0.0.1:3002'),
   /** The built front-end (vite build). */
-  CONSOLE_WEB_DIR: z.string().min(1).default(join(__dirname, '..', 'web')),
+  CONSOLE_WEB_DIR: z.string().min(1).default(join(__dirname, 'web')),
   /** How often the live feed asks the auditor for each tenant's incidents (one read each). */
   CONSOLE_FEED_POLL_MS: ms(3_000, 250),
   /** A session unused this long is forgotten (the person logs in again). */
