@@ -130,6 +130,11 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
         // One instance per service: one failing is the whole fleet. The breaker has its own tests.
         DECISION_BREAKER_MIN_INSTANCES: '1000',
         DATABASE_POOL_MAX: '4',
+        // A restarted api-server on a loaded 2-core machine took 12 s to listen in one run, past
+        // the agent's default 10 s readiness wait: generous here, as a restart is not what this
+        // suite measures (the executor waits for the agent's answer longer still).
+        AGENT_READY_TIMEOUT_MS: '45000',
+        AGENT_TIMEOUT_MS: '60000',
         AUDITOR_OPS_API_KEY: OPS_KEY,
         DECISION_ADMIN_API_KEY: ADMIN_KEY,
         // The feed and the pages poll; read limits are not what this suite measures.
@@ -139,7 +144,8 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
         LOG_LEVEL: 'info',
       },
     });
-    await system.waitHealthy(150_000);
+    // Generous: on a loaded 2-core machine the services may take minutes to listen.
+    await system.waitHealthy(300_000);
     nc = await connectNats({ servers: nats.url, ...nats.secure.credentials('ops'), name: 'console-browser-observer', onClosedForGood: () => undefined });
     await expectEventually(async () => {
       const status = (await nc.request('agent.status', new Uint8Array(), { timeout: 5000 })).json<{ instance: string; state: string }[]>();
@@ -168,7 +174,7 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
       viewport: { width: 1360, height: 820 },
     });
     page = context.pages()[0] ?? (await context.newPage());
-  }, 360_000);
+  }, 540_000);
 
   afterAll(async () => {
     await context?.close();
@@ -296,7 +302,7 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
       const document = await page.evaluate(async (tenant) => (await fetch(`/api/decision/v1/admin/tenants/${tenant}`)).status, OTHER);
       expect(document).toBe(403);
     });
-  });
+  }, 720_000);
 
   it('shows the breaker, the audit trail with its verification, the reports and the tenant documents with a diff', async () => {
     await step('breaker', async () => {
@@ -335,5 +341,5 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
       expect(await page.getByTestId('diff-result').innerText()).toContain('displayName');
       await screenshot('tenants');
     });
-  });
+  }, 300_000);
 });
