@@ -1,5 +1,6 @@
 # One image for every autoheal app. The app is the first argument:
 #   <image> detector | decision | executor | auditor     the service (OpenTelemetry preloaded)
+#   <image> console                                       the ops console (apps/console)
 #   <image> <service> migrate                             its migrations, as the owner role
 #   <image> agent                                         the host agent, once apps/agent exists
 # Build (tools/image/build.js does all of it, base images included):
@@ -29,7 +30,8 @@ RUN --mount=type=cache,target=/root/.npm \
     --mount=type=secret,id=ca-certificates \
     NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY . .
-RUN npx tsc -b tsconfig.build.json
+# The TypeScript projects, then the console's front-end (vite).
+RUN npm run build --silent
 # Production dependencies only, then what the runtime needs: each workspace's package.json and dist.
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
  && mkdir -p /out \
@@ -44,7 +46,7 @@ RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error 
 FROM ${NODE_IMAGE}
 ARG VERSION=0.0.0-dev
 LABEL org.opencontainers.image.title="autoheal" \
-      org.opencontainers.image.description="autoheal: detector, decision, executor, auditor (one image, the app is the first argument)" \
+      org.opencontainers.image.description="autoheal: detector, decision, executor, auditor, console (one image, the app is the first argument)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="UNLICENSED"
 # Inside a container the loopback interface is the container's own: serve the pod's address.

@@ -1,7 +1,9 @@
-// Four projects: unit (pure logic, no I/O), integration (real Postgres and a nats-server per
-// suite), e2e (the services as processes) and image (builds the container image with buildah and
-// starts it). `npm test` runs the first three together, then image on its own: a build takes both
-// cores for minutes and would starve the other suites' timing-sensitive waits.
+// Five projects: unit (pure logic, no I/O), integration (real Postgres and a nats-server per
+// suite), e2e (the services as processes), browser (the ops console in Debian's Chromium, driven
+// by Playwright, against the services as processes) and image (builds the container image with
+// buildah and starts it). `npm test` runs the first three together, then browser and image each
+// on its own: a browser and a whole system, or a build, take both cores and would starve the
+// other suites' timing-sensitive waits.
 const swc = [
   '@swc/jest',
   {
@@ -52,6 +54,14 @@ module.exports = {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
+      globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-e2e.js'],
+    },
+    {
+      ...shared,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/**/*.browser-spec.ts'],
       globalSetup: '<rootDir>/libs/testing/jest/global-setup.js',
       globalTeardown: '<rootDir>/libs/testing/jest/global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/libs/testing/jest/setup-e2e.js'],

@@ -224,7 +224,7 @@ describe(`deploy/k8s against Kubernetes ${TARGET_KUBERNETES}`, () => {
     expect(stray).toEqual([]);
   });
 
-  it('the agent is a DaemonSet option of apps/agent, and the console a placeholder, in the rendered component set', () => {
+  it('the agent is a DaemonSet option of apps/agent, and the console the image’s console app, in the rendered component set', () => {
     const agent = get('production+components', 'DaemonSet', 'autoheal-agent')!;
     expect(podTemplates([agent])[0].spec.containers[0].args).toEqual(['agent']);
     expect(get('production', 'DaemonSet', 'autoheal-agent')).toBeUndefined();

@@ -64,6 +64,7 @@ async function main() {
     stateDir: STATE_DIR,
     fleetFile,
     restartOnExit: true,
+    console: true,
     env: {
       AUDITOR_OPS_API_KEY: keys.ops,
       DECISION_ADMIN_API_KEY: keys.admin,
@@ -104,8 +105,13 @@ async function main() {
   feed = await startEventFeed(nats.toolEnv('event-feed'));
   const firstTenant = fleet.tenants[0];
   const api = `http://127.0.0.1:${system.ports.auditor}`;
+  const consoleKey = await consoleDemoKey(api, keys, firstTenant.tenantId).catch((error) => {
+    console.log(`! no console key: ${error.message}`);
+    return undefined;
+  });
   console.log(`
 autoheal is running — services: auditor :${system.ports.auditor}, detector :${system.ports.detector}, decision :${system.ports.decision}, executor :${system.ports.executor}
+  console       http://127.0.0.1:${system.ports.console}/   log in with ${consoleKey ? `${consoleKey}   (a personal key of demo-approver@localhost: approver over every tenant)` : 'a personal API key (see `your own key` below)'}
   audit trail   curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit
   verify chain  curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit/verify
   API docs      ${api}/docs
@@ -119,6 +125,25 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
                 npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
 `);
   if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'), system);
+}
+
+/**
+ * A personal key for logging in to the console, made at the auditor with the bootstrap ops key
+ * (bootstrap keys are each known to one service only; the console needs a key both APIs accept)
+ * and kept in api-keys.json; made again when the database no longer knows it.
+ */
+async function consoleDemoKey(api, keys, tenantId) {
+  const works = async (key) => (await fetch(`${api}/v1/tenants/${tenantId}/approvals/pending?limit=1`, { headers: { authorization: `Bearer ${key}` } })).status === 200;
+  if (keys.console && (await works(keys.console))) return keys.console;
+  const answer = await fetch(`${api}/v1/api-keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.ops}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ subject: 'demo-approver@localhost', roles: ['approver'], tenantScope: '*', label: 'npm start: console login' }),
+  });
+  if (answer.status !== 201) throw new Error(`POST /v1/api-keys answered ${answer.status}: ${await answer.text()}`);
+  keys.console = (await answer.json()).key;
+  fs.writeFileSync(path.join(STATE_DIR, 'api-keys.json'), JSON.stringify(keys, null, 2), { mode: 0o600 });
+  return keys.console;
 }
 
 /**

@@ -15,10 +15,12 @@ export interface ServicePorts {
   detector: number;
   decision: number;
   executor: number;
+  /** The ops console (started only with `console: true`). */
+  console: number;
 }
 
 /** The services, `agent` (the demo fleet's agent) and `agent-<id>` for each other agent the fleet file names (agentProcessName). */
-export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'agent' | `agent-${string}`;
+export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'agent' | `agent-${string}` | 'console';
 
 export interface StartSystemOptions {
   natsUrl: string;
@@ -31,6 +33,8 @@ export interface StartSystemOptions {
   env?: Record<string, string>;
   fleetFile?: string;
   restartOnExit?: boolean;
+  /** Also start the ops console (apps/console) on ports.console, in front of the auditor and the decision service. */
+  console?: boolean;
   onOutput?: (name: ProcessName, chunk: Buffer) => void;
   /** Called when a process exits without having been asked to stop. */
   onExit?: (name: ProcessName, code: number | null, signal: NodeJS.Signals | null) => void;

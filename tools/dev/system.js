@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
 const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
 
-const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003 };
+const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003, console: 3004 };
 
 const SERVICES = ['auditor', 'detector', 'decision', 'executor'];
 const DEMO_AGENT_ID = 'demo-fleet';
@@ -46,6 +46,21 @@ function readFleet(fleetFile) {
   const { loadFleetFile, fleetAgentIds } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/fleet-file.js'));
   const fleet = loadFleetFile(fleetFile);
   return { fleet, agentIds: fleetAgentIds(fleet) };
+}
+
+/**
+ * The ops console (apps/console), in front of the auditor and the decision service. It holds no
+ * key of its own — only what a person logs in with — so it gets none of the services' secrets:
+ * its own settings, the process basics and the telemetry settings.
+ */
+function consoleProcess(ports, env) {
+  const passed = Object.fromEntries(Object.entries(env).filter(([k]) => /^(PATH|HOME|TMPDIR|NODE_ENV|NODE_OPTIONS|LOG_LEVEL|HTTP_HOST|CONSOLE_.+|OTEL_.+|AUTOHEAL_TRACE_FILE)$/.test(k)));
+  const spec = {
+    entry: 'apps/console/dist/main.js',
+    env: { CONSOLE_PORT: String(ports.console), AUTOHEAL_AUDITOR_URL: `http://127.0.0.1:${ports.auditor}`, AUTOHEAL_DECISION_URL: `http://127.0.0.1:${ports.decision}` },
+    port: ports.console,
+  };
+  return { spec, env: passed };
 }
 
 /**
@@ -194,7 +209,7 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 /**
  * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
  * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
- * restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ * restartOnExit, console (also start the ops console), onOutput(name, chunk), onExit(name, code, signal).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -245,6 +260,12 @@ async function startSystem(options) {
     services.set(name, proc);
     proc.start();
   }
+  if (options.console) {
+    const { spec, env: consoleEnv } = consoleProcess(ports, env);
+    const proc = new ManagedProcess('console', spec, consoleEnv, logDir, options);
+    services.set('console', proc);
+    proc.start();
+  }
   const system = {
     ports,
     services,
@@ -264,9 +285,9 @@ async function startSystem(options) {
       // Every process is expected to end from here on, also those a Ctrl-C in the terminal
       // reached before we did: none of them is reported as an exit or restarted.
       for (const proc of services.values()) proc.stopping = true;
-      // The agents last: they own the demo processes.
-      const order = ['detector', 'decision', 'executor', 'auditor', ...agentNames];
-      for (const name of order) await services.get(name).stop();
+      // The console first (it only reads); the agents last: they own the demo processes.
+      const order = ['console', 'detector', 'decision', 'executor', 'auditor', ...agentNames];
+      for (const name of order) if (services.has(name)) await services.get(name).stop();
     },
   };
   return system;

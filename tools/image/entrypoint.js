@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The container image's entry point: `<app> [migrate]` starts one app of the image.
 //   auditor | decision | detector | executor   the service, OpenTelemetry preloaded
+//   console                                     the ops console (apps/console)
 //   <service> migrate                           that service's migrations (DATABASE_MIGRATION_URL)
 //   agent                                       the host agent (apps/agent; config file from AUTOHEAL_AGENT_CONFIG)
 //   --version                                   prints the image's version

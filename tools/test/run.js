@@ -3,8 +3,10 @@
 //   1. nats-server ≥ 2.12.3 (Debian sid's package fetched with apt into .autoheal/bin, or NATS_SERVER_BIN) and openssl;
 //      promtool (Debian's prometheus package, fetched the same way, or PROMTOOL_BIN) for the alert rules' tests
 //   2. Postgres: DATABASE_URL / TEST_DATABASE_URL, the local server, or an embedded one
-//   3. build (the integration tests migrate their template database from apps/*/dist)
-//   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e), 7. jest (image: builds the
+//   3. build (the integration tests migrate their template database from apps/*/dist; the
+//      console's front-end with vite), and Chromium (Debian's package) for the browser tests
+//   4. lint, 5. type-check the tests, 6. jest (unit, integration, e2e), 7. jest (browser: the ops
+//   console in Chromium against the whole system, alone), 8. jest (image: builds the
 //   container image with buildah, alone, since a build takes both cores for minutes)
 // A failed build stops the run; lint and type errors are reported after the tests, and any
 // failure makes the exit code non-zero. Extra arguments go to jest (`npm test -- --selectProjects unit`).
@@ -15,6 +17,7 @@ const { constants } = require('node:os');
 const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
 const { ensurePostgres, answers, redact } = require('../infra/ensure-postgres.js');
 const { ensurePromtool } = require('../infra/ensure-promtool.js');
+const { ensureChromium } = require('../infra/ensure-chromium.js');
 
 const ROOT = join(__dirname, '..', '..');
 const jestArgs = process.argv.slice(2);
@@ -84,6 +87,9 @@ async function main() {
   if (pgCode !== 0) return finish();
 
   if ((await step('build', () => run('npx', ['tsc', '-b', 'tsconfig.build.json'], env))) !== 0) return finish();
+  if ((await step('build console', () => run('npm', ['run', 'build', '--silent', '-w', '@autoheal/console'], env))) !== 0) return finish();
+  // Not a reason to stop: without it only the browser tests fail, and say why.
+  await step('chromium', () => (log(ensureChromium()), 0));
   await step('lint', () => run('npx', ['eslint', '.'], env));
   await step('typecheck tests', () => run('npx', ['tsc', '-p', 'tsconfig.spec.json'], env));
   mkdirSync(join(ROOT, '.autoheal'), { recursive: true });
@@ -92,6 +98,7 @@ async function main() {
   // Arguments of one's own (`npm test -- --selectProjects unit`) run as given, in one step.
   const runs = jestArgs.length > 0 ? [{ name: 'jest', args: jestArgs }] : [
     { name: 'jest', args: ['--selectProjects', 'unit', 'integration', 'e2e'] },
+    { name: 'jest (browser)', args: ['--selectProjects', 'browser'] },
     { name: 'jest (image)', args: ['--selectProjects', 'image'] },
   ];
   const resultsFiles = [];
