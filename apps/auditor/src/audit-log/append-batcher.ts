@@ -6,7 +6,7 @@ export const APPEND_BATCH_MAX = 100;
  * Transactions appending at once. A tenant always goes to the same lane (a stable hash), so
  * lanes lock disjoint sets of tenants and never wait for each other's chain.
  */
-export const APPEND_LANES = 2;
+export const APPEND_LANES = 4;
 
 /** Writes a batch; returns one result per item, in order. Throwing fails every item of the batch. */
 export type BatchWriter<T, R> = (items: T[]) => Promise<R[]>;
