@@ -241,7 +241,7 @@ describe('the hash chain in SQL agrees with hash-chain.ts (real Postgres)', () =
         }),
         { numRuns: 240, seed: 16 },
       );
-      const all: AuditEntry[] = generated.map((e, i) => ({ ...e, eventId: `batch-${i}`, tenantId: tenants[(i * 7) % 3], resource: e.resource as AuditEntry['resource'] }));
+      const all: AuditEntry[] = generated.map((e, i) => ({ ...e, eventId: `batch-${i}`, tenantId: tenants[(i * 7) % 3] }));
       const sealer = new RowSealer(generateSigningKey().key, { now: () => new Date() });
       // Batches of uneven sizes; each but the first repeats an entry of the batch before (recorded
       // already) and one of its own (twice in one batch): both are skipped.
