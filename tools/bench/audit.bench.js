@@ -90,6 +90,8 @@ async function main() {
     AUDITOR_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
     AUDITOR_FULL_VERIFY_PER_HOUR: '1000000',
     AUDITOR_CHECKPOINT_EVERY_ROWS: CHECKPOINT_EVERY,
+    // The consumers start only when the events are on the stream: no lag samples (and their warnings) before.
+    AUDITOR_LAG_SAMPLE_INTERVAL_MS: '3600000',
   });
   const app = await createAuditorApp(config, { nestLogs: false });
   await app.init();
