@@ -132,6 +132,7 @@ async function main() {
     });
     await nc.close();
     const rowCount = async () => Number((await plain.query(`SELECT count(*) AS n FROM auditor.audit_log`)).rows[0].n);
+    const loadBefore = os.loadavg()[0];
     const appendStarted = process.hrtime.bigint();
     await app.startAllMicroservices();
     const deadline = Date.now() + 30 * 60_000;
@@ -140,6 +141,7 @@ async function main() {
       await sleep(25);
     }
     const appendSeconds = Number(process.hrtime.bigint() - appendStarted) / 1e9;
+    const loadAfter = os.loadavg()[0];
     const counts = await plain.query(`SELECT (SELECT count(*) FROM auditor.audit_log) AS rows, (SELECT count(*) FROM auditor.audit_seals) AS seals, (SELECT count(*) FROM auditor.checkpoints) AS checkpoints`);
     const batchSizes = (await auditorMetrics.appendBatchRows.get()).values;
     const batchCount = batchSizes.find((v) => v.metricName.endsWith('_count'))?.value ?? 0;
@@ -157,7 +159,7 @@ async function main() {
     console.log(`audit append (${ROWS} rows, ${TENANTS} tenants; ${c.rows} rows, ${c.seals} seals, ${c.checkpoints} checkpoints stored)`);
     console.log(`  floor: batched plain insert (${BATCH} rows/statement)   ${floorRate.toFixed(0).padStart(8)} rows/s`);
     console.log(`  append with chain, seal and checkpoints             ${appendRate.toFixed(0).padStart(8)} rows/s   ${(appendRate / floorRate).toFixed(2)}x the floor (goal >= 0.4x)`);
-    console.log(`    through the auditor's consumers: ${batchCount} append transactions, ${(batchSum / Math.max(1, batchCount)).toFixed(1)} events each on average, ${splits} split`);
+    console.log(`    through the auditor's consumers: ${batchCount} append transactions, ${(batchSum / Math.max(1, batchCount)).toFixed(1)} events each on average, ${splits} split; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${os.cpus().length} CPUs`);
     console.log(`  verify?full=true (${report.checkedRows} rows of one tenant, ok=${report.ok})  ${(report.checkedRows / verifySeconds).toFixed(0).padStart(8)} rows/s`);
   } finally {
     await plain.end();
