@@ -57,6 +57,15 @@ const ATTACKS: Attack[] = [
     ],
     refused: /function auditor\.append_audit_entry\(.*\) does not exist|permission denied for schema auditor/,
   },
+  {
+    name: 'the batch append function with forged seqs and hashes',
+    sql: () => [
+      `SELECT * FROM auditor.append_audit_entries(ARRAY['${VICTIM}'], ARRAY['forged-3'], ARRAY['remediation.succeeded'], ARRAY[now()], ARRAY['executor'],
+        ARRAY['restart.execute'], ARRAY['success'], ARRAY['{}'::jsonb], ARRAY['forged'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY[NULL::text],
+        ARRAY['{}'::jsonb], ARRAY[2::bigint], ARRAY[repeat('a', 64)])`,
+    ],
+    refused: /function auditor\.append_audit_entries\(.*\) does not exist|permission denied for schema auditor/,
+  },
   { name: 'RESET ROLE, then UPDATE', sql: () => ['RESET ROLE', `UPDATE auditor.audit_log SET actor = 'mallory'`], refused: ON_AUDIT_LOG },
   { name: 'SET ROLE autoheal_owner', sql: () => ['SET ROLE autoheal_owner'], refused: /permission denied to set role "autoheal_owner"/ },
   { name: 'SET ROLE postgres', sql: () => ['SET ROLE postgres'], refused: /permission denied to set role "postgres"/ },

@@ -20,8 +20,15 @@ const params = (p: SignedPoint) => [p.tenantId, p.seq, p.headHash, p.signedAt, p
 
 /** The only SQL of seals, checkpoints and the key history. Every function runs in the caller's transaction. */
 export const signedPointsRepository = {
-  async insertSeal(manager: EntityManager, seal: SignedPoint): Promise<void> {
-    await manager.query(`INSERT INTO auditor.audit_seals (${POINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`, params(seal));
+  /** Many seals in one statement (the rows of one append batch). */
+  async insertSeals(manager: EntityManager, seals: readonly SignedPoint[]): Promise<void> {
+    if (seals.length === 0) return;
+    const column = <K extends keyof SignedPoint>(k: K) => seals.map((p) => p[k]);
+    await manager.query(
+      `INSERT INTO auditor.audit_seals (${POINT_COLUMNS})
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])`,
+      [column('tenantId'), column('seq'), column('headHash'), column('signedAt'), column('keyId'), column('signature')],
+    );
   },
 
   /** False when the tenant has a checkpoint at that seq already (another replica made it). */
