@@ -5,6 +5,9 @@
 // equal. Also: the signatures hold and fail on a changed byte, the renderings escape what the
 // trail carries, bad input names its field, and another tenant's key gets nothing.
 import { randomUUID, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from 'pg';
 import { newEvent, type Envelope } from '@autoheal/contracts';
@@ -15,6 +18,7 @@ import { createTestDatabase, expectEventually, publishSigned, startNatsServer, t
 import { apiKeyId, hashApiKey } from '../../apps/auditor/src/api-keys/api-key';
 import { AuditReadRecorder } from '../../apps/auditor/src/audit-log/audit-read-recorder';
 import { ACME_KEY, GLOBEX_KEY, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
+import { run } from '../../apps/decision/src/cli/run-cli';
 import { parseRows, recomputeReport } from './recompute-report';
 
 jest.setTimeout(300_000);
@@ -315,6 +319,38 @@ describe('compliance report = an independent recomputation from the export (real
       [apiKeyId(hashApiKey(ACME_KEY))],
     );
     expect(rows.reduce((n, r) => n + (r.payload.kinds.report ?? 0), 0)).toBe(1);
+  });
+
+  it('autoheal report writes the report and its signature; autoheal report verify accepts it and refuses a changed copy', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'autoheal-report-'));
+    try {
+      const cli = async (args: string[]) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await run(args, { AUTOHEAL_ADMIN_KEY: OPS_KEY, AUTOHEAL_AUDITOR_URL: auditor.baseUrl }, { out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date() });
+        return { code, out, err };
+      };
+      const file = join(work, 'acme.html');
+      const keysFile = join(work, 'keys.json');
+      writeFileSync(keysFile, (await get('/v1/audit/keys')).text);
+      const wrote = await cli(['report', '--tenant', 'acme', '--from', FROM, '--to', TO, '--format', 'html', '--out', file]);
+      expect(wrote).toMatchObject({ code: 0, err: [] });
+      expect(readFileSync(file, 'utf8')).toContain('Compliance report: tenant acme');
+      const verified = await cli(['report', 'verify', file, '--trusted-keys', keysFile]);
+      expect(verified).toMatchObject({ code: 0, err: [] });
+      expect(verified.out.join('\n')).toContain('signature holds');
+
+      writeFileSync(file, readFileSync(file, 'utf8').replace('met: false', 'met: true'));
+      const changed = await cli(['report', 'verify', file, '--trusted-keys', keysFile]);
+      expect(changed.code).toBe(1);
+      expect(changed.out.join('\n')).toContain('SIGNATURE DOES NOT HOLD');
+
+      const bad = await cli(['report', '--tenant', 'acme', '--from', TO, '--to', FROM]);
+      expect(bad.code).toBe(2);
+      expect(bad.err[0]).toContain('--from must be before --to');
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('documents the route in the OpenAPI document', async () => {
