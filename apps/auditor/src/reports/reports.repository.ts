@@ -183,7 +183,7 @@ function itemOf(seq: number, eventType: string, at: string, d: Record<string, un
     }
     default: {
       const changes = Array.isArray(d.changes) ? (d.changes as { path?: unknown }[]) : [];
-      const thresholds = (d.thresholds ?? null) as { availabilityTarget?: unknown; maxTimeToRemediateMs?: unknown } | null;
+      const thresholds = (d.thresholds ?? null) as Record<string, unknown> | null;
       return {
         name: 'policy_change',
         service: TENANT_WIDE,
