@@ -46,7 +46,7 @@ WITH g AS (
          'svc-' || (i % 20) AS service, 'inst-' || (i % 7) AS instance,
          $2::timestamptz + (i * ($4::float8 / $3::int)) * interval '1 millisecond' AS opened_at,
          500 + (i * 7919) % 20000 AS detection_ms, 60000 + (i * 104729) % 1800000 AS ttr_ms
-    FROM generate_series(0, $3::int - 1) AS i CROSS JOIN generate_series(0, 7) AS k
+    FROM generate_series(0::bigint, $3::int - 1) AS i CROSS JOIN generate_series(0, 7) AS k
 ), t AS (
   SELECT g.*,
          CASE k WHEN 0 THEN 'incident.opened' WHEN 1 THEN 'remediation.planned' WHEN 2 THEN 'remediation.started'

@@ -40,7 +40,7 @@ describe('report figures', () => {
   it('counts downtime inside the period only: one before it clipped, one still open to its end, overlaps once', () => {
     const report = assembleReport(
       facts({
-        thresholds: { policyVersion: 'v1', availabilityTarget: 0.99, maxTimeToRemediateMs: 600_000 },
+        thresholds: { policyVersion: 'v1', availabilityTarget: 0.99, maxTimeToRemediateMs: 600_000, seq: 1 },
         incidents: [
           incident({ openedSeq: 1, openedAt: at(-50), signalAt: at(-60), resolvedSeq: 2, resolvedAt: at(30) }),
           incident({ openedSeq: 3, openedAt: at(20), signalAt: at(20), resolvedSeq: 4, resolvedAt: at(40), verifiedSeq: 5, ttrMs: 1_200_000 }),
