@@ -165,7 +165,9 @@ export function assembleReport(facts: ReportFacts): ComplianceReport {
     }
     const openedMs = Date.parse(incident.openedAt);
     if (openedMs >= fromMs && openedMs < toMs) {
-      opened.set(incident.service, [...(opened.get(incident.service) ?? []), incident]);
+      const list = opened.get(incident.service) ?? [];
+      list.push(incident);
+      opened.set(incident.service, list);
       services.add(incident.service);
     }
   }
