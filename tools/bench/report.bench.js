@@ -89,7 +89,7 @@ SELECT $1::text, 2 + i * 8 + k, md5('event' || i || '/' || k)::uuid::text, type,
        jsonb_build_object('id', md5('event' || i || '/' || k)::uuid::text, 'type', type, 'version', 1, 'tenantId', $1::text, 'producer', 'bench',
                           'occurredAt', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'correlationId', incident, 'causationId', NULL, 'data', data),
        repeat('0', 64), repeat('0', 64)
-  FROM d`;
+  FROM d ORDER BY i, k`;
 
 const POLICY = `
 INSERT INTO auditor.audit_log (tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome, source, correlation_id, causation_id, trace_id, payload, prev_hash, hash)

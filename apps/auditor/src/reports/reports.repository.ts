@@ -16,6 +16,18 @@ import { EVIDENCE_SEQ_LIMIT, TENANT_WIDE } from './compliance-report.js';
 /** Remediation rows counted as actions. */
 const ACTION_TYPES = Object.keys(ACTION_OUTCOMES);
 
+/** Every event type a report reads. */
+const READ_TYPES = [
+  'incident.opened',
+  'incident.resolved',
+  ...ACTION_TYPES,
+  'compliance.action_refused',
+  'compliance.breach',
+  'remediation.approved',
+  'remediation.rejected',
+  'compliance.policy_changed',
+];
+
 /** Widens a period by a second each way where timestamps inside payloads are compared in SQL: report-figures.ts decides exactly. */
 const SLACK = `interval '1 second'`;
 
@@ -33,103 +45,90 @@ export const reportsRepository = {
   },
 
   /**
-   * Every incident that may count in the period: down at some time in it, or opened in it; with
-   * its first resolution and first verification (recorded up to throughSeq, whenever).
+   * Everything the figures need but the thresholds, in one pass over the tenant's rows: the rows
+   * of the event types a report reads are scanned once into a working set of a few extracted
+   * fields (a report over a long history is bound by reading the rows, and three or four scans of
+   * a tenant's million rows cost three or four times one), then grouped three ways:
+   * - `incident`: one per incident that may count in the period (down at some time in it, or
+   *   opened in it), with its first resolution and first verification recorded up to throughSeq;
+   * - `count`: actions (remediation outcomes by service, action, automatic or approved — the
+   *   remediation has a remediation.approved row — and outcome) and refusals (by service and
+   *   rule) that happened in the period;
+   * - `item`: breaches, approvals and rejections, policy changes that happened in the period.
    */
-  async incidents(m: EntityManager, p: ReportPeriod): Promise<IncidentFact[]> {
-    const rows: {
-      service: string;
-      opened_seq: string;
-      opened_at: Date;
-      signal_at: string;
-      detection_ms: number;
-      resolved_seq: string | null;
-      resolved_at: string | null;
-      verified_seq: string | null;
-      ttr_ms: number | null;
-    }[] = await m.query(
-      `WITH o AS (
-         SELECT DISTINCT ON (correlation_id) correlation_id AS id, seq, occurred_at, payload->'data'->>'service' AS service,
-                payload->'data'->>'signalAt' AS signal_at, payload->'data'->'detectionLatencyMs' AS detection_ms
+  async facts(m: EntityManager, p: ReportPeriod): Promise<{ incidents: IncidentFact[]; counts: CountFact[]; items: ItemFact[] }> {
+    // The working set and its sorts stay in memory (the default 4 MB spills them to disk at a few hundred thousand rows); for this transaction only.
+    await m.query(`SET LOCAL work_mem = '64MB'`);
+    const rows: { kind: 'incident' | 'count' | 'item'; v: Record<string, unknown> }[] = await m.query(
+      `WITH r AS MATERIALIZED (
+         SELECT seq, event_type, occurred_at, correlation_id, resource->>'remediationId' AS rid,
+                payload->'data'->>'service' AS service,
+                CASE event_type WHEN 'incident.opened' THEN payload->'data'->>'signalAt' WHEN 'incident.resolved' THEN payload->'data'->>'resolvedAt'
+                                WHEN 'compliance.action_refused' THEN payload->'data'->>'rule' ELSE payload->'data'->>'action' END AS f,
+                CASE event_type WHEN 'incident.opened' THEN payload->'data'->'detectionLatencyMs' WHEN 'remediation.verified' THEN payload->'data'->'timeToRemediateMs' END AS n,
+                CASE WHEN event_type IN ('compliance.breach', 'remediation.approved', 'remediation.rejected', 'compliance.policy_changed') THEN payload->'data' END AS d
            FROM auditor.audit_log
-          WHERE tenant_id = $1 AND seq <= $2 AND event_type = 'incident.opened' AND correlation_id IS NOT NULL
-          ORDER BY correlation_id, seq),
-       r AS (
-         SELECT DISTINCT ON (correlation_id) correlation_id AS id, seq, payload->'data'->>'resolvedAt' AS resolved_at
-           FROM auditor.audit_log
-          WHERE tenant_id = $1 AND seq <= $2 AND event_type = 'incident.resolved' AND correlation_id IS NOT NULL
-          ORDER BY correlation_id, seq),
-       v AS (
-         SELECT DISTINCT ON (correlation_id) correlation_id AS id, seq, payload->'data'->'timeToRemediateMs' AS ttr_ms
-           FROM auditor.audit_log
-          WHERE tenant_id = $1 AND seq <= $2 AND event_type = 'remediation.verified' AND correlation_id IS NOT NULL
-          ORDER BY correlation_id, seq)
-       SELECT o.service, o.seq AS opened_seq, o.occurred_at AS opened_at, o.signal_at, o.detection_ms,
-              r.seq AS resolved_seq, r.resolved_at, v.seq AS verified_seq, v.ttr_ms
-         FROM o LEFT JOIN r USING (id) LEFT JOIN v USING (id)
-        WHERE (o.occurred_at >= $3 AND o.occurred_at < $4)
-           OR (o.signal_at::timestamptz < $4 + ${SLACK} AND (r.resolved_at IS NULL OR r.resolved_at::timestamptz > $3 - ${SLACK}))`,
-      [p.tenantId, p.throughSeq, p.from, p.to],
-    );
-    return rows.map((r) => ({
-      service: r.service,
-      openedSeq: Number(r.opened_seq),
-      openedAt: r.opened_at.toISOString(),
-      signalAt: r.signal_at,
-      detectionMs: r.detection_ms,
-      resolvedSeq: r.resolved_seq === null ? null : Number(r.resolved_seq),
-      resolvedAt: r.resolved_at,
-      verifiedSeq: r.verified_seq === null ? null : Number(r.verified_seq),
-      ttrMs: r.ttr_ms,
-    }));
-  },
-
-  /**
-   * Actions (remediation outcomes, by service, action, automatic or approved, outcome) and
-   * refusals (compliance.action_refused, by service and rule) that happened in the period.
-   * `approved`: the remediation has a remediation.approved row (a person let it run).
-   */
-  async counts(m: EntityManager, p: ReportPeriod): Promise<CountFact[]> {
-    const rows: { name: 'actions' | 'refusals'; service: string; key: string; event_type: string; n: number; first_seq: string; last_seq: string; seqs: string[] }[] = await m.query(
-      `WITH approved AS (
-         SELECT DISTINCT resource->>'remediationId' AS rid FROM auditor.audit_log
-          WHERE tenant_id = $1 AND seq <= $2 AND event_type = 'remediation.approved'),
+          WHERE tenant_id = $1 AND seq <= $2 AND event_type = ANY($5)),
+       -- Each incident's first opening, resolution and verification: the min of [seq zero-padded, fields…] picks the fields of the first row by seq in one hash aggregate, with no join back.
+       inc AS (
+         SELECT min(ARRAY[lpad(seq::text, 19, '0'), service, occurred_at::text, f, n::text]) FILTER (WHERE event_type = 'incident.opened') AS o,
+                min(ARRAY[lpad(seq::text, 19, '0'), f]) FILTER (WHERE event_type = 'incident.resolved') AS rs,
+                min(ARRAY[lpad(seq::text, 19, '0'), n::text]) FILTER (WHERE event_type = 'remediation.verified') AS v
+           FROM r WHERE correlation_id IS NOT NULL AND event_type IN ('incident.opened', 'incident.resolved', 'remediation.verified')
+          GROUP BY correlation_id),
+       firsts AS (
+         SELECT o[2] AS service, o[1]::bigint AS opened_seq, o[3]::timestamptz AS opened_at, o[4] AS signal_at, o[5]::jsonb AS detection_ms,
+                rs[1]::bigint AS resolved_seq, rs[2] AS resolved_at, v[1]::bigint AS verified_seq, v[2]::jsonb AS ttr_ms
+           FROM inc WHERE o IS NOT NULL),
+       approved AS (SELECT DISTINCT rid FROM r WHERE event_type = 'remediation.approved'),
        counted AS (
-         SELECT a.seq, a.event_type,
-                CASE WHEN a.event_type = 'compliance.action_refused' THEN 'refusals' ELSE 'actions' END AS name,
-                a.payload->'data'->>'service' AS service,
-                CASE WHEN a.event_type = 'compliance.action_refused' THEN a.payload->'data'->>'rule'
-                     ELSE (a.payload->'data'->>'action') || '/' || CASE WHEN ap.rid IS NULL THEN 'automatic' ELSE 'approved' END END AS key
-           FROM auditor.audit_log a LEFT JOIN approved ap ON ap.rid = a.resource->>'remediationId'
-          WHERE a.tenant_id = $1 AND a.seq <= $2 AND a.occurred_at >= $3 AND a.occurred_at < $4
-            AND a.event_type = ANY($5))
-       SELECT name, service, key, event_type, count(*)::int AS n, min(seq) AS first_seq, max(seq) AS last_seq,
-              (array_agg(seq ORDER BY seq))[1:${EVIDENCE_SEQ_LIMIT + 1}] AS seqs
-         FROM counted GROUP BY name, service, key, event_type`,
-      [p.tenantId, p.throughSeq, p.from, p.to, [...ACTION_TYPES, 'compliance.action_refused']],
+         SELECT r.seq, r.event_type, r.service,
+                CASE WHEN r.event_type = 'compliance.action_refused' THEN 'refusals' ELSE 'actions' END AS name,
+                CASE WHEN r.event_type = 'compliance.action_refused' THEN r.f ELSE r.f || '/' || CASE WHEN ap.rid IS NULL THEN 'automatic' ELSE 'approved' END END AS key
+           FROM r LEFT JOIN approved ap ON ap.rid = r.rid
+          WHERE r.occurred_at >= $3 AND r.occurred_at < $4 AND r.event_type = ANY($6))
+       SELECT 'incident' AS kind,
+              jsonb_build_object('service', service, 'openedSeq', opened_seq, 'openedAt', opened_at, 'signalAt', signal_at, 'detectionMs', detection_ms,
+                                 'resolvedSeq', resolved_seq, 'resolvedAt', resolved_at, 'verifiedSeq', verified_seq, 'ttrMs', ttr_ms) AS v
+         FROM firsts
+        WHERE (opened_at >= $3 AND opened_at < $4)
+           OR (signal_at::timestamptz < $4 + ${SLACK} AND (resolved_at IS NULL OR resolved_at::timestamptz > $3 - ${SLACK}))
+       UNION ALL
+       SELECT 'count', jsonb_build_object('name', name, 'service', service, 'key', key, 'eventType', event_type, 'rows', count(*), 'firstSeq', min(seq), 'lastSeq', max(seq),
+                                          'seqs', (array_agg(seq ORDER BY seq))[1:${EVIDENCE_SEQ_LIMIT + 1}])
+         FROM counted GROUP BY name, service, key, event_type
+       UNION ALL
+       SELECT 'item', jsonb_build_object('seq', seq, 'eventType', event_type, 'at', occurred_at, 'd', d)
+         FROM r WHERE d IS NOT NULL AND occurred_at >= $3 AND occurred_at < $4`,
+      [p.tenantId, p.throughSeq, p.from, p.to, READ_TYPES, [...ACTION_TYPES, 'compliance.action_refused']],
     );
-    return rows.map((r) => ({
-      name: r.name,
-      service: r.service,
-      key: r.name === 'actions' ? `${r.key}/${ACTION_OUTCOMES[r.event_type]}` : r.key,
-      eventType: r.event_type,
-      rows: r.n,
-      firstSeq: Number(r.first_seq),
-      lastSeq: Number(r.last_seq),
-      seqs: r.n <= EVIDENCE_SEQ_LIMIT ? r.seqs.map(Number) : null,
-    }));
-  },
-
-  /** Breaches, approvals and rejections, and policy changes that happened in the period, one each. */
-  async items(m: EntityManager, p: ReportPeriod): Promise<ItemFact[]> {
-    const rows: { seq: string; event_type: string; occurred_at: Date; d: Record<string, unknown> }[] = await m.query(
-      `SELECT seq, event_type, occurred_at, payload->'data' AS d FROM auditor.audit_log
-        WHERE tenant_id = $1 AND seq <= $2 AND occurred_at >= $3 AND occurred_at < $4
-          AND event_type IN ('compliance.breach', 'remediation.approved', 'remediation.rejected', 'compliance.policy_changed')
-        ORDER BY seq`,
-      [p.tenantId, p.throughSeq, p.from, p.to],
-    );
-    return rows.map((r) => itemOf(Number(r.seq), r.event_type, r.occurred_at.toISOString(), r.d));
+    const incidents: IncidentFact[] = [];
+    const counts: CountFact[] = [];
+    const items: ItemFact[] = [];
+    for (const { kind, v } of rows) {
+      if (kind === 'incident') {
+        const r = v as { service: string; openedSeq: number; openedAt: string; signalAt: string; detectionMs: number; resolvedSeq: number | null; resolvedAt: string | null; verifiedSeq: number | null; ttrMs: number | null };
+        incidents.push({ ...r, openedAt: new Date(r.openedAt).toISOString() });
+      } else if (kind === 'count') {
+        const r = v as { name: 'actions' | 'refusals'; service: string; key: string; eventType: string; rows: number; firstSeq: number; lastSeq: number; seqs: number[] };
+        counts.push({
+          name: r.name,
+          service: r.service,
+          key: r.name === 'actions' ? `${r.key}/${ACTION_OUTCOMES[r.eventType]}` : r.key,
+          eventType: r.eventType,
+          rows: r.rows,
+          firstSeq: r.firstSeq,
+          lastSeq: r.lastSeq,
+          seqs: r.rows <= EVIDENCE_SEQ_LIMIT ? r.seqs : null,
+        });
+      } else {
+        const r = v as { seq: number; eventType: string; at: string; d: Record<string, unknown> };
+        items.push(itemOf(r.seq, r.eventType, new Date(r.at).toISOString(), r.d));
+      }
+    }
+    // The union's order is not the figures' (they are sorted); listed rows keep the trail's.
+    items.sort((a, b) => a.seq - b.seq);
+    return { incidents, counts, items };
   },
 
   /** The measured thresholds of the latest policy change before the period's end that carried them. */

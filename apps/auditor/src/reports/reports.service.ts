@@ -44,7 +44,7 @@ export class ReportsService {
     const report = await this.audit.readView(tenantId, caller, 'report', q, async (m) => {
       const throughSeq = await repo.head(m, tenantId);
       const period = { tenantId, throughSeq, from, to };
-      const facts = { tenantId, from, to, throughSeq, generatedAt, thresholds: await repo.thresholds(m, period), incidents: await repo.incidents(m, period), counts: await repo.counts(m, period), items: await repo.items(m, period) };
+      const facts = { tenantId, from, to, throughSeq, generatedAt, thresholds: await repo.thresholds(m, period), ...(await repo.facts(m, period)) };
       const result = assembleReport(facts);
       return { result, returnedItems: result.figures.length };
     });
