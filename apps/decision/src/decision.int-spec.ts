@@ -13,6 +13,7 @@ import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
 import { PlanningService } from './planning/planning.service.js';
 import { documentVersion } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
+import { profileOf } from './tenants/tenants.service.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
 import { apiTenantDoc } from './test-support/test-documents.js';
 
@@ -129,6 +130,11 @@ describe('decision service (real Postgres and nats-server)', () => {
     await expectEventually(async () => {
       const changes = await published('compliance', 'compliance.policy_changed');
       expect(changes.map((e) => [e.tenantId, e.data.policyVersion]).sort()).toEqual(expected.map((t) => [t.tenant_id, t.policy_version]));
+      // Each carries the effective profile's measured thresholds, so that the audit trail alone says what reports measure against.
+      for (const change of changes) {
+        const profile = profileOf(TENANTS.find((t) => t.tenantId === change.tenantId)!);
+        expect(change.data.thresholds).toEqual({ availabilityTarget: profile.availabilityTarget, maxTimeToRemediateMs: profile.maxTimeToRemediateMs });
+      }
     });
   });
 
