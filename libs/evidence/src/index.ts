@@ -3,3 +3,4 @@ export * from './signed-point.js';
 export * from './chain.js';
 export * from './bundle.js';
 export * from './bundle-files.js';
+export * from './tombstone.js';

@@ -79,6 +79,7 @@ export class AuditorPartitionedLog1767000000000 implements MigrationInterface {
       await q.query(`ALTER INDEX IF EXISTS auditor.${index} RENAME TO ${index.replace('audit_log_', 'audit_log_unpartitioned_')}`);
     }
 
+    await q.query(refuseChangeFunction(true));
     await q.query(`CREATE TABLE auditor.audit_log (${COLUMNS}, PRIMARY KEY (tenant_id, seq, recorded_at)) PARTITION BY RANGE (recorded_at)`);
     await q.query(`CREATE INDEX audit_log_event_idx ON auditor.audit_log (event_id)`);
     await q.query(`CREATE INDEX audit_log_type_idx ON auditor.audit_log (tenant_id, event_type, seq)`);
@@ -144,6 +145,8 @@ export class AuditorPartitionedLog1767000000000 implements MigrationInterface {
         archived_at     timestamptz NOT NULL,
         verified_at     timestamptz,
         retain_until    timestamptz NOT NULL,
+        retain_days     integer     NOT NULL CHECK (retain_days >= 1),
+        online_days     integer     NOT NULL CHECK (online_days >= 0),
         PRIMARY KEY (partition_name, tenant_id)
       )`);
     await q.query(`
@@ -250,7 +253,26 @@ export class AuditorPartitionedLog1767000000000 implements MigrationInterface {
     await q.query(`ALTER TABLE auditor.audit_log ENABLE ROW LEVEL SECURITY`);
     await q.query(`CREATE POLICY audit_log_owner ON auditor.audit_log TO ${OWNER_ROLE} USING (true) WITH CHECK (true)`);
     await q.query(`CREATE POLICY audit_log_tenant_read ON auditor.audit_log FOR SELECT TO ${READER}, ${WRITER} USING (${TENANT_ROW_POLICY})`);
+    await q.query(refuseChangeFunction(false));
   }
+}
+
+/**
+ * The trigger function refusing changes (1763700000000), naming the table the statement named: a
+ * partition's row trigger fires with the partition's name, and the message names its parent.
+ */
+function refuseChangeFunction(partitioned: boolean): string {
+  const table = partitioned
+    ? `coalesce((SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhparent
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE i.inhrelid = TG_RELID), TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)`
+    : `TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME`;
+  return `
+    CREATE OR REPLACE FUNCTION auditor.audit_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION '% is append-only: % is not allowed', ${table}, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+    END
+    $$`;
 }
 
 /**
