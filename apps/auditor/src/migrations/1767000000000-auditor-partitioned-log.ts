@@ -5,8 +5,6 @@ import { TENANT_ROW_POLICY } from './1766200000000-auditor-read-isolation.js';
 const WRITER = SERVICE_ROLES.auditor;
 const READER = READER_ROLES.auditorReader;
 
-const APPEND =
-  'auditor.append_audit_entry(text, text, text, timestamptz, text, text, text, jsonb, text, text, text, text, jsonb)';
 const ENSURE = 'auditor.audit_ensure_partitions(timestamptz, integer)';
 const DROP = 'auditor.audit_drop_partition(text, timestamptz)';
 

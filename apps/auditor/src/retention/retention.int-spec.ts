@@ -190,11 +190,11 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     writeFileSync(febRows, intactFeb.replace('"actor":"detector"', '"actor":"someone"'));
     const dropped = await retention.run({ now: new Date('2027-03-15T00:00:00Z'), owner });
     expect(dropped.find((p) => p.partition === 'audit_log_p2026_01')).toMatchObject({ stage: 'drop', dropped: 4, problem: null });
-    expect(dropped.find((p) => p.partition === 'audit_log_p2026_02')).toMatchObject({ stage: 'drop', dropped: null, problem: expect.stringMatching(/archive of acme does not verify/) });
+    expect(dropped.find((p) => p.partition === 'audit_log_p2026_02')).toMatchObject({ stage: 'drop', dropped: null, problem: expect.stringMatching(/archive of acme does not verify/) as string });
     expect(await partitions()).not.toContain('audit_log_p2026_01');
     expect(await partitions()).toContain('audit_log_p2026_02');
     expect(await seqsInDatabase()).toEqual([5, 6, 7, 8, 9, 10]);
-    expect((await superuser.query(`SELECT verified_at FROM auditor.audit_archives WHERE partition_name = 'audit_log_p2026_02'`)).rows[0].verified_at).toBeNull();
+    expect((await superuser.query<{ verified_at: Date | null }>(`SELECT verified_at FROM auditor.audit_archives WHERE partition_name = 'audit_log_p2026_02'`)).rows[0].verified_at).toBeNull();
 
     // The chain verifies across the gap: online from January's tombstone, and January's archive against it, offline.
     expect(await verify()).toMatchObject({ ok: true, headSeq: 10, checkedRows: 6, firstBreak: null });
