@@ -3,7 +3,7 @@ import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AuditRetention } from '@autoheal/contracts';
+import { AUDIT_RETENTION, BASELINE_AUDIT_RETENTION, type AuditRetention } from '@autoheal/contracts';
 import {
   BUNDLE_FILES,
   buildBundle,
@@ -55,6 +55,7 @@ export class RetentionService {
   private readonly logger = createLogger('auditor');
   private readonly archiveDir: string;
   private readonly unknownTenant: AuditRetention;
+  private readonly shortestOnline: AuditRetention;
 
   constructor(
     private readonly db: DataSource,
@@ -64,6 +65,8 @@ export class RetentionService {
   ) {
     this.archiveDir = config.AUDITOR_ARCHIVE_DIR;
     this.unknownTenant = { retainDays: config.AUDITOR_RETENTION_UNKNOWN_TENANT_DAYS, onlineDays: config.AUDITOR_RETENTION_UNKNOWN_TENANT_DAYS };
+    const online = Math.min(BASELINE_AUDIT_RETENTION.onlineDays, this.unknownTenant.onlineDays, ...Object.values(AUDIT_RETENTION).map((r) => r.onlineDays));
+    this.shortestOnline = { retainDays: online, onlineDays: online };
   }
 
   /** The current month and AUDITOR_PARTITIONS_AHEAD after it; returns the partitions created. */
@@ -89,6 +92,8 @@ export class RetentionService {
   }
 
   private async partition(span: PartitionSpan, now: Date, owner: DataSource | undefined): Promise<PartitionOutcome> {
+    // Younger than the shortest online window there is: online whoever its tenants are, without reading it.
+    if (partitionStage(span, [this.shortestOnline], now) === 'online') return { partition: span.name, stage: 'online', tenants: [], archived: [], dropped: null, problem: null };
     const { tenants, retention } = await this.all(async (m) => {
       const found = await repo.tenantsIn(m, span.from, span.to);
       const byTenant = new Map<string, AuditRetention>();

@@ -25,8 +25,12 @@ export class RetentionTask implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // The month an append lands in must exist before the first append (else it goes to the default partition).
-    await this.retention.ensurePartitions();
+    // The month an append lands in should exist before the first append (else it goes to the default partition, still recorded).
+    try {
+      await this.retention.ensurePartitions();
+    } catch (error) {
+      log.error({ error: String(error) }, 'could not create the audit log’s monthly partitions ahead; appends go to the default partition until a pass does');
+    }
     const intervalMs = this.config.AUDITOR_RETENTION_INTERVAL_MS;
     if (intervalMs <= 0) return;
     if (!this.config.AUDITOR_MAINTENANCE_DATABASE_URL) log.warn('AUDITOR_MAINTENANCE_DATABASE_URL is not set: audit partitions past retention are archived but not dropped');
