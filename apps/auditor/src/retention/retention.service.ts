@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AUDIT_RETENTION, BASELINE_AUDIT_RETENTION, type AuditRetention } from '@autoheal/contracts';
@@ -254,6 +254,8 @@ export class RetentionService {
       return `the archive of ${tenant.tenantId} does not verify: ${why}`;
     }
     if (!existing) await this.all((m) => repo.insertTombstone(m, tombstone), tenant.tenantId);
+    // Beside the archive too, for whoever verifies it offline (`autoheal audit verify-bundle <dir> --tombstone <file>`).
+    writeFileSync(`${dir}.tombstone.json`, `${JSON.stringify(tombstone, null, 2)}\n`);
     return null;
   }
 

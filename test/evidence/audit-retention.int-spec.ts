@@ -12,12 +12,13 @@ import type { DataSource } from 'typeorm';
 import { subjectFor } from '@autoheal/contracts';
 import { chainNext, EMPTY_HEAD, readBundleDir, signPoint, verifyArchive, verifyBundle, type ChainBreak, type ChainedRow, type Tombstone } from '@autoheal/evidence';
 import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { INCIDENTS_AUDIT_CONSUMER } from '../audit-log/audit-log.consumers';
-import { AuditLogService } from '../audit-log/audit-log.service';
-import { auditorDataSource } from '../data-source';
-import { ROW_SEALER, type RowSealer } from '../evidence/row-sealer';
-import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../test-support/auditor';
-import { RetentionService } from './retention.service';
+import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
+import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
+import { auditorDataSource } from '../../apps/auditor/src/data-source';
+import { ROW_SEALER, type RowSealer } from '../../apps/auditor/src/evidence/row-sealer';
+import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
+import { run } from '../../apps/decision/src/cli/run-cli';
+import { RetentionService } from '../../apps/auditor/src/retention/retention.service';
 
 jest.setTimeout(180_000);
 
@@ -125,6 +126,14 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     return (await response.json()) as { ok: boolean; headSeq: number; checkedRows: number; firstBreak: ChainBreak | null };
   }
 
+  /** `autoheal audit verify-bundle …` as a person runs it: no database, no network. */
+  async function verifyBundleCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run(['audit', 'verify-bundle', ...args], {}, { out: (line: string) => out.push(line), err: (line: string) => err.push(line), now: () => new Date() });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
   const seqsInDatabase = async () => (await superuser.query(`SELECT seq FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq`, [TENANT])).rows.map((r: { seq: string }) => Number(r.seq));
   const partitions = async () => (await superuser.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'auditor.audit_log'::regclass`)).rows.map((r: { relname: string }) => r.relname);
   const tombstones = async (): Promise<Tombstone[]> =>
@@ -203,6 +212,12 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     const keys = auditor.app.get<RowSealer>(ROW_SEALER).key;
     const resolve = (keyId: string) => (keyId === keys.keyId ? keys.publicKey : null);
     expect(verifyArchive(readBundleDir(janArchive), jan, resolve)).toMatchObject({ ok: true, checkedRows: 4, tombstoneProblems: [] });
+    // The same with the command an auditor runs on their own machine, the tombstone written beside the archive.
+    expect(JSON.parse(readFileSync(`${janArchive}.tombstone.json`, 'utf8'))).toEqual(jan);
+    const trustedKeys = join(archiveDir, 'trusted-keys.json');
+    writeFileSync(trustedKeys, JSON.stringify(await (await fetch(`${auditor.baseUrl}/v1/audit/keys`, { headers: { authorization: `Bearer ${OPS_KEY}` } })).json()));
+    const cli = await verifyBundleCli([janArchive, '--trusted-keys', trustedKeys, '--tombstone', `${janArchive}.tombstone.json`]);
+    expect(cli).toMatchObject({ code: 0, out: expect.stringContaining(`intact: ${janArchive}`) as string });
 
     // The next pass archives February again from the database (the corrupt copy kept aside), verifies it and drops.
     const again = await retention.run({ now: new Date('2027-03-15T00:00:00Z'), owner });
@@ -262,5 +277,8 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     expect(checked.ok).toBe(false);
     expect(checked.problems).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'file_hash_mismatch', file: 'rows.jsonl' })]));
     expect(checked.firstBreak).toMatchObject({ seq: 3, reason: 'hash_mismatch' });
+    const cli = await verifyBundleCli([janArchive, '--tombstone', `${janArchive}.tombstone.json`]);
+    expect(cli.code).toBe(1);
+    expect(cli.out).toMatch(/NOT INTACT[\s\S]*first break: hash_mismatch at seq 3/);
   });
 });
