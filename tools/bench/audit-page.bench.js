@@ -99,6 +99,8 @@ async function main() {
       AUDITOR_READ_RATE_PER_MINUTE: '100000000',
       AUDITOR_READ_BURST: '100000000',
       AUDITOR_RETENTION_INTERVAL_MS: '0',
+      // No audit consumers run here: nothing to sample.
+      AUDITOR_LAG_SAMPLE_INTERVAL_MS: '0',
       AUDITOR_ARCHIVE_DIR: path.join(dir, 'archive'),
     });
     app = await createAuditorApp(config, { nestLogs: false });
@@ -111,41 +113,41 @@ async function main() {
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
     const cursors = Array.from({ length: WARMUP + SAMPLES }, () => Math.floor(random() * (tenantRows - LIMIT)));
 
-    async function measure(one) {
-      const times = [];
-      for (let i = 0; i < cursors.length; i++) {
-        const started = process.hrtime.bigint();
-        const rows = await one(cursors[i]);
-        if (i >= WARMUP) times.push(ms(started));
-        if (rows !== LIMIT + 1 && rows !== LIMIT) throw new Error(`a page returned ${rows} rows (cursor ${cursors[i]})`);
-      }
-      return times;
-    }
-
     const pageSql = (table) => `SELECT tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
       source, correlation_id, causation_id, trace_id, payload, prev_hash, hash FROM ${table} WHERE tenant_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`;
 
-    const http = await measure(async (afterSeq) => {
+    const viaHttp = async (afterSeq) => {
       const response = await fetch(`${baseUrl}/v1/tenants/${TENANT}/audit?limit=${LIMIT}&cursor=${encodeCursor(afterSeq)}`, { headers: { authorization: `Bearer ${OPS_KEY}` } });
       if (response.status !== 200) throw new Error(`GET audit page: ${response.status} ${await response.text()}`);
       return (await response.json()).items.length;
-    });
-
+    };
     await reader.connect();
-    const sql = await measure(async (afterSeq) => {
+    const viaSql = async (afterSeq) => {
       await reader.query('BEGIN');
       await reader.query(`SELECT set_config('autoheal.tenant_scope', '*', true), set_config('autoheal.tenant_id', $1, true)`, [TENANT]);
       const { rows } = await reader.query({ name: 'page', text: pageSql('auditor.audit_log'), values: [TENANT, afterSeq, LIMIT + 1] });
       await reader.query('COMMIT');
       return rows.length;
-    });
-
-    const floor = await measure(async (afterSeq) => {
+    };
+    const onFloor = async (afterSeq) => {
       await admin.query('BEGIN');
       const { rows } = await admin.query({ name: 'page', text: pageSql('public.plain_audit'), values: [TENANT, afterSeq, LIMIT + 1] });
       await admin.query('COMMIT');
       return rows.length;
-    });
+    };
+
+    // Interleaved, cursor by cursor, so that the three see the same cache and the same load.
+    const http = [];
+    const sql = [];
+    const floor = [];
+    for (let i = 0; i < cursors.length; i++) {
+      for (const [one, times] of [[viaHttp, http], [viaSql, sql], [onFloor, floor]]) {
+        const started = process.hrtime.bigint();
+        const rows = await one(cursors[i]);
+        if (i >= WARMUP) times.push(ms(started));
+        if (rows !== LIMIT + 1 && rows !== LIMIT) throw new Error(`a page returned ${rows} rows (cursor ${cursors[i]})`);
+      }
+    }
 
     const line = (label, times, base) =>
       `  ${label.padEnd(62)} p50 ${percentile(times, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(times, 99).toFixed(2).padStart(7)} ms${base ? `   ${(percentile(times, 99) / percentile(base, 99)).toFixed(2)}x the floor's p99` : ''}`;
