@@ -239,7 +239,7 @@ async function startSystem(options) {
   // roles (row-level security per tenant), on pools of their own.
   const readerUrls = {
     // The checkpoints' file sink: a directory of JSON lines beside the database (production: WORM storage, see the auditor README).
-    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints') },
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints'), AUDITOR_ARCHIVE_DIR: path.join(stateDir, 'audit-archive') },
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys'), fleet), options.env || {});

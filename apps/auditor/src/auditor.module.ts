@@ -10,6 +10,7 @@ import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { loadSigningKey } from '@autoheal/security';
 import { RowSealer, ROW_SEALER } from './evidence/row-sealer.js';
 import { EvidenceModule } from './evidence/evidence.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import { ConsumerLagSampler } from './consumer-lag/consumer-lag.sampler.js';
 import type { AuditorConfig } from './config.js';
@@ -51,6 +52,7 @@ export class AuditorModule {
         AuditLogModule,
         IncidentsModule,
         ReportsModule,
+        RetentionModule,
       ],
       providers: [ConsumerLagSampler],
     };

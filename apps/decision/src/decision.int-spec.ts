@@ -407,6 +407,25 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(versions.body.items.map((v) => v.version)).toEqual(expect.arrayContaining([documentVersion(changed), documentVersion(TENANTS[0])]));
   });
 
+  it('refuses an apply that would shorten audit retention below the profile, naming the field, and changes nothing', async () => {
+    const state = async () =>
+      (await pg.query(`SELECT tenant_id, policy_version, profile->'auditRetentionDays' AS retention FROM decision.tenants ORDER BY tenant_id`)).rows as { retention: number }[];
+    const versions = async () => (await pg.query(`SELECT count(*)::int AS n FROM decision.tenant_versions`)).rows[0] as { n: number };
+    const before = { tenants: await state(), versions: await versions() };
+    // SOC 2 keeps the trail a year; a HIPAA tenant six years. Each override asks for less.
+    const refused = await admin<{ errors: { document: number; path: string; message: string }[] }>('POST', '/v1/admin/tenants:apply', {
+      documents: [{ ...tenantDoc('acme', 10), overrides: { auditRetentionDays: 30 } }, { ...tenantDoc('newcomer', 2), frameworks: ['HIPAA'], overrides: { auditRetentionDays: 365 } }],
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ document: 0, path: 'overrides.auditRetentionDays', message: expect.stringMatching(/^30 is looser than 365 required by SOC2/) as string }),
+        expect.objectContaining({ document: 1, path: 'overrides.auditRetentionDays', message: expect.stringMatching(/^365 is looser than 2190 required by HIPAA/) as string }),
+      ]),
+    );
+    expect({ tenants: await state(), versions: await versions() }).toEqual(before);
+  });
+
   it('opens the breaker when suspected faults arrive together, holds everything, and resumes only when a human says so', async () => {
     const suspected = ['api-1', 'api-2'].map((i) => incidentOpened('fenced', i, newEventId(), { suspectedCause: 'detector_or_network' }));
     let seq = 0;

@@ -4,3 +4,4 @@ export * from './chain.js';
 export * from './bundle.js';
 export * from './bundle-files.js';
 export * from './report-signature.js';
+export * from './tombstone.js';

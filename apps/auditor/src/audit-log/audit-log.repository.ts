@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { setTenantScope } from '@autoheal/persistence';
+import { preparedStatement, queryPrepared, setTenantScope, type PreparedStatement } from '@autoheal/persistence';
 import type { RowSealer } from '../evidence/row-sealer.js';
 import { signedPointsRepository } from '../evidence/signed-points.repository.js';
 import type { AuditEntry } from './audit-entry.js';
@@ -68,6 +68,18 @@ export interface AuditLogFilter {
  * security on `audit_log` and `verify_points` holds every query to it (migration 1766200000000).
  */
 export type ReadScope = { kind: 'all' } | { kind: 'tenant'; tenantId: string };
+
+const listStatements = new Map<string, PreparedStatement>();
+
+/** One named statement per text of `list` (the texts differ only by which filters are present). */
+function listStatement(text: string): PreparedStatement {
+  let statement = listStatements.get(text);
+  if (!statement) {
+    statement = preparedStatement(`auditor_audit_list_${listStatements.size}`, text);
+    listStatements.set(text, statement);
+  }
+  return statement;
+}
 
 /** The only SQL of the audit log. Every function runs in the caller's transaction. */
 export const auditLogRepository = {
@@ -193,10 +205,10 @@ export const auditLogRepository = {
     if (filter.to) add((n) => `occurred_at < $${n}`, filter.to);
     if (filter.correlationId !== undefined) add((n) => `correlation_id = $${n}`, filter.correlationId);
     params.push(filter.limit + 1);
-    const rows: AuditLogRecord[] = await manager.query(
-      `SELECT ${COLUMNS} FROM auditor.audit_log WHERE ${where.join(' AND ')} ORDER BY seq ASC LIMIT $${params.length}`,
-      params,
-    );
+    const text = `SELECT ${COLUMNS} FROM auditor.audit_log WHERE ${where.join(' AND ')} ORDER BY seq ASC LIMIT $${params.length}`;
+    // Prepared per combination of filters (at most 16 texts per connection): planning a query over
+    // every monthly partition costs more than running it, and a prepared one is planned once.
+    const rows = await queryPrepared<AuditLogRecord>(manager, listStatement(text), params);
     return rows.map(toRow);
   },
 

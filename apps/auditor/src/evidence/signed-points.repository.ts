@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { PublicKeyRecord, SignedPoint } from '@autoheal/evidence';
+import type { PublicKeyRecord, SignedPoint, Tombstone } from '@autoheal/evidence';
 
 interface PointRecord {
   tenant_id: string;
@@ -9,6 +9,32 @@ interface PointRecord {
   key_id: string;
   signature: string;
 }
+
+interface TombstoneRecord {
+  tenant_id: string;
+  from_seq: string;
+  to_seq: string;
+  hash_before: string;
+  hash_after: string;
+  manifest_sha256: string;
+  partition_name: string;
+  signed_at: Date;
+  key_id: string;
+  signature: string;
+}
+
+const toTombstone = (r: TombstoneRecord): Tombstone => ({
+  tenantId: r.tenant_id,
+  fromSeq: Number(r.from_seq),
+  toSeq: Number(r.to_seq),
+  hashBefore: r.hash_before,
+  hashAfter: r.hash_after,
+  manifestSha256: r.manifest_sha256,
+  partition: r.partition_name,
+  signedAt: r.signed_at.toISOString(),
+  keyId: r.key_id,
+  signature: r.signature,
+});
 
 const POINT_COLUMNS = 'tenant_id, seq, head_hash, signed_at, key_id, signature';
 
@@ -84,6 +110,12 @@ export const signedPointsRepository = {
       [key.keyId, key.publicKey, key.firstUsedAt],
     );
     return inserted.length === 1;
+  },
+
+  /** The tenant's tombstones (ranges archived and dropped), ascending. */
+  async tombstones(manager: EntityManager, tenantId: string): Promise<Tombstone[]> {
+    const rows: TombstoneRecord[] = await manager.query(`SELECT * FROM auditor.audit_tombstones WHERE tenant_id = $1 ORDER BY from_seq`, [tenantId]);
+    return rows.map(toTombstone);
   },
 
   async keys(manager: EntityManager): Promise<PublicKeyRecord[]> {
