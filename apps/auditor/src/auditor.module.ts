@@ -4,6 +4,7 @@ import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
+import { SiemModule } from './siem/siem.module.js';
 import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
 import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { loadSigningKey } from '@autoheal/security';
@@ -49,6 +50,7 @@ export class AuditorModule {
         EvidenceModule,
         AuditLogModule,
         IncidentsModule,
+        SiemModule,
       ],
       providers: [ConsumerLagSampler],
     };

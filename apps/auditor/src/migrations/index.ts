@@ -3,5 +3,6 @@ import { AuditorAppendFunction1765000000000 } from './1765000000000-auditor-appe
 import { AuditorPeopleApiKeys1766100000000 } from './1766100000000-auditor-people-api-keys.js';
 import { AuditorReadIsolation1766200000000 } from './1766200000000-auditor-read-isolation.js';
 import { AuditorSignedPoints1766300000000 } from './1766300000000-auditor-signed-points.js';
+import { AuditorSiemCursors1767100000000 } from './1767100000000-auditor-siem-cursors.js';
 
-export const auditorMigrations = [AuditorInitial1763700000000, AuditorAppendFunction1765000000000, AuditorPeopleApiKeys1766100000000, AuditorReadIsolation1766200000000, AuditorSignedPoints1766300000000];
+export const auditorMigrations = [AuditorInitial1763700000000, AuditorAppendFunction1765000000000, AuditorPeopleApiKeys1766100000000, AuditorReadIsolation1766200000000, AuditorSignedPoints1766300000000, AuditorSiemCursors1767100000000];
