@@ -117,33 +117,36 @@ describe('SIEM forwarding to a real rsyslog over TLS', () => {
     const receiver = await startRsyslog(join(dir, 'receiver'), tls);
     receivers.push(receiver);
     const report = (): string => `received ${receiver.received().length} lines:\n${receiver.received().map((l) => l.slice(0, 160)).join('\n')}\nrsyslogd said:\n${receiver.output()}`;
-    const env = { AUDITOR_SIEM_URL: `tls://127.0.0.1:${receiver.port}`, AUDITOR_SIEM_CA_FILE: tls.caFile, AUDITOR_SIEM_BATCH_SIZE: '7', AUDITOR_SIEM_NAME: 'it-rsyslog' };
+    // Small batches: many sessions, so each restart below lands while sessions are in flight.
+    const env = { AUDITOR_SIEM_URL: `tls://127.0.0.1:${receiver.port}`, AUDITOR_SIEM_CA_FILE: tls.caFile, AUDITOR_SIEM_BATCH_SIZE: '3', AUDITOR_SIEM_NAME: 'it-rsyslog' };
     const failuresBefore = await counter(auditorMetrics.siemFailures);
 
-    await appendBoth(15);
+    await appendBoth(60);
     let forwarder = await startForwarder(env);
     try {
-      await expectEventually(() => expect(receiver.received().length).toBeGreaterThanOrEqual(14), { timeoutMs: 60_000 });
-
-      // The receiver crashes mid-stream while rows keep coming.
-      const appending = appendBoth(20);
+      // The receiver crashes mid-stream (a backlog of 120 rows, 3 a session) while rows keep coming.
+      await expectEventually(() => expect(receiver.received().length).toBeGreaterThanOrEqual(20), { timeoutMs: 60_000, intervalMs: 5 });
+      const crashedAt = receiver.received().length;
       await receiver.stop('SIGKILL');
-      await appending;
-      // The forwarder notices (connection refused) and backs off; nothing it could not deliver moves its cursor.
+      expect(crashedAt).toBeLessThan(100);
+      await appendBoth(20);
+      // The forwarder notices (a broken session, then connection refused) and backs off.
       await expectEventually(async () => expect(await counter(auditorMetrics.siemFailures)).toBeGreaterThan(failuresBefore), { timeoutMs: 30_000 });
       await receiver.restart();
-      await expectEventually(() => expect(receiver.received().length).toBeGreaterThanOrEqual(50), { timeoutMs: 60_000 });
 
-      // The forwarder restarts (a new process would do the same): it resumes from the cursor in the database.
-      await stopForwarder(forwarder);
-      await appendBoth(10);
-      // And the receiver restarts in an orderly way while the forwarder is down.
+      // An orderly receiver restart mid-stream: it closes its sessions, unread bytes and all.
+      await expectEventually(() => expect(receiver.received().length).toBeGreaterThanOrEqual(crashedAt + 30), { timeoutMs: 60_000, intervalMs: 5 });
       await receiver.stop('SIGTERM');
       await receiver.restart();
+
+      // The forwarder restarts (a new process would do the same): it resumes from the cursor in the database.
+      await expectEventually(() => expect(receiver.received().length).toBeGreaterThanOrEqual(crashedAt + 60), { timeoutMs: 60_000, intervalMs: 5 });
+      await stopForwarder(forwarder);
+      await appendBoth(10);
       forwarder = await startForwarder(env);
 
       const expected = await heads();
-      expect(expected).toEqual(new Map([['acme', 45], ['globex', 45]]));
+      expect(expected).toEqual(new Map([['acme', 90], ['globex', 90]]));
       await expectEventually(
         async () => {
           const lines = receiver.received();
@@ -157,6 +160,8 @@ describe('SIEM forwarding to a real rsyslog over TLS', () => {
         { timeoutMs: 90_000, intervalMs: 200 },
       );
       expect(await counter(auditorMetrics.siemLagRows)).toBe(0);
+      const lines = receiver.received().length;
+      process.stderr.write(`[siem] ${lines} messages received for 180 rows (${lines - 180} sent again after a failure); ${(await counter(auditorMetrics.siemFailures)) - failuresBefore} failed sessions\n`);
     } catch (error) {
       process.stderr.write(`${report()}\n`);
       throw error;
