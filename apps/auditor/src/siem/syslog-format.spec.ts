@@ -62,7 +62,7 @@ describe('syslogMessage (RFC 5424)', () => {
       const { hash, ...fields } = body;
       expect(hashRow(fields)).toBe(hash);
     }
-    expect(JSON.parse(syslogMessage(second, options).split(BOM)[1]).prevHash).toBe(first.hash);
+    expect((JSON.parse(syslogMessage(second, options).split(BOM)[1]) as ChainedRow).prevHash).toBe(first.hash);
   });
 
   it.each([

@@ -71,7 +71,6 @@ function cefSeverityOf(outcome: Outcome): number {
  * shift the fields after it.
  */
 export function headerField(value: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   const cleaned = value.replace(/[^\x21-\x7e]/g, '_').slice(0, max);
   return cleaned === '' ? '-' : cleaned;
 }

@@ -3,16 +3,24 @@
 // .autoheal/bin/ when missing); it runs in the foreground with its own configuration, pid file and
 // work folder, listens with imtcp and the OpenSSL driver on a port the OS picked, and writes each
 // message it receives, as received, as one line of a file.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { expectEventually } from '@autoheal/testing';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ensureRsyslog } = require('../../../../tools/infra/ensure-rsyslog.js') as {
-  ensureRsyslog: (options?: { log?: (line: string) => void }) => { rsyslogd: string; moduleDir: string; env: Record<string, string> };
-};
+interface RsyslogLayout {
+  rsyslogd: string;
+  moduleDir: string;
+  env: Record<string, string>;
+}
+
+/** The project's own script finds rsyslog or fetches it (run as a program: tools/ is not a module apps import). */
+function ensureRsyslog(): RsyslogLayout {
+  const script = join(__dirname, '..', '..', '..', '..', 'tools', 'infra', 'ensure-rsyslog.js');
+  const out = execFileSync(process.execPath, [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
+  return JSON.parse(out.trim().split('\n').pop() ?? '') as RsyslogLayout;
+}
 
 export interface ReceiverTls {
   caFile: string;
@@ -57,7 +65,7 @@ action(type="omfile" file="${join(dir, 'received.log')}" template="raw" flushOnT
 }
 
 export async function startRsyslog(dir: string, tls: ReceiverTls): Promise<RsyslogReceiver> {
-  const layout = ensureRsyslog({ log: (line) => process.stderr.write(`${line}\n`) });
+  const layout = ensureRsyslog();
   mkdirSync(dir, { recursive: true });
   const outFile = join(dir, 'received.log');
   const portFile = join(dir, 'port');
