@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: everything against a real nats-server and a real Postgres.
 //   1. nats-server ≥ 2.12.3 (Debian sid's package fetched with apt into .autoheal/bin, or NATS_SERVER_BIN) and openssl;
-//      promtool (Debian's prometheus package, fetched the same way, or PROMTOOL_BIN) for the alert rules' tests
+//      promtool (Debian's prometheus package, fetched the same way, or PROMTOOL_BIN) for the alert rules' tests;
+//      rsyslog with its OpenSSL driver (Debian's rsyslog and rsyslog-openssl, the same way) for the SIEM forwarding test
 //   2. Postgres: DATABASE_URL / TEST_DATABASE_URL, the local server, or an embedded one
 //   3. build (the integration tests migrate their template database from apps/*/dist; the
 //      console's front-end with vite), and Chromium (Debian's package) for the browser tests
@@ -18,6 +19,7 @@ const { ensureNatsServerBinary } = require('../infra/ensure-nats-server.js');
 const { ensurePostgres, answers, redact } = require('../infra/ensure-postgres.js');
 const { ensurePromtool } = require('../infra/ensure-promtool.js');
 const { ensureChromium } = require('../infra/ensure-chromium.js');
+const { ensureRsyslog } = require('../infra/ensure-rsyslog.js');
 
 const ROOT = join(__dirname, '..', '..');
 const jestArgs = process.argv.slice(2);
@@ -72,6 +74,8 @@ async function main() {
   if ((await step('nats-server', () => (log(ensureNatsServerBinary()), 0))) !== 0) return finish();
   // Not a reason to stop: without it only the alert rules' test fails, and says why.
   await step('promtool', () => (log(ensurePromtool()), 0));
+  // Likewise: without it only the SIEM forwarding test fails (it fetches rsyslog itself too).
+  await step('rsyslog', () => (log(ensureRsyslog().rsyslogd), 0));
 
   const pgCode = await step('postgres', async () => {
     const explicit = process.env.TEST_DATABASE_URL;

@@ -69,4 +69,22 @@ export const auditorMetrics = {
     help: 'Audit consumer lag samples that could not read JetStream',
     labelNames: ['stream', 'consumer'],
   }),
+  // SIEM forwarding (siem/): set by the forwarder, which runs in one replica at a time (advisory lock).
+  siemRowsForwarded: createCounter({
+    name: 'autoheal_auditor_siem_rows_forwarded_total',
+    help: 'Audit rows whose delivery to the SIEM receiver was confirmed (a row sent again after a failure counts again)',
+  }),
+  siemFailures: createCounter({
+    name: 'autoheal_auditor_siem_failures_total',
+    help: 'SIEM sessions that did not deliver, by reason (connect, tls, unconfirmed, timeout, gap, database); the rows are sent again',
+    labelNames: ['reason'],
+  }),
+  siemLagRows: createGauge({
+    name: 'autoheal_auditor_siem_lag_rows',
+    help: 'Audit rows (all tenants) not yet confirmed by the SIEM receiver',
+  }),
+  siemLagSeconds: createGauge({
+    name: 'autoheal_auditor_siem_lag_seconds',
+    help: 'Age of the oldest audit row not yet confirmed by the SIEM receiver (0 when caught up)',
+  }),
 };

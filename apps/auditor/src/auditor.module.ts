@@ -5,6 +5,7 @@ import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
 import { ReportsModule } from './reports/reports.module.js';
+import { SiemModule } from './siem/siem.module.js';
 import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
 import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { loadSigningKey } from '@autoheal/security';
@@ -53,6 +54,7 @@ export class AuditorModule {
         IncidentsModule,
         ReportsModule,
         RetentionModule,
+        SiemModule,
       ],
       providers: [ConsumerLagSampler],
     };

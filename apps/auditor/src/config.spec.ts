@@ -26,6 +26,13 @@ describe('loadConfig', () => {
       AUDITOR_API_KEYS_RECONCILE_MS: 60_000,
       AUDITOR_REFUSAL_WINDOW_MS: 60_000,
       AUDITOR_LAG_SAMPLE_INTERVAL_MS: 15_000,
+      AUDITOR_SIEM_FORMAT: 'json',
+      AUDITOR_SIEM_BATCH_SIZE: 500,
+      AUDITOR_SIEM_POLL_MS: 1000,
+      AUDITOR_SIEM_TIMEOUT_MS: 30_000,
+      AUDITOR_SIEM_BACKOFF_MAX_MS: 60_000,
+      AUDITOR_SIEM_NAME: 'siem',
+      AUDITOR_SIEM_FACILITY: 13,
       AUTOHEAL_OIDC_ALGORITHMS: ['RS256', 'ES256', 'EdDSA'],
       AUTOHEAL_OIDC_SUBJECT_CLAIM: 'email',
       AUTOHEAL_OIDC_ROLES_CLAIM: 'autoheal_roles',
@@ -33,6 +40,20 @@ describe('loadConfig', () => {
       AUTOHEAL_OIDC_CLOCK_TOLERANCE_SEC: 30,
       HTTP_HOST: '127.0.0.1',
     });
+  });
+
+  it('forwards to a SIEM over TLS only, never without a CA, and takes a client certificate with its key', () => {
+    expect(loadConfig({ ...valid, AUDITOR_SIEM_URL: '' }).AUDITOR_SIEM_URL).toBeUndefined();
+    expect(loadConfig({ ...valid, AUDITOR_SIEM_URL: 'tls://siem.example:6514', AUDITOR_SIEM_CA_FILE: __filename, AUDITOR_SIEM_FORMAT: 'cef' })).toMatchObject({
+      AUDITOR_SIEM_URL: 'tls://siem.example:6514',
+      AUDITOR_SIEM_FORMAT: 'cef',
+    });
+    expect(() => loadConfig({ ...valid, AUDITOR_SIEM_URL: 'tcp://siem.example:514' })).toThrow(/AUDITOR_SIEM_URL: must be tls:\/\/<host>:<port>/);
+    expect(() => loadConfig({ ...valid, AUDITOR_SIEM_URL: 'tls://siem.example:6514' })).toThrow(/AUDITOR_SIEM_CA_FILE: is required with AUDITOR_SIEM_URL/);
+    expect(() => loadConfig({ ...valid, AUDITOR_SIEM_FORMAT: 'xml', AUDITOR_SIEM_NAME: 'a b' })).toThrow(/AUDITOR_SIEM_FORMAT[\s\S]*AUDITOR_SIEM_NAME/);
+    expect(() => loadConfig({ ...valid, AUDITOR_SIEM_URL: 'tls://siem.example:6514', AUDITOR_SIEM_CA_FILE: __filename, AUDITOR_SIEM_CERT_FILE: __filename })).toThrow(
+      /AUDITOR_SIEM_CERT_FILE: and AUDITOR_SIEM_KEY_FILE go together/,
+    );
   });
 
   it('refuses a checkpoint cadence out of range, naming each variable', () => {

@@ -104,12 +104,47 @@ const retentionEnv = {
   AUDITOR_MAINTENANCE_DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ message: 'must be a postgres:// URL' }).optional()),
 };
 
+/** SIEM forwarding (src/siem/). README: "SIEM forwarding". Off while AUDITOR_SIEM_URL is unset. */
+const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional());
+const siemEnv = {
+  /** `tls://host:port` of the syslog receiver (RFC 5425: octet-counted RFC 5424 over TLS). Unset: no forwarding. */
+  AUDITOR_SIEM_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^tls:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be tls://<host>:<port> (the forwarder sends over TLS only)')
+      .optional(),
+  ),
+  /** CA (PEM) the receiver's certificate must chain to; required with AUDITOR_SIEM_URL. */
+  AUDITOR_SIEM_CA_FILE: optionalText,
+  /** Client certificate and key (PEM) for a receiver that authenticates its senders: both or neither. */
+  AUDITOR_SIEM_CERT_FILE: optionalText,
+  AUDITOR_SIEM_KEY_FILE: optionalText,
+  /** The body: the row as JSON, or as a CEF record (which carries the JSON in `msg`). */
+  AUDITOR_SIEM_FORMAT: z.enum(['json', 'cef']).default('json'),
+  /** Rows per TLS session: the cursor moves once per session, when the receiver confirmed it. */
+  AUDITOR_SIEM_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** How often to look for new rows when caught up. */
+  AUDITOR_SIEM_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+  /** Longest wait for one session (connect, handshake, send, the receiver's close). */
+  AUDITOR_SIEM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Longest wait between tries after failures (they double from AUDITOR_SIEM_POLL_MS). */
+  AUDITOR_SIEM_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(3_600_000).default(60_000),
+  /** The cursor's name: a new name starts a destination from each chain's first row. */
+  AUDITOR_SIEM_NAME: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1–128 of A-Z a-z 0-9 _ . : -').default('siem'),
+  /** HOSTNAME field of each message (unset: the machine's host name). */
+  AUDITOR_SIEM_HOSTNAME: optionalText,
+  /** Syslog facility of each message (13: log audit). */
+  AUDITOR_SIEM_FACILITY: z.coerce.number().int().min(0).max(23).default(13),
+};
+
 const schema = z.object({
   ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   ...readEnv,
   ...evidenceEnv,
   ...retentionEnv,
+  ...siemEnv,
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -141,6 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuditorConfig 
       // A verify that costs more than a full bucket could never pass.
       if (c.AUDITOR_VERIFY_COST > c.AUDITOR_READ_BURST) {
         ctx.addIssue({ code: 'custom', path: ['AUDITOR_VERIFY_COST'], message: `must not exceed AUDITOR_READ_BURST (${c.AUDITOR_READ_BURST})` });
+      }
+      // Forwarding verifies the receiver: never without a CA to verify it against.
+      if (c.AUDITOR_SIEM_URL !== undefined && c.AUDITOR_SIEM_CA_FILE === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['AUDITOR_SIEM_CA_FILE'], message: 'is required with AUDITOR_SIEM_URL (the CA the receiver’s certificate must chain to)' });
+      }
+      if ((c.AUDITOR_SIEM_CERT_FILE === undefined) !== (c.AUDITOR_SIEM_KEY_FILE === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['AUDITOR_SIEM_CERT_FILE'], message: 'and AUDITOR_SIEM_KEY_FILE go together (a client certificate and its key)' });
       }
     })
     .safeParse(env);
