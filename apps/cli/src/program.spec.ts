@@ -1,125 +1,164 @@
-import { auditorConnectionFrom, connectionFrom, DEFAULT_AUDITOR_URL, DEFAULT_DECISION_URL, parseCommand, type Command } from './cli-arguments.js';
-import { CliError, CliErrorCode, exitCodeFor } from './cli.errors.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { run } from './program.js';
 
-const ENV = { USER: 'alice' };
 const RID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+const KEY = 'ak_0123456789abcdef';
 
-function errorOf(work: () => unknown): CliError {
-  try {
-    work();
-  } catch (error) {
-    if (error instanceof CliError) return error;
-    throw error;
-  }
-  throw new Error('expected a CliError');
+interface Seen {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: unknown;
 }
 
-describe('parseCommand', () => {
-  it.each<[string, string[], Command]>([
-    ['apply with a directory', ['apply', '-f', 'tenants/'], { kind: 'apply', path: 'tenants/' }],
-    ['tenants list', ['tenants', 'list'], { kind: 'tenants_list' }],
-    ['tenants versions', ['tenants', 'versions', 'acme', '--limit', '5'], { kind: 'tenants_versions', tenantId: 'acme', limit: 5 }],
-    ['tenants versions, default limit', ['tenants', 'versions', 'acme'], { kind: 'tenants_versions', tenantId: 'acme', limit: 20 }],
-    ['tenants diff to the current version', ['tenants', 'diff', 'acme', '--from', 'sha256:aa'], { kind: 'tenants_diff', tenantId: 'acme', from: 'sha256:aa' }],
-    ['tenants diff between two versions', ['tenants', 'diff', 'acme', '--from', 'sha256:aa', '--to', 'sha256:bb'], { kind: 'tenants_diff', tenantId: 'acme', from: 'sha256:aa', to: 'sha256:bb' }],
-    ['policy backtest', ['policy', 'backtest', '-f', 'c.yaml'], { kind: 'backtest', path: 'c.yaml', all: false }],
-    ['policy backtest, every option', ['policy', 'backtest', '-f', 'dir', '--tenant', 'acme', '--days', '7', '--all'], { kind: 'backtest', path: 'dir', tenantId: 'acme', days: 7, all: true }],
-    ['approve', ['approve', RID, '--reason', 'runbook says so'], { kind: 'review', verdict: 'approve', remediationId: RID, reason: 'runbook says so' }],
-    ['reject', ['reject', RID, '--reason', 'not now'], { kind: 'review', verdict: 'reject', remediationId: RID, reason: 'not now' }],
-    ['breaker status', ['breaker', 'status'], { kind: 'breaker_status' }],
-    ['breaker resume', ['breaker', 'resume', '--reason', 'network fixed'], { kind: 'breaker_resume', reason: 'network fixed' }],
-    ["a tenant's breaker resume", ['breaker', 'resume', '--tenant', 'acme', '--reason', 'storm over'], { kind: 'breaker_resume', reason: 'storm over', tenantId: 'acme' }],
+/**
+ * What the CLI sends for a command line: a local HTTP server stands for both services and records
+ * each request, answering `answer` (the services themselves are exercised in test/cli).
+ */
+describe('autoheal (commander program): what each command line sends, and what it refuses', () => {
+  let server: Server;
+  let url: string;
+  let seen: Seen[];
+  let answer: { status: number; body: unknown };
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: raw ? JSON.parse(raw) : undefined });
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => {
+    seen = [];
+    answer = { status: 200, body: { items: [], next: null, nextCursor: null } };
+  });
+
+  async function cli(argv: string[], env: Record<string, string> = { AUTOHEAL_ADMIN_KEY: 'k', AUTOHEAL_DECISION_URL: url, AUTOHEAL_AUDITOR_URL: url }) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date('2026-06-30T00:00:00Z') });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it.each<[string[], Omit<Seen, 'authorization'>]>([
+    [['tenants', 'list'], { method: 'GET', path: '/v1/admin/tenants', body: undefined }],
+    [['tenants', 'versions', 'acme', '--limit', '5'], { method: 'GET', path: '/v1/admin/tenants/acme/versions?limit=5', body: undefined }],
+    [['tenants', 'versions', 'acme'], { method: 'GET', path: '/v1/admin/tenants/acme/versions?limit=20', body: undefined }],
+    [['tenants', 'diff', 'acme', '--from', 'sha256:aa', '--to', 'sha256:bb'], { method: 'GET', path: '/v1/admin/tenants/acme/diff?from=sha256%3Aaa&to=sha256%3Abb', body: undefined }],
+    [['approvals', 'approve', RID, '--reason', 'runbook says so'], { method: 'POST', path: `/v1/admin/remediations/${RID}:approve`, body: { reason: 'runbook says so' } }],
+    [['approvals', 'reject', RID, '--reason', 'not now'], { method: 'POST', path: `/v1/admin/remediations/${RID}:reject`, body: { reason: 'not now' } }],
+    [['approvals', 'list', 'acme', '--limit', '10'], { method: 'GET', path: '/v1/tenants/acme/approvals/pending?limit=10', body: undefined }],
+    [['breaker', 'status'], { method: 'GET', path: '/v1/admin/breaker', body: undefined }],
+    [['breaker', 'resume', '--reason', 'network fixed'], { method: 'POST', path: '/v1/admin/breaker:resume', body: { reason: 'network fixed' } }],
+    [['breaker', 'resume', '--tenant', 'acme', '--reason', 'storm over'], { method: 'POST', path: '/v1/admin/breaker/tenants/acme:resume', body: { reason: 'storm over' } }],
     [
-      'api-keys create',
       ['api-keys', 'create', '--subject', 'bob@example.com', '--roles', 'approver,viewer', '--tenants', 'globex,acme', '--expires', '2027-01-01T00:00:00+01:00', '--label', 'laptop'],
-      { kind: 'api_keys_create', subject: 'bob@example.com', roles: ['approver', 'viewer'], tenantScope: ['acme', 'globex'], expiresAt: '2026-12-31T23:00:00.000Z', label: 'laptop' },
+      { method: 'POST', path: '/v1/api-keys', body: { subject: 'bob@example.com', roles: ['approver', 'viewer'], tenantScope: ['acme', 'globex'], expiresAt: '2026-12-31T23:00:00.000Z', label: 'laptop' } },
     ],
-    ['api-keys create over every tenant', ['api-keys', 'create', '--subject', 's', '--roles', 'admin', '--tenants', '*'], { kind: 'api_keys_create', subject: 's', roles: ['admin'], tenantScope: '*' }],
-    ['api-keys list', ['api-keys', 'list', '--limit', '10', '--after', 'ak_0123456789abcdef'], { kind: 'api_keys_list', limit: 10, after: 'ak_0123456789abcdef' }],
-    ['api-keys revoke', ['api-keys', 'revoke', 'ak_0123456789abcdef'], { kind: 'api_keys_revoke', id: 'ak_0123456789abcdef' }],
-    ['api-keys expire', ['api-keys', 'expire', 'ak_0123456789abcdef', '--at', '2027-01-01T00:00:00Z'], { kind: 'api_keys_expire', id: 'ak_0123456789abcdef', at: '2027-01-01T00:00:00.000Z' }],
-    ['help', ['help'], { kind: 'help' }],
-    ['--help anywhere', ['apply', '--help'], { kind: 'help' }],
-  ])('%s', (_name, argv, command) => {
-    expect(parseCommand(argv, ENV).command).toEqual(command);
+    [['api-keys', 'list', '--limit', '10', '--after', KEY], { method: 'GET', path: `/v1/api-keys?limit=10&after=${KEY}`, body: undefined }],
+    [['api-keys', 'revoke', KEY], { method: 'POST', path: `/v1/api-keys/${KEY}:revoke`, body: {} }],
+    [['api-keys', 'expire', KEY, '--at', '2027-01-01T00:00:00Z'], { method: 'POST', path: `/v1/api-keys/${KEY}:expire`, body: { at: '2027-01-01T00:00:00.000Z' } }],
+    [['audit', 'list', 'acme', '--type', 'incident.opened', '--from', '2026-01-01T00:00:00Z'], { method: 'GET', path: '/v1/tenants/acme/audit?type=incident.opened&from=2026-01-01T00%3A00%3A00.000Z', body: undefined }],
+    [['audit', 'verify', 'acme', '--full'], { method: 'GET', path: '/v1/tenants/acme/audit/verify?full=true', body: undefined }],
+    [['incidents', 'list', 'acme', '--status', 'open', '--service', 'billing'], { method: 'GET', path: '/v1/tenants/acme/incidents?status=open&service=billing', body: undefined }],
+    [['remediations', 'list', 'acme', '--action', 'restart'], { method: 'GET', path: '/v1/tenants/acme/remediations?action=restart', body: undefined }],
+  ])('%j', async (argv, request) => {
+    if (argv[1] === 'verify') answer = { status: 200, body: { tenantId: 'acme', ok: true, checkedRows: 0, headSeq: 0, headHash: '0'.repeat(64), firstBreak: null, fromSeq: 0, full: true, checkpointedSeq: 0, latestCheckpointSeq: null, externalCheckpoints: 'consulted' } };
+    if (argv[1] === 'diff') answer = { status: 200, body: { from: 'sha256:aa', to: 'sha256:bb', changes: [] } };
+    if (argv[0] === 'breaker') answer = { status: 200, body: { open: false, reason: null, openedAt: null, resumedAt: null, resumedBy: null, resumed: false, tenants: [] } };
+    if (argv[0] === 'approvals' && argv[1] !== 'list') answer = { status: 200, body: { remediationId: RID, incidentId: RID, status: 'approved', action: 'restart', reason: 'r' } };
+    if (argv[0] === 'api-keys' && argv[1] !== 'list') answer = { status: 200, body: { id: KEY, subject: 's', roles: ['viewer'], tenantScope: '*', label: '', origin: 'api', createdBy: 'x', createdAt: '', expiresAt: null, revokedAt: null, key: 'secret' } };
+    const result = await cli(argv);
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect(seen).toEqual([{ ...request, authorization: 'Bearer k' }]);
   });
 
-  it('takes --url and --json with any command', () => {
-    expect(parseCommand(['breaker', 'status', '--url', 'http://d:3002', '--json'], ENV)).toEqual({ command: { kind: 'breaker_status' }, url: 'http://d:3002', json: true });
+  it('prints the service’s answer as JSON with --json, before or after the command', async () => {
+    answer = { status: 200, body: { items: [{ tenantId: 'acme', version: 'sha256:aa', appliedBy: 'alice', updatedAt: '2026-01-01T00:00:00.000Z' }] } };
+    for (const argv of [['--json', 'tenants', 'list'], ['tenants', 'list', '--json']]) {
+      const result = await cli(argv);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.out)).toEqual(answer.body);
+    }
+    expect((await cli(['tenants', 'list'])).out).toMatch(/^TENANT +VERSION +APPLIED BY/);
   });
 
-  it('takes --auditor-url for api-keys', () => {
-    expect(parseCommand(['api-keys', 'list', '--auditor-url', 'http://a:3000'], ENV)).toMatchObject({ auditorUrl: 'http://a:3000' });
+  it('exits 1 when the service refuses, naming why', async () => {
+    answer = { status: 403, body: { code: 'forbidden', message: 'acme is not in your scope' } };
+    const result = await cli(['tenants', 'versions', 'acme']);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/your credential may not do this \(forbidden\): acme is not in your scope/);
+  });
+
+  it('exits 1 when the auditor finds the chain broken, and prints the break', async () => {
+    answer = {
+      status: 200,
+      body: { tenantId: 'acme', ok: false, checkedRows: 3, headSeq: 3, headHash: 'h', firstBreak: { seq: 2, lastSeq: null, reason: 'hash_mismatch', expectedHash: 'a', actualHash: 'b', detail: 'row 2 changed' }, fromSeq: 0, full: true, checkpointedSeq: 0, latestCheckpointSeq: null, externalCheckpoints: 'consulted' },
+    };
+    const result = await cli(['audit', 'verify', 'acme']);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/^NOT INTACT[\s\S]*first break: hash_mismatch at seq 2: row 2 changed/);
+  });
+
+  it('exits 3 when nothing answers', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await cli(['breaker', 'status', '--url', `http://127.0.0.1:${port}`]);
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/cannot reach the decision service at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 
   it.each<[string, string[], RegExp]>([
-    ['no command', [], /no command given/],
-    ['unknown command', ['deploy'], /unknown command deploy/],
-    ['unknown subcommand', ['tenants', 'delete', 'acme'], /unknown command tenants delete/],
-    ['missing subcommand', ['breaker'], /breaker needs status or resume/],
-    ['apply without -f', ['apply'], /apply needs --file/],
-    ['apply with a stray word', ['apply', '-f', 'x', 'extra'], /apply does not take "extra"/],
-    ['an option the command does not take', ['apply', '-f', 'x', '--reason', 'r'], /apply does not take --reason/],
-    ['--who, anywhere', ['approve', RID, '--who', 'ceo', '--reason', 'r'], /--who is no longer accepted: what you do is recorded under your credential/],
-    ['--changed-by', ['apply', '-f', 'x', '--changed-by', 'ceo'], /--changed-by is no longer accepted/],
-    ['api-keys create with an unknown role', ['api-keys', 'create', '--subject', 's', '--roles', 'root', '--tenants', '*'], /unknown role root/],
-    ['api-keys create with a bad tenant', ['api-keys', 'create', '--subject', 's', '--roles', 'viewer', '--tenants', 'a.b'], /--tenants/],
-    ['api-keys create without roles', ['api-keys', 'create', '--subject', 's', '--tenants', '*'], /api-keys create needs --roles/],
-    ['api-keys create with a time without zone', ['api-keys', 'create', '--subject', 's', '--roles', 'viewer', '--tenants', '*', '--expires', '2027-01-01T00:00'], /--expires must be an RFC 3339 time/],
-    ['api-keys revoke of something else than a key id', ['api-keys', 'revoke', 'bob'], /"bob" is not a key id/],
-    ['api-keys without a verb', ['api-keys'], /api-keys needs create, list, revoke or expire/],
-    ['an unknown option', ['tenants', 'list', '--verbose'], /unknown option --verbose/],
-    ['an option without its value', ['tenants', 'diff', 'acme', '--from'], /--from/],
-    ['diff without --from', ['tenants', 'diff', 'acme'], /tenants diff needs --from/],
-    ['diff without a tenant', ['tenants', 'diff', '--from', 'v'], /tenants diff needs <tenant>/],
+    ['an unknown command', ['deploy'], /unknown command 'deploy'/],
+    ['an unknown subcommand', ['tenants', 'delete', 'acme'], /unknown command 'delete'/],
+    ['apply without -f', ['tenants', 'apply'], /required option '-f, --file <file\|dir>' not specified/],
+    ['a stray word', ['tenants', 'list', 'extra'], /too many arguments/],
+    ['an option the command does not take', ['tenants', 'apply', '-f', 'x', '--reason', 'r'], /unknown option '--reason'/],
+    ['--who (the actor is the credential’s)', ['approvals', 'approve', RID, '--who', 'ceo', '--reason', 'r'], /unknown option '--who'/],
+    ['an unknown role', ['api-keys', 'create', '--subject', 's', '--roles', 'root', '--tenants', '*'], /unknown role root/],
+    ['a bad tenant scope', ['api-keys', 'create', '--subject', 's', '--roles', 'viewer', '--tenants', 'a.b'], /--tenants/],
+    ['create without roles', ['api-keys', 'create', '--subject', 's', '--tenants', '*'], /required option '--roles <r,…>' not specified/],
+    ['a time without a zone', ['api-keys', 'create', '--subject', 's', '--roles', 'viewer', '--tenants', '*', '--expires', '2027-01-01T00:00'], /--expires must be an RFC 3339 time/],
+    ['revoke of something else than a key id', ['api-keys', 'revoke', 'bob'], /"bob" is not a key id/],
+    ['an option without its value', ['tenants', 'diff', 'acme', '--from'], /option '--from <version>' argument missing/],
     ['a tenant id with a dot', ['tenants', 'versions', 'a.b'], /"a.b" is not a tenant id/],
     ['--limit out of range', ['tenants', 'versions', 'acme', '--limit', '500'], /--limit must be a whole number from 1 to 100/],
-    ['--days not a number', ['policy', 'backtest', '-f', 'x', '--days', 'week'], /--days must be a whole number/],
-    ['approve without a reason', ['approve', RID], /approve needs --reason/],
-    ['approve with a blank reason', ['approve', RID, '--reason', ' '], /approve needs --reason/],
-    ['approve with something else than a UUID', ['approve', '42', '--reason', 'r'], /"42" is not a remediation id/],
-    ['resume without a reason', ['breaker', 'resume'], /breaker resume needs --reason/],
-    ['resume of a tenant that is no tenant id', ['breaker', 'resume', '--tenant', 'a.b', '--reason', 'r'], /tenant/],
-  ])('refuses %s (exit 2)', (_name, argv, message) => {
-    const error = errorOf(() => parseCommand(argv, ENV));
-    expect(error.code).toBe(CliErrorCode.Usage);
-    expect(error.message).toMatch(message);
-    expect(exitCodeFor(error.code)).toBe(2);
-  });
-});
-
-describe('connectionFrom', () => {
-  it.each<[string, string | undefined, Record<string, string>, { url: string; key: string }]>([
-    ['defaults', undefined, { AUTOHEAL_ADMIN_KEY: 'k' }, { url: DEFAULT_DECISION_URL, key: 'k' }],
-    ['the environment', undefined, { AUTOHEAL_DECISION_URL: 'https://decision.example/', DECISION_ADMIN_API_KEY: 'd' }, { url: 'https://decision.example', key: 'd' }],
-    ['--url over the environment', 'http://other:9', { AUTOHEAL_DECISION_URL: 'http://env:1', AUTOHEAL_ADMIN_KEY: 'k' }, { url: 'http://other:9', key: 'k' }],
-    ['AUTOHEAL_ADMIN_KEY over DECISION_ADMIN_API_KEY', undefined, { AUTOHEAL_ADMIN_KEY: 'a', DECISION_ADMIN_API_KEY: 'd' }, { url: DEFAULT_DECISION_URL, key: 'a' }],
-  ])('%s', (_name, flag, env, expected) => {
-    expect(connectionFrom(flag, env)).toEqual(expected);
+    ['--days not a number', ['tenants', 'backtest', '-f', 'x', '--days', 'week'], /--days must be a whole number/],
+    ['approve with a blank reason', ['approvals', 'approve', RID, '--reason', ' '], /--reason is empty/],
+    ['approve with something else than a UUID', ['approvals', 'approve', '42', '--reason', 'r'], /"42" is not a remediation id/],
+    ['resume without a reason', ['breaker', 'resume'], /required option '--reason <text>' not specified/],
+    ['an incident id that is no UUID', ['incidents', 'show', 'acme', 'x'], /"x" is not an incident id/],
+    ['a chaos verb without its instance', ['demo', 'kill', 'acme', 'api'], /missing required argument 'instance'/],
+  ])('refuses %s with exit 2 and sends nothing', async (_name, argv, message) => {
+    const result = await cli(argv);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(message);
+    expect(seen).toEqual([]);
   });
 
-  it('refuses to run without a key (exit 2, no request sent)', () => {
-    const error = errorOf(() => connectionFrom(undefined, { AUTOHEAL_ADMIN_KEY: '' }));
-    expect(error.code).toBe(CliErrorCode.NoKey);
-    expect(error.message).toMatch(/AUTOHEAL_ADMIN_KEY/);
-    expect(exitCodeFor(error.code)).toBe(2);
+  it('refuses to run without a credential (exit 2, nothing sent)', async () => {
+    const result = await cli(['tenants', 'list'], { AUTOHEAL_DECISION_URL: url });
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/no credential: set AUTOHEAL_ADMIN_KEY/);
+    expect(seen).toEqual([]);
   });
 
-  it.each(['not a url', 'ftp://decision:21'])('refuses --url %s', (url) => {
-    expect(errorOf(() => connectionFrom(url, { AUTOHEAL_ADMIN_KEY: 'k' })).code).toBe(CliErrorCode.Usage);
-  });
-});
-
-describe('auditorConnectionFrom', () => {
-  it.each<[string, string | undefined, Record<string, string>, { url: string; key: string }]>([
-    ['defaults', undefined, { AUTOHEAL_ADMIN_KEY: 'k' }, { url: DEFAULT_AUDITOR_URL, key: 'k' }],
-    ['the bootstrap key', undefined, { AUTOHEAL_AUDITOR_URL: 'https://auditor.example/', AUDITOR_OPS_API_KEY: 'o' }, { url: 'https://auditor.example', key: 'o' }],
-    ['AUTOHEAL_ADMIN_KEY over AUDITOR_OPS_API_KEY', 'http://a:1', { AUTOHEAL_ADMIN_KEY: 'a', AUDITOR_OPS_API_KEY: 'o' }, { url: 'http://a:1', key: 'a' }],
-  ])('%s', (_name, flag, env, expected) => {
-    expect(auditorConnectionFrom(flag, env)).toEqual(expected);
-  });
-
-  it('refuses to run without a credential', () => {
-    expect(errorOf(() => auditorConnectionFrom(undefined, { DECISION_ADMIN_API_KEY: 'd' })).code).toBe(CliErrorCode.NoKey);
+  it('prints help for the program and every command, exit 0', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['tenants', 'approvals', 'breaker', 'api-keys', 'audit', 'incidents', 'remediations', 'producers', 'demo']) expect(top.out).toContain(command);
+    expect(top.out).toMatch(/Exit status:[\s\S]*3 +unreachable/);
+    const sub = await cli(['audit', 'export', '--help']);
+    expect(sub.code).toBe(0);
+    expect(sub.out).toMatch(/Usage: autoheal audit export \[options\] <tenant>/);
   });
 });

@@ -176,8 +176,8 @@ export function buildProgram(env: Env, io: CliIo, setStatus: (status: ExitStatus
     .option('--all', 'also list the decisions that would not change')
     .action(
       act(async (g, o: { file: string; tenant?: string; days?: string; all?: boolean }) => {
-        const candidate = pickCandidate(args.text('--file', o.file, 4096), o.tenant === undefined ? undefined : args.tenantId(o.tenant));
         const days = args.integer('--days', o.days, 1, 3650);
+        const candidate = pickCandidate(args.text('--file', o.file, 4096), o.tenant === undefined ? undefined : args.tenantId(o.tenant));
         const since = days !== undefined ? new Date(io.now().getTime() - days * DAY_MS) : undefined;
         const answer = await withSources(candidate.sources, () => decision(g).backtest(candidate.tenantId, candidate.document, since));
         return { answer, lines: formatBacktest(answer, { all: o.all ?? false, ...(since ? { since } : {}) }) };
