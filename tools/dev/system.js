@@ -2,7 +2,7 @@
 // child processes, the services with the OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
 // the tests run the system exactly the way a developer does.
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
@@ -10,6 +10,7 @@ const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
 const { addSigningKeys } = require('./signing-keys.js');
 const { DEMO_CAPACITY_RPS } = require('./demo-load.js');
+const { ProcessRegistry } = require('./processes.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -68,6 +69,8 @@ class ManagedProcess {
     this.env = env;
     this.logPath = path.join(logDir, `${name}.log`);
     this.options = options;
+    // Everything started goes through one registry (processes.js): npm start stops it all.
+    this.registry = options.registry;
     this.child = undefined;
     this.stopping = false;
     this.restarts = 0;
@@ -77,7 +80,7 @@ class ManagedProcess {
     this.stopping = false;
     const log = fs.openSync(this.logPath, 'a');
     const args = this.name === 'agent' ? [] : ['--require', OTEL_PRELOAD];
-    const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
+    const child = this.registry.spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
       cwd: ROOT,
       env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'autoheal-agent' : this.name },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,8 +92,10 @@ class ManagedProcess {
         if (this.options.onOutput) this.options.onOutput(this.name, chunk);
       });
     }
+    // Closed once its pipes are (`close`), not at `exit`: output may still arrive after the exit,
+    // and a write to a closed descriptor would crash the runner and orphan everything it started.
+    child.once('close', () => fs.closeSync(log));
     child.once('exit', (code, signal) => {
-      fs.closeSync(log);
       if (this.child === child) this.child = undefined;
       if (this.options.onExit && !this.stopping) this.options.onExit(this.name, code, signal);
       // Supervisor behaviour: a service that dies on its own is started again.
@@ -106,16 +111,15 @@ class ManagedProcess {
     return this.child ? this.child.pid : undefined;
   }
 
-  /** Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash. */
+  /**
+   * Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash; SIGKILL after
+   * `timeoutMs`, and (detached registry) for whatever of its process group is left.
+   */
   async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
     this.stopping = true;
     const child = this.child;
     if (!child) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    await this.registry.stop(child, { signal, timeoutMs });
   }
 }
 
@@ -146,7 +150,8 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 /**
  * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
  * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
- * restartOnExit, onOutput(name, chunk), onExit(name, code, signal).
+ * restartOnExit, onOutput(name, chunk), onExit(name, code, signal), registry (processes.js; every
+ * process is started through it), stopTimeoutMs (SIGKILL after it on stop; default 10 s).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -177,6 +182,7 @@ async function startSystem(options) {
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
+  const registry = options.registry || new ProcessRegistry();
   const services = new Map();
   for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
     // Each service logs in as its own Postgres role (the agent gets no database at all) and
@@ -187,7 +193,7 @@ async function startSystem(options) {
       // The agent reads its own config file: the demo fleet, with what this process would have had.
       spec.env.AUTOHEAL_AGENT_CONFIG = writeAgentConfig(path.join(stateDir, 'agent', 'agent.config.json'), fleetFile, { ...processEnv, ...spec.env });
     }
-    const proc = new ManagedProcess(name, spec, processEnv, logDir, options);
+    const proc = new ManagedProcess(name, spec, processEnv, logDir, { ...options, registry });
     services.set(name, proc);
     proc.start();
   }
@@ -209,9 +215,9 @@ async function startSystem(options) {
       // Every process is expected to end from here on, also those a Ctrl-C in the terminal
       // reached before we did: none of them is reported as an exit or restarted.
       for (const proc of services.values()) proc.stopping = true;
-      // The agent last: it owns the demo processes.
-      const order = ['detector', 'decision', 'executor', 'auditor', 'agent'];
-      for (const name of order) await services.get(name).stop();
+      // All at once, each within its own deadline: one by one, a slow one would hold the rest
+      // past a supervisor's patience. The agent stops the demo processes it owns itself.
+      await Promise.all([...services.values()].map((proc) => proc.stop('SIGTERM', options.stopTimeoutMs || 10_000)));
     },
   };
   return system;
