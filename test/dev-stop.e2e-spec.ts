@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectEventually, freePort } from '@autoheal/testing';
@@ -45,6 +45,8 @@ describe('stopping npm start (tools/dev/start.js) leaves nothing running', () =>
 
   beforeAll(() => {
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-dev-stop-'));
+    // Run as root, the embedded Postgres runs as the `postgres` user, who must reach its data folder in here.
+    chmodSync(stateDir, 0o755);
   });
 
   afterAll(async () => {
@@ -86,18 +88,15 @@ describe('stopping npm start (tools/dev/start.js) leaves nothing running', () =>
     // A group of its own, as under a supervisor: the signal below reaches the runner and nothing else.
     const runner = spawn(process.execPath, [join(ROOT, 'tools/dev/start.js')], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    runner.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    runner.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    runner.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    runner.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => runner.once('exit', (code, signal) => resolve({ code, signal })));
     const run = { runId, runner, output: () => output, exited };
     runs.push(run);
-    await expectEventually(
-      () => {
-        if (runner.exitCode !== null) throw new Error(`the runner exited (${runner.exitCode}) before it was ready:\n${output.slice(-4000)}`);
-        expect(output).toContain('autoheal: ready');
-      },
-      { timeoutMs: READY_MS, intervalMs: 500 },
-    );
+    // Ready, or the runner's exit (then at once, with what it printed).
+    const ready = expectEventually(() => expect(output).toContain('autoheal: ready'), { timeoutMs: READY_MS, intervalMs: 500 });
+    const outcome = await Promise.race([ready.then(() => 'ready' as const), exited]);
+    if (outcome !== 'ready') throw new Error(`the runner exited (${JSON.stringify(outcome)}) before it was ready:\n${output.slice(-4000)}`);
     return run;
   }
 
