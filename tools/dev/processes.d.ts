@@ -8,4 +8,8 @@ export declare function sweepRun(runId: string, options?: { exclude?: number[]; 
 export declare class ProcessRegistry {
   constructor(options?: { runId?: string; detached?: boolean });
   readonly runId: string;
+  env(base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  spawn(command: string, args: readonly string[], options?: import('node:child_process').SpawnOptions): import('node:child_process').ChildProcess;
+  stop(child: import('node:child_process').ChildProcess, options?: { signal?: NodeJS.Signals; timeoutMs?: number }): Promise<void>;
+  sweep(options?: { graceMs?: number; exclude?: number[] }): Promise<number[]>;
 }

@@ -159,7 +159,10 @@ class ProcessRegistry {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       signal(pid, first);
-      await Promise.race([exited, sleep(timeoutMs)]);
+      let timer;
+      // Cleared once it has exited: a pending deadline would keep a finished script alive.
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) {
         signal(pid, 'SIGKILL');
         await exited;
