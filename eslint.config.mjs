@@ -37,7 +37,7 @@ const depConstraints = [
   // Audit evidence: row hash, signed points, chain verification, export bundles; pure, no Nest, no I/O but files.
   { sourceTag: 'type:evidence', onlyDependOnLibsWithTags: ['type:contracts', 'type:security', 'type:testing'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:messaging', 'type:persistence', 'type:security'] },
-  ...['detector', 'decision', 'executor', 'auditor', 'agent', 'demo', 'console'].map((scope) => ({
+  ...['detector', 'decision', 'executor', 'auditor', 'agent', 'demo', 'console', 'cli'].map((scope) => ({
     sourceTag: `scope:${scope}`,
     onlyDependOnLibsWithTags: ['scope:shared', 'scope:public'],
   })),

@@ -17,7 +17,7 @@ import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.serv
 import { auditorDataSource } from '../../apps/auditor/src/data-source';
 import { ROW_SEALER, type RowSealer } from '../../apps/auditor/src/evidence/row-sealer';
 import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
-import { run } from '../../apps/decision/src/cli/run-cli';
+import { run } from '../../apps/cli/src/program';
 import { RetentionService } from '../../apps/auditor/src/retention/retention.service';
 
 jest.setTimeout(180_000);

@@ -19,7 +19,7 @@ import { createTestDatabase, expectEventually, startNatsServer, type NatsServerH
 import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
-import { run } from '../../apps/decision/src/cli/run-cli';
+import { run } from '../../apps/cli/src/program';
 
 jest.setTimeout(180_000);
 
@@ -151,7 +151,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
 
   async function exportBundle(tenantId: string): Promise<string> {
     const dir = join(work, `${tenantId}-${Date.now()}`);
-    const exported = await cli(['audit', 'export', '--tenant', tenantId, '--out', dir, '--auditor-url', auditor.baseUrl]);
+    const exported = await cli(['audit', 'export', tenantId, '--out', dir, '--auditor-url', auditor.baseUrl]);
     expect({ code: exported.code, err: exported.err }).toEqual({ code: 0, err: [] });
     return dir;
   }

@@ -18,7 +18,7 @@ import { createTestDatabase, expectEventually, publishSigned, startNatsServer, t
 import { apiKeyId, hashApiKey } from '../../apps/auditor/src/api-keys/api-key';
 import { AuditReadRecorder } from '../../apps/auditor/src/audit-log/audit-read-recorder';
 import { ACME_KEY, GLOBEX_KEY, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
-import { run } from '../../apps/decision/src/cli/run-cli';
+import { run } from '../../apps/cli/src/program';
 import { parseRows, recomputeReport } from './recompute-report';
 
 jest.setTimeout(300_000);
@@ -321,19 +321,19 @@ describe('compliance report = an independent recomputation from the export (real
     expect(rows.reduce((n, r) => n + (r.payload.kinds.report ?? 0), 0)).toBe(1);
   });
 
-  it('autoheal report writes the report and its signature; autoheal report verify accepts it and refuses a changed copy', async () => {
+  it('autoheal report get writes the report and its signature; autoheal report verify accepts it and refuses a changed copy', async () => {
     const work = mkdtempSync(join(tmpdir(), 'autoheal-report-'));
     try {
       const cli = async (args: string[]) => {
         const out: string[] = [];
         const err: string[] = [];
-        const code = await run(args, { AUTOHEAL_ADMIN_KEY: OPS_KEY, AUTOHEAL_AUDITOR_URL: auditor.baseUrl }, { out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date() });
+        const code = await run(args, { AUTOHEAL_ADMIN_KEY: OPS_KEY, AUTOHEAL_AUDITOR_URL: auditor.baseUrl }, { out: (l: string) => out.push(l), err: (l: string) => err.push(l), now: () => new Date() });
         return { code, out, err };
       };
       const file = join(work, 'acme.html');
       const keysFile = join(work, 'keys.json');
       writeFileSync(keysFile, (await get('/v1/audit/keys')).text);
-      const wrote = await cli(['report', '--tenant', 'acme', '--from', FROM, '--to', TO, '--format', 'html', '--out', file]);
+      const wrote = await cli(['report', 'get', 'acme', '--from', FROM, '--to', TO, '--format', 'html', '--out', file]);
       expect(wrote).toMatchObject({ code: 0, err: [] });
       expect(readFileSync(file, 'utf8')).toContain('Compliance report: tenant acme');
       const verified = await cli(['report', 'verify', file, '--trusted-keys', keysFile]);
@@ -345,9 +345,9 @@ describe('compliance report = an independent recomputation from the export (real
       expect(changed.code).toBe(1);
       expect(changed.out.join('\n')).toContain('SIGNATURE DOES NOT HOLD');
 
-      const bad = await cli(['report', '--tenant', 'acme', '--from', TO, '--to', FROM]);
+      const bad = await cli(['report', 'get', 'acme', '--from', TO, '--to', FROM]);
       expect(bad.code).toBe(2);
-      expect(bad.err[0]).toContain('--from must be before --to');
+      expect(bad.err.join('\n')).toContain('--from must be before --to');
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  * database), reach the decision service through the API_KEYS bucket, carry roles and a tenant
  * scope there, and stop working there within a bounded wait after a revoke.
  */
-import { run } from '../../apps/decision/src/cli/run-cli';
+import { run } from '../../apps/cli/src/program';
 import { expectEventually } from '@autoheal/testing';
 import { OPS_KEY, startSecuritySystem, TENANT, type SecuritySystem } from './security-system';
 
@@ -13,7 +13,7 @@ describe('people’s credentials across the auditor and the decision service (wh
   let auditorUrl: string;
   let decisionUrl: string;
 
-  /** `npm run autoheal -- …` in-process, as an admin holding the auditor's bootstrap key. */
+  /** `npx autoheal …` in-process, as an admin holding the auditor's bootstrap key. */
   async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];

@@ -49,7 +49,7 @@ function answers(port) {
  * identity, users file and config) and starts its own nats-server with TLS and authentication
  * on AUTOHEAL_NATS_PORT (default 4322).
  */
-async function ensureDevNats({ stateDir, fleet }) {
+async function ensureDevNats({ stateDir, fleet, registry }) {
   if (process.env.NATS_URL) {
     const seedDir = process.env.NATS_SEED_DIR || path.join(stateDir, 'nats', 'seeds');
     const caFile = process.env.NATS_TLS_CA_FILE;
@@ -68,7 +68,8 @@ async function ensureDevNats({ stateDir, fleet }) {
   const material = generateNatsDevMaterial({ dir, identities: systemIdentities(fleet), port, storeDir: path.join(dir, 'store') });
   console.log(`starting nats-server (JetStream, TLS, NKey users) on :${port}, config ${path.relative(ROOT, material.configFile)}`);
   const log = fs.openSync(path.join(dir, 'nats-server.log'), 'a');
-  const child = spawn(bin, ['-c', material.configFile], { stdio: ['ignore', log, log] });
+  // Through npm start's process registry when given (processes.js): stopped with everything else.
+  const child = registry ? registry.spawn(bin, ['-c', material.configFile], { stdio: ['ignore', log, log] }) : spawn(bin, ['-c', material.configFile], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   for (let i = 0; i < 100 && !(await answers(port)); i++) {
     if (child.exitCode !== null) break;
@@ -81,6 +82,7 @@ async function ensureDevNats({ stateDir, fleet }) {
     /** Connection variables of a tool identity (`event-feed`, `chaos`, `ops`). */
     toolEnv: (name) => ({ NATS_URL: `tls://127.0.0.1:${port}`, NATS_TLS_CA_FILE: material.caFile, NATS_NKEY_SEED_FILE: path.join(dir, 'seeds', `${name}.nk`) }),
     stop: async () => {
+      if (registry) return registry.stop(child, { timeoutMs: 10_000 });
       if (child.exitCode !== null) return;
       await new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')));
     },

@@ -5,7 +5,6 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { Client } = require('pg');
 const { startSystem, migrateAll, agentProcessName, ROOT } = require('./system.js');
 const { ensureDevNats } = require('./nats-dev.js');
@@ -13,11 +12,13 @@ const { ensurePostgres } = require('../infra/ensure-postgres.js');
 const { preparePostgres } = require('../infra/postgres-roles.js');
 const { startEventFeed } = require('./event-feed.js');
 const { startLoad, DEMO_LOADS } = require('./demo-load.js');
+const { ProcessRegistry, RUN_ID_VARIABLE } = require('./processes.js');
 const { connect } = require('@nats-io/transport-node');
 // The SDK's credential helper (built by npm start before this runs).
 const { natsCredentialOptions } = require(path.join(__dirname, '..', '..', 'libs/sdk/dist/credentials.js'));
 
-const STATE_DIR = path.join(ROOT, '.autoheal');
+// AUTOHEAL_STATE_DIR: another folder for the run's files (the tests use a temporary one).
+const STATE_DIR = process.env.AUTOHEAL_STATE_DIR ? path.resolve(process.env.AUTOHEAL_STATE_DIR) : path.join(ROOT, '.autoheal');
 const DATABASE_NAME = 'autoheal';
 
 async function ensureDatabase(adminUrl) {
@@ -42,27 +43,74 @@ function localApiKeys(fleet) {
   return keys;
 }
 
+/** The services' ports: AUDITOR_PORT, DETECTOR_PORT, DECISION_PORT, EXECUTOR_PORT where set, else the defaults. */
+function servicePorts(env) {
+  const ports = {};
+  for (const [name, variable] of [['auditor', 'AUDITOR_PORT'], ['detector', 'DETECTOR_PORT'], ['decision', 'DECISION_PORT'], ['executor', 'EXECUTOR_PORT']]) {
+    if (env[variable]) ports[name] = Number(env[variable]);
+  }
+  return ports;
+}
+
 async function main() {
+  // Every process of this run goes through the registry, each in a process group of its own and
+  // marked with the run's id (processes.js). On SIGINT or SIGTERM (a terminal's Ctrl-C reaches only
+  // this process now, a supervisor signals only it) the runner stops them all and waits for them;
+  // if it is SIGKILLed instead, the reaper does.
+  const registry = new ProcessRegistry({ detached: true });
+  // Inherited by what is not spawned through the registry too (the embedded Postgres).
+  process.env[RUN_ID_VARIABLE] = registry.runId;
+  registry.startReaper();
+  const running = { system: undefined, feed: undefined, nats: undefined, pg: undefined };
+  let shuttingDown = false;
+  const shutdown = async (signal) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const began = Date.now();
+    const elapsed = () => `${((Date.now() - began) / 1000).toFixed(1)} s`;
+    console.log(`\n${signal}: stopping…`);
+    // Started first: it marks every process as expected to end before the feed is closed.
+    const stopped = running.system ? running.system.stop() : Promise.resolve();
+    if (running.feed) await running.feed.stop().catch(() => undefined);
+    await stopped;
+    console.log(`services and agent stopped (${elapsed()})`);
+    if (running.nats) await running.nats.stop().catch((error) => console.error(`nats-server: ${error.message}`));
+    console.log(`nats-server stopped (${elapsed()})`);
+    if (running.pg) await running.pg.stop().catch((error) => console.error(`Postgres: ${error.message}`));
+    // Whatever of the run is still alive (a chaos command under way, a process that outlived its
+    // parent): stopped too, so that nothing of this run is left behind.
+    const left = await registry.sweep({ graceMs: 3_000 });
+    if (left.length > 0) console.log(`stopped ${left.length} more process(es) of this run (pids ${left.join(', ')})`);
+    registry.release();
+    console.log(`stopped (${elapsed()})`);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
   fs.mkdirSync(STATE_DIR, { recursive: true });
   const fleetFile = process.env.FLEET_FILE || path.join(ROOT, 'deploy/demo/fleet.json');
   const fleet = JSON.parse(fs.readFileSync(fleetFile, 'utf8'));
   // The demo tenants as code (frameworks, placement, playbooks, escalation targets); another
   // fleet file without documents of its own falls back to the profiles in that file.
   const tenantsDir = process.env.DECISION_TENANTS_DIR || (process.env.FLEET_FILE ? undefined : path.join(ROOT, 'deploy/tenants'));
-  const nats = await ensureDevNats({ stateDir: STATE_DIR, fleet });
-  const pg = await ensurePostgres({ stateDir: STATE_DIR });
+  const nats = (running.nats = await ensureDevNats({ stateDir: STATE_DIR, fleet, registry }));
+  const pg = (running.pg = await ensurePostgres({ stateDir: STATE_DIR, ownSignals: true }));
   const databaseUrl = process.env.DATABASE_URL && pg.url === process.env.DATABASE_URL ? pg.url : await ensureDatabase(pg.url);
   await preparePostgres(databaseUrl);
   console.log('applying migrations');
   migrateAll(databaseUrl);
   const keys = localApiKeys(fleet);
+  if (shuttingDown) return;
 
-  const system = await startSystem({
+  const system = (running.system = await startSystem({
     natsUrl: nats.url,
     natsCredentials: nats.credentials,
     databaseUrl,
     stateDir: STATE_DIR,
     fleetFile,
+    ports: servicePorts(process.env),
+    registry,
     restartOnExit: true,
     console: true,
     env: {
@@ -73,23 +121,7 @@ async function main() {
       LOG_LEVEL: process.env.LOG_LEVEL || 'info',
     },
     onExit: (name, code, signal) => console.log(`! ${name} exited (${signal || code}); restarting`),
-  });
-  let feed;
-  let shuttingDown = false;
-  const shutdown = async () => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    console.log('\nstopping…');
-    // Started first: it marks every process as expected to end before the feed is closed.
-    const stopped = system.stop();
-    if (feed) await feed.stop().catch(() => undefined);
-    await stopped;
-    await nats.stop();
-    await pg.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  }));
 
   try {
     // Generous: on a loaded machine four NestJS services may take over a minute to listen.
@@ -97,12 +129,17 @@ async function main() {
   } catch (error) {
     // Not left running behind a failed start: the services, the agent and its instances would
     // keep the demo's ports for the next try.
+    if (shuttingDown) return;
+    shuttingDown = true;
     await system.stop();
     await nats.stop();
     await pg.stop();
+    await registry.sweep({ graceMs: 3_000 });
+    registry.release();
     throw error;
   }
-  feed = await startEventFeed(nats.toolEnv('event-feed'));
+  if (shuttingDown) return;
+  running.feed = await startEventFeed(nats.toolEnv('event-feed'));
   const firstTenant = fleet.tenants[0];
   const api = `http://127.0.0.1:${system.ports.auditor}`;
   const consoleKey = await consoleDemoKey(api, keys, firstTenant.tenantId).catch((error) => {
@@ -116,15 +153,17 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   verify chain  curl -H 'Authorization: Bearer ${keys.ops}' ${api}/v1/tenants/${firstTenant.tenantId}/audit/verify
   API docs      ${api}/docs
   ops API key   ${keys.ops}   (bootstrap admin of the auditor; tenant keys: ${path.relative(ROOT, path.join(STATE_DIR, 'api-keys.json'))})
-  tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npm run autoheal -- tenants list    (bootstrap admin; admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
-  your own key  AUTOHEAL_ADMIN_KEY=${keys.ops} npm run autoheal -- api-keys create --subject you@example.com --roles approver --tenants '*'
+  tenants       AUTOHEAL_ADMIN_KEY=${keys.admin} npx autoheal tenants list    (bootstrap admin; admin API docs: http://127.0.0.1:${system.ports.decision}/docs)
+  your own key  AUTOHEAL_ADMIN_KEY=${keys.ops} npx autoheal api-keys create --subject you@example.com --roles approver --tenants '*'
   metrics       http://127.0.0.1:${system.ports.detector}/metrics (each service has /metrics and /health)
   logs          ${path.relative(ROOT, system.logDir)}/<service>.log
-  nats          ${nats.url}${nats.credentials ? `  (TLS CA ${path.relative(ROOT, nats.credentials.caFile || '(NATS_TLS_CA_FILE unset)')}, NKey seeds ${path.relative(ROOT, nats.credentials.seedDir)}/; a tenant producer: npm run autoheal -- producers create <tenant>)` : ''}
-  break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
-                npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
+  nats          ${nats.url}${nats.credentials ? `  (TLS CA ${path.relative(ROOT, nats.credentials.caFile || '(NATS_TLS_CA_FILE unset)')}, NKey seeds ${path.relative(ROOT, nats.credentials.seedDir)}/; a tenant producer: npx autoheal producers create <tenant>)` : ''}
+  break things  npx autoheal demo kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
+                npx autoheal demo hang <tenant> <service> <instance>    |    npx autoheal demo status
 `);
-  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'), system);
+  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'), system, registry);
+  // Read by the test that stops the runner (test/dev-stop.e2e-spec.ts): everything is up.
+  console.log('autoheal: ready');
 }
 
 /**
@@ -153,7 +192,7 @@ async function consoleDemoKey(api, keys, tenantId) {
  * look like a detector or network fault and trip the circuit breaker, and the tenants' concurrency
  * limits allow one remediation per service at a time. A step reuses an instance only after the
  * target's cooldown (2 minutes under HIPAA) from the step before on it has passed.
- * `chaos` steps break an instance through the agent (npm run chaos); `load` steps send demand
+ * `chaos` steps break an instance through the agent (npx autoheal demo); `load` steps send demand
  * from outside (tools/dev/demo-load.js) that the instance cannot serve on time.
  */
 const DEMO_STEPS = [
@@ -185,15 +224,15 @@ const DEMO_STEPS = [
   { at: 235_000, name: 'lost host → failover to the standby region', loseHost: 'demo-host-eu-west', target: ['hooli-eu', 'status-api', 'status-api-1'] },
 ];
 
-function scheduleDemoScenario(fleet, natsEnv, system) {
-  const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
+function scheduleDemoScenario(fleet, natsEnv, system, registry) {
+  const cli = path.join(ROOT, 'apps/cli/dist/main.js');
   const statusClient = agentStatusClient(natsEnv);
   const runChaos = (step, label) => {
     const args = [...step.target];
     // The bad release: the service's staged release that carries a fault (deploy/demo/fleet.json).
     if (step.chaos === 'release') args.push(badReleaseOf(fleet, step.target) || 'none');
-    console.log(`\n>>> demo ${label}: npm run chaos -- ${step.chaos} ${args.join(' ')}`);
-    spawn(process.execPath, [chaos, step.chaos, ...args], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
+    console.log(`\n>>> demo ${label}: npx autoheal demo ${step.chaos} ${args.join(' ')}`);
+    registry.spawn(process.execPath, [cli, 'demo', step.chaos, ...args], { stdio: 'ignore', env: { ...process.env, ...natsEnv } });
   };
   const runLoad = (step, label) => {
     const [tenantId, service, instance] = step.target;

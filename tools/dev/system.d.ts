@@ -38,6 +38,10 @@ export interface StartSystemOptions {
   onOutput?: (name: ProcessName, chunk: Buffer) => void;
   /** Called when a process exits without having been asked to stop. */
   onExit?: (name: ProcessName, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** The registry every process is started through (tools/dev/processes.js); a new one, not detached, by default. */
+  registry?: unknown;
+  /** On stop, SIGKILL after this (default 10 s). */
+  stopTimeoutMs?: number;
 }
 
 export interface RunningSystem {

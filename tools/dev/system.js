@@ -3,7 +3,7 @@
 // services with the OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
 // the tests run the system exactly the way a developer does.
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
@@ -11,6 +11,7 @@ const { roleUrl, serviceDatabaseUrls } = require('../infra/postgres-roles.js');
 const { natsEnvFor } = require('./nats-dev.js');
 const { addSigningKeys } = require('./signing-keys.js');
 const { DEMO_CAPACITY_RPS } = require('./demo-load.js');
+const { ProcessRegistry } = require('./processes.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // The built preload, by path: under Jest, require.resolve would be mapped to the TypeScript source.
@@ -114,6 +115,8 @@ class ManagedProcess {
     this.env = env;
     this.logPath = path.join(logDir, `${name}.log`);
     this.options = options;
+    // Everything started goes through one registry (processes.js): npm start stops it all.
+    this.registry = options.registry;
     this.child = undefined;
     this.stopping = false;
     this.restarts = 0;
@@ -123,7 +126,7 @@ class ManagedProcess {
     this.stopping = false;
     const log = fs.openSync(this.logPath, 'a');
     const args = this.spec.agentId ? [] : ['--require', OTEL_PRELOAD];
-    const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
+    const child = this.registry.spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
       cwd: ROOT,
       env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.spec.agentId ? 'autoheal-agent' : this.name },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,8 +139,10 @@ class ManagedProcess {
         if (this.options.onOutput) this.options.onOutput(this.name, chunk);
       });
     }
+    // Closed once its pipes are (`close`), not at `exit`: output may still arrive after the exit,
+    // and a write to a closed descriptor would crash the runner and orphan everything it started.
+    child.once('close', () => fs.closeSync(log));
     child.once('exit', (code, signal) => {
-      fs.closeSync(log);
       if (this.child === child) this.child = undefined;
       if (this.options.onExit && !this.stopping) this.options.onExit(this.name, code, signal);
       // Supervisor behaviour: a service that dies on its own is started again.
@@ -168,17 +173,15 @@ class ManagedProcess {
     await exited;
   }
 
-  /** Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash. */
+  /**
+   * Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash; SIGKILL after
+   * `timeoutMs`, and (detached registry) for whatever of its process group is left.
+   */
   async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
     this.stopping = true;
     const child = this.child;
     if (!child) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    // An agent that does not stop in time is killed with what it started, when they share a group.
-    const timer = setTimeout(() => (this.spec.ownProcessGroup ? killGroup(child.pid) : child.kill('SIGKILL')), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    await this.registry.stop(child, { signal, timeoutMs });
   }
 }
 
@@ -209,7 +212,8 @@ async function waitForHealth(name, port, timeoutMs, logPath) {
 /**
  * Starts everything. Options: natsUrl, natsCredentials ({ caFile, seedDir }: see nats-dev.js),
  * databaseUrl, stateDir, ports, env (extra variables for every process), fleetFile,
- * restartOnExit, console (also start the ops console), onOutput(name, chunk), onExit(name, code, signal).
+ * restartOnExit, console (also start the ops console), onOutput(name, chunk), onExit(name, code, signal),
+ * registry (processes.js; every process is started through it), stopTimeoutMs (SIGKILL after it on stop; default 10 s).
  */
 async function startSystem(options) {
   const ports = { ...DEFAULT_PORTS, ...(options.ports || {}) };
@@ -243,6 +247,7 @@ async function startSystem(options) {
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
   Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys'), fleet), options.env || {});
+  const registry = options.registry || new ProcessRegistry();
   const services = new Map();
   const agentNames = agentIds.map(agentProcessName);
   for (const name of [...SERVICES, ...agentNames]) {
@@ -256,7 +261,7 @@ async function startSystem(options) {
       const agentDir = spec.agentId === DEMO_AGENT_ID ? env.AGENT_STATE_DIR : path.join(stateDir, name);
       spec.env.AUTOHEAL_AGENT_CONFIG = writeAgentConfig(path.join(agentDir, 'agent.config.json'), fleet, spec.agentId, routesFile, { ...processEnv, ...spec.env, AGENT_STATE_DIR: agentDir });
     }
-    const proc = new ManagedProcess(name, spec, processEnv, logDir, options);
+    const proc = new ManagedProcess(name, spec, processEnv, logDir, { ...options, registry });
     services.set(name, proc);
     proc.start();
   }
@@ -285,9 +290,9 @@ async function startSystem(options) {
       // Every process is expected to end from here on, also those a Ctrl-C in the terminal
       // reached before we did: none of them is reported as an exit or restarted.
       for (const proc of services.values()) proc.stopping = true;
-      // The console first (it only reads); the agents last: they own the demo processes.
-      const order = ['console', 'detector', 'decision', 'executor', 'auditor', ...agentNames];
-      for (const name of order) if (services.has(name)) await services.get(name).stop();
+      // All at once, each within its own deadline: one by one, a slow one would hold the rest
+      // past a supervisor's patience. The agent stops the demo processes it owns itself.
+      await Promise.all([...services.values()].map((proc) => proc.stop('SIGTERM', options.stopTimeoutMs || 10_000)));
     },
   };
   return system;

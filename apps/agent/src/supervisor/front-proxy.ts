@@ -27,12 +27,15 @@ export class FrontProxy {
     server.on('connection', (client) => this.pipe(client));
   }
 
-  /** Listens on `port` (0: the OS picks) and pipes to `target` (null: refuse until switched). */
-  static listen(port: number, target: number | null): Promise<FrontProxy> {
+  /**
+   * Listens on `host:port` (port 0: the OS picks) and pipes to `target` (null: refuse until
+   * switched). The host is the agent's HTTP_HOST, loopback by default like every HTTP server here.
+   */
+  static listen(port: number, target: number | null, host = process.env.HTTP_HOST || '127.0.0.1'): Promise<FrontProxy> {
     const server = createServer({ noDelay: true });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port }, () => {
+      server.listen({ host, port }, () => {
         server.off('error', reject);
         const address = server.address();
         if (address === null || typeof address === 'string') return reject(new Error('front proxy has no port'));

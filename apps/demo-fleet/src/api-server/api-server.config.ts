@@ -10,6 +10,13 @@ const schema = z.object({
   RELEASE_VERSION: z.string().min(1).max(64).default('initial'),
   /** 0 lets the OS choose; the agent always assigns one. */
   PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /**
+   * The address it listens on: this machine only unless HTTP_HOST says otherwise, like the
+   * services (an instance is the tenant's API, and a demo one should not face the network by
+   * accident). The agent's fronts and the synthetic traffic reach it on 127.0.0.1, which
+   * `0.0.0.0` and `::` include.
+   */
+  HTTP_HOST: z.string().min(1).max(253).default('127.0.0.1'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** NKey seed file and CA of the NATS server (see the README's NATS part); a tls:// NATS_URL needs both. */
   NATS_NKEY_SEED_FILE: z.string().min(1).optional(),

@@ -87,7 +87,7 @@ function main(): void {
   const startTraffic = () => {
     if (listeningPort !== undefined && !spare) traffic ??= startSyntheticTraffic(`http://127.0.0.1:${listeningPort}/v1/orders`, config.TRAFFIC_RPS);
   };
-  server.listen(config.PORT, '127.0.0.1', () => {
+  server.listen(config.PORT, config.HTTP_HOST, () => {
     const address = server.address();
     listeningPort = typeof address === 'object' && address ? address.port : config.PORT;
     logger.info({ port: listeningPort, trafficRps: config.TRAFFIC_RPS, spare }, 'api server listening');

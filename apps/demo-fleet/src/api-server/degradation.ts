@@ -2,7 +2,7 @@ import type { Degradation } from '@autoheal/contracts';
 import type { ApiResponse } from './api-server.routes.js';
 
 /**
- * Faults an instance can be told to simulate (`npm run chaos -- errors|slow|leak …`), each
+ * Faults an instance can be told to simulate (`npx autoheal demo errors|slow|leak …`), each
  * meant to be caught by a different detector rule: errors by the error-rate threshold, slow by
  * the latency anomaly baseline, leak by the memory trend forecast. A new process starts healthy,
  * so a restart clears any of them, as it would clear a poisoned process in production.

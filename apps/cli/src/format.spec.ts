@@ -1,6 +1,6 @@
-import type { BacktestReport } from '../backtest/backtest.service.js';
+import type { BacktestReport } from './wire.js';
 import { CliError, CliErrorCode } from './cli.errors.js';
-import { describeDecision, formatApplyResults, formatBacktest, formatBreaker, formatChange, formatDiff, formatDocumentErrors, formatError, table } from './cli-format.js';
+import { describeDecision, formatApplyResults, formatBacktest, formatBreaker, formatChange, formatDiff, formatDocumentErrors, formatError, table } from './format.js';
 
 const V1 = `sha256:${'a'.repeat(64)}`;
 const V2 = `sha256:${'b'.repeat(64)}`;
@@ -148,7 +148,7 @@ describe('formatBreaker', () => {
       'breaker: closed: automatic actions run',
       'tenant acme: OPEN since 2026-01-01T00:00:00.000Z: no automatic action of this tenant runs until a human resumes',
       '  reason: tenant storm',
-      '  resume: autoheal breaker resume --tenant acme --reason <why it is safe>',
+      '  resume: npx autoheal breaker resume --tenant acme --reason <why it is safe>',
       'tenant globex: closed (last resumed 2026-01-01T01:00:00.000Z by dana)',
     ]);
   });

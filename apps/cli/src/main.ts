@@ -1,6 +1,12 @@
-import { run } from './run-cli.js';
+import { run } from './program.js';
 
-/** `npm run autoheal -- <command>`: the decision service's admin API from a terminal (see run-cli.ts). */
+// `npx autoheal … | head`: the reader left; that is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+/** `npx autoheal <command>`: the one command line (see program.ts; exit statuses in the README). */
 run(process.argv.slice(2), process.env, {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),

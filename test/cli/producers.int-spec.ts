@@ -4,7 +4,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { closeNats, connectNats, natsDevServerSetup, provisionStreams, type SecureNatsMaterial } from '@autoheal/messaging';
 import { expectEventually, readStream, startNatsServer, type NatsServerHandle } from '@autoheal/testing';
-import { run } from './run-cli.js';
+import { run } from '../../apps/cli/src/program.js';
 
 /** `autoheal producers create` against a real nats-server 2.15 with TLS and NKey users. */
 describe('autoheal producers create (real secure nats-server)', () => {

@@ -1,4 +1,4 @@
-import type { DocumentSource } from './document-sources.js';
+import type { DocumentSource } from './documents.js';
 
 export enum CliErrorCode {
   /** Bad arguments: nothing was sent. */
@@ -7,8 +7,10 @@ export enum CliErrorCode {
   NoKey = 'no_key',
   /** The tenant documents on disk cannot be read or parsed: nothing was sent. */
   LocalDocuments = 'local_documents',
-  /** No answer from the decision service (refused, unknown host, timeout). */
+  /** No answer from the service or the NATS server (refused, unknown host, timeout). */
   Unreachable = 'unreachable',
+  /** The check ran and found the evidence not intact (a chain break, a bad bundle file). */
+  NotIntact = 'not_intact',
   /** The credential was refused (401). */
   Unauthorized = 'unauthorized',
   /** The credential's roles or tenant scope do not allow this (403). */
@@ -50,14 +52,23 @@ export class CliError extends Error {
   }
 }
 
-/** 2 for a mistake in the invocation (fix the command line), 1 for everything that went wrong after. */
-export function exitCodeFor(code: CliErrorCode): 1 | 2 {
+/** The exit statuses, as the app README documents them. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * 2 for a mistake in the invocation (fix the command line; nothing was sent), 3 when nothing
+ * answered (retry later or fix the URL), 1 for a refusal or a failure the other side reported.
+ */
+export function exitCodeFor(code: CliErrorCode): ExitStatus {
   switch (code) {
     case CliErrorCode.Usage:
     case CliErrorCode.NoKey:
-      return 2;
-    case CliErrorCode.LocalDocuments:
+      return EXIT.usage;
     case CliErrorCode.Unreachable:
+      return EXIT.unreachable;
+    case CliErrorCode.LocalDocuments:
+    case CliErrorCode.NotIntact:
     case CliErrorCode.Unauthorized:
     case CliErrorCode.Forbidden:
     case CliErrorCode.InvalidDocuments:
@@ -65,7 +76,7 @@ export function exitCodeFor(code: CliErrorCode): 1 | 2 {
     case CliErrorCode.NotFound:
     case CliErrorCode.Conflict:
     case CliErrorCode.UnexpectedResponse:
-      return 1;
+      return EXIT.failed;
     default: {
       const unreachable: never = code;
       throw new Error(`unmapped cli error ${String(unreachable)}`);

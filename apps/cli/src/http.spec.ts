@@ -1,4 +1,4 @@
-import { interpretResponse, unreachableError } from './admin-client.js';
+import { interpretResponse, unreachableError } from './http.js';
 import { CliError, CliErrorCode } from './cli.errors.js';
 
 const BASE = 'http://127.0.0.1:3002';

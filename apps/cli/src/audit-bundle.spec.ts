@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKey, publicKeyToBase64 } from '@autoheal/security';
-import { readTrustedKeys, runAudit } from './audit.command';
+import { readTrustedKeys } from './audit-bundle.js';
+import { run } from './program.js';
 
 async function audit(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runAudit(args, {}, { out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date() });
+  // A credential and an address where nothing listens: every case here is settled before a request.
+  const env = { AUTOHEAL_ADMIN_KEY: 'k', AUTOHEAL_AUDITOR_URL: 'http://127.0.0.1:9' };
+  const code = await run(['audit', ...args], env, { out: (l) => out.push(l), err: (l) => err.push(l), now: () => new Date() });
   return { code, out, err };
 }
 
@@ -19,14 +22,15 @@ describe('autoheal audit (arguments and the offline check; the export against a 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
-    [['export', '--out', 'x'], /needs --tenant/],
-    [['export', '--tenant', 'acme'], /needs --out/],
-    [['export', '--tenant', 'a.b', '--out', 'x'], /needs --tenant/],
-    [['export', '--tenant', 'acme', '--out', 'x', '--from', 'yesterday'], /--from must be an RFC 3339 time/],
-    [['verify-bundle'], /exactly one <dir>/],
-    [['verify-bundle', 'a', '--tenant', 'acme'], /does not take --tenant/],
-    [['verify-bundle', 'a', '--nope'], /Unknown option '--nope'/],
-    [['shred'], /unknown command audit shred/],
+    [['export', '--out', 'x'], /missing required argument 'tenant'/],
+    [['export', 'acme'], /required option '--out <dir>' not specified/],
+    [['export', 'a.b', '--out', 'x'], /"a.b" is not a tenant id/],
+    [['export', 'acme', '--out', 'x', '--from', 'yesterday'], /--from must be an RFC 3339 time/],
+    [['verify-bundle'], /missing required argument 'dir'/],
+    [['verify-bundle', 'a', '--tenant', 'acme'], /unknown option '--tenant'/],
+    [['verify-bundle', 'a', '--nope'], /unknown option '--nope'/],
+    [['shred'], /unknown command 'shred'/],
+    [['verify', 'acme', 'extra'], /too many arguments/],
   ])('%j is refused with exit 2, naming what is wrong', async (args, message) => {
     const { code, err } = await audit(args);
     expect(code).toBe(2);

@@ -1,13 +1,25 @@
-import type { WireApiKey } from './api-keys-client.js';
-import type { BacktestLine } from '../backtest/replay.js';
-import type { BacktestReport } from '../backtest/backtest.service.js';
-import type { TenantVersion } from '../tenants/tenants.repository.js';
-import type { ApplyResult } from '../tenants/tenants.service.js';
-import type { ReviewSummary, TenantDiff, TenantListItem, Wire, WireBreaker, WireTenantBreaker } from './admin-client.js';
 import { CliErrorCode, type ApiDocumentError, type CliError } from './cli.errors.js';
-import type { DocumentSource } from './document-sources.js';
+import type { DocumentSource } from './documents.js';
+import type {
+  ApplyResult,
+  AuditItem,
+  AuditVerification,
+  BacktestLine,
+  BacktestReport,
+  Change,
+  IncidentItem,
+  PendingApproval,
+  RemediationItem,
+  ReviewSummary,
+  TenantDiff,
+  TenantListItem,
+  Timeline,
+  WireApiKey,
+  WireBreaker,
+  WireTenantBreaker,
+  WireTenantVersion,
+} from './wire.js';
 
-type Change = ApplyResult['changes'][number];
 
 /** Columns padded to their widest cell, two spaces apart. */
 export function table(header: string[], rows: string[][]): string[] {
@@ -73,7 +85,7 @@ export function formatTenantList(items: TenantListItem[]): string[] {
   );
 }
 
-export function formatVersions(tenantId: string, page: { items: Wire<TenantVersion>[]; next: number | null }): string[] {
+export function formatVersions(tenantId: string, page: { items: WireTenantVersion[]; next: number | null }): string[] {
   if (page.items.length === 0) return [`${tenantId} has no versions`];
   const lines = table(
     ['SEQ', 'VERSION', 'APPLIED AT', 'APPLIED BY', 'CHANGES'],
@@ -156,7 +168,7 @@ export function formatBreaker(state: WireBreaker & { tenants?: WireTenantBreaker
     lines.push(
       `breaker: OPEN since ${state.openedAt ?? '(unknown)'}: no automatic action runs until a human resumes`,
       `  reason: ${state.reason ?? '(none recorded)'}`,
-      '  resume: autoheal breaker resume --reason <why it is safe>',
+      '  resume: npx autoheal breaker resume --reason <why it is safe>',
     );
   } else {
     const last = state.resumedAt ? ` (last resumed ${state.resumedAt} by ${state.resumedBy ?? 'unknown'})` : '';
@@ -167,7 +179,7 @@ export function formatBreaker(state: WireBreaker & { tenants?: WireTenantBreaker
       lines.push(
         `tenant ${t.tenantId}: OPEN since ${t.openedAt ?? '(unknown)'}: no automatic action of this tenant runs until a human resumes`,
         `  reason: ${t.reason ?? '(none recorded)'}`,
-        `  resume: autoheal breaker resume --tenant ${t.tenantId} --reason <why it is safe>`,
+        `  resume: npx autoheal breaker resume --tenant ${t.tenantId} --reason <why it is safe>`,
       );
     } else {
       lines.push(`tenant ${t.tenantId}: closed${t.resumedAt ? ` (last resumed ${t.resumedAt} by ${t.resumedBy ?? 'unknown'})` : ''}`);
@@ -196,6 +208,7 @@ export function formatError(error: CliError): string[] {
     case CliErrorCode.NoKey:
     case CliErrorCode.LocalDocuments:
     case CliErrorCode.Unreachable:
+    case CliErrorCode.NotIntact:
     case CliErrorCode.Unauthorized:
     case CliErrorCode.Forbidden:
     case CliErrorCode.BadRequest:
@@ -221,9 +234,91 @@ export function formatApiKey(key: WireApiKey): string {
 
 export function formatApiKeyPage(page: { items: WireApiKey[]; next: string | null }): string[] {
   if (page.items.length === 0) return ['no API keys'];
-  return [...page.items.map(formatApiKey), ...(page.next ? [`more: autoheal api-keys list --after ${page.next}`] : [])];
+  return [...page.items.map(formatApiKey), ...(page.next ? [`more: npx autoheal api-keys list --after ${page.next}`] : [])];
 }
 
 export function formatCreatedApiKey(created: WireApiKey & { key: string }): string[] {
   return [`created ${formatApiKey(created)}`, `key: ${created.key}`, 'store the key now: it is not stored anywhere and cannot be shown again'];
+}
+
+/** `… more: <command> --cursor <c>` under a page that has one. */
+function more(next: string | null, command: string): string[] {
+  return next ? [`more: ${command} --cursor ${next}`] : [];
+}
+
+export function formatAuditPage(tenantId: string, page: { items: AuditItem[]; nextCursor: string | null }): string[] {
+  if (page.items.length === 0) return [`no audit rows for ${tenantId}`];
+  return [
+    ...table(
+      ['SEQ', 'OCCURRED', 'TYPE', 'ACTOR', 'ACTION', 'OUTCOME', 'INCIDENT'],
+      page.items.map((r) => [String(r.seq), r.occurredAt, r.eventType, r.actor, r.action, r.outcome, r.correlationId ?? '-']),
+    ),
+    ...more(page.nextCursor, `npx autoheal audit list ${tenantId}`),
+  ];
+}
+
+export function formatAuditVerification(v: AuditVerification): string[] {
+  const lines = [
+    `${v.ok ? 'intact' : 'NOT INTACT'}: tenant ${v.tenantId}, rows ${v.fromSeq + 1}..${v.headSeq} checked (${v.checkedRows} rows${v.full ? ', from the first row' : ', after the last verified point'})`,
+    `  head ${v.headSeq} ${v.headHash}`,
+    `  checkpoints: matched up to ${v.checkpointedSeq}, latest ${v.latestCheckpointSeq ?? 'none'}, external copy ${v.externalCheckpoints}`,
+  ];
+  if (v.firstBreak) {
+    const b = v.firstBreak;
+    lines.push(`  first break: ${b.reason} at seq ${b.seq}${b.lastSeq !== null && b.lastSeq !== b.seq ? ` to ${b.lastSeq}` : ''}: ${b.detail}`);
+  }
+  return lines;
+}
+
+export function formatIncidentPage(tenantId: string, page: { items: IncidentItem[]; nextCursor: string | null }): string[] {
+  if (page.items.length === 0) return [`no incidents for ${tenantId}`];
+  return [
+    ...table(
+      ['INCIDENT', 'OPENED', 'STATUS', 'KIND', 'SEVERITY', 'TARGET', 'RESOLVED'],
+      page.items.map((i) => [i.incidentId, i.openedAt, i.status, i.kind, i.severity, `${i.service}/${i.instance}`, i.resolvedAt ? `${i.resolvedAt}${i.resolveReason ? ` (${i.resolveReason})` : ''}` : '-']),
+    ),
+    ...more(page.nextCursor, `npx autoheal incidents list ${tenantId}`),
+  ];
+}
+
+function ms(value: number | null): string {
+  if (value === null) return '-';
+  return value < 1000 ? `${value} ms` : `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} s`;
+}
+
+/** An incident from first signal to verification, one line per recorded event with the time since the previous one. */
+export function formatTimeline(t: Timeline): string[] {
+  const lines = [
+    `incident ${t.incidentId} (${t.tenantId}): ${t.kind ?? '?'} on ${t.service ?? '?'}/${t.instance ?? '?'}, ${t.status}`,
+    `  signal ${t.signalAt ?? '-'}  opened ${t.openedAt}  detection ${ms(t.detectionMs)}`,
+    `  verified ${t.verifiedAt ?? '-'}  opened→verified ${ms(t.openedToVerifiedMs)}  resolved ${t.resolvedAt ?? '-'}`,
+    '',
+    ...table(
+      ['SEQ', 'OCCURRED', '+PREV', '+OPENED', 'EVENT', 'ACTOR', 'ACTION', 'OUTCOME'],
+      t.entries.map((e) => [String(e.seq), e.occurredAt, ms(e.sincePreviousMs), ms(e.sinceOpenedMs), e.eventType, e.actor, e.action, e.outcome]),
+    ),
+  ];
+  if (t.truncated) lines.push('… truncated: the incident has more rows than one timeline returns (npx autoheal audit list --correlation-id <incident>)');
+  return lines;
+}
+
+export function formatRemediationPage(tenantId: string, page: { items: RemediationItem[]; nextCursor: string | null }): string[] {
+  if (page.items.length === 0) return [`no remediations for ${tenantId}`];
+  return [
+    ...table(
+      ['REMEDIATION', 'STARTED', 'UPDATED', 'STATUS', 'OUTCOME', 'ACTION', 'TARGET', 'INCIDENT'],
+      page.items.map((r) => [r.remediationId, r.startedAt, r.updatedAt, r.status, r.outcome, r.action ?? '-', `${r.service}/${r.instance}`, r.incidentId]),
+    ),
+    ...more(page.nextCursor, `npx autoheal remediations list ${tenantId}`),
+  ];
+}
+
+export function formatPendingApprovals(tenantId: string, page: { items: PendingApproval[]; nextCursor: string | null }): string[] {
+  if (page.items.length === 0) return [`nothing of ${tenantId} awaits approval`];
+  const lines: string[] = [];
+  for (const a of page.items) {
+    lines.push(`${a.remediationId}  ${a.action} on ${a.service}/${a.instance}  requested ${a.requestedAt}, lapses ${a.expiresAt}`, `  incident ${a.incidentId}: ${a.reason}`);
+  }
+  lines.push(...more(page.nextCursor, `npx autoheal approvals list ${tenantId}`));
+  return lines;
 }
