@@ -33,6 +33,8 @@ interface Attack {
   except?: Service[];
 }
 
+/** The partition this month's rows are in (`audit_log_pYYYY_MM`, UTC). */
+const thisMonthsPartition = () => `audit_log_p${new Date().toISOString().slice(0, 7).replace('-', '_')}`;
 const ON_AUDIT_LOG = /permission denied for (table audit_log|schema auditor)/;
 const NOT_OWNER_OF_AUDIT_LOG = /must be owner of (table|relation) audit_log|permission denied for schema auditor/;
 
@@ -56,6 +58,15 @@ const ATTACKS: Attack[] = [
         '{}'::jsonb, 'forged', NULL, NULL, NULL, '{}'::jsonb, 2::bigint, repeat('a', 64))`,
     ],
     refused: /function auditor\.append_audit_entry\(.*\) does not exist|permission denied for schema auditor/,
+  },
+  {
+    name: 'the batch append function with forged seqs and hashes',
+    sql: () => [
+      `SELECT * FROM auditor.append_audit_entries(ARRAY['${VICTIM}'], ARRAY['forged-3'], ARRAY['remediation.succeeded'], ARRAY[now()], ARRAY['executor'],
+        ARRAY['restart.execute'], ARRAY['success'], ARRAY['{}'::jsonb], ARRAY['forged'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY[NULL::text],
+        ARRAY['{}'::jsonb], ARRAY[2::bigint], ARRAY[repeat('a', 64)])`,
+    ],
+    refused: /function auditor\.append_audit_entries\(.*\) does not exist|permission denied for schema auditor/,
   },
   { name: 'RESET ROLE, then UPDATE', sql: () => ['RESET ROLE', `UPDATE auditor.audit_log SET actor = 'mallory'`], refused: ON_AUDIT_LOG },
   { name: 'SET ROLE autoheal_owner', sql: () => ['SET ROLE autoheal_owner'], refused: /permission denied to set role "autoheal_owner"/ },
@@ -104,6 +115,17 @@ const ATTACKS: Attack[] = [
     { name: `TRUNCATE ${table}`, sql: () => [`TRUNCATE auditor.${table}`], refused: new RegExp(`permission denied for (table ${table}|schema auditor)`) },
     { name: `DISABLE TRIGGER on ${table}`, sql: () => [`ALTER TABLE auditor.${table} DISABLE TRIGGER ALL`], refused: new RegExp(`must be owner of (table|relation) ${table}|permission denied for schema auditor`) },
   ]),
+  // The log's monthly partitions: no right on any, nor to detach or drop one (retention drops through the owner role only).
+  { name: 'DELETE from this month’s partition', sql: () => [`DELETE FROM auditor.${thisMonthsPartition()}`], refused: /permission denied for (table audit_log_p\d{4}_\d{2}|schema auditor)/ },
+  { name: 'DROP this month’s partition', sql: () => [`DROP TABLE auditor.${thisMonthsPartition()}`], refused: /must be owner of table audit_log_p\d{4}_\d{2}|permission denied for schema auditor/ },
+  { name: 'DETACH a partition', sql: () => [`ALTER TABLE auditor.audit_log DETACH PARTITION auditor.${thisMonthsPartition()}`], refused: NOT_OWNER_OF_AUDIT_LOG },
+  {
+    name: 'run the partition drop',
+    sql: () => [`SELECT auditor.audit_drop_partition('${thisMonthsPartition()}', 'infinity')`],
+    refused: /permission denied for (function audit_drop_partition|schema auditor)/,
+  },
+  { name: 'UPDATE audit_tombstones', sql: () => [`UPDATE auditor.audit_tombstones SET key_id = 'ed25519:mallory'`], refused: /permission denied for (table audit_tombstones|schema auditor)/ },
+  { name: 'DELETE audit_tombstones', sql: () => ['DELETE FROM auditor.audit_tombstones'], refused: /permission denied for (table audit_tombstones|schema auditor)/ },
   { name: 'un-revoke a key', sql: () => [`UPDATE auditor.api_keys SET revoked_at = NULL WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed/ },
   { name: 'extend an expiry', sql: () => [`UPDATE auditor.api_keys SET expires_at = 'infinity' WHERE id = '${REVOKED_KEY_ID}'`], refused: /permission denied for (table api_keys|schema auditor)|revocation cannot be changed|cannot move later/ },
   { name: 'delete a key', sql: () => [`DELETE FROM auditor.api_keys WHERE id = '${TENANT_KEY_ID}'`], refused: ON_API_KEYS },

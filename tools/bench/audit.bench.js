@@ -1,15 +1,20 @@
 // `npm run bench` (audit part): the auditor's append and verify, in process, against its own
 // nats-server and database. Prints — never asserts — these figures beside their floor:
 //
-//   append   rows/s recorded the way the auditor records a consumed event: one transaction per
-//            event (inbox claim, `append_audit_entry` — the tenant's advisory lock, head read,
-//            seq / prev_hash / hash in SQL, insert — then the row's Ed25519 seal signed and
-//            inserted), BENCH_AUDIT_CONCURRENCY (8) at once over BENCH_AUDIT_TENANTS (4) tenants,
-//            with the checkpoint cadence running (BENCH_AUDIT_CHECKPOINT_EVERY_ROWS, 1000: each
-//            checkpoint signed, stored, published to AUDIT_CHECKPOINTS and appended to a file).
+//   append   rows/s recorded the way the auditor records consumed events, through its real
+//            consumers: BENCH_AUDIT_ROWS signed incident events over BENCH_AUDIT_TENANTS (4)
+//            tenants are published to the INCIDENTS stream first (not timed), then the auditor's
+//            consumers start and the clock runs until every row is committed. Each event is
+//            pulled, validated, its signature checked, and handed to the append batches (group
+//            commit: per transaction, inbox claims, `append_audit_entries` — each tenant's
+//            advisory lock once, head read, seq / prev_hash / hash in SQL, insert — and an
+//            Ed25519 seal per row signed and inserted; acked after commit), with the checkpoint
+//            cadence running (BENCH_AUDIT_CHECKPOINT_EVERY_ROWS, 1000: each checkpoint signed,
+//            stored, published to AUDIT_CHECKPOINTS and appended to a file).
 //   floor    rows/s of a batched plain insert of the same rows into a table of the same
 //            columns with no chain, no trigger and no index but the key: BENCH_AUDIT_BATCH (100)
-//            rows per INSERT and transaction, the same concurrency. Goal: append ≥ 0.4 × floor.
+//            rows per INSERT and transaction, BENCH_AUDIT_CONCURRENCY (8) at once. Goal: append
+//            ≥ 0.4 × floor.
 //   verify   rows/s of `verify?full=true` over one tenant's whole chain (hash recomputed, links,
 //            seals and checkpoints checked; batches of 1,000 on the read pool).
 //
@@ -21,10 +26,12 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const { Pool } = require('pg');
+const { connect, headers } = require('@nats-io/transport-node');
+const { jetstream } = require('@nats-io/jetstream');
 const { ROOT } = require('../dev/system.js');
 const { roleUrl } = require('../infra/postgres-roles.js');
-const { signingEnvFor } = require('../dev/signing-keys.js');
-const { benchDatabase, startNats } = require('./support.js');
+const { eventSignerFor, signingEnvFor } = require('../dev/signing-keys.js');
+const { benchDatabase, sleep, startNats } = require('./support.js');
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS || 20_000);
 const CONCURRENCY = Number(process.env.BENCH_AUDIT_CONCURRENCY || 8);
@@ -70,7 +77,7 @@ async function main() {
   process.env.LOG_LEVEL = 'warn';
   const { loadConfig } = built('apps/auditor/dist/config.js');
   const { createAuditorApp } = built('apps/auditor/dist/auditor.app.js');
-  const { AuditLogService } = built('apps/auditor/dist/audit-log/audit-log.service.js');
+  const { auditorMetrics } = built('apps/auditor/dist/auditor.metrics.js');
   const { AuditReadService } = built('apps/auditor/dist/audit-log/audit-read.service.js');
   const { subjectFor } = built('libs/contracts/dist/index.js');
   const config = loadConfig({
@@ -83,10 +90,11 @@ async function main() {
     AUDITOR_CHECKPOINT_DIR: path.join(dir, 'checkpoints'),
     AUDITOR_FULL_VERIFY_PER_HOUR: '1000000',
     AUDITOR_CHECKPOINT_EVERY_ROWS: CHECKPOINT_EVERY,
+    // The consumers start only when the events are on the stream: no lag samples (and their warnings) before.
+    AUDITOR_LAG_SAMPLE_INTERVAL_MS: '3600000',
   });
   const app = await createAuditorApp(config, { nestLogs: false });
   await app.init();
-  const service = app.get(AuditLogService);
   const reader = app.get(AuditReadService);
   const plain = new Pool({ connectionString: db.url, max: CONCURRENCY });
   try {
@@ -111,11 +119,34 @@ async function main() {
       );
     });
 
-    const appendSeconds = await timed(ROWS, CONCURRENCY, async (i) => {
+    // Append: the events on the stream first, then the auditor's consumers drain it.
+    const sign = eventSignerFor(path.join(dir, 'keys'), 'detector');
+    const nc = await connect({ servers: nats.url });
+    const js = jetstream(nc);
+    await timed(ROWS, 64, async (i) => {
       const e = events[i];
-      await service.recordEvent(e, { consumer: 'auditor-incidents', subject: subjectFor(e) });
+      const bytes = Buffer.from(JSON.stringify(e));
+      const h = headers();
+      for (const [k, v] of Object.entries(sign(bytes))) h.set(k, v);
+      await js.publish(subjectFor(e), bytes, { headers: h, msgID: e.id });
     });
+    await nc.close();
+    const rowCount = async () => Number((await plain.query(`SELECT count(*) AS n FROM auditor.audit_log`)).rows[0].n);
+    const loadBefore = os.loadavg()[0];
+    const appendStarted = process.hrtime.bigint();
+    await app.startAllMicroservices();
+    const deadline = Date.now() + 30 * 60_000;
+    while ((await rowCount()) < ROWS) {
+      if (Date.now() > deadline) throw new Error(`only ${await rowCount()} of ${ROWS} rows after 30 minutes`);
+      await sleep(25);
+    }
+    const appendSeconds = Number(process.hrtime.bigint() - appendStarted) / 1e9;
+    const loadAfter = os.loadavg()[0];
     const counts = await plain.query(`SELECT (SELECT count(*) FROM auditor.audit_log) AS rows, (SELECT count(*) FROM auditor.audit_seals) AS seals, (SELECT count(*) FROM auditor.checkpoints) AS checkpoints`);
+    const batchSizes = (await auditorMetrics.appendBatchRows.get()).values;
+    const batchCount = batchSizes.find((v) => v.metricName.endsWith('_count'))?.value ?? 0;
+    const batchSum = batchSizes.find((v) => v.metricName.endsWith('_sum'))?.value ?? 0;
+    const splits = (await auditorMetrics.appendBatchesSplit.get()).values[0]?.value ?? 0;
 
     const caller = { actor: 'bench', source: 'bench', scope: { kind: 'all' } };
     const verifyStarted = process.hrtime.bigint();
@@ -125,9 +156,10 @@ async function main() {
     const floorRate = ROWS / floorSeconds;
     const appendRate = ROWS / appendSeconds;
     const c = counts.rows[0];
-    console.log(`audit append (${ROWS} rows, ${TENANTS} tenants, ${CONCURRENCY} at once; ${c.rows} rows, ${c.seals} seals, ${c.checkpoints} checkpoints stored)`);
+    console.log(`audit append (${ROWS} rows, ${TENANTS} tenants; ${c.rows} rows, ${c.seals} seals, ${c.checkpoints} checkpoints stored)`);
     console.log(`  floor: batched plain insert (${BATCH} rows/statement)   ${floorRate.toFixed(0).padStart(8)} rows/s`);
     console.log(`  append with chain, seal and checkpoints             ${appendRate.toFixed(0).padStart(8)} rows/s   ${(appendRate / floorRate).toFixed(2)}x the floor (goal >= 0.4x)`);
+    console.log(`    through the auditor's consumers: ${batchCount} append transactions, ${(batchSum / Math.max(1, batchCount)).toFixed(1)} events each on average, ${splits} split; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${os.cpus().length} CPUs`);
     console.log(`  verify?full=true (${report.checkedRows} rows of one tenant, ok=${report.ok})  ${(report.checkedRows / verifySeconds).toFixed(0).padStart(8)} rows/s`);
   } finally {
     await plain.end();

@@ -14,7 +14,8 @@ function describe(event) {
     case 'incident.resolved':
       return `incident resolved   ${target}  ${d.reason} after ${(d.durationMs / 1000).toFixed(1)} s`;
     case 'remediation.planned':
-      return `plan                ${target}  ${d.action} (${d.reason})`;
+      // A failover's plan names the region it moves to (the executor never picks one).
+      return `plan                ${target}  ${d.action}${d.parameters && d.parameters.toRegion ? ` to ${d.parameters.toRegion}` : ''} (${d.reason})`;
     case 'remediation.escalated':
       return `escalated           ${target}  ${d.reason}`;
     case 'remediation.started':
@@ -34,12 +35,12 @@ function describe(event) {
   }
 }
 
-/** What the driver did, as it reported it: ` (restarted patient-api-1 pid 123; …)`. */
+/** What the driver did, as it reported it: ` (restarted patient-api-1 pid 123; …)`, and by which agent when it says. */
 function describeEffects(details) {
   const effects = details && Array.isArray(details.effects) ? details.effects : [];
   if (effects.length === 0) return '';
   const one = (e) => `${e.verb} ${e.object}${detailOf(e.detail || {})}`;
-  return ` (${effects.map(one).join('; ')})`;
+  return ` (${effects.map(one).join('; ')}${details.agentId ? `; by agent ${details.agentId}` : ''})`;
 }
 
 /** The part of an effect's detail worth a glance: the new pid, a throttle's limit, a scale_out's count. */
@@ -47,6 +48,7 @@ function detailOf(d) {
   const parts = [];
   if (d.pid) parts.push(` pid ${d.pid}`);
   if (d.to && d.to.pid) parts.push(` to pid ${d.to.pid}`);
+  if (d.toRegion) parts.push(` to ${d.toRegion}`);
   if (d.limitPerSecond !== undefined) parts.push(` to ${d.limitPerSecond}/s until ${String(d.appliedUntil).slice(11, 19)}`);
   if (d.instances !== undefined) parts.push(`, ${d.instances} instances`);
   return parts.join('');

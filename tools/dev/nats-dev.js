@@ -17,17 +17,19 @@ function messaging() {
   return require(path.join(ROOT, 'libs/messaging/dist/index.js'));
 }
 
-/** Seed file name of a process of the system: `detector.nk`, `agent-demo-fleet.nk`. */
-const SEED_OF = { auditor: 'auditor.nk', detector: 'detector.nk', decision: 'decision.nk', executor: 'executor.nk', agent: 'agent-demo-fleet.nk' };
+/** Seed file name of a service of the system (an agent's: see natsEnvFor). */
+const SEED_OF = { auditor: 'auditor.nk', detector: 'detector.nk', decision: 'decision.nk', executor: 'executor.nk' };
 
 /**
  * The NATS variables of one process of the system, given `{ caFile, seedDir }`: its own seed,
- * the CA and (for the agent) the folder of the tenants' producer seeds its instances report with.
+ * the CA and (for an agent: `agentId` set) the folder of the tenants' producer seeds its instances
+ * report with. An agent's seed is `agent-<agentId>.nk`, as libs/messaging's seedFileName names it.
  */
-function natsEnvFor(name, credentials) {
+function natsEnvFor(name, credentials, agentId) {
   if (!credentials) return {};
-  const env = { NATS_TLS_CA_FILE: credentials.caFile, NATS_NKEY_SEED_FILE: path.join(credentials.seedDir, SEED_OF[name]) };
-  if (name === 'agent') env.AGENT_PRODUCER_SEED_DIR = credentials.seedDir;
+  const seed = agentId ? `agent-${agentId}.nk` : SEED_OF[name];
+  const env = { NATS_TLS_CA_FILE: credentials.caFile, NATS_NKEY_SEED_FILE: path.join(credentials.seedDir, seed) };
+  if (agentId) env.AGENT_PRODUCER_SEED_DIR = credentials.seedDir;
   return env;
 }
 

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Client } = require('pg');
-const { startSystem, migrateAll, ROOT } = require('./system.js');
+const { startSystem, migrateAll, agentProcessName, ROOT } = require('./system.js');
 const { ensureDevNats } = require('./nats-dev.js');
 const { ensurePostgres } = require('../infra/ensure-postgres.js');
 const { preparePostgres } = require('../infra/postgres-roles.js');
@@ -124,7 +124,7 @@ autoheal is running — services: auditor :${system.ports.auditor}, detector :${
   break things  npm run chaos -- kill ${firstTenant.tenantId} ${firstTenant.services[0].service} ${firstTenant.services[0].instances[0]}
                 npm run chaos -- hang <tenant> <service> <instance>    |    npm run chaos -- status
 `);
-  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'));
+  if (process.env.AUTOHEAL_DEMO_CHAOS !== '0') scheduleDemoScenario(fleet, nats.toolEnv('chaos'), system);
 }
 
 /**
@@ -176,9 +176,16 @@ const DEMO_STEPS = [
   // once the service has stayed quiet for scaleInAfterMs (2 minutes for ledger-api) the decision
   // service plans a scale_in and the agent stops ledger-api-2 (seen in the feed).
   { at: 160_000, name: 'saturation → scale_out', load: 'saturation', durationMs: 60_000, target: ['initech-eu', 'ledger-api'] },
+  // Hooli EU's status-api-1 runs on a host of its own (agent demo-host-eu-west): the whole host is
+  // lost at once (agent and instance SIGKILLed together, nothing reports the exit). Silence →
+  // heartbeat_missed → the tenant's playbook plans a failover to eu-central-1, its standby region
+  // inside its EU residency → the standby's agent (demo-standby-eu-central) starts status-api-1
+  // there, moves the traffic (.autoheal/routes.jsonl), promotes it → its heartbeats resolve the
+  // incident → verified. The lost host stays down until the next npm start.
+  { at: 235_000, name: 'lost host → failover to the standby region', loseHost: 'demo-host-eu-west', target: ['hooli-eu', 'status-api', 'status-api-1'] },
 ];
 
-function scheduleDemoScenario(fleet, natsEnv) {
+function scheduleDemoScenario(fleet, natsEnv, system) {
   const chaos = path.join(ROOT, 'apps/demo-fleet/dist/chaos.cli.js');
   const statusClient = agentStatusClient(natsEnv);
   const runChaos = (step, label) => {
@@ -203,10 +210,16 @@ function scheduleDemoScenario(fleet, natsEnv) {
       console.log(`\n>>> demo ${step.name}: load over: ${s.sent} sent, ${s.ok} answered (${spread || 'none'}), ${s.shed} shed by a throttle (503), ${s.failed} without answer`);
     });
   };
-  const steps = DEMO_STEPS.filter((step) => targetExists(fleet, step.target));
+  const loseHost = (step, label) => {
+    const host = system.services.get(agentProcessName(step.loseHost));
+    console.log(`\n>>> demo ${label}: SIGKILL to agent ${step.loseHost} and every instance it runs (${step.target.join('/')}), at once`);
+    host.loseHost().catch((error) => console.log(`\n>>> demo ${step.name}: could not lose the host: ${error.message}`));
+  };
+  const steps = DEMO_STEPS.filter((step) => targetExists(fleet, step.target) && (!step.loseHost || system.services.has(agentProcessName(step.loseHost))));
   steps.forEach((step, i) => {
     const label = `${i + 1}/${steps.length} ${step.name}`;
-    setTimeout(() => (step.load ? runLoad(step, label) : runChaos(step, label)), step.at).unref();
+    const run = step.loseHost ? loseHost : step.load ? runLoad : runChaos;
+    setTimeout(() => run(step, label), step.at).unref();
   });
   console.log(`demo scenario (AUTOHEAL_DEMO_CHAOS=0 turns it off): ${steps.map((s, i) => `${i + 1}. ${s.name}`).join('; ')}`);
 }
@@ -217,7 +230,11 @@ function targetExists(fleet, [tenantId, service, instance]) {
   return Boolean(s && (!instance || s.instances.includes(instance)));
 }
 
-/** agent.status over NATS as the chaos identity, for the load steps (which instance listens where). */
+/**
+ * agent.status over NATS as the chaos identity, for the load steps (which instance listens where):
+ * every agent answers with its own instances, so the replies are gathered (until none has come for
+ * half a second) and joined.
+ */
 function agentStatusClient(natsEnv) {
   let connecting;
   const connection = () =>
@@ -229,8 +246,10 @@ function agentStatusClient(natsEnv) {
     }));
   return {
     status: async () => {
-      const reply = await (await connection()).request('agent.status', '', { timeout: 5_000 });
-      return reply.json();
+      const replies = await (await connection()).requestMany('agent.status', '', { strategy: 'stall', stall: 500, maxWait: 5_000 });
+      const all = [];
+      for await (const reply of replies) all.push(...reply.json());
+      return all;
     },
   };
 }

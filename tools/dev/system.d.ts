@@ -6,6 +6,8 @@ export interface ManagedProcess {
   readonly restarts: number;
   start(): unknown;
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<void>;
+  /** SIGKILLs the process and every process it started, at once, and never starts it again: a lost host (agents other than the demo fleet's only). */
+  loseHost(): Promise<void>;
 }
 
 export interface ServicePorts {
@@ -17,7 +19,8 @@ export interface ServicePorts {
   console: number;
 }
 
-export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'agent' | 'console';
+/** The services, `agent` (the demo fleet's agent) and `agent-<id>` for each other agent the fleet file names (agentProcessName). */
+export type ProcessName = 'auditor' | 'detector' | 'decision' | 'executor' | 'agent' | `agent-${string}` | 'console';
 
 export interface StartSystemOptions {
   natsUrl: string;
@@ -41,6 +44,8 @@ export interface RunningSystem {
   ports: ServicePorts;
   services: Map<ProcessName, ManagedProcess>;
   logDir: string;
+  /** Where the demo's traffic switch records the routes failovers set, one JSON line each. */
+  routesFile: string;
   waitHealthy(timeoutMs?: number): Promise<void>;
   restart(name: ProcessName): Promise<void>;
   stop(): Promise<void>;
@@ -50,5 +55,6 @@ export function startSystem(options: StartSystemOptions): Promise<RunningSystem>
 /** Every service's migrations, as the owner role, on `databaseUrl`'s database. */
 export function migrateAll(databaseUrl: string): void;
 export function waitForHealth(name: string, port: number, timeoutMs: number, logPath?: string): Promise<void>;
+export function agentProcessName(agentId: string): ProcessName;
 export const DEFAULT_PORTS: ServicePorts;
 export const ROOT: string;

@@ -1,5 +1,6 @@
-// Starts the four services and the host agent (apps/agent, configured with the demo fleet) as
-// child processes, the services with the OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
+// Starts the four services and the host agents (apps/agent, configured from the demo fleet file:
+// the demo fleet's own, and each host or standby agent the file names) as child processes, the
+// services with the OpenTelemetry SDK preloaded. Used by `npm start` and by the end-to-end tests, so that
 // the tests run the system exactly the way a developer does.
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
@@ -17,14 +18,34 @@ const OTEL_PRELOAD = path.join(ROOT, 'libs/telemetry/dist/register.js');
 
 const DEFAULT_PORTS = { auditor: 3000, detector: 3001, decision: 3002, executor: 3003, console: 3004 };
 
-function serviceTable(ports) {
-  return {
+const SERVICES = ['auditor', 'detector', 'decision', 'executor'];
+const DEMO_AGENT_ID = 'demo-fleet';
+
+/** The process name of an agent: `agent` for the demo fleet's own, `agent-<id>` for the others. */
+function agentProcessName(agentId) {
+  return agentId === DEMO_AGENT_ID ? 'agent' : `agent-${agentId}`;
+}
+
+function serviceTable(ports, agentIds) {
+  const table = {
     auditor: { entry: 'apps/auditor/dist/main.js', env: { AUDITOR_PORT: String(ports.auditor) }, port: ports.auditor },
     detector: { entry: 'apps/detector/dist/main.js', env: { DETECTOR_PORT: String(ports.detector) }, port: ports.detector },
     decision: { entry: 'apps/decision/dist/main.js', env: { DECISION_PORT: String(ports.decision) }, port: ports.decision },
     executor: { entry: 'apps/executor/dist/main.js', env: { EXECUTOR_PORT: String(ports.executor) }, port: ports.executor },
-    agent: { entry: 'apps/agent/dist/main.js', env: {}, port: undefined },
   };
+  for (const agentId of agentIds) {
+    // An agent other than the demo fleet's stands for a host of its own: it runs in a process
+    // group of its own with the processes it starts, so the demo can lose the whole host at once (loseHost).
+    table[agentProcessName(agentId)] = { entry: 'apps/agent/dist/main.js', env: {}, port: undefined, agentId, ownProcessGroup: agentId !== DEMO_AGENT_ID };
+  }
+  return table;
+}
+
+/** The demo fleet file (apps/demo-fleet's loader, built) and the agents it runs. */
+function readFleet(fleetFile) {
+  const { loadFleetFile, fleetAgentIds } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/fleet-file.js'));
+  const fleet = loadFleetFile(fleetFile);
+  return { fleet, agentIds: fleetAgentIds(fleet) };
 }
 
 /**
@@ -43,15 +64,16 @@ function consoleProcess(ports, env) {
 }
 
 /**
- * The demo fleet as the host agent's config file (apps/demo-fleet's fleetAgentConfig), written to
- * `file`: the agent's identity, NATS and keys from the variables the agent would otherwise get,
- * FLEET_BASE_PORT (4100; 0: free ports), HEARTBEAT_MS and AGENT_READY_TIMEOUT_MS from `env`.
+ * One agent's part of the demo fleet as its config file (apps/demo-fleet's fleetAgentConfig),
+ * written to `file`: NATS and keys from the variables the agent would otherwise get,
+ * FLEET_BASE_PORT (4100; 0: free ports), HEARTBEAT_MS and AGENT_READY_TIMEOUT_MS from `env`; a
+ * standby's traffic switch records its routes in `routesFile`.
  */
-function writeAgentConfig(file, fleetFile, env) {
-  const { loadFleetFile } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/fleet-file.js'));
+function writeAgentConfig(file, fleet, agentId, routesFile, env) {
   const { fleetAgentConfig } = require(path.join(ROOT, 'apps/demo-fleet/dist/fleet/agent-config.js'));
-  const config = fleetAgentConfig(loadFleetFile(fleetFile), {
-    agentId: env.AGENT_ID,
+  const config = fleetAgentConfig(fleet, {
+    agentId,
+    routesFile,
     nats: { url: env.NATS_URL, ...(env.NATS_NKEY_SEED_FILE ? { nkeySeedFile: env.NATS_NKEY_SEED_FILE } : {}), ...(env.NATS_TLS_CA_FILE ? { tlsCaFile: env.NATS_TLS_CA_FILE } : {}) },
     signing: { keyFile: env.AUTOHEAL_SIGNING_KEY_FILE, trustFile: env.AUTOHEAL_TRUST_FILE },
     stateDir: env.AGENT_STATE_DIR,
@@ -75,6 +97,15 @@ function migrateAll(databaseUrl) {
   }
 }
 
+/** SIGKILLs a process group (led by `pid`); one already gone is no error. */
+function killGroup(pid) {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (error) {
+    if (error.code !== 'ESRCH') throw error;
+  }
+}
+
 /** A child process that can be killed and started again under the same name and settings. */
 class ManagedProcess {
   constructor(name, spec, env, logDir, options) {
@@ -91,11 +122,12 @@ class ManagedProcess {
   start() {
     this.stopping = false;
     const log = fs.openSync(this.logPath, 'a');
-    const args = this.name === 'agent' ? [] : ['--require', OTEL_PRELOAD];
+    const args = this.spec.agentId ? [] : ['--require', OTEL_PRELOAD];
     const child = spawn(process.execPath, [...args, path.join(ROOT, this.spec.entry)], {
       cwd: ROOT,
-      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.name === 'agent' ? 'autoheal-agent' : this.name },
+      env: { ...this.env, ...this.spec.env, OTEL_SERVICE_NAME: this.spec.agentId ? 'autoheal-agent' : this.name },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: Boolean(this.spec.ownProcessGroup),
     });
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
@@ -121,6 +153,21 @@ class ManagedProcess {
     return this.child ? this.child.pid : undefined;
   }
 
+  /**
+   * A lost host: SIGKILLs the process and every process it started (its process group) at once,
+   * so none of them can say goodbye (no health.stopping, no health.exited). Not started again,
+   * whatever restartOnExit says. Only for a process started in a group of its own (ownProcessGroup).
+   */
+  async loseHost() {
+    if (!this.spec.ownProcessGroup) throw new Error(`${this.name} does not run in a process group of its own`);
+    this.stopping = true;
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    killGroup(child.pid);
+    await exited;
+  }
+
   /** Stops it: SIGTERM (graceful) by default, SIGKILL to simulate a crash. */
   async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
     this.stopping = true;
@@ -128,7 +175,8 @@ class ManagedProcess {
     if (!child) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // An agent that does not stop in time is killed with what it started, when they share a group.
+    const timer = setTimeout(() => (this.spec.ownProcessGroup ? killGroup(child.pid) : child.kill('SIGKILL')), timeoutMs);
     await exited;
     clearTimeout(timer);
   }
@@ -169,6 +217,9 @@ async function startSystem(options) {
   const logDir = path.join(stateDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
   const fleetFile = options.fleetFile || path.join(ROOT, 'deploy/demo/fleet.json');
+  const { fleet, agentIds } = readFleet(fleetFile);
+  // Where the demo's traffic switch records the routes failovers set (apps/demo-fleet, traffic-switch.cli).
+  const routesFile = path.join(stateDir, 'routes.jsonl');
   const env = {
     ...process.env,
     NATS_URL: options.natsUrl,
@@ -182,25 +233,28 @@ async function startSystem(options) {
     CAPACITY_RPS: process.env.CAPACITY_RPS || String(DEMO_CAPACITY_RPS),
     ...(options.env || {}),
   };
-  const table = serviceTable(ports);
+  const table = serviceTable(ports, agentIds);
   const databaseUrls = serviceDatabaseUrls(options.databaseUrl);
   // The auditor's REST reads and the decision admin API's reads log in as their own SELECT-only
   // roles (row-level security per tenant), on pools of their own.
   const readerUrls = {
     // The checkpoints' file sink: a directory of JSON lines beside the database (production: WORM storage, see the auditor README).
-    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints') },
+    auditor: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'auditorReader'), AUDITOR_CHECKPOINT_DIR: path.join(stateDir, 'checkpoints'), AUDITOR_ARCHIVE_DIR: path.join(stateDir, 'audit-archive') },
     decision: { DATABASE_READER_URL: roleUrl(options.databaseUrl, 'decisionReader') },
   };
-  Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys')), options.env || {});
+  Object.assign(env, addSigningKeys(table, path.join(stateDir, 'keys'), fleet), options.env || {});
   const services = new Map();
-  for (const name of ['auditor', 'detector', 'decision', 'executor', 'agent']) {
-    // Each service logs in as its own Postgres role (the agent gets no database at all) and
+  const agentNames = agentIds.map(agentProcessName);
+  for (const name of [...SERVICES, ...agentNames]) {
+    // Each service logs in as its own Postgres role (the agents get no database at all) and
     // connects to NATS as its own identity (TLS CA and NKey seed), when given.
     const spec = { ...table[name], env: { ...table[name].env, DATABASE_URL: databaseUrls[name] || '', ...(readerUrls[name] || {}) } };
-    const processEnv = { ...env, ...natsEnvFor(name, options.natsCredentials) };
-    if (name === 'agent') {
-      // The agent reads its own config file: the demo fleet, with what this process would have had.
-      spec.env.AUTOHEAL_AGENT_CONFIG = writeAgentConfig(path.join(stateDir, 'agent', 'agent.config.json'), fleetFile, { ...processEnv, ...spec.env });
+    const processEnv = { ...env, ...natsEnvFor(name, options.natsCredentials, spec.agentId) };
+    if (spec.agentId) {
+      // Each agent reads its own config file: its part of the demo fleet, with what this process
+      // would have had. The demo fleet's agent keeps AGENT_STATE_DIR; another has a folder of its own.
+      const agentDir = spec.agentId === DEMO_AGENT_ID ? env.AGENT_STATE_DIR : path.join(stateDir, name);
+      spec.env.AUTOHEAL_AGENT_CONFIG = writeAgentConfig(path.join(agentDir, 'agent.config.json'), fleet, spec.agentId, routesFile, { ...processEnv, ...spec.env, AGENT_STATE_DIR: agentDir });
     }
     const proc = new ManagedProcess(name, spec, processEnv, logDir, options);
     services.set(name, proc);
@@ -216,6 +270,7 @@ async function startSystem(options) {
     ports,
     services,
     logDir,
+    routesFile,
     async waitHealthy(timeoutMs = 60_000) {
       await Promise.all(
         [...services.entries()].filter(([, p]) => p.spec.port).map(([name, p]) => waitForHealth(name, p.spec.port, timeoutMs, p.logPath)),
@@ -230,12 +285,12 @@ async function startSystem(options) {
       // Every process is expected to end from here on, also those a Ctrl-C in the terminal
       // reached before we did: none of them is reported as an exit or restarted.
       for (const proc of services.values()) proc.stopping = true;
-      // The agent last: it owns the demo processes.
-      const order = ['console', 'detector', 'decision', 'executor', 'auditor', 'agent'];
+      // The console first (it only reads); the agents last: they own the demo processes.
+      const order = ['console', 'detector', 'decision', 'executor', 'auditor', ...agentNames];
       for (const name of order) if (services.has(name)) await services.get(name).stop();
     },
   };
   return system;
 }
 
-module.exports = { startSystem, migrateAll, waitForHealth, DEFAULT_PORTS, ROOT };
+module.exports = { startSystem, migrateAll, waitForHealth, agentProcessName, DEFAULT_PORTS, ROOT };

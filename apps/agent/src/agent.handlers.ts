@@ -8,7 +8,11 @@ import type { FleetSupervisor } from './supervisor/fleet-supervisor.js';
 import type { ReplySigner } from './commands/reply-signer.js';
 import type { CommandService } from './commands/command.service.js';
 
-/** Agents form one queue group, so each request is answered once however many agents listen. */
+/**
+ * Agents form one queue group for commands and chaos, so each is answered once however many agents
+ * listen. `agent.status` is not in it: every agent answers with its own instances, and a caller
+ * wanting the whole fleet gathers the replies (`requestMany`).
+ */
 export const AGENT_QUEUE_GROUP = 'agents';
 
 export interface AgentHandlerDeps {
@@ -36,7 +40,7 @@ export function serveAgentRequests(nc: NatsConnection, targets: readonly Instanc
     // The failovers of any instance of a service it keeps the standby of, into its own region only.
     ...standbys.map((s) => reply(nc, `agent.failover.${s.region}.${s.tenantId}.${s.service}.*`, logger, command, paused)),
     ...(chaos ? [reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg)))] : []),
-    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status())),
+    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status()), undefined, null),
   ];
 }
 
@@ -49,9 +53,9 @@ function decode(msg: Msg): unknown {
   }
 }
 
-function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>, paused: () => boolean = () => false): Subscription {
+function reply(nc: NatsConnection, subject: string, logger: Logger, handle: (msg: Msg) => Promise<unknown>, paused: () => boolean = () => false, queue: string | null = AGENT_QUEUE_GROUP): Subscription {
   return nc.subscribe(subject, {
-    queue: AGENT_QUEUE_GROUP,
+    ...(queue ? { queue } : {}),
     callback: (error, msg) => {
       if (error) {
         logger.error({ err: error, subject }, 'subscription failed');

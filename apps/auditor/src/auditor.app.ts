@@ -5,6 +5,7 @@ import { JetStreamTransport, NATS_CONNECTION, SIGNING_MATERIAL, SignedEventGuard
 import { AuditLogService } from './audit-log/audit-log.service.js';
 import { createLogger, PinoNestLogger } from '@autoheal/telemetry';
 import { AUDIT_CONSUMERS } from './audit-log/audit-log.consumers.js';
+import { auditEventHandler } from './audit-log/audit-log.handler.js';
 import { AuditorModule } from './auditor.module.js';
 import type { Clock } from './clock.js';
 import type { AuditorConfig } from './config.js';
@@ -26,8 +27,9 @@ export async function createAuditorApp(config: AuditorConfig, options: { clock?:
   const audit = app.get(AuditLogService);
   const signing = app.get<SigningMaterial>(SIGNING_MATERIAL);
   const provenance = new SignedEventGuard({ trust: signing.trust, onRejected: async (rejection) => void (await audit.recordRejection(rejection, signing.identity)) });
+  const record = auditEventHandler(audit);
   app.connectMicroservice({
-    strategy: new JetStreamTransport({ connection: app.get<NatsConnection>(NATS_CONNECTION), consumers: AUDIT_CONSUMERS, logger, provenance }),
+    strategy: new JetStreamTransport({ connection: app.get<NatsConnection>(NATS_CONNECTION), consumers: AUDIT_CONSUMERS.map((spec) => ({ ...spec, direct: record })), logger, provenance }),
   });
   return app;
 }

@@ -21,9 +21,18 @@ export const auditorMetrics = {
   }),
   appendDuration: createHistogram({
     name: 'autoheal_auditor_append_duration_seconds',
-    help: 'One append transaction: inbox claim, chain lock, head read, insert, commit',
+    help: 'One append transaction: inbox claims, chain locks, rows, seals, commit (kind="event": a batch of consumed events; "read": one read window)',
     labelNames: ['kind'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+  appendBatchRows: createHistogram({
+    name: 'autoheal_auditor_append_batch_events',
+    help: 'Events written by one append transaction of consumed events (group commit)',
+    buckets: [1, 2, 5, 10, 25, 50, 100],
+  }),
+  appendBatchesSplit: createCounter({
+    name: 'autoheal_auditor_append_batches_split_total',
+    help: 'Append batches whose transaction failed and that were written again one event per transaction (a poison event, or the database away)',
   }),
   readsLimited: createCounter({
     name: 'autoheal_auditor_reads_limited_total',

@@ -4,11 +4,13 @@ import { PersistenceModule } from '@autoheal/persistence';
 import { ObservabilityModule } from '@autoheal/telemetry';
 import { AuditLogModule } from './audit-log/audit-log.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
+import { ReportsModule } from './reports/reports.module.js';
 import { DEFAULT_REDACTED_FIELDS, redactionSet } from './audit-log/redaction.js';
 import { AUDIT_REDACTION, AUDITOR_CONFIG } from './auditor.tokens.js';
 import { loadSigningKey } from '@autoheal/security';
 import { RowSealer, ROW_SEALER } from './evidence/row-sealer.js';
 import { EvidenceModule } from './evidence/evidence.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { CLOCK, systemClock, type Clock } from './clock.js';
 import { ConsumerLagSampler } from './consumer-lag/consumer-lag.sampler.js';
 import type { AuditorConfig } from './config.js';
@@ -49,6 +51,8 @@ export class AuditorModule {
         EvidenceModule,
         AuditLogModule,
         IncidentsModule,
+        ReportsModule,
+        RetentionModule,
       ],
       providers: [ConsumerLagSampler],
     };

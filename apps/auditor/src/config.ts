@@ -87,11 +87,29 @@ const evidenceEnv = {
   AUDITOR_EXPORT_MAX_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
 };
 
+/** Retention of the log (README "Retention"). */
+const retentionEnv = {
+  /** Where partitions past the online window are archived (a bundle per tenant per partition). Production: storage the database's administrators cannot rewrite. */
+  AUDITOR_ARCHIVE_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).default('.autoheal/audit-archive')),
+  /** How often the retention pass runs (partitions ahead, archives, drops); 0: never (tests call it). */
+  AUDITOR_RETENTION_INTERVAL_MS: z.coerce.number().int().nonnegative().default(3_600_000),
+  /** Monthly partitions kept created ahead of the current month. */
+  AUDITOR_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
+  /** Retention of a tenant whose profile the trail does not show (no compliance.policy_changed row): the longest of any framework. */
+  AUDITOR_RETENTION_UNKNOWN_TENANT_DAYS: z.coerce.number().int().min(1).default(6 * 365),
+  /**
+   * A login of the owner role, for dropping partitions past retention (the auditor's own role can
+   * remove no row). Unset: partitions are archived but never dropped, and each pass logs what is due.
+   */
+  AUDITOR_MAINTENANCE_DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ message: 'must be a postgres:// URL' }).optional()),
+};
+
 const schema = z.object({
   ...SIGNING_ENV,
   DATABASE_URL: z.url({ message: 'must be a postgres:// URL' }),
   ...readEnv,
   ...evidenceEnv,
+  ...retentionEnv,
   /** NATS_URL, NATS_NKEY_SEED_FILE, NATS_TLS_CA_FILE: see checkNatsEnv. */
   ...natsEnvShape,
   AUDITOR_PORT: z.coerce.number().int().min(0).max(65535).default(3000),

@@ -13,6 +13,7 @@ import { INCIDENTS_CONSUMER, OUTCOMES_CONSUMER } from './decision.consumers.js';
 import { PlanningService } from './planning/planning.service.js';
 import { documentVersion } from './planning/policy-port.js';
 import { TenantsError } from './tenants/tenants.errors.js';
+import { profileOf } from './tenants/tenants.service.js';
 import { FLEET_BREAKER_OFF, startDecisionTestApp } from './test-support/decision-test-app.js';
 import { apiTenantDoc } from './test-support/test-documents.js';
 
@@ -129,6 +130,11 @@ describe('decision service (real Postgres and nats-server)', () => {
     await expectEventually(async () => {
       const changes = await published('compliance', 'compliance.policy_changed');
       expect(changes.map((e) => [e.tenantId, e.data.policyVersion]).sort()).toEqual(expected.map((t) => [t.tenant_id, t.policy_version]));
+      // Each carries the effective profile's measured thresholds, so that the audit trail alone says what reports measure against.
+      for (const change of changes) {
+        const profile = profileOf(TENANTS.find((t) => t.tenantId === change.tenantId)!);
+        expect(change.data.thresholds).toEqual({ availabilityTarget: profile.availabilityTarget, maxTimeToRemediateMs: profile.maxTimeToRemediateMs });
+      }
     });
   });
 
@@ -399,6 +405,25 @@ describe('decision service (real Postgres and nats-server)', () => {
     expect(applied.body.results[0].changes).toEqual([{ path: 'overrides', to: { maxAutoActionsPerHour: 8 } }]);
     const versions = await admin<{ items: { version: string }[] }>('GET', '/v1/admin/tenants/acme/versions');
     expect(versions.body.items.map((v) => v.version)).toEqual(expect.arrayContaining([documentVersion(changed), documentVersion(TENANTS[0])]));
+  });
+
+  it('refuses an apply that would shorten audit retention below the profile, naming the field, and changes nothing', async () => {
+    const state = async () =>
+      (await pg.query(`SELECT tenant_id, policy_version, profile->'auditRetentionDays' AS retention FROM decision.tenants ORDER BY tenant_id`)).rows as { retention: number }[];
+    const versions = async () => (await pg.query(`SELECT count(*)::int AS n FROM decision.tenant_versions`)).rows[0] as { n: number };
+    const before = { tenants: await state(), versions: await versions() };
+    // SOC 2 keeps the trail a year; a HIPAA tenant six years. Each override asks for less.
+    const refused = await admin<{ errors: { document: number; path: string; message: string }[] }>('POST', '/v1/admin/tenants:apply', {
+      documents: [{ ...tenantDoc('acme', 10), overrides: { auditRetentionDays: 30 } }, { ...tenantDoc('newcomer', 2), frameworks: ['HIPAA'], overrides: { auditRetentionDays: 365 } }],
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ document: 0, path: 'overrides.auditRetentionDays', message: expect.stringMatching(/^30 is looser than 365 required by SOC2/) as string }),
+        expect.objectContaining({ document: 1, path: 'overrides.auditRetentionDays', message: expect.stringMatching(/^365 is looser than 2190 required by HIPAA/) as string }),
+      ]),
+    );
+    expect({ tenants: await state(), versions: await versions() }).toEqual(before);
   });
 
   it('opens the breaker when suspected faults arrive together, holds everything, and resumes only when a human says so', async () => {

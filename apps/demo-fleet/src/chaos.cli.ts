@@ -16,7 +16,7 @@ const USAGE = `usage: chaos <kill|hang|errors|slow|leak|resume> <tenant> <servic
   resume   SIGCONT a hung instance, and stop errors, slow or leak
   release  restart it on another release of its service (fleet file); a release whose env sets
            DEMO_FAULT=errors is a bad deploy: a restart keeps it, a rollback clears it -> error_rate
-  status   list every instance the agent runs
+  status   list every instance the demo's agents run
 
 A restart (autoheal's) clears the first five: the new process starts healthy.
 
@@ -47,8 +47,11 @@ async function main(argv: string[]): Promise<number> {
   });
   try {
     if (command === 'status') {
-      const reply = await nc.request(AGENT_STATUS_SUBJECT, '', { timeout: 5_000 });
-      printStatus(reply.json<InstanceStatus[]>());
+      // Every agent answers with its own instances (the demo runs several): gathered until none has come for half a second.
+      const replies = await nc.requestMany(AGENT_STATUS_SUBJECT, '', { strategy: 'stall', stall: 500, maxWait: 5_000 });
+      const all: InstanceStatus[] = [];
+      for await (const reply of replies) all.push(...reply.json<InstanceStatus[]>());
+      printStatus(all);
       return 0;
     }
     const body = { action: command as ChaosAction, tenantId, service, instance, ...(release ? { release } : {}) };

@@ -16,3 +16,4 @@ export * from './events/security.events.js';
 export * from './json-schema.js';
 export * from './canonical-json.js';
 export * from './json-depth.js';
+export * from './audit-retention.js';

@@ -16,6 +16,8 @@ import { checkSignedPoint, type KeyResolver, type SignedPoint } from './signed-p
  * - `checkpoint_invalid`: a checkpoint whose signature or key does not hold.
  * - `rows_missing`: rows a checkpoint (or the head the verification started from) says exist are
  *   gone — a truncated tail; the range is reported.
+ * - `tombstone_invalid`: the signed tombstones standing for archived, dropped rows do not hold
+ *   (signature, or not contiguous from seq 1): see tombstone.ts.
  */
 export type ChainBreakReason =
   | 'seq_gap'
@@ -25,7 +27,8 @@ export type ChainBreakReason =
   | 'unsealed_row'
   | 'checkpoint_mismatch'
   | 'checkpoint_invalid'
-  | 'rows_missing';
+  | 'rows_missing'
+  | 'tombstone_invalid';
 
 export interface ChainBreak {
   /** The first seq at which the chain stops being what was written (for a range, its first seq). */

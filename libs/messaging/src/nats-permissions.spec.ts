@@ -113,6 +113,29 @@ describe('the NATS permission table', () => {
     expect(canPublish('agent:demo-fleet', 'health.acme.api.api-9')).toBe(false);
   });
 
+  it('gives a service the fleet runs on a host agent of its own to that agent alone, apart from the demo fleet agent', () => {
+    const hosts = systemIdentities({
+      tenants: [
+        { tenantId: 'acme', services: [{ service: 'api', instances: ['api-1'] }] },
+        { tenantId: 'hooli', services: [{ service: 'status', instances: ['status-1'], agentId: 'host-west', standby: { agentId: 'host-central', region: 'eu-central-1', instances: ['status-1'] } }] },
+      ],
+    });
+    const agents = hosts.filter((i) => i.kind === 'agent');
+    expect(agents.map((a) => [a.agentId, a.targets.map((t) => t.instance), (a.standbys ?? []).map((s) => `${s.region}/${s.service}`)])).toEqual([
+      ['demo-fleet', ['api-1'], []],
+      ['host-west', ['status-1'], []],
+      ['host-central', [], ['eu-central-1/status']],
+    ]);
+    const rules = (agentId: string) => permissionsFor(agents.find((a) => a.agentId === agentId)!, nkeys.createUser().getPublicKey());
+    expect(allows(rules('host-west').subscribe, 'agent.command.hooli.status.status-1')).toBe(true);
+    expect(allows(rules('demo-fleet').subscribe, 'agent.command.hooli.status.status-1')).toBe(false);
+    expect(allows(rules('demo-fleet').publish, 'health.hooli.status.status-1')).toBe(false);
+    expect(allows(rules('host-west').subscribe, 'agent.failover.eu-central-1.hooli.status.status-1')).toBe(false);
+    expect(allows(rules('host-central').subscribe, 'agent.failover.eu-central-1.hooli.status.status-1')).toBe(true);
+    expect(allows(rules('host-central').subscribe, 'agent.failover.eu-west-1.hooli.status.status-1')).toBe(false);
+    expect(allows(rules('host-central').subscribe, 'agent.command.hooli.status.status-1')).toBe(false);
+  });
+
   it('gives every identity its own inbox and no other', () => {
     for (const name of NAMES) {
       const own = inboxPrefixFor(keys.get(name)!);

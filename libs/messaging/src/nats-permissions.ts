@@ -346,35 +346,42 @@ export function permissionsFor(identity: NatsIdentity, publicKey: string): NatsP
 }
 
 /**
- * A fleet's service as systemIdentities reads it: its instances, and the standby another agent
- * keeps of it in another region (its instances named as the primary's they stand in for).
+ * A fleet's service as systemIdentities reads it: its instances, the agent running them (absent:
+ * the demo fleet's `demo-fleet`), and the standby another agent keeps of it in another region (its
+ * instances named as the primary's they stand in for).
  */
 interface FleetServiceShape {
   service: string;
   instances: string[];
+  agentId?: string;
   standby?: { agentId: string; region: string; instances: string[] };
 }
 
 /**
- * The identities `npm start` and the end-to-end tests run: four services, the demo agent, an
- * agent per standby agent id the fleet names (its standby instances and their failovers), the
+ * The identities `npm start` and the end-to-end tests run: four services, one agent per agent id
+ * the fleet names (the instances it runs, and the standbys it keeps with their failovers), the
  * demo tenants' producers and the tools.
  */
 export function systemIdentities(fleet: { tenants: { tenantId: string; services: FleetServiceShape[] }[] }): NatsIdentity[] {
-  const targets = fleet.tenants.flatMap((t) => t.services.flatMap((s) => s.instances.map((instance) => ({ tenantId: t.tenantId, service: s.service, instance }))));
-  const standbyAgents = new Map<string, { targets: AgentTarget[]; standbys: AgentStandby[] }>();
+  const agents = new Map<string, { targets: AgentTarget[]; standbys: AgentStandby[] }>();
+  const agent = (agentId: string) => {
+    const found = agents.get(agentId) ?? { targets: [], standbys: [] };
+    agents.set(agentId, found);
+    return found;
+  };
   for (const t of fleet.tenants) {
     for (const s of t.services) {
-      if (!s.standby) continue;
-      const agent = standbyAgents.get(s.standby.agentId) ?? { targets: [], standbys: [] };
-      agent.standbys.push({ tenantId: t.tenantId, service: s.service, region: s.standby.region, instances: s.standby.instances });
-      standbyAgents.set(s.standby.agentId, agent);
+      agent(s.agentId ?? 'demo-fleet').targets.push(...s.instances.map((instance) => ({ tenantId: t.tenantId, service: s.service, instance })));
+    }
+  }
+  for (const t of fleet.tenants) {
+    for (const s of t.services) {
+      if (s.standby) agent(s.standby.agentId).standbys.push({ tenantId: t.tenantId, service: s.service, region: s.standby.region, instances: s.standby.instances });
     }
   }
   return [
     ...(['detector', 'decision', 'executor', 'auditor'] as const).map((service) => ({ kind: 'service', service }) as const),
-    { kind: 'agent', agentId: 'demo-fleet', targets },
-    ...[...standbyAgents].map(([agentId, agent]) => ({ kind: 'agent', agentId, ...agent }) as const),
+    ...[...agents].map(([agentId, { targets, standbys }]) => ({ kind: 'agent', agentId, targets, ...(standbys.length > 0 ? { standbys } : {}) }) as const),
     ...fleet.tenants.map((t) => ({ kind: 'producer', tenantId: t.tenantId }) as const),
     { kind: 'event-feed' },
     { kind: 'chaos' },

@@ -5,13 +5,25 @@ import { DEAD_LETTER_MAX_RECORD_BYTES, STREAMS, type StreamKey } from '@autoheal
 /** Store-side dedup window for Nats-Msg-Id: a retried publish within it is stored once. */
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * How long each stream keeps a message. The streams the auditor records (INCIDENTS, REMEDIATIONS,
+ * COMPLIANCE, SECURITY) keep 30 days, so that an auditor that has fallen behind raises the alarm
+ * long before anything it has not recorded can expire (deploy/prometheus/autoheal.rules.yml):
+ * `AutohealAuditorLagging` (warning) once its oldest unrecorded event is 15 minutes old — 30 days
+ * minus 20 minutes before expiry; `AutohealAuditorLagNearExpiry` (critical) at a tenth of max_age
+ * — 3 days in, 27 days before anything expires. Limits by age only, never by count or bytes with
+ * discard old: a burst would otherwise push out what the auditor has not read, with no lag alarm
+ * first. (INCIDENTS and REMEDIATIONS kept 7 days before: the critical alarm then left six.)
+ */
 const STREAM_LIMITS: Record<StreamKey, { maxAgeMs: number }> = {
   health: { maxAgeMs: 60 * 60_000 },
-  incidents: { maxAgeMs: 7 * 24 * 60 * 60_000 },
-  remediations: { maxAgeMs: 7 * 24 * 60 * 60_000 },
-  compliance: { maxAgeMs: 30 * 24 * 60 * 60_000 },
-  security: { maxAgeMs: 30 * 24 * 60 * 60_000 },
-  deadLetter: { maxAgeMs: 30 * 24 * 60 * 60_000 },
+  incidents: { maxAgeMs: 30 * DAY_MS },
+  remediations: { maxAgeMs: 30 * DAY_MS },
+  compliance: { maxAgeMs: 30 * DAY_MS },
+  security: { maxAgeMs: 30 * DAY_MS },
+  deadLetter: { maxAgeMs: 30 * DAY_MS },
   // Kept for ever: evidence that outlives the audit log's own retention.
   checkpoints: { maxAgeMs: 0 },
 };

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { claimInbox } from './inbox.js';
+import { claimInbox, claimInboxBatch } from './inbox.js';
 import { openPersistenceTestDb, TEST_SCHEMA, type PersistenceTestDb } from './test-support/persistence-test-db.js';
 
 describe('claimInbox (real Postgres)', () => {
@@ -84,6 +84,32 @@ describe('claimInbox (real Postgres)', () => {
     expect(await first).toBe('crashed before commit');
     expect(await second).toBe(true);
     expect(await effects('evt-4')).toBe(1);
+  });
+
+  it('claims a batch in one statement: true for each first claim, false for one taken before or repeated in the batch', async () => {
+    await t.dataSource.transaction((m) => claimInbox(m, TEST_SCHEMA, 'auditor', 'batch-2'));
+    const claims = [
+      { consumer: 'auditor', eventId: 'batch-1' },
+      { consumer: 'auditor', eventId: 'batch-2' },
+      { consumer: 'decision', eventId: 'batch-2' },
+      { consumer: 'auditor', eventId: 'batch-1' },
+      { consumer: 'auditor', eventId: 'batch-3' },
+    ];
+    expect(await t.dataSource.transaction((m) => claimInboxBatch(m, TEST_SCHEMA, claims))).toEqual([true, false, true, false, true]);
+    // Committed: claimed for good.
+    expect(await t.dataSource.transaction((m) => claimInboxBatch(m, TEST_SCHEMA, claims))).toEqual([false, false, false, false, false]);
+    expect(await t.dataSource.transaction((m) => claimInboxBatch(m, TEST_SCHEMA, []))).toEqual([]);
+  });
+
+  it('leaves a rolled-back batch of claims claimable again', async () => {
+    const claims = [{ consumer: 'auditor', eventId: 'batch-4' }, { consumer: 'auditor', eventId: 'batch-5' }];
+    await expect(
+      t.dataSource.transaction(async (m) => {
+        expect(await claimInboxBatch(m, TEST_SCHEMA, claims)).toEqual([true, true]);
+        throw new Error('batch failed halfway');
+      }),
+    ).rejects.toThrow('batch failed halfway');
+    expect(await t.dataSource.transaction((m) => claimInboxBatch(m, TEST_SCHEMA, claims))).toEqual([true, true]);
   });
 
   it('refuses to claim outside a transaction', async () => {

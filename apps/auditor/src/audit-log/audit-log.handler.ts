@@ -1,10 +1,7 @@
-import { Controller } from '@nestjs/common';
-import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import type { Envelope } from '@autoheal/contracts';
-import { JetStreamContext, PermanentError, StoreFailure, TransientError } from '@autoheal/messaging';
-import { COMPLIANCE_AUDIT_CONSUMER, INCIDENTS_AUDIT_CONSUMER, REMEDIATIONS_AUDIT_CONSUMER, SECURITY_AUDIT_CONSUMER } from './audit-log.consumers.js';
+import { PermanentError, StoreFailure, TransientError, type EventHandler, type JetStreamContext } from '@autoheal/messaging';
 import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
-import { AuditLogService } from './audit-log.service.js';
+import type { AuditLogService } from './audit-log.service.js';
 
 /** JetStream mapping: our codes to term (permanent) or retry; a database error is judged by its SQLSTATE (content the store refuses is permanent, an outage is retried). */
 function toDeliveryError(error: unknown): Error {
@@ -27,36 +24,20 @@ function toDeliveryError(error: unknown): Error {
   }
 }
 
-/** JetStream entry for incident.>, remediation.>, compliance.> and security.>: the transport has validated the envelope and its signature. */
-@Controller()
-export class AuditLogHandler {
-  constructor(private readonly audit: AuditLogService) {}
-
-  @EventPattern(INCIDENTS_AUDIT_CONSUMER.durable)
-  onIncidentEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
-    return this.record(event, ctx);
-  }
-
-  @EventPattern(REMEDIATIONS_AUDIT_CONSUMER.durable)
-  onRemediationEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
-    return this.record(event, ctx);
-  }
-
-  @EventPattern(COMPLIANCE_AUDIT_CONSUMER.durable)
-  onComplianceEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
-    return this.record(event, ctx);
-  }
-
-  @EventPattern(SECURITY_AUDIT_CONSUMER.durable)
-  onSecurityEvent(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
-    return this.record(event, ctx);
-  }
-
-  private async record(event: Envelope, ctx: JetStreamContext): Promise<void> {
-    try {
-      await this.audit.recordEvent(event, { consumer: ctx.durable, subject: ctx.subject });
-    } catch (error) {
-      throw toDeliveryError(error);
-    }
-  }
+/**
+ * JetStream entry for incident.>, remediation.>, compliance.> and security.>: the transport has
+ * validated the envelope and its signature. Bound to the consumers directly (see
+ * `TransportConsumerSpec.direct` in @autoheal/messaging), not through an `@EventPattern`: the
+ * service queues each event for its append batch when called, so the order of calls — the
+ * order of the stream's delivery — is the order of the rows. Nest's dispatch would put its own
+ * promises in between. The consumer acks an event once its batch committed.
+ */
+export function auditEventHandler(audit: AuditLogService): EventHandler {
+  return (event: Envelope, ctx: JetStreamContext) =>
+    audit.recordEvent(event, { consumer: ctx.durable, subject: ctx.subject }).then(
+      () => undefined,
+      (error: unknown) => {
+        throw toDeliveryError(error);
+      },
+    );
 }

@@ -222,13 +222,13 @@ describe('audit log (real Postgres and nats-server)', () => {
 
     it('appends through the append function as its own role: without EXECUTE on it the service cannot append', async () => {
       const e = incidentOpened(tenant);
-      await pg.query('REVOKE EXECUTE ON FUNCTION auditor.append_audit_entry FROM autoheal_auditor');
+      await pg.query('REVOKE EXECUTE ON FUNCTION auditor.append_audit_entries FROM autoheal_auditor');
       try {
         await expect(service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).rejects.toThrow(
-          'permission denied for function append_audit_entry',
+          'permission denied for function append_audit_entries',
         );
       } finally {
-        await pg.query('GRANT EXECUTE ON FUNCTION auditor.append_audit_entry TO autoheal_auditor');
+        await pg.query('GRANT EXECUTE ON FUNCTION auditor.append_audit_entries TO autoheal_auditor');
       }
       // Nothing half-done: the inbox claim rolled back with the failed insert, so the retry appends.
       expect(await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).toBe('appended');

@@ -5,7 +5,6 @@ import { AUDITOR_CONFIG } from '../auditor.tokens.js';
 import { CLOCK, type Clock } from '../clock.js';
 import type { AuditorConfig } from '../config.js';
 import { AuditLogController } from './audit-log.controller.js';
-import { AuditLogHandler } from './audit-log.handler.js';
 import { AuditLogService } from './audit-log.service.js';
 import { AuditReadPoolLifecycle, auditReadPoolProvider } from './audit-read-pool.js';
 import { AuditReadRecorder } from './audit-read-recorder.js';
@@ -14,7 +13,7 @@ import { AuditReadLimiter } from './read-limits.js';
 
 @Module({
   imports: [ApiKeysModule, EvidenceModule],
-  controllers: [AuditLogController, AuditLogHandler],
+  controllers: [AuditLogController],
   providers: [
     AuditLogService,
     AuditReadService,

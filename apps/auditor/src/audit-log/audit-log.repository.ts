@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { setTenantScope } from '@autoheal/persistence';
+import { preparedStatement, queryPrepared, setTenantScope, type PreparedStatement } from '@autoheal/persistence';
 import type { RowSealer } from '../evidence/row-sealer.js';
 import { signedPointsRepository } from '../evidence/signed-points.repository.js';
 import type { AuditEntry } from './audit-entry.js';
@@ -69,6 +69,18 @@ export interface AuditLogFilter {
  */
 export type ReadScope = { kind: 'all' } | { kind: 'tenant'; tenantId: string };
 
+const listStatements = new Map<string, PreparedStatement>();
+
+/** One named statement per text of `list` (the texts differ only by which filters are present). */
+function listStatement(text: string): PreparedStatement {
+  let statement = listStatements.get(text);
+  if (!statement) {
+    statement = preparedStatement(`auditor_audit_list_${listStatements.size}`, text);
+    listStatements.set(text, statement);
+  }
+  return statement;
+}
+
 /** The only SQL of the audit log. Every function runs in the caller's transaction. */
 export const auditLogRepository = {
   /**
@@ -127,36 +139,54 @@ export const auditLogRepository = {
   },
 
   /**
-   * Places an entry at the end of its tenant's chain. The database does it
-   * (`auditor.append_audit_entry`): it takes the tenant's lock, reads the head and computes seq,
-   * prev_hash and hash itself, so this service cannot choose them. Then the service seals the row
-   * (its signature over tenant, seq and hash, in the same transaction): a row without a valid seal
-   * was not appended by the auditor. False when a row for the event already exists (the event was
-   * recorded before).
+   * Places an entry at the end of its tenant's chain: `appendBatch` of one entry. False when a
+   * row for the event already exists (the event was recorded before).
    */
   async append(manager: EntityManager, entry: AuditEntry, traceId: string | null, sealer: RowSealer): Promise<boolean> {
-    const appended: { appended_seq: string; appended_hash: string }[] = await manager.query(
-      `SELECT appended_seq, appended_hash FROM auditor.append_audit_entry($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13::jsonb)`,
+    const [appended] = await auditLogRepository.appendBatch(manager, [{ entry, traceId }], sealer);
+    return appended;
+  },
+
+  /**
+   * Places entries at the end of their tenants' chains, in order (for each tenant, in the order
+   * its entries are given). The database does it (`auditor.append_audit_entries`): it takes each
+   * tenant's lock once, reads the head and computes seq, prev_hash and hash itself, so this
+   * service cannot choose them. Then the service seals each appended row (its signature over
+   * tenant, seq and hash; one statement for the batch, in the same transaction): a row without a
+   * valid seal was not appended by the auditor. One result per entry: false when a row for its
+   * event already exists (the event was recorded before).
+   */
+  async appendBatch(manager: EntityManager, entries: readonly { entry: AuditEntry; traceId: string | null }[], sealer: RowSealer): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const column = <V>(f: (e: AuditEntry, traceId: string | null) => V) => entries.map(({ entry, traceId }) => f(entry, traceId));
+    const appended: { entry_index: number; appended_seq: string; appended_hash: string }[] = await manager.query(
+      `SELECT entry_index, appended_seq, appended_hash FROM auditor.append_audit_entries(
+         $1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[])`,
       [
-        entry.tenantId,
-        entry.eventId,
-        entry.eventType,
-        entry.occurredAt,
-        entry.actor,
-        entry.action,
-        entry.outcome,
-        JSON.stringify(entry.resource),
-        entry.source,
-        entry.correlationId,
-        entry.causationId,
-        traceId,
-        JSON.stringify(entry.payload),
+        column((e) => e.tenantId),
+        column((e) => e.eventId),
+        column((e) => e.eventType),
+        column((e) => e.occurredAt),
+        column((e) => e.actor),
+        column((e) => e.action),
+        column((e) => e.outcome),
+        column((e) => JSON.stringify(e.resource)),
+        column((e) => e.source),
+        column((e) => e.correlationId),
+        column((e) => e.causationId),
+        column((_, traceId) => traceId),
+        column((e) => JSON.stringify(e.payload)),
       ],
     );
-    if (appended.length !== 1) return false;
-    await signedPointsRepository.insertSeal(manager, sealer.seal(entry.tenantId, Number(appended[0].appended_seq), appended[0].appended_hash));
-    sealer.noteAppended(entry.tenantId);
-    return true;
+    const result = entries.map(() => false);
+    const seals = appended.map((row) => {
+      const { entry } = entries[row.entry_index - 1];
+      result[row.entry_index - 1] = true;
+      return sealer.seal(entry.tenantId, Number(row.appended_seq), row.appended_hash);
+    });
+    await signedPointsRepository.insertSeals(manager, seals);
+    for (const seal of seals) sealer.noteAppended(seal.tenantId);
+    return result;
   },
 
   /** One page in ascending seq; asks for one row more than `limit` so the caller knows whether more follow. */
@@ -175,10 +205,10 @@ export const auditLogRepository = {
     if (filter.to) add((n) => `occurred_at < $${n}`, filter.to);
     if (filter.correlationId !== undefined) add((n) => `correlation_id = $${n}`, filter.correlationId);
     params.push(filter.limit + 1);
-    const rows: AuditLogRecord[] = await manager.query(
-      `SELECT ${COLUMNS} FROM auditor.audit_log WHERE ${where.join(' AND ')} ORDER BY seq ASC LIMIT $${params.length}`,
-      params,
-    );
+    const text = `SELECT ${COLUMNS} FROM auditor.audit_log WHERE ${where.join(' AND ')} ORDER BY seq ASC LIMIT $${params.length}`;
+    // Prepared per combination of filters (at most 16 texts per connection): planning a query over
+    // every monthly partition costs more than running it, and a prepared one is planned once.
+    const rows = await queryPrepared<AuditLogRecord>(manager, listStatement(text), params);
     return rows.map(toRow);
   },
 

@@ -11,10 +11,10 @@ import { AuditLogError, AuditLogErrorCode } from './audit-log.errors.js';
 import { auditLogRepository as repo, type ReadScope } from './audit-log.repository.js';
 import { AUDIT_READ_DB } from './audit-read-pool.js';
 import { AuditReadRecorder } from './audit-read-recorder.js';
-import { buildBundle, checkpointAgainstRow, type SignedPoint } from '@autoheal/evidence';
+import { buildBundle, chainStartAfterTombstones, checkpointAgainstRow, type SignedPoint } from '@autoheal/evidence';
 import { EvidenceReader } from '../evidence/evidence-reader.js';
 import { signedPointsRepository as points } from '../evidence/signed-points.repository.js';
-import { closeChain, needsFullVerification, resumeAfter, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type Evidence, type EvidenceRow, type JsonValue } from './hash-chain.js';
+import { closeChain, needsFullVerification, resumeAfter, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type Evidence, type EvidenceRow, type JsonValue } from './hash-chain.js';
 import { AuditReadLimiter } from './read-limits.js';
 import type { ReadKind } from './read-records.js';
 
@@ -171,22 +171,27 @@ export class AuditReadService {
     const started = this.clock.now();
     // The checkpoint outside the database first: one signed after the head is read below would name a seq this verification does not reach.
     const external = await this.evidence.externalCheckpoint(tenantId);
-    const { head, found, firstCheckpoint, firstSealed } = await this.read(caller.scope, tenantId, async (m) => ({
+    const { head, found, firstCheckpoint, firstSealed, tombstones } = await this.read(caller.scope, tenantId, async (m) => ({
       head: await repo.head(m, tenantId),
       found: await repo.verifiedPoint(m, tenantId),
       firstCheckpoint: await points.firstCheckpointSeq(m, tenantId),
       firstSealed: await points.firstSealedSeq(m, tenantId),
+      tombstones: await points.tombstones(m, tenantId),
     }));
+    // Rows archived and dropped (retention) are accounted for by their signed tombstones: the chain resumes after the last one.
+    await this.evidence.loadKeys(tombstones.map((t) => t.keyId));
+    const archived = chainStartAfterTombstones(tombstones, this.evidence.resolver());
+    const floor = archived.start;
     // From the first row when asked, when there is no point yet, or when the last whole verification is too old.
     const full = askedFull || needsFullVerification(found, started.getTime(), this.fullVerifyAfterMs);
-    const point = full ? null : found;
-    const evidence = await this.evidenceFor(tenantId, caller, point?.seq ?? 0, external.point, [firstCheckpoint, firstSealed === null ? null : firstSealed - 1]);
-    let state: ChainVerification = START_OF_CHAIN;
+    const point = full || archived.problem || (found && found.seq <= floor.headSeq) ? null : found;
+    const evidence = await this.evidenceFor(tenantId, caller, Math.max(point?.seq ?? 0, floor.headSeq), external.point, [firstCheckpoint, firstSealed === null ? null : firstSealed - 1]);
+    let state: ChainVerification = archived.problem ? { ...floor, ok: false, firstBreak: archived.problem } : floor;
     if (point) {
       const stored = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, point.seq));
       state = resumeAfter(point, stored);
       // Rows before the point are not read again; a rewrite there that recomputed the chain changed the hash the latest checkpoint vouches for.
-      if (external.point && external.point.seq <= point.seq && !state.firstBreak) {
+      if (external.point && external.point.seq <= point.seq && external.point.seq > floor.headSeq && !state.firstBreak) {
         const anchor = external.point;
         const row = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, anchor.seq));
         const broken = checkpointAgainstRow(anchor, row, evidence.keys, 0);

@@ -49,6 +49,8 @@ export class AuditReadLimiter {
         // A page of a derived view reads about as much as a page of the trail.
         return this.refusal('reads', this.reads.take(keyId, 1));
       case 'verify':
+      case 'report':
+        // A report aggregates the tenant's rows in the database, about what an incremental verify costs.
         return this.refusal('reads', this.reads.take(keyId, this.policy.verifyCost));
       case 'full_verify':
       case 'export':

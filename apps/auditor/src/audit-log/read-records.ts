@@ -2,8 +2,8 @@ import type { JsonValue } from './hash-chain.js';
 
 /** What a request to the audit API asked for. `full_verify` is a verification from seq 1. */
 /** `export` reads like a full verification (every row of a range) and takes from the same budget. */
-/** What a read was: a page of the trail, a verification, an export, or one of the views derived from it (src/incidents). */
-export type ReadKind = 'list' | 'verify' | 'full_verify' | 'export' | 'incidents' | 'timeline' | 'remediations' | 'approvals';
+/** What a read was: a page of the trail, a verification, an export, one of the views derived from it (src/incidents), or a compliance report (src/reports). */
+export type ReadKind = 'list' | 'verify' | 'full_verify' | 'export' | 'incidents' | 'timeline' | 'remediations' | 'approvals' | 'report';
 
 /** One request to a tenant's audit API, as the trail will count it. */
 export interface ReadNote {

@@ -6,7 +6,8 @@ import { INCIDENTS_AUDIT_CONSUMER } from '../audit-log/audit-log.consumers.js';
 import { incidentOpened, startAuditor, type RunningAuditor } from '../test-support/auditor.js';
 import { ConsumerLagSampler, type LagSample } from './consumer-lag.sampler.js';
 
-const WEEK_SECONDS = 7 * 24 * 3600;
+// INCIDENTS keeps 30 days (libs/messaging stream-provisioning.ts).
+const INCIDENTS_MAX_AGE_SECONDS = 30 * 24 * 3600;
 
 /** What /metrics shows for the auditor's incidents consumer. */
 async function scraped(name: string): Promise<number | undefined> {
@@ -50,7 +51,7 @@ describe('audit consumer lag, sampled from JetStream (real nats-server and Postg
       expect(incidents(await sampler.sample())).toMatchObject({ unacknowledged: 0, lagSeconds: 0 });
     }, { timeoutMs: 30_000 });
     expect(await scraped('autoheal_auditor_consumer_lag_seconds')).toBe(0);
-    expect(await scraped('autoheal_auditor_stream_max_age_seconds')).toBe(WEEK_SECONDS);
+    expect(await scraped('autoheal_auditor_stream_max_age_seconds')).toBe(INCIDENTS_MAX_AGE_SECONDS);
 
     // The auditor is down while three events arrive; sampled two minutes later by another process.
     await running.stop();

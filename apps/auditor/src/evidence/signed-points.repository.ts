@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { PublicKeyRecord, SignedPoint } from '@autoheal/evidence';
+import type { PublicKeyRecord, SignedPoint, Tombstone } from '@autoheal/evidence';
 
 interface PointRecord {
   tenant_id: string;
@@ -9,6 +9,32 @@ interface PointRecord {
   key_id: string;
   signature: string;
 }
+
+interface TombstoneRecord {
+  tenant_id: string;
+  from_seq: string;
+  to_seq: string;
+  hash_before: string;
+  hash_after: string;
+  manifest_sha256: string;
+  partition_name: string;
+  signed_at: Date;
+  key_id: string;
+  signature: string;
+}
+
+const toTombstone = (r: TombstoneRecord): Tombstone => ({
+  tenantId: r.tenant_id,
+  fromSeq: Number(r.from_seq),
+  toSeq: Number(r.to_seq),
+  hashBefore: r.hash_before,
+  hashAfter: r.hash_after,
+  manifestSha256: r.manifest_sha256,
+  partition: r.partition_name,
+  signedAt: r.signed_at.toISOString(),
+  keyId: r.key_id,
+  signature: r.signature,
+});
 
 const POINT_COLUMNS = 'tenant_id, seq, head_hash, signed_at, key_id, signature';
 
@@ -20,8 +46,15 @@ const params = (p: SignedPoint) => [p.tenantId, p.seq, p.headHash, p.signedAt, p
 
 /** The only SQL of seals, checkpoints and the key history. Every function runs in the caller's transaction. */
 export const signedPointsRepository = {
-  async insertSeal(manager: EntityManager, seal: SignedPoint): Promise<void> {
-    await manager.query(`INSERT INTO auditor.audit_seals (${POINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`, params(seal));
+  /** Many seals in one statement (the rows of one append batch). */
+  async insertSeals(manager: EntityManager, seals: readonly SignedPoint[]): Promise<void> {
+    if (seals.length === 0) return;
+    const column = <K extends keyof SignedPoint>(k: K) => seals.map((p) => p[k]);
+    await manager.query(
+      `INSERT INTO auditor.audit_seals (${POINT_COLUMNS})
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])`,
+      [column('tenantId'), column('seq'), column('headHash'), column('signedAt'), column('keyId'), column('signature')],
+    );
   },
 
   /** False when the tenant has a checkpoint at that seq already (another replica made it). */
@@ -77,6 +110,12 @@ export const signedPointsRepository = {
       [key.keyId, key.publicKey, key.firstUsedAt],
     );
     return inserted.length === 1;
+  },
+
+  /** The tenant's tombstones (ranges archived and dropped), ascending. */
+  async tombstones(manager: EntityManager, tenantId: string): Promise<Tombstone[]> {
+    const rows: TombstoneRecord[] = await manager.query(`SELECT * FROM auditor.audit_tombstones WHERE tenant_id = $1 ORDER BY from_seq`, [tenantId]);
+    return rows.map(toTombstone);
   },
 
   async keys(manager: EntityManager): Promise<PublicKeyRecord[]> {

@@ -23,8 +23,9 @@ export interface RunningAuditor {
  * The auditor as main.ts wires it (HTTP on a free port plus its JetStream consumers), in-process.
  * Its reads log in as the reader role of the same database, as in production.
  */
-export async function startAuditor(env: { databaseUrl: string; natsUrl: string; extraEnv?: Record<string, string> }): Promise<RunningAuditor> {
-  const keys = createTestKeys();
+export async function startAuditor(env: { databaseUrl: string; natsUrl: string; extraEnv?: Record<string, string>; keys?: TestKeys }): Promise<RunningAuditor> {
+  // Keys given by the caller outlive this auditor (a test restarting it); its own go with it.
+  const keys = env.keys ?? createTestKeys();
   const config = loadConfig({
     DATABASE_URL: env.databaseUrl,
     DATABASE_READER_URL: roleUrl(env.databaseUrl, 'auditorReader'),
@@ -46,7 +47,7 @@ export async function startAuditor(env: { databaseUrl: string; natsUrl: string; 
     keys,
     stop: async () => {
       await app.close();
-      keys.remove();
+      if (env.keys === undefined) keys.remove();
     },
   };
 }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SUBJECT_TOKEN_PATTERN } from '@autoheal/contracts';
-import { readBundleDir, verifyBundle, writeBundleDir, type BundleVerification } from '@autoheal/evidence';
+import { BUNDLE_FILES, readBundleDir, verifyArchive, verifyBundle, writeBundleDir, type BundleVerification, type Tombstone } from '@autoheal/evidence';
 import { keyIdOf, parsePublicKey } from '@autoheal/security';
 import { AUDITOR_TARGET, requestJson } from './admin-client.js';
 import { auditorConnectionFrom } from './cli-arguments.js';
@@ -14,12 +14,15 @@ export const AUDIT_USAGE = `usage: autoheal audit <command>
   audit export --tenant <tenant> --out <dir> [--from <time>] [--to <time>] [--auditor-url <url>]
         a bundle of the tenant's rows recorded in [from, to) (default: the whole chain), written
         into <dir> (new or empty): rows.jsonl, seals.jsonl, checkpoints.jsonl, keys.json, manifest.json
-  audit verify-bundle <dir> [--trusted-keys <file>] [--json]
+  audit verify-bundle <dir> [--trusted-keys <file>] [--tombstone <file>] [--json]
         checks a bundle with no database and no network: every file against the signed manifest,
         the rows as a hash chain, against their seals and the signed checkpoints. --trusted-keys:
         the auditor's keys as you know them from elsewhere (GET /v1/audit/keys saved earlier, or a
         trust file; only its auditor entries count); without it the bundle's own keys are used,
-        which shows the bundle is consistent, not who made it.
+        which shows the bundle is consistent, not who made it. --tombstone: for an archive of
+        rows that retention dropped, the signed tombstone that replaced them in the database
+        (<partition>/<tenant>.tombstone.json beside the archive): the archive must be the one it
+        names, and run exactly from its hashBefore to its hashAfter.
 Exit status: 0 intact, 1 a break or a bad file found (named), 2 bad arguments.`;
 
 const OPTIONS = {
@@ -29,6 +32,7 @@ const OPTIONS = {
   to: { type: 'string' },
   'auditor-url': { type: 'string' },
   'trusted-keys': { type: 'string' },
+  tombstone: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -60,6 +64,29 @@ export function readTrustedKeys(path: string): Map<string, KeyObject> {
     const key = parsePublicKey(entry.publicKey);
     if (entry.keyId !== keyIdOf(key)) throw usage(`--trusted-keys ${path}: key ${String(entry.keyId)} does not match its public key`);
     keys.set(keyIdOf(key), key);
+  }
+  return keys;
+}
+
+function readTombstone(path: string): Tombstone {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Tombstone;
+  } catch (error) {
+    throw usage(`--tombstone ${path} cannot be read as JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The keys a bundle lists (without --trusted-keys: consistency, not who made it). */
+function bundleKeys(files: ReadonlyMap<string, Uint8Array>): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  try {
+    const listed = (JSON.parse(Buffer.from(files.get(BUNDLE_FILES.keys) ?? '{}').toString('utf8')) as { keys?: { publicKey: string }[] }).keys ?? [];
+    for (const entry of listed) {
+      const key = parsePublicKey(entry.publicKey);
+      keys.set(keyIdOf(key), key);
+    }
+  } catch {
+    // An unreadable keys.json: no key, and the bundle's check names the file.
   }
   return keys;
 }
@@ -97,6 +124,7 @@ export async function runAudit(argv: readonly string[], env: Record<string, stri
       case 'export': {
         if (rest.length > 0) throw usage(`audit export does not take ${rest.join(' ')}`);
         if (values['trusted-keys'] !== undefined) throw usage('audit export does not take --trusted-keys');
+        if (values.tombstone !== undefined) throw usage('audit export does not take --tombstone');
         const tenantId = values.tenant;
         if (!tenantId || !SUBJECT_TOKEN_PATTERN.test(tenantId)) throw usage('audit export needs --tenant <tenant id>');
         if (!values.out) throw usage('audit export needs --out <dir>');
@@ -134,9 +162,21 @@ export async function runAudit(argv: readonly string[], env: Record<string, stri
           throw new CliError(CliErrorCode.LocalDocuments, `${dir} cannot be read: ${(error as Error).message}`);
         }
         const trustedKeys = values['trusted-keys'] === undefined ? undefined : readTrustedKeys(values['trusted-keys']);
-        const report = verifyBundle(files, { trustedKeys });
+        if (values.tombstone === undefined) {
+          const report = verifyBundle(files, { trustedKeys });
+          if (values.json) io.out(JSON.stringify(report, null, 2));
+          else for (const line of formatBundleReport(dir, report)) io.out(line);
+          return report.ok ? 0 : 1;
+        }
+        const tombstone = readTombstone(values.tombstone);
+        const keys = trustedKeys ?? bundleKeys(files);
+        const report = verifyArchive(files, tombstone, (keyId) => keys.get(keyId) ?? null, { trustedKeys });
         if (values.json) io.out(JSON.stringify(report, null, 2));
-        else for (const line of formatBundleReport(dir, report)) io.out(line);
+        else {
+          for (const line of formatBundleReport(dir, report)) io.out(line);
+          io.out(`  tombstone ${tombstone.tenantId} seq ${tombstone.fromSeq}..${tombstone.toSeq} (${tombstone.partition}, signed ${tombstone.signedAt})`);
+          for (const p of report.tombstoneProblems) io.out(`  ${p.code}: ${p.detail}`);
+        }
         return report.ok ? 0 : 1;
       }
       default:

@@ -35,6 +35,9 @@ export const USAGE = `usage: autoheal <command> [--url <url>] [--json]
   audit export --tenant <tenant> --out <dir> [--from <time>] [--to <time>]
   audit verify-bundle <dir> [--trusted-keys <file>]
         export a tenant's audit trail as a bundle; check one offline (autoheal audit help)
+  report --tenant <tenant> --from <time> --to <time> [--format json|csv|html] [--out <file>]
+  report verify <file> --trusted-keys <file>
+        a tenant's signed compliance report; check a saved one offline (autoheal report help)
   producers create <tenant> [--out <seed file>] [--nats-dir <dir>]
         a tenant producer's NATS credentials (local files; see autoheal producers help)
 

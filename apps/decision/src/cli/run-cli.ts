@@ -6,6 +6,7 @@ import { formatApiKey, formatApiKeyPage, formatCreatedApiKey, formatApplyResults
 import { readDocumentsWithSources, type DocumentSource } from './document-sources.js';
 import { runProducers } from './producers.command.js';
 import { runAudit } from './audit.command.js';
+import { runReport } from './report.command.js';
 
 /** Where the CLI writes (one call per line) and what time it is: injected so that tests run it in-process. */
 export interface CliIo {
@@ -141,6 +142,8 @@ export async function run(argv: readonly string[], env: Record<string, string | 
   if (argv[0] === 'producers') return runProducers(argv.slice(1), env, io);
   // The audit trail's evidence: an export from the auditor, or a bundle checked with no network at all.
   if (argv[0] === 'audit') return runAudit(argv.slice(1), env, io);
+  // A signed compliance report from the auditor, or a saved one checked with no network.
+  if (argv[0] === 'report') return runReport(argv.slice(1), env, io);
   try {
     const parsed = parseCommand(argv, env);
     if (parsed.command.kind === 'help') {

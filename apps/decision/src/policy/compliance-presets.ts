@@ -1,4 +1,4 @@
-import type { HealingAction, RemediationAction } from '@autoheal/contracts';
+import { AUDIT_RETENTION, BASELINE_AUDIT_RETENTION, type HealingAction, type RemediationAction } from '@autoheal/contracts';
 
 export const FRAMEWORKS = ['HIPAA', 'PCI_DSS', 'GDPR', 'SOC2'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
@@ -81,7 +81,7 @@ export const PRESETS: Record<Framework, ProfileThresholds> = {
     approvalActions: ['rollback', 'failover'],
     maxAutoActionsPerHour: 6,
     // 164.316(b)(2)(i): documentation of required actions is retained for six years.
-    auditRetentionDays: 6 * 365,
+    auditRetentionDays: AUDIT_RETENTION.HIPAA.retainDays,
     cooldownMs: 2 * MINUTE,
     maxConcurrentShare: 0.34,
     approvalTimeoutMs: 10 * MINUTE,
@@ -101,7 +101,7 @@ export const PRESETS: Record<Framework, ProfileThresholds> = {
     approvalActions: ['replace', 'failover', 'rollback'],
     maxAutoActionsPerHour: 4,
     // Req. 10.5.1: audit log history is retained for at least twelve months.
-    auditRetentionDays: 365,
+    auditRetentionDays: AUDIT_RETENTION.PCI_DSS.retainDays,
     cooldownMs: 2 * MINUTE,
     maxConcurrentShare: 0.25,
     approvalTimeoutMs: 5 * MINUTE,
@@ -120,7 +120,7 @@ export const PRESETS: Record<Framework, ProfileThresholds> = {
     maxAutoActionsPerHour: 6,
     // Audit rows hold identifiers, not personal data, so Art. 5(1)(e) storage limitation does not shorten this;
     // one year lets a supervisory authority's inquiry (Art. 58) be answered.
-    auditRetentionDays: 365,
+    auditRetentionDays: AUDIT_RETENTION.GDPR.retainDays,
     cooldownMs: MINUTE,
     maxConcurrentShare: 0.5,
     approvalTimeoutMs: 15 * MINUTE,
@@ -137,7 +137,7 @@ export const PRESETS: Record<Framework, ProfileThresholds> = {
     approvalActions: ['rollback', 'failover'],
     maxAutoActionsPerHour: 10,
     // A Type II report covers an observation period of up to twelve months; evidence must outlive it.
-    auditRetentionDays: 365,
+    auditRetentionDays: AUDIT_RETENTION.SOC2.retainDays,
     cooldownMs: MINUTE,
     maxConcurrentShare: 0.5,
     approvalTimeoutMs: 15 * MINUTE,
@@ -156,7 +156,7 @@ export const BASELINE: ProfileThresholds = {
   autoActions: [...REMEDIATION_ACTIONS],
   approvalActions: [],
   maxAutoActionsPerHour: 20,
-  auditRetentionDays: 90,
+  auditRetentionDays: BASELINE_AUDIT_RETENTION.retainDays,
   cooldownMs: MINUTE,
   maxConcurrentShare: 0.5,
   approvalTimeoutMs: 30 * MINUTE,

@@ -132,7 +132,7 @@ describe('validateTenantDocuments', () => {
   it('accepts the example documents in deploy/tenants', () => {
     const dir = join(__dirname, '..', '..', '..', '..', 'deploy', 'tenants');
     const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
-    expect(files).toEqual(['acme-health.yaml', 'globex-pay.yaml', 'initech-eu.yaml']);
+    expect(files).toEqual(['acme-health.yaml', 'globex-pay.yaml', 'hooli-eu.yaml', 'initech-eu.yaml']);
     const docs = files.flatMap((f) => {
       const parsed = parseDocumentText(readFileSync(join(dir, f), 'utf8'), formatOf(f));
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
@@ -142,6 +142,7 @@ describe('validateTenantDocuments', () => {
     expect(result.ok ? result.documents.map((d) => [d.tenantId, d.frameworks]) : result.errors).toEqual([
       ['acme-health', ['HIPAA']],
       ['globex-pay', ['PCI_DSS', 'SOC2']],
+      ['hooli-eu', []],
       ['initech-eu', ['GDPR']],
     ]);
   });

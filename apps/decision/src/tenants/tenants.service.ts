@@ -85,13 +85,20 @@ export class TenantsService implements OnModuleInit {
         }
         const changes = diffDocuments(current?.document ?? null, document);
         const previousVersion = current?.policyVersion ?? null;
-        await tenantsRepository.apply(m, { tenantId: document.tenantId, version, previousVersion, document, changes, appliedAt: now, appliedBy }, profileOf(document));
+        const profile = profileOf(document);
+        await tenantsRepository.apply(m, { tenantId: document.tenantId, version, previousVersion, document, changes, appliedAt: now, appliedBy }, profile);
         events.push(
           newEvent('compliance.policy_changed', {
             tenantId: document.tenantId,
             producer: DECISION_PRODUCER,
             occurredAt: now,
-            data: { policyVersion: version, previousVersion, changedBy: appliedBy, changes },
+            data: {
+              policyVersion: version,
+              previousVersion,
+              changedBy: appliedBy,
+              changes,
+              thresholds: { availabilityTarget: profile.availabilityTarget, maxTimeToRemediateMs: profile.maxTimeToRemediateMs },
+            },
           }),
         );
         out.push({ tenantId: document.tenantId, version, previousVersion, outcome: current ? 'updated' : 'created', changes });

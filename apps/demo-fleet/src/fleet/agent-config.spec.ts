@@ -55,6 +55,35 @@ describe('fleetAgentConfig', () => {
     expect(config.services.flatMap((s) => s.instances.map((i) => i.port))).toEqual([0, 0, 0]);
   });
 
+  it('splits a fleet over its agents: a host of its own, and the standby kept in another region', () => {
+    const split = parseFleetFile({
+      tenants: [
+        { tenantId: 'acme', displayName: 'Acme', frameworks: ['HIPAA'], maxAutoActionsPerHour: 6, autoActions: ['restart'], services: [{ service: 'api', instances: ['api-1', 'api-2'] }] },
+        {
+          tenantId: 'hooli',
+          displayName: 'Hooli',
+          frameworks: [],
+          maxAutoActionsPerHour: 20,
+          autoActions: ['failover'],
+          services: [{ service: 'status', instances: ['status-1'], agentId: 'host-west', standby: { agentId: 'standby-central', region: 'eu-central-1', instances: ['status-1'] } }],
+        },
+      ],
+    });
+    const of = (agentId: string) => agentConfigFile.parse(fleetAgentConfig(split, { ...OPTIONS, agentId, routesFile: '/state/routes.jsonl', trafficSwitchEntry: '/app/traffic-switch.cli.js' }));
+    const demo = of('demo-fleet');
+    const host = of('host-west');
+    const standby = of('standby-central');
+    // Ports numbered over the whole file: no two agents pick the same one.
+    expect(demo.services.map((s) => [s.tenantId, s.instances])).toEqual([['acme', [{ name: 'api-1', port: 4100 }, { name: 'api-2', port: 4101 }]]]);
+    expect(host.services.map((s) => [s.tenantId, s.instances, s.standby])).toEqual([['hooli', [{ name: 'status-1', port: 4102 }], undefined]]);
+    expect(standby.services.map((s) => [s.tenantId, s.instances])).toEqual([['hooli', [{ name: 'status-1', port: 4103 }]]]);
+    expect(standby).toMatchObject({ region: 'eu-central-1', chaos: false });
+    expect(standby.services[0].standby).toEqual({ mode: 'cold', traffic: { kind: 'command', command: ['/usr/bin/node', '/app/traffic-switch.cli.js', '/state/routes.jsonl'], timeoutMs: 5_000 } });
+    // Only the demo fleet's agent answers chaos (one queue group for every agent).
+    expect([demo.chaos, host.chaos]).toEqual([true, false]);
+    expect(host.region).toBeUndefined();
+  });
+
   it('accepts the demo fleet file', () => {
     const demo = loadFleetFile(join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json'));
     const result = agentConfigFile.safeParse(fleetAgentConfig(demo, OPTIONS));

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DEGRADATIONS, type AgentConfigFileInput, type AgentRelease, type AgentServiceInput, type Degradation } from '@autoheal/contracts';
-import type { FleetFile } from './fleet-file.js';
+import { DEMO_AGENT_ID, type FleetFile } from './fleet-file.js';
 
 /** What the demo's agent config needs besides the fleet file: who the agent is and where things are. */
 export interface FleetAgentOptions {
@@ -18,39 +18,79 @@ export interface FleetAgentOptions {
   apiServerEntry?: string;
   /** The node binary the api-servers run under; by default the one running this. */
   nodePath?: string;
+  /**
+   * Where the demo's traffic switch records the routes failovers set (a JSON line each): the
+   * command a standby's failover runs to move traffic. Required when the agent keeps a standby.
+   */
+  routesFile?: string;
+  /** The compiled traffic switch; by default the one next to this file's directory in dist. */
+  trafficSwitchEntry?: string;
 }
 
 /** The compiled demo api-server, next to this file's directory in dist. */
 export const API_SERVER_ENTRY = join(__dirname, '..', 'api-server', 'api-server.main.js');
 
+/** The compiled demo traffic switch (src/traffic-switch.cli.ts). */
+export const TRAFFIC_SWITCH_ENTRY = join(__dirname, '..', 'traffic-switch.cli.js');
+
 /**
- * The demo fleet as a configuration of the host agent (apps/agent): every service of the fleet
- * file runs the demo api-server under node, on consecutive ports, answering `GET /healthz` with
- * its pid, and with chaos enabled (the demo breaks instances on purpose). A release whose env sets
- * DEMO_FAULT is declared to the agent as carrying that fault.
+ * The demo fleet as the configuration of one host agent (apps/agent), `options.agentId`: the
+ * services the file gives that agent (`agentId`, the demo fleet's own by default) and the
+ * standbys it keeps (`standby.agentId`, in `standby.region`). Every service runs the demo
+ * api-server under node, answering `GET /healthz` with its pid. Ports are numbered over the whole
+ * file (every primary instance in file order, then every standby instance), so the fleet's agents
+ * never pick one port twice. Only the demo fleet's own agent answers chaos: `agent.chaos` is one
+ * queue group, and an agent that does not run the instance would answer it `unknown_instance`.
+ * A release whose env sets DEMO_FAULT is declared to the agent as carrying that fault. A standby
+ * is cold (started on a failover) and moves traffic with the demo's traffic switch, which records
+ * the route in `routesFile` (the demo has no load balancer to repoint).
  */
 export function fleetAgentConfig(fleet: FleetFile, options: FleetAgentOptions): AgentConfigFileInput {
   let position = 0;
-  const services: AgentServiceInput[] = fleet.tenants.flatMap((tenant) =>
-    tenant.services.map((service) => ({
-      tenantId: tenant.tenantId,
-      service: service.service,
-      instances: service.instances.map((name) => ({ name, port: options.basePort === 0 ? 0 : options.basePort + position++ })),
-      command: [options.nodePath ?? process.execPath, options.apiServerEntry ?? API_SERVER_ENTRY],
-      env: { HEARTBEAT_MS: String(options.heartbeatMs) },
-      ready: { path: '/healthz', pidField: 'pid' },
-      ...(service.releases ? { releases: service.releases.map(agentRelease) } : {}),
-      ...(service.warmSpares !== undefined ? { warmSpares: service.warmSpares } : {}),
-    })),
-  );
+  const port = () => (options.basePort === 0 ? 0 : options.basePort + position++);
+  const node = options.nodePath ?? process.execPath;
+  const base = (tenantId: string, service: FleetFile['tenants'][number]['services'][number]) => ({
+    tenantId,
+    service: service.service,
+    command: [node, options.apiServerEntry ?? API_SERVER_ENTRY],
+    env: { HEARTBEAT_MS: String(options.heartbeatMs) },
+    ready: { path: '/healthz', pidField: 'pid' },
+    ...(service.releases ? { releases: service.releases.map(agentRelease) } : {}),
+  });
+  const services: AgentServiceInput[] = [];
+  for (const tenant of fleet.tenants) {
+    for (const service of tenant.services) {
+      const instances = service.instances.map((name) => ({ name, port: port() }));
+      if ((service.agentId ?? DEMO_AGENT_ID) !== options.agentId) continue;
+      services.push({ ...base(tenant.tenantId, service), instances, ...(service.warmSpares !== undefined ? { warmSpares: service.warmSpares } : {}) });
+    }
+  }
+  let region: string | undefined;
+  for (const tenant of fleet.tenants) {
+    for (const service of tenant.services) {
+      const standby = service.standby;
+      if (!standby) continue;
+      const instances = standby.instances.map((name) => ({ name, port: port() }));
+      if (standby.agentId !== options.agentId) continue;
+      if (region !== undefined && region !== standby.region) throw new Error(`agent ${options.agentId} keeps standbys in ${region} and ${standby.region}: an agent is in one region`);
+      region = standby.region;
+      if (!options.routesFile) throw new Error(`agent ${options.agentId} keeps a standby: routesFile (where the demo's traffic switch records routes) is required`);
+      services.push({
+        ...base(tenant.tenantId, service),
+        instances,
+        standby: { mode: 'cold', traffic: { kind: 'command', command: [node, options.trafficSwitchEntry ?? TRAFFIC_SWITCH_ENTRY, options.routesFile] } },
+      });
+    }
+  }
   return {
     agentId: options.agentId,
+    ...(region !== undefined ? { region } : {}),
     nats: options.nats,
     signing: options.signing,
     stateDir: options.stateDir,
     ...(options.producerSeedDir ? { producerSeedDir: options.producerSeedDir } : {}),
     ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
-    chaos: true,
+    chaos: options.agentId === DEMO_AGENT_ID,
     services,
   };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FleetFileError, fleetInstances, fleetReleases, fleetWarmSpares, parseFleetFile, startingRelease } from './fleet-file.js';
+import { FleetFileError, fleetAgentIds, fleetInstances, fleetReleases, fleetWarmSpares, parseFleetFile, startingRelease } from './fleet-file.js';
 
 const DEMO_FLEET = join(__dirname, '..', '..', '..', '..', 'deploy', 'demo', 'fleet.json');
 
@@ -27,11 +27,25 @@ function problemsOf(raw: unknown): string[] {
 }
 
 describe('parseFleetFile', () => {
-  it('accepts the demo fleet shipped in deploy/demo: three tenants, different frameworks, about six instances', () => {
+  it('accepts the demo fleet shipped in deploy/demo: four tenants, different frameworks (one under none), seven instances on three agents', () => {
     const fleet = parseFleetFile(JSON.parse(readFileSync(DEMO_FLEET, 'utf8')), DEMO_FLEET);
-    expect(fleet.tenants.map((t) => t.tenantId)).toEqual(['acme-health', 'globex-pay', 'initech-eu']);
-    expect(new Set(fleet.tenants.map((t) => t.frameworks.join('+'))).size).toBe(3);
-    expect(fleetInstances(fleet)).toHaveLength(6);
+    expect(fleet.tenants.map((t) => t.tenantId)).toEqual(['acme-health', 'globex-pay', 'initech-eu', 'hooli-eu']);
+    expect(new Set(fleet.tenants.map((t) => t.frameworks.join('+'))).size).toBe(4);
+    expect(fleetInstances(fleet)).toHaveLength(7);
+    // The lost host's service runs on a host of its own, its standby on a third agent.
+    expect(fleetAgentIds(fleet)).toEqual(['demo-fleet', 'demo-host-eu-west', 'demo-standby-eu-central']);
+  });
+
+  it('refuses a standby kept by the agent running the service, or named unlike the instances it stands in for', () => {
+    const problems = problemsOf({
+      tenants: [
+        tenant({ services: [{ service: 'api', instances: ['api-1'], agentId: 'host-a', standby: { agentId: 'host-a', region: 'eu-central-1', instances: ['api-9'] } }] }),
+      ],
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^tenants\.0\.services\.0\.standby\.agentId: the standby must be kept by another agent/) as string,
+      expect.stringMatching(/^tenants\.0\.services\.0\.standby\.instances\.0: api-9 is not an instance of the service/) as string,
+    ]);
   });
 
   it('lists instances in file order with their tenant and service', () => {

@@ -35,6 +35,11 @@ export type Release = z.infer<typeof release>;
 /** A service that declares no releases runs this one, and has nothing to roll back to. */
 export const INITIAL_RELEASE: Release = { version: 'initial' };
 
+/** The demo fleet's own agent: every service the file does not give to another. */
+export const DEMO_AGENT_ID = 'demo-fleet';
+
+const agentId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ - (an agent id)');
+
 const fleetService = z
   .object({
     service: subjectToken,
@@ -47,12 +52,25 @@ const fleetService = z
      * every instance of the service a front port the agent owns.
      */
     warmSpares: z.number().int().min(0).max(8).optional(),
+    /** The host agent running the instances (a host of its own, which the demo can lose); absent: the demo fleet's agent. */
+    agentId: agentId.optional(),
+    /**
+     * The service's standby, kept by another agent in another region: `instances` named as the
+     * primary's they stand in for (apps/agent README, *Failover*), started on a failover (`cold`).
+     */
+    standby: z.object({ agentId, region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)'), instances: z.array(subjectToken).min(1) }).strict().optional(),
   })
   .strict()
   .superRefine((service, ctx) => {
     if (service.releases && service.releases.every((r) => r.staged)) {
       ctx.addIssue({ code: 'custom', path: ['releases'], message: 'every release is staged: the instances would have none to start on' });
     }
+    if (service.standby && service.standby.agentId === (service.agentId ?? DEMO_AGENT_ID)) {
+      ctx.addIssue({ code: 'custom', path: ['standby', 'agentId'], message: 'the standby must be kept by another agent than the one running the service (a lost host takes both)' });
+    }
+    service.standby?.instances.forEach((name, i) => {
+      if (!service.instances.includes(name)) ctx.addIssue({ code: 'custom', path: ['standby', 'instances', i], message: `${name} is not an instance of the service (a standby instance is named as the one it stands in for)` });
+    });
     const seen = new Set<string>();
     service.releases?.forEach((r, i) => {
       if (seen.has(r.version)) ctx.addIssue({ code: 'custom', path: ['releases', i, 'version'], message: `duplicate release ${r.version}` });
@@ -64,7 +82,8 @@ const fleetService = z
 const fleetTenant = z.looseObject({
     tenantId: subjectToken,
     displayName: z.string().min(1).max(200),
-    frameworks: z.array(z.enum(COMPLIANCE_FRAMEWORKS)).min(1),
+    // Empty: a tenant under no framework (its residency, if any, set by contract in its tenant document).
+    frameworks: z.array(z.enum(COMPLIANCE_FRAMEWORKS)),
     maxAutoActionsPerHour: z.number().int().nonnegative(),
     autoActions: z.array(z.string().min(1)),
     services: z.array(fleetService).min(1),
@@ -179,4 +198,17 @@ export function fleetWarmSpares(fleet: FleetFile): Map<string, number> {
         .map((service) => [serviceKey({ tenantId: tenant.tenantId, service: service.service }), service.warmSpares ?? 0] as const),
     ),
   );
+}
+
+/** Every agent the fleet runs: the demo fleet's own (when it runs anything), then each host and standby agent the file names, in file order. */
+export function fleetAgentIds(fleet: FleetFile): string[] {
+  const ids = new Set<string>();
+  if (fleet.tenants.some((t) => t.services.some((s) => (s.agentId ?? DEMO_AGENT_ID) === DEMO_AGENT_ID))) ids.add(DEMO_AGENT_ID);
+  for (const tenant of fleet.tenants) {
+    for (const service of tenant.services) {
+      ids.add(service.agentId ?? DEMO_AGENT_ID);
+      if (service.standby) ids.add(service.standby.agentId);
+    }
+  }
+  return [...ids];
 }

@@ -23,6 +23,15 @@ export const compliancePolicyChangedData = z
     changedBy: z.string().min(1),
     /** Dotted paths of what changed, e.g. `profile.maxAutoActionsPerHour`. */
     changes: z.array(z.object({ path: z.string(), from: z.unknown().optional(), to: z.unknown().optional() }).strict()),
+    /**
+     * The effective profile's measurable thresholds under the new version (frameworks' presets
+     * tightened by the overrides): carried in the event so that the audit trail alone says what a
+     * compliance report measures against. Absent on events from before it was added.
+     */
+    thresholds: z
+      .object({ availabilityTarget: z.number().gt(0).lt(1), maxTimeToRemediateMs: z.number().int().positive() })
+      .strict()
+      .optional(),
   })
   .strict();
 

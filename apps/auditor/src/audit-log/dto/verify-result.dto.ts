@@ -5,7 +5,7 @@ export class ChainBreakDto {
   @ApiProperty({ type: Number, nullable: true, description: 'Last seq of the affected range (rows missing, rows a checkpoint no longer matches); null for one row' })
   lastSeq!: number | null;
   @ApiProperty({
-    enum: ['seq_gap', 'prev_hash_mismatch', 'hash_mismatch', 'seal_mismatch', 'unsealed_row', 'checkpoint_mismatch', 'checkpoint_invalid', 'rows_missing'],
+    enum: ['seq_gap', 'prev_hash_mismatch', 'hash_mismatch', 'seal_mismatch', 'unsealed_row', 'checkpoint_mismatch', 'checkpoint_invalid', 'rows_missing', 'tombstone_invalid'],
     description:
       'seq_gap / prev_hash_mismatch / hash_mismatch: the chain itself is broken; seal_mismatch: the row is not the one the auditor sealed (rewritten, the chain recomputed); unsealed_row: a row the auditor did not append; checkpoint_mismatch: a signed checkpoint vouches for another hash (rows seq..lastSeq rewritten); checkpoint_invalid: a checkpoint whose signature does not hold; rows_missing: rows seq..lastSeq removed (a truncated tail)',
   })
