@@ -328,8 +328,9 @@ describe('the ops console in a browser: live feed, approval, verified heal (whol
     await step('reports', async () => {
       await page.getByTestId('nav-reports').click();
       await page.getByTestId('load-report').click();
-      // The report when the auditor serves it; otherwise the console says it does not.
-      await page.locator('[data-testid="report"], [role="alert"]').first().waitFor({ timeout: 60_000 });
+      await page.getByTestId('report-figures').waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('report-figures').innerText()).toContain('policy');
+      expect(await page.getByTestId('report').textContent()).toContain('autoheal.compliance-report.v1');
       await screenshot('reports');
     });
 
