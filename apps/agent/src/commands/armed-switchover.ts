@@ -40,8 +40,10 @@ export async function armSwitchover(ctx: ArmedSwitchoverContext, instance: Manag
   const expiresAt = new Date(Date.parse(request.issuedAt) + Math.min(ttlMs, MAX_ARM_TTL_MS)).toISOString();
   await ctx.arms.arm({ tenantId: request.tenantId, service: request.service, remediationId: request.remediationId, commandId: request.commandId, keyId, issuedAt: request.issuedAt, expiresAt });
   const instances = ctx.supervisor.instancesOf(instance.ref).filter((i) => i.fronted).map((i) => i.ref.instance);
+  const detail = { expiresAt, instances };
+  ctx.supervisor.announce({ remediationId: request.remediationId, verb: 'armed', ref: instance.ref, object: request.service, detail });
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, tenantId: request.tenantId, service: request.service, expiresAt }, 'switchover armed');
-  return { ok: true, effects: [{ verb: 'armed', object: request.service, detail: { expiresAt, instances } }] };
+  return { ok: true, effects: [{ verb: 'armed', object: request.service, detail }] };
 }
 
 /**
