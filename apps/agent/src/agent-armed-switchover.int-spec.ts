@@ -129,7 +129,7 @@ describe('armed switchover: a crash healed by the agent at once under an arm the
       callback: (error, msg) => {
         if (error) return;
         const event = msg.json<Envelope>();
-        if (event.type === 'health.exited') exits.push(event as Envelope<'health.exited'>);
+        if (event.type === 'health.exited') exits.push(event);
       },
     });
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-agent-armed-'));
@@ -157,7 +157,7 @@ describe('armed switchover: a crash healed by the agent at once under an arm the
     const spare = await readySpare();
     const armId = newEventId();
     const armed = await send(WEB('web-1'), command(WEB('web-1'), 'arm_switchover', { remediationId: armId }));
-    expect(armed).toMatchObject({ ok: true, action: 'arm_switchover', effects: [{ verb: 'armed', object: 'web', detail: { expiresAt: expect.any(String) } }] });
+    expect(armed).toMatchObject({ ok: true, action: 'arm_switchover', effects: [{ verb: 'armed', object: 'web', detail: { expiresAt: expect.any(String) as string } }] });
     expect((await statusOf(WEB('web-2'))).armedSwitchover).toMatchObject({ remediationId: armId });
 
     const before = await statusOf(WEB('web-2'));

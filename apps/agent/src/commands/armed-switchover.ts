@@ -28,7 +28,10 @@ type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; code: Ag
 /** Longest an arm may hold, whatever the command says (the contract caps armTtlMs at an hour too). */
 export const MAX_ARM_TTL_MS = 3_600_000;
 
-/** arm_switchover on one instance of the service: keeps the arm for the service (the command path verified it). */
+/**
+ * arm_switchover on one instance of the service: keeps the arm for the service (the command path
+ * verified it), replacing an older one; with armTtlMs 0, withdraws the service's arm.
+ */
 export async function armSwitchover(ctx: ArmedSwitchoverContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   const ttlMs = request.parameters.armTtlMs;
   if (ttlMs === undefined) return { ok: false, code: 'invalid_parameters', message: 'arm_switchover needs parameters.armTtlMs' };
@@ -40,7 +43,8 @@ export async function armSwitchover(ctx: ArmedSwitchoverContext, instance: Manag
   const expiresAt = new Date(Date.parse(request.issuedAt) + Math.min(ttlMs, MAX_ARM_TTL_MS)).toISOString();
   await ctx.arms.arm({ tenantId: request.tenantId, service: request.service, remediationId: request.remediationId, commandId: request.commandId, keyId, issuedAt: request.issuedAt, expiresAt });
   const instances = ctx.supervisor.instancesOf(instance.ref).filter((i) => i.fronted).map((i) => i.ref.instance);
-  const detail = { expiresAt, instances };
+  // armTtlMs 0: a withdrawal; it replaces the arm held (issued later) and is itself lapsed.
+  const detail = ttlMs === 0 ? { expiresAt, instances, withdrawn: true } : { expiresAt, instances };
   ctx.supervisor.announce({ remediationId: request.remediationId, verb: 'armed', ref: instance.ref, object: request.service, detail });
   ctx.logger.info({ remediationId: request.remediationId, commandId: request.commandId, tenantId: request.tenantId, service: request.service, expiresAt }, 'switchover armed');
   return { ok: true, effects: [{ verb: 'armed', object: request.service, detail }] };

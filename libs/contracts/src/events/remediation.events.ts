@@ -81,8 +81,8 @@ export const actionParameters = z
     limitPerSecond: z.number().positive().max(1_000_000).optional(),
     /** throttle: how long the limit holds. */
     ttlMs: z.number().int().min(1_000).max(86_400_000).optional(),
-    /** arm_switchover: how long the arm holds, counted from the command's signed issuedAt (at most an hour). */
-    armTtlMs: z.number().int().min(1_000).max(3_600_000).optional(),
+    /** arm_switchover: how long the arm holds, counted from the command's signed issuedAt (at most an hour); 0 withdraws the service's arm. */
+    armTtlMs: z.number().int().min(0).max(3_600_000).optional(),
   })
   .strict();
 
