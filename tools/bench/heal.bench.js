@@ -227,7 +227,8 @@ async function main() {
       },
     });
     const status = async () => (await nc.request('agent.status', '', { timeout: 5000 })).json();
-    await system.waitHealthy(60_000);
+    // Generous: on a loaded 2-core machine four NestJS services may take over a minute to listen.
+    await system.waitHealthy(180_000);
     // Quiet first: every instance answers and no incident has been open for a while.
     let quietSince = Date.now();
     for (const deadline = Date.now() + 90_000; Date.now() < deadline && Date.now() - quietSince < 3 * HEARTBEAT_MS + 2000; await sleep(200)) {
