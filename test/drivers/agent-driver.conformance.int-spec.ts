@@ -43,7 +43,10 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   throttle: { limitPerSecond: 5, ttlMs: 60_000 },
   failover: { toRegion: STANDBY_REGION },
   scale_in: { minInstances: 1 },
+  arm_switchover: { armTtlMs: 600_000 },
 };
+/** arm_switchover needs a service with warm spares: every arm the suite asks for is on this one (an arm replaces the service's last). */
+const SPARED = 'sw';
 
 const keys = createTestKeys(['executor', 'agent:demo-fleet', 'agent:standby-eu']);
 let nats: NatsServerHandle | undefined;
@@ -75,7 +78,10 @@ describeDriverConformance(
     stateDir = mkdtempSync(join(tmpdir(), 'autoheal-conformance-'));
     agent = await startAgent({
       natsUrl: nats.url,
-      services: SERVICES.map((service) => apiServerService(TENANT, service, [`${service}-1`], { releases: [{ version: 'v1' }, { version: 'v2' }] }, 1_000)),
+      services: [
+        ...SERVICES.map((service) => apiServerService(TENANT, service, [`${service}-1`], { releases: [{ version: 'v1' }, { version: 'v2' }] }, 1_000)),
+        apiServerService(TENANT, SPARED, [`${SPARED}-1`], { warmSpares: 1 }, 1_000),
+      ],
       stateDir,
       readyTimeoutMs: 15_000,
       ackTimeoutMs: 5_000,
@@ -114,6 +120,7 @@ describeDriverConformance(
     return {
       driver,
       async target(action): Promise<DriverTarget> {
+        if (action === 'arm_switchover') return { tenantId: TENANT, service: SPARED, instance: `${SPARED}-1`, runtime: { kind: 'agent' } };
         const service = SERVICES[nextService++];
         if (!service) throw new Error(`the fleet has only ${SERVICES.length} services; the suite asked for more targets`);
         const target: DriverTarget = { tenantId: TENANT, service, instance: `${service}-1`, runtime: { kind: 'agent' } };

@@ -8,6 +8,10 @@
 // one at a time, each on an instance not touched before (a target's cooldown and the tenant's
 // hourly cap of 20 automatic actions are the guardrails at work, not what is measured):
 //   crash = SIGKILL (chaos kill), hang = SIGSTOP (chaos hang).
+// The decision service arms a switchover for `warm` (its inventory declares warmSpares: 1 and its
+// playbook restarts crashes automatically): before each crash of a warm instance the bench waits
+// until the agent holds an arm (agent.status `armedSwitchover`), so the agent switches to the spare
+// at once and the incident's restart only claims that switch. A hang is no exit: no arm applies.
 // For each, from the moment the chaos request is sent:
 //   serving again — the instance's public port answers GET /healthz from a process other than the
 //                   faulted one (polled back to back);
@@ -171,6 +175,7 @@ async function main() {
           services: Object.entries(services).map(([service, instances]) => ({
             service,
             instances: instances.map((instance) => ({ instance, region: 'local', zone: 'local-a', pool: 'dedicated' })),
+            ...(service === 'warm' ? { warmSpares: 1 } : {}),
           })),
         },
         playbooks: { crashed: playbook, heartbeat_missed: playbook },
@@ -207,6 +212,13 @@ async function main() {
     const sub = nc.subscribe('remediation.bench.verified', {
       callback: (_e, msg) => verified.set(msg.json().data.instance, performance.now()),
     });
+    const switchedUnderArm = new Map(); // instance -> the arm its health.exited names
+    const exitedSub = nc.subscribe('health.bench.>', {
+      callback: (_e, msg) => {
+        const event = msg.json();
+        if (event.type === 'health.exited' && event.data.switchedUnderArm) switchedUnderArm.set(event.data.instance, event.data.switchedUnderArm);
+      },
+    });
     const incidentSub = nc.subscribe('incident.bench.*', {
       callback: (_e, msg) => {
         const event = msg.json();
@@ -215,7 +227,8 @@ async function main() {
       },
     });
     const status = async () => (await nc.request('agent.status', '', { timeout: 5000 })).json();
-    await system.waitHealthy(60_000);
+    // Generous: on a loaded 2-core machine four NestJS services may take over a minute to listen.
+    await system.waitHealthy(180_000);
     // Quiet first: every instance answers and no incident has been open for a while.
     let quietSince = Date.now();
     for (const deadline = Date.now() + 90_000; Date.now() < deadline && Date.now() - quietSince < 3 * HEARTBEAT_MS + 2000; await sleep(200)) {
@@ -239,6 +252,17 @@ async function main() {
         continue;
       }
       step.instance = fresh.instance;
+      if (step.fault === 'crash' && step.service === 'warm') {
+        // The arm is the control plane's decision, taken before the fault: wait until the agent holds one.
+        const armDeadline = Date.now() + 60_000;
+        let armed = null;
+        while (!armed && Date.now() < armDeadline) {
+          armed = (await status()).find((s) => s.service === 'warm' && s.instance === step.instance)?.armedSwitchover ?? null;
+          if (!armed) await sleep(50);
+        }
+        step.arm = armed ? armed.remediationId : null;
+        if (!armed) process.stdout.write(`crash warm ${step.instance}: no arm within 60 s; measured without one\n`);
+      }
       faulted.add(step.instance);
       verified.delete(step.instance);
       const before = (await status()).find((s) => s.service === step.service && s.instance === step.instance);
@@ -247,9 +271,10 @@ async function main() {
       const servingAt = await answeredAt(before.port, (pid) => pid !== before.pid, 30_000);
       const deadline = Date.now() + 30_000;
       while (!verified.has(step.instance) && Date.now() < deadline) await sleep(5);
-      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(step.instance) ?? NaN) - started, commandMs: commandMs.get(step.instance) ?? NaN };
+      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(step.instance) ?? NaN) - started, commandMs: commandMs.get(step.instance) ?? NaN, underArm: switchedUnderArm.get(step.instance) ?? null };
       results.push(row);
-      process.stdout.write(`${step.fault.padEnd(5)} ${step.service} ${step.instance.padEnd(8)} serving again ${fmt(row.servingMs)}  verified ${fmt(row.verifiedMs)}\n`);
+      const armNote = step.arm === undefined ? '' : row.underArm ? `  switched under arm ${row.underArm}` : '  NOT switched under an arm';
+      process.stdout.write(`${step.fault.padEnd(5)} ${step.service} ${step.instance.padEnd(8)} serving again ${fmt(row.servingMs)}  verified ${fmt(row.verifiedMs)}${armNote}\n`);
       // Let the incident resolve and the detector settle before the next fault.
       const settle = Date.now() + 10_000;
       while (open.size > 0 && Date.now() < settle) await sleep(20);
@@ -259,6 +284,7 @@ async function main() {
       await sleep(500);
     }
     sub.unsubscribe();
+    exitedSub.unsubscribe();
     incidentSub.unsubscribe();
     succeededSub.unsubscribe();
 
@@ -281,6 +307,8 @@ async function main() {
         line(`  of which the agent command (executor)`, pick(fault, service, 'commandMs'));
       }
     }
+    const warmCrashes = results.filter((r) => r.fault === 'crash' && r.service === 'warm');
+    console.log(`\nwarm crashes switched by the agent under an arm the decision service planned beforehand: ${warmCrashes.filter((r) => r.underArm).length} of ${warmCrashes.length}`);
     console.log('\nfloors');
     line('spawn-and-ready (spawn -> /healthz answers)', spawnFloor);
     line('traffic switch (repoint -> first answer)', switchFloor);
@@ -294,7 +322,7 @@ async function main() {
     console.log(
       `  crash -> serving again without, p50 <= ${GOAL_COLD_P50_RATIO}x spawn-and-ready p50 (${fmt(GOAL_COLD_P50_RATIO * spawnP50).trim()}): ${fmt(coldCrashP50).trim()} = ${(coldCrashP50 / spawnP50).toFixed(2)}x — ${coldCrashP50 <= GOAL_COLD_P50_RATIO * spawnP50 ? 'met' : 'NOT met'}`,
     );
-    console.log('Serving again = detection + decision + the agent command: the pipeline bench (pipeline.bench.js) measures the part before the command.');
+    console.log('Serving again, crash with a warm spare under an arm = the agent noticing the exit and repointing its front; otherwise detection + decision + the agent command (the pipeline bench measures the part before the command).');
     console.log('A hang is first noticed by missed heartbeats (3 intervals), which the goals do not cover: its rows show detection plus the heal.');
     failed = false;
   } finally {

@@ -21,6 +21,8 @@ export interface AgentHandlerDeps {
   /** Absent: the agent does not answer agent.chaos (its config does not enable it). */
   chaos?: ChaosService;
   supervisor: FleetSupervisor;
+  /** The armed switchover each fronted instance's service holds now, for agent.status (null: none). */
+  armOf?: (ref: InstanceRef) => { remediationId: string; expiresAt: string } | null;
   logger: Logger;
   /** While true, commands are dropped unanswered (see RunningAgent.pause). */
   paused?: () => boolean;
@@ -33,14 +35,15 @@ export interface AgentHandlerDeps {
  * for each service it keeps a standby of, that service's failovers into its region.
  */
 export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps, standbys: readonly AgentFailoverListener[] = []): Subscription[] {
-  const { commands, replies, chaos, supervisor, logger, paused = () => false } = deps;
+  const { commands, replies, chaos, supervisor, armOf, logger, paused = () => false } = deps;
+  const status = () => supervisor.status().map((s) => (s.processPort !== undefined && armOf ? { ...s, armedSwitchover: armOf(s) } : s));
   const command = async (msg: Msg) => replies.sign(await commands.handle(msg.subject, decode(msg)));
   return [
     ...targets.map((t) => reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, command, paused)),
     // The failovers of any instance of a service it keeps the standby of, into its own region only.
     ...standbys.map((s) => reply(nc, `agent.failover.${s.region}.${s.tenantId}.${s.service}.*`, logger, command, paused)),
     ...(chaos ? [reply(nc, AGENT_CHAOS_SUBJECT, logger, (msg) => chaos.handle(decode(msg)))] : []),
-    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(supervisor.status()), undefined, null),
+    reply(nc, AGENT_STATUS_SUBJECT, logger, () => Promise.resolve(status()), undefined, null),
   ];
 }
 

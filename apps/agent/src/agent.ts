@@ -15,6 +15,8 @@ import { OutcomeStore } from './commands/outcome-store.js';
 import { ReplySigner } from './commands/reply-signer.js';
 import { CommandService, commandOutcome, isFinalOutcome, type CommandOutcome } from './commands/command.service.js';
 import { InstancePidFile, killLeftoverInstances } from './supervisor/leftover-instances.js';
+import { SwitchoverArms, switchoverArm } from './commands/switchover-arms.js';
+import { switchUnderArm } from './commands/armed-switchover.js';
 
 export interface AgentOptions {
   natsUrl: string;
@@ -72,6 +74,7 @@ export const OUTCOMES_FILE = 'command-outcomes.json';
 /** The `producer` of the events the agent publishes itself (health.exited of its instances). */
 export const AGENT_PRODUCER = 'autoheal-agent';
 export const PIDS_FILE = 'instance-pids.json';
+export const ARMS_FILE = 'switchover-arms.json';
 
 /** Wires the agent: instances first (they report their own health), then NATS request/reply. */
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
@@ -84,18 +87,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     keep: isFinalOutcome,
     onSaveError: (error) => logger.error({ err: error, path: storage.path }, 'could not save command outcomes'),
   });
+  const armsStorage = new JsonFileOutcomeStorage(join(options.stateDir, ARMS_FILE), switchoverArm, (movedTo, reason) =>
+    logger.error({ movedTo, reason }, 'switchover arms file unreadable; moved aside, starting without arms (crashes are healed through the control plane until re-armed)'),
+  );
+  const arms = await SwitchoverArms.open(armsStorage, logger);
   const pidFile = new InstancePidFile(join(options.stateDir, PIDS_FILE));
   await killLeftoverInstances(pidFile.path, logger);
   // Set once NATS is connected; an exit before that is still caught by its missed heartbeats.
   const exits: { reporter?: ExitReporter } = {};
+  const fleet: { supervisor?: FleetSupervisor } = {};
   const supervisor = await FleetSupervisor.create({
     services: options.services,
     readyTimeoutMs: options.readyTimeoutMs,
     launch: recordingPids(processLauncher(options), pidFile),
     logger,
     onCrash: (ref, exit) => {
-      exits.reporter
-        ?.report({ ...ref, exitCode: exit.code, signal: exit.signal })
+      // Under an armed switchover the front moves to a spare first, then the exit is reported, saying so.
+      const underArm = fleet.supervisor ? switchUnderArm({ supervisor: fleet.supervisor, arms, clock, logger }, ref) : null;
+      const saved = underArm ? arms.flushed() : Promise.resolve();
+      void saved
+        .then(() => exits.reporter?.report({ ...ref, exitCode: exit.code, signal: exit.signal, ...(underArm ? { switchedUnderArm: underArm } : {}) }))
         .catch((error: unknown) => logger.error({ ...ref, err: error }, 'could not report the exit; the heartbeat deadline will catch it'));
     },
     onChange: (change) => {
@@ -103,6 +114,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       options.onChange?.(change);
     },
   });
+  fleet.supervisor = supervisor;
   supervisor.startAll();
 
   let nc: NatsConnection;
@@ -132,12 +144,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       readyTimeoutMs: options.readyTimeoutMs,
       ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
       logger,
+      arms,
       commands: { trust: options.signing.trust, maxSkewMs: options.signing.maxSkewMs ?? 5_000, maxLifetimeMs: options.signing.maxCommandLifetimeMs ?? 300_000 },
       region: options.region,
     }),
     replies: new ReplySigner(options.signing.key, options.signing.agentId, clock),
     chaos: options.chaos ? new ChaosService(supervisor, logger, options.readyTimeoutMs) : undefined,
     supervisor,
+    armOf: (ref) => {
+      const arm = arms.current(ref, clock.now());
+      return arm ? { remediationId: arm.remediationId, expiresAt: arm.expiresAt } : null;
+    },
     logger,
     paused: () => paused,
   }, failoverListeners(options));

@@ -44,6 +44,12 @@ const schema = z.object({
   DECISION_VERIFY_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** Verified scale_outs whose scale-in is due are judged this often (0: off). */
   DECISION_SCALE_IN_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** Armed switchovers of services with warm spares are judged this often (0: off; see the README, *Armed switchover*). */
+  DECISION_ARM_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
+  /** How long an armed switchover holds on the agent; renewed when half of it is left. */
+  DECISION_ARM_TTL_MS: z.coerce.number().int().min(10_000).max(3_600_000).default(600_000),
+  /** An arm is judged again at least this often: a tenant apply, a freeze, the breaker or the hourly cap withdraws it within this. */
+  DECISION_ARM_RECHECK_MS: z.coerce.number().int().positive().default(5_000),
   /** How often deferred incidents that are due are decided again (0: never, tests call the worker). */
   DECISION_DEFER_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** A deferral by the concurrency cap is decided again after this long at the latest (sooner when a slot frees). */

@@ -28,6 +28,7 @@ import { DeferralsWorker } from './planning/deferrals.worker.js';
 import { IncidentEventsHandler } from './planning/incident-events.handler.js';
 import { PlanningService } from './planning/planning.service.js';
 import { ScaleInWorker } from './scale-in/scale-in.worker.js';
+import { SwitchoverArmsWorker } from './switchover-arms/switchover-arms.worker.js';
 import { StateMetricsSampler } from './state-metrics/state-metrics.sampler.js';
 import { TenantsService } from './tenants/tenants.service.js';
 
@@ -70,6 +71,7 @@ export class DecisionModule {
         OutcomesService,
         VerificationWorker,
         ScaleInWorker,
+        SwitchoverArmsWorker,
         ApprovalsService,
         BreakerService,
         BacktestService,

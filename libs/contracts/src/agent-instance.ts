@@ -46,6 +46,8 @@ export interface AgentInstanceStatus {
   processPort?: number;
   /** Only for an instance with a front: how many warm spares of its service are ready now. */
   sparesReady?: number;
+  /** Only for an instance with a front: the armed switchover its service holds now (see apps/agent, *Armed switchover*), null when none. */
+  armedSwitchover?: { remediationId: string; expiresAt: string } | null;
   /** The release the instance runs (or will start on). */
   release: string;
   state: AgentInstanceState;

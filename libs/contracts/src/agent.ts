@@ -42,7 +42,7 @@ export const agentCommandRequest = z
  */
 export const agentEffect = z
   .object({
-    verb: z.enum(['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called']),
+    verb: z.enum(['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called', 'armed']),
     object: subjectToken,
     detail: z.record(z.string(), z.unknown()).optional(),
   })

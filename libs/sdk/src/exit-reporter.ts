@@ -11,6 +11,8 @@ export interface ExitedInstance {
   exitCode: number | null;
   /** The signal that ended the process (`SIGKILL`), or null. */
   signal: string | null;
+  /** The agent already switched the instance to a warm spare under this armed switchover's remediation id. */
+  switchedUnderArm?: string;
 }
 
 export interface ExitReporterOptions {
@@ -53,7 +55,7 @@ export class ExitReporter {
       tenantId: exit.tenantId,
       producer: this.options.producer,
       occurredAt: this.now(),
-      data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent' },
+      data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent', ...(exit.switchedUnderArm ? { switchedUnderArm: exit.switchedUnderArm } : {}) },
     });
     await this.out.publish(subject, event, this.timeoutMs);
     return event;

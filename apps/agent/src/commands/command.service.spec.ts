@@ -3,6 +3,7 @@ import { agentCommandSubject, agentFailoverSubject, agentService, newEventId } f
 import { generateSigningKey, parseTrustStore, publicKeyToBase64, signCommand, type CommandContent, type SigningKey } from '@autoheal/security';
 import { FleetSupervisor } from '../supervisor/fleet-supervisor.js';
 import { OutcomeStore } from './outcome-store.js';
+import { SwitchoverArms } from './switchover-arms.js';
 import { CommandService, commandOutcome, isFinalOutcome, NIL_UUID, type CommandOutcome } from './command.service.js';
 
 // The request checks that happen before any process is touched. The actions themselves run real
@@ -53,6 +54,7 @@ describe('CommandService request validation', () => {
       readyTimeoutMs: 1000,
       ackTimeoutMs: 1000,
       logger,
+      arms: await SwitchoverArms.open({ load: () => Promise.resolve([]), save: () => Promise.resolve() }, logger),
       commands: { trust, maxSkewMs: 5_000, maxLifetimeMs: 300_000 },
     });
   });

@@ -6,6 +6,8 @@ import { freePort, type FleetSupervisor } from '../supervisor/fleet-supervisor.j
 import type { ManagedInstance } from '../supervisor/managed-instance.js';
 import { waitForReady, type Readiness } from '../supervisor/readiness.js';
 import { moveTraffic } from './traffic-move.js';
+import { armSwitchover, claimArmedSwitch } from './armed-switchover.js';
+import type { SwitchoverArms } from './switchover-arms.js';
 
 export type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; code: AgentCommandFailureCode; message: string };
 
@@ -17,6 +19,8 @@ export interface ActionContext {
   /** How long an instance has to acknowledge a throttle limit. */
   ackTimeoutMs: number;
   logger: Logger;
+  /** The armed switchovers this agent holds (arm_switchover), and the switches made under them. */
+  arms: SwitchoverArms;
 }
 
 /**
@@ -27,17 +31,19 @@ export interface ActionContext {
 export async function carryOut(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   switch (request.action) {
     case 'restart':
-      return instance.exclusive(async () => switchToSpare(ctx, instance, request) ?? restartOn(ctx, instance, request, instance.release));
+      return instance.exclusive(async () => claimArmedSwitch(ctx, instance, request) ?? switchToSpare(ctx, instance, request) ?? restartOn(ctx, instance, request, instance.release));
     case 'rollback':
       return instance.exclusive(() => rollback(ctx, instance, request));
     case 'replace':
-      return instance.exclusive(async () => switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
+      return instance.exclusive(async () => claimArmedSwitch(ctx, instance, request) ?? switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
     case 'scale_out':
       return ctx.supervisor.exclusiveForService(instance.ref, () => scaleOut(ctx, instance, request));
     case 'scale_in':
       return ctx.supervisor.exclusiveForService(instance.ref, () => scaleIn(ctx, instance, request));
     case 'throttle':
       return instance.exclusive(() => throttle(ctx, instance, request));
+    case 'arm_switchover':
+      return armSwitchover(ctx, instance, request);
     case 'failover':
       return {
         ok: false,

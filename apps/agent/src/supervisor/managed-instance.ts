@@ -26,9 +26,9 @@ export type CrashListener = (ref: InstanceRef, exit: { code: number | null; sign
  */
 export interface InstanceChange {
   remediationId: string;
-  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed' | 'promoted';
+  verb: 'restarted' | 'started' | 'stopped' | 'rolled_back' | 'throttled' | 'routed' | 'promoted' | 'armed';
   ref: InstanceRef;
-  /** What the change is reported on when it is not the instance: the service, for a failover's traffic move. */
+  /** What the change is reported on when it is not the instance: the service, for a failover's traffic move or an arm. */
   object?: string;
   detail: Record<string, unknown>;
 }

@@ -10,6 +10,7 @@ import { DecisionAdminReadIsolation1766500000000 } from './1766500000000-decisio
 import { DecisionVerification1766600000000 } from './1766600000000-decision-verification.js';
 import { DecisionScaleIns1766700000000 } from './1766700000000-decision-scale-ins.js';
 import { DecisionVerifyWindow1766800000000 } from './1766800000000-decision-verify-window.js';
+import { DecisionSwitchoverArms1767300000000 } from './1767300000000-decision-switchover-arms.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -24,4 +25,5 @@ export const decisionMigrations = [
   DecisionVerification1766600000000,
   DecisionScaleIns1766700000000,
   DecisionVerifyWindow1766800000000,
+  DecisionSwitchoverArms1767300000000,
 ];

@@ -9,6 +9,7 @@ import { decisionMetrics } from '../decision.metrics.js';
 import { DecisionRunner, type FailureResult } from '../planning/decision-runner.js';
 import { remediationsRepository } from '../planning/remediations.repository.js';
 import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
+import { armUsedBy, switchoverArmsRepository } from '../switchover-arms/switchover-arms.repository.js';
 import { recordResolution, verifyDeadlineOf } from './verification.js';
 
 export type OutcomeResult =
@@ -18,6 +19,8 @@ export type OutcomeResult =
   | 'verified'
   /** A planned scale-in was carried out (it has no incident to verify it by). */
   | 'scaled_in'
+  /** An arm_switchover was carried out: the agent holds the arm (no incident to verify it by). */
+  | 'armed'
   | FailureResult;
 
 /**
@@ -49,14 +52,20 @@ export class OutcomesService {
       const before = await remediationsRepository.findById(m, event.data.remediationId, true);
       // A scale-in is no incident's remediation: its outcome is recorded on its own row, and the
       // driver's word ends it (no incident is open whose resolution could verify it).
-      if (!before) return (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) ? 'scaled_in' : 'not_ours_or_already_recorded';
+      if (!before) {
+        if (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) return 'scaled_in';
+        return (await switchoverArmsRepository.isArm(m, event.data.remediationId)) ? 'armed' : 'not_ours_or_already_recorded';
+      }
+      // The agent had switched the instance already, under an armed switchover: that arm is used (re-armed by the arms worker).
+      const usedArm = armUsedBy(event.data.details);
+      if (usedArm) await switchoverArmsRepository.markUsed(m, usedArm, now);
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
       if (!row) return 'not_ours_or_already_recorded';
       // An incident that resolved while the action ran: verified now, or its verify window starts now.
       if (row.incidentResolvedAt && (await recordResolution(m, row, row.incidentResolvedAt, event.id)) === 'verified') return 'verified';
       return 'verifying';
     });
-    if (result === 'verifying' || result === 'verified' || result === 'scaled_in') decisionMetrics.outcomes.inc({ status: 'succeeded' });
+    if (result === 'verifying' || result === 'verified' || result === 'scaled_in' || result === 'armed') decisionMetrics.outcomes.inc({ status: 'succeeded' });
     return result;
   }
 

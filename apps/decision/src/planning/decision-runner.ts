@@ -19,6 +19,9 @@ import { holdOf, isRelapse, judgeVerification, relapseReason } from '../outcomes
 import { decideScaleIn, type ScaleInDecision } from '../scale-in/scale-in.js';
 import { scaleInPlannedEvent } from '../scale-in/scale-in-events.js';
 import { scaleInsRepository } from '../scale-in/scale-ins.repository.js';
+import { decideArm, type ArmDecision } from '../switchover-arms/switchover-arm.js';
+import { armPlannedEvent } from '../switchover-arms/switchover-arm-events.js';
+import { switchoverArmsRepository } from '../switchover-arms/switchover-arms.repository.js';
 import { subjectOf, type DecisionSubject } from './decision-events.js';
 import { declaredInstanceCount, inventoryStanding, type PolicyDecision, type PolicyInput } from './policy-port.js';
 import { remediationsRepository, type DecisionState, type FailedAttempt, type IncidentFacts, type RemediationRow } from './remediations.repository.js';
@@ -46,7 +49,9 @@ export type DecisionTrigger =
    */
   | { kind: 'verification_relapsed'; event: Envelope<'incident.opened'> }
   /** The verified scale_out whose scale-in is due to be judged first, if any (the scale-in worker). */
-  | { kind: 'scale_in_due' };
+  | { kind: 'scale_in_due' }
+  /** The armed switchover due to be judged first, if any (the arms worker). */
+  | { kind: 'switchover_arm_due' };
 
 export type DecisionTriggerKind = DecisionTrigger['kind'];
 
@@ -72,6 +77,8 @@ export type FailureResult =
   | 'escalated'
   /** A planned scale-in failed: recorded; nothing is broken, so nothing else follows. */
   | 'scale_in_failed'
+  /** An arm_switchover failed: recorded, judged again later; crashes are healed the slow way meanwhile. */
+  | 'arm_failed'
   /** A failed remediation was replaced by the playbook's next allowed candidate (a new remediation id)… */
   | 'fallback_planned'
   /** …which needs a human's approval first… */
@@ -105,6 +112,16 @@ export interface ScaleInOutcome {
   reason: string;
 }
 
+/** What became of an armed switchover judged when due. */
+export interface ArmOutcome {
+  tenantId: string;
+  service: string;
+  kind: ArmDecision['kind'];
+  /** The arm_switchover planned (an arm, or a withdrawal), if one was. */
+  remediationId: string | null;
+  reason: string;
+}
+
 /** What run() returns, per trigger (null: nothing was due). */
 export interface DecisionResults {
   incident_opened: OpenedOutcome;
@@ -113,6 +130,7 @@ export interface DecisionResults {
   verification_overdue: VerificationFailure | null;
   verification_relapsed: VerificationFailure | null;
   scale_in_due: ScaleInOutcome | null;
+  switchover_arm_due: ArmOutcome | null;
 }
 
 /**
@@ -206,6 +224,7 @@ export class DecisionRunner {
   run(trigger: Extract<DecisionTrigger, { kind: 'verification_overdue' }>): Promise<VerificationFailure | null>;
   run(trigger: Extract<DecisionTrigger, { kind: 'verification_relapsed' }>): Promise<VerificationFailure | null>;
   run(trigger: Extract<DecisionTrigger, { kind: 'scale_in_due' }>): Promise<ScaleInOutcome | null>;
+  run(trigger: Extract<DecisionTrigger, { kind: 'switchover_arm_due' }>): Promise<ArmOutcome | null>;
   async run(trigger: DecisionTrigger): Promise<DecisionResults[DecisionTriggerKind]> {
     switch (trigger.kind) {
       case 'incident_opened':
@@ -220,6 +239,8 @@ export class DecisionRunner {
         return this.runRelapse(trigger.event);
       case 'scale_in_due':
         return this.runScaleIn();
+      case 'switchover_arm_due':
+        return this.runArm();
       default: {
         const unreachable: never = trigger;
         throw new Error(`unhandled decision trigger ${JSON.stringify(unreachable)}`);
@@ -301,7 +322,10 @@ export class DecisionRunner {
       if (!row || !before) {
         // A scale-in is no incident's remediation: its failure is recorded on its own row.
         const scaleIn = await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: failedAt, error: event.data.error });
-        return { result: scaleIn ? 'scale_in_failed' : 'not_ours_or_already_recorded' };
+        if (scaleIn) return { result: 'scale_in_failed' };
+        const retryAt = new Date(failedAt.getTime() + this.config.DECISION_ARM_RECHECK_MS);
+        const arm = await switchoverArmsRepository.recordFailure(m, event.data.remediationId, retryAt, `${event.data.error.code}: ${event.data.error.message}`);
+        return { result: arm ? 'arm_failed' : 'not_ours_or_already_recorded' };
       }
       // Before the tenant's lock: the deferrals worker holds a deferred row's lock while it waits for that one.
       await remediationsRepository.hastenDeferrals(m, row.tenantId, row.service, failedAt);
@@ -315,6 +339,10 @@ export class DecisionRunner {
     const fields = { remediationId: event.data.remediationId, incidentId: event.data.incidentId, error: event.data.error };
     if (outcome.result === 'scale_in_failed') {
       log.warn(fields, 'scale-in failed: the instances scale_out added keep running until someone stops them');
+      return outcome;
+    }
+    if (outcome.result === 'arm_failed') {
+      log.warn(fields, 'arm_switchover failed: crashes of the service are healed through the control plane until it is armed');
       return outcome;
     }
     if (outcome.fallback) {
@@ -446,6 +474,60 @@ export class DecisionRunner {
     } else {
       log.info(outcome, outcome.kind === 'skip' ? 'scale-in skipped' : 'scale-in not due yet');
     }
+    return outcome;
+  }
+
+  /**
+   * An armed switchover is due to be judged (switchover-arms/switchover-arm.ts): claimed (SKIP
+   * LOCKED), then under the same locks as any decision of its tenant, from the same read a crash's
+   * decision takes: armed (announced as remediation.planned, action arm_switchover), kept,
+   * withheld, or withdrawn (an arm_switchover with armTtlMs 0).
+   */
+  private async runArm(): Promise<ArmOutcome | null> {
+    const outcome = await this.outbox.transaction(async (m): Promise<ArmOutcome | null> => {
+      const row = await switchoverArmsRepository.claimDue(m, this.clock.now());
+      if (!row) return null;
+      await remediationsRepository.lockBreakerSharedThenTenant(m, row.tenantId);
+      const now = this.clock.now();
+      // The read a crash on the service would take (its pacing fields are not used: see decideArm).
+      const probe = { incidentId: '00000000-0000-0000-0000-000000000000', kind: 'crashed', severity: 'major', service: row.service, instance: '', openedAt: now.getTime() };
+      const state = await remediationsRepository.decisionState(m, decisionStateQuery(row.tenantId, probe, now));
+      const recheckMs = this.config.DECISION_ARM_RECHECK_MS;
+      const ttlMs = this.config.DECISION_ARM_TTL_MS;
+      const decision = decideArm(row, state, now, { ttlMs, recheckMs });
+      const key = { tenantId: row.tenantId, service: row.service };
+      const recheck = new Date(now.getTime() + Math.min(recheckMs, ttlMs / 2));
+      switch (decision.kind) {
+        case 'arm': {
+          const remediationId = newEventId(now.getTime());
+          const { instance, execution, policyVersion, reason, inputs } = decision;
+          await switchoverArmsRepository.update(m, key, { status: 'armed', remediationId, policyVersion, expiresAt: new Date(now.getTime() + ttlMs), dueAt: recheck, reason, at: now });
+          await appendToOutbox(m, DECISION_SCHEMA, [armPlannedEvent({ ...key, instance, remediationId, policyVersion, reason, execution, inputs }, now)]);
+          return { ...key, kind: 'arm', remediationId, reason };
+        }
+        case 'keep':
+          await switchoverArmsRepository.postpone(m, key, decision.until, decision.reason);
+          return { ...key, kind: 'keep', remediationId: row.remediationId, reason: decision.reason };
+        case 'withhold': {
+          const { withdraw, reason, policyVersion, inputs } = decision;
+          if (!withdraw || policyVersion === null) {
+            // Nothing holds on the agent (or nothing can be addressed: it lapses by its expiry).
+            await switchoverArmsRepository.update(m, key, { status: 'withheld', remediationId: row.remediationId, policyVersion, expiresAt: row.expiresAt, dueAt: recheck, reason, at: now });
+            return { ...key, kind: 'withhold', remediationId: null, reason };
+          }
+          const remediationId = newEventId(now.getTime());
+          const withdrawal = `${reason}: withdrawing arm ${row.remediationId}`;
+          await switchoverArmsRepository.update(m, key, { status: 'withheld', remediationId, policyVersion, expiresAt: now, dueAt: recheck, reason: withdrawal, at: now });
+          await appendToOutbox(m, DECISION_SCHEMA, [armPlannedEvent({ ...key, instance: withdraw.instance, remediationId, policyVersion, reason: withdrawal, execution: withdraw.execution, inputs: { ...inputs, withdraws: row.remediationId } }, now)]);
+          return { ...key, kind: 'withhold', remediationId, reason: withdrawal };
+        }
+        default: {
+          const unreachable: never = decision;
+          throw new Error(`unhandled arm decision ${JSON.stringify(unreachable)}`);
+        }
+      }
+    });
+    if (outcome && outcome.remediationId && outcome.kind !== 'keep') log.info(outcome, outcome.kind === 'arm' ? 'switchover armed' : 'switchover arm withdrawn');
     return outcome;
   }
 

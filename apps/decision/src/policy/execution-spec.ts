@@ -16,6 +16,9 @@ export const DEFAULT_VERIFY_DEADLINE_MS = 60_000;
 /** scale_out without a declared cap: up to twice the declared instances, back in after 10 minutes resolved. */
 export const DEFAULT_SCALE_IN_AFTER_MS = 10 * 60_000;
 
+/** How long an armed switchover holds on the agent; the decision service renews it before it lapses. */
+export const DEFAULT_ARM_TTL_MS = 10 * 60_000;
+
 /** A service the inventory does not declare runs on the agent, as every target did before runtimes were declared. */
 const AGENT: RemediationRuntime = { kind: 'agent' };
 
@@ -64,6 +67,9 @@ export function executionSpecFor(
     case 'scale_in':
       // Never below what the inventory declares: the driver stops only instances above it, newest first.
       return ok({ minInstances: Math.max(1, service?.instances.length ?? 1) });
+    case 'arm_switchover':
+      if ((service?.warmSpares ?? 0) === 0) return { ok: false, notApplicable: `the inventory declares no warm spare for ${name}` };
+      return ok({ armTtlMs: DEFAULT_ARM_TTL_MS });
     case 'throttle':
       return service?.throttle
         ? ok({ limitPerSecond: service.throttle.limitPerSecond, ttlMs: service.throttle.ttlMs })

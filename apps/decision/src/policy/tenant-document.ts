@@ -84,6 +84,12 @@ const serviceSchema = z
       .object({ maxInstances: z.number().int().min(1).max(1000), scaleInAfterMs: z.number().int().min(0).max(86_400_000) })
       .strict()
       .optional(),
+    /**
+     * The warm spares the service's host agent keeps (its agent config's `warmSpares`). With at
+     * least one, on the agent runtime, the decision service arms a switchover while the tenant's
+     * policy would heal a crash of the service automatically (see the README, *Armed switchover*).
+     */
+    warmSpares: z.number().int().min(0).max(8).optional(),
     /** throttle: the requests per second an instance still admits, and for how long. Absent: throttle is not planned for the service. */
     throttle: z
       .object({ limitPerSecond: z.number().positive().max(1_000_000), ttlMs: z.number().int().min(1_000).max(86_400_000) })

@@ -24,6 +24,7 @@ export const WORKERS_OFF = {
   DECISION_DEFER_INTERVAL_MS: '0',
   DECISION_VERIFY_INTERVAL_MS: '0',
   DECISION_SCALE_IN_INTERVAL_MS: '0',
+  DECISION_ARM_INTERVAL_MS: '0',
 } as const;
 
 /** Only suspected faults open the breaker, never a share of a small (or deliberately failing) test fleet. */

@@ -44,7 +44,7 @@ export function livenessRecoveredSignal(ref: InstanceRef, kind: LivenessKind, se
 
 /** A supervisor saw the process end: a crash is known from the event itself, no deadline. */
 export function exitedSignal(event: Envelope<'health.exited'>, signalAt: number, suppressed: boolean): LifecycleSignal {
-  const { service, instance, exitCode, signal, observedBy } = event.data;
+  const { service, instance, exitCode, signal, observedBy, switchedUnderArm } = event.data;
   return {
     tenantId: event.tenantId,
     service,
@@ -55,7 +55,8 @@ export function exitedSignal(event: Envelope<'health.exited'>, signalAt: number,
     severity: 'major',
     signalAt,
     suppressed,
-    evidence: { exitCode, signal, observedBy },
+    // An agent that switched the instance to a warm spare under an armed switchover says so: the incident's trail shows the arm.
+    evidence: { exitCode, signal, observedBy, ...(switchedUnderArm ? { switchedUnderArm } : {}) },
   };
 }
 

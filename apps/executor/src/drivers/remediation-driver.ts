@@ -26,7 +26,7 @@ export interface DriverCommand extends RemediationTarget {
 export type UnattributedReply = EventData<'security.reply_rejected'>;
 
 /** The verbs of DriverEffect: the one vocabulary every driver (and every runbook) reports in. */
-export const DRIVER_EFFECT_VERBS = ['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called'] as const;
+export const DRIVER_EFFECT_VERBS = ['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called', 'armed'] as const;
 
 /**
  * One change a driver made to the world, in one vocabulary for every driver, so that what it

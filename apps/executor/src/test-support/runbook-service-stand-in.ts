@@ -183,6 +183,8 @@ function effectsOf({ action, service, instance, parameters }: RunbookRequest): D
     rollback: [{ verb: 'rolled_back', object: service, detail: { toRelease: parameters.toRelease } }],
     throttle: [{ verb: 'throttled', object: instance, detail: { limitPerSecond: parameters.limitPerSecond, ttlMs: parameters.ttlMs } }],
     scale_in: [{ verb: 'scaled', object: service, detail: { minInstances: parameters.minInstances } }],
+    // Not a runbook action (RUNTIME_ACTIONS): the driver refuses it before the runbook is called.
+    arm_switchover: [],
   };
   return byAction[action];
 }

@@ -63,6 +63,12 @@ export const exitedData = z
     exitCode: z.number().int().nullable(),
     signal: z.string().max(32).nullable(),
     observedBy: z.enum(['agent', 'connection']),
+    /**
+     * The agent switched the instance's front to a ready warm spare at once, under this armed
+     * switchover (the remediation id of the `arm_switchover` the executor signed): traffic is
+     * served again already; the incident still opens and is decided as usual.
+     */
+    switchedUnderArm: z.uuid().optional(),
   })
   .strict();
 

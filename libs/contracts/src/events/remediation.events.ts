@@ -4,16 +4,20 @@ import { subjectToken } from '../subject-token.js';
 /**
  * restart the process; replace it with a fresh instance; scale_out the service; failover to a
  * standby; rollback the last deployment; throttle incoming traffic; scale_in: stop the instances
- * a scale_out added, once its incident has stayed resolved (never below the declared instances).
+ * a scale_out added, once its incident has stayed resolved (never below the declared instances);
+ * arm_switchover: pre-authorise the host agent, for a while, to switch a crashed fronted instance
+ * of the service to a ready warm spare at once, once (the decision taken before the fault).
  */
-export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in']);
+export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in', 'arm_switchover']);
 
 /**
  * The actions that heal an incident: what a playbook may list and a compliance profile allows.
  * `scale_in` is not one: it only undoes a verified scale_out, and the decision service plans it
- * itself (a tenant allows it by allowing scale_out).
+ * itself (a tenant allows it by allowing scale_out). Nor is `arm_switchover`: the decision service
+ * plans it itself when the tenant's policy would heal a crash of the service automatically with a
+ * restart or replace (see apps/decision, *Armed switchover*).
  */
-export const healingAction = remediationAction.exclude(['scale_in']);
+export const healingAction = remediationAction.exclude(['scale_in', 'arm_switchover']);
 
 /** A region name as a tenant's inventory states it (`eu-west-1`); also a subject token. */
 export const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
@@ -77,6 +81,8 @@ export const actionParameters = z
     limitPerSecond: z.number().positive().max(1_000_000).optional(),
     /** throttle: how long the limit holds. */
     ttlMs: z.number().int().min(1_000).max(86_400_000).optional(),
+    /** arm_switchover: how long the arm holds, counted from the command's signed issuedAt (at most an hour); 0 withdraws the service's arm. */
+    armTtlMs: z.number().int().min(0).max(3_600_000).optional(),
   })
   .strict();
 
@@ -86,7 +92,7 @@ export const actionParameters = z
  * for a target of that runtime (runtimeCan).
  */
 export const RUNTIME_ACTIONS = {
-  agent: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
+  agent: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in', 'arm_switchover'],
   kubernetes: ['restart', 'replace', 'scale_out', 'rollback', 'scale_in'],
   runbook: ['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in'],
 } as const satisfies Record<z.infer<typeof remediationRuntime>['kind'], readonly z.infer<typeof remediationAction>[]>;
@@ -109,6 +115,7 @@ export const ACTION_PARAMETERS = {
   rollback: ['toRelease'],
   throttle: ['limitPerSecond', 'ttlMs'],
   scale_in: ['minInstances'],
+  arm_switchover: ['armTtlMs'],
 } as const satisfies Record<z.infer<typeof remediationAction>, readonly (keyof z.infer<typeof actionParameters>)[]>;
 
 /** Which required parameters of the action are missing, in a message; null when none is. */

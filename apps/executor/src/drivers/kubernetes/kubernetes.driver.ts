@@ -218,6 +218,7 @@ class Remediation {
         return this.scaleIn();
       case 'failover':
       case 'throttle':
+      case 'arm_switchover':
         return Promise.resolve({ ok: false, error: { code: DriverRefusal.UnsupportedAction, message: `the kubernetes driver cannot ${this.command.action}` } });
       default: {
         const never: never = this.command.action;

@@ -17,7 +17,7 @@ export const REMEDIATIONS_ANNOTATION = 'autoheal.io/remediations';
 export const MAX_RECORDS = 20;
 
 const effect = z.object({
-  verb: z.enum(['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called']),
+  verb: z.enum(['restarted', 'started', 'stopped', 'scaled', 'rolled_back', 'promoted', 'routed', 'throttled', 'called', 'armed']),
   object: z.string(),
   detail: z.record(z.string(), z.unknown()).optional(),
 });

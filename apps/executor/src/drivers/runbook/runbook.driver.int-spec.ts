@@ -32,6 +32,7 @@ const PARAMETERS: Record<RemediationAction, ActionParameters> = {
   rollback: { toRelease: 'previous' },
   throttle: { limitPerSecond: 50, ttlMs: 60_000 },
   scale_in: { minInstances: 2 },
+  arm_switchover: { armTtlMs: 600_000 },
 };
 
 interface ExecutorHttp {
