@@ -7,12 +7,13 @@
 // playbooks restart crashed and hung instances, with a short verify deadline. Faults are injected
 // one at a time, each on an instance not touched before (a target's cooldown and the tenant's
 // hourly cap of 20 automatic actions are the guardrails at work, not what is measured):
-//   crash = SIGKILL (chaos kill), hang = SIGSTOP (chaos hang).
+//   crash = SIGKILL sent by the bench to the instance's process (as an OOM kill would end it; the
+//   clock starts at the kill), hang = SIGSTOP (the agent's chaos hang, from the chaos request).
 // The decision service arms a switchover for `warm` (its inventory declares warmSpares: 1 and its
 // playbook restarts crashes automatically): before each crash of a warm instance the bench waits
 // until the agent holds an arm (agent.status `armedSwitchover`), so the agent switches to the spare
 // at once and the incident's restart only claims that switch. A hang is no exit: no arm applies.
-// For each, from the moment the chaos request is sent:
+// For each, from the fault (the SIGKILL sent, or the chaos hang request sent):
 //   serving again — the instance's public port answers GET /healthz from a process other than the
 //                   faulted one (polled back to back);
 //   verified      — remediation.verified for the instance seen on NATS.
@@ -267,7 +268,13 @@ async function main() {
       verified.delete(step.instance);
       const before = (await status()).find((s) => s.service === step.service && s.instance === step.instance);
       const started = performance.now();
-      await nc.request('agent.chaos', JSON.stringify({ action: step.fault === 'crash' ? 'kill' : 'hang', tenantId: 'bench', service: step.service, instance: step.instance }), { timeout: 5000 });
+      if (step.fault === 'crash') {
+        // A crash from outside the agent, as the kernel's OOM killer or a fatal error would end it:
+        // the clock starts at the SIGKILL itself, not at a chaos request's trip through the agent.
+        process.kill(before.pid, 'SIGKILL');
+      } else {
+        await nc.request('agent.chaos', JSON.stringify({ action: 'hang', tenantId: 'bench', service: step.service, instance: step.instance }), { timeout: 5000 });
+      }
       const servingAt = await answeredAt(before.port, (pid) => pid !== before.pid, 30_000);
       const deadline = Date.now() + 30_000;
       while (!verified.has(step.instance) && Date.now() < deadline) await sleep(5);
@@ -295,7 +302,7 @@ async function main() {
     const line = (name, values, note = '') =>
       console.log(`${name.padEnd(44)} ${fmt(percentile(values, 50))} ${fmt(percentile(values, 99))}   ${String(values.length).padStart(3)}   ${note}`);
     console.log(`\nautoheal heal benchmark — ${ROUNDS} faults per row, heartbeat ${HEARTBEAT_MS} ms, verify deadline ${VERIFY_DEADLINE_MS} ms`);
-    console.log(`node ${process.version}, ${os.cpus().length} cores; from the chaos request (SIGKILL / SIGSTOP) to\n`);
+    console.log(`node ${process.version}, ${os.cpus().length} cores; from the fault (SIGKILL sent by the bench / chaos hang request sent) to\n`);
     console.log(`${''.padEnd(44)} ${'p50'.padStart(11)} ${'p99'.padStart(11)}     n`);
     for (const fault of ['crash', 'hang']) {
       for (const service of ['warm', 'cold']) {

@@ -267,7 +267,7 @@ async function startSystem(options) {
   }
   if (options.console) {
     const { spec, env: consoleEnv } = consoleProcess(ports, env);
-    const proc = new ManagedProcess('console', spec, consoleEnv, logDir, options);
+    const proc = new ManagedProcess('console', spec, consoleEnv, logDir, { ...options, registry });
     services.set('console', proc);
     proc.start();
   }

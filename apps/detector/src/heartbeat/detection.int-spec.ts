@@ -167,7 +167,10 @@ describe('detector (real NATS and Postgres)', () => {
     await expectEventually(async () => {
       const opened = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance === 'api-8');
       expect(opened).toHaveLength(1);
-      expect(opened[0].data).toMatchObject({ kind: 'heartbeat_missed', suspectedCause: 'detector_or_network', evidence: { observerFault: { signal: 'timer_late' } } });
+      // The stall shows as the deadline timer firing late, or, when the stall outlasted the
+      // detector's partition lease on a loaded machine, as the handover that followed it: either
+      // way the hang is marked as the detector's doubt.
+      expect(opened[0].data).toMatchObject({ kind: 'heartbeat_missed', suspectedCause: 'detector_or_network', evidence: { observerFault: { signal: expect.stringMatching(/^(timer_late|handover)$/) } } });
     });
     await stopDetector();
   });

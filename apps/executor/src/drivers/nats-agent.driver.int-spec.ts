@@ -65,7 +65,7 @@ describe('NatsAgentDriver (real nats-server)', () => {
   });
 
   it('lists the actions the agent carries out: all of them', () => {
-    expect([...driver.actions].sort()).toEqual(['failover', 'replace', 'restart', 'rollback', 'scale_in', 'scale_out', 'throttle']);
+    expect([...driver.actions].sort()).toEqual(['arm_switchover', 'failover', 'replace', 'restart', 'rollback', 'scale_in', 'scale_out', 'throttle']);
   });
 
   describe('failover', () => {
