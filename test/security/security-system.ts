@@ -44,6 +44,7 @@ export interface AgentInstance {
   pid?: number;
   state: string;
   restarts: number;
+  lastRestartRemediationId?: string | null;
 }
 
 export interface SecuritySystem {

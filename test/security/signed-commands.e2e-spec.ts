@@ -77,12 +77,16 @@ describe('signed commands and signed answers (whole system, real nats-server and
 
       // Once expired (plus the agent's clock skew allowance), the captured command is refused as it is.
       await new Promise((resolve) => setTimeout(resolve, Date.parse(captured.expiresAt) + 5_500 - Date.now()));
+      // The instance as it is just before the replay: on a loaded machine the control plane may
+      // have healed it meanwhile (its restart gap read as a hang), which is not the replay's doing.
+      const beforeReplay = (await sys.agentStatus()).find((i) => i.instance === ONE.instance);
       const replayed = await send(ONE, captured);
       expect(replayed).toMatchObject({ ok: false, code: 'command_rejected' });
       if (replayed.ok) throw new Error('unreachable');
       expect(replayed.message).toMatch(/^expired/);
-      expect(await sys.pidOf(ONE.instance)).toBe(firstPid);
-      expect((await sys.agentStatus()).find((i) => i.instance === ONE.instance)).toMatchObject({ restarts: 1 });
+      const afterReplay = (await sys.agentStatus()).find((i) => i.instance === ONE.instance);
+      expect(afterReplay).toMatchObject({ pid: beforeReplay?.pid, restarts: beforeReplay?.restarts, lastRestartRemediationId: beforeReplay?.lastRestartRemediationId });
+      if (afterReplay?.restarts !== 1) console.log(`ONE was restarted ${afterReplay?.restarts} times before the replay (the control plane healed it meanwhile): ${JSON.stringify(afterReplay)}`);
     });
   });
 

@@ -170,7 +170,8 @@ describe('detector (real NATS and Postgres)', () => {
       // The stall shows as the deadline timer firing late, or, when the stall outlasted the
       // detector's partition lease on a loaded machine, as the handover that followed it: either
       // way the hang is marked as the detector's doubt.
-      expect(opened[0].data).toMatchObject({ kind: 'heartbeat_missed', suspectedCause: 'detector_or_network', evidence: { observerFault: { signal: expect.stringMatching(/^(timer_late|handover)$/) } } });
+      expect(opened[0].data).toMatchObject({ kind: 'heartbeat_missed', suspectedCause: 'detector_or_network' });
+      expect(['timer_late', 'handover']).toContain((opened[0].data as { evidence?: { observerFault?: { signal?: string } } }).evidence?.observerFault?.signal);
     });
     await stopDetector();
   });
