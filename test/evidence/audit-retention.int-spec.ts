@@ -12,7 +12,6 @@ import type { DataSource } from 'typeorm';
 import { subjectFor } from '@autoheal/contracts';
 import { chainNext, EMPTY_HEAD, readBundleDir, signPoint, verifyArchive, verifyBundle, type ChainBreak, type ChainedRow, type Tombstone } from '@autoheal/evidence';
 import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { auditorDataSource } from '../../apps/auditor/src/data-source';
 import { ROW_SEALER, type RowSealer } from '../../apps/auditor/src/evidence/row-sealer';
@@ -115,7 +114,7 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     const service = auditor.app.get(AuditLogService);
     for (let i = 0; i < 2; i++) {
       const event = incidentOpened(TENANT, undefined, `now-${i}`);
-      await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+      await service.recordEvent(event, { subject: subjectFor(event) });
     }
     return rows;
   }
@@ -236,7 +235,7 @@ describe('audit retention (real Postgres, nats-server and auditor)', () => {
     // Appends go on after the gap.
     const service = auditor.app.get(AuditLogService);
     const event = incidentOpened(TENANT, undefined, 'after-drop');
-    await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+    await service.recordEvent(event, { subject: subjectFor(event) });
     expect(await verify()).toMatchObject({ ok: true, headSeq: 11 });
   });
 

@@ -16,7 +16,6 @@ import { checkpointSubject, STREAMS, subjectFor } from '@autoheal/contracts';
 import type { BundleVerification, ChainBreak, SignedPoint } from '@autoheal/evidence';
 import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
 import { run } from '../../apps/cli/src/program';
@@ -92,7 +91,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     const service = auditor.app.get(AuditLogService);
     for (let i = 0; i < ROWS; i++) {
       const event = incidentOpened(tenantId, undefined, `i-${i}`);
-      await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+      await service.recordEvent(event, { subject: subjectFor(event) });
     }
     const made = await api('POST', `/v1/tenants/${tenantId}/audit/checkpoints`);
     expect(made.status).toBe(201);
@@ -346,7 +345,7 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     auditor = await startAuditor({ databaseUrl: db.roleUrl('auditor'), natsUrl: nats.url, extraEnv: { AUDITOR_FULL_VERIFY_PER_HOUR: '3600000000', AUDITOR_CHECKPOINT_DIR: join(work, 'checkpoints') } });
     const service = auditor.app.get(AuditLogService);
     const event = incidentOpened('rotated', undefined, 'after-rotation');
-    await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+    await service.recordEvent(event, { subject: subjectFor(event) });
     // The stop also appended the old auditor's read record (audit.read): the head is past ROWS + 1.
     const made = (await api('POST', '/v1/tenants/rotated/audit/checkpoints')).body;
     expect(made).toMatchObject({ created: true, checkpoint: { tenantId: 'rotated' } });

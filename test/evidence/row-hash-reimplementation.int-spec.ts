@@ -4,7 +4,6 @@
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { newEvent, subjectFor } from '@autoheal/contracts';
 import { createTestDatabase, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
 
@@ -161,7 +160,7 @@ describe('the row hash as docs/audit-row-hash.md specifies it, on rows a running
         correlationId: `00000000-0000-4000-8000-00000000000${i}`,
         data: { incidentId: `00000000-0000-4000-8000-00000000000${i}`, service: 'api', instance: `api-${i}`, kind: 'heartbeat_missed', severity: 'major', signalAt: now, detectedAt: now, detectionLatencyMs: i, evidence },
       });
-      await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+      await service.recordEvent(event, { subject: subjectFor(event) });
     }
     const checkpoint = await fetch(`${auditor.baseUrl}/v1/tenants/spec/audit/checkpoints`, { method: 'POST', headers: { authorization: `Bearer ${OPS_KEY}` } });
     expect(checkpoint.status).toBe(201);

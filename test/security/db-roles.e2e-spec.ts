@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { subjectFor } from '@autoheal/contracts';
 import { createTestDatabase, startNatsServer, type DatabaseRoleName, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
-import { INCIDENTS_AUDIT_CONSUMER } from '../../apps/auditor/src/audit-log/audit-log.consumers';
 import { AuditLogService } from '../../apps/auditor/src/audit-log/audit-log.service';
 import { incidentOpened, OPS_KEY, startAuditor, type RunningAuditor } from '../../apps/auditor/src/test-support/auditor';
 
@@ -170,7 +169,7 @@ describe('Postgres roles cannot be escalated (each service role, real Postgres)'
     const service = auditor.app.get(AuditLogService);
     for (let i = 0; i < 3; i++) {
       const event = incidentOpened(VICTIM, randomUUID(), `api-${i}`);
-      await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) });
+      await service.recordEvent(event, { subject: subjectFor(event) });
     }
     await admin.query(
       `INSERT INTO auditor.api_keys (id, key_hash, subject, roles, tenant_scope, label, origin, created_by) VALUES ($1, repeat('c', 64), 'victim', ARRAY['viewer'], ARRAY[$2], 'victim key', 'api', 'admin')`,
@@ -257,7 +256,7 @@ describe('Postgres roles cannot be escalated (each service role, real Postgres)'
     it('records events, and verify names the row appended past the service: well chained, but not sealed', async () => {
       const service = auditor.app.get(AuditLogService);
       const event = incidentOpened(VICTIM);
-      expect(await service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) })).toBe('appended');
+      expect(await service.recordEvent(event, { subject: subjectFor(event) })).toBe('appended');
       const response = await fetch(`${auditor.baseUrl}/v1/tenants/${VICTIM}/audit/verify`, { headers: { authorization: `Bearer ${OPS_KEY}` } });
       const body = (await response.json()) as { ok: boolean; checkedRows: number; firstBreak: unknown };
       // The role's own call of append_audit_entry above (seq 4) has no seal: whoever holds the

@@ -87,8 +87,8 @@ describe('append batches through the auditor consumers (real Postgres and nats-s
     );
     // The poison was in a batch with others (the batch failed and was written one event at a time), not alone.
     expect(await splits()).toBeGreaterThan(splitsBefore);
-    // Claimed once each; the poison's claim rolled back with its append.
-    expect(await count(`SELECT count(*) AS n FROM auditor.inbox WHERE event_id = ANY ($1)`, [events.map((e) => e.id)])).toBe(recorded.length);
+    // One row each; none for the poison.
+    expect(await count(`SELECT count(*) AS n FROM auditor.audit_log WHERE event_id = ANY ($1)`, [events.map((e) => e.id)])).toBe(recorded.length);
     const reader = auditor!.app.get(AuditReadService);
     for (const tenant of tenants) expect(await reader.verify(tenant, caller())).toMatchObject({ ok: true, checkedRows: tenant === poison.tenantId ? 4 : 5 });
   });
@@ -132,11 +132,10 @@ describe('append batches through the auditor consumers (real Postgres and nats-s
       );
       // A failing transaction had appended rows of the batch (several events) before it failed…
       expect(Number((await pg.query<{ n: string }>(`SELECT last_value AS n FROM public.append_fault_rows_seen`)).rows[0].n)).toBeGreaterThanOrEqual(2);
-      // …and none of them, no claim and no seal was committed.
+      // …and none of them and no seal was committed.
       const ids = events.map((e) => e.id);
       expect(await count(`SELECT count(*) AS n FROM auditor.audit_log WHERE tenant_id = ANY ($1)`, [tenants])).toBe(0);
       expect(await count(`SELECT count(*) AS n FROM auditor.audit_seals WHERE tenant_id = ANY ($1)`, [tenants])).toBe(0);
-      expect(await count(`SELECT count(*) AS n FROM auditor.inbox WHERE event_id = ANY ($1)`, [ids])).toBe(0);
 
       // The process goes away with the events unacknowledged; the next one gets them again.
       await stop();
@@ -150,7 +149,7 @@ describe('append batches through the auditor consumers (real Postgres and nats-s
         },
         { timeoutMs: 60_000 },
       );
-      expect(await count(`SELECT count(*) AS n FROM auditor.inbox WHERE event_id = ANY ($1)`, [ids])).toBe(events.length);
+      expect(await count(`SELECT count(*) AS n FROM auditor.audit_log WHERE event_id = ANY ($1)`, [ids])).toBe(events.length);
       expect(await count(`SELECT count(*) AS n FROM auditor.audit_seals WHERE tenant_id = ANY ($1)`, [tenants])).toBe(events.length);
       const reader = auditor!.app.get(AuditReadService);
       for (const tenant of tenants) expect(await reader.verify(tenant, caller())).toMatchObject({ ok: true, checkedRows: 4, headSeq: 4 });

@@ -34,7 +34,7 @@ function toDeliveryError(error: unknown): Error {
  */
 export function auditEventHandler(audit: AuditLogService): EventHandler {
   return (event: Envelope, ctx: JetStreamContext) =>
-    audit.recordEvent(event, { consumer: ctx.durable, subject: ctx.subject }).then(
+    audit.recordEvent(event, { subject: ctx.subject }).then(
       () => undefined,
       (error: unknown) => {
         throw toDeliveryError(error);

@@ -5,7 +5,6 @@ import { newEvent, subjectFor, SYSTEM_TENANT_ID, type Envelope, type EventData }
 import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
-import { INCIDENTS_AUDIT_CONSUMER } from './audit-log.consumers';
 import { AuditLogService } from './audit-log.service';
 import { AuditReadService, VERIFY_BATCH, VERIFY_SLICE_ROWS, type ApiCaller } from './audit-read.service';
 import { GENESIS_HASH } from './hash-chain';
@@ -145,7 +144,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     const event = incidentOpened('dupco');
     await publishSigned(nc, auditor.keys, event);
     // A second message with the same event but another Nats-Msg-Id passes JetStream's
-    // de-duplication: only the inbox stands between it and a second row.
+    // de-duplication: only the append function's check of the event id stands between it and a second row.
     await publishSigned(nc, auditor.keys, event, { msgID: `${event.id}-again` });
     const later = incidentOpened('dupco');
     await publishSigned(nc, auditor.keys, later);
@@ -154,14 +153,13 @@ describe('audit log (real Postgres and nats-server)', () => {
     await expectEventually(async () => expect((await rows('dupco')).map((r) => r.event_id)).toContain(later.id));
     const r = await rows('dupco');
     expect(r.map((x) => x.event_id)).toEqual([event.id, later.id]);
-    const inbox = await pg.query(`SELECT consumer FROM auditor.inbox WHERE event_id = $1`, [event.id]);
-    expect(inbox.rows).toEqual([{ consumer: INCIDENTS_AUDIT_CONSUMER.durable }]);
+    expect((await pg.query(`SELECT count(*)::int AS n FROM auditor.audit_log WHERE event_id = $1`, [event.id])).rows).toEqual([{ n: 1 }]);
   });
 
   it('records an event once when several deliveries race', async () => {
     const event = incidentOpened('racer');
     const outcomes = await Promise.all(
-      Array.from({ length: 6 }, () => service.recordEvent(event, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(event) })),
+      Array.from({ length: 6 }, () => service.recordEvent(event, { subject: subjectFor(event) })),
     );
     expect(outcomes.filter((o) => o === 'appended')).toHaveLength(1);
     expect(await rows('racer')).toHaveLength(1);
@@ -170,7 +168,7 @@ describe('audit log (real Postgres and nats-server)', () => {
   it('keeps one unbroken chain per tenant under concurrent writers', async () => {
     const events: Envelope[] = [];
     for (let i = 0; i < 40; i++) events.push(incidentOpened(i % 2 ? 'tenant-a' : 'tenant-b', randomUUID(), `i-${i}`));
-    await Promise.all(events.map((e) => service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })));
+    await Promise.all(events.map((e) => service.recordEvent(e, { subject: subjectFor(e) })));
 
     for (const tenant of ['tenant-a', 'tenant-b']) {
       const r = await rows(tenant);
@@ -190,7 +188,7 @@ describe('audit log (real Postgres and nats-server)', () => {
     beforeAll(async () => {
       for (let i = 0; i < 4; i++) {
         const e = incidentOpened(tenant, randomUUID(), `i-${i}`);
-        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+        await service.recordEvent(e, { subject: subjectFor(e) });
       }
     });
 
@@ -224,14 +222,14 @@ describe('audit log (real Postgres and nats-server)', () => {
       const e = incidentOpened(tenant);
       await pg.query('REVOKE EXECUTE ON FUNCTION auditor.append_audit_entries FROM autoheal_auditor');
       try {
-        await expect(service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).rejects.toThrow(
+        await expect(service.recordEvent(e, { subject: subjectFor(e) })).rejects.toThrow(
           'permission denied for function append_audit_entries',
         );
       } finally {
         await pg.query('GRANT EXECUTE ON FUNCTION auditor.append_audit_entries TO autoheal_auditor');
       }
-      // Nothing half-done: the inbox claim rolled back with the failed insert, so the retry appends.
-      expect(await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) })).toBe('appended');
+      // Nothing half-done: the failed call left no row, so the retry appends.
+      expect(await service.recordEvent(e, { subject: subjectFor(e) })).toBe('appended');
       expect(await rows(tenant)).toHaveLength(5);
       expect(await reader.verify(tenant, caller)).toMatchObject({ ok: true });
     });
@@ -274,7 +272,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       const other = 'staleco';
       for (let i = 0; i < 3; i++) {
         const e = incidentOpened(other, randomUUID(), `i-${i}`);
-        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+        await service.recordEvent(e, { subject: subjectFor(e) });
       }
       expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, headSeq: 3 });
       await pg.query('BEGIN');
@@ -294,7 +292,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       const record = async (n: number) => {
         for (let i = 0; i < n; i++) {
           const e = incidentOpened(other, randomUUID(), `i-${i}`);
-          await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+          await service.recordEvent(e, { subject: subjectFor(e) });
         }
       };
       await record(3);
@@ -314,7 +312,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       const other = 'pointco';
       for (let i = 0; i < 3; i++) {
         const e = incidentOpened(other, randomUUID(), `i-${i}`);
-        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+        await service.recordEvent(e, { subject: subjectFor(e) });
       }
       expect(await reader.verify(other, caller)).toMatchObject({ ok: true, headSeq: 3 });
       // As the owner could: change the head row and recompute its hash with the database's own function.
@@ -353,7 +351,7 @@ describe('audit log (real Postgres and nats-server)', () => {
       const other = 'gapco';
       for (let i = 0; i < 3; i++) {
         const e = incidentOpened(other, randomUUID(), `i-${i}`);
-        await service.recordEvent(e, { consumer: INCIDENTS_AUDIT_CONSUMER.durable, subject: subjectFor(e) });
+        await service.recordEvent(e, { subject: subjectFor(e) });
       }
       await pg.query('BEGIN');
       await pg.query('ALTER TABLE auditor.audit_log DISABLE TRIGGER audit_log_no_update_delete');

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { canonicalJson } from '@autoheal/contracts';
 import { preparedStatement, queryPrepared, setTenantScope, type PreparedStatement } from '@autoheal/persistence';
 import type { RowSealer } from '../evidence/row-sealer.js';
 import { signedPointsRepository } from '../evidence/signed-points.repository.js';
@@ -161,7 +162,7 @@ export const auditLogRepository = {
     const column = <V>(f: (e: AuditEntry, traceId: string | null) => V) => entries.map(({ entry, traceId }) => f(entry, traceId));
     const appended: { entry_index: number; appended_seq: string; appended_hash: string }[] = await manager.query(
       `SELECT entry_index, appended_seq, appended_hash FROM auditor.append_audit_entries(
-         $1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[])`,
+         $1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])`,
       [
         column((e) => e.tenantId),
         column((e) => e.eventId),
@@ -170,12 +171,12 @@ export const auditLogRepository = {
         column((e) => e.actor),
         column((e) => e.action),
         column((e) => e.outcome),
-        column((e) => JSON.stringify(e.resource)),
+        column((e) => canonicalJson(e.resource)),
         column((e) => e.source),
         column((e) => e.correlationId),
         column((e) => e.causationId),
         column((_, traceId) => traceId),
-        column((e) => JSON.stringify(e.payload)),
+        column((e) => canonicalJson(e.payload)),
       ],
     );
     const result = entries.map(() => false);

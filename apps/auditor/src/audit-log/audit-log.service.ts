@@ -16,7 +16,12 @@ import { AppendBatcher } from './append-batcher.js';
 
 export type RecordOutcome = 'appended' | 'duplicate';
 
-/** One append waiting for its batch: the entry, the inbox claim that makes it once-only (none: always appended), its trace. */
+/**
+ * One append waiting for its batch: the entry, the inbox claim that makes it once-only, its trace.
+ * A consumed event needs no claim: the append function skips an event id the log holds already
+ * (in the same transaction as the insert). A rejection's entry has an id of its own, so the
+ * claim on the rejected event's id is what keeps it once-only.
+ */
 interface AppendRequest {
   entry: AuditEntry;
   claim: InboxClaim | null;
@@ -36,13 +41,13 @@ function recordError(error: unknown): unknown {
 }
 
 /**
- * Recording the audit trail: one hash chain per tenant, each event once (inbox). The service logs
+ * Recording the audit trail: one hash chain per tenant, each event once. The service logs
  * in as its own role, which may append rows only through `auditor.append_audit_entries`: the
  * database places each row in its tenant's chain (advisory lock, seq, prev_hash, hash). Reading
  * the trail is AuditReadService's.
  *
  * Appends are batched (group commit, AppendBatcher): the events handed over while a transaction
- * is writing are written by the next one together — inbox claims, appends, seals, one commit —
+ * is writing are written by the next one together — appends, seals, one commit —
  * and each caller learns its own outcome only after that commit, so a consumer acks only what is
  * committed. A tenant's events are written in the order they were handed over. A batch that
  * fails is written again one event per transaction, in order, so one event the database refuses
@@ -63,12 +68,13 @@ export class AuditLogService {
   ) {}
 
   /**
-   * Appends the row for a consumed event, unless this consumer has recorded the event before.
-   * Queued before the first await: the order of calls is the order of the tenant's rows.
+   * Appends the row for a consumed event, unless the log holds the event already (delivered
+   * again, or by another consumer). Queued before the first await: the order of calls is the
+   * order of the tenant's rows.
    */
-  async recordEvent(event: Envelope, delivery: { consumer: string; subject: string }): Promise<RecordOutcome> {
+  async recordEvent(event: Envelope, delivery: { subject: string }): Promise<RecordOutcome> {
     const entry = auditEntryForEvent(event, delivery.subject, this.redacted);
-    return this.appendQueued({ entry, claim: { consumer: delivery.consumer, eventId: event.id }, traceId: activeTraceId() });
+    return this.appendQueued({ entry, claim: null, traceId: activeTraceId() });
   }
 
   /**
@@ -110,7 +116,7 @@ export class AuditLogService {
       const claims = requests.flatMap((r) => (r.claim === null ? [] : [r.claim]));
       const won = await claimInboxBatch(m, AUDITOR_SCHEMA, claims);
       let next = 0;
-      // A request without a claim is always appended; one whose claim was taken before is a duplicate.
+      // One whose claim was taken before is a duplicate; the append skips an event already recorded.
       const first = requests.map((r) => (r.claim === null ? true : won[next++]));
       const toAppend = requests.filter((_, i) => first[i]);
       const rows = await repo.appendBatch(m, toAppend, this.sealer);

@@ -1,5 +1,5 @@
 /**
- * The chain is written by SQL (`auditor.append_audit_entries`) and verified by TypeScript
+ * The chain is written by SQL (`auditor.append_audit_entries`, over the canonical JSON the service gives it) and verified by TypeScript
  * (`hash-chain.ts`): the two must compute the same hash for every row, or `verify` reports a break
  * that never happened. Checked over generated rows — any unicode, empty and large payloads, nulls,
  * numbers of every magnitude — first on the hash function alone, then through the append function

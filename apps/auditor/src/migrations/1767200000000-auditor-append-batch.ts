@@ -147,6 +147,93 @@ const ROW_HASH_AFTER = `
       auditor.audit_canonical_json(resource), source, correlation_id, causation_id, trace_id, auditor.audit_canonical_json(payload))
   $$`;
 
+/** The batch append function of this migration (its jsonb version; 1767400000000 replaces it and puts it back on `down`). */
+export const APPEND_ENTRIES_JSONB = `
+  CREATE FUNCTION auditor.append_audit_entries(
+    p_tenant_ids text[], p_event_ids text[], p_event_types text[], p_occurred_ats timestamptz[], p_actors text[], p_actions text[],
+    p_outcomes text[], p_resources jsonb[], p_sources text[], p_correlation_ids text[], p_causation_ids text[], p_trace_ids text[],
+    p_payloads jsonb[]
+  ) RETURNS TABLE (entry_index int, appended_seq bigint, appended_hash text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  #variable_conflict error
+  DECLARE
+    n int := coalesce(cardinality(p_tenant_ids), 0);
+    v_tenant text;
+    v_bad timestamptz;
+    v_recorded_before text[];
+    v_head_tenants text[];
+    v_head_seqs bigint[];
+    v_head_hashes text[];
+    v_resource_json text[];
+    v_payload_json text[];
+    v_seen text[] := '{}';
+    v_at int;
+    v_occurred_at timestamptz;
+    v_recorded_at timestamptz;
+    v_seq bigint;
+    v_hash text;
+    o_index int[] := '{}';
+    o_seq bigint[] := '{}';
+    o_prev text[] := '{}';
+    o_hash text[] := '{}';
+    o_occurred timestamptz[] := '{}';
+    o_recorded timestamptz[] := '{}';
+  BEGIN
+    IF coalesce(cardinality(p_event_ids), 0) <> n OR coalesce(cardinality(p_event_types), 0) <> n OR coalesce(cardinality(p_occurred_ats), 0) <> n
+       OR coalesce(cardinality(p_actors), 0) <> n OR coalesce(cardinality(p_actions), 0) <> n OR coalesce(cardinality(p_outcomes), 0) <> n
+       OR coalesce(cardinality(p_resources), 0) <> n OR coalesce(cardinality(p_sources), 0) <> n OR coalesce(cardinality(p_correlation_ids), 0) <> n
+       OR coalesce(cardinality(p_causation_ids), 0) <> n OR coalesce(cardinality(p_trace_ids), 0) <> n OR coalesce(cardinality(p_payloads), 0) <> n THEN
+      RAISE EXCEPTION 'append_audit_entries: the arrays differ in length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n = 0 THEN
+      RETURN;
+    END IF;
+    SELECT o INTO v_bad FROM unnest(p_occurred_ats) AS u(o)
+     WHERE date_trunc('milliseconds', o) < '0001-01-01T00:00:00Z' OR date_trunc('milliseconds', o) >= '10000-01-01T00:00:00Z' LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'occurred_at % is outside the years 1 to 9999', v_bad USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    -- Every tenant once, in one order for every caller: no two batches wait on each other in a cycle.
+    FOR v_tenant IN SELECT d.t FROM (SELECT DISTINCT u.t FROM unnest(p_tenant_ids) AS u(t)) AS d ORDER BY hashtext(d.t), d.t LOOP
+      PERFORM pg_advisory_xact_lock(hashtext('autoheal.audit_log'), hashtext(v_tenant));
+    END LOOP;
+    -- Under the locks (each statement sees what committed before it): events recorded before, and each tenant's head.
+    SELECT coalesce(array_agg(l.event_id), '{}') INTO v_recorded_before FROM auditor.audit_log AS l WHERE l.event_id = ANY (p_event_ids);
+    SELECT array_agg(d.t), array_agg(h.seq), array_agg(h.hash) INTO v_head_tenants, v_head_seqs, v_head_hashes
+      FROM (SELECT DISTINCT u.t FROM unnest(p_tenant_ids) AS u(t)) AS d
+      LEFT JOIN LATERAL (SELECT l.seq, l.hash FROM auditor.audit_log AS l WHERE l.tenant_id = d.t ORDER BY l.seq DESC LIMIT 1) AS h ON true;
+    SELECT array_agg(auditor.audit_canonical_json(x.r) ORDER BY x.i), array_agg(auditor.audit_canonical_json(x.p) ORDER BY x.i)
+      INTO v_resource_json, v_payload_json FROM unnest(p_resources, p_payloads) WITH ORDINALITY AS x(r, p, i);
+    FOR i IN 1..n LOOP
+      CONTINUE WHEN p_event_ids[i] = ANY (v_recorded_before) OR p_event_ids[i] = ANY (v_seen);
+      v_seen := v_seen || p_event_ids[i];
+      v_at := array_position(v_head_tenants, p_tenant_ids[i]);
+      -- Stored as hashed: toISOString() has milliseconds.
+      v_occurred_at := date_trunc('milliseconds', p_occurred_ats[i]);
+      v_recorded_at := date_trunc('milliseconds', clock_timestamp());
+      v_seq := coalesce(v_head_seqs[v_at], 0) + 1;
+      v_hash := auditor.audit_row_hash_canonical(p_tenant_ids[i], v_seq, coalesce(v_head_hashes[v_at], repeat('0', 64)), p_event_ids[i], p_event_types[i],
+        v_occurred_at, v_recorded_at, p_actors[i], p_actions[i], p_outcomes[i], v_resource_json[i], p_sources[i], p_correlation_ids[i],
+        p_causation_ids[i], p_trace_ids[i], v_payload_json[i]);
+      o_index := o_index || i;
+      o_seq := o_seq || v_seq;
+      o_prev := o_prev || coalesce(v_head_hashes[v_at], repeat('0', 64));
+      o_hash := o_hash || v_hash;
+      o_occurred := o_occurred || v_occurred_at;
+      o_recorded := o_recorded || v_recorded_at;
+      v_head_seqs[v_at] := v_seq;
+      v_head_hashes[v_at] := v_hash;
+    END LOOP;
+    INSERT INTO auditor.audit_log (tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
+                                   source, correlation_id, causation_id, trace_id, payload, prev_hash, hash)
+    SELECT p_tenant_ids[o.k], o.seq, p_event_ids[o.k], p_event_types[o.k], o.occurred, o.recorded, p_actors[o.k], p_actions[o.k], p_resources[o.k],
+           p_outcomes[o.k], p_sources[o.k], p_correlation_ids[o.k], p_causation_ids[o.k], p_trace_ids[o.k], p_payloads[o.k], o.prev, o.hash
+      FROM unnest(o_index, o_seq, o_prev, o_hash, o_occurred, o_recorded) AS o(k, seq, prev, hash, occurred, recorded)
+     ORDER BY o.k;
+    RETURN QUERY SELECT o.k, o.seq, o.hash FROM unnest(o_index, o_seq, o_hash) AS o(k, seq, hash) ORDER BY o.k;
+  END
+  $$`;
+
 /**
  * `auditor.append_audit_entries`: a batch of entries appended in one call, so the auditor can
  * record many consumed events in one transaction. Entries are given as parallel arrays (index i
@@ -173,91 +260,7 @@ export class AuditorAppendBatch1767200000000 implements MigrationInterface {
     await q.query(NETSTRING);
     await q.query(ROW_HASH_OF_CANONICAL);
     await q.query(ROW_HASH_AFTER);
-    await q.query(`
-      CREATE FUNCTION auditor.append_audit_entries(
-        p_tenant_ids text[], p_event_ids text[], p_event_types text[], p_occurred_ats timestamptz[], p_actors text[], p_actions text[],
-        p_outcomes text[], p_resources jsonb[], p_sources text[], p_correlation_ids text[], p_causation_ids text[], p_trace_ids text[],
-        p_payloads jsonb[]
-      ) RETURNS TABLE (entry_index int, appended_seq bigint, appended_hash text)
-      LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-      #variable_conflict error
-      DECLARE
-        n int := coalesce(cardinality(p_tenant_ids), 0);
-        v_tenant text;
-        v_bad timestamptz;
-        v_recorded_before text[];
-        v_head_tenants text[];
-        v_head_seqs bigint[];
-        v_head_hashes text[];
-        v_resource_json text[];
-        v_payload_json text[];
-        v_seen text[] := '{}';
-        v_at int;
-        v_occurred_at timestamptz;
-        v_recorded_at timestamptz;
-        v_seq bigint;
-        v_hash text;
-        o_index int[] := '{}';
-        o_seq bigint[] := '{}';
-        o_prev text[] := '{}';
-        o_hash text[] := '{}';
-        o_occurred timestamptz[] := '{}';
-        o_recorded timestamptz[] := '{}';
-      BEGIN
-        IF coalesce(cardinality(p_event_ids), 0) <> n OR coalesce(cardinality(p_event_types), 0) <> n OR coalesce(cardinality(p_occurred_ats), 0) <> n
-           OR coalesce(cardinality(p_actors), 0) <> n OR coalesce(cardinality(p_actions), 0) <> n OR coalesce(cardinality(p_outcomes), 0) <> n
-           OR coalesce(cardinality(p_resources), 0) <> n OR coalesce(cardinality(p_sources), 0) <> n OR coalesce(cardinality(p_correlation_ids), 0) <> n
-           OR coalesce(cardinality(p_causation_ids), 0) <> n OR coalesce(cardinality(p_trace_ids), 0) <> n OR coalesce(cardinality(p_payloads), 0) <> n THEN
-          RAISE EXCEPTION 'append_audit_entries: the arrays differ in length' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        IF n = 0 THEN
-          RETURN;
-        END IF;
-        SELECT o INTO v_bad FROM unnest(p_occurred_ats) AS u(o)
-         WHERE date_trunc('milliseconds', o) < '0001-01-01T00:00:00Z' OR date_trunc('milliseconds', o) >= '10000-01-01T00:00:00Z' LIMIT 1;
-        IF FOUND THEN
-          RAISE EXCEPTION 'occurred_at % is outside the years 1 to 9999', v_bad USING ERRCODE = 'datetime_field_overflow';
-        END IF;
-        -- Every tenant once, in one order for every caller: no two batches wait on each other in a cycle.
-        FOR v_tenant IN SELECT d.t FROM (SELECT DISTINCT u.t FROM unnest(p_tenant_ids) AS u(t)) AS d ORDER BY hashtext(d.t), d.t LOOP
-          PERFORM pg_advisory_xact_lock(hashtext('autoheal.audit_log'), hashtext(v_tenant));
-        END LOOP;
-        -- Under the locks (each statement sees what committed before it): events recorded before, and each tenant's head.
-        SELECT coalesce(array_agg(l.event_id), '{}') INTO v_recorded_before FROM auditor.audit_log AS l WHERE l.event_id = ANY (p_event_ids);
-        SELECT array_agg(d.t), array_agg(h.seq), array_agg(h.hash) INTO v_head_tenants, v_head_seqs, v_head_hashes
-          FROM (SELECT DISTINCT u.t FROM unnest(p_tenant_ids) AS u(t)) AS d
-          LEFT JOIN LATERAL (SELECT l.seq, l.hash FROM auditor.audit_log AS l WHERE l.tenant_id = d.t ORDER BY l.seq DESC LIMIT 1) AS h ON true;
-        SELECT array_agg(auditor.audit_canonical_json(x.r) ORDER BY x.i), array_agg(auditor.audit_canonical_json(x.p) ORDER BY x.i)
-          INTO v_resource_json, v_payload_json FROM unnest(p_resources, p_payloads) WITH ORDINALITY AS x(r, p, i);
-        FOR i IN 1..n LOOP
-          CONTINUE WHEN p_event_ids[i] = ANY (v_recorded_before) OR p_event_ids[i] = ANY (v_seen);
-          v_seen := v_seen || p_event_ids[i];
-          v_at := array_position(v_head_tenants, p_tenant_ids[i]);
-          -- Stored as hashed: toISOString() has milliseconds.
-          v_occurred_at := date_trunc('milliseconds', p_occurred_ats[i]);
-          v_recorded_at := date_trunc('milliseconds', clock_timestamp());
-          v_seq := coalesce(v_head_seqs[v_at], 0) + 1;
-          v_hash := auditor.audit_row_hash_canonical(p_tenant_ids[i], v_seq, coalesce(v_head_hashes[v_at], repeat('0', 64)), p_event_ids[i], p_event_types[i],
-            v_occurred_at, v_recorded_at, p_actors[i], p_actions[i], p_outcomes[i], v_resource_json[i], p_sources[i], p_correlation_ids[i],
-            p_causation_ids[i], p_trace_ids[i], v_payload_json[i]);
-          o_index := o_index || i;
-          o_seq := o_seq || v_seq;
-          o_prev := o_prev || coalesce(v_head_hashes[v_at], repeat('0', 64));
-          o_hash := o_hash || v_hash;
-          o_occurred := o_occurred || v_occurred_at;
-          o_recorded := o_recorded || v_recorded_at;
-          v_head_seqs[v_at] := v_seq;
-          v_head_hashes[v_at] := v_hash;
-        END LOOP;
-        INSERT INTO auditor.audit_log (tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
-                                       source, correlation_id, causation_id, trace_id, payload, prev_hash, hash)
-        SELECT p_tenant_ids[o.k], o.seq, p_event_ids[o.k], p_event_types[o.k], o.occurred, o.recorded, p_actors[o.k], p_actions[o.k], p_resources[o.k],
-               p_outcomes[o.k], p_sources[o.k], p_correlation_ids[o.k], p_causation_ids[o.k], p_trace_ids[o.k], p_payloads[o.k], o.prev, o.hash
-          FROM unnest(o_index, o_seq, o_prev, o_hash, o_occurred, o_recorded) AS o(k, seq, prev, hash, occurred, recorded)
-         ORDER BY o.k;
-        RETURN QUERY SELECT o.k, o.seq, o.hash FROM unnest(o_index, o_seq, o_hash) AS o(k, seq, hash) ORDER BY o.k;
-      END
-      $$`);
+    await q.query(APPEND_ENTRIES_JSONB);
     for (const fn of [NETSTRING_FN, ROW_HASH_CANONICAL, APPEND_BATCH]) {
       await q.query(`ALTER FUNCTION ${fn} OWNER TO ${OWNER_ROLE}`);
       await q.query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`);

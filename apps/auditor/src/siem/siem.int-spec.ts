@@ -67,7 +67,7 @@ describe('SIEM forwarding to a real rsyslog over TLS', () => {
 
   const append = async (tenantId: string, n: number): Promise<void> => {
     const audit = writer.app.get(AuditLogService);
-    for (let i = 0; i < n; i++) await audit.recordEvent(incidentOpened(tenantId), { consumer: 'siem-int-spec', subject: `incident.${tenantId}.opened` });
+    for (let i = 0; i < n; i++) await audit.recordEvent(incidentOpened(tenantId), { subject: `incident.${tenantId}.opened` });
   };
   const appendBoth = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) for (const t of TENANTS) await append(t, 1);
