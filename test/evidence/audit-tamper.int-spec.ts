@@ -248,6 +248,30 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
       },
       { seq: ROWS + 1, reason: 'unsealed_row' },
     ],
+    [
+      'a well-chained row of the attacker’s own slipped in between two of the auditor’s appends (the auditor chains its next rows onto it)',
+      async (t) => {
+        await superuser.query('BEGIN');
+        await superuser.query('SET LOCAL session_replication_role = replica');
+        await superuser.query(
+          `INSERT INTO auditor.audit_log
+             SELECT tenant_id, seq + 1, event_id || '-slipped', event_type, occurred_at, recorded_at, 'mallory', action, resource, outcome, source,
+                    correlation_id, causation_id, trace_id, payload, hash,
+                    auditor.audit_row_hash(tenant_id, seq + 1, hash, event_id || '-slipped', event_type, occurred_at, recorded_at, 'mallory', action, outcome,
+                                           resource, source, correlation_id, causation_id, trace_id, payload)
+               FROM auditor.audit_log WHERE tenant_id = $1 AND seq = ${ROWS}`,
+          [t],
+        );
+        await superuser.query('COMMIT');
+        // The auditor's next transaction appends two rows after it and seals them as one range.
+        const service = auditor.app.get(AuditLogService);
+        const next = [incidentOpened(t, undefined, 'after-1'), incidentOpened(t, undefined, 'after-2')];
+        expect(await Promise.all(next.map((e) => service.recordEvent(e, { subject: subjectFor(e) })))).toEqual(['appended', 'appended']);
+        const seals = await superuser.query<{ from_seq: string; seq: string }>(`SELECT from_seq, seq FROM auditor.audit_seals WHERE tenant_id = $1 AND seq > ${ROWS}`, [t]);
+        expect(seals.rows).toEqual([{ from_seq: String(ROWS + 2), seq: String(ROWS + 3) }]);
+      },
+      { seq: ROWS + 1, reason: 'unsealed_row' },
+    ],
   ];
 
   it.each(tampers)('%s is found by verify and by verify-bundle, which name where', async (name, tamper, expected) => {

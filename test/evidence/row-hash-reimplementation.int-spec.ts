@@ -104,6 +104,8 @@ function specRowHash(row: ExportedRow): string {
 
 interface Point {
   tenantId: string;
+  /** A seal over a range (section 4). */
+  fromSeq?: number;
   seq: number;
   headHash: string;
   signedAt: string;
@@ -111,11 +113,16 @@ interface Point {
   signature: string;
 }
 
-/** Section 4: Ed25519 over the netstrings of the kind, tenant, seq, head hash, time and key id. */
+/**
+ * Section 4: Ed25519 over the netstrings of the kind, tenant, seq, head hash, time and key id; a
+ * seal over a range: `autoheal.seal.v2`, tenant, fromSeq, seq, head hash, time, key id.
+ */
 function specPointHolds(kind: 'seal' | 'checkpoint', point: Point, publicKeyDer: Buffer): boolean {
-  const message = Buffer.concat(
-    [`autoheal.${kind}.v1`, point.tenantId, String(point.seq), point.headHash, point.signedAt, point.keyId].map(netstring),
-  );
+  const fields =
+    point.fromSeq === undefined
+      ? [`autoheal.${kind}.v1`, point.tenantId, String(point.seq), point.headHash, point.signedAt, point.keyId]
+      : [`autoheal.${kind}.v2`, point.tenantId, String(point.fromSeq), String(point.seq), point.headHash, point.signedAt, point.keyId];
+  const message = Buffer.concat(fields.map(netstring));
   return verifySignature(null, message, createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' }), Buffer.from(point.signature, 'base64'));
 }
 
@@ -180,8 +187,14 @@ describe('the row hash as docs/audit-row-hash.md specifies it, on rows a running
     const keys = (JSON.parse(files['keys.json']) as { keys: { keyId: string; publicKey: string }[] }).keys;
     const derOf = new Map(keys.map((k) => [k.keyId, Buffer.from(k.publicKey, 'base64')]));
     for (const [keyId, der] of derOf) expect(specKeyId(der)).toBe(keyId);
+    // Section 4: the seals' ranges cover the rows, one after the other.
     const seals = lines('seals.jsonl') as Point[];
-    expect(seals.map((s) => s.seq)).toEqual(rows.map((r) => r.seq));
+    let covered = 0;
+    for (const seal of seals) {
+      expect(seal.fromSeq ?? seal.seq).toBe(covered + 1);
+      covered = seal.seq;
+    }
+    expect(covered).toBe(rows.length);
     for (const seal of seals) {
       expect(seal.headHash).toBe(rows[seal.seq - 1].hash);
       expect(specPointHolds('seal', seal, derOf.get(seal.keyId)!)).toBe(true);

@@ -85,4 +85,4 @@ function startCpuSampler({ groups, phase, everyMs = 1_000 }) {
   };
 }
 
-module.exports = { startCpuSampler };
+module.exports = { startCpuSampler, processTicks, machineTicks };

@@ -3,7 +3,7 @@ import { canonicalJson } from '@autoheal/contracts';
 import { keyIdOf, parsePublicKey, publicKeyToBase64, signBytes, verifyBytes, type SigningKey } from '@autoheal/security';
 import { closeChain, START_OF_CHAIN, verifyChain, type ChainBreak, type ChainVerification, type EvidenceRow } from './chain.js';
 import { GENESIS_HASH, netstrings, type ChainedRow } from './row-hash.js';
-import type { SignedPoint } from './signed-point.js';
+import { sealStart, type SignedPoint } from './signed-point.js';
 
 /**
  * An export of one tenant's trail that anyone can check with no database and no network: a
@@ -12,7 +12,7 @@ import type { SignedPoint } from './signed-point.js';
  * | file | |
  * |---|---|
  * | `rows.jsonl` | the rows, one JSON object per line, ascending seq (fields of ChainedRow) |
- * | `seals.jsonl` | the auditor's seal of each row that has one |
+ * | `seals.jsonl` | the auditor's seals of the range (one per append transaction, stored at the last row it covers) |
  * | `checkpoints.jsonl` | the tenant's signed checkpoints, also those past the range |
  * | `keys.json` | `{ keys: [{ keyId, publicKey, firstUsedAt }] }`: every public key the auditor signed with |
  * | `manifest.json` | tenant, range, the chain's head when exported, each file's sha256 and size, signed by the auditor |
@@ -226,16 +226,16 @@ export function verifyBundle(files: ReadonlyMap<string, Uint8Array>, options: Ve
 
   const sealBySeq = new Map(seals.map((s) => [s.seq, s]));
   const checkpointBySeq = new Map(checkpoints.map((c) => [c.seq, c]));
-  const firstSealed = seals.reduce((min, s) => Math.min(min, s.seq), Number.POSITIVE_INFINITY);
+  const firstSealed = seals.reduce((min, s) => Math.min(min, sealStart(s)), Number.POSITIVE_INFINITY);
   const firstCheckpoint = checkpoints.reduce((min, c) => Math.min(min, c.seq), Number.POSITIVE_INFINITY);
   const resolve = (keyId: string) => keys.get(keyId) ?? null;
   const evidence = { checkpoints: checkpointBySeq, sealedAfter: Math.min(firstCheckpoint, firstSealed - 1), keys: resolve };
 
-  // A range that starts after seq 1 takes its first row's prev_hash as given: that row's seal vouches for it.
+  // A range that starts after seq 1 takes its first row's prev_hash as given: the seal of its range vouches for it.
   const start: ChainVerification =
     manifest.fromSeq <= 1
       ? START_OF_CHAIN
-      : { ...START_OF_CHAIN, headSeq: manifest.fromSeq - 1, headHash: rows[0]?.prevHash ?? GENESIS_HASH, checkpointedSeq: manifest.fromSeq - 1 };
+      : { ...START_OF_CHAIN, headSeq: manifest.fromSeq - 1, headHash: rows[0]?.prevHash ?? GENESIS_HASH, checkpointedSeq: manifest.fromSeq - 1, sealedTo: manifest.fromSeq - 1 };
   let state = verifyChain(
     rows.map((row) => ({ ...row, seal: sealBySeq.get(row.seq) ?? null })),
     start,
@@ -244,7 +244,7 @@ export function verifyBundle(files: ReadonlyMap<string, Uint8Array>, options: Ve
   // Checkpoints past the range are held against it only when the bundle claims to reach the chain's end.
   const reachesEnd = manifest.toSeq >= manifest.headSeq;
   const latest = reachesEnd ? checkpoints.reduce<SignedPoint | null>((max, c) => (max === null || c.seq > max.seq ? c : max), null) : null;
-  state = closeChain(state, manifest.toSeq, latest, resolve);
+  state = closeChain(state, manifest.toSeq, latest, resolve, evidence.sealedAfter);
 
   return {
     ok: state.firstBreak === null && problems.length === 0,

@@ -1,7 +1,7 @@
 import { generateSigningKey } from '@autoheal/security';
 import { closeChain, START_OF_CHAIN, verifyChain, type ChainBreakReason, type Evidence, type EvidenceRow } from './chain';
 import { chainNext, EMPTY_HEAD, hashRow, type ChainedRow } from './row-hash';
-import { signPoint, type SignedPoint } from './signed-point';
+import { signPoint, signSeal, type SignedPoint } from './signed-point';
 
 const auditor = generateSigningKey().key;
 const mallory = generateSigningKey().key;
@@ -89,16 +89,58 @@ describe('verifyChain against seals and checkpoints', () => {
   it('names the rows a later checkpoint vouches for as missing when the tail is gone', () => {
     const kept = intact.slice(0, 5);
     const state = verifyChain(kept, START_OF_CHAIN, evidenceOf(intact));
-    expect(closeChain(state, 5, checkpoint(intact[7]), keys).firstBreak).toMatchObject({ seq: 6, lastSeq: 8, reason: 'rows_missing' });
+    expect(closeChain(state, 5, checkpoint(intact[7]), keys, 0).firstBreak).toMatchObject({ seq: 6, lastSeq: 8, reason: 'rows_missing' });
     // A checkpoint nobody trusts names nothing missing: it is itself the problem.
-    expect(closeChain(state, 5, checkpoint(intact[7], mallory), keys).firstBreak).toMatchObject({ seq: 8, reason: 'checkpoint_invalid' });
+    expect(closeChain(state, 5, checkpoint(intact[7], mallory), keys, 0).firstBreak).toMatchObject({ seq: 8, reason: 'checkpoint_invalid' });
     // Fewer rows than the head the verification started from: missing too.
-    expect(closeChain(state, 7, null, keys).firstBreak).toMatchObject({ seq: 6, lastSeq: 7, reason: 'rows_missing' });
+    expect(closeChain(state, 7, null, keys, 0).firstBreak).toMatchObject({ seq: 6, lastSeq: 7, reason: 'rows_missing' });
   });
 
   it('requires no seal up to where sealing began (rows from before it are vouched for by the chain)', () => {
     const unsealed = intact.map((r) => (r.seq <= 3 ? { ...r, seal: null } : r));
     expect(verifyChain(unsealed, START_OF_CHAIN, { ...evidenceOf(intact), sealedAfter: 3 }).ok).toBe(true);
     expect(verifyChain(unsealed, START_OF_CHAIN, { ...evidenceOf(intact), sealedAfter: 2 }).firstBreak).toMatchObject({ seq: 3, reason: 'unsealed_row' });
+  });
+});
+
+describe('verifyChain against seals over ranges (one per append transaction)', () => {
+  /** Seals rows as the auditor does: one seal per range, stored at its last row; the rows between keep none. */
+  function sealRanges(chain: EvidenceRow[], ranges: [number, number][], key = auditor): EvidenceRow[] {
+    const byEnd = new Map(ranges.map(([from, to]) => [to, signSeal(key, { tenantId: 'acme', fromSeq: from, seq: to, headHash: chain[to - 1].hash, signedAt: at })]));
+    return chain.map((row) => ({ ...row, seal: byEnd.get(row.seq) ?? null }));
+  }
+  const evidence: Evidence = { checkpoints: new Map(), sealedAfter: 0, keys };
+  const verified = (chain: EvidenceRow[], untilSeq = chain.length) => closeChain(verifyChain(chain, START_OF_CHAIN, evidence), untilSeq, null, keys, 0);
+
+  it('accepts rows covered by consecutive ranges, single rows and v1 seals among them', () => {
+    const chain = rows(8);
+    const sealed = sealRanges(chain, [[1, 3], [4, 4], [5, 7]]).map((r) => (r.seq === 8 ? { ...r, seal: chain[7].seal } : r));
+    expect(verified(sealed)).toMatchObject({ ok: true, checkedRows: 8, sealedTo: 8 });
+  });
+
+  it("names a row slipped in between two of the auditor's transactions, the chain recomputed after it", () => {
+    const chain = rows(8);
+    // Row 4 is the forger's; the auditor appended 1–3, then 5–6 and 7–8 onto it.
+    expect(verified(sealRanges(chain, [[1, 3], [5, 6], [7, 8]])).firstBreak).toMatchObject({ seq: 4, lastSeq: null, reason: 'unsealed_row' });
+  });
+
+  it('names rows after the last range as unsealed (a well-chained tail someone else wrote)', () => {
+    const chain = sealRanges(rows(8), [[1, 3], [4, 6]]);
+    expect(verifyChain(chain, START_OF_CHAIN, evidence).ok).toBe(true);
+    expect(verified(chain).firstBreak).toMatchObject({ seq: 7, lastSeq: 8, reason: 'unsealed_row' });
+  });
+
+  it('names the range of a seal whose rows were rewritten and re-hashed', () => {
+    const sealed = sealRanges(rows(8), [[1, 3], [4, 6], [7, 8]]);
+    const tampered = rehash(sealed.map((r) => (r.seq === 5 ? { ...r, actor: 'mallory' } : r)), 5);
+    expect(verified(tampered).firstBreak).toMatchObject({ seq: 4, lastSeq: 6, reason: 'seal_mismatch' });
+  });
+
+  it('refuses a seal whose range was widened after signing, or signed by another key', () => {
+    const sealed = sealRanges(rows(8), [[1, 3], [5, 8]]);
+    const widened = sealed.map((r) => (r.seq === 8 && r.seal ? { ...r, seal: { ...r.seal, fromSeq: 4 } } : r));
+    expect(verified(widened).firstBreak).toMatchObject({ seq: 4, lastSeq: 8, reason: 'seal_mismatch' });
+    const foreign = sealRanges(rows(8), [[1, 3], [4, 8]], mallory);
+    expect(verified(foreign).firstBreak).toMatchObject({ seq: 1, lastSeq: 3, reason: 'seal_mismatch' });
   });
 });

@@ -81,7 +81,7 @@ export function chainStartAfterTombstones(tombstones: readonly Tombstone[], keys
     seq = t.toSeq;
     hash = t.hashAfter;
   }
-  return { start: { ...START_OF_CHAIN, headSeq: seq, headHash: hash, checkpointedSeq: seq }, problem };
+  return { start: { ...START_OF_CHAIN, headSeq: seq, headHash: hash, checkpointedSeq: seq, sealedTo: seq }, problem };
 }
 
 export type ArchiveProblem = 'tombstone_invalid' | 'manifest_not_tombstoned' | 'range_mismatch' | 'ends_mismatch';

@@ -152,9 +152,10 @@ export const auditLogRepository = {
    * Places entries at the end of their tenants' chains, in order (for each tenant, in the order
    * its entries are given). The database does it (`auditor.append_audit_entries`): it takes each
    * tenant's lock once, reads the head and computes seq, prev_hash and hash itself, so this
-   * service cannot choose them. Then the service seals each appended row (its signature over
-   * tenant, seq and hash; one statement for the batch, in the same transaction): a row without a
-   * valid seal was not appended by the auditor. One result per entry: false when a row for its
+   * service cannot choose them. Then the service seals the rows it appended, one seal per tenant
+   * over the range appended for it (its signature over tenant, first and last seq and the last
+   * hash; one statement for the batch, in the same transaction): a row outside every valid seal's
+   * range was not appended by the auditor. One result per entry: false when a row for its
    * event already exists (the event was recorded before).
    */
   async appendBatch(manager: EntityManager, entries: readonly { entry: AuditEntry; traceId: string | null }[], sealer: RowSealer): Promise<boolean[]> {
@@ -180,13 +181,19 @@ export const auditLogRepository = {
       ],
     );
     const result = entries.map(() => false);
-    const seals = appended.map((row) => {
+    // One seal per tenant over the rows appended for it here: they are consecutive in its chain (its lock is held).
+    const ranges = new Map<string, { fromSeq: number; seq: number; hash: string; rows: number }>();
+    for (const row of appended) {
       const { entry } = entries[row.entry_index - 1];
       result[row.entry_index - 1] = true;
-      return sealer.seal(entry.tenantId, Number(row.appended_seq), row.appended_hash);
-    });
+      const seq = Number(row.appended_seq);
+      const range = ranges.get(entry.tenantId);
+      if (range) Object.assign(range, { seq, hash: row.appended_hash, rows: range.rows + 1 });
+      else ranges.set(entry.tenantId, { fromSeq: seq, seq, hash: row.appended_hash, rows: 1 });
+    }
+    const seals = [...ranges].map(([tenantId, r]) => sealer.seal(tenantId, r.fromSeq, r.seq, r.hash));
     await signedPointsRepository.insertSeals(manager, seals);
-    for (const seal of seals) sealer.noteAppended(seal.tenantId);
+    for (const [tenantId, r] of ranges) for (let i = 0; i < r.rows; i++) sealer.noteAppended(tenantId);
     return result;
   },
 
@@ -213,11 +220,17 @@ export const auditLogRepository = {
     return rows.map(toRow);
   },
 
-  /** Rows of the chain after `afterSeq` up to `untilSeq`, each with its seal, for verification and export in batches (keyset pagination by seq). */
+  /** Rows of the chain after `afterSeq` up to `untilSeq`, each with the seal stored at it (the last row of a seal's range), for verification and export in batches (keyset pagination by seq). */
   async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, untilSeq: number, limit: number): Promise<EvidenceRow[]> {
-    const rows: (AuditLogRecord & { seal_hash: string | null; seal_signed_at: Date | null; seal_key_id: string | null; seal_signature: string | null })[] = await manager.query(
+    const rows: (AuditLogRecord & {
+      seal_from_seq: string | null;
+      seal_hash: string | null;
+      seal_signed_at: Date | null;
+      seal_key_id: string | null;
+      seal_signature: string | null;
+    })[] = await manager.query(
       `SELECT ${COLUMNS.split(',').map((c) => `l.${c.trim()}`).join(', ')},
-              s.head_hash AS seal_hash, s.signed_at AS seal_signed_at, s.key_id AS seal_key_id, s.signature AS seal_signature
+              s.from_seq AS seal_from_seq, s.head_hash AS seal_hash, s.signed_at AS seal_signed_at, s.key_id AS seal_key_id, s.signature AS seal_signature
          FROM auditor.audit_log l LEFT JOIN auditor.audit_seals s ON s.tenant_id = l.tenant_id AND s.seq = l.seq
         WHERE l.tenant_id = $1 AND l.seq > $2 AND l.seq <= $3 ORDER BY l.seq ASC LIMIT $4`,
       [tenantId, afterSeq, untilSeq, limit],
@@ -227,7 +240,15 @@ export const auditLogRepository = {
       const seal =
         r.seal_hash === null || r.seal_signed_at === null || r.seal_key_id === null || r.seal_signature === null
           ? null
-          : { tenantId: row.tenantId, seq: row.seq, headHash: r.seal_hash, signedAt: r.seal_signed_at.toISOString(), keyId: r.seal_key_id, signature: r.seal_signature };
+          : {
+              tenantId: row.tenantId,
+              ...(r.seal_from_seq === null ? {} : { fromSeq: Number(r.seal_from_seq) }),
+              seq: row.seq,
+              headHash: r.seal_hash,
+              signedAt: r.seal_signed_at.toISOString(),
+              keyId: r.seal_key_id,
+              signature: r.seal_signature,
+            };
       return { ...row, seal };
     });
   },

@@ -209,7 +209,7 @@ export class AuditReadService {
         state = verifyChain(batch.slice(from, from + VERIFY_SLICE_ROWS), state, evidence);
       }
     }
-    state = closeChain(state, untilSeq, external.point, evidence.keys);
+    state = closeChain(state, untilSeq, external.point, evidence.keys, evidence.sealedAfter);
     const report: VerifyReport = {
       tenantId,
       ...state,

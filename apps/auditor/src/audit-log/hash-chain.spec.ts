@@ -51,11 +51,11 @@ describe('verifyChain', () => {
   it('accepts an intact chain and reports its head', () => {
     const rows = chain(5);
     expect(rows[0].prevHash).toBe(GENESIS_HASH);
-    expect(verifyChain(rows)).toEqual({ ok: true, checkedRows: 5, headSeq: 5, headHash: rows[4].hash, firstBreak: null, checkpointedSeq: 0 });
+    expect(verifyChain(rows)).toEqual({ ok: true, checkedRows: 5, headSeq: 5, headHash: rows[4].hash, firstBreak: null, checkpointedSeq: 0, sealedTo: 5 });
   });
 
   it('accepts the empty chain', () => {
-    expect(verifyChain([])).toEqual(START_OF_CHAIN);
+    expect(verifyChain([])).toEqual({ ...START_OF_CHAIN, sealedTo: 0 });
   });
 
   const cases: [string, Tamper, number, ChainBreakReason][] = [
@@ -177,7 +177,7 @@ describe('resumeAfter (incremental verification)', () => {
   it('continues after an intact verified point, and finds a break after it', () => {
     const from = resumeAfter(point, rows[2]);
     expect(from).toEqual({ ok: true, checkedRows: 0, headSeq: 3, headHash: rows[2].hash, firstBreak: null, checkpointedSeq: 3 });
-    expect(verifyChain(rows.slice(3), from)).toEqual({ ok: true, checkedRows: 3, headSeq: 6, headHash: rows[5].hash, firstBreak: null, checkpointedSeq: 3 });
+    expect(verifyChain(rows.slice(3), from)).toEqual({ ok: true, checkedRows: 3, headSeq: 6, headHash: rows[5].hash, firstBreak: null, checkpointedSeq: 3, sealedTo: 6 });
     const tampered = at(5, (r) => ({ ...r, actor: 'mallory' }))(rows).slice(3);
     expect(verifyChain(tampered, from).firstBreak).toMatchObject({ seq: 5, reason: 'hash_mismatch' });
   });

@@ -14,7 +14,7 @@ import type { AuditEntry } from './audit-entry';
 import { auditLogRepository as repo } from './audit-log.repository';
 import { generateSigningKey } from '@autoheal/security';
 import { RowSealer } from '../evidence/row-sealer';
-import { hashRow, verifyChain, type ChainedFields, type JsonValue, type Outcome } from './hash-chain';
+import { closeChain, hashRow, START_OF_CHAIN, verifyChain, type ChainedFields, type JsonValue, type Outcome } from './hash-chain';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -263,8 +263,13 @@ describe('the hash chain in SQL agrees with hash-chain.ts (real Postgres)', () =
         });
         const expected = all.filter((e) => e.tenantId === tenantId).map((e) => e.eventId);
         expect(rows.map((r) => r.eventId)).toEqual(expected);
-        expect(rows.every((r) => r.seal?.headHash === r.hash)).toBe(true);
-        const verdict = verifyChain(rows);
+        // One seal per batch that appended rows of the tenant, stored at its last row: the ranges tile the chain.
+        const ranges = rows.flatMap((r) => (r.seal ? [[r.seal.fromSeq ?? r.seal.seq, r.seal.seq] as const] : []));
+        expect(ranges.map(([from], i) => from === (i === 0 ? 1 : ranges[i - 1][1] + 1))).toEqual(ranges.map(() => true));
+        expect(ranges.at(-1)?.[1]).toBe(expected.length);
+        const keys = (keyId: string) => (keyId === sealer.key.keyId ? sealer.key.publicKey : null);
+        const evidence = { checkpoints: new Map(), sealedAfter: 0, keys };
+        const verdict = closeChain(verifyChain(rows, START_OF_CHAIN, evidence), expected.length, null, keys, 0);
         expect(verdict.firstBreak).toBeNull();
         expect(verdict).toMatchObject({ ok: true, checkedRows: expected.length, headSeq: expected.length });
       }

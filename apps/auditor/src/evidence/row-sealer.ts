@@ -1,4 +1,4 @@
-import { signPoint, type SignedPoint } from '@autoheal/evidence';
+import { signSeal, type SignedPoint } from '@autoheal/evidence';
 import type { SigningKey } from '@autoheal/security';
 import type { Clock } from '../clock.js';
 
@@ -6,7 +6,9 @@ import type { Clock } from '../clock.js';
 export const ROW_SEALER = Symbol('ROW_SEALER');
 
 /**
- * Signs each row the auditor appends (a seal: tenant, seq, hash, time, key id), and counts the
+ * Signs the rows the auditor appends — a seal per tenant and append transaction over the range of
+ * rows it appended (tenant, first and last seq, the last row's hash, time, key id: through the
+ * chain it vouches for every row of the range) — and counts the
  * rows appended per tenant since the last checkpoint, for the checkpoint cadence. One instance per
  * process; the counts are this process's appends (every replica checkpoints what it saw grow).
  */
@@ -19,8 +21,9 @@ export class RowSealer {
     private readonly clock: Clock,
   ) {}
 
-  seal(tenantId: string, seq: number, hash: string): SignedPoint {
-    return signPoint('seal', this.key, { tenantId, seq, headHash: hash, signedAt: this.clock.now().toISOString() });
+  /** The seal of rows `fromSeq`..`seq` of `tenantId`, appended in one transaction; `hash` is the hash at `seq`. */
+  seal(tenantId: string, fromSeq: number, seq: number, hash: string): SignedPoint {
+    return signSeal(this.key, { tenantId, fromSeq, seq, headHash: hash, signedAt: this.clock.now().toISOString() });
   }
 
   /** A row of `tenantId` was appended (its transaction may yet roll back: the count is a trigger, not a record). */

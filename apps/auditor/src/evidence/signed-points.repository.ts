@@ -3,6 +3,8 @@ import type { PublicKeyRecord, SignedPoint, Tombstone } from '@autoheal/evidence
 
 interface PointRecord {
   tenant_id: string;
+  /** Seals only: the first seq of the seal's range (null: a v1 seal of one row). */
+  from_seq?: string | null;
   seq: string;
   head_hash: string;
   signed_at: Date;
@@ -39,21 +41,31 @@ const toTombstone = (r: TombstoneRecord): Tombstone => ({
 const POINT_COLUMNS = 'tenant_id, seq, head_hash, signed_at, key_id, signature';
 
 export function toPoint(r: PointRecord): SignedPoint {
-  return { tenantId: r.tenant_id, seq: Number(r.seq), headHash: r.head_hash, signedAt: r.signed_at.toISOString(), keyId: r.key_id, signature: r.signature };
+  return {
+    tenantId: r.tenant_id,
+    ...(r.from_seq === undefined || r.from_seq === null ? {} : { fromSeq: Number(r.from_seq) }),
+    seq: Number(r.seq),
+    headHash: r.head_hash,
+    signedAt: r.signed_at.toISOString(),
+    keyId: r.key_id,
+    signature: r.signature,
+  };
 }
+
+const SEAL_COLUMNS = `from_seq, ${POINT_COLUMNS}`;
 
 const params = (p: SignedPoint) => [p.tenantId, p.seq, p.headHash, p.signedAt, p.keyId, p.signature];
 
 /** The only SQL of seals, checkpoints and the key history. Every function runs in the caller's transaction. */
 export const signedPointsRepository = {
-  /** Many seals in one statement (the rows of one append batch). */
+  /** Many seals in one statement (those of one append batch: one per tenant, over the rows appended for it). */
   async insertSeals(manager: EntityManager, seals: readonly SignedPoint[]): Promise<void> {
     if (seals.length === 0) return;
-    const column = <K extends keyof SignedPoint>(k: K) => seals.map((p) => p[k]);
+    const column = <K extends keyof SignedPoint>(k: K) => seals.map((p) => p[k] ?? null);
     await manager.query(
-      `INSERT INTO auditor.audit_seals (${POINT_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])`,
-      [column('tenantId'), column('seq'), column('headHash'), column('signedAt'), column('keyId'), column('signature')],
+      `INSERT INTO auditor.audit_seals (${SEAL_COLUMNS})
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])`,
+      [column('fromSeq'), column('tenantId'), column('seq'), column('headHash'), column('signedAt'), column('keyId'), column('signature')],
     );
   },
 
@@ -88,14 +100,18 @@ export const signedPointsRepository = {
     return rows.length === 0 ? null : Number(rows[0].seq);
   },
 
-  /** The seq of the tenant's first sealed row, or null. */
+  /** The seq of the tenant's first sealed row (the start of its first seal's range), or null. */
   async firstSealedSeq(manager: EntityManager, tenantId: string): Promise<number | null> {
-    const rows: { seq: string }[] = await manager.query(`SELECT seq FROM auditor.audit_seals WHERE tenant_id = $1 ORDER BY seq LIMIT 1`, [tenantId]);
+    const rows: { seq: string }[] = await manager.query(
+      `SELECT coalesce(from_seq, seq) AS seq FROM auditor.audit_seals WHERE tenant_id = $1 ORDER BY seq LIMIT 1`,
+      [tenantId],
+    );
     return rows.length === 0 ? null : Number(rows[0].seq);
   },
 
+  /** The seals stored at seqs fromSeq..toSeq (each at the last row of its range). */
   async sealsBetween(manager: EntityManager, tenantId: string, fromSeq: number, toSeq: number): Promise<SignedPoint[]> {
-    const rows: PointRecord[] = await manager.query(`SELECT ${POINT_COLUMNS} FROM auditor.audit_seals WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`, [
+    const rows: PointRecord[] = await manager.query(`SELECT ${SEAL_COLUMNS} FROM auditor.audit_seals WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`, [
       tenantId,
       fromSeq,
       toSeq,

@@ -28,15 +28,24 @@ const APPEND_BATCH_CANONICAL =
  *   start: quadratic in the batch) and growing result arrays with `||` (a copy per row). The
  *   entries are now read once, in order, by one `unnest` into the loop; results go into
  *   preallocated arrays by element assignment (in place); the INSERT reads them back by `unnest`.
+ *   `recorded_at` (and its text in the hash) is one value for the call.
  *   Which entries to skip (recorded before, or a repeat in the batch) is one set-based test in
  *   the same query instead of an array search per entry.
  *
  * The jsonb version is dropped: one append function, one way to call it.
+ *
+ * Two more changes make sealing cost one signature per tenant and transaction instead of one per
+ * row (README, "Seals"):
+ * - `audit_seals.from_seq`: a seal now covers the range `from_seq`..`seq` of rows one append
+ *   transaction wrote for its tenant (stored at its last row; null: a seal of one row, as before).
+ * - `recorded_at` is stamped once per call, so the rows of one transaction share it: a range of
+ *   recorded_at (an export's time range, a monthly partition) never splits a seal's range.
  */
 export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
   name = 'AuditorAppendCanonical1767400000000';
 
   async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE auditor.audit_seals ADD COLUMN from_seq bigint CHECK (from_seq BETWEEN 1 AND seq)`);
     await q.query(`DROP FUNCTION ${APPEND_BATCH_JSONB}`);
     await q.query(`
       CREATE FUNCTION auditor.append_audit_entries(
@@ -58,11 +67,10 @@ export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
         v_prev text;
         v_recorded_at timestamptz;
         e record;
-        -- Per entry (index = the entry's): its seq, prev_hash, hash, recorded_at; seq stays null for an entry not appended.
+        -- Per entry (index = the entry's): its seq, prev_hash, hash; seq stays null for an entry not appended.
         o_seq bigint[];
         o_prev text[];
         o_hash text[];
-        o_recorded timestamptz[];
       BEGIN
         IF coalesce(cardinality(p_event_ids), 0) <> n OR coalesce(cardinality(p_event_types), 0) <> n OR coalesce(cardinality(p_occurred_ats), 0) <> n
            OR coalesce(cardinality(p_actors), 0) <> n OR coalesce(cardinality(p_actions), 0) <> n OR coalesce(cardinality(p_outcomes), 0) <> n
@@ -86,10 +94,11 @@ export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
         SELECT array_agg(d.t), array_agg(h.seq), array_agg(h.hash) INTO v_head_tenants, v_head_seqs, v_head_hashes
           FROM (SELECT DISTINCT u.t FROM unnest(p_tenant_ids) AS u(t)) AS d
           LEFT JOIN LATERAL (SELECT l.seq, l.hash FROM auditor.audit_log AS l WHERE l.tenant_id = d.t ORDER BY l.seq DESC LIMIT 1) AS h ON true;
+        -- One time for the call: its rows share it (and so their partition, and any time range that holds one of them).
+        v_recorded_at := date_trunc('milliseconds', clock_timestamp());
         o_seq := array_fill(NULL::bigint, ARRAY[n]);
         o_prev := array_fill(NULL::text, ARRAY[n]);
         o_hash := array_fill(NULL::text, ARRAY[n]);
-        o_recorded := array_fill(NULL::timestamptz, ARRAY[n]);
         -- The entries to append, in order: the first of each event id in the batch, and none already recorded.
         FOR e IN
           SELECT u.*
@@ -104,7 +113,6 @@ export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
           v_at := array_position(v_head_tenants, e.tenant_id);
           v_seq := coalesce(v_head_seqs[v_at], 0) + 1;
           v_prev := coalesce(v_head_hashes[v_at], repeat('0', 64));
-          v_recorded_at := date_trunc('milliseconds', clock_timestamp());
           -- occurred_at is stored as hashed: toISOString() has milliseconds.
           v_head_hashes[v_at] := auditor.audit_row_hash_canonical(e.tenant_id, v_seq, v_prev, e.event_id, e.event_type,
             date_trunc('milliseconds', e.occurred_at), v_recorded_at, e.actor, e.action, e.outcome, e.resource, e.source, e.correlation_id,
@@ -113,16 +121,15 @@ export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
           o_seq[e.k] := v_seq;
           o_prev[e.k] := v_prev;
           o_hash[e.k] := v_head_hashes[v_at];
-          o_recorded[e.k] := v_recorded_at;
         END LOOP;
         INSERT INTO auditor.audit_log (tenant_id, seq, event_id, event_type, occurred_at, recorded_at, actor, action, resource, outcome,
                                        source, correlation_id, causation_id, trace_id, payload, prev_hash, hash)
-        SELECT x.tenant_id, x.seq, x.event_id, x.event_type, date_trunc('milliseconds', x.occurred_at), x.recorded_at, x.actor, x.action,
+        SELECT x.tenant_id, x.seq, x.event_id, x.event_type, date_trunc('milliseconds', x.occurred_at), v_recorded_at, x.actor, x.action,
                x.resource::jsonb, x.outcome, x.source, x.correlation_id, x.causation_id, x.trace_id, x.payload::jsonb, x.prev_hash, x.hash
           FROM unnest(p_tenant_ids, p_event_ids, p_event_types, p_occurred_ats, p_actors, p_actions, p_outcomes, p_resources,
-                      p_sources, p_correlation_ids, p_causation_ids, p_trace_ids, p_payloads, o_seq, o_prev, o_hash, o_recorded)
+                      p_sources, p_correlation_ids, p_causation_ids, p_trace_ids, p_payloads, o_seq, o_prev, o_hash)
                WITH ORDINALITY AS x(tenant_id, event_id, event_type, occurred_at, actor, action, outcome, resource,
-                                    source, correlation_id, causation_id, trace_id, payload, seq, prev_hash, hash, recorded_at, k)
+                                    source, correlation_id, causation_id, trace_id, payload, seq, prev_hash, hash, k)
          WHERE x.seq IS NOT NULL
          ORDER BY x.k;
         RETURN QUERY SELECT x.k::int, x.seq, x.hash FROM unnest(o_seq, o_hash) WITH ORDINALITY AS x(seq, hash, k) WHERE x.seq IS NOT NULL ORDER BY x.k;
@@ -139,5 +146,6 @@ export class AuditorAppendCanonical1767400000000 implements MigrationInterface {
     await q.query(`ALTER FUNCTION ${APPEND_BATCH_JSONB} OWNER TO ${OWNER_ROLE}`);
     await q.query(`REVOKE EXECUTE ON FUNCTION ${APPEND_BATCH_JSONB} FROM PUBLIC`);
     await q.query(`GRANT EXECUTE ON FUNCTION ${APPEND_BATCH_JSONB} TO ${ROLE}`);
+    await q.query(`ALTER TABLE auditor.audit_seals DROP COLUMN from_seq`);
   }
 }
