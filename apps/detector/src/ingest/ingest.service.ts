@@ -43,10 +43,11 @@ const log = createLogger('detector-ingest');
  * at once, across all of that tenant's requests to this detector. Every tenant's events go to
  * the one HEALTH stream, which writes them one after another, each synced to disk before it is
  * acknowledged (`sync_interval: always`): a batch published all at once put up to 500 writes
- * ahead of every other tenant's next event. With NATS alone, on the 2-core machine, one client
- * publishing 200 events a second in batches of 50 all at once moved another client's single
- * publish from p99 14 ms to 128–137 ms; with at most 8 of them in flight, to 24–43 ms, and it got
- * as many through (the stream takes them one at a time either way).
+ * ahead of every other tenant's next event. With NATS alone (tools/bench/stream-fairness.bench.js,
+ * 2 cores, loaded), one client publishing 200 events a second in batches of 50 all at once moved
+ * another client's single publish from p99 21 ms to 108 ms; with at most 8 of them in flight, to
+ * 54 ms, and it got as many through (the stream takes them one at a time either way). 4 or 2 in
+ * flight measured no better than 8.
  */
 export const INGEST_PUBLISHES_IN_FLIGHT_PER_TENANT = 8;
 
