@@ -169,11 +169,11 @@ describe('tenant isolation under abuse: tenant A attacks, tenant B is unaffected
   it('c: A floods ingest past its request and byte quotas: 429 naming the quota, while B’s requests pass and B’s crash is healed', async () => {
     const since = await mark();
     const heartbeat = () => newEvent('health.heartbeat', { tenantId: A, producer: 'mallory', data: { service: 'api', instance: 'a-1', intervalMs: 200, sequence: 1 } });
-    // 300 valid requests at once (the request burst is 100), then bodies of 900 KB that are not JSON (the byte burst is 4 MiB).
+    // 300 valid requests at once (the request burst is 100), then bodies of 900 KB that are not JSON (the byte burst is 1 MiB).
     const fromB = () => ingest(B, KEYS.ingest[B], newEvent('health.heartbeat', { tenantId: B, producer: 'b', data: { service: 'api', instance: B_INSTANCES[0], intervalMs: 200, sequence: 1 } }));
     // B reports during each flood: its own budgets are untouched.
     const [requests, duringRequests] = await Promise.all([Promise.all(Array.from({ length: 300 }, () => ingest(A, KEYS.ingest[A], heartbeat()))), fromB()]);
-    // Then the bytes: 14 MB of bodies against a 4 MiB byte burst. A body refused by the request
+    // Then the bytes: 14 MB of bodies against a 1 MiB byte burst. A body refused by the request
     // budget the flood above spent is sent again as its Retry-After says, until the byte budget
     // or the parser answers it.
     const garbage = 'y'.repeat(900 * 1024);

@@ -36,14 +36,15 @@ const fmt = (ms) => (Number.isFinite(ms) ? `${ms.toFixed(1).padStart(8)} ms` : '
 
 /**
  * A nats-server with JetStream on a free port, storing under `dir`, from a config file with
- * `sync_interval: always` as in production (every acknowledged write is on disk).
+ * `sync_interval: always` as in production (every acknowledged write is on disk); `syncAlways:
+ * false` leaves the server's default sync interval, for comparison.
  */
-async function startNats(dir) {
+async function startNats(dir, { syncAlways = true } = {}) {
   const bin = ensureNatsServerBinary();
   const port = await freePort();
   const configFile = path.join(dir, 'nats-server.conf');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(configFile, `listen: "127.0.0.1:${port}"\njetstream {\n  store_dir: ${JSON.stringify(path.join(dir, 'nats'))}\n  sync_interval: always\n}\n`);
+  fs.writeFileSync(configFile, `listen: "127.0.0.1:${port}"\njetstream {\n  store_dir: ${JSON.stringify(path.join(dir, 'nats'))}\n${syncAlways ? '  sync_interval: always\n' : ''}}\n`);
   const child = spawn(bin, ['-c', configFile], { stdio: 'ignore' });
   const url = `nats://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {

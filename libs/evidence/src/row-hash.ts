@@ -65,8 +65,21 @@ export function netstrings(parts: readonly (string | null)[]): Buffer {
   );
 }
 
-export function encodeFields(fields: ChainedFields): Buffer {
-  return netstrings([
+/**
+ * The same bytes as `netstrings(parts)`, as one string to be UTF-8 encoded: the length prefixes
+ * are UTF-8 byte lengths, and a part's encoding does not depend on its neighbours (each part is
+ * followed by `,` and preceded by `:`, never by half a surrogate pair). Hashing it allocates one
+ * string instead of four buffers per part: a verification of a long chain spent a quarter of its
+ * time building and collecting those buffers.
+ */
+export function netstringText(parts: readonly (string | null)[]): string {
+  let text = '';
+  for (const p of parts) text += p === null ? '~' : `${Buffer.byteLength(p, 'utf8')}:${p},`;
+  return text;
+}
+
+function fieldParts(fields: ChainedFields): (string | null)[] {
+  return [
     HASH_FORMAT,
     fields.tenantId,
     String(fields.seq),
@@ -84,11 +97,16 @@ export function encodeFields(fields: ChainedFields): Buffer {
     fields.causationId,
     fields.traceId,
     canonicalJson(fields.payload),
-  ]);
+  ];
 }
 
+export function encodeFields(fields: ChainedFields): Buffer {
+  return netstrings(fieldParts(fields));
+}
+
+/** sha256 of `encodeFields(fields)`, hashed from the text (netstringText) without building the buffer. */
 export function hashRow(fields: ChainedFields): string {
-  return createHash('sha256').update(encodeFields(fields)).digest('hex');
+  return createHash('sha256').update(netstringText(fieldParts(fields)), 'utf8').digest('hex');
 }
 
 /** The tenant's last row, or the genesis position for an empty chain. */

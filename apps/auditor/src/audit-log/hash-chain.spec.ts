@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   canonicalJson,
   chainNext,
@@ -154,6 +155,17 @@ describe('hashing', () => {
   it('encodes fields as netstrings in a fixed order', () => {
     const encoded = encodeFields({ ...fields(1), seq: 12, prevHash: GENESIS_HASH, tenantId: 'ténant' }).toString('utf8');
     expect(encoded.startsWith('17:autoheal.audit.v1,7:ténant,2:12,64:0000')).toBe(true);
+  });
+
+  it.each([
+    ['plain ASCII', 'detector'],
+    ['multi-byte characters', 'ténant ✓ 𝄞'],
+    ['a lone high surrogate at the end', 'end\ud800'],
+    ['a lone low surrogate at the start', '\udc00start'],
+    ['the separators themselves', '12:,~'],
+  ])('hashes exactly the netstring bytes it encodes (%s)', (_case, text) => {
+    const row = { ...fields(1), seq: 7, prevHash: GENESIS_HASH, actor: text, correlationId: null, payload: { note: text } };
+    expect(hashRow(row)).toBe(createHash('sha256').update(encodeFields(row)).digest('hex'));
   });
 
   it.each([

@@ -18,9 +18,15 @@ const schema = z
      */
     DETECTOR_INGEST_REQUESTS_PER_SEC: z.coerce.number().positive().default(20),
     DETECTOR_INGEST_REQUEST_BURST: z.coerce.number().int().min(1).default(100),
-    /** Body bytes per second per tenant, valid or not, and the bucket size (at least one largest body). */
-    DETECTOR_INGEST_BYTES_PER_SEC: z.coerce.number().int().positive().default(2 * MIB),
-    DETECTOR_INGEST_BYTE_BURST: z.coerce.number().int().positive().default(4 * MIB),
+    /**
+     * Body bytes per second per tenant, valid or not, and the bucket size (at least one largest
+     * body). A heartbeat is about 290 bytes: the events budget below takes about 75 KB a second,
+     * so 512 KiB leaves room for larger events and Alertmanager payloads. The former 2 MiB let
+     * one tenant make the detector read and refuse 60 MiB of garbage in 30 s, each large body a
+     * stretch of the event loop that another tenant's request could land behind.
+     */
+    DETECTOR_INGEST_BYTES_PER_SEC: z.coerce.number().int().positive().default(MIB / 2),
+    DETECTOR_INGEST_BYTE_BURST: z.coerce.number().int().positive().default(MIB),
     /** The dead-letter copy of a refused body keeps at most this many bytes of it (no more than any dead letter keeps). */
     DETECTOR_INGEST_DEAD_LETTER_MAX_BYTES: z.coerce.number().int().min(256).max(DEAD_LETTER_MAX_PAYLOAD_BYTES).default(DEAD_LETTER_MAX_PAYLOAD_BYTES),
     /**

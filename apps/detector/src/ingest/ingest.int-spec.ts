@@ -11,12 +11,13 @@ import { derivedSecret, loadSigningKey } from '@autoheal/security';
 import { alertEventId } from './alertmanager.mapping.js';
 import { DRAIN_REFUSED_UP_TO_BYTES } from './ingest-body.reader.js';
 import { IngestModule } from './ingest.module.js';
+import { INGEST_PUBLISHES_IN_FLIGHT_PER_TENANT, IngestService } from './ingest.service.js';
 
 // Signing keys for the services under test (AUTOHEAL_SIGNING_KEY_FILE, AUTOHEAL_TRUST_FILE).
 const keys = createTestKeys();
 afterAll(() => keys.remove());
 
-const KEYS = 'acme=acme-key-1234,globex=globex-key-1234,initech=initech-key-1234';
+const KEYS = 'acme=acme-key-1234,globex=globex-key-1234,initech=initech-key-1234,umbrella=umbrella-key-1234,hooli=hooli-key-1234';
 let nowMs = Date.parse('2026-01-01T00:00:00Z');
 const clock = { now: () => new Date(nowMs) };
 
@@ -201,6 +202,32 @@ describe('HTTP ingest (real NATS)', () => {
       expect((await post('/v1/tenants/acme/health-events', heartbeat('acme', 'api-5'))).status).toBe(202);
       nowMs += 1_000;
       expect((await post('/v1/tenants/globex/health-events', heartbeat('globex', 'api-x'), 'globex-key-1234')).status).toBe(202);
+    });
+
+    it("sends at most INGEST_PUBLISHES_IN_FLIGHT_PER_TENANT of a tenant's events to the stream at once: another tenant's event is stored ahead of most of a large batch", async () => {
+      const ingest = app.get(IngestService);
+      const limit = INGEST_PUBLISHES_IN_FLIGHT_PER_TENANT;
+      const batch = Array.from({ length: 200 }, (_, i) => heartbeat('umbrella', `bulk-${i}`));
+      const other = heartbeat('hooli', 'not-behind-umbrella');
+      // With the server frozen nothing is acknowledged: what the detector has sent stays sent, in order, and the rest waits in the detector.
+      nats.pause();
+      let bulk: ReturnType<typeof post>;
+      let single: ReturnType<typeof post>;
+      try {
+        bulk = post('/v1/tenants/umbrella/health-events', { events: batch }, 'umbrella-key-1234');
+        await expectEventually(() => expect(ingest.publishLoad('umbrella')).toEqual({ running: limit, waiting: batch.length - limit }), { timeoutMs: 3_000, intervalMs: 10 });
+        single = post('/v1/tenants/hooli/health-events', other, 'hooli-key-1234');
+        await expectEventually(() => expect(ingest.publishLoad('hooli')).toEqual({ running: 1, waiting: 0 }), { timeoutMs: 3_000, intervalMs: 10 });
+      } finally {
+        nats.resume();
+      }
+      expect(await bulk).toMatchObject({ status: 202, body: { accepted: batch.length, duplicates: 0 } });
+      expect(await single).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0 } });
+      // The stream holds them in the order the server received them: hooli's after umbrella's first `limit`, not after all 200.
+      const order = (await healthEvents()).map((e) => e.id);
+      const at = order.indexOf(other.id);
+      const umbrellaBefore = batch.filter((e) => order.indexOf(e.id) < at).length;
+      expect({ stored: batch.every((e) => order.includes(e.id)), umbrellaBefore }).toEqual({ stored: true, umbrellaBefore: limit });
     });
   });
 
