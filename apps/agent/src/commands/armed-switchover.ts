@@ -72,7 +72,8 @@ export function switchUnderArm(ctx: ArmedSwitchoverContext, ref: InstanceRef): s
   const instance = ctx.supervisor.find(ref);
   if (!instance?.fronted || instance.pid !== null) return null;
   const now = ctx.clock.now();
-  if (!ctx.arms.current(ref, now)?.heals.includes('switch')) return null;
+  // Every arm allows the switch: `switch` by name, `restart` because a restart here switches to a ready spare first (remediation-actions).
+  if (!ctx.arms.current(ref, now)) return null;
   const spare = ctx.supervisor.sparesOf(ref)?.take(instance.release.version);
   // No ready spare: the arm is kept for a crash that finds one; this one goes the slow way.
   if (!spare) return null;
