@@ -214,6 +214,42 @@ describe('armed switchover: the decision service arms a service with warm spares
     expect((await armPlans('armed', 'plain')).at(-1)!.data.parameters).toEqual({ armTtlMs: TTL_MS, armHeals: ['restart'] });
   });
 
+  it('verifies a restart whose incident was resolved before its opening was decided (the arm healed it within a heartbeat; incidents are handled several at once)', async () => {
+    const incidentId = newEventId();
+    const at = new Date(now).toISOString();
+    // The resolution is handled first: no remediation row exists for it yet.
+    await publishSigned(
+      env.nc,
+      keys,
+      newEvent('incident.resolved', { tenantId: 'armed', producer: 'detector', correlationId: incidentId, data: { incidentId, service: 'web', instance: 'web-2', kind: 'crashed', resolvedAt: at, reason: 'heartbeats resumed', durationMs: 100 } }),
+    );
+    await expectEventually(async () => {
+      const { rows } = await pg.query(`SELECT down_until FROM decision.incident_downtime WHERE incident_id = $1`, [incidentId]);
+      expect(rows[0]).toMatchObject({ down_until: expect.any(Date) as Date });
+    }, WAIT);
+    await publishSigned(
+      env.nc,
+      keys,
+      newEvent('incident.opened', {
+        tenantId: 'armed',
+        producer: 'detector',
+        correlationId: incidentId,
+        data: { incidentId, service: 'web', instance: 'web-2', kind: 'crashed', severity: 'major', signalAt: at, detectedAt: at, detectionLatencyMs: 2, evidence: {} },
+      }),
+    );
+    let restartId = '';
+    await expectEventually(async () => {
+      const { rows } = await pg.query(`SELECT remediation_id, status FROM decision.remediations WHERE incident_id = $1`, [incidentId]);
+      expect(rows[0]).toMatchObject({ status: 'planned' });
+      restartId = (rows[0] as { remediation_id: string }).remediation_id;
+    }, WAIT);
+    await publishSigned(env.nc, keys, succeeded('armed', incidentId, restartId, { effects: [{ verb: 'restarted', object: 'web-2', detail: { pid: 4343, previousPid: null } }] }, { service: 'web', instance: 'web-2' }));
+    await expectEventually(async () => {
+      const { rows } = await pg.query(`SELECT status FROM decision.remediations WHERE incident_id = $1`, [incidentId]);
+      expect(rows[0]).toMatchObject({ status: 'verified' });
+    }, WAIT);
+  });
+
   it('withdraws the arm when a policy apply stops allowing the crash heal, and does not renew it', async () => {
     await worker().tick();
     const held = (await arm('withdrawn'))!;
