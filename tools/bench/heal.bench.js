@@ -30,6 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const net = require('node:net');
 const { spawn } = require('node:child_process');
 const { connect } = require('@nats-io/transport-node');
 const { startSystem, migrateAll, ROOT } = require('../dev/system.js');
@@ -103,6 +104,30 @@ function stopAndWait(child) {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * A base port with `count` free ports after it, all below the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range). An instance's port inside that range can be taken while the
+ * instance is down — by any outgoing connection's local port, or by the bench's own back-to-back
+ * polls of the dead port connecting to themselves (TCP self-connect) — and its restart then fails
+ * with EADDRINUSE: a run showed a cold instance's restart fail so, twice.
+ */
+async function basePortBelowEphemeral(count) {
+  const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const canListen = (port) =>
+    new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * (low - 10_000 - count));
+    let free = true;
+    for (let port = base; free && port < base + count; port++) free = await canListen(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} free ports in a row below ${low}`);
 }
 
 let floorIds = 0;
@@ -195,7 +220,7 @@ async function main() {
     restartOnExit: false,
     env: {
       HEARTBEAT_MS: String(HEARTBEAT_MS),
-      FLEET_BASE_PORT: String(await freePort()),
+      FLEET_BASE_PORT: String(await basePortBelowEphemeral(services.warm.length + services.cold.length)),
       TRAFFIC_RPS: '0',
       AGENT_READY_TIMEOUT_MS: '30000',
       LOG_LEVEL: 'warn',
