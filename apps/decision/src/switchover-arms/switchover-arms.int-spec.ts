@@ -85,7 +85,7 @@ describe('armed switchover: the decision service arms a service with warm spares
   /**
    * A crash of `instance` reported as healed under `armId` (the incident's evidence as the
    * detector passes it on), its restart planned by the decision service as usual, and the
-   * executor's success naming the arm in `effect`. Returns the incident id once the arm is used.
+   * executor's success naming the arm in `effect`. Returns the incident id (the arm used).
    */
   async function healedUnderArm(service: string, instance: string, armId: string, evidence: Record<string, unknown>, effect: Record<string, unknown>): Promise<string> {
     const incidentId = newEventId();
@@ -106,8 +106,15 @@ describe('armed switchover: the decision service arms a service with warm spares
       expect(rows[0]).toMatchObject({ status: 'planned', action: 'restart' });
       restartId = (rows[0] as { remediation_id: string }).remediation_id;
     }, WAIT);
+    // Used from the incident's opening (its evidence names the arm), before the restart is done:
+    // an arm spent on a process whose restart then fails is not renewed as if it held.
+    expect(await arm('armed', service)).toMatchObject({ status: 'used', remediation_id: armId });
     await publishSigned(env.nc, keys, succeeded('armed', incidentId, restartId, { effects: [effect] }, { service, instance }));
-    await expectEventually(async () => expect(await arm('armed', service)).toMatchObject({ status: 'used', remediation_id: armId }), WAIT);
+    await expectEventually(async () => {
+      const { rows } = await pg.query(`SELECT status FROM decision.remediations WHERE incident_id = $1`, [incidentId]);
+      expect(rows[0]).toMatchObject({ status: 'verifying' });
+    }, WAIT);
+    expect(await arm('armed', service)).toMatchObject({ status: 'used', remediation_id: armId });
     return incidentId;
   }
 

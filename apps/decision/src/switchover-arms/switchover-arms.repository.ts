@@ -126,3 +126,9 @@ export function armUsedBy(details: Record<string, unknown>): string | null {
   for (const effect of effects) if (typeof effect?.detail?.underArm === 'string') return effect.detail.underArm;
   return null;
 }
+
+/** The arm an incident's evidence says the agent healed its crash under (`switchedUnderArm`, `restartedUnderArm`), if any. */
+export function armNamedBy(evidence: Record<string, unknown>): string | null {
+  for (const key of ['switchedUnderArm', 'restartedUnderArm']) if (typeof evidence[key] === 'string') return evidence[key];
+  return null;
+}
