@@ -257,6 +257,52 @@ describe('armed switchover: the decision service arms a service with warm spares
     }, WAIT);
   });
 
+  it('backs off an arm the agent does not take (an unreachable agent, a lost host): twice as long after each failure in a row, and no longer once one is taken', async () => {
+    const failArm = async (armId: string) => {
+      await publishSigned(
+        env.nc,
+        keys,
+        newEvent('remediation.failed', {
+          tenantId: 'kube',
+          producer: 'executor',
+          correlationId: armId,
+          data: { remediationId: armId, incidentId: armId, service: 'plain', instance: 'plain-1', action: 'arm_switchover', durationMs: 10, error: { code: 'agent_unreachable', message: 'no agent answered' } },
+        }),
+      );
+      let dueAt = new Date(0);
+      await expectEventually(async () => {
+        const { rows } = await pg.query(`SELECT status, due_at FROM decision.switchover_arms WHERE tenant_id = 'kube' AND service = 'plain'`);
+        expect(rows[0]).toMatchObject({ status: 'failed' });
+        dueAt = (rows[0] as { due_at: Date }).due_at;
+      }, WAIT);
+      return dueAt.getTime() - now;
+    };
+    const first = (await arm('kube', 'plain'))!;
+    expect(first.status).toBe('armed');
+    // The recheck interval (5 s) after the first failure, 10 s after the second.
+    expect(await failArm(first.remediation_id!)).toBe(5_000);
+    now += 5_000;
+    await worker().tick();
+    const second = (await arm('kube', 'plain'))!;
+    expect(second).toMatchObject({ status: 'armed' });
+    expect(await failArm(second.remediation_id!)).toBe(10_000);
+    now += 10_000;
+    await worker().tick();
+    const third = (await arm('kube', 'plain'))!;
+    expect(third).toMatchObject({ status: 'armed' });
+    // Taken by the agent: the next failure waits the recheck interval again.
+    await publishSigned(
+      env.nc,
+      keys,
+      newEvent('remediation.succeeded', { tenantId: 'kube', producer: 'executor', correlationId: third.remediation_id!, data: { remediationId: third.remediation_id!, incidentId: third.remediation_id!, service: 'plain', instance: 'plain-1', action: 'arm_switchover', durationMs: 10, details: {} } }),
+    );
+    await expectEventually(async () => {
+      const { rows } = await pg.query(`SELECT failures FROM decision.switchover_arms WHERE tenant_id = 'kube' AND service = 'plain'`);
+      expect(rows[0]).toMatchObject({ failures: 0 });
+    }, WAIT);
+    expect(await failArm(third.remediation_id!)).toBe(5_000);
+  });
+
   it('withdraws the arm when a policy apply stops allowing the crash heal, and does not renew it', async () => {
     await worker().tick();
     const held = (await arm('withdrawn'))!;

@@ -103,20 +103,26 @@ export const switchoverArmsRepository = {
     return returnedRows(result).length === 1;
   },
 
-  /** The executor could not arm the agent: judged again after `retryAt`. Null when the id is no arm (any more). */
-  async recordFailure(m: EntityManager, remediationId: string, retryAt: Date, message: string): Promise<SwitchoverArmRow | null> {
+  /**
+   * The executor could not arm the agent: judged again `retryMs` after `failedAt`, doubled for
+   * each failure in a row before it (an unreachable agent, a lost host, is not asked every few
+   * seconds), at most `maxRetryMs`. Null when the id is no arm (any more).
+   */
+  async recordFailure(m: EntityManager, remediationId: string, failedAt: Date, retry: { retryMs: number; maxRetryMs: number }, message: string): Promise<SwitchoverArmRow | null> {
     const result: unknown = await m.query(
-      `UPDATE decision.switchover_arms a SET status = 'failed', due_at = $2, reason = $3 WHERE a.remediation_id = $1 AND a.status = 'armed' RETURNING ${COLUMNS}`,
-      [remediationId, retryAt, `the agent was not armed: ${message}`.slice(0, 2000)],
+      `UPDATE decision.switchover_arms a SET status = 'failed', failures = a.failures + 1, reason = $3,
+              due_at = $2::timestamptz + make_interval(secs => least($4::float8 * power(2, least(a.failures, 20)), $5::float8) / 1000)
+        WHERE a.remediation_id = $1 AND a.status = 'armed' RETURNING ${COLUMNS}`,
+      [remediationId, failedAt, `the agent was not armed: ${message}`.slice(0, 2000), retry.retryMs, retry.maxRetryMs],
     );
     const rows = returnedRows<RawRow>(result);
     return rows[0] ? fromRaw(rows[0]) : null;
   },
 
-  /** Whether the id is an arm's (any status): its success needs no verification. */
-  async isArm(m: EntityManager, remediationId: string): Promise<boolean> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM decision.switchover_arms WHERE remediation_id = $1`, [remediationId]);
-    return rows.length === 1;
+  /** Whether the id is an arm's (any status): its success needs no verification. The agent took it: the failures in a row end. */
+  async recordArmed(m: EntityManager, remediationId: string): Promise<boolean> {
+    const rows: unknown[] = await m.query(`UPDATE decision.switchover_arms SET failures = 0 WHERE remediation_id = $1 RETURNING 1`, [remediationId]);
+    return returnedRows(rows).length === 1;
   },
 };
 
