@@ -8,7 +8,7 @@ import type { SwitchoverArms } from './switchover-arms.js';
 import { waitForReady } from '../supervisor/readiness.js';
 
 /** What claimArmedHeal needs of remediation-actions' ActionContext. */
-interface ActionContext extends ArmedSwitchoverContext {
+interface ClaimContext extends ArmedSwitchoverContext {
   readyTimeoutMs: number;
 }
 
@@ -129,7 +129,7 @@ export function restartUnderArm(ctx: ArmedSwitchoverContext, ref: InstanceRef): 
  * the instance and runs (and, for a restart, became ready); null otherwise (a later crash, a hang
  * of the new process, a new process not ready in time: the action is carried out as usual).
  */
-export async function claimArmedHeal(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult | null> {
+export async function claimArmedHeal(ctx: ClaimContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult | null> {
   const made = ctx.arms.claimSwitch(instanceKey(instance.ref));
   if (!made || made.pid !== instance.pid || instance.state !== 'running') return null;
   if (made.heal === 'restart') {
