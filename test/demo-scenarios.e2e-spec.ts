@@ -203,9 +203,10 @@ describe('the demo scenarios heal by switchover, throttle and scale_out (end to 
     return running;
   }
 
+  /** The tenant's incidents and remediations; not the arms (arm_switchover) the decision service plans for its services before any fault. */
   async function eventsFor(tenantId: string): Promise<Event[]> {
     const all = [...(await readStream<Event>(nc, 'INCIDENTS')), ...(await readStream<Event>(nc, 'REMEDIATIONS'))];
-    return all.filter((e) => e.tenantId === tenantId).sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    return all.filter((e) => e.tenantId === tenantId && e.data.action !== 'arm_switchover').sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
   }
 
   async function auditRows(tenantId: string, incidentId: string): Promise<AuditRow[]> {

@@ -246,19 +246,21 @@ export function tenantAbuse(sys: SecuritySystem, parties: Parties): TenantAbuse 
     // attack: their later steps are B's own too.
     const earlier = new Set(bus.slice(0, since.bus).filter((e) => ofB(e) && e.event.type === 'incident.opened').map((e) => String(e.event.data.incidentId)));
     const ownIncident = (correlationId: string | null) => correlationId !== null && (probeIncidents.has(correlationId) || earlier.has(correlationId));
+    // The arms the decision service plans and renews for B's services before any fault (arm_switchover, a flow of their own) are B's own too.
+    const ownArm = (event: unknown) => (event as { data?: { action?: unknown } } | null)?.data?.action === 'arm_switchover';
     const readers = new Set([auditActor(KEYS.audit[B]), auditActor(OPS_KEY)]);
     const { rows } = await sys.pg.query<{ seq: string; event_type: string; actor: string; correlation_id: string | null; payload: unknown }>(
       'SELECT seq, event_type, actor, correlation_id, payload FROM auditor.audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq',
       [B, since.seq],
     );
     const foreign = rows.filter(
-      (r) => !ownIncident(r.correlation_id) && !(['audit.read', 'audit.verify'].includes(r.event_type) && readers.has(r.actor)),
+      (r) => !ownIncident(r.correlation_id) && !ownArm(r.payload) && !(['audit.read', 'audit.verify'].includes(r.event_type) && readers.has(r.actor)),
     );
     expect(foreign.map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, correlationId: r.correlation_id }))).toEqual([]);
     expect(rows.filter((r) => JSON.stringify(r.payload).includes(A)).map((r) => ({ seq: r.seq, type: r.event_type, actor: r.actor, payload: r.payload }))).toEqual([]);
 
     // On the bus: B's events since the mark are the probe's flow only (no second incident, no breaker).
-    const others = bus.slice(since.bus).filter((e) => ofB(e) && !ownIncident(e.event.correlationId ?? null));
+    const others = bus.slice(since.bus).filter((e) => ofB(e) && !ownIncident(e.event.correlationId ?? null) && !ownArm(e.event));
     expect(show(others)).toBe('');
 
     // Dead letters: none about B (A's refused requests are A's).

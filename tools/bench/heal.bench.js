@@ -9,10 +9,12 @@
 // hourly cap of 20 automatic actions are the guardrails at work, not what is measured):
 //   crash = SIGKILL sent by the bench to the instance's process (as an OOM kill would end it; the
 //   clock starts at the kill), hang = SIGSTOP (the agent's chaos hang, from the chaos request).
-// The decision service arms a switchover for `warm` (its inventory declares warmSpares: 1 and its
-// playbook restarts crashes automatically): before each crash of a warm instance the bench waits
-// until the agent holds an arm (agent.status `armedSwitchover`), so the agent switches to the spare
-// at once and the incident's restart only claims that switch. A hang is no exit: no arm applies.
+// The decision service arms both services (the playbook restarts crashes automatically): `warm`'s
+// arm lets the agent switch to the spare, `cold`'s lets it restart the instance in place (an armed
+// restart). Before each crash the bench waits until the agent holds an arm for the service
+// (agent.status `armedSwitchover`; a used arm is renewed once its incident is verified and the
+// cooldown, a minute, has passed), so the agent heals at once and the incident's restart only
+// claims that heal. A hang is no exit: no arm applies.
 // For each, from the fault (the SIGKILL sent, or the chaos hang request sent):
 //   serving again — the instance's public port answers GET /healthz from a process other than the
 //                   faulted one (polled back to back);
@@ -28,6 +30,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
+const net = require('node:net');
 const { spawn } = require('node:child_process');
 const { connect } = require('@nats-io/transport-node');
 const { startSystem, migrateAll, ROOT } = require('../dev/system.js');
@@ -101,6 +104,30 @@ function stopAndWait(child) {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * A base port with `count` free ports after it, all below the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range). An instance's port inside that range can be taken while the
+ * instance is down — by any outgoing connection's local port, or by the bench's own back-to-back
+ * polls of the dead port connecting to themselves (TCP self-connect) — and its restart then fails
+ * with EADDRINUSE: a run showed a cold instance's restart fail so, twice.
+ */
+async function basePortBelowEphemeral(count) {
+  const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const canListen = (port) =>
+    new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 10_000 + Math.floor(Math.random() * (low - 10_000 - count));
+    let free = true;
+    for (let port = base; free && port < base + count; port++) free = await canListen(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} free ports in a row below ${low}`);
 }
 
 let floorIds = 0;
@@ -193,7 +220,7 @@ async function main() {
     restartOnExit: false,
     env: {
       HEARTBEAT_MS: String(HEARTBEAT_MS),
-      FLEET_BASE_PORT: String(await freePort()),
+      FLEET_BASE_PORT: String(await basePortBelowEphemeral(services.warm.length + services.cold.length)),
       TRAFFIC_RPS: '0',
       AGENT_READY_TIMEOUT_MS: '30000',
       LOG_LEVEL: 'warn',
@@ -213,11 +240,12 @@ async function main() {
     const sub = nc.subscribe('remediation.bench.verified', {
       callback: (_e, msg) => verified.set(msg.json().data.instance, performance.now()),
     });
-    const switchedUnderArm = new Map(); // instance -> the arm its health.exited names
+    const healedUnderArm = new Map(); // instance -> the arm its health.exited names (switched or restarted under)
     const exitedSub = nc.subscribe('health.bench.>', {
       callback: (_e, msg) => {
         const event = msg.json();
-        if (event.type === 'health.exited' && event.data.switchedUnderArm) switchedUnderArm.set(event.data.instance, event.data.switchedUnderArm);
+        const arm = event.type === 'health.exited' ? (event.data.switchedUnderArm ?? event.data.restartedUnderArm) : undefined;
+        if (arm) healedUnderArm.set(event.data.instance, arm);
       },
     });
     const incidentSub = nc.subscribe('incident.bench.*', {
@@ -253,16 +281,17 @@ async function main() {
         continue;
       }
       step.instance = fresh.instance;
-      if (step.fault === 'crash' && step.service === 'warm') {
-        // The arm is the control plane's decision, taken before the fault: wait until the agent holds one.
-        const armDeadline = Date.now() + 60_000;
+      if (step.fault === 'crash') {
+        // The arm is the control plane's decision, taken before the fault: wait until the agent holds one
+        // (a used arm is renewed a minute after its use at the earliest: the cooldown).
+        const armDeadline = Date.now() + 120_000;
         let armed = null;
         while (!armed && Date.now() < armDeadline) {
-          armed = (await status()).find((s) => s.service === 'warm' && s.instance === step.instance)?.armedSwitchover ?? null;
+          armed = (await status()).find((s) => s.service === step.service && s.instance === step.instance)?.armedSwitchover ?? null;
           if (!armed) await sleep(50);
         }
         step.arm = armed ? armed.remediationId : null;
-        if (!armed) process.stdout.write(`crash warm ${step.instance}: no arm within 60 s; measured without one\n`);
+        if (!armed) process.stdout.write(`crash ${step.service} ${step.instance}: no arm within 120 s; measured without one\n`);
       }
       faulted.add(step.instance);
       verified.delete(step.instance);
@@ -278,9 +307,10 @@ async function main() {
       const servingAt = await answeredAt(before.port, (pid) => pid !== before.pid, 30_000);
       const deadline = Date.now() + 30_000;
       while (!verified.has(step.instance) && Date.now() < deadline) await sleep(5);
-      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(step.instance) ?? NaN) - started, commandMs: commandMs.get(step.instance) ?? NaN, underArm: switchedUnderArm.get(step.instance) ?? null };
+      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(step.instance) ?? NaN) - started, commandMs: commandMs.get(step.instance) ?? NaN, underArm: healedUnderArm.get(step.instance) ?? null };
       results.push(row);
-      const armNote = step.arm === undefined ? '' : row.underArm ? `  switched under arm ${row.underArm}` : '  NOT switched under an arm';
+      const healed = step.service === 'warm' ? 'switched' : 'restarted';
+      const armNote = step.arm === undefined ? '' : row.underArm ? `  ${healed} under arm ${row.underArm}` : `  NOT ${healed} under an arm`;
       process.stdout.write(`${step.fault.padEnd(5)} ${step.service} ${step.instance.padEnd(8)} serving again ${fmt(row.servingMs)}  verified ${fmt(row.verifiedMs)}${armNote}\n`);
       // Let the incident resolve and the detector settle before the next fault.
       const settle = Date.now() + 10_000;
@@ -315,7 +345,11 @@ async function main() {
       }
     }
     const warmCrashes = results.filter((r) => r.fault === 'crash' && r.service === 'warm');
+    const coldCrashes = results.filter((r) => r.fault === 'crash' && r.service === 'cold');
     console.log(`\nwarm crashes switched by the agent under an arm the decision service planned beforehand: ${warmCrashes.filter((r) => r.underArm).length} of ${warmCrashes.length}`);
+    console.log(`cold crashes restarted by the agent under an arm the decision service planned beforehand: ${coldCrashes.filter((r) => r.underArm).length} of ${coldCrashes.length}`);
+    const unverified = results.filter((r) => !Number.isFinite(r.verifiedMs));
+    if (unverified.length > 0) console.log(`not seen verified within 30 s: ${unverified.map((r) => `${r.fault} ${r.instance}`).join(', ')}`);
     console.log('\nfloors');
     line('spawn-and-ready (spawn -> /healthz answers)', spawnFloor);
     line('traffic switch (repoint -> first answer)', switchFloor);
@@ -329,7 +363,7 @@ async function main() {
     console.log(
       `  crash -> serving again without, p50 <= ${GOAL_COLD_P50_RATIO}x spawn-and-ready p50 (${fmt(GOAL_COLD_P50_RATIO * spawnP50).trim()}): ${fmt(coldCrashP50).trim()} = ${(coldCrashP50 / spawnP50).toFixed(2)}x — ${coldCrashP50 <= GOAL_COLD_P50_RATIO * spawnP50 ? 'met' : 'NOT met'}`,
     );
-    console.log('Serving again, crash with a warm spare under an arm = the agent noticing the exit and repointing its front; otherwise detection + decision + the agent command (the pipeline bench measures the part before the command).');
+    console.log('Serving again, crash under an arm = the agent noticing the exit and repointing its front (warm) or spawning the process again (cold, then its start-up); otherwise detection + decision + the agent command (the pipeline bench measures the part before the command).');
     console.log('A hang is first noticed by missed heartbeats (3 intervals), which the goals do not cover: its rows show detection plus the heal.');
     failed = false;
   } finally {

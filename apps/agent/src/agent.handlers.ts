@@ -21,8 +21,8 @@ export interface AgentHandlerDeps {
   /** Absent: the agent does not answer agent.chaos (its config does not enable it). */
   chaos?: ChaosService;
   supervisor: FleetSupervisor;
-  /** The armed switchover each fronted instance's service holds now, for agent.status (null: none). */
-  armOf?: (ref: InstanceRef) => { remediationId: string; expiresAt: string } | null;
+  /** The armed switchover each instance's service holds now, for agent.status (null: none). */
+  armOf?: (ref: InstanceRef) => { remediationId: string; expiresAt: string; heals: ('switch' | 'restart')[] } | null;
   logger: Logger;
   /** While true, commands are dropped unanswered (see RunningAgent.pause). */
   paused?: () => boolean;
@@ -36,7 +36,7 @@ export interface AgentHandlerDeps {
  */
 export function serveAgentRequests(nc: NatsConnection, targets: readonly InstanceRef[], deps: AgentHandlerDeps, standbys: readonly AgentFailoverListener[] = []): Subscription[] {
   const { commands, replies, chaos, supervisor, armOf, logger, paused = () => false } = deps;
-  const status = () => supervisor.status().map((s) => (s.processPort !== undefined && armOf ? { ...s, armedSwitchover: armOf(s) } : s));
+  const status = () => supervisor.status().map((s) => (armOf ? { ...s, armedSwitchover: armOf(s) } : s));
   const command = async (msg: Msg) => replies.sign(await commands.handle(msg.subject, decode(msg)));
   return [
     ...targets.map((t) => reply(nc, agentCommandSubject(t.tenantId, t.service, t.instance), logger, command, paused)),

@@ -16,7 +16,7 @@ import { ReplySigner } from './commands/reply-signer.js';
 import { CommandService, commandOutcome, isFinalOutcome, type CommandOutcome } from './commands/command.service.js';
 import { InstancePidFile, killLeftoverInstances } from './supervisor/leftover-instances.js';
 import { SwitchoverArms, switchoverArm } from './commands/switchover-arms.js';
-import { switchUnderArm } from './commands/armed-switchover.js';
+import { restartUnderArm, switchUnderArm } from './commands/armed-switchover.js';
 
 export interface AgentOptions {
   natsUrl: string;
@@ -102,11 +102,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     launch: recordingPids(processLauncher(options), pidFile),
     logger,
     onCrash: (ref, exit) => {
-      // Under an armed switchover the front moves to a spare first, then the exit is reported, saying so.
-      const underArm = fleet.supervisor ? switchUnderArm({ supervisor: fleet.supervisor, arms, clock, logger }, ref) : null;
-      const saved = underArm ? arms.flushed() : Promise.resolve();
-      void saved
-        .then(() => exits.reporter?.report({ ...ref, exitCode: exit.code, signal: exit.signal, ...(underArm ? { switchedUnderArm: underArm } : {}) }))
+      // Under an armed switchover the instance is healed first (its front moved to a spare at
+      // once, or else, where the arm allows, a new process spawned), then the exit is reported, saying so.
+      const ctx = fleet.supervisor ? { supervisor: fleet.supervisor, arms, clock, logger } : null;
+      const switched = ctx ? switchUnderArm(ctx, ref) : null;
+      const restarted = ctx && !switched ? restartUnderArm(ctx, ref) : Promise.resolve(null);
+      void restarted
+        .then(async (restartedUnderArm) => {
+          if (switched || restartedUnderArm) await arms.flushed();
+          await exits.reporter?.report({ ...ref, exitCode: exit.code, signal: exit.signal, ...(switched ? { switchedUnderArm: switched } : {}), ...(restartedUnderArm ? { restartedUnderArm } : {}) });
+        })
         .catch((error: unknown) => logger.error({ ...ref, err: error }, 'could not report the exit; the heartbeat deadline will catch it'));
     },
     onChange: (change) => {
@@ -153,7 +158,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     supervisor,
     armOf: (ref) => {
       const arm = arms.current(ref, clock.now());
-      return arm ? { remediationId: arm.remediationId, expiresAt: arm.expiresAt } : null;
+      return arm ? { remediationId: arm.remediationId, expiresAt: arm.expiresAt, heals: arm.heals } : null;
     },
     logger,
     paused: () => paused,

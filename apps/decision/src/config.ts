@@ -44,7 +44,7 @@ const schema = z.object({
   DECISION_VERIFY_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** Verified scale_outs whose scale-in is due are judged this often (0: off). */
   DECISION_SCALE_IN_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
-  /** Armed switchovers of services with warm spares are judged this often (0: off; see the README, *Armed switchover*). */
+  /** Armed switchovers (and restarts) of services on the agent runtime are judged this often (0: off; see the README, *Armed switchover*). */
   DECISION_ARM_INTERVAL_MS: z.coerce.number().int().nonnegative().default(1_000),
   /** How long an armed switchover holds on the agent; renewed when half of it is left. */
   DECISION_ARM_TTL_MS: z.coerce.number().int().min(10_000).max(3_600_000).default(600_000),

@@ -46,8 +46,8 @@ export interface AgentInstanceStatus {
   processPort?: number;
   /** Only for an instance with a front: how many warm spares of its service are ready now. */
   sparesReady?: number;
-  /** Only for an instance with a front: the armed switchover its service holds now (see apps/agent, *Armed switchover*), null when none. */
-  armedSwitchover?: { remediationId: string; expiresAt: string } | null;
+  /** The arm its service holds now and the heals it allows (see apps/agent, *Armed switchover*), null when none. */
+  armedSwitchover?: { remediationId: string; expiresAt: string; heals: ('switch' | 'restart')[] } | null;
   /** The release the instance runs (or will start on). */
   release: string;
   state: AgentInstanceState;

@@ -13,6 +13,8 @@ export interface ExitedInstance {
   signal: string | null;
   /** The agent already switched the instance to a warm spare under this armed switchover's remediation id. */
   switchedUnderArm?: string;
+  /** The agent already restarted the instance (no spare was ready) under this armed switchover's remediation id. */
+  restartedUnderArm?: string;
 }
 
 export interface ExitReporterOptions {
@@ -55,7 +57,7 @@ export class ExitReporter {
       tenantId: exit.tenantId,
       producer: this.options.producer,
       occurredAt: this.now(),
-      data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent', ...(exit.switchedUnderArm ? { switchedUnderArm: exit.switchedUnderArm } : {}) },
+      data: { service: exit.service, instance: exit.instance, exitCode: exit.exitCode, signal: exit.signal, observedBy: 'agent', ...(exit.switchedUnderArm ? { switchedUnderArm: exit.switchedUnderArm } : {}), ...(exit.restartedUnderArm ? { restartedUnderArm: exit.restartedUnderArm } : {}) },
     });
     await this.out.publish(subject, event, this.timeoutMs);
     return event;

@@ -6,7 +6,7 @@ import { freePort, type FleetSupervisor } from '../supervisor/fleet-supervisor.j
 import type { ManagedInstance } from '../supervisor/managed-instance.js';
 import { waitForReady, type Readiness } from '../supervisor/readiness.js';
 import { moveTraffic } from './traffic-move.js';
-import { armSwitchover, claimArmedSwitch } from './armed-switchover.js';
+import { armSwitchover, claimArmedHeal } from './armed-switchover.js';
 import type { SwitchoverArms } from './switchover-arms.js';
 
 export type ActionResult = { ok: true; effects: AgentEffect[] } | { ok: false; code: AgentCommandFailureCode; message: string };
@@ -31,11 +31,11 @@ export interface ActionContext {
 export async function carryOut(ctx: ActionContext, instance: ManagedInstance, request: AgentCommandRequest): Promise<ActionResult> {
   switch (request.action) {
     case 'restart':
-      return instance.exclusive(async () => claimArmedSwitch(ctx, instance, request) ?? switchToSpare(ctx, instance, request) ?? restartOn(ctx, instance, request, instance.release));
+      return instance.exclusive(async () => (await claimArmedHeal(ctx, instance, request)) ?? switchToSpare(ctx, instance, request) ?? restartOn(ctx, instance, request, instance.release));
     case 'rollback':
       return instance.exclusive(() => rollback(ctx, instance, request));
     case 'replace':
-      return instance.exclusive(async () => claimArmedSwitch(ctx, instance, request) ?? switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
+      return instance.exclusive(async () => (await claimArmedHeal(ctx, instance, request)) ?? switchToSpare(ctx, instance, request) ?? replace(ctx, instance, request));
     case 'scale_out':
       return ctx.supervisor.exclusiveForService(instance.ref, () => scaleOut(ctx, instance, request));
     case 'scale_in':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { subjectToken } from '@autoheal/contracts';
+import { armHeals, subjectToken } from '@autoheal/contracts';
 import type { Logger } from '../logger.js';
 import { serviceKey, type InstanceRef } from '../config/agent-config.js';
 import type { OutcomeStorage } from './outcome-store.js';
@@ -7,8 +7,9 @@ import type { OutcomeStorage } from './outcome-store.js';
 /**
  * One armed switchover: the executor's signed `arm_switchover` for a service, verified by the
  * command path (signature, freshness, target, replay) before it is kept here. It pre-authorises
- * one switch of a crashed fronted instance of the service to a ready warm spare, until
- * `expiresAt` (the command's signed issuedAt + its signed armTtlMs).
+ * one heal of a crashed instance of the service, until `expiresAt` (the command's signed issuedAt
+ * + its signed armTtlMs): a switch to a ready warm spare, or, when `heals` has `restart` and no
+ * spare is ready, a restart in place (the command's signed armHeals).
  */
 export const switchoverArm = z
   .object({
@@ -20,14 +21,17 @@ export const switchoverArm = z
     keyId: z.string().min(1).max(200),
     issuedAt: z.iso.datetime(),
     expiresAt: z.iso.datetime(),
+    /** What the arm allows (the signed armHeals); arms kept before restarts could be armed allow the switch only. */
+    heals: armHeals.default(['switch']),
   })
   .strict();
 export type SwitchoverArm = z.infer<typeof switchoverArm>;
 
-/** A switch made under an arm, waiting for the remediation of the crash's incident to claim it. */
+/** A heal made under an arm (a switch or a restart), waiting for the remediation of the crash's incident to claim it. */
 export interface ArmedSwitch {
   armRemediationId: string;
-  /** The spare's pid: the process that now backs the instance. */
+  heal: 'switch' | 'restart';
+  /** The spare's pid, or the restarted process's: the process that now backs the instance. */
   pid: number;
   port: number;
   at: string;
@@ -47,7 +51,7 @@ export class SwitchoverArms {
   }
 
   private readonly byService = new Map<string, SwitchoverArm>();
-  /** By instance key: switches made under an arm, not yet claimed by a restart or replace of the instance. Not persisted: a new agent starts fresh processes. */
+  /** By instance key: heals made under an arm, not yet claimed by a restart or replace of the instance. Not persisted: a new agent starts fresh processes. */
   private readonly switches = new Map<string, ArmedSwitch>();
   private saving: Promise<void> = Promise.resolve();
 
@@ -102,7 +106,7 @@ export class SwitchoverArms {
     this.switches.set(instanceKey, made);
   }
 
-  /** The switch made under an arm for this instance, removed (claimed once). */
+  /** The heal made under an arm for this instance, removed (claimed once). */
   claimSwitch(instanceKey: string): ArmedSwitch | null {
     const made = this.switches.get(instanceKey) ?? null;
     this.switches.delete(instanceKey);

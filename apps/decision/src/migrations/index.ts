@@ -11,6 +11,7 @@ import { DecisionVerification1766600000000 } from './1766600000000-decision-veri
 import { DecisionScaleIns1766700000000 } from './1766700000000-decision-scale-ins.js';
 import { DecisionVerifyWindow1766800000000 } from './1766800000000-decision-verify-window.js';
 import { DecisionSwitchoverArms1767300000000 } from './1767300000000-decision-switchover-arms.js';
+import { DecisionArmedRestarts1767400000000 } from './1767400000000-decision-armed-restarts.js';
 
 export const decisionMigrations = [
   DecisionInitial1763700100000,
@@ -26,4 +27,5 @@ export const decisionMigrations = [
   DecisionScaleIns1766700000000,
   DecisionVerifyWindow1766800000000,
   DecisionSwitchoverArms1767300000000,
+  DecisionArmedRestarts1767400000000,
 ];

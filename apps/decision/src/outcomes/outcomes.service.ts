@@ -54,11 +54,11 @@ export class OutcomesService {
       // driver's word ends it (no incident is open whose resolution could verify it).
       if (!before) {
         if (await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'succeeded', at: now })) return 'scaled_in';
-        return (await switchoverArmsRepository.isArm(m, event.data.remediationId)) ? 'armed' : 'not_ours_or_already_recorded';
+        return (await switchoverArmsRepository.recordArmed(m, event.data.remediationId)) ? 'armed' : 'not_ours_or_already_recorded';
       }
-      // The agent had switched the instance already, under an armed switchover: that arm is used (re-armed by the arms worker).
+      // The agent had healed the instance already (switched or restarted), under an armed switchover: that arm is used (re-armed by the arms worker once the incident is verified).
       const usedArm = armUsedBy(event.data.details);
-      if (usedArm) await switchoverArmsRepository.markUsed(m, usedArm, now);
+      if (usedArm) await switchoverArmsRepository.markUsed(m, usedArm, event.data.incidentId, now);
       const row = await remediationsRepository.startVerification(m, before.remediationId, now, verifyDeadlineOf(before, now));
       if (!row) return 'not_ours_or_already_recorded';
       // An incident that resolved while the action ran: verified now, or its verify window starts now.

@@ -323,8 +323,8 @@ export class DecisionRunner {
         // A scale-in is no incident's remediation: its failure is recorded on its own row.
         const scaleIn = await scaleInsRepository.recordOutcome(m, event.data.remediationId, { status: 'failed', at: failedAt, error: event.data.error });
         if (scaleIn) return { result: 'scale_in_failed' };
-        const retryAt = new Date(failedAt.getTime() + this.config.DECISION_ARM_RECHECK_MS);
-        const arm = await switchoverArmsRepository.recordFailure(m, event.data.remediationId, retryAt, `${event.data.error.code}: ${event.data.error.message}`);
+        const retry = { retryMs: this.config.DECISION_ARM_RECHECK_MS, maxRetryMs: this.config.DECISION_ARM_TTL_MS };
+        const arm = await switchoverArmsRepository.recordFailure(m, event.data.remediationId, failedAt, retry, `${event.data.error.code}: ${event.data.error.message}`);
         return { result: arm ? 'arm_failed' : 'not_ours_or_already_recorded' };
       }
       // Before the tenant's lock: the deferrals worker holds a deferred row's lock while it waits for that one.

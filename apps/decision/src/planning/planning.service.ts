@@ -1,16 +1,18 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Envelope } from '@autoheal/contracts';
 import { OutboxPublisher } from '@autoheal/messaging';
 import { appendToOutbox, claimInbox } from '@autoheal/persistence';
 import { createLogger } from '@autoheal/telemetry';
 import { availabilityRepository } from '../compliance/availability.repository.js';
+import { CLOCK, type Clock } from '../clock.js';
 import { DECISION_SCHEMA } from '../data-source.js';
 import { INCIDENTS_CONSUMER } from '../decision.consumers.js';
 import { recordResolution } from '../outcomes/verification.js';
 import { remediationsRepository } from './remediations.repository.js';
 import { rejectedEvent } from '../approvals/approval-events.js';
 import { DecisionRunner, type OpenedOutcome } from './decision-runner.js';
+import { armNamedBy, switchoverArmsRepository } from '../switchover-arms/switchover-arms.repository.js';
 
 const log = createLogger('decision');
 
@@ -28,6 +30,7 @@ export class PlanningService {
     // Its transactions publish their events right after commit instead of through the relay.
     private readonly outbox: OutboxPublisher,
     private readonly runner: DecisionRunner,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /**
@@ -37,8 +40,21 @@ export class PlanningService {
    * taken again for a redelivered event (the hold is gone).
    */
   async onIncidentOpened(event: Envelope<'incident.opened'>): Promise<PlanningOutcome> {
+    await this.markArmUsed(event);
     await this.runner.run({ kind: 'verification_relapsed', event });
     return this.runner.run({ kind: 'incident_opened', event });
+  }
+
+  /**
+   * The agent healed this crash on its own under an arm (the exit named it, the detector passed
+   * it on as evidence): the arm is used from now, whatever becomes of the incident's restart — so
+   * an arm spent on a process that never came up (its restart then fails) is not renewed as if it
+   * still held. Marking it again (a redelivery, the restart's success naming it) changes nothing.
+   */
+  private async markArmUsed(event: Envelope<'incident.opened'>): Promise<void> {
+    const arm = armNamedBy(event.data.evidence);
+    if (!arm) return;
+    await this.outbox.transaction((m) => switchoverArmsRepository.markUsed(m, arm, event.data.incidentId, this.clock.now()));
   }
 
   /**

@@ -553,11 +553,18 @@ export const remediationsRepository = {
 
   /**
    * The driver reported success: the remediation waits for its incident to resolve until
-   * `deadline`. Null when it is unknown or already has an outcome.
+   * `deadline`. Null when it is unknown or already has an outcome. An incident whose resolution
+   * was recorded for availability but not on this row counts as resolved then: the incidents
+   * consumer takes several events at once, so `incident.resolved` can be handled before or
+   * beside the `incident.opened` that creates the row (markIncidentResolved then finds no row),
+   * which a heal on the agent's own under an arm makes likely (the incident resolves within a
+   * heartbeat of opening). Not for a fallback waiting on a relapse: the relapse's own resolution verifies it.
    */
   async startVerification(m: EntityManager, remediationId: string, at: Date, deadline: Date): Promise<RemediationRow | null> {
     const result: unknown = await m.query(
-      `UPDATE decision.remediations SET status = 'verifying', outcome_at = $2, verify_deadline = $3
+      `UPDATE decision.remediations SET status = 'verifying', outcome_at = $2, verify_deadline = $3,
+              incident_resolved_at = coalesce(incident_resolved_at, (
+                SELECT d.down_until FROM decision.incident_downtime d WHERE d.incident_id = remediations.incident_id AND remediations.relapse_incident_id IS NULL))
        WHERE remediation_id = $1 AND status IN ('planned', 'approved')
        RETURNING ${COLUMNS}`,
       [remediationId, at, deadline],

@@ -68,7 +68,7 @@ export function executionSpecFor(
       // Never below what the inventory declares: the driver stops only instances above it, newest first.
       return ok({ minInstances: Math.max(1, service?.instances.length ?? 1) });
     case 'arm_switchover':
-      if ((service?.warmSpares ?? 0) === 0) return { ok: false, notApplicable: `the inventory declares no warm spare for ${name}` };
+      // What the arm allows (switch, restart) is the arm judgement's: it depends on the policy's first step and the spares.
       return ok({ armTtlMs: DEFAULT_ARM_TTL_MS });
     case 'throttle':
       return service?.throttle

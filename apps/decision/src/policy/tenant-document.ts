@@ -85,9 +85,10 @@ const serviceSchema = z
       .strict()
       .optional(),
     /**
-     * The warm spares the service's host agent keeps (its agent config's `warmSpares`). With at
-     * least one, on the agent runtime, the decision service arms a switchover while the tenant's
-     * policy would heal a crash of the service automatically (see the README, *Armed switchover*).
+     * The warm spares the service's host agent keeps (its agent config's `warmSpares`). The arm
+     * the decision service plans while the tenant's policy would heal a crash of the service
+     * automatically allows the switch to a spare with at least one, and only then when the heal is
+     * a replace (see the README, *Armed switchover*).
      */
     warmSpares: z.number().int().min(0).max(8).optional(),
     /** throttle: the requests per second an instance still admits, and for how long. Absent: throttle is not planned for the service. */

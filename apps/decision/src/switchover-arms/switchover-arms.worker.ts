@@ -8,7 +8,7 @@ import { DecisionRunner, type ArmOutcome } from '../planning/decision-runner.js'
 import { switchoverArmsRepository } from './switchover-arms.repository.js';
 
 /**
- * Judges armed switchovers: a timer that finds services newly given warm spares (a row each),
+ * Judges armed switchovers: a timer that finds services newly on the agent runtime or given warm spares (a row each),
  * then asks the DecisionRunner about each arm that is due, one per transaction (claimed with SKIP
  * LOCKED, so every process may run the worker). The due time lives in the row.
  */

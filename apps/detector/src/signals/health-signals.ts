@@ -44,7 +44,7 @@ export function livenessRecoveredSignal(ref: InstanceRef, kind: LivenessKind, se
 
 /** A supervisor saw the process end: a crash is known from the event itself, no deadline. */
 export function exitedSignal(event: Envelope<'health.exited'>, signalAt: number, suppressed: boolean): LifecycleSignal {
-  const { service, instance, exitCode, signal, observedBy, switchedUnderArm } = event.data;
+  const { service, instance, exitCode, signal, observedBy, switchedUnderArm, restartedUnderArm } = event.data;
   return {
     tenantId: event.tenantId,
     service,
@@ -56,7 +56,7 @@ export function exitedSignal(event: Envelope<'health.exited'>, signalAt: number,
     signalAt,
     suppressed,
     // An agent that switched the instance to a warm spare under an armed switchover says so: the incident's trail shows the arm.
-    evidence: { exitCode, signal, observedBy, ...(switchedUnderArm ? { switchedUnderArm } : {}) },
+    evidence: { exitCode, signal, observedBy, ...(switchedUnderArm ? { switchedUnderArm } : {}), ...(restartedUnderArm ? { restartedUnderArm } : {}) },
   };
 }
 

@@ -69,6 +69,12 @@ export const exitedData = z
      * served again already; the incident still opens and is decided as usual.
      */
     switchedUnderArm: z.uuid().optional(),
+    /**
+     * No ready spare, and the arm allows a restart (`armHeals` has `restart`): the agent started
+     * the instance again at once, same release, under this armed switchover. The incident still
+     * opens, is decided as usual, and its restart claims this one.
+     */
+    restartedUnderArm: z.uuid().optional(),
   })
   .strict();
 

@@ -5,8 +5,9 @@ import { subjectToken } from '../subject-token.js';
  * restart the process; replace it with a fresh instance; scale_out the service; failover to a
  * standby; rollback the last deployment; throttle incoming traffic; scale_in: stop the instances
  * a scale_out added, once its incident has stayed resolved (never below the declared instances);
- * arm_switchover: pre-authorise the host agent, for a while, to switch a crashed fronted instance
- * of the service to a ready warm spare at once, once (the decision taken before the fault).
+ * arm_switchover: pre-authorise the host agent, for a while, to heal the next crash of an instance
+ * of the service at once, on its own, once: by switching it to a ready warm spare, or, where the
+ * arm allows it (`armHeals`), by restarting it in place (the decision taken before the fault).
  */
 export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'failover', 'rollback', 'throttle', 'scale_in', 'arm_switchover']);
 
@@ -18,6 +19,11 @@ export const remediationAction = z.enum(['restart', 'replace', 'scale_out', 'fai
  * restart or replace (see apps/decision, *Armed switchover*).
  */
 export const healingAction = remediationAction.exclude(['scale_in', 'arm_switchover']);
+
+/** The heals an arm allows the agent on its own (see actionParameters.armHeals). */
+export const armHeal = z.enum(['switch', 'restart']);
+/** One or both; a repeated heal means the same (no refinement: the envelope check is compiled, see fast-check.ts). */
+export const armHeals = z.array(armHeal).min(1).max(2);
 
 /** A region name as a tenant's inventory states it (`eu-west-1`); also a subject token. */
 export const regionName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and - (a region name)');
@@ -83,6 +89,12 @@ export const actionParameters = z
     ttlMs: z.number().int().min(1_000).max(86_400_000).optional(),
     /** arm_switchover: how long the arm holds, counted from the command's signed issuedAt (at most an hour); 0 withdraws the service's arm. */
     armTtlMs: z.number().int().min(0).max(3_600_000).optional(),
+    /**
+     * arm_switchover: what the agent may do on its own for a crash under the arm: `switch` to a
+     * ready warm spare, `restart` the instance in place (same release) when no spare is ready.
+     * Absent: `switch` only (the arms planned before restarts could be armed).
+     */
+    armHeals: armHeals.optional(),
   })
   .strict();
 
