@@ -1,17 +1,19 @@
 // `npm run bench` (audit part): the auditor's append and verify, in process, against its own
 // nats-server and database. Prints — never asserts — these figures beside their floor:
 //
-//   floor    rows/s of a batched plain insert of the rows into a table of the same columns with
-//            no chain, no trigger and no index but the key: BENCH_AUDIT_BATCH (100) rows per
-//            INSERT and transaction, BENCH_AUDIT_CONCURRENCY (8) at once.
+//   floor    rows/s of a batched plain insert of rows of the same shape into the audit table
+//            itself (its partitions and indexes; no append function, chain, seal or checkpoint),
+//            as the database's superuser: BENCH_AUDIT_BATCH (100) rows per INSERT and
+//            transaction, BENCH_AUDIT_CONCURRENCY (8) at once; and, for reference, the same into
+//            a bare table with only the key.
 //   append   rows/s recorded by the auditor's append path — what its consumers call for each
 //            event they have pulled and whose signature they have checked
 //            (`AuditLogService.recordEvent`): BENCH_AUDIT_ROWS incident events over
 //            BENCH_AUDIT_TENANTS (4) tenants handed over in stream order, BENCH_AUDIT_IN_FLIGHT
 //            (800: four consumers' worth) waiting at once, into the append batches (group
-//            commit: per transaction, inbox claims, `append_audit_entries` — each tenant's
-//            advisory lock once, head read, seq / prev_hash / hash in SQL, insert — and an
-//            Ed25519 seal per row signed and inserted), with the checkpoint cadence running
+//            commit: per transaction, `append_audit_entries` — each tenant's advisory lock
+//            once, head read, seq / prev_hash / hash in SQL, insert — and an Ed25519 seal per
+//            tenant over its range signed and inserted), with the checkpoint cadence running
 //            (BENCH_AUDIT_CHECKPOINT_EVERY_ROWS, 1000: each checkpoint signed, stored, published to
 //            AUDIT_CHECKPOINTS and appended to a file). Goal: ≥ 0.4 × floor.
 //   consumed rows/s of the same through the auditor's real consumers, start to end: the signed
