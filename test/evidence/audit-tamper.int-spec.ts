@@ -177,6 +177,25 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     expect(Object.keys(doc.paths['/v1/audit/keys'] ?? {})).toEqual(['get']);
   });
 
+  /**
+   * A row of the attacker's own after seq ROWS, chained and hashed as the auditor would (as a
+   * superuser, session_replication_role = replica: no trigger stops it); no seal can be made for it.
+   */
+  async function forgeRowAtHead(t: string, suffix: string): Promise<void> {
+    await superuser.query('BEGIN');
+    await superuser.query('SET LOCAL session_replication_role = replica');
+    await superuser.query(
+      `INSERT INTO auditor.audit_log
+         SELECT tenant_id, seq + 1, event_id || '-' || $2, event_type, occurred_at, recorded_at, 'mallory', action, resource, outcome, source,
+                correlation_id, causation_id, trace_id, payload, hash,
+                auditor.audit_row_hash(tenant_id, seq + 1, hash, event_id || '-' || $2, event_type, occurred_at, recorded_at, 'mallory', action, outcome,
+                                       resource, source, correlation_id, causation_id, trace_id, payload)
+           FROM auditor.audit_log WHERE tenant_id = $1 AND seq = ${ROWS}`,
+      [t, suffix],
+    );
+    await superuser.query('COMMIT');
+  }
+
   type Expected = { seq: number; reason: ChainBreak['reason']; lastSeq?: number };
   const tampers: [name: string, tamper: (t: string) => Promise<void>, expected: Expected][] = [
     ['an edited row', (t) => asOwner(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 5`, [t]), { seq: 5, reason: 'hash_mismatch' }],
@@ -232,37 +251,13 @@ describe('audit evidence against a database owner (real Postgres, nats-server an
     ],
     [
       'a well-chained row of the attacker’s own at the end (as a superuser, session_replication_role = replica)',
-      async (t) => {
-        await superuser.query('BEGIN');
-        await superuser.query('SET LOCAL session_replication_role = replica');
-        await superuser.query(
-          `INSERT INTO auditor.audit_log
-             SELECT tenant_id, seq + 1, event_id || '-forged', event_type, occurred_at, recorded_at, 'mallory', action, resource, outcome, source,
-                    correlation_id, causation_id, trace_id, payload, hash,
-                    auditor.audit_row_hash(tenant_id, seq + 1, hash, event_id || '-forged', event_type, occurred_at, recorded_at, 'mallory', action, outcome,
-                                           resource, source, correlation_id, causation_id, trace_id, payload)
-               FROM auditor.audit_log WHERE tenant_id = $1 AND seq = ${ROWS}`,
-          [t],
-        );
-        await superuser.query('COMMIT');
-      },
+      (t) => forgeRowAtHead(t, 'forged'),
       { seq: ROWS + 1, reason: 'unsealed_row' },
     ],
     [
       'a well-chained row of the attacker’s own slipped in between two of the auditor’s appends (the auditor chains its next rows onto it)',
       async (t) => {
-        await superuser.query('BEGIN');
-        await superuser.query('SET LOCAL session_replication_role = replica');
-        await superuser.query(
-          `INSERT INTO auditor.audit_log
-             SELECT tenant_id, seq + 1, event_id || '-slipped', event_type, occurred_at, recorded_at, 'mallory', action, resource, outcome, source,
-                    correlation_id, causation_id, trace_id, payload, hash,
-                    auditor.audit_row_hash(tenant_id, seq + 1, hash, event_id || '-slipped', event_type, occurred_at, recorded_at, 'mallory', action, outcome,
-                                           resource, source, correlation_id, causation_id, trace_id, payload)
-               FROM auditor.audit_log WHERE tenant_id = $1 AND seq = ${ROWS}`,
-          [t],
-        );
-        await superuser.query('COMMIT');
+        await forgeRowAtHead(t, 'slipped');
         // The auditor's next transaction appends two rows after it and seals them as one range.
         const service = auditor.app.get(AuditLogService);
         const next = [incidentOpened(t, undefined, 'after-1'), incidentOpened(t, undefined, 'after-2')];
