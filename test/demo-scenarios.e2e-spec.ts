@@ -256,7 +256,10 @@ describe('the demo scenarios heal by switchover, throttle and scale_out (end to 
     const succeeded = only(mine, 'remediation.succeeded', remediationId);
     const resolved = only(mine, 'incident.resolved');
     const verified = only(mine, 'remediation.verified', remediationId);
-    expect(verified.causationId).toBe(resolved.id);
+    // Verified by the resolution: on the resolution itself, or — when the resolution was handled
+    // first (a heal under an arm resolves the incident within a heartbeat, often before the
+    // decision service has the driver's success) — on that success.
+    expect([resolved.id, succeeded.id]).toContain(verified.causationId);
     expect(verified.data).toMatchObject({ action, verifiedBy: 'incident_resolved' });
     expect(mine.filter((e) => ['remediation.escalated', 'remediation.verification_failed', 'remediation.failed'].includes(e.type))).toEqual([]);
 
