@@ -30,7 +30,19 @@ export interface SparePoolOptions {
   logger: Logger;
   /** Wait before starting again after a spare failed to come up, so a broken release does not spin. */
   retryAfterMs?: number;
+  /** Wait after take() before starting the replacement (SPARE_REFILL_DELAY_MS). */
+  refillDelayMs?: number;
 }
+
+/**
+ * How long a taken spare's replacement waits before it is spawned. spawn() forks the agent and
+ * holds its event loop for the fork (8–20 ms measured on a 2-core machine, more when loaded), and
+ * that loop carries every instance's front: spawned at the moment of a switch, the replacement
+ * held up the very requests the switch had just moved to the spare (the heal bench's crash →
+ * serving again). The replacement is started once those have gone through; a spare takes far
+ * longer than this to become ready anyway.
+ */
+export const SPARE_REFILL_DELAY_MS = 250;
 
 /**
  * The warm spares of one service: `size` processes of its current release, started and ready.
@@ -42,7 +54,9 @@ export class SparePool {
   /** Spares being spawned, not yet in `spares`: counted so that concurrent fills do not start more than `size`. */
   private starting = 0;
   private stopped = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** The fill() to come (a refill after take(), or a retry after a failed start) and when it is due: at most one is pending. */
+  private fillTimer: NodeJS.Timeout | undefined;
+  private fillDueAt = Infinity;
 
   constructor(private readonly options: SparePoolOptions) {}
 
@@ -55,12 +69,12 @@ export class SparePool {
     return [...this.spares].map(({ pid, port, release, ready }) => ({ pid, port, release, ready }));
   }
 
-  /** A ready spare of `release`, removed from the pool; undefined when none is ready. Refills in the background. */
+  /** A ready spare of `release`, removed from the pool; undefined when none is ready. Refills in the background, after SPARE_REFILL_DELAY_MS. */
   take(release: string): Spare | undefined {
     const spare = [...this.spares].find((s) => s.ready && s.release === release && s.child.exitCode === null && s.child.signalCode === null);
     if (!spare) return undefined;
     this.spares.delete(spare);
-    this.fill();
+    this.fillAfter(this.options.refillDelayMs ?? SPARE_REFILL_DELAY_MS);
     return spare;
   }
 
@@ -72,7 +86,7 @@ export class SparePool {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    clearTimeout(this.fillTimer);
     const spares = [...this.spares];
     this.spares.clear();
     for (const spare of spares) spare.child.kill('SIGKILL');
@@ -95,7 +109,7 @@ export class SparePool {
     } catch (error) {
       this.starting -= 1;
       logger.error({ tenantId, service, err: error }, 'spare could not be started');
-      this.retryLater();
+      this.fillAfter(this.options.retryAfterMs ?? 1_000);
       return;
     }
     this.starting -= 1;
@@ -108,7 +122,7 @@ export class SparePool {
       // Still in the pool: it died on its own (taken spares are the instance's business).
       if (this.spares.delete(spare) && !this.stopped) {
         logger.warn({ tenantId, service, sparePid: spare.pid }, 'spare exited; starting another');
-        this.retryLater();
+        this.fillAfter(this.options.retryAfterMs ?? 1_000);
       }
     });
     const readiness = await waitForReady({ port: spare.port, pid: spare.pid, probe: this.options.probe, timeoutMs: this.options.readyTimeoutMs, exited: spare.exited });
@@ -121,12 +135,17 @@ export class SparePool {
     }
   }
 
-  private retryLater(): void {
-    if (this.stopped || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
+  /** fill() in `ms`, unless one is due sooner already (it fills for both). */
+  private fillAfter(ms: number): void {
+    const dueAt = Date.now() + ms;
+    if (this.stopped || dueAt >= this.fillDueAt) return;
+    clearTimeout(this.fillTimer);
+    this.fillDueAt = dueAt;
+    this.fillTimer = setTimeout(() => {
+      this.fillTimer = undefined;
+      this.fillDueAt = Infinity;
       this.fill();
-    }, this.options.retryAfterMs ?? 1_000);
-    this.retryTimer.unref();
+    }, ms);
+    this.fillTimer.unref();
   }
 }

@@ -10,6 +10,13 @@ import { promoteMessage } from './spare.js';
 import { startSyntheticTraffic } from './synthetic-traffic.js';
 
 const LEAK_TICK_MS = 250;
+/**
+ * A promoted spare serves first and reports second: its health reporting (the NATS connection
+ * and the first heartbeat, 10–20 ms of this process's loop, more on a loaded machine) starts this
+ * long after the promotion, so that the requests the agent's front moved to it at that moment are
+ * not answered behind it. The old process is gone and the agent has reported its exit already.
+ */
+const PROMOTED_REPORTING_DELAY_MS = 50;
 /** How often a saturated reports route holds the event loop: twice in each one-second metrics window (see overload.ts). */
 const BUSY_TICK_MS = 500;
 
@@ -121,7 +128,7 @@ function main(): void {
       logger = createLogger('api-server', { tenantId: identity.tenantId, service: identity.service, instance: identity.instance });
       logger.info('promoted from warm spare');
       startTraffic();
-      void startReporting();
+      setTimeout(() => void startReporting(), PROMOTED_REPORTING_DELAY_MS);
       return;
     }
     // Throttle commands are acceptSupervisorCommands' to answer.
