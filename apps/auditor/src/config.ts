@@ -71,6 +71,8 @@ const readEnv = {
   AUDITOR_FULL_VERIFY_PER_HOUR: positiveInt(4),
   /** A verification runs from the first row when the chain was last verified whole longer ago than this. */
   AUDITOR_FULL_VERIFY_AFTER_HOURS: z.coerce.number().positive().default(24),
+  /** The share of the time a long verification may keep the auditor busy past its first 5,000 rows (audit-read.service pauseAfterBatch); 1: never paced. */
+  AUDITOR_VERIFY_PACE: z.coerce.number().gt(0).max(1).default(0.25),
   /** Reads by one key of one tenant within this many seconds are recorded as one `audit.read` row. */
   AUDITOR_READ_RECORD_WINDOW_SECONDS: z.coerce.number().min(0.05).max(3600).default(60),
 };
