@@ -35,6 +35,45 @@ describe('PerTenantInFlight', () => {
     expect(limit.load('a')).toEqual({ running: 0, waiting: 0 });
   });
 
+  it("starts a tenant's urgent task before its routine ones waiting", async () => {
+    const limit = new PerTenantInFlight(1);
+    const started: string[] = [];
+    const gates = ['hb1', 'hb2', 'hb3', 'crash'].map((name) => gate(started, name));
+    const results = [
+      limit.run('a', gates[0].task, { key: 'i-1' }),
+      limit.run('a', gates[1].task, { key: 'i-2' }),
+      limit.run('a', gates[2].task, { key: 'i-3' }),
+      limit.run('a', gates[3].task, { urgent: true, key: 'i-4' }),
+    ];
+    await tick();
+    expect(started).toEqual(['hb1']);
+    gates[0].open();
+    await tick();
+    // The crash report of i-4 goes next, ahead of the heartbeats that came before it.
+    expect(started).toEqual(['hb1', 'crash']);
+    gates.forEach((g) => g.open());
+    await Promise.all(results);
+    expect(started).toEqual(['hb1', 'crash', 'hb2', 'hb3']);
+  });
+
+  it("never lets an urgent task overtake an earlier task of its own key (an instance's last heartbeat before its exit)", async () => {
+    const limit = new PerTenantInFlight(1);
+    const started: string[] = [];
+    const gates = ['running', 'hb i-2', 'hb i-1', 'hb i-1 again', 'exit i-1'].map((name) => gate(started, name));
+    const results = [
+      limit.run('a', gates[0].task, { key: 'i-9' }),
+      limit.run('a', gates[1].task, { key: 'i-2' }),
+      limit.run('a', gates[2].task, { key: 'i-1' }),
+      limit.run('a', gates[3].task, { key: 'i-1' }),
+      limit.run('a', gates[4].task, { urgent: true, key: 'i-1' }),
+    ];
+    await tick();
+    gates.forEach((g) => g.open());
+    await Promise.all(results);
+    // i-1's heartbeats were taken ahead with its exit, in their order; i-2's waited.
+    expect(started).toEqual(['running', 'hb i-1', 'hb i-1 again', 'exit i-1', 'hb i-2']);
+  });
+
   it('does not hold one tenant behind another tenant that is at its limit', async () => {
     const limit = new PerTenantInFlight(1);
     const started: string[] = [];
