@@ -6,6 +6,8 @@ import { closeNats, connectNats } from '@autoheal/messaging';
 import { createTestDatabase, expectEventually, publishSigned, startNatsServer, type NatsServerHandle, type TestDatabase } from '@autoheal/testing';
 import { complianceRefused, incidentOpened, remediationSucceeded, startAuditor, type RunningAuditor } from '../test-support/auditor';
 import { AuditLogService } from './audit-log.service';
+import type { DataSource } from 'typeorm';
+import { AUDIT_READ_DB } from './audit-read-pool';
 import { AuditReadService, VERIFY_BATCH, VERIFY_SLICE_ROWS, type ApiCaller } from './audit-read.service';
 import { GENESIS_HASH } from './hash-chain';
 
@@ -306,6 +308,39 @@ describe('audit log (real Postgres and nats-server)', () => {
       expect(report).toMatchObject({ ok: false, fromSeq: 3, checkedRows: 3, firstBreak: { seq: 5, reason: 'hash_mismatch' } });
       // A broken chain does not move the verified point: the next verify still starts at 3 and still sees it.
       expect(await reader.verify(other, caller)).toMatchObject({ ok: false, fromSeq: 3, firstBreak: { seq: 5 } });
+    });
+
+    it('resumes after the verified point in one read transaction, and reads the rest only when a full verification is due', async () => {
+      const other = 'roundtripco';
+      const record = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const e = incidentOpened(other, randomUUID(), `i-${i}`);
+          await service.recordEvent(e, { subject: subjectFor(e) });
+        }
+      };
+      await record(3);
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, headSeq: 3 });
+      await record(4);
+      const readDb = auditor.app.get<DataSource>(AUDIT_READ_DB);
+      const transactions = jest.spyOn(readDb, 'transaction');
+      try {
+        // The opening reads fetch the row at the point, the checkpoints after it and the new rows at once.
+        expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: false, fromSeq: 3, checkedRows: 4, headSeq: 7 });
+        expect(transactions).toHaveBeenCalledTimes(1);
+        transactions.mockClear();
+        // A full one reads nothing ahead: its rows come batch by batch.
+        expect(await reader.verify(other, fullCaller(), { full: true })).toMatchObject({ ok: true, full: true, fromSeq: 0, checkedRows: 7, headSeq: 7 });
+        expect(transactions).toHaveBeenCalledTimes(3);
+      } finally {
+        transactions.mockRestore();
+      }
+      // Read ahead or not, a row edited after the point is named.
+      await record(2);
+      await pg.query('BEGIN');
+      await pg.query(`SET LOCAL session_replication_role = replica`);
+      await pg.query(`UPDATE auditor.audit_log SET actor = 'mallory' WHERE tenant_id = $1 AND seq = 9`, [other]);
+      await pg.query('COMMIT');
+      expect(await reader.verify(other, caller)).toMatchObject({ ok: false, fromSeq: 7, checkedRows: 2, firstBreak: { seq: 9, reason: 'hash_mismatch' } });
     });
 
     it('exposes a rewrite of the row at the verified point, hashes recomputed, in an incremental verify', async () => {

@@ -82,6 +82,22 @@ function listStatement(text: string): PreparedStatement {
   return statement;
 }
 
+/*
+ * The statements a verification runs, prepared: each reads every monthly partition, and planning
+ * such a query costs more than running it (see listStatement). A tenant verifying every minute
+ * runs each of them once a minute on some connection of the read pool.
+ */
+const HEAD = preparedStatement('auditor_audit_head', `SELECT seq, hash FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1`);
+const ROW_AT = preparedStatement('auditor_audit_row_at', `SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq = $2`);
+const VERIFIED_POINT = preparedStatement('auditor_verified_point', `SELECT seq, hash, verified_at, full_verified_at FROM auditor.verify_points WHERE tenant_id = $1`);
+const CHAIN_BATCH = preparedStatement(
+  'auditor_audit_chain_batch',
+  `SELECT ${COLUMNS.split(',').map((c) => `l.${c.trim()}`).join(', ')},
+          s.from_seq AS seal_from_seq, s.head_hash AS seal_hash, s.signed_at AS seal_signed_at, s.key_id AS seal_key_id, s.signature AS seal_signature
+     FROM auditor.audit_log l LEFT JOIN auditor.audit_seals s ON s.tenant_id = l.tenant_id AND s.seq = l.seq
+    WHERE l.tenant_id = $1 AND l.seq > $2 AND l.seq <= $3 ORDER BY l.seq ASC LIMIT $4`,
+);
+
 /** The only SQL of the audit log. Every function runs in the caller's transaction. */
 export const auditLogRepository = {
   /**
@@ -102,23 +118,17 @@ export const auditLogRepository = {
 
   /** The tenant's last row, or null for a tenant without a chain. */
   async head(manager: EntityManager, tenantId: string): Promise<ChainHead | null> {
-    const rows: { seq: string; hash: string }[] = await manager.query(
-      `SELECT seq, hash FROM auditor.audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1`,
-      [tenantId],
-    );
+    const rows = await queryPrepared<{ seq: string; hash: string }>(manager, HEAD, [tenantId]);
     return rows.length === 0 ? null : { seq: Number(rows[0].seq), hash: rows[0].hash };
   },
 
   async rowAt(manager: EntityManager, tenantId: string, seq: number): Promise<ChainedRow | null> {
-    const rows: AuditLogRecord[] = await manager.query(`SELECT ${COLUMNS} FROM auditor.audit_log WHERE tenant_id = $1 AND seq = $2`, [tenantId, seq]);
+    const rows = await queryPrepared<AuditLogRecord>(manager, ROW_AT, [tenantId, seq]);
     return rows.length === 0 ? null : toRow(rows[0]);
   },
 
   async verifiedPoint(manager: EntityManager, tenantId: string): Promise<VerifiedPoint | null> {
-    const rows: { seq: string; hash: string; verified_at: Date; full_verified_at: Date }[] = await manager.query(
-      `SELECT seq, hash, verified_at, full_verified_at FROM auditor.verify_points WHERE tenant_id = $1`,
-      [tenantId],
-    );
+    const rows = await queryPrepared<{ seq: string; hash: string; verified_at: Date; full_verified_at: Date }>(manager, VERIFIED_POINT, [tenantId]);
     if (rows.length === 0) return null;
     const r = rows[0];
     return { seq: Number(r.seq), hash: r.hash, verifiedAt: r.verified_at.toISOString(), fullVerifiedAt: r.full_verified_at.toISOString() };
@@ -222,19 +232,15 @@ export const auditLogRepository = {
 
   /** Rows of the chain after `afterSeq` up to `untilSeq`, each with the seal stored at it (the last row of a seal's range), for verification and export in batches (keyset pagination by seq). */
   async chainBatch(manager: EntityManager, tenantId: string, afterSeq: number, untilSeq: number, limit: number): Promise<EvidenceRow[]> {
-    const rows: (AuditLogRecord & {
-      seal_from_seq: string | null;
-      seal_hash: string | null;
-      seal_signed_at: Date | null;
-      seal_key_id: string | null;
-      seal_signature: string | null;
-    })[] = await manager.query(
-      `SELECT ${COLUMNS.split(',').map((c) => `l.${c.trim()}`).join(', ')},
-              s.from_seq AS seal_from_seq, s.head_hash AS seal_hash, s.signed_at AS seal_signed_at, s.key_id AS seal_key_id, s.signature AS seal_signature
-         FROM auditor.audit_log l LEFT JOIN auditor.audit_seals s ON s.tenant_id = l.tenant_id AND s.seq = l.seq
-        WHERE l.tenant_id = $1 AND l.seq > $2 AND l.seq <= $3 ORDER BY l.seq ASC LIMIT $4`,
-      [tenantId, afterSeq, untilSeq, limit],
-    );
+    const rows = await queryPrepared<
+      AuditLogRecord & {
+        seal_from_seq: string | null;
+        seal_hash: string | null;
+        seal_signed_at: Date | null;
+        seal_key_id: string | null;
+        seal_signature: string | null;
+      }
+    >(manager, CHAIN_BATCH, [tenantId, afterSeq, untilSeq, limit]);
     return rows.map((r) => {
       const row = toRow(r);
       const seal =

@@ -16,6 +16,7 @@ import { EvidenceReader } from '../evidence/evidence-reader.js';
 import { signedPointsRepository as points } from '../evidence/signed-points.repository.js';
 import { closeChain, needsFullVerification, resumeAfter, verifyChain, type ChainBreak, type ChainedRow, type ChainVerification, type Evidence, type EvidenceRow, type JsonValue } from './hash-chain.js';
 import { AuditReadLimiter } from './read-limits.js';
+import { readOpening } from './verify-opening-reads.js';
 import type { ReadKind } from './read-records.js';
 
 export interface AuditQuery {
@@ -202,13 +203,10 @@ export class AuditReadService {
     const started = this.clock.now();
     // The checkpoint outside the database first: one signed after the head is read below would name a seq this verification does not reach.
     const external = await this.evidence.externalCheckpoint(tenantId);
-    const { head, found, firstCheckpoint, firstSealed, tombstones } = await this.read(caller.scope, tenantId, async (m) => ({
-      head: await repo.head(m, tenantId),
-      found: await repo.verifiedPoint(m, tenantId),
-      firstCheckpoint: await points.firstCheckpointSeq(m, tenantId),
-      firstSealed: await points.firstSealedSeq(m, tenantId),
-      tombstones: await points.tombstones(m, tenantId),
-    }));
+    const opening = await this.read(caller.scope, tenantId, (m) =>
+      readOpening(m, tenantId, { askedFull, nowMs: started.getTime(), fullVerifyAfterMs: this.fullVerifyAfterMs, externalSeq: external.point?.seq ?? null, batchSize: VERIFY_BATCH }),
+    );
+    const { head, found, firstCheckpoint, firstSealed, tombstones } = opening;
     // Rows archived and dropped (retention) are accounted for by their signed tombstones: the chain resumes after the last one.
     await this.evidence.loadKeys(tombstones.map((t) => t.keyId));
     const archived = chainStartAfterTombstones(tombstones, this.evidence.resolver());
@@ -216,15 +214,24 @@ export class AuditReadService {
     // From the first row when asked, when there is no point yet, or when the last whole verification is too old.
     const full = askedFull || needsFullVerification(found, started.getTime(), this.fullVerifyAfterMs);
     const point = full || archived.problem || (found && found.seq <= floor.headSeq) ? null : found;
-    const evidence = await this.evidenceFor(tenantId, caller, Math.max(point?.seq ?? 0, floor.headSeq), external.point, [firstCheckpoint, firstSealed === null ? null : firstSealed - 1]);
+    // What the opening reads fetched for resuming after the point, unless the tombstones moved the start.
+    const resume = point && opening.resume?.seq === point.seq ? opening.resume : null;
+    const evidence = await this.evidenceFor(
+      tenantId,
+      caller,
+      Math.max(point?.seq ?? 0, floor.headSeq),
+      external.point,
+      [firstCheckpoint, firstSealed === null ? null : firstSealed - 1],
+      resume?.checkpointsAfter,
+    );
     let state: ChainVerification = archived.problem ? { ...floor, ok: false, firstBreak: archived.problem } : floor;
     if (point) {
-      const stored = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, point.seq));
+      const stored = resume ? resume.row : await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, point.seq));
       state = resumeAfter(point, stored);
       // Rows before the point are not read again; a rewrite there that recomputed the chain changed the hash the latest checkpoint vouches for.
       if (external.point && external.point.seq <= point.seq && external.point.seq > floor.headSeq && !state.firstBreak) {
         const anchor = external.point;
-        const row = await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, anchor.seq));
+        const row = resume ? resume.anchorRow : await this.read(caller.scope, tenantId, (m) => repo.rowAt(m, tenantId, anchor.seq));
         const broken = checkpointAgainstRow(anchor, row, evidence.keys, 0);
         if (broken) state = { ...state, ok: false, firstBreak: broken };
       }
@@ -234,7 +241,10 @@ export class AuditReadService {
     while (state.headSeq < untilSeq) {
       const afterSeq = state.headSeq;
       const batchStarted = performance.now();
-      const batch = await this.read(caller.scope, tenantId, (m) => repo.chainBatch(m, tenantId, afterSeq, untilSeq, VERIFY_BATCH));
+      const batch =
+        resume && afterSeq === resume.seq && resume.firstBatch.length > 0
+          ? resume.firstBatch
+          : await this.read(caller.scope, tenantId, (m) => repo.chainBatch(m, tenantId, afterSeq, untilSeq, VERIFY_BATCH));
       if (batch.length === 0) break;
       await this.evidence.loadKeys(batch.flatMap((row) => (row.seal ? [row.seal.keyId] : [])));
       let sliceStart = performance.now();
@@ -270,8 +280,16 @@ export class AuditReadService {
    * stream's latest (which wins at its seq: the database's copy could have been replaced), the
    * seq from which every row must be sealed, and the keys that may have signed.
    */
-  private async evidenceFor(tenantId: string, caller: ApiCaller, afterSeq: number, external: SignedPoint | null, sealingStarts: (number | null)[]): Promise<Evidence> {
-    const stored = await this.read(caller.scope, tenantId, (m) => points.checkpointsAfter(m, tenantId, afterSeq));
+  private async evidenceFor(
+    tenantId: string,
+    caller: ApiCaller,
+    afterSeq: number,
+    external: SignedPoint | null,
+    sealingStarts: (number | null)[],
+    /** The checkpoints after `afterSeq`, when the opening reads fetched them already. */
+    readAhead?: SignedPoint[],
+  ): Promise<Evidence> {
+    const stored = readAhead ?? (await this.read(caller.scope, tenantId, (m) => points.checkpointsAfter(m, tenantId, afterSeq)));
     const checkpoints = new Map(stored.map((c) => [c.seq, c]));
     if (external && external.seq > afterSeq) checkpoints.set(external.seq, external);
     await this.evidence.loadKeys([...checkpoints.values(), ...(external ? [external] : [])].map((c) => c.keyId));
