@@ -117,6 +117,26 @@ describe('detector (real NATS and Postgres)', () => {
     await stopDetector();
   });
 
+  it('opens nothing for a heartbeat sent before a planned stop or a crash and read after it', async () => {
+    await startDetector();
+    const sentBefore = new Date();
+    await beat('api-late-1');
+    await beat('api-late-2');
+    await publisher.publish(newEvent('health.stopping', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance: 'api-late-1', reason: 'deploy' } }));
+    await publisher.publish(newEvent('health.exited', { tenantId: 'acme', producer: 'test', data: { service: 'api', instance: 'api-late-2', exitCode: 137, signal: 'SIGKILL', observedBy: 'agent' } }));
+    // Two requests of one producer answered out of order: the heartbeats arrive after the stop and the exit.
+    for (const instance of ['api-late-1', 'api-late-2']) {
+      await publisher.publish(
+        newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', occurredAt: sentBefore, data: { service: 'api', instance, intervalMs: INTERVAL_MS, sequence: ++sequence } }),
+      );
+    }
+    // Taken as the instances being back, they would open hangs MISSED intervals later.
+    await new Promise((r) => setTimeout(r, 3 * MISSED * INTERVAL_MS));
+    const opened = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance.startsWith('api-late-'));
+    expect(opened.map((e) => [e.data.instance, e.data.kind])).toEqual([['api-late-2', 'crashed']]);
+    await stopDetector();
+  });
+
   it('restarts without opening incidents for live instances or reopening open ones', async () => {
     await startDetector();
     const stopBeating = beatEvery('api-3');

@@ -216,6 +216,8 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
     const seenAt = Math.min(now, Date.parse(event.occurredAt));
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
     const observation = this.tracker.observeHeartbeat(ref, event.data.intervalMs, seenAt);
+    // Sent before the instance's stop or exit we recorded: it says nothing about the instance now.
+    if (observation === 'stale') return undefined;
     if (observation === 'first_seen') detectorMetrics.trackedInstances.set(this.tracker.size);
     this.lifecycle.noteInstance(ref.tenantId, ref.service, ref.instance);
     this.schedule();
@@ -231,7 +233,7 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
 
   private async onStopping(event: Envelope<'health.stopping'>, cause: EventCause, live: boolean): Promise<void> {
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
-    this.tracker.observeStopping(ref);
+    this.tracker.observeStopping(ref, Math.min(this.now(), Date.parse(event.occurredAt)));
     this.schedule();
     this.setRuleState(ref, undefined);
     const commands = this.lifecycle.forgetInstance(ref.tenantId, ref.service, ref.instance, this.now(), 'instance stopped as planned');
@@ -243,11 +245,11 @@ export class DetectionService implements OnModuleInit, BeforeApplicationShutdown
   private async onExited(event: Envelope<'health.exited'>, cause: EventCause, live: boolean): Promise<void> {
     const now = this.now();
     const ref: InstanceRef = { tenantId: event.tenantId, service: event.data.service, instance: event.data.instance };
+    const signalAt = Math.min(now, Date.parse(event.occurredAt));
     // The exit of an instance that announced a planned stop is expected.
-    if (!this.tracker.observeExited(ref)) return;
+    if (!this.tracker.observeExited(ref, signalAt)) return;
     this.schedule();
     if (!live) return;
-    const signalAt = Math.min(now, Date.parse(event.occurredAt));
     const suppressed = inMaintenance(this.rules, ref.tenantId, ref.service, ref.instance, now);
     await this.writer.execute(this.lifecycle.apply(exitedSignal(event, signalAt, suppressed), now), cause);
   }

@@ -33,7 +33,7 @@ describe('HeartbeatTracker', () => {
   it('opens nothing for a planned stop', () => {
     const tracker = new HeartbeatTracker(3);
     tracker.observeHeartbeat(api1, 1000, 0);
-    tracker.observeStopping(api1);
+    tracker.observeStopping(api1, 500);
     expect(tracker.expire(60_000)).toEqual([]);
     expect(tracker.get(api1)?.state).toBe('stopped');
   });
@@ -76,7 +76,7 @@ describe('HeartbeatTracker', () => {
               open = false;
             }
           } else if (s.kind === 'stop') {
-            if (tracker.observeStopping(api1)) {
+            if (tracker.observeStopping(api1, clock)) {
               expect(open).toBe(true);
               open = false;
             }
@@ -95,14 +95,34 @@ describe('HeartbeatTracker', () => {
     const tracker = new HeartbeatTracker(3);
     tracker.observeHeartbeat(api1, 1000, 0);
     tracker.observeHeartbeat(api2, 1000, 0);
-    expect(tracker.observeExited(api1)).toBe(true);
-    tracker.observeStopping(api2);
-    expect(tracker.observeExited(api2)).toBe(false);
+    expect(tracker.observeExited(api1, 500)).toBe(true);
+    tracker.observeStopping(api2, 500);
+    expect(tracker.observeExited(api2, 600)).toBe(false);
     expect(tracker.get(api1)?.state).toBe('exited');
     expect(tracker.expire(10_000)).toEqual([]);
     expect(tracker.observeHeartbeat(api1, 1000, 11_000)).toBe('alive');
     expect(tracker.expire(13_999)).toEqual([]);
     expect(tracker.expire(14_000).map((m) => m.target.instance)).toEqual(['api-1']);
+  });
+
+  it("judges a heartbeat against the stop or exit by the events' own times, not by the order they arrive in", () => {
+    const tracker = new HeartbeatTracker(3);
+    tracker.observeHeartbeat(api1, 1000, 0);
+    tracker.observeHeartbeat(api2, 1000, 0);
+    tracker.observeStopping(api1, 2_000);
+    tracker.observeExited(api2, 2_000);
+    tracker.takeDirty();
+    // Sent before (or at) the stop and the exit, read after them: nothing changes, no deadline comes back.
+    expect(tracker.observeHeartbeat(api1, 1000, 1_900)).toBe('stale');
+    expect(tracker.observeHeartbeat(api2, 1000, 2_000)).toBe('stale');
+    expect(tracker.get(api1)).toMatchObject({ state: 'stopped', lastSeenAt: 0 });
+    expect(tracker.get(api2)).toMatchObject({ state: 'exited', lastSeenAt: 0 });
+    expect(tracker.takeDirty()).toEqual([]);
+    expect(tracker.expire(60_000)).toEqual([]);
+    // Sent after it: the instance (a restarted process under the same name) is back, with a deadline.
+    expect(tracker.observeHeartbeat(api2, 1000, 60_001)).toBe('alive');
+    expect(tracker.observeHeartbeat(api2, 1000, 59_000)).toBe('alive');
+    expect(tracker.expire(63_001).map((m) => m.target.instance)).toEqual(['api-2']);
   });
 
   it('rechecks a missing instance at the time asked, and only a missing one', () => {
@@ -179,23 +199,26 @@ describe('HeartbeatTracker', () => {
       fc.property(fc.array(step, { maxLength: 150 }), (steps) => {
         const tracker = new HeartbeatTracker(2);
         // The model: each instance's deadline, checked by scanning all of them.
-        const model = new Map<string, { dueAt: number | undefined; missing: boolean; lastSeenAt: number }>();
+        const model = new Map<string, { dueAt: number | undefined; missing: boolean; lastSeenAt: number; endedAt: number | undefined }>();
         let clock = 0;
         for (const s of steps) {
           clock += s.advance;
           const ref = refs[s.who];
           const m = model.get(ref.instance);
           if (s.kind === 'beat') {
-            const lastSeenAt = Math.max(m?.lastSeenAt ?? clock, clock);
             tracker.observeHeartbeat(ref, s.interval, clock);
-            model.set(ref.instance, { dueAt: lastSeenAt + 2 * s.interval, missing: false, lastSeenAt });
+            // A heartbeat at the very time of the stop or exit counts as sent before it.
+            if (m?.endedAt === undefined || clock > m.endedAt) {
+              const lastSeenAt = Math.max(m?.lastSeenAt ?? clock, clock);
+              model.set(ref.instance, { dueAt: lastSeenAt + 2 * s.interval, missing: false, lastSeenAt, endedAt: undefined });
+            }
           } else if (s.kind === 'stop') {
-            tracker.observeStopping(ref);
-            if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false });
+            tracker.observeStopping(ref, clock);
+            if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false, endedAt: clock });
           } else if (s.kind === 'exit') {
             if (tracker.get(ref)?.state !== 'stopped') {
-              tracker.observeExited(ref);
-              if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false });
+              tracker.observeExited(ref, clock);
+              if (m) model.set(ref.instance, { ...m, dueAt: undefined, missing: false, endedAt: clock });
             }
           } else if (s.kind === 'recheck') {
             tracker.recheckAt(ref, clock + s.interval);

@@ -22,7 +22,12 @@ export interface MissedHeartbeat {
   missedIntervals: number;
 }
 
-export type HeartbeatObservation = 'first_seen' | 'alive' | 'recovered';
+/**
+ * `stale`: a heartbeat sent no later than the instance's recorded stop or exit, read after it (two
+ * requests of one producer answered out of order, a producer publishing over NATS directly, a
+ * crash report let ahead of waiting heartbeats): it changes nothing.
+ */
+export type HeartbeatObservation = 'first_seen' | 'alive' | 'recovered' | 'stale';
 
 export function instanceKey(ref: InstanceRef): string {
   return `${ref.tenantId}.${ref.service}.${ref.instance}`;
@@ -39,6 +44,12 @@ interface Watched extends TrackedInstance {
   heapAt: number | undefined;
   /** `lastSeenAt` as last handed out to be saved (or restored); undefined: never saved. */
   savedSeenAt: number | undefined;
+  /**
+   * When the stop or exit that put the instance in `stopped` or `exited` happened (the event's own
+   * time); undefined otherwise, and for one restored so (kept in memory only: after a restart the
+   * next heartbeat counts, as it always did).
+   */
+  endedAt: number | undefined;
 }
 
 function publicView(w: TrackedInstance): TrackedInstance {
@@ -104,48 +115,57 @@ export class HeartbeatTracker {
         dueAt: undefined,
         heapAt: undefined,
         savedSeenAt: undefined,
+        endedAt: undefined,
       };
       this.instances.set(key, added);
       this.dirty.add(key);
       this.setDeadline(key, added, this.deadlineAfter(seenAt, intervalMs));
       return 'first_seen';
     }
+    // Judged by the events' own times, not by the order they arrive in: a heartbeat from before the
+    // stop or exit would otherwise bring the instance back, and its deadline would then open a hang
+    // for a process that is gone (a false alarm after a planned stop, a duplicate of the crash).
+    if (current.endedAt !== undefined && seenAt <= current.endedAt) return 'stale';
     const previousState = current.state;
     const lastSeenAt = Math.max(current.lastSeenAt, seenAt);
     if (previousState !== 'alive' || intervalMs !== current.intervalMs || this.lastSeenWorthSaving(current, lastSeenAt)) this.dirty.add(key);
     current.intervalMs = intervalMs;
     current.lastSeenAt = lastSeenAt;
     current.state = 'alive';
+    current.endedAt = undefined;
     this.setDeadline(key, current, this.deadlineAfter(current.lastSeenAt, intervalMs));
     return previousState === 'missing' ? 'recovered' : 'alive';
   }
 
   /**
-   * A planned stop: no deadline until the instance heartbeats again. Returns true when the
-   * instance was missing — it spoke, so it is not hung, and its incident should resolve.
+   * A planned stop, announced at `at`: no deadline until the instance heartbeats again with a
+   * heartbeat sent after `at`. Returns true when the instance was missing — it spoke, so it is not
+   * hung, and its incident should resolve.
    */
-  observeStopping(ref: InstanceRef): boolean {
+  observeStopping(ref: InstanceRef, at: number): boolean {
     const key = instanceKey(ref);
     const current = this.instances.get(key);
     if (!current) return false;
     const wasMissing = current.state === 'missing';
     current.state = 'stopped';
+    current.endedAt = at;
     this.clearDeadline(key, current);
     this.dirty.add(key);
     return wasMissing;
   }
 
   /**
-   * The supervisor saw the process end. Returns false for an instance that announced a planned
-   * stop (its exit is expected); otherwise the deadline goes — the crash is the incident, a
-   * hang incident for the same death would be a duplicate.
+   * The supervisor saw the process end at `at`. Returns false for an instance that announced a
+   * planned stop (its exit is expected); otherwise the deadline goes — the crash is the incident,
+   * a hang incident for the same death would be a duplicate — until a heartbeat sent after `at`.
    */
-  observeExited(ref: InstanceRef): boolean {
+  observeExited(ref: InstanceRef, at: number): boolean {
     const key = instanceKey(ref);
     const current = this.instances.get(key);
     if (current?.state === 'stopped') return false;
     if (current) {
       current.state = 'exited';
+      current.endedAt = at;
       this.clearDeadline(key, current);
       this.dirty.add(key);
     }
@@ -202,7 +222,7 @@ export class HeartbeatTracker {
     this.watchingSince = Math.max(this.watchingSince, now);
     for (const s of saved) {
       const key = instanceKey(s);
-      const restored: Watched = { ...publicView(s), dueAt: undefined, heapAt: undefined, savedSeenAt: s.lastSeenAt };
+      const restored: Watched = { ...publicView(s), dueAt: undefined, heapAt: undefined, savedSeenAt: s.lastSeenAt, endedAt: undefined };
       const previous = this.instances.get(key);
       if (previous) this.clearDeadline(key, previous);
       this.instances.set(key, restored);
