@@ -54,9 +54,15 @@ export class AuditReadRecorder implements OnModuleDestroy {
     else if (result === 'opened') this.schedule();
   }
 
-  /** Records how far a clean verification got (a short write on the service's pool, like a read record). */
+  /**
+   * Records how far a clean verification got (a short write on the service's pool, like a read
+   * record). Not waited on to disk (synchronous_commit off for this transaction alone): the caller's
+   * answer need not wait for a WAL flush behind the appenders' commits, and a point lost in a crash
+   * only makes the next verification start from the point before it, checking more, never less.
+   */
   async saveVerifiedPoint(tenantId: string, point: { seq: number; hash: string; verifiedAt: string }, full: boolean): Promise<void> {
     await this.db.transaction(async (m) => {
+      await m.query('SET LOCAL synchronous_commit = off');
       await repo.setScope(m, { kind: 'tenant', tenantId }, tenantId);
       await repo.saveVerifiedPoint(m, tenantId, point, full);
     });
