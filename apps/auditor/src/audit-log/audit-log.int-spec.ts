@@ -186,6 +186,13 @@ describe('audit log (real Postgres and nats-server)', () => {
 
   describe('append-only in the database', () => {
     const tenant = 'immutable';
+    /** Appends `n` incident rows to `tenantId`'s chain, one event at a time, as the consumer would. */
+    const recordIncidents = async (tenantId: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        const e = incidentOpened(tenantId, randomUUID(), `i-${i}`);
+        await service.recordEvent(e, { subject: subjectFor(e) });
+      }
+    };
 
     beforeAll(async () => {
       for (let i = 0; i < 4; i++) {
@@ -291,12 +298,7 @@ describe('audit log (real Postgres and nats-server)', () => {
 
     it('exposes a row edited after the verified point in an incremental verify', async () => {
       const other = 'laterco';
-      const record = async (n: number) => {
-        for (let i = 0; i < n; i++) {
-          const e = incidentOpened(other, randomUUID(), `i-${i}`);
-          await service.recordEvent(e, { subject: subjectFor(e) });
-        }
-      };
+      const record = (n: number) => recordIncidents(other, n);
       await record(3);
       expect(await reader.verify(other, caller)).toMatchObject({ ok: true, fromSeq: 0, checkedRows: 3, headSeq: 3 });
       await record(3);
@@ -312,12 +314,7 @@ describe('audit log (real Postgres and nats-server)', () => {
 
     it('resumes after the verified point in one read transaction, and reads the rest only when a full verification is due', async () => {
       const other = 'roundtripco';
-      const record = async (n: number) => {
-        for (let i = 0; i < n; i++) {
-          const e = incidentOpened(other, randomUUID(), `i-${i}`);
-          await service.recordEvent(e, { subject: subjectFor(e) });
-        }
-      };
+      const record = (n: number) => recordIncidents(other, n);
       await record(3);
       expect(await reader.verify(other, caller)).toMatchObject({ ok: true, full: true, headSeq: 3 });
       await record(4);
