@@ -130,10 +130,12 @@ describe('detector (real NATS and Postgres)', () => {
         newEvent('health.heartbeat', { tenantId: 'acme', producer: 'test', occurredAt: sentBefore, data: { service: 'api', instance, intervalMs: INTERVAL_MS, sequence: ++sequence } }),
       );
     }
-    // Taken as the instances being back, they would open hangs MISSED intervals later.
+    const lateOnes = async () => ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance.startsWith('api-late-'));
+    // The crash, published before the late heartbeats, is read first: its incident opens.
+    await expectEventually(async () => expect((await lateOnes()).map((e) => [e.data.instance, e.data.kind])).toEqual([['api-late-2', 'crashed']]));
+    // Taken as the instances being back, the heartbeats would open hangs MISSED intervals later.
     await new Promise((r) => setTimeout(r, 3 * MISSED * INTERVAL_MS));
-    const opened = ofType(await incidentEvents(nc), 'incident.opened').filter((e) => e.data.instance.startsWith('api-late-'));
-    expect(opened.map((e) => [e.data.instance, e.data.kind])).toEqual([['api-late-2', 'crashed']]);
+    expect((await lateOnes()).map((e) => [e.data.instance, e.data.kind])).toEqual([['api-late-2', 'crashed']]);
     await stopDetector();
   });
 
