@@ -3,7 +3,9 @@
 //
 // The whole system runs (detector, decision, executor, auditor, the demo agent). The bench tenant
 // has two services: `warm` keeps one warm spare (warmSpares: 1, so its instances sit behind the
-// agent's front proxy), `cold` keeps none (as before: a restart spawns a new process). Its
+// agent's front proxy), `cold` keeps none (as before: a restart spawns a new process); two more
+// tenants (BENCH_HEAL_COLD_TENANTS, 3 in all) hold a `cold` service each, crashed in the same
+// rounds, so that the crash without a spare has three times the samples (see COLD_TENANTS). The
 // playbooks restart crashed and hung instances, with a short verify deadline. Faults are injected
 // one at a time, each on an instance not touched before (a target's cooldown and the tenant's
 // hourly cap of 20 automatic actions are the guardrails at work, not what is measured):
@@ -36,7 +38,17 @@ const { connect } = require('@nats-io/transport-node');
 const { startSystem, migrateAll, ROOT } = require('../dev/system.js');
 const { benchDatabase, freePort, percentile, sleep, fmt, startNats } = require('./support.js');
 
-const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS || 4); // per fault and service: 4 x 2 x 2 = 16 heals (the tenant's cap is 20 an hour)
+const ROUNDS = Number(process.env.BENCH_HEAL_ROUNDS || 4); // per fault and service: 4 x 2 x 2 = 16 heals in the tenant `bench` (its cap is 20 an hour)
+/**
+ * Tenants whose service `cold` is crashed once a round: `bench` and BENCH_HEAL_COLD_TENANTS - 1
+ * more that hold only a `cold` service. A p50 of four samples moved by ±0.1 of the ratio from run
+ * to run with nothing changed (the spread of one process's start-up); more samples need more
+ * crashes, and each service's arm is renewed only a minute after its use (the profile's
+ * cooldown, which an override may only lengthen) and each tenant may take 20 automatic actions an
+ * hour: so the extra crashes come from services of their own, in tenants of their own, crashed in
+ * the same rounds (the run takes no longer).
+ */
+const COLD_TENANTS = Math.max(1, Number(process.env.BENCH_HEAL_COLD_TENANTS || 3));
 // Longer than the pipeline bench's 200 ms: on a loaded machine, a process starved of CPU for
 // 3 x 200 ms reads as hung and is healed before the bench starts (and its cooldown then refuses the fault).
 const HEARTBEAT_MS = Number(process.env.BENCH_HEARTBEAT_MS || 500);
@@ -179,47 +191,42 @@ async function main() {
   migrateAll(database.url);
 
   // Two more than faults: an instance healed for any other reason is in its cooldown and skipped.
-  const names = (service) => Array.from({ length: 2 * ROUNDS + 2 }, (_, i) => `${service}-${i + 1}`);
-  const services = { warm: names('warm'), cold: names('cold') };
+  const names = (service, faults) => Array.from({ length: faults + 2 }, (_, i) => `${service}-${i + 1}`);
+  const coldTenants = ['bench', ...Array.from({ length: COLD_TENANTS - 1 }, (_, i) => `bench-cold-${i + 2}`)];
+  // `bench`: a crash and a hang of each service per round; the other tenants: a crash of `cold`.
+  const tenants = coldTenants.map((tenantId) =>
+    tenantId === 'bench'
+      ? { tenantId, services: [{ service: 'warm', instances: names('warm', 2 * ROUNDS), warmSpares: 1 }, { service: 'cold', instances: names('cold', 2 * ROUNDS) }] }
+      : { tenantId, services: [{ service: 'cold', instances: names('cold', ROUNDS) }] },
+  );
   const fleetFile = path.join(dir, 'fleet.json');
   fs.writeFileSync(
     fleetFile,
     JSON.stringify({
-      tenants: [
-        {
-          tenantId: 'bench',
-          displayName: 'Bench',
-          frameworks: ['SOC2'],
-          maxAutoActionsPerHour: 20,
-          autoActions: ['restart'],
-          services: [
-            { service: 'warm', instances: services.warm, warmSpares: 1 },
-            { service: 'cold', instances: services.cold },
-          ],
-        },
-      ],
+      tenants: tenants.map((t) => ({ tenantId: t.tenantId, displayName: t.tenantId, frameworks: ['SOC2'], maxAutoActionsPerHour: 20, autoActions: ['restart'], services: t.services })),
     }),
   );
   const tenantsFile = path.join(dir, 'tenants.json');
   const playbook = { candidates: [{ action: 'restart', emergency: true }], verify: { deadlineMs: VERIFY_DEADLINE_MS } };
   fs.writeFileSync(
     tenantsFile,
-    JSON.stringify([
-      {
+    JSON.stringify(
+      tenants.map((t) => ({
         apiVersion: 'autoheal/v1',
-        tenantId: 'bench',
+        tenantId: t.tenantId,
         frameworks: [],
         inventory: {
-          services: Object.entries(services).map(([service, instances]) => ({
+          services: t.services.map(({ service, instances, warmSpares }) => ({
             service,
             instances: instances.map((instance) => ({ instance, region: 'local', zone: 'local-a', pool: 'dedicated' })),
-            ...(service === 'warm' ? { warmSpares: 1 } : {}),
+            ...(warmSpares ? { warmSpares } : {}),
           })),
         },
         playbooks: { crashed: playbook, heartbeat_missed: playbook },
-      },
-    ]),
+      })),
+    ),
   );
+  const instanceCount = tenants.flatMap((t) => t.services).reduce((n, s) => n + s.instances.length, 0);
   const ports = { auditor: await freePort(), detector: await freePort(), decision: await freePort(), executor: await freePort() };
   const system = await startSystem({
     natsUrl: nats.url,
@@ -230,7 +237,7 @@ async function main() {
     restartOnExit: false,
     env: {
       HEARTBEAT_MS: String(HEARTBEAT_MS),
-      FLEET_BASE_PORT: String(await basePortBelowEphemeral(services.warm.length + services.cold.length)),
+      FLEET_BASE_PORT: String(await basePortBelowEphemeral(instanceCount)),
       TRAFFIC_RPS: '0',
       AGENT_READY_TIMEOUT_MS: '30000',
       LOG_LEVEL: 'warn',
@@ -243,26 +250,31 @@ async function main() {
   const nc = await connect({ servers: nats.url });
   let failed = true;
   try {
+    // Every map is keyed by tenant/instance (instanceKey): the cold tenants' instances bear the same names.
+    const instanceKey = (tenantId, instance) => `${tenantId}/${instance}`;
+    const keyOf = (event) => instanceKey(event.tenantId, event.data.instance);
     const verified = new Map(); // instance -> time remediation.verified was seen
     const open = new Set(); // instances with an open incident
     const commandMs = new Map(); // instance -> the executor's durationMs of the agent command
-    const succeededSub = nc.subscribe('remediation.bench.succeeded', { callback: (_e, msg) => commandMs.set(msg.json().data.instance, msg.json().data.durationMs) });
-    const sub = nc.subscribe('remediation.bench.verified', {
-      callback: (_e, msg) => verified.set(msg.json().data.instance, performance.now()),
+    const succeededSub = nc.subscribe('remediation.*.succeeded', { callback: (_e, msg) => commandMs.set(keyOf(msg.json()), msg.json().data.durationMs) });
+    const sub = nc.subscribe('remediation.*.verified', {
+      callback: (_e, msg) => verified.set(keyOf(msg.json()), performance.now()),
     });
     const healedUnderArm = new Map(); // instance -> the arm its health.exited names (switched or restarted under)
-    const exitedSub = nc.subscribe('health.bench.>', {
+    const exitedSub = nc.subscribe('health.*.>', {
       callback: (_e, msg) => {
+        // Every instance's heartbeats come here too: only an exit is parsed.
+        if (!msg.string().includes('"health.exited"')) return;
         const event = msg.json();
         const arm = event.type === 'health.exited' ? (event.data.switchedUnderArm ?? event.data.restartedUnderArm) : undefined;
-        if (arm) healedUnderArm.set(event.data.instance, arm);
+        if (arm) healedUnderArm.set(keyOf(event), arm);
       },
     });
-    const incidentSub = nc.subscribe('incident.bench.*', {
+    const incidentSub = nc.subscribe('incident.*.*', {
       callback: (_e, msg) => {
         const event = msg.json();
-        if (event.type === 'incident.opened') open.add(event.data.instance);
-        if (event.type === 'incident.resolved') open.delete(event.data.instance);
+        if (event.type === 'incident.opened') open.add(keyOf(event));
+        if (event.type === 'incident.resolved') open.delete(keyOf(event));
       },
     });
     const status = async () => (await nc.request('agent.status', '', { timeout: 5000 })).json();
@@ -279,49 +291,52 @@ async function main() {
     const results = []; // { fault, service, instance, servingMs, verifiedMs }
     const plan = [];
     for (let round = 0; round < ROUNDS; round++) {
-      for (const service of ['warm', 'cold']) for (const fault of ['crash', 'hang']) plan.push({ fault, service });
+      for (const service of ['warm', 'cold']) for (const fault of ['crash', 'hang']) plan.push({ fault, service, tenantId: 'bench' });
+      for (const tenantId of coldTenants.slice(1)) plan.push({ fault: 'crash', service: 'cold', tenantId });
     }
     const faulted = new Set();
     const spawnFloor = [];
     for (const step of plan) {
+      const here = (s) => s.tenantId === step.tenantId && s.service === step.service;
       // An instance never faulted nor healed: no cooldown stands in the way.
-      const fresh = (await status()).find((s) => s.service === step.service && !faulted.has(s.instance) && s.restarts === 0 && s.state === 'running' && !open.has(s.instance));
+      const fresh = (await status()).find((s) => here(s) && !faulted.has(instanceKey(s.tenantId, s.instance)) && s.restarts === 0 && s.state === 'running' && !open.has(instanceKey(s.tenantId, s.instance)));
       if (!fresh) {
-        process.stdout.write(`${step.fault} ${step.service}: no fresh instance left, skipped\n`);
+        process.stdout.write(`${step.fault} ${step.tenantId}/${step.service}: no fresh instance left, skipped\n`);
         continue;
       }
       step.instance = fresh.instance;
+      const key = instanceKey(step.tenantId, step.instance);
       if (step.fault === 'crash') {
         // The arm is the control plane's decision, taken before the fault: wait until the agent holds one
         // (a used arm is renewed a minute after its use at the earliest: the cooldown).
         const armDeadline = Date.now() + 120_000;
         let armed = null;
         while (!armed && Date.now() < armDeadline) {
-          armed = (await status()).find((s) => s.service === step.service && s.instance === step.instance)?.armedSwitchover ?? null;
+          armed = (await status()).find((s) => here(s) && s.instance === step.instance)?.armedSwitchover ?? null;
           if (!armed) await sleep(50);
         }
         step.arm = armed ? armed.remediationId : null;
-        if (!armed) process.stdout.write(`crash ${step.service} ${step.instance}: no arm within 120 s; measured without one\n`);
+        if (!armed) process.stdout.write(`crash ${key}: no arm within 120 s; measured without one\n`);
       }
-      faulted.add(step.instance);
-      verified.delete(step.instance);
-      const before = (await status()).find((s) => s.service === step.service && s.instance === step.instance);
+      faulted.add(key);
+      verified.delete(key);
+      const before = (await status()).find((s) => here(s) && s.instance === step.instance);
       const started = performance.now();
       if (step.fault === 'crash') {
         // A crash from outside the agent, as the kernel's OOM killer or a fatal error would end it:
         // the clock starts at the SIGKILL itself, not at a chaos request's trip through the agent.
         process.kill(before.pid, 'SIGKILL');
       } else {
-        await nc.request('agent.chaos', JSON.stringify({ action: 'hang', tenantId: 'bench', service: step.service, instance: step.instance }), { timeout: 5000 });
+        await nc.request('agent.chaos', JSON.stringify({ action: 'hang', tenantId: step.tenantId, service: step.service, instance: step.instance }), { timeout: 5000 });
       }
       const servingAt = await answeredAt(before.port, (pid) => pid !== before.pid, 30_000);
       const deadline = Date.now() + 30_000;
-      while (!verified.has(step.instance) && Date.now() < deadline) await sleep(5);
-      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(step.instance) ?? NaN) - started, commandMs: commandMs.get(step.instance) ?? NaN, underArm: healedUnderArm.get(step.instance) ?? null };
+      while (!verified.has(key) && Date.now() < deadline) await sleep(5);
+      const row = { ...step, servingMs: servingAt - started, verifiedMs: (verified.get(key) ?? NaN) - started, commandMs: commandMs.get(key) ?? NaN, underArm: healedUnderArm.get(key) ?? null };
       results.push(row);
       const healed = step.service === 'warm' ? 'switched' : 'restarted';
       const armNote = step.arm === undefined ? '' : row.underArm ? `  ${healed} under arm ${row.underArm}` : `  NOT ${healed} under an arm`;
-      process.stdout.write(`${step.fault.padEnd(5)} ${step.service} ${step.instance.padEnd(8)} serving again ${fmt(row.servingMs)}  verified ${fmt(row.verifiedMs)}${armNote}\n`);
+      process.stdout.write(`${step.fault.padEnd(5)} ${`${step.tenantId}/${step.service}/${step.instance}`.padEnd(26)} serving again ${fmt(row.servingMs)}  verified ${fmt(row.verifiedMs)}${armNote}\n`);
       // Let the incident resolve and the detector settle before the next fault.
       const settle = Date.now() + 10_000;
       while (open.size > 0 && Date.now() < settle) await sleep(20);
@@ -341,7 +356,7 @@ async function main() {
     const spawnP50 = percentile(spawnFloor, 50);
     const line = (name, values, note = '') =>
       console.log(`${name.padEnd(44)} ${fmt(percentile(values, 50))} ${fmt(percentile(values, 99))}   ${String(values.length).padStart(3)}   ${note}`);
-    console.log(`\nautoheal heal benchmark — ${ROUNDS} faults per row, heartbeat ${HEARTBEAT_MS} ms, verify deadline ${VERIFY_DEADLINE_MS} ms, ports polled every ${POLL_MS} ms`);
+    console.log(`\nautoheal heal benchmark — ${ROUNDS} faults per row (${ROUNDS} x ${COLD_TENANTS} tenants for a crash without a spare), heartbeat ${HEARTBEAT_MS} ms, verify deadline ${VERIFY_DEADLINE_MS} ms, ports polled every ${POLL_MS} ms`);
     console.log(`node ${process.version}, ${os.cpus().length} cores; from the fault (SIGKILL sent by the bench / chaos hang request sent) to\n`);
     console.log(`${''.padEnd(44)} ${'p50'.padStart(11)} ${'p99'.padStart(11)}     n`);
     for (const fault of ['crash', 'hang']) {
@@ -359,7 +374,7 @@ async function main() {
     console.log(`\nwarm crashes switched by the agent under an arm the decision service planned beforehand: ${warmCrashes.filter((r) => r.underArm).length} of ${warmCrashes.length}`);
     console.log(`cold crashes restarted by the agent under an arm the decision service planned beforehand: ${coldCrashes.filter((r) => r.underArm).length} of ${coldCrashes.length}`);
     const unverified = results.filter((r) => !Number.isFinite(r.verifiedMs));
-    if (unverified.length > 0) console.log(`not seen verified within 30 s: ${unverified.map((r) => `${r.fault} ${r.instance}`).join(', ')}`);
+    if (unverified.length > 0) console.log(`not seen verified within 30 s: ${unverified.map((r) => `${r.fault} ${r.tenantId}/${r.instance}`).join(', ')}`);
     console.log('\nfloors');
     line('spawn-and-ready (spawn -> /healthz answers)', spawnFloor);
     line('traffic switch (repoint -> first answer)', switchFloor);
