@@ -1,4 +1,6 @@
-import { assembleReport, percentile, unionLength, type IncidentFact, type ReportFacts } from './report-figures';
+import fc from 'fast-check';
+import { EVIDENCE_SEQ_LIMIT } from './compliance-report';
+import { assembleReport, evidenceOf, percentile, unionLength, type IncidentFact, type ReportFacts } from './report-figures';
 import { csvField, escapeHtml, renderReport } from './report-render';
 
 const FROM = new Date('2026-03-01T00:00:00.000Z');
@@ -14,6 +16,25 @@ function facts(over: Partial<ReportFacts>): ReportFacts {
 }
 
 describe('report figures', () => {
+  it('evidence: the first and last seq, each type\'s first row, and every seq only up to the limit (against sorting them all)', () => {
+    const row = fc.tuple(fc.constantFrom('incident.opened', 'incident.resolved', 'remediation.verified'), fc.integer({ min: 1, max: 1_000_000 }));
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: EVIDENCE_SEQ_LIMIT * 2 }), (rows) => {
+        const sorted = rows.map(([, seq]) => seq).sort((a, b) => a - b);
+        const got = evidenceOf('acme', rows);
+        expect({ rows: got.rows, firstSeq: got.firstSeq, lastSeq: got.lastSeq, seqs: got.seqs }).toEqual({
+          rows: rows.length,
+          firstSeq: sorted[0] ?? null,
+          lastSeq: sorted.length > 0 ? sorted[sorted.length - 1] : null,
+          seqs: sorted.length <= EVIDENCE_SEQ_LIMIT ? sorted : null,
+        });
+        const firsts = new Map<string, number>();
+        for (const [type, seq] of [...rows].sort((a, b) => a[1] - b[1])) if (!firsts.has(type)) firsts.set(type, seq);
+        expect(got.links).toHaveLength(firsts.size);
+      }),
+    );
+  });
+
   it.each([
     [[], 0],
     [[[0, 10]], 10],

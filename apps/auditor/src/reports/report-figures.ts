@@ -111,17 +111,29 @@ function auditLink(tenantId: string, eventType: string, firstSeq: number): strin
   return `/v1/tenants/${encodeURIComponent(tenantId)}/audit?type=${encodeURIComponent(eventType)}&cursor=${encodeCursor(firstSeq - 1)}`;
 }
 
-/** Evidence from (event type, seq) pairs. */
-function evidenceOf(tenantId: string, rows: readonly (readonly [string, number])[]): Evidence {
-  const seqs = rows.map(([, seq]) => seq).sort((a, b) => a - b);
+/**
+ * Evidence from (event type, seq) pairs: one pass for the first and last seq and each type's first
+ * row; the seqs are sorted only when they are listed (at most EVIDENCE_SEQ_LIMIT). A service's
+ * availability covers every incident of the period (125,000 at a million rows), and sorting them
+ * all, three times per service, was a tenth of the report's time in TypeScript.
+ */
+export function evidenceOf(tenantId: string, rows: readonly (readonly [string, number])[]): Evidence {
+  let firstSeq = Number.POSITIVE_INFINITY;
+  let lastSeq = Number.NEGATIVE_INFINITY;
   const firstOfType = new Map<string, number>();
-  for (const [type, seq] of rows) if (!firstOfType.has(type) || seq < firstOfType.get(type)!) firstOfType.set(type, seq);
+  for (const [type, seq] of rows) {
+    if (seq < firstSeq) firstSeq = seq;
+    if (seq > lastSeq) lastSeq = seq;
+    const first = firstOfType.get(type);
+    if (first === undefined || seq < first) firstOfType.set(type, seq);
+  }
   const links = [...firstOfType].sort((a, b) => a[1] - b[1]).map(([type, seq]) => auditLink(tenantId, type, seq));
+  const listed = rows.length <= EVIDENCE_SEQ_LIMIT;
   return {
-    rows: seqs.length,
-    firstSeq: seqs[0] ?? null,
-    lastSeq: seqs.length > 0 ? seqs[seqs.length - 1] : null,
-    seqs: seqs.length <= EVIDENCE_SEQ_LIMIT ? seqs : null,
+    rows: rows.length,
+    firstSeq: rows.length > 0 ? firstSeq : null,
+    lastSeq: rows.length > 0 ? lastSeq : null,
+    seqs: listed ? rows.map(([, seq]) => seq).sort((a, b) => a - b) : null,
     links,
   };
 }
